@@ -1,0 +1,122 @@
+import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { BackupContext, BackupResult, RestoreContext, RestoreResult } from '../../src/core/driver.js';
+import { HoldfastError } from '../../src/core/errors.js';
+import { assertToolSucceeded, runTool } from '../../src/core/process.js';
+import { toolToArtifact } from '../../src/core/tool-artifact.js';
+import { toolEnv, withClient, type PgTarget } from './postgres-connection.js';
+import { fingerprintDatabase } from './postgres-fingerprint.js';
+import { selectDatabases, serverFacts } from './postgres-inspector.js';
+import { checkPgToolExit, requireTool, toolVersion } from './postgres-tools.js';
+
+/**
+ * Strategy `pg_basebackup`: a physical copy of the whole cluster as one tar
+ * stream (`-D - -Ft`), with the WAL needed to make it consistent (`-X fetch`)
+ * and the backup manifest with SHA256 checksums inside the tar.
+ * `--checkpoint=fast`: a spread checkpoint made it wait minutes (ENGINES.md).
+ */
+export async function backupWithBasebackup(ctx: BackupContext, t: PgTarget): Promise<BackupResult> {
+  const facts = await withClient(t, undefined, serverFacts);
+  const tool = await requireTool('pg_basebackup', facts.major, t.service);
+  ctx.progress.phase('pg_basebackup');
+  await toolToArtifact(
+    ctx.artifacts,
+    { name: 'base.tar', kind: 'basebackup' },
+    tool.path,
+    ['--pgdata=-', '--format=tar', '--wal-method=fetch', '--checkpoint=fast', '--manifest-checksums=SHA256', '--no-password', '--label=holdfast'],
+    { env: toolEnv(t), signal: ctx.signal, secrets: [t.password], checkExit: (exit) => checkPgToolExit('pg_basebackup', exit, t.service) },
+  );
+  // Counts only, taken after the copy: they describe the cluster as the copy
+  // left it when nothing writes; under writes they are indicative.
+  let fingerprint: BackupResult['fingerprint'];
+  if (ctx.fingerprintScope !== 'none') {
+    ctx.progress.phase('fingerprint');
+    fingerprint = { scope: ctx.fingerprintScope, items: {} };
+    const dbs = await withClient(t, undefined, (c) => selectDatabases(c, t, undefined));
+    for (const db of dbs) {
+      await withClient(t, db.name, (c) => fingerprintDatabase(c, db.name, fingerprint!.scope, fingerprint!.items));
+    }
+    ctx.note('pg_basebackup: the fingerprint was taken after the copy; it matches the restore only if nothing wrote meanwhile');
+  }
+  return {
+    details: {
+      serverVersion: facts.version,
+      serverVersionNum: facts.versionNum,
+      systemIdentifier: facts.systemIdentifier,
+      toolVersion: tool.version,
+      fingerprintExact: false,
+    },
+    ...(fingerprint ? { fingerprint } : {}),
+  };
+}
+
+/** Target of a physical restore: `file:/path` or a plain absolute path, an empty or missing directory. */
+export function physicalTargetDir(ctx: RestoreContext): string {
+  const e = ctx.target.endpoint;
+  if (!e || e.scheme !== 'file' || !isAbsolute(e.path)) {
+    throw new HoldfastError('usage', 'a pg_basebackup snapshot restores into an empty data directory, not into a running server', {
+      service: ctx.source.name,
+      hint: `pass --target ${ctx.source.name}=file:/absolute/path/to/new/datadir, then start a server of the same major version on it`,
+    });
+  }
+  return resolve(e.path);
+}
+
+/**
+ * Restores the tar into an empty data directory, checks it with
+ * pg_verifybackup, and leaves it ready for `pg_ctl start` (same major).
+ * Run as root, the files go to the owner of the target directory.
+ */
+export async function restoreBasebackup(ctx: RestoreContext): Promise<RestoreResult> {
+  const dir = physicalTargetDir(ctx);
+  const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
+  if (entries && entries.length > 0) {
+    if (!ctx.force) {
+      throw new HoldfastError('target', `the data directory ${dir} is not empty`, {
+        service: ctx.source.name,
+        hint: 'restore into a new empty directory, or pass --force to replace its contents',
+      });
+    }
+    if (entries.includes('postmaster.pid')) {
+      throw new HoldfastError('target', `a server is running on ${dir} (postmaster.pid exists)`, {
+        service: ctx.source.name,
+        hint: 'stop it first; holdfast never replaces the files of a running server',
+      });
+    }
+    for (const entry of entries) await rm(`${dir}/${entry}`, { recursive: true, force: true });
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  ctx.progress.phase('extract');
+  const tar = runTool('tar', ['--extract', '--file=-', `--directory=${dir}`, '--no-same-permissions'], { stdin: 'pipe', stdout: 'ignore', signal: ctx.signal });
+  const [fed, exit] = await Promise.allSettled([pipeline(ctx.artifacts.open('base.tar'), tar.stdin!), tar.done]);
+  if (exit.status === 'rejected') throw exit.reason;
+  assertToolSucceeded('tar', exit.value);
+  if (fed.status === 'rejected') throw fed.reason;
+  if (process.getuid?.() === 0) await chownTree(dir);
+  const verify = await toolVersion('pg_verifybackup');
+  let verified = false;
+  if (verify) {
+    ctx.progress.phase('pg_verifybackup');
+    const run = runTool(verify.path, ['--quiet', dir], { stdout: 'ignore', signal: ctx.signal });
+    assertToolSucceeded('pg_verifybackup', await run.done, 'the restored files do not match the backup manifest: restore from another snapshot');
+    verified = true;
+  } else {
+    ctx.note('pg_verifybackup not found: the restored files were not checked against the backup manifest');
+  }
+  return { location: `file:${dir}`, details: { dataDirectory: dir, verifiedWithManifest: verified } };
+}
+
+async function chownTree(dir: string): Promise<void> {
+  const owner = await stat(dir);
+  if (owner.uid === 0) return;
+  const walk = async (path: string): Promise<void> => {
+    await chown(path, owner.uid, owner.gid);
+    const info = await stat(path);
+    if (info.isDirectory()) for (const entry of await readdir(path)) await walk(`${path}/${entry}`);
+  };
+  await walk(dir);
+}

@@ -1,0 +1,58 @@
+import type { Driver } from '../../src/core/driver.js';
+import { HoldfastError } from '../../src/core/errors.js';
+import { pgTarget, withClient } from './postgres-connection.js';
+import { backupWithBasebackup, restoreBasebackup } from './postgres-basebackup.js';
+import { detectPostgres, POSTGRES_SCHEMES } from './postgres-detect.js';
+import { backupWithPgDump } from './postgres-dump-backup.js';
+import { restorePgDump } from './postgres-dump-restore.js';
+import { fingerprintDatabase } from './postgres-fingerprint.js';
+import { inspectServer, selectDatabases, serverFacts } from './postgres-inspector.js';
+import { postgresStrategies } from './postgres-strategies.js';
+
+export const postgresDriver: Driver = {
+  engine: 'postgres',
+  title: 'PostgreSQL',
+  schemes: POSTGRES_SCHEMES,
+
+  detect: detectPostgres,
+
+  async strategies(service) {
+    const t = pgTarget(service);
+    return withClient(t, undefined, async (c) => postgresStrategies(await serverFacts(c)));
+  },
+
+  inspect(service) {
+    return inspectServer(pgTarget(service), service.options.databases);
+  },
+
+  async fingerprint(service, scope) {
+    const t = pgTarget(service);
+    const dbs = await withClient(t, undefined, (c) => selectDatabases(c, t, service.options.databases));
+    const items = {};
+    for (const db of dbs) await withClient(t, db.name, (c) => fingerprintDatabase(c, db.name, scope, items));
+    return { scope, items };
+  },
+
+  backup(ctx) {
+    const t = pgTarget(ctx.service);
+    switch (ctx.strategy) {
+      case 'pg_dump':
+        return backupWithPgDump(ctx, t);
+      case 'pg_basebackup':
+        return backupWithBasebackup(ctx, t);
+      default:
+        throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'postgres' });
+    }
+  },
+
+  restore(ctx) {
+    switch (ctx.strategy) {
+      case 'pg_dump':
+        return restorePgDump(ctx);
+      case 'pg_basebackup':
+        return restoreBasebackup(ctx);
+      default:
+        throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'postgres' });
+    }
+  },
+};

@@ -1,0 +1,81 @@
+import { runBackup } from '../../core/backup-executor.js';
+import { EXIT, HoldfastError } from '../../core/errors.js';
+import { plan } from '../../core/planner.js';
+import { formatBytes, formatDuration, ProgressReporter } from '../../core/progress.js';
+import { strings, type HoldfastCommand } from '../command.js';
+import { table } from '../output.js';
+import { chosenServices } from './plan.js';
+import { verifySnapshot } from './verify.js';
+
+export const backupCommand: HoldfastCommand = {
+  command: 'backup [services..]',
+  describe: 'Back up services into one snapshot (exit 3 when some failed and the rest were saved)',
+  builder: (y) =>
+    y
+      .positional('services', { type: 'string', array: true, describe: 'services to back up (default: all)' })
+      .option('tag', { type: 'string', array: true, describe: 'label the snapshot (repeatable), e.g. pre-upgrade' })
+      .option('parallel', { type: 'number', default: 2, describe: 'services backed up at once' })
+      .option('timeout', { type: 'number', default: 0, describe: 'seconds per service before it is stopped (0: none, or timeout: in holdfast.yml)' })
+      .option('fingerprint', { choices: ['full', 'counts', 'none'] as const, default: 'full', describe: 'what to record for restore checks: counts and content checksums, counts only, or nothing' })
+      .option('strategy', { type: 'string', array: true, describe: 'pin a strategy: NAME=STRATEGY' })
+      .option('verify', { type: 'boolean', default: false, describe: 're-read every stored artifact and check its checksum' }),
+  async run(ctx, args) {
+    const parallel = Number(args.parallel);
+    if (!Number.isInteger(parallel) || parallel < 1) throw new HoldfastError('usage', '--parallel must be a whole number of at least 1');
+    for (const tag of strings(args.tag)) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(tag)) throw new HoldfastError('usage', `invalid tag ${JSON.stringify(tag)}`, { hint: 'letters, digits, "_", ".", ":", "-"' });
+    }
+    const services = chosenServices(ctx, args);
+    const repo = ctx.repository();
+    await repo.open({ create: true });
+    const items = await plan(ctx.registry, services, ctx.signal);
+    const timeoutOf = (s: (typeof services)[number]) => Number(s.options.timeout ?? args.timeout) * 1000;
+    const outcome = await runBackup(repo, items, {
+      tags: strings(args.tag),
+      parallel,
+      timeoutMs: timeoutOf,
+      fingerprint: args.fingerprint as 'full' | 'counts' | 'none',
+      signal: ctx.signal,
+      progress: ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json),
+    });
+    for (const note of outcome.notes) ctx.out.info(`note: ${note}`);
+    let verified: boolean | undefined;
+    if (args.verify && outcome.manifest) {
+      verified = (await verifySnapshot(repo, outcome.manifest, ctx.signal)).every((r) => r.ok);
+    }
+    const code = verified === false ? EXIT.failed : outcome.status === 'ok' ? EXIT.ok : outcome.status === 'partial' ? EXIT.partial : EXIT.failed;
+    const services_ = Object.entries(outcome.services).map(([name, s]) => ({
+      service: name,
+      engine: s.engine,
+      strategy: s.strategy,
+      consistency: s.consistency,
+      status: s.status,
+      bytes: s.artifacts.reduce((n, a) => n + a.rawBytes, 0),
+      storedBytes: s.artifacts.reduce((n, a) => n + a.storedBytes, 0),
+      durationMs: s.durationMs,
+      ...(s.error ? { error: s.error } : {}),
+      ...(s.notes.length ? { notes: s.notes } : {}),
+    }));
+    if (ctx.out.json) {
+      ctx.out.document({ snapshot: outcome.snapshotId ?? null, status: outcome.status, ...(verified !== undefined ? { verified } : {}), services: services_ });
+      return code;
+    }
+    ctx.out.line(
+      table(
+        ['SERVICE', 'ENGINE', 'STRATEGY', 'CONSISTENCY', 'STATUS', 'SIZE', 'STORED', 'TIME'],
+        services_.map((s) => [s.service, s.engine, s.strategy, s.consistency, s.status, formatBytes(s.bytes), formatBytes(s.storedBytes), formatDuration(s.durationMs)]),
+      ),
+    );
+    for (const s of services_) {
+      if (s.error) process.stderr.write(`holdfast: [${s.service}] ${s.error.message}\n${s.error.hint ? `  hint: ${s.error.hint}\n` : ''}`);
+      for (const n of s.notes ?? []) ctx.out.info(`note: [${s.service}] ${n}`);
+    }
+    if (outcome.snapshotId) {
+      ctx.out.line(`snapshot ${outcome.snapshotId} ${outcome.status === 'ok' ? 'saved' : 'saved without the failed services'}${verified ? ', verified' : ''}`);
+    } else {
+      ctx.out.line('no snapshot was saved: every service failed');
+    }
+    if (verified === false) ctx.out.line('verification FAILED: see the errors above');
+    return code;
+  },
+};

@@ -1,0 +1,43 @@
+import { stat } from 'node:fs/promises';
+import { isBroken } from '../../repository/repository.js';
+import type { HoldfastCommand } from '../command.js';
+import { verifySnapshot } from './verify.js';
+
+export const checkCommand: HoldfastCommand = {
+  command: 'check',
+  describe: 'Check the whole repository: every manifest readable; with --read-data every artifact checksummed',
+  builder: (y) => y.option('read-data', { type: 'boolean', default: false, describe: 'read every artifact and recompute its sha256' }),
+  async run(ctx, args) {
+    const repo = ctx.repository();
+    await repo.open({ create: false });
+    const entries = await repo.list();
+    const problems: Array<{ snapshot: string; problem: string }> = [];
+    let artifacts = 0;
+    for (const entry of entries) {
+      if (isBroken(entry)) {
+        problems.push({ snapshot: entry.id, problem: entry.broken });
+        continue;
+      }
+      if (args['read-data']) {
+        for (const r of await verifySnapshot(repo, entry, ctx.signal)) {
+          artifacts++;
+          if (!r.ok) problems.push({ snapshot: entry.id, problem: r.error ?? 'damaged' });
+        }
+        continue;
+      }
+      for (const [service, record] of Object.entries(entry.services)) {
+        for (const a of record.artifacts) {
+          artifacts++;
+          const size = await stat(`${repo.location}/snapshots/${entry.id}/${service}/${a.name}`).then((s) => s.size, () => -1);
+          if (size !== a.storedBytes) problems.push({ snapshot: entry.id, problem: `${service}/${a.name}: ${size < 0 ? 'missing' : `${size} bytes, the manifest says ${a.storedBytes}`}` });
+        }
+      }
+    }
+    if (ctx.out.json) ctx.out.document({ status: problems.length ? 'damaged' : 'ok', snapshots: entries.length, artifacts, readData: !!args['read-data'], problems });
+    else {
+      for (const p of problems) ctx.out.line(`PROBLEM  ${p.snapshot}  ${p.problem}`);
+      ctx.out.line(`${entries.length} snapshots, ${artifacts} artifacts ${args['read-data'] ? 'read' : 'present with the right sizes'}${problems.length ? `; ${problems.length} problems` : '; no problems'}`);
+    }
+    return problems.length ? 1 : 0;
+  },
+};

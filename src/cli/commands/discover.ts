@@ -1,0 +1,45 @@
+import { toHoldfastError } from '../../core/errors.js';
+import { formatEndpoint } from '../../core/service.js';
+import type { HoldfastCommand } from '../command.js';
+import { table } from '../output.js';
+
+export const discoverCommand: HoldfastCommand = {
+  command: 'discover',
+  describe: 'List the services found: engine, endpoint, version, databases',
+  async run(ctx) {
+    const rows = [];
+    for (const service of ctx.config.services) {
+      const row: Record<string, unknown> = { service: service.name, origin: service.origin, endpoint: service.endpoint ? formatEndpoint(service.endpoint) : undefined };
+      try {
+        const { driver, detection } = ctx.registry.forService(service);
+        row.engine = driver.engine;
+        row.detectedBy = detection.signal;
+        const inspection = await driver.inspect(service);
+        row.version = inspection.version;
+        row.objects = inspection.objects;
+      } catch (error) {
+        row.error = toHoldfastError(error, { service: service.name }).toJSON();
+      }
+      rows.push(row);
+    }
+    if (ctx.out.json) {
+      ctx.out.document({ services: rows });
+    } else if (rows.length === 0) {
+      ctx.out.line('no services: define them in holdfast.yml or with --service NAME=URL');
+    } else {
+      ctx.out.line(
+        table(
+          ['SERVICE', 'ENGINE', 'VERSION', 'ENDPOINT', 'CONTENTS'],
+          rows.map((r) => [
+            String(r.service),
+            String(r.engine ?? '?'),
+            String(r.version ?? '-'),
+            String(r.endpoint ?? '-'),
+            r.error ? `error: ${(r.error as { message: string }).message}` : ((r.objects as Array<{ name: string }>) ?? []).map((o) => o.name).join(', '),
+          ]),
+        ),
+      );
+    }
+    return rows.some((r) => r.error) ? 1 : 0;
+  },
+};

@@ -1,0 +1,55 @@
+import { selectServices } from '../../core/config.js';
+import { plan } from '../../core/planner.js';
+import { splitAssignment } from '../../core/service.js';
+import type { CommandContext } from '../context.js';
+import { strings, type HoldfastCommand } from '../command.js';
+import { table } from '../output.js';
+import { HoldfastError } from '../../core/errors.js';
+
+/** Services named on the command line, with `--strategy NAME=S` pins applied. */
+export function chosenServices(ctx: CommandContext, args: Record<string, unknown>) {
+  const services = selectServices(ctx.config.services, strings(args.services));
+  if (services.length === 0) {
+    throw new HoldfastError('usage', 'no services to work on', { hint: 'define them in holdfast.yml or pass --service NAME=URL' });
+  }
+  for (const pin of strings(args.strategy)) {
+    const [name, strategy] = splitAssignment(pin, '--strategy');
+    const service = services.find((s) => s.name === name);
+    if (!service) throw new HoldfastError('usage', `--strategy names an unknown service ${JSON.stringify(name)}`);
+    service.strategy = strategy;
+  }
+  return services;
+}
+
+export const planCommand: HoldfastCommand = {
+  command: 'plan [services..]',
+  describe: 'Show the strategy per service and why (a dry run)',
+  builder: (y) =>
+    y
+      .positional('services', { type: 'string', array: true, describe: 'services to plan (default: all)' })
+      .option('strategy', { type: 'string', array: true, describe: 'pin a strategy: NAME=STRATEGY' }),
+  async run(ctx, args) {
+    const items = await plan(ctx.registry, chosenServices(ctx, args), ctx.signal);
+    if (ctx.out.json) {
+      ctx.out.document({
+        services: items.map((i) => ({
+          service: i.service.name,
+          engine: i.driver?.engine,
+          strategy: i.strategy,
+          consistency: i.consistency,
+          reason: i.reason,
+          offers: i.offers,
+          ...(i.error ? { error: i.error.toJSON() } : {}),
+        })),
+      });
+    } else {
+      ctx.out.line(
+        table(
+          ['SERVICE', 'ENGINE', 'STRATEGY', 'CONSISTENCY', 'WHY'],
+          items.map((i) => [i.service.name, i.driver?.engine ?? '?', i.strategy ?? '-', i.consistency ?? '-', i.error ? `cannot back up: ${i.error.message}${i.error.hint ? ` (${i.error.hint})` : ''}` : i.reason]),
+        ),
+      );
+    }
+    return items.some((i) => i.error) ? 1 : 0;
+  },
+};

@@ -1,0 +1,67 @@
+import { EXIT, HoldfastError } from '../../core/errors.js';
+import { formatDuration, ProgressReporter } from '../../core/progress.js';
+import { runRestore } from '../../core/restore-executor.js';
+import { assertServiceName, envName, parseEndpoint, splitAssignment, type Service } from '../../core/service.js';
+import { strings, type HoldfastCommand } from '../command.js';
+
+/** `--target NAME=URL`: a URL, or an absolute path for file-level restores. */
+function parseTargets(values: string[], snapshotServices: Record<string, { engine: string }>): Map<string, Service> {
+  const targets = new Map<string, Service>();
+  for (const raw of values) {
+    const [name, where] = splitAssignment(raw, '--target');
+    assertServiceName(name);
+    const recorded = snapshotServices[name];
+    if (!recorded) throw new HoldfastError('usage', `--target names ${JSON.stringify(name)}, which is not in the snapshot`, { hint: `it holds: ${Object.keys(snapshotServices).join(', ')}` });
+    const url = where.startsWith('/') ? `file:${where}` : where;
+    const secretEnv = [`HOLDFAST_${envName(name)}_TARGET`, `HOLDFAST_${envName(name)}`];
+    targets.set(name, { name, engine: recorded.engine, endpoint: parseEndpoint(url, false, name), options: {}, secretEnv, origin: 'flag' });
+  }
+  return targets;
+}
+
+export const restoreCommand: HoldfastCommand = {
+  command: 'restore <snapshot> [services..]',
+  describe: 'Restore services of a snapshot, in place or elsewhere (--target), then compare fingerprints',
+  builder: (y) =>
+    y
+      .positional('snapshot', { type: 'string', describe: 'id, unique prefix, tag or "latest"' })
+      .positional('services', { type: 'string', array: true, describe: 'services to restore (default: all)' })
+      .option('target', { type: 'string', array: true, describe: 'where a service goes: NAME=URL (e.g. db=postgres://127.0.0.1:5432/copy) or NAME=/empty/dir; its password from HOLDFAST_<NAME>_TARGET_PASSWORD[_FILE], else HOLDFAST_<NAME>_PASSWORD' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace a non-empty target' })
+      .option('database', { type: 'string', describe: 'restore only this database of the snapshot' })
+      .option('jobs', { type: 'number', default: 2, describe: 'parallel jobs of the engine restore tool, where it has them' })
+      .option('globals', { type: 'boolean', default: true, describe: 'restore roles and tablespaces (--no-globals to skip)' }),
+  async run(ctx, args) {
+    const repo = ctx.repository();
+    await repo.open({ create: false });
+    const snapshot = await repo.load(await repo.resolve(String(args.snapshot)));
+    const options: Record<string, unknown> = { jobs: args.jobs, globals: args.globals };
+    if (args.database !== undefined) options.database = args.database;
+    const outcomes = await runRestore(repo, ctx.registry, {
+      snapshot,
+      only: strings(args.services),
+      targets: parseTargets(strings(args.target), snapshot.services),
+      configured: new Map(ctx.config.services.map((s) => [s.name, s])),
+      force: Boolean(args.force),
+      options,
+      signal: ctx.signal,
+      progress: ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json),
+    });
+    if (ctx.signal.aborted) throw new HoldfastError('interrupted', 'restore interrupted', { hint: 'the target may hold part of the data; run the restore again' });
+    const allOk = outcomes.every((o) => o.status === 'ok');
+    if (ctx.out.json) {
+      ctx.out.document({ snapshot: snapshot.id, status: allOk ? 'ok' : 'failed', services: outcomes });
+    } else {
+      for (const o of outcomes) {
+        if (o.status === 'failed') {
+          process.stderr.write(`holdfast: [${o.service}] ${o.error?.message}\n${o.error?.hint ? `  hint: ${o.error.hint}\n` : ''}`);
+          continue;
+        }
+        const fp = o.fingerprint ? (o.fingerprint.equal ? `fingerprints equal (${o.fingerprint.compared} tables)` : `FINGERPRINTS DIFFER: ${o.fingerprint.differences.slice(0, 5).join('; ')}`) : 'no fingerprint compared';
+        ctx.out.line(`${o.service}: restored to ${o.location} in ${formatDuration(o.durationMs)}; ${fp}`);
+        for (const n of o.notes) ctx.out.info(`note: [${o.service}] ${n}`);
+      }
+    }
+    return allOk ? EXIT.ok : EXIT.failed;
+  },
+};

@@ -1,0 +1,30 @@
+import { formatBytes, formatDuration } from '../../core/progress.js';
+import type { HoldfastCommand } from '../command.js';
+
+export const showCommand: HoldfastCommand = {
+  command: 'show <snapshot>',
+  describe: 'Print one snapshot manifest',
+  builder: (y) => y.positional('snapshot', { type: 'string', describe: 'id, unique prefix, tag or "latest"' }),
+  async run(ctx, args) {
+    const repo = ctx.repository();
+    await repo.open({ create: false });
+    const manifest = await repo.load(await repo.resolve(String(args.snapshot)));
+    if (ctx.out.json) {
+      ctx.out.document(manifest);
+      return 0;
+    }
+    ctx.out.line(`snapshot ${manifest.id}  ${manifest.status}  ${manifest.createdAt}  host ${manifest.hostname}${manifest.tags.length ? `  tags ${manifest.tags.join(',')}` : ''}`);
+    for (const [name, s] of Object.entries(manifest.services)) {
+      ctx.out.line();
+      ctx.out.line(`${name}: ${s.engine} via ${s.strategy} (${s.consistency}), ${s.status}, ${formatDuration(s.durationMs)}${s.endpoint ? `, ${s.endpoint}` : ''}`);
+      ctx.out.line(`  why: ${s.reason}`);
+      if (s.error) ctx.out.line(`  error: ${s.error.message}${s.error.hint ? ` (hint: ${s.error.hint})` : ''}`);
+      for (const a of s.artifacts) {
+        ctx.out.line(`  ${a.name}${a.label ? ` [${a.label}]` : ''}  ${formatBytes(a.rawBytes)} -> ${formatBytes(a.storedBytes)}  sha256 ${a.sha256.slice(0, 16)}…`);
+      }
+      if (s.fingerprint) ctx.out.line(`  fingerprint (${s.fingerprint.scope}): ${Object.keys(s.fingerprint.items).length} tables, ${Object.values(s.fingerprint.items).reduce((n, i) => n + i.count, 0)} rows`);
+      for (const n of s.notes) ctx.out.line(`  note: ${n}`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,49 @@
+import { resolve } from 'node:path';
+import { defaultRegistry } from '../../drivers/index.js';
+import { loadConfig, type HoldfastConfig } from '../core/config.js';
+import { HoldfastError } from '../core/errors.js';
+import type { DriverRegistry } from '../core/registry.js';
+import { DirRepository } from '../repository/dir-repository.js';
+import type { Repository } from '../repository/repository.js';
+import { createOutput, type Output } from './output.js';
+
+/** Flags every command accepts. */
+export interface GlobalFlags {
+  config?: string;
+  repo?: string;
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  service: string[];
+}
+
+/** What a command handler works with: output, configuration, repository, drivers, and a stop signal. */
+export interface CommandContext {
+  out: Output;
+  config: HoldfastConfig;
+  registry: DriverRegistry;
+  signal: AbortSignal;
+  repository(): Repository;
+}
+
+export function buildContext(flags: GlobalFlags, signal: AbortSignal): CommandContext {
+  const out = createOutput(flags);
+  const config = loadConfig(flags.config, flags.service ?? []);
+  const registry = defaultRegistry();
+  return {
+    out,
+    config,
+    registry,
+    signal,
+    repository: () => openRepository(flags.repo ?? process.env.HOLDFAST_REPO ?? config.repo ?? './holdfast-repo'),
+  };
+}
+
+function openRepository(location: string): Repository {
+  if (/^[a-z][a-z0-9+]*:/.test(location) && !location.startsWith('file:')) {
+    throw new HoldfastError('config', `repository ${location}: only local directories are supported in this version`, {
+      hint: 'use a path, e.g. --repo /var/backups/holdfast (S3 and restic backends are planned)',
+    });
+  }
+  return new DirRepository(resolve(location.replace(/^file:/, '')));
+}

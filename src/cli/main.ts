@@ -1,0 +1,105 @@
+import yargs, { type Argv } from 'yargs';
+import { EXIT, HoldfastError } from '../core/errors.js';
+import { HOLDFAST_VERSION } from '../core/version.js';
+import type { HoldfastCommand } from './command.js';
+import { backupCommand } from './commands/backup.js';
+import { checkCommand } from './commands/check.js';
+import { discoverCommand } from './commands/discover.js';
+import { initCommand } from './commands/init.js';
+import { planCommand } from './commands/plan.js';
+import { restoreCommand } from './commands/restore.js';
+import { showCommand } from './commands/show.js';
+import { snapshotsCommand } from './commands/snapshots.js';
+import { verifyCommand } from './commands/verify.js';
+import { buildContext, type GlobalFlags } from './context.js';
+import { createOutput, reportError } from './output.js';
+
+const COMMANDS: HoldfastCommand[] = [
+  initCommand,
+  discoverCommand,
+  planCommand,
+  backupCommand,
+  snapshotsCommand,
+  showCommand,
+  restoreCommand,
+  verifyCommand,
+  checkCommand,
+];
+
+/** Stops work cleanly on the first SIGINT/SIGTERM; a second one exits at once. */
+function installSignalHandlers(controller: AbortController): () => void {
+  let count = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    count++;
+    if (count === 1) {
+      process.stderr.write(`\nholdfast: ${signal} received, stopping and cleaning up (again to exit at once)\n`);
+      controller.abort(new HoldfastError('interrupted', `stopped by ${signal}`));
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  const uninstall = installSignalHandlers(controller);
+  let code: number = EXIT.ok;
+  let usageError: string | undefined;
+  const parser: Argv = yargs(argv)
+    .scriptName('holdfast')
+    .usage('$0 <command> [options]\n\nEngine-aware backups: consistent per-engine snapshots, verified, restorable anywhere.')
+    .option('config', { type: 'string', describe: 'holdfast.yml to read (default: ./holdfast.yml, or HOLDFAST_CONFIG)' })
+    .option('repo', { type: 'string', describe: 'repository directory (default: HOLDFAST_REPO, the config\'s repo:, or ./holdfast-repo)' })
+    .option('service', { type: 'string', array: true, default: [], describe: 'ad hoc service NAME=URL (repeatable); passwords from HOLDFAST_<NAME>_PASSWORD[_FILE]' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON document on stdout' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'print only results and errors' })
+    .option('verbose', { type: 'boolean', default: false, describe: 'stack traces for internal errors' })
+    .epilogue('Exit status: 0 done, 1 failed, 2 bad usage or configuration, 3 some services failed and the rest were saved.')
+    .version(HOLDFAST_VERSION)
+    .help()
+    .strict()
+    .demandCommand(1, 'name a command (see --help)')
+    .recommendCommands()
+    .fail((message, error) => {
+      if (error) throw error;
+      usageError = message;
+    })
+    .wrap(Math.min(110, process.stdout.columns || 100));
+
+  for (const command of COMMANDS) {
+    parser.command(
+      command.command,
+      command.describe,
+      (y) => (command.builder ? command.builder(y) : y),
+      async (args) => {
+        const flags = args as unknown as GlobalFlags;
+        const out = createOutput(flags);
+        try {
+          const ctx = buildContext(flags, controller.signal);
+          code = await command.run(ctx, args as Record<string, unknown>);
+        } catch (error) {
+          code = reportError(out, error);
+        }
+      },
+    );
+  }
+
+  try {
+    await parser.parseAsync();
+  } catch (error) {
+    code = reportError(createOutput({ json: argv.includes('--json'), quiet: false, verbose: argv.includes('--verbose') }), error);
+  } finally {
+    uninstall();
+  }
+  if (usageError) {
+    process.stderr.write(`holdfast: ${usageError}\n  hint: see holdfast --help\n`);
+    return EXIT.usage;
+  }
+  return code;
+}

@@ -1,0 +1,96 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { HoldfastError } from './errors.js';
+import { assertServiceName, parseEndpoint, splitAssignment, type Service } from './service.js';
+
+/**
+ * holdfast.yml:
+ *
+ *   repo: ./holdfast-repo          # or --repo / HOLDFAST_REPO
+ *   services:
+ *     db:
+ *       url: postgres://app@127.0.0.1:5432/app
+ *       strategy: pg_dump          # optional pin
+ *       databases: [app, audit]    # engine options
+ *       timeout: 3600              # seconds
+ *       password_file: /run/secrets/db   # or password_env: NAME
+ */
+export interface HoldfastConfig {
+  path?: string;
+  repo?: string;
+  services: Service[];
+}
+
+export function loadConfig(explicitPath: string | undefined, serviceFlags: readonly string[]): HoldfastConfig {
+  const path = explicitPath ?? process.env.HOLDFAST_CONFIG ?? (existsSync('holdfast.yml') ? 'holdfast.yml' : undefined);
+  const config: HoldfastConfig = { services: [] };
+  if (path) {
+    config.path = path;
+    const doc = readYaml(path);
+    if (doc.repo !== undefined) config.repo = String(doc.repo);
+    const services = doc.services ?? {};
+    if (typeof services !== 'object' || Array.isArray(services)) {
+      throw new HoldfastError('config', `${path}: services must be a mapping of name to settings`, { hint: 'see the README for an example' });
+    }
+    for (const [name, raw] of Object.entries(services as Record<string, unknown>)) {
+      config.services.push(serviceFromConfig(name, raw, path));
+    }
+  }
+  for (const flag of serviceFlags) {
+    const [name, url] = splitAssignment(flag, '--service');
+    assertServiceName(name);
+    const service: Service = { name, endpoint: parseEndpoint(url, false, name), options: {}, origin: 'flag' };
+    const existing = config.services.findIndex((s) => s.name === name);
+    if (existing >= 0) config.services[existing] = { ...config.services[existing]!, endpoint: service.endpoint, origin: 'flag' };
+    else config.services.push(service);
+  }
+  return config;
+}
+
+function readYaml(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new HoldfastError('config', `cannot read the configuration ${path}`, { hint: 'check the --config path', cause });
+  }
+  try {
+    const doc = parseYaml(text) as unknown;
+    if (doc === null || doc === undefined) return {};
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error('the top level must be a mapping');
+    return doc as Record<string, unknown>;
+  } catch (cause) {
+    throw new HoldfastError('config', `${path} is not valid YAML: ${(cause as Error).message}`, { hint: 'fix the file', cause });
+  }
+}
+
+function serviceFromConfig(name: string, raw: unknown, path: string): Service {
+  assertServiceName(name);
+  const settings = typeof raw === 'string' ? { url: raw } : raw;
+  if (typeof settings !== 'object' || settings === null) {
+    throw new HoldfastError('config', `${path}: service ${name} must be a URL or a mapping`, { service: name });
+  }
+  const { url, engine, strategy, ...options } = settings as Record<string, unknown>;
+  const service: Service = { name, options, origin: 'config' };
+  if (url !== undefined) service.endpoint = parseEndpoint(String(url), true, name);
+  if (engine !== undefined) service.engine = String(engine);
+  if (strategy !== undefined) service.strategy = String(strategy);
+  if (!service.endpoint && !service.engine) {
+    throw new HoldfastError('config', `${path}: service ${name} has neither url nor engine`, { service: name, hint: 'add url: scheme://host:port/...' });
+  }
+  return service;
+}
+
+/** Picks services by name; an unknown name is a usage error that lists the known ones. */
+export function selectServices(all: Service[], names: readonly string[]): Service[] {
+  if (names.length === 0) return all;
+  return names.map((name) => {
+    const found = all.find((s) => s.name === name);
+    if (!found) {
+      throw new HoldfastError('usage', `no service named ${JSON.stringify(name)}`, {
+        hint: all.length ? `configured: ${all.map((s) => s.name).join(', ')}` : 'define services in holdfast.yml or with --service NAME=URL',
+      });
+    }
+    return found;
+  });
+}

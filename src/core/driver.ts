@@ -1,0 +1,162 @@
+import type { Readable } from 'node:stream';
+import type { Endpoint, Service } from './service.js';
+import type { ArtifactRecord } from '../repository/manifest.js';
+
+/**
+ * The driver contract: a plugin for one engine. The planner and executor
+ * never test an engine's name; they read what a driver offers.
+ *
+ * A driver module exports one object implementing Driver. Its methods may
+ * throw HoldfastError (the executor adds the service name when missing).
+ */
+export interface Driver {
+  /** Engine id, as written in manifests and `holdfast.engine` labels. */
+  readonly engine: string;
+  /** Human name for tables and messages. */
+  readonly title: string;
+  /** URL schemes this driver answers to (`postgres`, `postgresql`). */
+  readonly schemes: readonly string[];
+
+  /** Does this candidate belong to my engine? Undefined when not. */
+  detect(candidate: Candidate): Detection | undefined;
+  /** The methods offered for this service, strongest first, with their requirements checked. */
+  strategies(service: Service, signal?: AbortSignal): Promise<StrategyOffer[]>;
+  /** Version, databases / collections / indices, sizes. */
+  inspect(service: Service): Promise<Inspection>;
+  /** Counts and content checksums, compared after a restore. */
+  fingerprint(service: Service, scope: FingerprintScope): Promise<Fingerprint>;
+  /** Streams artifacts into the repository through ctx.artifacts. */
+  backup(ctx: BackupContext): Promise<BackupResult>;
+  /** Restores artifacts of one service into a target (the same service or another place). */
+  restore(ctx: RestoreContext): Promise<RestoreResult>;
+}
+
+/** What detection looks at: any of these may be missing. */
+export interface Candidate {
+  endpoint?: Endpoint;
+  /** An explicit engine name (config `engine:` or the `holdfast.engine` label). */
+  engine?: string;
+  image?: string;
+  /** Names of environment variables (never their values). */
+  envNames?: readonly string[];
+  /** Top-level entries of a data volume. */
+  volumeEntries?: readonly string[];
+}
+
+export interface Detection {
+  engine: string;
+  /** What gave it away, for `discover` and `plan`. */
+  signal: string;
+  /** 100 label/config, 80 URL scheme, 60 image, 40 environment, 20 volume contents. */
+  strength: number;
+}
+
+export type Consistency =
+  | 'transactional'
+  | 'engine-snapshot'
+  | 'quiesced'
+  | 'crash-consistent'
+  | 'inconsistent';
+
+export interface Requirement {
+  /** What is needed, e.g. `pg_dump >= server major (15)`. */
+  what: string;
+  met: boolean;
+  /** What was found. */
+  detail?: string;
+  /** What to do when it is not met. */
+  hint?: string;
+}
+
+export interface StrategyOffer {
+  name: string;
+  consistency: Consistency;
+  summary: string;
+  requirements: Requirement[];
+  /** Can its artifacts be restored into a newer server version? */
+  restoresIntoNewer: boolean;
+}
+
+export interface Inspection {
+  version: string;
+  /** Databases, collections, indices...: whatever the engine calls its top-level objects. */
+  objects: Array<{ name: string; kind: string; bytes?: number }>;
+  details: Record<string, unknown>;
+}
+
+export type FingerprintScope = 'full' | 'counts';
+
+export interface Fingerprint {
+  scope: FingerprintScope;
+  /** Keyed by a stable object path, e.g. `app.public.accounts`. */
+  items: Record<string, { count: number; checksum?: string }>;
+}
+
+/** Where a driver's backup writes. */
+export interface ArtifactSink {
+  /**
+   * Stores one stream as a named artifact (compressed and checksummed by the
+   * repository). Resolves once it is written; rejects if the source errors.
+   * `name` is a plain file name the driver chooses; `label` is what it holds
+   * (a database name may contain any character, so it goes here).
+   */
+  write(name: string, source: Readable, meta: { kind: string; label?: string }): Promise<ArtifactRecord>;
+}
+
+/** Reads artifacts back, verified against their manifest checksum. */
+export interface ArtifactSource {
+  readonly records: readonly ArtifactRecord[];
+  /** The decompressed content; the stream errors if the stored bytes do not match their sha256. */
+  open(name: string): Readable;
+}
+
+export interface ProgressSink {
+  /** Bytes read from the engine so far (uncompressed), for the progress line. */
+  add(bytes: number): void;
+  /** A short phase name: `dump app`, `fingerprint`, ... */
+  phase(text: string): void;
+}
+
+export interface RunContext {
+  signal: AbortSignal;
+  progress: ProgressSink;
+  /** Warnings and notes that end up in the result and the manifest. */
+  note(text: string): void;
+}
+
+export interface BackupContext extends RunContext {
+  service: Service;
+  strategy: string;
+  artifacts: ArtifactSink;
+  fingerprintScope: FingerprintScope | 'none';
+}
+
+export interface BackupResult {
+  /** Engine version and anything needed to restore or judge the backup (LSN, binlog position). */
+  details: Record<string, unknown>;
+  fingerprint?: Fingerprint;
+  inspection?: Inspection;
+}
+
+export interface RestoreContext extends RunContext {
+  /** The service as it was backed up (its name, engine and options; endpoint may be gone). */
+  source: Service;
+  /** Where to restore: the source itself or another place (`--target`). */
+  target: Service;
+  /** Whether the target is the original place of the data. */
+  inPlace: boolean;
+  strategy: string;
+  artifacts: ArtifactSource;
+  /** What the backup recorded (details, fingerprint) for this service. */
+  recorded: BackupResult;
+  force: boolean;
+  /** Engine-specific restore options from the command line. */
+  options: Record<string, unknown>;
+}
+
+export interface RestoreResult {
+  /** Where the data went, for messages (no credentials). */
+  location: string;
+  fingerprint?: Fingerprint;
+  details: Record<string, unknown>;
+}

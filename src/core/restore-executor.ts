@@ -1,0 +1,126 @@
+import type { BackupResult, RestoreContext } from './driver.js';
+import { HoldfastError, toHoldfastError } from './errors.js';
+import { compareFingerprints, type FingerprintComparison } from './fingerprint.js';
+import type { ProgressReporter } from './progress.js';
+import type { DriverRegistry } from './registry.js';
+import type { Service } from './service.js';
+import type { Manifest, ServiceRecord } from '../repository/manifest.js';
+import type { Repository } from '../repository/repository.js';
+import { errorRecord } from './backup-executor.js';
+
+export interface RestoreRequest {
+  snapshot: Manifest;
+  /** Service names to restore; empty for all that succeeded at backup. */
+  only: string[];
+  /** Where each service goes; a service without an entry is restored in place. */
+  targets: Map<string, Service>;
+  /** The services as configured now (for in-place restores: endpoint, credentials). */
+  configured: Map<string, Service>;
+  force: boolean;
+  options: Record<string, unknown>;
+  signal: AbortSignal;
+  progress: ProgressReporter;
+}
+
+export interface ServiceRestoreOutcome {
+  service: string;
+  status: 'ok' | 'mismatch' | 'failed';
+  location?: string;
+  durationMs: number;
+  fingerprint?: FingerprintComparison;
+  error?: ReturnType<typeof errorRecord>;
+  notes: string[];
+}
+
+/**
+ * Restores services of one snapshot. Every artifact of a service is verified
+ * against its checksum before its target is touched; after the restore, the
+ * target's fingerprint is compared with the one recorded at backup.
+ */
+export async function runRestore(repo: Repository, registry: DriverRegistry, request: RestoreRequest): Promise<ServiceRestoreOutcome[]> {
+  const { snapshot } = request;
+  const names = request.only.length > 0 ? request.only : Object.keys(snapshot.services).filter((n) => snapshot.services[n]!.status === 'ok');
+  for (const name of names) {
+    const record = snapshot.services[name];
+    if (!record) {
+      throw new HoldfastError('not-found', `snapshot ${snapshot.id} has no service ${JSON.stringify(name)}`, {
+        hint: `it holds: ${Object.keys(snapshot.services).join(', ')}`,
+      });
+    }
+    if (record.status !== 'ok') {
+      throw new HoldfastError('not-found', `service ${name} failed at backup in snapshot ${snapshot.id}; there is nothing to restore`, {
+        service: name,
+        hint: 'restore it from another snapshot (`holdfast snapshots`)',
+      });
+    }
+  }
+  const outcomes: ServiceRestoreOutcome[] = [];
+  try {
+    for (const name of names) {
+      if (request.signal.aborted) break;
+      outcomes.push(await restoreService(repo, registry, request, name, snapshot.services[name]!));
+    }
+  } finally {
+    request.progress.stop();
+  }
+  return outcomes;
+}
+
+async function restoreService(repo: Repository, registry: DriverRegistry, request: RestoreRequest, name: string, record: ServiceRecord): Promise<ServiceRestoreOutcome> {
+  const started = Date.now();
+  const notes: string[] = [];
+  const progress = request.progress.sink(name);
+  try {
+    const driver = registry.get(record.driver);
+    const source = sourceService(name, record, request.configured.get(name));
+    const target = request.targets.get(name) ?? source;
+    const inPlace = !request.targets.has(name);
+    if (!target.endpoint) {
+      throw new HoldfastError('config', 'there is nowhere to restore to: the service is not configured here and no --target was given', {
+        service: name,
+        hint: `pass --target ${name}=URL`,
+      });
+    }
+    progress.phase('verify');
+    for (const artifact of record.artifacts) {
+      await repo.verifyArtifact(request.snapshot.id, name, artifact, request.signal);
+    }
+    const recorded: BackupResult = { details: record.details };
+    if (record.fingerprint) recorded.fingerprint = record.fingerprint;
+    if (record.inspection) recorded.inspection = record.inspection;
+    const ctx: RestoreContext = {
+      source,
+      target,
+      inPlace,
+      strategy: record.strategy,
+      artifacts: repo.artifacts(request.snapshot.id, name, record.artifacts, request.signal),
+      recorded,
+      force: request.force,
+      options: request.options,
+      signal: request.signal,
+      progress,
+      note: (t) => notes.push(t),
+    };
+    const result = await driver.restore(ctx);
+    const outcome: ServiceRestoreOutcome = { service: name, status: 'ok', location: result.location, durationMs: Date.now() - started, notes };
+    if (record.fingerprint && result.fingerprint) {
+      const prefixes = result.details.fingerprintPrefixes as string[] | undefined;
+      outcome.fingerprint = compareFingerprints(record.fingerprint, result.fingerprint, prefixes);
+      if (!outcome.fingerprint.equal) outcome.status = 'mismatch';
+    } else {
+      notes.push('no fingerprint to compare (recorded with --fingerprint none, or the strategy restores files only)');
+    }
+    return outcome;
+  } catch (error) {
+    const e = toHoldfastError(error, { service: name, driver: record.driver });
+    return { service: name, status: 'failed', durationMs: Date.now() - started, error: errorRecord(e), notes };
+  } finally {
+    request.progress.finish(name);
+  }
+}
+
+/** The service as it was at backup, with today's configuration (endpoint, credentials) when there is one. */
+function sourceService(name: string, record: ServiceRecord, configured: Service | undefined): Service {
+  if (configured) return { ...configured, engine: record.engine, options: { ...record.options, ...configured.options } };
+  return { name, engine: record.engine, options: record.options, origin: 'config' };
+}

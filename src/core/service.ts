@@ -1,0 +1,123 @@
+import { HoldfastError } from './errors.js';
+
+/**
+ * A service is one stateful thing to back up: a database server, a search
+ * node, a volume. It comes from holdfast.yml, from `--service NAME=URL` or
+ * from Docker discovery. It never holds a password: credentials are looked
+ * up when a driver connects (see secrets.ts).
+ */
+export interface Service {
+  /** Unique, safe as a directory name: letters, digits, `_`, `-`, `.`. */
+  name: string;
+  /** The engine as chosen by detection or configuration (`postgres`, ...). */
+  engine?: string;
+  /** Where the service is reached, parsed; undefined for container-only services. */
+  endpoint?: Endpoint;
+  /** A strategy the user pinned (config `strategy:` or `--strategy NAME=S`). */
+  strategy?: string;
+  /** Engine-specific options from holdfast.yml (databases, ...). */
+  options: Record<string, unknown>;
+  /**
+   * Prefixes of the environment variables that hold its password, tried in
+   * order (`HOLDFAST_DB_TARGET` -> HOLDFAST_DB_TARGET_PASSWORD[_FILE]).
+   * Default: HOLDFAST_<NAME>.
+   */
+  secretEnv?: string[];
+  /** Where the definition came from, for messages. */
+  origin: 'config' | 'flag' | 'docker';
+}
+
+export interface Endpoint {
+  /** The URL scheme, e.g. `postgres`. */
+  scheme: string;
+  host: string;
+  port?: number;
+  user?: string;
+  /** The path without its leading slash (a database name, a volume name, ...). */
+  path: string;
+  params: Record<string, string>;
+  /** Set only when the URL itself carried one (holdfast.yml); never printed. */
+  password?: string;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Service names become directory names in the repository: keep them plain. */
+export function assertServiceName(name: string): void {
+  if (!NAME.test(name) || name.includes('..')) {
+    throw new HoldfastError('config', `invalid service name ${JSON.stringify(name)}`, {
+      hint: 'use 1-63 letters, digits, "_", "-" or "." (starting with a letter or digit)',
+    });
+  }
+}
+
+/**
+ * Parses a service URL: `postgres://user@host:5432/db`, `volume:name`,
+ * `container:name`. The password part, if any, is kept apart so it is never
+ * printed; `allowPassword` is false for URLs from the command line.
+ */
+export function parseEndpoint(raw: string, allowPassword: boolean, service?: string): Endpoint {
+  const opaque = /^(volume|container|file):(?!\/\/)(.+)$/.exec(raw);
+  if (opaque) {
+    return { scheme: opaque[1]!, host: '', path: opaque[2]!, params: {} };
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new HoldfastError('config', `cannot parse the URL ${JSON.stringify(redactUrl(raw))}`, {
+      service,
+      hint: 'write it as scheme://user@host:port/path, e.g. postgres://app@127.0.0.1:5432/app',
+    });
+  }
+  const scheme = url.protocol.replace(/:$/, '');
+  if (url.password && !allowPassword) {
+    throw new HoldfastError('config', 'a password in a URL on the command line is visible to every user of this machine', {
+      service,
+      hint: `drop it from the URL and set HOLDFAST_${envName(service ?? 'SERVICE')}_PASSWORD or ..._PASSWORD_FILE instead`,
+    });
+  }
+  const params: Record<string, string> = {};
+  url.searchParams.forEach((value, key) => (params[key] = value));
+  const endpoint: Endpoint = {
+    scheme,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    path: decodeURIComponent(url.pathname.replace(/^\//, '')),
+    params,
+  };
+  if (url.port) endpoint.port = Number(url.port);
+  if (url.username) endpoint.user = decodeURIComponent(url.username);
+  if (url.password) endpoint.password = decodeURIComponent(url.password);
+  return endpoint;
+}
+
+/** A URL fit for messages and manifests: no password, no user-info secret. */
+export function formatEndpoint(e: Endpoint, withUser = true): string {
+  if (!e.host) return `${e.scheme}:${e.path}`;
+  const user = withUser && e.user ? `${encodeURIComponent(e.user)}@` : '';
+  const host = e.host.includes(':') ? `[${e.host}]` : e.host;
+  const port = e.port ? `:${e.port}` : '';
+  const path = e.path ? `/${encodeURIComponent(e.path)}` : '';
+  return `${e.scheme}://${user}${host}${port}${path}`;
+}
+
+/** Removes `:password@` from anything that looks like a URL. */
+export function redactUrl(text: string): string {
+  return text.replace(/(\w+:\/\/[^:/@\s]*):[^@\s]*@/g, '$1:***@');
+}
+
+/** `my-db.1` -> `MY_DB_1`, for environment variable names. */
+export function envName(service: string): string {
+  return service.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/** Parses `NAME=URL` from `--service` / `--target`. */
+export function splitAssignment(raw: string, flag: string): [string, string] {
+  const at = raw.indexOf('=');
+  if (at <= 0 || at === raw.length - 1) {
+    throw new HoldfastError('usage', `${flag} expects NAME=URL, got ${JSON.stringify(redactUrl(raw))}`, {
+      hint: `for example ${flag} db=postgres://app@127.0.0.1:5432/app`,
+    });
+  }
+  return [raw.slice(0, at), raw.slice(at + 1)];
+}

@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HoldfastError } from '../core/errors.js';
+import { assertToolSucceeded } from '../core/process.js';
+import { startDecompressor } from './compression.js';
+import type { ArtifactRecord } from './manifest.js';
+
+/** Where an artifact is, for error messages: `20261123T...-ab12/db/app.dump.zst`. */
+export type ArtifactWhere = string;
+
+function mismatch(where: ArtifactWhere, what: string): HoldfastError {
+  return new HoldfastError('integrity', `artifact ${where} is corrupt: ${what}`, {
+    hint: 'this artifact cannot be trusted: restore from another snapshot, and run `holdfast check --read-data`',
+  });
+}
+
+/** A transform that checks the sha256 and size of what passes through, failing at the end on a mismatch. */
+export function checksumGuard(record: ArtifactRecord, where: ArtifactWhere): Transform {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      callback(null, chunk);
+    },
+    flush(callback) {
+      if (bytes !== record.storedBytes) {
+        callback(mismatch(where, `${bytes} bytes stored, the manifest says ${record.storedBytes}`));
+        return;
+      }
+      const digest = hash.digest('hex');
+      callback(digest === record.sha256 ? null : mismatch(where, `sha256 ${digest} differs from the manifest's ${record.sha256}`));
+    },
+  });
+}
+
+/** Recomputes the sha256 and size of a stored artifact; throws an 'integrity' error naming it. */
+export async function verifyArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Promise<void> {
+  try {
+    await pipeline(createReadStream(path), checksumGuard(record, where), new PassThrough().resume(), { signal });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw mismatch(where, 'the file is missing');
+    throw error;
+  }
+}
+
+/**
+ * Opens an artifact for reading, decompressed. The returned stream errors if
+ * the stored bytes do not match the manifest or the decompressor fails, so a
+ * consumer never mistakes a damaged artifact for a complete one. Callers that
+ * must not touch a target with bad data verify first (verifyArtifactFile).
+ */
+export function openArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
+  const out = new PassThrough();
+  const fail = (error: unknown) => {
+    if (!out.destroyed) out.destroy(error as Error);
+  };
+  const stored = createReadStream(path);
+  stored.on('error', (error: NodeJS.ErrnoException) => fail(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error));
+  if (record.compression === 'none') {
+    pipeline(stored, checksumGuard(record, where), out, { signal }).catch(fail);
+    return out;
+  }
+  const decompressor = startDecompressor(signal);
+  let rawBytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      rawBytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  const feeding = pipeline(stored, checksumGuard(record, where), decompressor.stdin!, { signal });
+  // The output ends only after the decompressor's exit status and the checksum are known.
+  decompressor.stdout!.pipe(counter).pipe(out, { end: false });
+  Promise.all([feeding, decompressor.done, new Promise((resolve) => counter.once('end', resolve))])
+    .then(([, exit]) => {
+      try {
+        assertToolSucceeded('zstd', exit);
+      } catch (error) {
+        throw mismatch(where, (error as Error).message);
+      }
+      if (rawBytes !== record.rawBytes) throw mismatch(where, `${rawBytes} bytes decompressed, the manifest says ${record.rawBytes}`);
+      out.end();
+    })
+    .catch((error: unknown) => {
+      decompressor.child.kill('SIGTERM');
+      fail(error);
+    });
+  return out;
+}

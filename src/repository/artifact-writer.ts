@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { assertToolSucceeded } from '../core/process.js';
+import { startCompressor, type CompressionSettings } from './compression.js';
+
+export interface WrittenArtifact {
+  sha256: string;
+  storedBytes: number;
+  rawBytes: number;
+}
+
+/**
+ * Streams `source` through the compressor into `path`, hashing the stored
+ * bytes on the way, then fsyncs the file. Memory stays flat: nothing is
+ * buffered beyond the streams' high-water marks.
+ */
+export async function writeArtifactFile(
+  path: string,
+  source: Readable,
+  settings: CompressionSettings,
+  options: { signal?: AbortSignal; onRawBytes?: (n: number) => void } = {},
+): Promise<WrittenArtifact> {
+  const compressor = startCompressor(settings, options.signal);
+  let rawBytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      rawBytes += chunk.length;
+      options.onRawBytes?.(chunk.length);
+      callback(null, chunk);
+    },
+  });
+  const hash = createHash('sha256');
+  let storedBytes = 0;
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      hash.update(chunk);
+      storedBytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  const file = createWriteStream(path, { flags: 'wx' });
+  const feeding = pipeline(source, counter, compressor.stdin!, { signal: options.signal });
+  const storing = pipeline(compressor.stdout!, hasher, file, { signal: options.signal });
+  try {
+    await Promise.all([feeding, storing]);
+    assertToolSucceeded('zstd', await compressor.done);
+  } catch (error) {
+    compressor.child.kill('SIGTERM');
+    source.destroy();
+    await Promise.allSettled([feeding, storing, compressor.done]);
+    throw error;
+  }
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return { sha256: hash.digest('hex'), storedBytes, rawBytes };
+}

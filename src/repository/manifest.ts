@@ -1,0 +1,95 @@
+import type { Consistency, Fingerprint, Inspection } from '../core/driver.js';
+import { HoldfastError } from '../core/errors.js';
+
+export const MANIFEST_FORMAT = 1;
+
+/** One stored file of a snapshot. */
+export interface ArtifactRecord {
+  /** File name inside `<snapshot>/<service>/`. */
+  name: string;
+  /** What it holds, in the driver's words: `pg_dump`, `globals`, `basebackup`. */
+  kind: string;
+  /** The engine object it holds (a database name), if any. */
+  label?: string;
+  compression: 'zstd' | 'none';
+  /** sha256 of the stored bytes, hex. */
+  sha256: string;
+  storedBytes: number;
+  /** Bytes before compression. */
+  rawBytes: number;
+}
+
+export type ServiceStatus = 'ok' | 'failed';
+
+export interface ServiceRecord {
+  engine: string;
+  driver: string;
+  strategy: string;
+  consistency: Consistency;
+  /** Why the planner chose this strategy. */
+  reason: string;
+  status: ServiceStatus;
+  error?: { code: string; message: string; hint?: string };
+  /** The endpoint without credentials, e.g. postgres://127.0.0.1:5432/app. */
+  endpoint?: string;
+  /** Service options from the config (never secrets). */
+  options: Record<string, unknown>;
+  startedAt: string;
+  durationMs: number;
+  artifacts: ArtifactRecord[];
+  details: Record<string, unknown>;
+  fingerprint?: Fingerprint;
+  inspection?: Inspection;
+  notes: string[];
+}
+
+export interface Manifest {
+  format: number;
+  id: string;
+  createdAt: string;
+  finishedAt: string;
+  hostname: string;
+  holdfastVersion: string;
+  tags: string[];
+  status: 'ok' | 'partial';
+  services: Record<string, ServiceRecord>;
+}
+
+/** Parses and checks a manifest: a truncated or foreign file gives a clear error. */
+export function parseManifest(text: string, where: string): Manifest {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (cause) {
+    throw new HoldfastError('integrity', `the manifest ${where} is not valid JSON (truncated or corrupt)`, {
+      hint: 'run `holdfast check`; this snapshot cannot be trusted: restore from another one',
+      cause,
+    });
+  }
+  const m = data as Partial<Manifest>;
+  if (typeof m !== 'object' || m === null || m.format !== MANIFEST_FORMAT || typeof m.id !== 'string' || typeof m.services !== 'object' || m.services === null) {
+    throw new HoldfastError('integrity', `the manifest ${where} is not a holdfast manifest of format ${MANIFEST_FORMAT}`, {
+      hint: 'run `holdfast check`; it may come from a newer holdfast or be damaged',
+    });
+  }
+  for (const [name, record] of Object.entries(m.services)) {
+    if (!Array.isArray(record?.artifacts)) {
+      throw new HoldfastError('integrity', `the manifest ${where} has no artifact list for service ${name}`, {
+        hint: 'run `holdfast check`',
+      });
+    }
+  }
+  return m as Manifest;
+}
+
+export function totalBytes(manifest: Manifest): { stored: number; raw: number } {
+  let stored = 0;
+  let raw = 0;
+  for (const service of Object.values(manifest.services)) {
+    for (const a of service.artifacts) {
+      stored += a.storedBytes;
+      raw += a.rawBytes;
+    }
+  }
+  return { stored, raw };
+}

@@ -1,0 +1,28 @@
+import { HoldfastError } from '../core/errors.js';
+import type { Manifest } from './manifest.js';
+import { isBroken, type BrokenSnapshot } from './repository.js';
+
+/**
+ * Resolves what a user typed to a snapshot id: the id itself, a unique
+ * prefix of one, `latest`, or a tag (the newest snapshot carrying it).
+ */
+export function resolveSnapshotRef(ref: string, entries: Array<Manifest | BrokenSnapshot>): string {
+  const ids = entries.map((e) => e.id);
+  if (ids.includes(ref)) return ref;
+  const good = entries.filter((e): e is Manifest => !isBroken(e));
+  if (ref === 'latest') {
+    const last = good.at(-1);
+    if (!last) throw new HoldfastError('not-found', 'the repository has no snapshot yet', { hint: 'run `holdfast backup` first' });
+    return last.id;
+  }
+  const tagged = good.filter((m) => m.tags.includes(ref));
+  if (tagged.length > 0) return tagged.at(-1)!.id;
+  const prefixed = ids.filter((id) => id.startsWith(ref));
+  if (prefixed.length === 1) return prefixed[0]!;
+  if (prefixed.length > 1) {
+    throw new HoldfastError('usage', `${JSON.stringify(ref)} matches ${prefixed.length} snapshots`, { hint: 'type more of the id' });
+  }
+  throw new HoldfastError('not-found', `no snapshot or tag ${JSON.stringify(ref)} in this repository`, {
+    hint: 'list them with `holdfast snapshots`',
+  });
+}
