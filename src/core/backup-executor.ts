@@ -82,7 +82,7 @@ async function backupService(writer: SnapshotWriter, item: PlanItem, options: Ba
     consistency: item.consistency ?? 'inconsistent',
     reason: item.reason,
     status: 'failed',
-    ...(service.endpoint ? { endpoint: formatEndpoint(service.endpoint, false) } : {}),
+    ...(service.endpoint ? { endpoint: formatEndpoint(service.endpoint) } : {}),
     options: publicOptions(service.options),
     startedAt: new Date(started).toISOString(),
     durationMs: 0,

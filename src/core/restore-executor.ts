@@ -3,7 +3,7 @@ import { HoldfastError, toHoldfastError } from './errors.js';
 import { compareFingerprints, type FingerprintComparison } from './fingerprint.js';
 import type { ProgressReporter } from './progress.js';
 import type { DriverRegistry } from './registry.js';
-import type { Service } from './service.js';
+import { parseEndpoint, type Service } from './service.js';
 import type { Manifest, ServiceRecord } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { errorRecord } from './backup-executor.js';
@@ -78,7 +78,7 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
     if (!target.endpoint) {
       throw new HoldfastError('config', 'there is nowhere to restore to: the service is not configured here and no --target was given', {
         service: name,
-        hint: `pass --target ${name}=URL`,
+        hint: `pass --target ${name}=URL, or define the service in holdfast.yml`,
       });
     }
     progress.phase('verify');
@@ -122,5 +122,8 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
 /** The service as it was at backup, with today's configuration (endpoint, credentials) when there is one. */
 function sourceService(name: string, record: ServiceRecord, configured: Service | undefined): Service {
   if (configured) return { ...configured, engine: record.engine, options: { ...record.options, ...configured.options } };
-  return { name, engine: record.engine, options: record.options, origin: 'config' };
+  // Not configured here: the endpoint the manifest recorded (it never holds a password).
+  const service: Service = { name, engine: record.engine, options: record.options, origin: 'config' };
+  if (record.endpoint) service.endpoint = parseEndpoint(record.endpoint, false, name);
+  return service;
 }

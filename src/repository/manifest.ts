@@ -30,7 +30,7 @@ export interface ServiceRecord {
   reason: string;
   status: ServiceStatus;
   error?: { code: string; message: string; hint?: string };
-  /** The endpoint without credentials, e.g. postgres://127.0.0.1:5432/app. */
+  /** The endpoint without a password, e.g. postgres://app@127.0.0.1:5432/app. */
   endpoint?: string;
   /** Service options from the config (never secrets). */
   options: Record<string, unknown>;

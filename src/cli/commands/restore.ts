@@ -62,6 +62,9 @@ export const restoreCommand: HoldfastCommand = {
         for (const n of o.notes) ctx.out.info(`note: [${o.service}] ${n}`);
       }
     }
-    return allOk ? EXIT.ok : EXIT.failed;
+    if (allOk) return EXIT.ok;
+    // Only bad usage or configuration (a wrong kind of target, ...): exit 2, as for any usage error.
+    const usageOnly = outcomes.every((o) => o.status === 'ok' || o.error?.code === 'usage' || o.error?.code === 'config');
+    return usageOnly ? EXIT.usage : EXIT.failed;
   },
 };
