@@ -175,7 +175,13 @@ export class DirRepository implements Repository {
       await mkdir(join(this.location, 'tmp'), { recursive: true });
       await writeFile(join(this.location, 'config.json'), JSON.stringify(config, null, 2) + '\n', { flag: 'wx' });
     } catch (error) {
-      throw wrap(error, this.location);
+      const e = toHoldfastError(error);
+      if (e.code === 'no-space') throw wrap(error, this.location);
+      const code = (error as NodeJS.ErrnoException).code ?? e.code;
+      throw new HoldfastError('repository', `cannot create the repository at ${this.location} (${code}: ${(error as Error).message})`, {
+        hint: 'check that the parent directory exists and is writable (not on a read-only file system), or choose another --repo',
+        cause: error,
+      });
     }
     this.config = config;
   }

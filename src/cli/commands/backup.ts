@@ -57,7 +57,13 @@ export const backupCommand: HoldfastCommand = {
       ...(s.notes.length ? { notes: s.notes } : {}),
     }));
     if (ctx.out.json) {
-      ctx.out.document({ snapshot: outcome.snapshotId ?? null, status: outcome.status, ...(verified !== undefined ? { verified } : {}), services: services_ });
+      ctx.out.document({
+        snapshot: outcome.snapshotId ?? null,
+        status: outcome.status,
+        ...(verified !== undefined ? { verified } : {}),
+        ...(outcome.notes.length ? { notes: outcome.notes } : {}),
+        services: services_,
+      });
       return code;
     }
     ctx.out.line(
