@@ -1,6 +1,5 @@
 import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { BackupContext, BackupResult, RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { assertToolSucceeded, runTool } from '../../src/core/process.js';
@@ -25,7 +24,7 @@ export async function backupWithBasebackup(ctx: BackupContext, t: PgTarget): Pro
     { name: 'base.tar', kind: 'basebackup' },
     tool.path,
     ['--pgdata=-', '--format=tar', '--wal-method=fetch', '--checkpoint=fast', '--manifest-checksums=SHA256', '--no-password', '--label=holdfast'],
-    { env: toolEnv(t), signal: ctx.signal, secrets: [t.password], checkExit: (exit) => checkPgToolExit('pg_basebackup', exit, t.service) },
+    { env: toolEnv(t), secrets: [t.password], checkExit: (exit) => checkPgToolExit('pg_basebackup', exit, t.service) },
   );
   // Counts only, taken after the copy: they describe the cluster as the copy
   // left it when nothing writes; under writes they are indicative.
@@ -91,11 +90,8 @@ export async function restoreBasebackup(ctx: RestoreContext): Promise<RestoreRes
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   ctx.progress.phase('extract');
-  const tar = runTool('tar', ['--extract', '--file=-', `--directory=${dir}`, '--no-same-permissions'], { stdin: 'pipe', stdout: 'ignore', signal: ctx.signal });
-  const [fed, exit] = await Promise.allSettled([pipeline(ctx.artifacts.open('base.tar'), tar.stdin!), tar.done]);
-  if (exit.status === 'rejected') throw exit.reason;
-  assertToolSucceeded('tar', exit.value);
-  if (fed.status === 'rejected') throw fed.reason;
+  const exit = await ctx.artifacts.pipeToCommand('base.tar', { command: 'tar', args: ['--extract', '--file=-', `--directory=${dir}`, '--no-same-permissions'] });
+  assertToolSucceeded('tar', exit);
   if (process.getuid?.() === 0) await chownTree(dir);
   const verify = await toolVersion('pg_verifybackup');
   let verified = false;

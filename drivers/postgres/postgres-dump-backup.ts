@@ -1,5 +1,6 @@
 import type { BackupContext, BackupResult, Fingerprint } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
+import type { ToolExit } from '../../src/core/process.js';
 import { artifactSlug, toolToArtifact } from '../../src/core/tool-artifact.js';
 import { connect, toolEnv, withClient, type PgTarget } from './postgres-connection.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
@@ -28,7 +29,7 @@ export async function backupWithPgDump(ctx: BackupContext, t: PgTarget): Promise
   let globalsArgs = ['--globals-only', '--no-password'];
   try {
     await toolToArtifact(ctx.artifacts, { name: 'globals.sql', kind: 'globals' }, pgDumpAll.path, globalsArgs, {
-      env: toolEnv(t), signal: ctx.signal, secrets, checkExit: (exit) => checkPgToolExit('pg_dumpall', exit, t.service),
+      env: toolEnv(t), secrets, checkExit: (exit) => checkPgToolExit('pg_dumpall', exit, t.service),
     });
   } catch (error) {
     if (!(error instanceof HoldfastError && /permission denied for (table|relation) pg_authid/.test(error.message))) throw error;
@@ -36,14 +37,15 @@ export async function backupWithPgDump(ctx: BackupContext, t: PgTarget): Promise
     globalsArgs = [...globalsArgs, '--no-role-passwords'];
     ctx.note('roles were dumped without passwords (the user cannot read pg_authid)');
     await toolToArtifact(ctx.artifacts, { name: 'globals-nopw.sql', kind: 'globals' }, pgDumpAll.path, globalsArgs, {
-      env: toolEnv(t), signal: ctx.signal, secrets, checkExit: (exit) => checkPgToolExit('pg_dumpall', exit, t.service),
+      env: toolEnv(t), secrets, checkExit: (exit) => checkPgToolExit('pg_dumpall', exit, t.service),
     });
   }
 
   const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {} };
-  const perDatabase: Array<DatabaseFacts & { lsn?: string; owners: string[]; artifact: string }> = [];
+  const perDatabase: Array<DatabaseFacts & { lsn?: string; owners: string[]; artifact: string; postData: string }> = [];
   for (const [index, db] of databases.entries()) {
     const name = `${artifactSlug(db.name, index)}.pgdump`;
+    const postData = `${artifactSlug(db.name, index)}.post-data.pgdump`;
     ctx.progress.phase(`dump ${db.name}`);
     const held = await connect(t, db.name);
     try {
@@ -52,12 +54,22 @@ export async function backupWithPgDump(ctx: BackupContext, t: PgTarget): Promise
         'SELECT pg_export_snapshot() AS id, CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn',
       );
       const { id, lsn } = snap.rows[0]!;
+      const dumpArgs = ['--format=custom', '--compress=0', `--snapshot=${id}`, '--no-password'];
+      const checkExit = (exit: ToolExit) => checkPgToolExit('pg_dump', exit, t.service);
+      // The post-data section (indexes, constraints) alone, from the same snapshot: a
+      // few KB that pg_restore -j can read from a small seekable file, so the data
+      // itself restores streamed, without a temporary copy of the whole dump.
+      await toolToArtifact(ctx.artifacts, { name: postData, kind: 'pg_dump-post-data', label: db.name }, pgDump.path, [...dumpArgs, '--section=post-data'], {
+        env: toolEnv(t, db.name),
+        secrets,
+        checkExit,
+      });
       const dumping = toolToArtifact(
         ctx.artifacts,
         { name, kind: 'pg_dump', label: db.name },
         pgDump.path,
-        ['--format=custom', '--compress=0', `--snapshot=${id}`, '--no-password'],
-        { env: toolEnv(t, db.name), signal: ctx.signal, secrets, checkExit: (exit) => checkPgToolExit('pg_dump', exit, t.service) },
+        dumpArgs,
+        { env: toolEnv(t, db.name), secrets, checkExit },
       );
       const fingerprinting = fingerprint
         ? fingerprintDatabase(held, db.name, fingerprint.scope, fingerprint.items)
@@ -65,7 +77,7 @@ export async function backupWithPgDump(ctx: BackupContext, t: PgTarget): Promise
       const owners = objectOwners(held);
       const [dumped, , ownerList] = await Promise.allSettled([dumping, fingerprinting, owners]).then(unwrapAll);
       void dumped;
-      perDatabase.push({ ...db, ...(lsn ? { lsn } : {}), owners: ownerList as string[], artifact: name });
+      perDatabase.push({ ...db, ...(lsn ? { lsn } : {}), owners: ownerList as string[], artifact: name, postData });
       await held.query('COMMIT');
     } finally {
       await held.end().catch(() => undefined);

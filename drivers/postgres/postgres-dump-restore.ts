@@ -1,4 +1,3 @@
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,8 @@ interface RecordedDatabase {
   ctype?: string;
   owners?: string[];
   artifact: string;
+  /** The post-data section alone (snapshots since 0.1.0). */
+  postData?: string;
 }
 
 /** Archives above this size are restored with `pg_restore -j` from a temporary file. */
@@ -81,7 +82,7 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
       await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`);
       await createDatabase(admin, scratch, item.db, ctx);
       try {
-        await runPgRestore(ctx, t, pgRestore.path, scratch, item.record, missing.length > 0, jobs);
+        await runPgRestore(ctx, t, pgRestore.path, scratch, item, missing.length > 0, jobs);
         await swapIn(admin, scratch, item.to, item.exists);
       } catch (error) {
         await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
@@ -196,28 +197,39 @@ async function applyGlobals(ctx: RestoreContext, t: PgTarget, psql: string, reco
   return (exit.stderr.match(/ERROR:/g) ?? []).length;
 }
 
-async function runPgRestore(ctx: RestoreContext, t: PgTarget, pgRestore: string, database: string, record: ArtifactRecord, noOwner: boolean, jobs: number): Promise<void> {
-  const args = ['--exit-on-error', '--no-password', '--dbname', database, ...(noOwner ? ['--no-owner', '--no-acl'] : [])];
-  const env = toolEnv(t, database);
-  const parallel = jobs > 1 && record.rawBytes >= PARALLEL_THRESHOLD ? await scratchDirFor(record.rawBytes) : undefined;
-  if (!parallel) {
-    // Streamed: no staging copy on disk.
-    const run = runTool(pgRestore, args, { env, stdin: 'pipe', stdout: 'ignore', signal: ctx.signal, secrets: [t.password] });
-    const feeding = pipeline(ctx.artifacts.open(record.name), countBytes(ctx), run.stdin!);
-    const [fed, exit] = await Promise.allSettled([feeding, run.done]);
-    if (exit.status === 'rejected') throw exit.reason;
-    checkPgToolExit('pg_restore', exit.value, t.service);
-    if (fed.status === 'rejected') throw fed.reason;
+async function runPgRestore(ctx: RestoreContext, t: PgTarget, pgRestore: string, database: string, item: PlannedDatabase, noOwner: boolean, jobs: number): Promise<void> {
+  const base = ['--exit-on-error', '--no-password', '--dbname', database, ...(noOwner ? ['--no-owner', '--no-acl'] : [])];
+  const spec = (extra: string[]) => ({ command: pgRestore, args: [...base, ...extra], env: toolEnv(t, database), secrets: [t.password] });
+  const run = async (extra: string[]) => checkPgToolExit('pg_restore', await runTool(pgRestore, [...base, ...extra], { env: toolEnv(t, database), stdout: 'ignore', signal: ctx.signal, secrets: [t.password] }).done, t.service);
+  const postData = item.db.postData ? ctx.artifacts.records.find((r) => r.name === item.db.postData) : undefined;
+
+  if (jobs > 1 && postData) {
+    // Data streamed straight from the repository (no temporary copy), then
+    // indexes and constraints with -j from the few-KB post-data archive.
+    checkPgToolExit('pg_restore', await ctx.artifacts.pipeToCommand(item.record.name, spec(['--section=pre-data', '--section=data'])), t.service);
+    ctx.progress.phase(`indexes ${item.to}`);
+    const dir = await mkdtemp(join(process.env.HOLDFAST_TMPDIR ?? tmpdir(), 'holdfast-restore-'));
+    try {
+      const file = join(dir, 'post-data.pgdump');
+      await ctx.artifacts.extractToFile(postData.name, file);
+      await run(['--jobs', String(jobs), '--section=post-data', file]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
     return;
   }
-  // pg_restore -j needs a seekable file: the engine forces a temporary copy.
-  const file = join(parallel, 'archive.pgdump');
+  // Snapshots without a post-data archive: -j needs the whole dump as a file.
+  const dir = jobs > 1 && item.record.rawBytes >= PARALLEL_THRESHOLD ? await scratchDirFor(item.record.rawBytes) : undefined;
+  if (!dir) {
+    checkPgToolExit('pg_restore', await ctx.artifacts.pipeToCommand(item.record.name, spec([])), t.service);
+    return;
+  }
   try {
-    await pipeline(ctx.artifacts.open(record.name), countBytes(ctx), createWriteStream(file, { mode: 0o600 }));
-    const run = runTool(pgRestore, [...args, '--jobs', String(jobs), file], { env, stdout: 'ignore', signal: ctx.signal, secrets: [t.password] });
-    checkPgToolExit('pg_restore', await run.done, t.service);
+    const file = join(dir, 'archive.pgdump');
+    await ctx.artifacts.extractToFile(item.record.name, file);
+    await run(['--jobs', String(jobs), file]);
   } finally {
-    await rm(parallel, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -232,13 +244,3 @@ async function scratchDirFor(bytes: number): Promise<string | undefined> {
     return undefined;
   }
 }
-
-function countBytes(ctx: RestoreContext) {
-  return async function* (source: AsyncIterable<Buffer>) {
-    for await (const chunk of source) {
-      ctx.progress.add(chunk.length);
-      yield chunk;
-    }
-  };
-}
-

@@ -115,6 +115,11 @@ async function backupService(writer: SnapshotWriter, item: PlanItem, options: Ba
         records.push(record);
         return record;
       },
+      writeCommand: async (name, command, meta) => {
+        const written = await sink.writeCommand(name, command, meta);
+        records.push(written.record);
+        return written;
+      },
     },
   };
   try {

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Endpoint, Service } from './service.js';
 import type { ArtifactRecord } from '../repository/manifest.js';
+import type { ToolExit } from './process.js';
 
 /**
  * The driver contract: a plugin for one engine. The planner and executor
@@ -92,6 +93,15 @@ export interface Fingerprint {
   items: Record<string, { count: number; checksum?: string }>;
 }
 
+/** A command to run: argument array, environment (secrets go here, never in args). */
+export interface CommandSpec {
+  command: string;
+  args: readonly string[];
+  env?: Record<string, string | undefined>;
+  /** Values to blank out of its stderr in messages. */
+  secrets?: Array<string | undefined>;
+}
+
 /** Where a driver's backup writes. */
 export interface ArtifactSink {
   /**
@@ -101,6 +111,14 @@ export interface ArtifactSink {
    * (a database name may contain any character, so it goes here).
    */
   write(name: string, source: Readable, meta: { kind: string; label?: string }): Promise<ArtifactRecord>;
+  /**
+   * Runs a command and stores its stdout as an artifact, the command's stdout
+   * wired straight into the compressor (no copy through Node). Resolves with
+   * the record and the command's exit status, which the caller judges: a
+   * failed command's artifact must not be kept (the executor drops it when
+   * the caller throws).
+   */
+  writeCommand(name: string, command: CommandSpec, meta: { kind: string; label?: string }): Promise<{ record: ArtifactRecord; exit: ToolExit }>;
 }
 
 /** Reads artifacts back, verified against their manifest checksum. */
@@ -108,6 +126,14 @@ export interface ArtifactSource {
   readonly records: readonly ArtifactRecord[];
   /** The decompressed content; the stream errors if the stored bytes do not match their sha256. */
   open(name: string): Readable;
+  /**
+   * Decompresses an artifact into a command's stdin, without a copy through
+   * Node; resolves with the command's exit. Checksums are verified before a
+   * restore starts (the executor does), and zstd checks its frame checksums.
+   */
+  pipeToCommand(name: string, command: CommandSpec & { stdout?: 'ignore' | 'pipe' }): Promise<ToolExit>;
+  /** Decompresses an artifact into a file, for tools that need a seekable file. */
+  extractToFile(name: string, path: string): Promise<void>;
 }
 
 export interface ProgressSink {

@@ -12,8 +12,11 @@ export interface ToolOptions {
   env?: Record<string, string | undefined>;
   /** 'pipe' to write to the child's stdin; default: ignored. */
   stdin?: 'pipe' | 'ignore';
-  /** 'pipe' (default) to read stdout as a stream; 'ignore' to drop it. */
-  stdout?: 'pipe' | 'ignore';
+  /**
+   * 'pipe' (default) to read stdout as a stream; 'ignore' to drop it; or the
+   * stdin of another child, to connect the two without a copy through Node.
+   */
+  stdout?: 'pipe' | 'ignore' | Writable;
   signal?: AbortSignal;
   cwd?: string;
   /** Values to blank out of stderr in error messages. */

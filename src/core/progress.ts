@@ -11,11 +11,15 @@ export class ProgressReporter {
   private readonly started = Date.now();
   private lastWidth = 0;
 
-  constructor(private readonly out: NodeJS.WriteStream | undefined) {}
+  constructor(
+    private readonly out: NodeJS.WriteStream | undefined,
+    /** With --verbose: one line per phase change, with the time since start. */
+    private readonly trace = false,
+  ) {}
 
-  static forTerminal(quiet: boolean): ProgressReporter {
+  static forTerminal(quiet: boolean, verbose = false): ProgressReporter {
     const err = process.stderr;
-    return new ProgressReporter(!quiet && err.isTTY ? err : undefined);
+    return new ProgressReporter(!quiet && err.isTTY ? err : undefined, verbose);
   }
 
   sink(service: string): ProgressSink {
@@ -24,13 +28,17 @@ export class ProgressReporter {
     if (this.out && !this.timer) this.timer = setInterval(() => this.render(), 250).unref();
     return {
       add: (n) => (state.bytes += n),
-      phase: (text) => (state.phase = text),
+      phase: (text) => {
+        state.phase = text;
+        if (this.trace) process.stderr.write(`[+${((Date.now() - this.started) / 1000).toFixed(2)}s] ${service}: ${text}\n`);
+      },
     };
   }
 
   finish(service: string): void {
     const state = this.services.get(service);
     if (state) state.done = true;
+    if (this.trace) process.stderr.write(`[+${((Date.now() - this.started) / 1000).toFixed(2)}s] ${service}: done\n`);
   }
 
   stop(): void {

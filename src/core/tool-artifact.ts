@@ -1,7 +1,7 @@
 import type { ArtifactSink } from './driver.js';
-import { assertToolSucceeded, runTool, type ToolExit, type ToolOptions } from './process.js';
-import type { ArtifactRecord } from '../repository/manifest.js';
 import { HoldfastError } from './errors.js';
+import { assertToolSucceeded, type ToolExit } from './process.js';
+import type { ArtifactRecord } from '../repository/manifest.js';
 
 /**
  * Runs an engine tool and stores its stdout as one artifact. The artifact
@@ -14,19 +14,19 @@ export async function toolToArtifact(
   artifact: { name: string; kind: string; label?: string },
   command: string,
   args: readonly string[],
-  options: ToolOptions & { hint?: string; allowEmpty?: boolean; checkExit?: (exit: ToolExit) => void },
+  options: {
+    env?: Record<string, string | undefined>;
+    secrets?: Array<string | undefined>;
+    hint?: string;
+    allowEmpty?: boolean;
+    checkExit?: (exit: ToolExit) => void;
+  },
 ): Promise<ArtifactRecord> {
-  const run = runTool(command, args, { ...options, stdout: 'pipe' });
-  const writing = sink.write(artifact.name, run.stdout!, { kind: artifact.kind, ...(artifact.label !== undefined ? { label: artifact.label } : {}) });
-  let record: ArtifactRecord;
-  try {
-    record = await writing;
-  } catch (error) {
-    run.child.kill('SIGTERM');
-    await run.done.catch(() => undefined);
-    throw error;
-  }
-  const exit = await run.done;
+  const { record, exit } = await sink.writeCommand(
+    artifact.name,
+    { command, args, ...(options.env ? { env: options.env } : {}), ...(options.secrets ? { secrets: options.secrets } : {}) },
+    { kind: artifact.kind, ...(artifact.label !== undefined ? { label: artifact.label } : {}) },
+  );
   if (options.checkExit) options.checkExit(exit);
   else assertToolSucceeded(command, exit, options.hint);
   if (record.rawBytes === 0 && !options.allowEmpty) {

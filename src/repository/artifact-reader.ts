@@ -40,7 +40,7 @@ export function checksumGuard(record: ArtifactRecord, where: ArtifactWhere): Tra
 /** Recomputes the sha256 and size of a stored artifact; throws an 'integrity' error naming it. */
 export async function verifyArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Promise<void> {
   try {
-    await pipeline(createReadStream(path), checksumGuard(record, where), new PassThrough().resume(), { signal });
+    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), checksumGuard(record, where), new PassThrough().resume(), { signal });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw mismatch(where, 'the file is missing');
     throw error;

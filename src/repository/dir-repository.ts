@@ -5,6 +5,8 @@ import type { ArtifactSink, ArtifactSource } from '../core/driver.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
 import { openArtifactFile, verifyArtifactFile } from './artifact-reader.js';
 import { writeArtifactFile } from './artifact-writer.js';
+import { writeCommandArtifactFile } from './command-artifact.js';
+import { decompressIntoCommand, decompressToFile } from './command-restore.js';
 import { DEFAULT_COMPRESSION, type CompressionSettings } from './compression.js';
 import { RepositoryLock } from './lock.js';
 import { parseManifest, type ArtifactRecord, type Manifest } from './manifest.js';
@@ -130,12 +132,24 @@ export class DirRepository implements Repository {
   }
 
   artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource {
+    const find = (name: string) => {
+      const record = records.find((r) => r.name === name);
+      if (!record) throw new HoldfastError('not-found', `snapshot ${id} has no artifact ${name} for service ${service}`, { service });
+      return { record, path: this.artifactPath(id, service, name), where: `${id}/${service}/${name}` };
+    };
     return {
       records,
-      open: (name: string) => {
-        const record = records.find((r) => r.name === name);
-        if (!record) throw new HoldfastError('not-found', `snapshot ${id} has no artifact ${name} for service ${service}`, { service });
-        return openArtifactFile(this.artifactPath(id, service, name), record, `${id}/${service}/${name}`, signal);
+      open: (name) => {
+        const { record, path, where } = find(name);
+        return openArtifactFile(path, record, where, signal);
+      },
+      pipeToCommand: async (name, command) => {
+        const { path, where } = find(name);
+        return decompressIntoCommand(path, where, command, signal);
+      },
+      extractToFile: async (name, out) => {
+        const { path, where } = find(name);
+        await decompressToFile(path, where, out, signal);
       },
     };
   }
@@ -215,19 +229,40 @@ class DirSnapshotWriter implements SnapshotWriter {
     readonly notes: string[],
   ) {}
 
-  sink(service: string, onRawBytes?: (n: number) => void, signal?: AbortSignal): ArtifactSink {
+  sink(service: string, onBytes?: (n: number) => void, signal?: AbortSignal): ArtifactSink {
     const dir = join(this.staging, service);
+    const prepare = async (name: string) => {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name.length > 200) {
+        throw new HoldfastError('internal', `driver chose an unsafe artifact name ${JSON.stringify(name)}`, { service });
+      }
+      await mkdir(dir, { recursive: true });
+      return join(dir, name);
+    };
+    const record = (name: string, meta: { kind: string; label?: string }, written: { sha256: string; storedBytes: number; rawBytes: number }): ArtifactRecord => ({
+      name,
+      kind: meta.kind,
+      ...(meta.label !== undefined ? { label: meta.label } : {}),
+      compression: 'zstd',
+      sha256: written.sha256,
+      storedBytes: written.storedBytes,
+      rawBytes: written.rawBytes,
+    });
     return {
       write: async (name, source, meta) => {
-        if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name.length > 200) {
-          throw new HoldfastError('internal', `driver chose an unsafe artifact name ${JSON.stringify(name)}`, { service });
-        }
-        await mkdir(dir, { recursive: true });
+        const path = await prepare(name);
         try {
-          const written = await writeArtifactFile(join(dir, name), source, this.compression, { signal, onRawBytes });
-          return { name, kind: meta.kind, ...(meta.label !== undefined ? { label: meta.label } : {}), compression: 'zstd', ...written };
+          return record(name, meta, await writeArtifactFile(path, source, this.compression, { signal, onRawBytes: onBytes }));
         } catch (error) {
-          throw wrap(error, join(dir, name), service);
+          throw wrap(error, path, service);
+        }
+      },
+      writeCommand: async (name, command, meta) => {
+        const path = await prepare(name);
+        try {
+          const written = await writeCommandArtifactFile(path, command, this.compression, { signal, onStoredBytes: onBytes });
+          return { record: record(name, meta, written), exit: written.exit };
+        } catch (error) {
+          throw wrap(error, path, service);
         }
       },
     };

@@ -49,7 +49,7 @@ describe('postgres: a backup taken while pgbench writes is one point in time', (
     try {
       await new Promise((r) => setTimeout(r, 1500));
       const before = Number((await sums('bank')).h);
-      const backup = await holdfast(['backup', '--json', '--service', `bank=${pg.url('bank')}`], env);
+      const backup = await holdfast(['backup', '--json', '--fingerprint', 'full', '--service', `bank=${pg.url('bank')}`], env);
       const after = Number((await sums('bank')).h);
       expect(backup.code, backup.stderr).toBe(0);
       expect(after).toBeGreaterThan(before); // pgbench really wrote during the backup

@@ -26,7 +26,7 @@ describe('postgres pg_dump: backup, damage, restore', () => {
   });
 
   test('backup --json reports the service, then restore into a new database has equal fingerprints', async () => {
-    const backup = await holdfast(['backup', '--json', '--service', `db=${pg.url('app')}`], env);
+    const backup = await holdfast(['backup', '--json', '--fingerprint', 'full', '--service', `db=${pg.url('app')}`], env);
     expect(backup.code, backup.stderr).toBe(0);
     const doc = backup.json<{ snapshot: string; status: string; services: Array<Record<string, unknown>> }>();
     expect(doc.status).toBe('ok');
@@ -83,11 +83,11 @@ describe('postgres pg_dump: backup, damage, restore', () => {
     const id = snaps.at(-1)!.id;
     const show = await holdfast(['show', id, '--json'], env);
     const manifest = show.json<{ services: { db: { artifacts: Array<{ kind: string; label?: string; sha256: string }>; details: { databases: unknown[] } } } }>();
-    expect(manifest.services.db.artifacts.map((a) => a.kind)).toEqual(['globals', 'pg_dump']);
-    expect(manifest.services.db.artifacts[1]!.label).toBe('app');
+    expect(manifest.services.db.artifacts.map((a) => a.kind)).toEqual(['globals', 'pg_dump-post-data', 'pg_dump']);
+    expect(manifest.services.db.artifacts[2]!.label).toBe('app');
     expect(show.stdout).not.toContain(pg.password);
     const verify = await holdfast(['verify', id], env);
     expect(verify.code, verify.stderr).toBe(0);
-    expect(verify.stdout).toContain('2 artifacts verified');
+    expect(verify.stdout).toContain('3 artifacts verified');
   });
 });

@@ -16,7 +16,11 @@ export const backupCommand: HoldfastCommand = {
       .option('tag', { type: 'string', array: true, describe: 'label the snapshot (repeatable), e.g. pre-upgrade' })
       .option('parallel', { type: 'number', default: 2, describe: 'services backed up at once' })
       .option('timeout', { type: 'number', default: 0, describe: 'seconds per service before it is stopped (0: none, or timeout: in holdfast.yml)' })
-      .option('fingerprint', { choices: ['full', 'counts', 'none'] as const, default: 'full', describe: 'what to record for restore checks: counts and content checksums, counts only, or nothing' })
+      .option('fingerprint', {
+        choices: ['counts', 'full', 'none'] as const,
+        default: 'counts',
+        describe: 'what to record for restore checks: row counts; counts and content checksums (full: reads every row once more, ~1.7x the time of a dump on 2 cores); or nothing',
+      })
       .option('strategy', { type: 'string', array: true, describe: 'pin a strategy: NAME=STRATEGY' })
       .option('verify', { type: 'boolean', default: false, describe: 're-read every stored artifact and check its checksum' }),
   async run(ctx, args) {
@@ -28,6 +32,7 @@ export const backupCommand: HoldfastCommand = {
     const services = chosenServices(ctx, args);
     const repo = ctx.repository();
     await repo.open({ create: true });
+    const progress = ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json, ctx.out.verbose);
     const items = await plan(ctx.registry, services, ctx.signal);
     const timeoutOf = (s: (typeof services)[number]) => Number(s.options.timeout ?? args.timeout) * 1000;
     const outcome = await runBackup(repo, items, {
@@ -36,7 +41,7 @@ export const backupCommand: HoldfastCommand = {
       timeoutMs: timeoutOf,
       fingerprint: args.fingerprint as 'full' | 'counts' | 'none',
       signal: ctx.signal,
-      progress: ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json),
+      progress,
     });
     for (const note of outcome.notes) ctx.out.info(`note: ${note}`);
     let verified: boolean | undefined;

@@ -45,7 +45,7 @@ export const restoreCommand: HoldfastCommand = {
       force: Boolean(args.force),
       options,
       signal: ctx.signal,
-      progress: ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json),
+      progress: ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json, ctx.out.verbose),
     });
     if (ctx.signal.aborted) throw new HoldfastError('interrupted', 'restore interrupted', { hint: 'the target may hold part of the data; run the restore again' });
     const allOk = outcomes.every((o) => o.status === 'ok');
