@@ -1,12 +1,14 @@
 /**
  * holdfast against the raw PostgreSQL tools, on the same data, in one run.
  *
- *   npm run build && node dist/bench/postgres-bench.js [--sizes 100,2000] [--runs 2]
+ *   npm run build && node dist/bench/postgres-bench.js [--sizes 100,2000] [--rounds 3]
  *
- * Backup: `holdfast backup` vs `pg_dump -Fc` (built-in gzip), `pg_dump | zstd`
- * (plain SQL) and `pg_dump -Fc -Z0 | zstd`. Restore: `holdfast restore` vs
- * `pg_restore -j2` of the -Fc file. Prints ratios (holdfast / raw tool; below
- * 1 is faster), sizes and holdfast's peak RSS; writes bench/out/postgres-*.json.
+ * Backup: `holdfast backup` vs `pg_dump | zstd` (plain SQL), `pg_dump -Fc -Z0 |
+ * zstd` (holdfast's own pipeline, without holdfast) and `pg_dump -Fc`
+ * (built-in gzip). Restore: `holdfast restore` vs `pg_restore -j2` of the -Fc
+ * file. Runs are interleaved and the median kept. Prints ratios (holdfast /
+ * raw: below 1 is faster), sizes and holdfast's peak RSS; writes
+ * bench/out/postgres-*.json.
  */
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { pgBinDir } from '../drivers/postgres/postgres-tools.js';
 import { startPgCluster } from '../test/support/pg-cluster.js';
 import { createDataset, databaseBytes } from './postgres-dataset.js';
-import { best, timed, type Timed } from './timed.js';
+import { interleaved, timed, type Timed } from './timed.js';
 
 const BIN = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
 
@@ -25,8 +27,10 @@ function arg(name: string, fallback: string): string {
 }
 
 const sizes = arg('sizes', '100,2000').split(',').map(Number);
-const runs = Number(arg('runs', '2'));
-const MiB = (n: number) => Math.round(n / 1048576);
+const rounds = Number(arg('rounds', '3'));
+const MiB = (n: number) => Math.round((n / 1048576) * 10) / 10;
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+const secs = (t: Timed) => Math.round(t.seconds * 100) / 100;
 
 async function benchSize(targetMb: number) {
   const pg = await startPgCluster({ settings: { shared_buffers: "'256MB'", maintenance_work_mem: "'256MB'", max_wal_size: "'4GB'" } });
@@ -35,76 +39,89 @@ async function benchSize(targetMb: number) {
     const bin = pgBinDir()!;
     const env = { PGPASSWORD: pg.password, PGHOST: '127.0.0.1', PGPORT: String(pg.port), PGUSER: 'postgres' };
     const hfEnv = { HOLDFAST_DB_PASSWORD: pg.password, HOLDFAST_DB_TARGET_PASSWORD: pg.password };
-    process.stderr.write(`[${targetMb} MB] generating the dataset...\n`);
+    const log = (text: string) => process.stderr.write(`[${targetMb} MB] ${text}\n`);
+    log('generating the dataset');
     await createDataset(pg, 'bench', targetMb * 3200);
     const dbBytes = await databaseBytes(pg, 'bench');
-    process.stderr.write(`[${targetMb} MB] database is ${MiB(dbBytes)} MiB; warming the cache\n`);
+    log(`database is ${MiB(dbBytes)} MiB; warming the cache`);
     await timed(join(bin, 'pg_dump'), ['-Fc', '-Z0', '--no-sync', '-d', 'bench', '-f', '/dev/null'], env);
 
-    const bash = (script: string) => timed('bash', ['-c', `set -euo pipefail; ${script}`], env);
     const file = (name: string) => join(work, name);
-    const results: Record<string, Timed & { bytes?: number }> = {};
-    const size = async (path: string) => (await stat(path)).size;
-
-    process.stderr.write(`[${targetMb} MB] backups (${runs} runs each, best kept)\n`);
-    results.pgDumpFc = { ...(await best(runs, () => timed(join(bin, 'pg_dump'), ['-Fc', '-d', 'bench', '-f', file('fc.dump')], env))) };
-    results.pgDumpFc.bytes = await size(file('fc.dump'));
-    results.pgDumpZstd = await best(runs, () => bash(`'${bin}/pg_dump' -d bench | zstd -q -T0 -3 -f -o '${file('plain.sql.zst')}'`));
-    results.pgDumpZstd.bytes = await size(file('plain.sql.zst'));
-    results.pgDumpFcZ0Zstd = await best(runs, () => bash(`'${bin}/pg_dump' -Fc -Z0 -d bench | zstd -q -T0 -3 -f -o '${file('fc0.zst')}'`));
-    results.pgDumpFcZ0Zstd.bytes = await size(file('fc0.zst'));
-
+    const bash = (script: string) => timed('bash', ['-c', `set -euo pipefail; ${script}`], env);
     const repo = file('repo');
     const hf = (args: string[]) => timed(process.execPath, [BIN, ...args, '--repo', repo, '--quiet'], hfEnv);
-    const url = pg.url('bench');
-    let lastId = '';
-    const backup = (fingerprint: string) => async () => {
-      const t = await hf(['backup', '--json', '--fingerprint', fingerprint, '--service', `db=${url}`]);
-      const doc = JSON.parse(t.stdout) as { snapshot: string; services: Array<{ storedBytes: number }> };
-      lastId = doc.snapshot;
-      return { ...t, stdout: doc.snapshot, bytes: doc.services[0]!.storedBytes } as Timed;
+    const ids: Record<string, string> = {};
+    const holdfastBackup = (fingerprint: string) => async () => {
+      const t = await hf(['backup', '--json', '--fingerprint', fingerprint, '--service', `db=${pg.url('bench')}`]);
+      ids[fingerprint] = (JSON.parse(t.stdout) as { snapshot: string }).snapshot;
+      return t;
     };
-    results.holdfastNone = await best(runs, backup('none'));
-    const idNone = results.holdfastNone.stdout;
-    results.holdfastNone.bytes = (await stat(repo)).size && undefined;
-    results.holdfastCounts = await best(runs, backup('counts'));
-    results.holdfastFull = await best(runs, backup('full'));
-    const idFull = lastId;
-    const shown = JSON.parse((await hf(['show', idNone, '--json'])).stdout) as { services: { db: { artifacts: Array<{ storedBytes: number }> } } };
-    results.holdfastNone.bytes = shown.services.db.artifacts.reduce((n, a) => n + a.storedBytes, 0);
 
-    process.stderr.write(`[${targetMb} MB] restores (1 run each)\n`);
-    const createdb = (name: string) => pg.query(`CREATE DATABASE ${name}`);
-    await createdb('r_pgrestore');
-    results.pgRestoreJ2 = await timed(join(bin, 'pg_restore'), ['-j', '2', '-d', 'r_pgrestore', file('fc.dump')], env);
-    results.holdfastRestore = await hf(['restore', idNone, '--target', `db=${pg.url('r_holdfast')}`]);
-    results.holdfastRestoreVerified = await hf(['restore', idFull, '--target', `db=${pg.url('r_holdfast_fp')}`]);
+    log(`backups: ${rounds} interleaved rounds, median kept`);
+    const backup = await interleaved(rounds, {
+      pgDumpZstd: () => bash(`'${bin}/pg_dump' -d bench | zstd -q -T0 -3 -f -o '${file('plain.sql.zst')}'`),
+      pgDumpZstdSync: () => bash(`'${bin}/pg_dump' -d bench | zstd -q -T0 -3 -f -o '${file('plain2.sql.zst')}'; sync '${file('plain2.sql.zst')}'`),
+      pgDumpFcZ0Zstd: () => bash(`'${bin}/pg_dump' -Fc -Z0 -d bench | zstd -q -T0 -3 -f -o '${file('fc0.zst')}'`),
+      holdfastCounts: holdfastBackup('counts'),
+      holdfastNone: holdfastBackup('none'),
+    });
+    log('backups: pg_dump -Fc and holdfast --fingerprint full, once each');
+    const pgDumpFc = await timed(join(bin, 'pg_dump'), ['-Fc', '-d', 'bench', '-f', file('fc.dump')], env);
+    const holdfastFull = await holdfastBackup('full')();
+    const manifest = JSON.parse((await hf(['show', ids.counts!, '--json'])).stdout) as { services: { db: { artifacts: Array<{ storedBytes: number }> } } };
+    const stored = manifest.services.db.artifacts.reduce((n, a) => n + a.storedBytes, 0);
 
-    const r = (a: number, b: number) => Math.round((a / b) * 100) / 100;
-    const summary = {
+    log('restores: pg_restore -j2 and holdfast restore, interleaved');
+    let n = 0;
+    const restore = await interleaved(Math.min(rounds, 2), {
+      pgRestoreJ2: async () => {
+        const db = `r_raw_${++n}`;
+        await pg.query(`CREATE DATABASE ${db}`);
+        const t = await timed(join(bin, 'pg_restore'), ['-j', '2', '-d', db, file('fc.dump')], env);
+        await pg.query(`DROP DATABASE ${db}`);
+        return t;
+      },
+      holdfastRestore: async () => {
+        const db = `r_hf_${++n}`;
+        const t = await hf(['restore', ids.counts!, '--target', `db=${pg.url(db)}`]);
+        await pg.query(`DROP DATABASE ${db}`);
+        return t;
+      },
+    });
+    const holdfastRestoreFull = await hf(['restore', ids.full!, '--target', `db=${pg.url('r_hf_full')}`]);
+
+    return {
       targetMb,
       databaseMiB: MiB(dbBytes),
       rows: targetMb * 3200,
-      seconds: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, Math.round(v.seconds * 100) / 100])),
-      storedMiB: Object.fromEntries(Object.entries(results).filter(([, v]) => v.bytes).map(([k, v]) => [k, Math.round((v.bytes! / 1048576) * 10) / 10])),
+      rounds,
+      seconds: {
+        ...Object.fromEntries(Object.entries(backup).map(([k, v]) => [k, { median: secs(v), all: v.all }])),
+        pgDumpFc: secs(pgDumpFc),
+        holdfastFull: secs(holdfastFull),
+        ...Object.fromEntries(Object.entries(restore).map(([k, v]) => [k, { median: secs(v), all: v.all }])),
+        holdfastRestoreFull: secs(holdfastRestoreFull),
+      },
+      storedMiB: {
+        holdfast: MiB(stored),
+        pgDumpZstd: MiB((await stat(file('plain.sql.zst'))).size),
+        pgDumpFc: MiB((await stat(file('fc.dump'))).size),
+      },
       holdfastPeakRssMiB: {
-        backupNone: results.holdfastNone.peakRssMiB,
-        backupFull: results.holdfastFull.peakRssMiB,
-        restore: results.holdfastRestore.peakRssMiB,
-        restoreVerified: results.holdfastRestoreVerified.peakRssMiB,
+        backup: Math.max(backup.holdfastCounts.peakRssMiB, backup.holdfastNone.peakRssMiB, holdfastFull.peakRssMiB),
+        restore: Math.max(restore.holdfastRestore.peakRssMiB, holdfastRestoreFull.peakRssMiB),
       },
       ratios: {
-        'backup(fingerprint none) / pg_dump|zstd': r(results.holdfastNone.seconds, results.pgDumpZstd.seconds),
-        'backup(fingerprint none) / pg_dump -Fc -Z0|zstd': r(results.holdfastNone.seconds, results.pgDumpFcZ0Zstd.seconds),
-        'backup(fingerprint counts) / pg_dump|zstd': r(results.holdfastCounts.seconds, results.pgDumpZstd.seconds),
-        'backup(fingerprint full, default) / pg_dump|zstd': r(results.holdfastFull.seconds, results.pgDumpZstd.seconds),
-        'pg_dump -Fc / backup(fingerprint none) [speed-up]': r(results.pgDumpFc.seconds, results.holdfastNone.seconds),
-        'pg_dump -Fc / backup(fingerprint full) [speed-up]': r(results.pgDumpFc.seconds, results.holdfastFull.seconds),
-        'restore / pg_restore -j2': r(results.holdfastRestore.seconds, results.pgRestoreJ2.seconds),
-        'restore with fingerprint check / pg_restore -j2': r(results.holdfastRestoreVerified.seconds, results.pgRestoreJ2.seconds),
+        'backup / pg_dump|zstd': ratio(backup.holdfastCounts.seconds, backup.pgDumpZstd.seconds),
+        'backup / pg_dump|zstd + sync': ratio(backup.holdfastCounts.seconds, backup.pgDumpZstdSync.seconds),
+        'backup / pg_dump -Fc -Z0|zstd': ratio(backup.holdfastCounts.seconds, backup.pgDumpFcZ0Zstd.seconds),
+        'backup --fingerprint none / pg_dump|zstd': ratio(backup.holdfastNone.seconds, backup.pgDumpZstd.seconds),
+        'backup --fingerprint full / pg_dump|zstd': ratio(holdfastFull.seconds, backup.pgDumpZstd.seconds),
+        'speed-up of backup over pg_dump -Fc': ratio(pgDumpFc.seconds, backup.holdfastCounts.seconds),
+        'restore / pg_restore -j2': ratio(restore.holdfastRestore.seconds, restore.pgRestoreJ2.seconds),
+        'restore of a --fingerprint full snapshot / pg_restore -j2': ratio(holdfastRestoreFull.seconds, restore.pgRestoreJ2.seconds),
       },
     };
-    return summary;
   } finally {
     await pg.stop();
     await rm(work, { recursive: true, force: true });

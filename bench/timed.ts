@@ -29,12 +29,23 @@ export function timed(command: string, args: string[], env: Record<string, strin
   });
 }
 
-/** The faster of `runs` runs (these machines are noisy: the minimum is the least disturbed). */
-export async function best(runs: number, run: () => Promise<Timed>): Promise<Timed> {
-  let winner: Timed | undefined;
-  for (let i = 0; i < runs; i++) {
-    const t = await run();
-    if (!winner || t.seconds < winner.seconds) winner = { ...t, peakRssMiB: Math.max(t.peakRssMiB, winner?.peakRssMiB ?? 0) };
+/**
+ * Runs each contender `rounds` times, interleaved (A B C, A B C, ...), so that
+ * a noisy neighbour hurts all of them alike; returns the median time of each
+ * (and its highest peak RSS).
+ */
+export async function interleaved<K extends string>(rounds: number, contenders: Record<K, () => Promise<Timed>>): Promise<Record<K, Timed & { all: number[] }>> {
+  const runs = {} as Record<K, Timed[]>;
+  for (let i = 0; i < rounds; i++) {
+    for (const [name, run] of Object.entries(contenders) as Array<[K, () => Promise<Timed>]>) {
+      (runs[name] ??= []).push(await run());
+    }
   }
-  return winner!;
+  const out = {} as Record<K, Timed & { all: number[] }>;
+  for (const [name, list] of Object.entries(runs) as Array<[K, Timed[]]>) {
+    const sorted = [...list].sort((a, b) => a.seconds - b.seconds);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+    out[name] = { ...median, peakRssMiB: Math.max(...list.map((t) => t.peakRssMiB)), all: list.map((t) => Math.round(t.seconds * 100) / 100) };
+  }
+  return out;
 }

@@ -89,6 +89,14 @@ export async function withClient<T>(t: PgTarget, database: string | undefined, w
 export function describeConnectError(error: unknown, t: PgTarget, database: string): HoldfastError {
   const err = error as { code?: string; message?: string };
   const where = `${t.host}:${t.port}`;
+  if (/client password must be a string/.test(err.message ?? '')) {
+    return new HoldfastError('auth', `PostgreSQL at ${where} asks user ${t.user} for a password and none was given`, {
+      service: t.service,
+      driver: 'postgres',
+      hint: `set ${t.passwordFrom.join(' or ')} (or PGPASSWORD, ~/.pgpass)`,
+      cause: error,
+    });
+  }
   switch (err.code) {
     case '28P01':
     case '28000':

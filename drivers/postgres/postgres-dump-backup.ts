@@ -25,64 +25,18 @@ export async function backupWithPgDump(ctx: BackupContext, t: PgTarget): Promise
   const pgDumpAll = await requireTool('pg_dumpall', facts.major, t.service);
   const secrets = [t.password];
 
-  ctx.progress.phase('globals');
-  let globalsArgs = ['--globals-only', '--no-password'];
-  try {
-    await toolToArtifact(ctx.artifacts, { name: 'globals.sql', kind: 'globals' }, pgDumpAll.path, globalsArgs, {
-      env: toolEnv(t), secrets, checkExit: (exit) => checkPgToolExit('pg_dumpall', exit, t.service),
-    });
-  } catch (error) {
-    if (!(error instanceof HoldfastError && /permission denied for (table|relation) pg_authid/.test(error.message))) throw error;
-    // Non-superusers cannot read role passwords; the roles themselves still come out.
-    globalsArgs = [...globalsArgs, '--no-role-passwords'];
-    ctx.note('roles were dumped without passwords (the user cannot read pg_authid)');
-    await toolToArtifact(ctx.artifacts, { name: 'globals-nopw.sql', kind: 'globals' }, pgDumpAll.path, globalsArgs, {
-      env: toolEnv(t), secrets, checkExit: (exit) => checkPgToolExit('pg_dumpall', exit, t.service),
-    });
-  }
-
   const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {} };
-  const perDatabase: Array<DatabaseFacts & { lsn?: string; owners: string[]; artifact: string; postData: string }> = [];
-  for (const [index, db] of databases.entries()) {
-    const name = `${artifactSlug(db.name, index)}.pgdump`;
-    const postData = `${artifactSlug(db.name, index)}.post-data.pgdump`;
-    ctx.progress.phase(`dump ${db.name}`);
-    const held = await connect(t, db.name);
-    try {
-      await held.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const snap = await held.query<{ id: string; lsn: string | null }>(
-        'SELECT pg_export_snapshot() AS id, CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn',
-      );
-      const { id, lsn } = snap.rows[0]!;
-      const dumpArgs = ['--format=custom', '--compress=0', `--snapshot=${id}`, '--no-password'];
-      const checkExit = (exit: ToolExit) => checkPgToolExit('pg_dump', exit, t.service);
-      // The post-data section (indexes, constraints) alone, from the same snapshot: a
-      // few KB that pg_restore -j can read from a small seekable file, so the data
-      // itself restores streamed, without a temporary copy of the whole dump.
-      await toolToArtifact(ctx.artifacts, { name: postData, kind: 'pg_dump-post-data', label: db.name }, pgDump.path, [...dumpArgs, '--section=post-data'], {
-        env: toolEnv(t, db.name),
-        secrets,
-        checkExit,
-      });
-      const dumping = toolToArtifact(
-        ctx.artifacts,
-        { name, kind: 'pg_dump', label: db.name },
-        pgDump.path,
-        dumpArgs,
-        { env: toolEnv(t, db.name), secrets, checkExit },
-      );
-      const fingerprinting = fingerprint
-        ? fingerprintDatabase(held, db.name, fingerprint.scope, fingerprint.items)
-        : Promise.resolve(undefined);
-      const owners = objectOwners(held);
-      const [dumped, , ownerList] = await Promise.allSettled([dumping, fingerprinting, owners]).then(unwrapAll);
-      void dumped;
-      perDatabase.push({ ...db, ...(lsn ? { lsn } : {}), owners: ownerList as string[], artifact: name, postData });
-      await held.query('COMMIT');
-    } finally {
-      await held.end().catch(() => undefined);
+  // Roles and tablespaces come out beside the first database's dump.
+  const globals = dumpGlobals(ctx, t, pgDumpAll.path);
+  const perDatabase: DumpedDatabase[] = [];
+  try {
+    for (const [index, db] of databases.entries()) {
+      perDatabase.push(await dumpDatabase(ctx, t, pgDump.path, db, index, fingerprint));
     }
+  } finally {
+    await globals.catch(() => undefined);
   }
+  await globals;
 
   return {
     details: {
@@ -99,6 +53,54 @@ export async function backupWithPgDump(ctx: BackupContext, t: PgTarget): Promise
       details: {},
     },
   };
+}
+
+async function dumpGlobals(ctx: BackupContext, t: PgTarget, pgDumpAll: string): Promise<void> {
+  const args = ['--globals-only', '--no-password'];
+  const options = { env: toolEnv(t), secrets: [t.password], checkExit: (exit: ToolExit) => checkPgToolExit('pg_dumpall', exit, t.service) };
+  try {
+    await toolToArtifact(ctx.artifacts, { name: 'globals.sql', kind: 'globals' }, pgDumpAll, args, options);
+  } catch (error) {
+    if (!(error instanceof HoldfastError && /permission denied for (table|relation) pg_authid/.test(error.message))) throw error;
+    // Non-superusers cannot read role passwords; the roles themselves still come out.
+    ctx.note('roles were dumped without passwords (the user cannot read pg_authid)');
+    await toolToArtifact(ctx.artifacts, { name: 'globals.sql', kind: 'globals' }, pgDumpAll, [...args, '--no-role-passwords'], options);
+  }
+}
+
+type DumpedDatabase = DatabaseFacts & { lsn?: string; owners: string[]; artifact: string; postData: string };
+
+/**
+ * One database: export a snapshot in a held REPEATABLE READ transaction, then
+ * from it, at the same time, the dump, its post-data section alone (indexes
+ * and constraints, a few KB that pg_restore -j reads from a small seekable
+ * file, so that the data restores streamed), the fingerprint and the owners.
+ */
+async function dumpDatabase(ctx: BackupContext, t: PgTarget, pgDump: string, db: DatabaseFacts, index: number, fingerprint: Fingerprint | undefined): Promise<DumpedDatabase> {
+  const name = `${artifactSlug(db.name, index)}.pgdump`;
+  const postData = `${artifactSlug(db.name, index)}.post-data.pgdump`;
+  ctx.progress.phase(`dump ${db.name}`);
+  const held = await connect(t, db.name);
+  try {
+    await held.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const snap = await held.query<{ id: string; lsn: string | null }>(
+      'SELECT pg_export_snapshot() AS id, CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn',
+    );
+    const { id, lsn } = snap.rows[0]!;
+    const args = ['--format=custom', '--compress=0', `--snapshot=${id}`, '--no-password'];
+    const options = { env: toolEnv(t, db.name), secrets: [t.password], checkExit: (exit: ToolExit) => checkPgToolExit('pg_dump', exit, t.service) };
+    const results = await Promise.allSettled([
+      toolToArtifact(ctx.artifacts, { name, kind: 'pg_dump', label: db.name }, pgDump, args, options),
+      toolToArtifact(ctx.artifacts, { name: postData, kind: 'pg_dump-post-data', label: db.name }, pgDump, [...args, '--section=post-data'], options),
+      fingerprint ? fingerprintDatabase(held, db.name, fingerprint.scope, fingerprint.items) : Promise.resolve(undefined),
+      objectOwners(held),
+    ]);
+    const [, , , owners] = unwrapAll(results);
+    await held.query('COMMIT');
+    return { ...db, ...(lsn ? { lsn } : {}), owners: owners as string[], artifact: name, postData };
+  } finally {
+    await held.end().catch(() => undefined);
+  }
 }
 
 /** Like Promise.all over settled results, but only after every one has settled (no dangling work). */

@@ -14,12 +14,13 @@ async function toolRequirement(name: string, facts: ServerFacts) {
 
 /** The strategies, strongest first, with their requirements checked against the server. */
 export async function postgresStrategies(facts: ServerFacts): Promise<StrategyOffer[]> {
+  const [pgDump, pgDumpAll, pgBasebackup] = await Promise.all(['pg_dump', 'pg_dumpall', 'pg_basebackup'].map((n) => toolRequirement(n, facts)));
   return [
     {
       name: 'pg_dump',
       consistency: 'transactional',
       summary: 'pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only',
-      requirements: [await toolRequirement('pg_dump', facts), await toolRequirement('pg_dumpall', facts)],
+      requirements: [pgDump!, pgDumpAll!],
       restoresIntoNewer: true,
     },
     {
@@ -27,7 +28,7 @@ export async function postgresStrategies(facts: ServerFacts): Promise<StrategyOf
       consistency: 'transactional',
       summary: 'physical copy of the cluster with its WAL (pg_basebackup -Ft -X fetch)',
       requirements: [
-        await toolRequirement('pg_basebackup', facts),
+        pgBasebackup!,
         {
           what: 'a role with REPLICATION',
           met: facts.canReplicate,

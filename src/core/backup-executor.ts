@@ -120,6 +120,11 @@ async function backupService(writer: SnapshotWriter, item: PlanItem, options: Ba
         records.push(written.record);
         return written;
       },
+      discard: async (name) => {
+        const at = records.findIndex((r) => r.name === name);
+        if (at >= 0) records.splice(at, 1);
+        await sink.discard(name);
+      },
     },
   };
   try {
@@ -130,7 +135,7 @@ async function backupService(writer: SnapshotWriter, item: PlanItem, options: Ba
       ...base,
       status: 'ok',
       durationMs: Date.now() - started,
-      artifacts: records,
+      artifacts: [...records].sort((a, b) => a.name.localeCompare(b.name)),
       details: result.details,
       ...(result.fingerprint ? { fingerprint: result.fingerprint } : {}),
       ...(result.inspection ? { inspection: result.inspection } : {}),

@@ -119,6 +119,8 @@ export interface ArtifactSink {
    * the caller throws).
    */
   writeCommand(name: string, command: CommandSpec, meta: { kind: string; label?: string }): Promise<{ record: ArtifactRecord; exit: ToolExit }>;
+  /** Drops an artifact written in this run (its command failed, a retry follows). */
+  discard(name: string): Promise<void>;
 }
 
 /** Reads artifacts back, verified against their manifest checksum. */

@@ -27,10 +27,15 @@ export async function toolToArtifact(
     { command, args, ...(options.env ? { env: options.env } : {}), ...(options.secrets ? { secrets: options.secrets } : {}) },
     { kind: artifact.kind, ...(artifact.label !== undefined ? { label: artifact.label } : {}) },
   );
-  if (options.checkExit) options.checkExit(exit);
-  else assertToolSucceeded(command, exit, options.hint);
-  if (record.rawBytes === 0 && !options.allowEmpty) {
-    throw new HoldfastError('tool', `${command.split('/').pop()} exited 0 but wrote nothing`, { hint: options.hint });
+  try {
+    if (options.checkExit) options.checkExit(exit);
+    else assertToolSucceeded(command, exit, options.hint);
+    if (record.rawBytes === 0 && !options.allowEmpty) {
+      throw new HoldfastError('tool', `${command.split('/').pop()} exited 0 but wrote nothing`, { hint: options.hint });
+    }
+  } catch (error) {
+    await sink.discard(artifact.name);
+    throw error;
   }
   return record;
 }

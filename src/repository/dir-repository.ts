@@ -256,6 +256,9 @@ class DirSnapshotWriter implements SnapshotWriter {
           throw wrap(error, path, service);
         }
       },
+      discard: async (name) => {
+        await rm(await prepare(name), { force: true });
+      },
       writeCommand: async (name, command, meta) => {
         const path = await prepare(name);
         try {

@@ -53,6 +53,13 @@ describe('bad input: clear errors, non-zero exits, no partial snapshot, source u
     expect(await committedSnapshots(target)).toEqual([]);
   });
 
+  test('no password anywhere: says the server asks for one and where holdfast looks', async () => {
+    const r = await holdfast(['backup', '--service', `db=${pg.url('app')}`], { HOLDFAST_REPO: freshRepo(), HOLDFAST_DB_PASSWORD: undefined, PGPASSWORD: undefined, PGPASSFILE: '/nonexistent' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[db\].*asks user postgres for a password and none was given/);
+    expect(r.stderr).toMatch(/hint: set HOLDFAST_DB_PASSWORD\[_FILE\]/);
+  });
+
   test('a password in a --service URL is refused before anything runs', async () => {
     const r = await holdfast(['backup', '--service', `db=postgres://postgres:${pg.password}@127.0.0.1:${pg.port}/app`], { ...env, HOLDFAST_REPO: freshRepo() });
     expect(r.code).toBe(2);

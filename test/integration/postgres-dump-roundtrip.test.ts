@@ -83,8 +83,8 @@ describe('postgres pg_dump: backup, damage, restore', () => {
     const id = snaps.at(-1)!.id;
     const show = await holdfast(['show', id, '--json'], env);
     const manifest = show.json<{ services: { db: { artifacts: Array<{ kind: string; label?: string; sha256: string }>; details: { databases: unknown[] } } } }>();
-    expect(manifest.services.db.artifacts.map((a) => a.kind)).toEqual(['globals', 'pg_dump-post-data', 'pg_dump']);
-    expect(manifest.services.db.artifacts[2]!.label).toBe('app');
+    expect(manifest.services.db.artifacts.map((a) => a.kind)).toEqual(['pg_dump', 'pg_dump-post-data', 'globals']);
+    expect(manifest.services.db.artifacts[0]!.label).toBe('app');
     expect(show.stdout).not.toContain(pg.password);
     const verify = await holdfast(['verify', id], env);
     expect(verify.code, verify.stderr).toBe(0);

@@ -5,7 +5,7 @@ import { assertServiceName, envName, parseEndpoint, splitAssignment, type Servic
 import { strings, type HoldfastCommand } from '../command.js';
 
 /** `--target NAME=URL`: a URL, or an absolute path for file-level restores. */
-function parseTargets(values: string[], snapshotServices: Record<string, { engine: string }>): Map<string, Service> {
+function parseTargets(values: string[], snapshotServices: Record<string, { engine: string }>, configured: Map<string, Service>): Map<string, Service> {
   const targets = new Map<string, Service>();
   for (const raw of values) {
     const [name, where] = splitAssignment(raw, '--target');
@@ -14,7 +14,10 @@ function parseTargets(values: string[], snapshotServices: Record<string, { engin
     if (!recorded) throw new HoldfastError('usage', `--target names ${JSON.stringify(name)}, which is not in the snapshot`, { hint: `it holds: ${Object.keys(snapshotServices).join(', ')}` });
     const url = where.startsWith('/') ? `file:${where}` : where;
     const secretEnv = [`HOLDFAST_${envName(name)}_TARGET`, `HOLDFAST_${envName(name)}`];
-    targets.set(name, { name, engine: recorded.engine, endpoint: parseEndpoint(url, false, name), options: {}, secretEnv, origin: 'flag' });
+    // Without a target password of its own, the service's configured one (password_file / password_env) applies.
+    const own = configured.get(name)?.options ?? {};
+    const options = Object.fromEntries(Object.entries(own).filter(([k]) => k === 'password_file' || k === 'password_env'));
+    targets.set(name, { name, engine: recorded.engine, endpoint: parseEndpoint(url, false, name), options, secretEnv, origin: 'flag' });
   }
   return targets;
 }
@@ -37,11 +40,12 @@ export const restoreCommand: HoldfastCommand = {
     const snapshot = await repo.load(await repo.resolve(String(args.snapshot)));
     const options: Record<string, unknown> = { jobs: args.jobs, globals: args.globals };
     if (args.database !== undefined) options.database = args.database;
+    const configured = new Map(ctx.config.services.map((s) => [s.name, s]));
     const outcomes = await runRestore(repo, ctx.registry, {
       snapshot,
       only: strings(args.services),
-      targets: parseTargets(strings(args.target), snapshot.services),
-      configured: new Map(ctx.config.services.map((s) => [s.name, s])),
+      targets: parseTargets(strings(args.target), snapshot.services, configured),
+      configured,
       force: Boolean(args.force),
       options,
       signal: ctx.signal,
