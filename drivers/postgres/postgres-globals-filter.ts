@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { Transform } from 'node:stream';
 
 /**
@@ -10,6 +11,7 @@ import { Transform } from 'node:stream';
  */
 export function skipExistingRoles(existing: ReadonlySet<string>): Transform {
   let rest = '';
+  const decoder = new StringDecoder('utf8'); // a character may be split across chunks
   const keep = (line: string) => {
     const m = /^(?:CREATE|ALTER) ROLE ("(?:[^"]|"")+"|[^\s;]+)(?:;| WITH )/.exec(line);
     if (!m) return true;
@@ -17,12 +19,13 @@ export function skipExistingRoles(existing: ReadonlySet<string>): Transform {
   };
   return new Transform({
     transform(chunk: Buffer, _enc, callback) {
-      const text = rest + chunk.toString('utf8');
+      const text = rest + decoder.write(chunk);
       const lines = text.split('\n');
       rest = lines.pop() ?? '';
       callback(null, lines.filter(keep).map((l) => `${l}\n`).join(''));
     },
     flush(callback) {
+      rest += decoder.end();
       callback(null, rest && keep(rest) ? rest : '');
     },
   });

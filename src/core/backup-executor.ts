@@ -94,6 +94,10 @@ async function backupService(writer: SnapshotWriter, item: PlanItem, options: Ba
     const e = item.error ?? new HoldfastError('internal', 'no strategy planned', { service: service.name });
     return { ...base, error: errorRecord(e) };
   }
+  if (options.signal.aborted) {
+    // Stopped before this service began: do not start it.
+    return { ...base, error: errorRecord(new HoldfastError('interrupted', 'interrupted before it started', { service: service.name })) };
+  }
   const controller = new AbortController();
   const onAbort = () => controller.abort(options.signal.reason);
   options.signal.addEventListener('abort', onAbort, { once: true });

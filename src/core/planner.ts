@@ -59,7 +59,10 @@ export function chooseStrategy(service: Service, offers: StrategyOffer[]): Pick<
   }
   const skipped: string[] = [];
   for (const offer of offers) {
-    if (offer.consistency === 'inconsistent') continue;
+    if (offer.consistency === 'inconsistent') {
+      skipped.push(`${offer.name}: inconsistent (a live copy), used only when pinned`);
+      continue;
+    }
     const unmet = UNMET(offer);
     if (unmet.length === 0) {
       const because = skipped.length ? `; skipped ${skipped.join('; ')}` : '';

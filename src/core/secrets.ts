@@ -17,8 +17,6 @@ export function lookupPassword(service: Service, env: NodeJS.ProcessEnv = proces
     if (env[base] !== undefined) return env[base];
     if (env[`${base}_FILE`]) return readSecretFile(env[`${base}_FILE`]!, service.name);
   }
-  const file = optionString(service, 'password_file');
-  if (file) return readSecretFile(file, service.name);
   const fromEnv = optionString(service, 'password_env');
   if (fromEnv) {
     const value = env[fromEnv];
@@ -30,6 +28,8 @@ export function lookupPassword(service: Service, env: NodeJS.ProcessEnv = proces
     }
     return value;
   }
+  const file = optionString(service, 'password_file');
+  if (file) return readSecretFile(file, service.name);
   return service.endpoint?.password;
 }
 

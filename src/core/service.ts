@@ -103,7 +103,8 @@ export function formatEndpoint(e: Endpoint, withUser = true): string {
 
 /** Removes `:password@` from anything that looks like a URL. */
 export function redactUrl(text: string): string {
-  return text.replace(/(\w+:\/\/[^:/@\s]*):[^@\s]*@/g, '$1:***@');
+  // Greedy up to the last '@' before the host: a password may itself contain '@'.
+  return text.replace(/(\w+:\/\/[^:/@\s]*):[^\s/?#]*@/g, '$1:***@');
 }
 
 /** `my-db.1` -> `MY_DB_1`, for environment variable names. */

@@ -22,11 +22,18 @@ export async function toolToArtifact(
     checkExit?: (exit: ToolExit) => void;
   },
 ): Promise<ArtifactRecord> {
-  const { record, exit } = await sink.writeCommand(
-    artifact.name,
-    { command, args, ...(options.env ? { env: options.env } : {}), ...(options.secrets ? { secrets: options.secrets } : {}) },
-    { kind: artifact.kind, ...(artifact.label !== undefined ? { label: artifact.label } : {}) },
-  );
+  let written;
+  try {
+    written = await sink.writeCommand(
+      artifact.name,
+      { command, args, ...(options.env ? { env: options.env } : {}), ...(options.secrets ? { secrets: options.secrets } : {}) },
+      { kind: artifact.kind, ...(artifact.label !== undefined ? { label: artifact.label } : {}) },
+    );
+  } catch (error) {
+    await sink.discard(artifact.name).catch(() => undefined);
+    throw error;
+  }
+  const { record, exit } = written;
   try {
     if (options.checkExit) options.checkExit(exit);
     else assertToolSucceeded(command, exit, options.hint);

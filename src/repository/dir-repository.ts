@@ -110,7 +110,9 @@ export class DirRepository implements Repository {
         out.push({ id, broken: toHoldfastError(error).message });
       }
     }
-    return out;
+    // Ids have one-second precision: within a second, the manifest's time decides.
+    const when = (e: Manifest | BrokenSnapshot) => ('createdAt' in e ? e.createdAt : '');
+    return out.sort((a, b) => a.id.slice(0, 16).localeCompare(b.id.slice(0, 16)) || when(a).localeCompare(when(b)) || a.id.localeCompare(b.id));
   }
 
   async load(id: string): Promise<Manifest> {
@@ -163,7 +165,12 @@ export class DirRepository implements Repository {
     // Rename first so that a half-removed snapshot is never listed.
     const doomed = join(this.location, 'tmp', `${id}.removing`);
     await mkdir(join(this.location, 'tmp'), { recursive: true });
-    await rename(join(this.location, 'snapshots', id), doomed);
+    try {
+      await rename(join(this.location, 'snapshots', id), doomed);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
+      throw wrap(error, this.location);
+    }
     await rm(doomed, { recursive: true, force: true });
   }
 
