@@ -10,6 +10,17 @@ root="$(cd "$here/.." && pwd)"
 cd "$root"
 
 bash scripts/install/base.sh
+bash scripts/install/mongodb.sh  # FerretDB (MongoDB wire, SQLite) + mongodump/mongorestore from Go modules; ~97 s cold, cached
+# Docker tests: a private dockerd (no bridge, no iptables, loopback only) and the images they
+# use, built locally (no registry). Stopped at the end only if this script started it.
+docker_cli="${HOLDFAST_DOCKER_CLI:-/usr/bin/docker}"
+docker_started=0
+"$docker_cli" -H "${HOLDFAST_TEST_DOCKER_HOST:-unix:///run/holdfast-test-docker.sock}" version >/dev/null 2>&1 || docker_started=1
+export "$(bash scripts/install/docker.sh)"
+bash scripts/images/build.sh busybox postgres
+bash scripts/install/mariadb.sh
+# A real OpenSearch node for the opensearch driver's tests (Maven Central, ~15 s cold, cached).
+bash scripts/install/opensearch.sh
 
 report="$(mktemp -t holdfast-vitest-XXXXXX.json)"
 trap 'rm -f "$report"' EXIT
@@ -22,4 +33,5 @@ node -e '
   const skipped = r.numPendingTests + (r.numTodoTests || 0);
   console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
 ' "$report" || true
+[ "$docker_started" = 0 ] || bash scripts/install/docker-stop.sh || true
 exit "$status"

@@ -2,6 +2,11 @@ import type { Driver } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { pgTarget, withClient } from './postgres-connection.js';
 import { backupWithBasebackup, restoreBasebackup } from './postgres-basebackup.js';
+import { isContainerService } from './postgres-container.js';
+import { backupInContainer } from './postgres-container-backup.js';
+import { fingerprintInContainer, inspectInContainer } from './postgres-container-inspect.js';
+import { restoreInContainer } from './postgres-container-restore.js';
+import { containerStrategies } from './postgres-container-strategies.js';
 import { detectPostgres, POSTGRES_SCHEMES } from './postgres-detect.js';
 import { backupWithPgDump } from './postgres-dump-backup.js';
 import { restorePgDump } from './postgres-dump-restore.js';
@@ -16,16 +21,20 @@ export const postgresDriver: Driver = {
 
   detect: detectPostgres,
 
-  async strategies(service) {
+  async strategies(service, signal) {
+    // In a container: the image's own tools through docker exec (they match the server).
+    if (isContainerService(service)) return containerStrategies(service, signal);
     const t = pgTarget(service);
     return withClient(t, undefined, async (c) => postgresStrategies(await serverFacts(c)));
   },
 
   inspect(service) {
+    if (isContainerService(service)) return inspectInContainer(service);
     return inspectServer(pgTarget(service), service.options.databases);
   },
 
   async fingerprint(service, scope) {
+    if (isContainerService(service)) return fingerprintInContainer(service, scope);
     const t = pgTarget(service);
     const dbs = await withClient(t, undefined, (c) => selectDatabases(c, t, service.options.databases));
     const items = {};
@@ -34,6 +43,7 @@ export const postgresDriver: Driver = {
   },
 
   backup(ctx) {
+    if (isContainerService(ctx.service) && ctx.strategy === 'pg_dump') return backupInContainer(ctx);
     const t = pgTarget(ctx.service);
     switch (ctx.strategy) {
       case 'pg_dump':
@@ -48,7 +58,7 @@ export const postgresDriver: Driver = {
   restore(ctx) {
     switch (ctx.strategy) {
       case 'pg_dump':
-        return restorePgDump(ctx);
+        return isContainerService(ctx.target) ? restoreInContainer(ctx) : restorePgDump(ctx);
       case 'pg_basebackup':
         return restoreBasebackup(ctx);
       default:

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { PgQueryable } from './postgres-queryable.js';
 import type { Fingerprint, FingerprintScope } from '../../src/core/driver.js';
 import { ident } from './postgres-connection.js';
 
@@ -13,7 +13,7 @@ import { ident } from './postgres-connection.js';
  * fingerprint describes exactly what the dump holds, even under writes.
  * Keys are `<database>.<schema>.<table>`.
  */
-export async function fingerprintDatabase(c: pg.Client, database: string, scope: FingerprintScope, items: Fingerprint['items'] = {}): Promise<Fingerprint['items']> {
+export async function fingerprintDatabase(c: PgQueryable, database: string, scope: FingerprintScope, items: Fingerprint['items'] = {}): Promise<Fingerprint['items']> {
   const tables = await c.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { PgQueryable } from './postgres-queryable.js';
 import type { Inspection } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { withClient, type PgTarget } from './postgres-connection.js';
@@ -14,7 +14,7 @@ export interface ServerFacts {
   maxWalSenders: number;
 }
 
-export async function serverFacts(c: pg.Client): Promise<ServerFacts> {
+export async function serverFacts(c: PgQueryable): Promise<ServerFacts> {
   const { rows } = await c.query<{
     version: string;
     num: string;
@@ -53,7 +53,7 @@ export interface DatabaseFacts {
   owner: string;
 }
 
-export async function listDatabases(c: pg.Client): Promise<DatabaseFacts[]> {
+export async function listDatabases(c: PgQueryable): Promise<DatabaseFacts[]> {
   const { rows } = await c.query<{ name: string; bytes: string; encoding: string; collate: string; ctype: string; owner: string }>(
     `SELECT datname AS name, pg_database_size(oid)::text AS bytes, pg_encoding_to_char(encoding) AS encoding,
             datcollate AS collate, datctype AS ctype, pg_get_userbyid(datdba) AS owner
@@ -63,7 +63,7 @@ export async function listDatabases(c: pg.Client): Promise<DatabaseFacts[]> {
 }
 
 /** The databases a service covers: the URL's, the `databases` option, or all that accept connections. */
-export async function selectDatabases(c: pg.Client, t: PgTarget, option: unknown): Promise<DatabaseFacts[]> {
+export async function selectDatabases(c: PgQueryable, t: PgTarget, option: unknown): Promise<DatabaseFacts[]> {
   const all = await listDatabases(c);
   const wanted = Array.isArray(option) ? option.map(String) : t.database ? [t.database] : undefined;
   if (!wanted) return all;
@@ -81,7 +81,7 @@ export async function selectDatabases(c: pg.Client, t: PgTarget, option: unknown
 }
 
 /** Roles that own objects in the current database (restore needs them, or --no-owner). */
-export async function objectOwners(c: pg.Client): Promise<string[]> {
+export async function objectOwners(c: PgQueryable): Promise<string[]> {
   const { rows } = await c.query<{ owner: string }>(
     `SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'

@@ -12,6 +12,7 @@ import { showCommand } from './commands/show.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 import { verifyCommand } from './commands/verify.js';
 import { buildContext, type GlobalFlags } from './context.js';
+import { prepareDocker, type DockerFlags } from './docker-context.js';
 import { createOutput, reportError } from './output.js';
 
 const COMMANDS: HoldfastCommand[] = [
@@ -60,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON document on stdout' })
     .option('quiet', { type: 'boolean', default: false, describe: 'print only results and errors' })
     .option('verbose', { type: 'boolean', default: false, describe: 'stack traces for internal errors' })
+    .option('docker', { type: 'boolean', describe: 'add the services of Docker containers (DOCKER_HOST), or HOLDFAST_DOCKER=1' })
+    .option('project', { type: 'string', describe: 'only the containers of this compose project (implies --docker)' })
     .epilogue('Exit status: 0 done, 1 failed, 2 bad usage or configuration, 3 some services failed and the rest were saved.')
     .version(HOLDFAST_VERSION)
     .help()
@@ -82,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
         const out = createOutput(flags);
         try {
           const ctx = buildContext(flags, controller.signal);
+          await prepareDocker(ctx, args as DockerFlags);
           code = await command.run(ctx, args as Record<string, unknown>);
         } catch (error) {
           code = reportError(out, error);

@@ -25,6 +25,44 @@ export interface Service {
   secretEnv?: string[];
   /** Where the definition came from, for messages. */
   origin: 'config' | 'flag' | 'docker';
+  /** The Docker container behind the service, when it runs in one (discovery or a `container:` URL). */
+  container?: ServiceContainer;
+}
+
+/**
+ * What a container-backed service needs from Docker: enough to run tools
+ * inside it, find the writers of its volumes, and rebuild it (image, mounts,
+ * the names of its environment variables: never their values).
+ */
+export interface ServiceContainer {
+  id: string;
+  /** Without the leading slash. */
+  name: string;
+  image: string;
+  /** Docker's state: running, paused, exited, created, restarting. */
+  state: string;
+  /** `holdfast.*` and `com.docker.compose.*` labels only. */
+  labels: Record<string, string>;
+  compose?: { project: string; service: string; number?: number; dependsOn: string[] };
+  mounts: ServiceMount[];
+  envNames: string[];
+  /** Published ports (`5432/tcp -> 127.0.0.1:15432`), or the network mode when there are none. */
+  ports: string[];
+  /** Docker's stop timeout for it, in seconds, when set on the container. */
+  stopTimeout?: number;
+  /** What revealed the engine, for `discover` and `plan`. */
+  detectedBy?: string;
+}
+
+export interface ServiceMount {
+  type: 'volume' | 'bind' | 'tmpfs' | 'other';
+  /** The volume name, or the host path of a bind mount. */
+  source: string;
+  /** Where the container sees it. */
+  destination: string;
+  readOnly: boolean;
+  /** The volume driver (`local`, ...). */
+  driver?: string;
 }
 
 export interface Endpoint {

@@ -24,8 +24,14 @@ describe('built-in drivers', () => {
     const exported = Object.values(module).filter((v): v is { engine: string } => typeof v === 'object' && v !== null && 'engine' in v && 'backup' in v);
     // Driver objects are not handed to expect(): its formatter would call their inspect() method.
     expect(exported.length, `${file} exports one driver object`).toBe(1);
-    expect(exported[0]!.engine).toBe(folder);
-    expect(builtinDrivers.some((d) => d === exported[0]), `the driver of ${file} is in builtinDrivers (drivers/index.ts)`).toBe(true);
+    const real = exported[0]! as unknown as { engine: string; title: string; schemes: readonly string[]; detect: unknown };
+    expect(real.engine).toBe(folder);
+    // builtinDrivers holds lazy stand-ins: same engine, title, schemes and detect function as the module's driver.
+    const registered = builtinDrivers.find((d) => d.engine === real.engine);
+    expect(registered, `the driver of ${file} is in builtinDrivers (drivers/index.ts)`).toBeDefined();
+    expect(registered!.title).toBe(real.title);
+    expect([...registered!.schemes]).toEqual([...real.schemes]);
+    expect(registered!.detect).toBe(real.detect);
   });
 
   test('every registered driver lives in the folder of its engine', () => {

@@ -2,11 +2,16 @@ import { toHoldfastError } from '../../core/errors.js';
 import { formatEndpoint } from '../../core/service.js';
 import type { HoldfastCommand } from '../command.js';
 import { table } from '../output.js';
+import { dockerStackOf } from '../docker-context.js';
+import { discoverDocker } from './discover-docker.js';
 
 export const discoverCommand: HoldfastCommand = {
   command: 'discover',
   describe: 'List the services found: engine, endpoint, version, databases',
   async run(ctx) {
+    // With --docker / --project: the stack view (containers, volumes, proposed strategies).
+    const stack = dockerStackOf(ctx);
+    if (stack) return discoverDocker(ctx, stack);
     const rows = [];
     for (const service of ctx.config.services) {
       const row: Record<string, unknown> = { service: service.name, origin: service.origin, endpoint: service.endpoint ? formatEndpoint(service.endpoint) : undefined };
@@ -25,7 +30,7 @@ export const discoverCommand: HoldfastCommand = {
     if (ctx.out.json) {
       ctx.out.document({ services: rows });
     } else if (rows.length === 0) {
-      ctx.out.line('no services: define them in holdfast.yml or with --service NAME=URL');
+      ctx.out.line('no services: define them in holdfast.yml or with --service NAME=URL, or add --docker to find Docker containers');
     } else {
       ctx.out.line(
         table(

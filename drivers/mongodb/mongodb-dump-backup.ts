@@ -1,0 +1,84 @@
+import type { BackupContext, BackupResult, Fingerprint } from '../../src/core/driver.js';
+import type { ToolExit } from '../../src/core/process.js';
+import { artifactSlug, toolToArtifact } from '../../src/core/tool-artifact.js';
+import { connectionUri, withClient, type MongoTarget } from './mongodb-connection.js';
+import { fingerprintDatabase } from './mongodb-fingerprint.js';
+import { describeServer, listUserCollections, selectDatabases, serverFacts } from './mongodb-inspector.js';
+import { oplogPlan } from './mongodb-strategies.js';
+import { checkMongoToolExit, requireMongoTool, withToolCredentials } from './mongodb-tools.js';
+
+/** What a mongodump snapshot records per database, for the restore. */
+export interface DumpedDatabase {
+  name: string;
+  collections: string[];
+  /** The archive that holds it. */
+  artifact: string;
+}
+
+/**
+ * Strategy `mongodump`: `mongodump --archive` to stdout, straight into the
+ * repository's compressor. A dump of the whole server from a replica set
+ * member takes `--oplog` (one archive, one point in time: the end of the
+ * dump); a service that names databases gets one archive per database, each
+ * collection read at its own time (mongodump takes one --db at a time, and
+ * --oplog refuses --db). The password reaches mongodump through a --config
+ * file, never argv.
+ */
+export async function backupWithMongodump(ctx: BackupContext, t: MongoTarget): Promise<BackupResult> {
+  return withClient(t, async (c) => {
+    const facts = await serverFacts(c);
+    const { databases, whole } = await selectDatabases(c, t, ctx.service.options.databases);
+    const tool = await requireMongoTool('mongodump', t.service);
+    const cut = oplogPlan(facts, whole);
+    if (!cut.oplog) ctx.note(`not one point in time: ${cut.why}`);
+
+    const runs = whole ? [{ name: 'server.archive', label: '(all databases)', args: cut.oplog ? ['--oplog'] : [] }] : databases.map((d, i) => ({ name: `${artifactSlug(d.name, i)}.archive`, label: d.name, args: ['--db', d.name] }));
+    const recorded: DumpedDatabase[] = [];
+    let oplogEntries = 0;
+    await withToolCredentials(t.user ? t.password : undefined, async (credentials) => {
+      for (const run of runs) {
+        ctx.progress.phase(`mongodump ${run.label}`);
+        let exit: ToolExit | undefined;
+        await toolToArtifact(ctx.artifacts, { name: run.name, kind: 'mongodump-archive', label: run.label }, tool.path, ['--uri', connectionUri(t), ...credentials, '--archive', ...run.args], {
+          secrets: [t.password],
+          checkExit: (e) => {
+            exit = e;
+            checkMongoToolExit('mongodump', e, t);
+          },
+        });
+        const dumped = /dumped (\d+) oplog entr/.exec(exit?.stderr ?? '');
+        if (dumped) oplogEntries += Number(dumped[1]);
+      }
+    });
+
+    const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {} };
+    for (const [i, db] of databases.entries()) {
+      const collections = (await listUserCollections(c, db.name)).map((x) => x.name);
+      recorded.push({ name: db.name, collections, artifact: runs[whole ? 0 : i]!.name });
+      if (fingerprint) {
+        ctx.progress.phase(`fingerprint ${db.name}`);
+        await fingerprintDatabase(c, db.name, fingerprint.scope, db.name, fingerprint.items);
+      }
+    }
+    if (fingerprint) ctx.note('fingerprints are read after the dump: writes made meanwhile show up as differences after a restore');
+
+    return {
+      details: {
+        server: describeServer(facts),
+        serverVersion: facts.version,
+        ...(facts.ferretdb ? { ferretdb: facts.ferretdb } : {}),
+        ...(facts.replicaSet ? { replicaSet: facts.replicaSet } : {}),
+        oplog: cut.oplog,
+        ...(cut.oplog ? { oplogEntries } : {}),
+        toolVersion: tool.version,
+        databases: recorded,
+      },
+      ...(fingerprint ? { fingerprint } : {}),
+      inspection: {
+        version: facts.ferretdb ? `${facts.version} (FerretDB ${facts.ferretdb})` : facts.version,
+        objects: databases.map((d) => ({ name: d.name, kind: 'database', bytes: d.bytes })),
+        details: {},
+      },
+    };
+  });
+}

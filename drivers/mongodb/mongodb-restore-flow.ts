@@ -1,0 +1,51 @@
+import type { MongoClient } from 'mongodb';
+import type { Fingerprint, RestoreContext, RestoreResult } from '../../src/core/driver.js';
+import { formatEndpoint } from '../../src/core/service.js';
+import { mongoTarget, withClient, type MongoTarget } from './mongodb-connection.js';
+import { fingerprintDatabase } from './mongodb-fingerprint.js';
+import type { ServerAbilities } from './mongodb-inspector.js';
+import { checkTargets, dropScratch, mapDatabases, swapIn, type DatabaseMapping } from './mongodb-restore-target.js';
+
+/**
+ * The frame both restores share: map and check the target databases (a
+ * non-empty one is refused without --force before anything changes), let
+ * `load` fill scratch collections, swap them into place, then fingerprint
+ * what landed under the source's names. Scratch collections are dropped
+ * when `load` fails, so the target keeps what it held.
+ */
+export async function restoreThroughScratch(
+  ctx: RestoreContext,
+  recordedDatabases: string[],
+  load: (c: MongoClient, t: MongoTarget, plan: DatabaseMapping[]) => Promise<ServerAbilities>,
+): Promise<RestoreResult> {
+  const t = mongoTarget(ctx.target);
+  const plan = mapDatabases(ctx, t, recordedDatabases);
+  return withClient(t, async (c) => {
+    const replaced = await checkTargets(c, t, plan, ctx.force);
+    for (const { to } of plan) await dropScratch(c, to);
+    let can: ServerAbilities;
+    try {
+      can = await load(c, t, plan);
+    } catch (error) {
+      for (const { to } of plan) await dropScratch(c, to).catch(() => undefined);
+      throw error;
+    }
+    for (const { to } of plan) {
+      ctx.progress.phase(`swap ${to}`);
+      await swapIn(c, to, can, replaced.has(to));
+      if (replaced.has(to)) ctx.note(`${to}: replaced; it now holds exactly the collections of the snapshot${can.renameDropTarget ? '' : ' (each old collection was dropped just before its replacement was renamed in: the server has no atomic dropTarget)'}`);
+    }
+    const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'counts', items: {} };
+    if (ctx.recorded.fingerprint) {
+      for (const { from, to } of plan) {
+        ctx.progress.phase(`fingerprint ${to}`);
+        await fingerprintDatabase(c, to, fingerprint.scope, from, fingerprint.items);
+      }
+    }
+    return {
+      location: plan.map((p) => formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false)).join(', '),
+      ...(ctx.recorded.fingerprint ? { fingerprint } : {}),
+      details: { fingerprintPrefixes: plan.map((p) => p.from), databases: plan },
+    };
+  });
+}

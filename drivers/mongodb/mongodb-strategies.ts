@@ -1,0 +1,53 @@
+import type { Consistency, Requirement, StrategyOffer } from '../../src/core/driver.js';
+import { describeServer, type ServerFacts } from './mongodb-inspector.js';
+import { MONGO_TOOLS_HINT, mongoToolVersion } from './mongodb-tools.js';
+
+/**
+ * Whether a mongodump of this service is one point in time: only a dump of
+ * the whole server (no --db) from a replica set member with a readable
+ * oplog can take --oplog. Anything else is read collection by collection.
+ */
+export function oplogPlan(facts: ServerFacts, whole: boolean): { oplog: boolean; why: string } {
+  if (facts.mongos) return { oplog: false, why: 'a mongos has no oplog: each collection is read at its own time' };
+  if (!facts.replicaSet) return { oplog: false, why: 'a standalone server has no oplog: each collection is read at its own time, no cut across collections' };
+  if (!facts.oplog) return { oplog: false, why: 'local.oplog.rs cannot be read or is empty: each collection is read at its own time' };
+  if (!whole) return { oplog: false, why: '--oplog needs a dump of the whole server, and this service names databases: each collection is read at its own time' };
+  return { oplog: true, why: 'with --oplog: one point in time, the end of the dump' };
+}
+
+/**
+ * The level recorded when there is no oplog cut. holdfast's levels have none
+ * for "each collection at its own time"; engine-snapshot is the nearest
+ * weaker-than-transactional level the planner will choose, and the offer's
+ * summary and a backup note say what it really means.
+ */
+const PER_COLLECTION: Consistency = 'engine-snapshot';
+
+/** The strategies, strongest first, with their requirements checked. */
+export async function mongoStrategies(facts: ServerFacts, whole: boolean): Promise<StrategyOffer[]> {
+  const server = describeServer(facts);
+  const dump = await mongoToolVersion('mongodump');
+  const tool: Requirement = {
+    what: 'mongodump (MongoDB Database Tools)',
+    met: !!dump,
+    detail: dump ? `${dump.path} is ${dump.version}` : process.env.HOLDFAST_MONGO_BINDIR ? `not in HOLDFAST_MONGO_BINDIR (${process.env.HOLDFAST_MONGO_BINDIR})` : 'not on PATH',
+    hint: MONGO_TOOLS_HINT,
+  };
+  const cut = oplogPlan(facts, whole);
+  return [
+    {
+      name: 'mongodump',
+      consistency: cut.oplog ? 'transactional' : PER_COLLECTION,
+      summary: `mongodump --archive ${cut.why} [${server}]`,
+      requirements: [tool],
+      restoresIntoNewer: true,
+    },
+    {
+      name: 'export',
+      consistency: PER_COLLECTION,
+      summary: `documents as BSON through the mongodb driver, with options and index definitions; each collection read at its own time [${server}]`,
+      requirements: [],
+      restoresIntoNewer: true,
+    },
+  ];
+}

@@ -1,0 +1,61 @@
+import type { Driver } from '../../src/core/driver.js';
+import { HoldfastError } from '../../src/core/errors.js';
+import { mysqlTarget, withConnection } from './mysql-connection.js';
+import { detectMysql, MYSQL_SCHEMES } from './mysql-detect.js';
+import { backupWithDump } from './mysql-dump-backup.js';
+import { restoreDump } from './mysql-dump-restore.js';
+import { fingerprintDatabase } from './mysql-fingerprint.js';
+import { inspectServer, selectDatabases, serverFacts } from './mysql-inspector.js';
+import { backupPhysical } from './mysql-physical-backup.js';
+import { restorePhysical } from './mysql-physical-restore.js';
+import { mysqlStrategies } from './mysql-strategies.js';
+
+/** One driver for MySQL and MariaDB: the family is read from the server, and each gets the tools of its own. */
+export const mysqlDriver: Driver = {
+  engine: 'mysql',
+  title: 'MySQL / MariaDB',
+  schemes: MYSQL_SCHEMES,
+
+  detect: detectMysql,
+
+  async strategies(service) {
+    const t = mysqlTarget(service);
+    return mysqlStrategies(t, await withConnection(t, undefined, serverFacts));
+  },
+
+  inspect(service) {
+    return inspectServer(mysqlTarget(service), service.options.databases);
+  },
+
+  async fingerprint(service, scope) {
+    const t = mysqlTarget(service);
+    return withConnection(t, undefined, async (c) => {
+      const items = {};
+      for (const db of await selectDatabases(c, t, service.options.databases)) await fingerprintDatabase(c, db.name, scope, items);
+      return { scope, items };
+    });
+  },
+
+  backup(ctx) {
+    const t = mysqlTarget(ctx.service);
+    switch (ctx.strategy) {
+      case 'dump':
+        return backupWithDump(ctx, t);
+      case 'physical':
+        return backupPhysical(ctx, t);
+      default:
+        throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'mysql' });
+    }
+  },
+
+  restore(ctx) {
+    switch (ctx.strategy) {
+      case 'dump':
+        return restoreDump(ctx);
+      case 'physical':
+        return restorePhysical(ctx);
+      default:
+        throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'mysql' });
+    }
+  },
+};

@@ -1,0 +1,164 @@
+import type { BackupContext, BackupResult, Fingerprint } from '../../src/core/driver.js';
+import { artifactSlug, toolToArtifact } from '../../src/core/tool-artifact.js';
+import type { ArtifactRecord } from '../../src/repository/manifest.js';
+import { backupAccounts } from './mysql-accounts.js';
+import type { BinlogPosition } from './mysql-binlog.js';
+import { connect, qualified, type Connection, type MyTarget } from './mysql-connection.js';
+import { defaultsFiles, type DefaultsFiles } from './mysql-defaults-file.js';
+import { fingerprintDatabase } from './mysql-fingerprint.js';
+import { atOneMoment, type HoldResult } from './mysql-hold.js';
+import { describeTables, nonTransactionalTables, selectDatabases, serverFacts, type DatabaseFacts, type ServerFacts, type TableEngine } from './mysql-inspector.js';
+import { checkMysqlToolExit, requireTool, type ToolInfo } from './mysql-tools.js';
+
+/** What the manifest records per database; the restore reads it back. */
+export interface DumpedDatabase {
+  name: string;
+  charset: string;
+  collation: string;
+  bytes: number;
+  artifact: string;
+  binlog?: BinlogPosition;
+  /** How long commits were held to line the dump and the fingerprint up, ms. */
+  heldMs: number;
+  /** How the dump's snapshot was seen inside the hold (undefined: it was not). */
+  snapshotConfirmedBy?: HoldResult['confirmedBy'];
+}
+
+/**
+ * Options: `--single-transaction` (InnoDB at one point in time, no locks),
+ * routines and events (off by default), triggers, blobs as hex (the file
+ * stays text), no tablespaces (MySQL 8 would want the PROCESS privilege),
+ * a packet size that lets any row through. MySQL: no SET @@GLOBAL.GTID_PURGED
+ * in the dump, which a plain restore into a server with GTIDs rejects.
+ */
+export function dumpArgs(tool: ToolInfo): string[] {
+  const args = ['--single-transaction', '--routines', '--events', '--triggers', '--hex-blob', '--no-tablespaces', '--default-character-set=utf8mb4', '--max-allowed-packet=1073741824'];
+  if (tool.family === 'mysql') args.push('--set-gtid-purged=OFF');
+  return args;
+}
+
+/** For a dump that fails on a privilege: what a backup user needs. */
+export const DUMP_PRIVILEGES_HINT =
+  'the backup user needs SELECT, SHOW VIEW, TRIGGER, EVENT and LOCK TABLES on the databases, SELECT on mysql.* (routines, accounts; MySQL 8: SHOW_ROUTINE), and RELOAD for the consistent fingerprint';
+
+/**
+ * Strategy `dump`: one artifact per database from the tool of the server's
+ * family, plus the accounts. Each database's dump and fingerprint are lined
+ * up on one moment (mysql-hold.ts); tables outside InnoDB are named, and
+ * locked for the dump when `lock_non_transactional: true`.
+ */
+export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<BackupResult> {
+  const admin = await connect(t);
+  const files = await defaultsFiles(t);
+  try {
+    const facts = await serverFacts(admin);
+    const databases = await selectDatabases(admin, t, ctx.service.options.databases);
+    const dump = await requireTool('dump', facts.family, t.service);
+    const outside = await nonTransactionalTables(admin, databases.map((d) => d.name));
+    const lockOutside = ctx.service.options.lock_non_transactional === true;
+    if (outside.length > 0) {
+      ctx.note(
+        lockOutside
+          ? `tables outside InnoDB, held with LOCK TABLES ... READ from the snapshot until their database's dump ended (writers of those tables waited): ${describeTables(outside)}`
+          : `tables outside InnoDB are not covered by the dump's transaction and may have changed while it ran: ${describeTables(outside)}; set lock_non_transactional: true in the service options to hold a READ lock on them during the dump (their writers wait)`,
+      );
+    }
+    const accounts = await backupAccounts(ctx, t, facts, dump, await files.create('accounts'), admin);
+    const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {} };
+    const dumped: DumpedDatabase[] = [];
+    for (const [index, db] of databases.entries()) {
+      const mine = outside.filter((x) => x.database === db.name);
+      dumped.push(await dumpDatabase(ctx, t, { facts, dump, files, db, index, fingerprint, lockTables: lockOutside ? mine : [] }));
+    }
+    const exact = dumped.every((d) => d.snapshotConfirmedBy !== undefined) && (outside.length === 0 || lockOutside);
+    return {
+      details: {
+        family: facts.family,
+        serverVersion: facts.version,
+        serverVersionNumber: facts.versionNumber,
+        serverIdentity: facts.identity,
+        tool: dump.name,
+        toolVersion: dump.version,
+        binlogEnabled: facts.binlog,
+        accounts,
+        databases: dumped,
+        nonTransactionalTables: outside,
+        nonTransactionalLocked: lockOutside && outside.length > 0,
+        fingerprintExact: exact,
+      },
+      ...(fingerprint ? { fingerprint } : {}),
+      inspection: { version: facts.version, objects: databases.map((d) => ({ name: d.name, kind: 'database', bytes: d.bytes })), details: { family: facts.family } },
+    };
+  } finally {
+    await files.dispose();
+    await admin.end().catch(() => admin.destroy());
+  }
+}
+
+interface DumpJob {
+  facts: ServerFacts;
+  dump: ToolInfo;
+  files: DefaultsFiles;
+  db: DatabaseFacts;
+  index: number;
+  fingerprint: Fingerprint | undefined;
+  lockTables: TableEngine[];
+}
+
+async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Promise<DumpedDatabase> {
+  const { db, dump, fingerprint } = job;
+  const name = `${artifactSlug(db.name, job.index)}.sql`;
+  ctx.progress.phase(`dump ${db.name}`);
+  const optionFile = await job.files.create(`dump-${job.index}`);
+  const snapshot = fingerprint ? await connect(t, db.name) : undefined;
+  const locker = job.lockTables.length > 0 ? await connect(t) : undefined;
+  let artifact: Promise<ArtifactRecord> | undefined;
+  let exited = false;
+  try {
+    const hold = await atOneMoment(t, {
+      facts: job.facts,
+      lockWaitSeconds: Number(ctx.service.options.hold_timeout ?? 10),
+      marker: optionFile,
+      database: db.name,
+      signal: ctx.signal,
+      inside: async () => {
+        if (snapshot) await openSnapshot(snapshot);
+        if (locker) await locker.query(`LOCK TABLES ${job.lockTables.map((x) => `${qualified(x.database, x.table)} READ`).join(', ')}`);
+      },
+      startTool: () => {
+        artifact = toolToArtifact(ctx.artifacts, { name, kind: 'dump', label: db.name }, dump.path, [`--defaults-file=${optionFile}`, ...dumpArgs(dump), '--', db.name], {
+          secrets: [t.password],
+          checkExit: (exit) => checkMysqlToolExit(dump.name, exit, t.service, DUMP_PRIVILEGES_HINT),
+        });
+        artifact.then(
+          () => (exited = true),
+          () => (exited = true),
+        );
+      },
+      exited: () => exited,
+    });
+    for (const problem of hold.problems) ctx.note(`${db.name}: ${problem}`);
+    const [, fingerprinted] = await Promise.allSettled([artifact!, snapshot ? fingerprintDatabase(snapshot, db.name, fingerprint!.scope, fingerprint!.items) : Promise.resolve()]);
+    await artifact!;
+    if (fingerprinted.status === 'rejected') throw fingerprinted.reason;
+    return {
+      name: db.name,
+      charset: db.charset,
+      collation: db.collation,
+      bytes: db.bytes,
+      artifact: name,
+      ...(hold.binlog ? { binlog: hold.binlog } : {}),
+      heldMs: hold.heldMs,
+      ...(hold.confirmedBy ? { snapshotConfirmedBy: hold.confirmedBy } : {}),
+    };
+  } finally {
+    // A tool started before a failure is waited for: no dump left running.
+    await artifact?.catch(() => undefined);
+    for (const c of [snapshot, locker]) if (c) await c.end().catch(() => c.destroy());
+  }
+}
+
+async function openSnapshot(c: Connection): Promise<void> {
+  await c.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+  await c.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+}

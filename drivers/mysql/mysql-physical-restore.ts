@@ -1,0 +1,93 @@
+import { chown, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { RestoreContext, RestoreResult } from '../../src/core/driver.js';
+import { HoldfastError } from '../../src/core/errors.js';
+import { runTool } from '../../src/core/process.js';
+import { PHYSICAL_ARTIFACT } from './mysql-physical-backup.js';
+import { sameSeries } from './mysql-strategies.js';
+import { checkMysqlToolExit, requireTool, TOOLS_HINT, type Family } from './mysql-tools.js';
+
+/** Target of a physical restore: `file:/path` (or `--target NAME=/path`), an empty or missing directory. */
+function targetDir(ctx: RestoreContext): string {
+  const e = ctx.target.endpoint;
+  if (!e || e.scheme !== 'file' || !isAbsolute(e.path)) {
+    throw new HoldfastError('usage', 'a physical snapshot restores into an empty data directory, not into a running server', {
+      service: ctx.source.name,
+      driver: 'mysql',
+      hint: `pass --target ${ctx.source.name}=/absolute/path/to/new/datadir, then start a server of the same version on it`,
+    });
+  }
+  return resolve(e.path);
+}
+
+/**
+ * Unpacks the stream into an empty directory (mbstream / xbstream -x), then
+ * `--prepare` applies the redo log copied during the backup, which makes the
+ * files consistent; the directory is then a data directory for a server of
+ * the same series (`mariadbd --datadir=DIR`). Run as root, the files go to
+ * the directory's owner, or to the `mysql` user when root owns it.
+ */
+export async function restorePhysical(ctx: RestoreContext): Promise<RestoreResult> {
+  const dir = targetDir(ctx);
+  const family = (ctx.recorded.details.family as Family | undefined) ?? 'mariadb';
+  const version = String(ctx.recorded.details.serverVersionNumber ?? '');
+  const service = ctx.source.name;
+  const stream = await requireTool('stream', family, service);
+  const backup = await requireTool('backup', family, service);
+  if (version && !sameSeries(backup.version, version)) {
+    throw new HoldfastError('tool', `${backup.path} is ${backup.version} and the backup comes from ${version}: --prepare needs the tool of the same series`, { service, driver: 'mysql', hint: TOOLS_HINT[family] });
+  }
+  await prepareTargetDir(ctx, dir);
+  ctx.progress.phase('extract');
+  checkMysqlToolExit(stream.name, await ctx.artifacts.pipeToCommand(PHYSICAL_ARTIFACT, { command: stream.path, args: ['-x', '-C', dir] }), service);
+  ctx.progress.phase('prepare');
+  const prepare = runTool(backup.path, ['--prepare', `--target-dir=${dir}`], { stdout: 'ignore', signal: ctx.signal });
+  checkMysqlToolExit(backup.name, await prepare.done, service, 'the backup could not be prepared: restore from another snapshot');
+  if (process.getuid?.() === 0) await chownTree(dir, await ownerFor(dir));
+  ctx.note(`start a ${family === 'mariadb' ? 'mariadbd' : 'mysqld'} of the ${version.split('.').slice(0, 2).join('.')} series on it: --datadir=${dir}`);
+  return { location: `file:${dir}`, details: { dataDirectory: dir, prepared: true, serverVersion: ctx.recorded.details.serverVersion } };
+}
+
+async function prepareTargetDir(ctx: RestoreContext, dir: string): Promise<void> {
+  const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
+  if (entries && entries.length > 0) {
+    if (!ctx.force) {
+      throw new HoldfastError('target', `the data directory ${dir} is not empty`, {
+        service: ctx.source.name,
+        driver: 'mysql',
+        hint: 'restore into a new empty directory, or pass --force to replace its contents',
+      });
+    }
+    const live = entries.filter((e) => e.endsWith('.pid') || e.endsWith('.sock'));
+    if (live.length > 0) {
+      throw new HoldfastError('target', `a server may be running on ${dir} (${live.join(', ')})`, {
+        service: ctx.source.name,
+        driver: 'mysql',
+        hint: 'stop it first; holdfast never replaces the files of a running server',
+      });
+    }
+    for (const entry of entries) await rm(join(dir, entry), { recursive: true, force: true });
+  }
+  await mkdir(dir, { recursive: true, mode: 0o750 });
+}
+
+/** The directory's owner, or the `mysql` user when root owns it (the server refuses to run as root). */
+async function ownerFor(dir: string): Promise<{ uid: number; gid: number }> {
+  const s = await stat(dir);
+  if (s.uid !== 0) return { uid: s.uid, gid: s.gid };
+  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
+  const line = passwd.split('\n').find((l) => l.startsWith('mysql:'));
+  const f = line?.split(':');
+  return f && f[2] && f[3] ? { uid: Number(f[2]), gid: Number(f[3]) } : { uid: s.uid, gid: s.gid };
+}
+
+async function chownTree(dir: string, owner: { uid: number; gid: number }): Promise<void> {
+  const walk = async (path: string): Promise<void> => {
+    await chown(path, owner.uid, owner.gid);
+    if ((await stat(path)).isDirectory()) for (const entry of await readdir(path)) await walk(join(path, entry));
+  };
+  await walk(dir);
+}

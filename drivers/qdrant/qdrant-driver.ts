@@ -1,0 +1,38 @@
+import type { Driver } from '../../src/core/driver.js';
+import { HoldfastError } from '../../src/core/errors.js';
+import { backupWithSnapshots } from './qdrant-backup.js';
+import { connectQdrant } from './qdrant-connection.js';
+import { detectQdrant, QDRANT_SCHEMES } from './qdrant-detect.js';
+import { fingerprintCollections } from './qdrant-fingerprint.js';
+import { inspectQdrant, qdrantVersion, selectCollections } from './qdrant-inspector.js';
+import { restoreSnapshots } from './qdrant-restore.js';
+import { qdrantStrategies } from './qdrant-strategies.js';
+
+export const qdrantDriver: Driver = {
+  engine: 'qdrant',
+  title: 'Qdrant',
+  schemes: QDRANT_SCHEMES,
+
+  detect: detectQdrant,
+
+  async strategies(service) {
+    return qdrantStrategies((await qdrantVersion(connectQdrant(service))).version);
+  },
+
+  inspect: (service) => inspectQdrant(connectQdrant(service)),
+
+  async fingerprint(service, scope) {
+    const node = connectQdrant(service);
+    return fingerprintCollections(node, await selectCollections(node, service), scope);
+  },
+
+  backup(ctx) {
+    if (ctx.strategy !== 'snapshot') throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'qdrant', hint: 'the qdrant driver offers: snapshot' });
+    return backupWithSnapshots(ctx);
+  },
+
+  restore(ctx) {
+    if (ctx.strategy !== 'snapshot') throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'qdrant' });
+    return restoreSnapshots(ctx);
+  },
+};

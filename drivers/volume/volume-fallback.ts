@@ -1,0 +1,68 @@
+import type { Driver, StrategyOffer } from '../../src/core/driver.js';
+import { toHoldfastError } from '../../src/core/errors.js';
+import type { Service } from '../../src/core/service.js';
+import { backupVolumes } from './volume-backup.js';
+import { stateMounts } from './volume-mounts.js';
+import { restoreVolumes } from './volume-restore.js';
+import { isVolumeStrategy, volumeOffers } from './volume-strategies.js';
+
+/**
+ * Gives an engine driver the volume strategies as its weakest offers, for
+ * services that run in a container with read-write volumes: when the
+ * engine's own method cannot run (unknown credentials, no tool, the
+ * container stopped), the planner falls back to `tar` with the writers
+ * stopped and says why. `tar-live` stays `inconsistent`, so the planner never
+ * takes a live copy of a database unless it is pinned. Services reached by
+ * URL are passed through untouched.
+ */
+export function withVolumeFallback(driver: Driver): Driver {
+  if (driver.engine === 'volume') return driver;
+  return {
+    engine: driver.engine,
+    title: driver.title,
+    schemes: driver.schemes,
+    detect: (candidate) => driver.detect(candidate),
+    inspect: (service) => driver.inspect(service),
+    fingerprint: (service, scope) => driver.fingerprint(service, scope),
+
+    async strategies(service, signal) {
+      if (!hasVolumes(service)) return driver.strategies(service, signal);
+      let own: StrategyOffer[];
+      try {
+        own = await driver.strategies(service, signal);
+      } catch (error) {
+        // A pinned engine strategy keeps its own error; otherwise the failure becomes an unmet requirement.
+        if (service.strategy && !isVolumeStrategy(service.strategy)) throw error;
+        const e = toHoldfastError(error);
+        own = [
+          {
+            name: `${driver.engine}-native`,
+            consistency: 'transactional',
+            summary: `${driver.title}'s own backup method`,
+            requirements: [{ what: `${driver.title} reachable with the known credentials`, met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) }],
+            restoresIntoNewer: true,
+          },
+        ];
+      }
+      const ownCanRun = own.some((o) => o.consistency !== 'inconsistent' && o.requirements.every((r) => r.met));
+      return [...own, ...(await volumeOffers(service, ownCanRun ? undefined : `${driver.title}'s own methods cannot run`))];
+    },
+
+    backup(ctx) {
+      return isVolumeStrategy(ctx.strategy) ? backupVolumes(ctx, ctx.strategy) : driver.backup(ctx);
+    },
+
+    restore(ctx) {
+      return isVolumeStrategy(ctx.strategy) ? restoreVolumes(ctx) : driver.restore(ctx);
+    },
+  };
+}
+
+function hasVolumes(service: Service): boolean {
+  if (!service.container) return false;
+  try {
+    return stateMounts(service).length > 0;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,77 @@
+import type { Requirement, StrategyOffer } from '../../src/core/driver.js';
+import { toHoldfastError } from '../../src/core/errors.js';
+import type { Service } from '../../src/core/service.js';
+import { dockerApi } from '../../src/docker/docker-lazy.js';
+import { helperImage } from '../../src/docker/docker-helper.js';
+import { droppedByFlavor, probeTar } from './volume-tar-flavor.js';
+import { findWriters, mountLabel, quiesceLabel, stateMounts } from './volume-mounts.js';
+
+/** The volume strategies and how each holds the writers. */
+export const VOLUME_STRATEGIES = { tar: 'stop', 'tar-pause': 'pause', 'tar-live': 'none' } as const;
+export type VolumeStrategy = keyof typeof VOLUME_STRATEGIES;
+
+export function isVolumeStrategy(name: string): name is VolumeStrategy {
+  return name in VOLUME_STRATEGIES;
+}
+
+/**
+ * `tar` (writers stopped: quiesced), `tar-pause` (writers frozen:
+ * crash-consistent, fine only for engines that recover from a crash with all
+ * their state on the copied volumes), `tar-live` (nothing held: inconsistent,
+ * never chosen unless pinned). A writer labelled holdfast.quiesce=pause rules
+ * out `tar`; holdfast.quiesce=none rules out both holds.
+ */
+export async function volumeOffers(service: Service, why?: string): Promise<StrategyOffer[]> {
+  const api = await dockerApi();
+  const mounts = stateMounts(service);
+  const names = mounts.map(mountLabel).join(', ') || 'none';
+  const common: Requirement[] = [
+    { what: 'a read-write volume or bind mount', met: mounts.length > 0, detail: names, hint: 'mount the data as a volume; read-only mounts are not state' },
+  ];
+  const image = helperImage(typeof service.options.helper_image === 'string' ? service.options.helper_image : undefined);
+  try {
+    const flavor = await probeTar(api, image, service.name);
+    const dropped = droppedByFlavor(flavor);
+    common.push({ what: `tar in the helper image ${image}`, met: true, detail: `${flavor.version}${dropped.length ? `; drops ${dropped.join(', ')}` : ''}` });
+  } catch (error) {
+    const e = toHoldfastError(error);
+    common.push({ what: `tar in the helper image ${image}`, met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+  }
+  const writers = await findWriters(api, mounts, service);
+  // A writer's own label wins; `quiesce:` in holdfast.yml covers the rest.
+  const effective = (w: (typeof writers)[number]) => quiesceLabel(w) ?? (typeof service.options.quiesce === 'string' ? service.options.quiesce : 'stop');
+  const labelled = (values: string[]) => writers.filter((w) => values.includes(effective(w)));
+  const writerList = writers.map((w) => w.name).join(', ') || 'none running';
+  const noStop = labelled(['pause', 'none']);
+  const noPause = labelled(['none']);
+  const suffix = why ? ` (${why})` : '';
+  return [
+    {
+      name: 'tar',
+      consistency: 'quiesced',
+      summary: `tar of ${names} with the writers stopped${suffix}`,
+      requirements: [
+        ...common,
+        { what: 'every writer may be stopped', met: noStop.length === 0, detail: noStop.length ? noStop.map((w) => `${w.name} has quiesce=${effective(w)}`).join(', ') : `writers: ${writerList}`, hint: 'remove the holdfast.quiesce label to allow a stop' },
+      ],
+      restoresIntoNewer: false,
+    },
+    {
+      name: 'tar-pause',
+      consistency: 'crash-consistent',
+      summary: `tar of ${names} with the writers paused${suffix}`,
+      requirements: [
+        ...common,
+        { what: 'every writer may be paused', met: noPause.length === 0, detail: noPause.length ? noPause.map((w) => `${w.name} has quiesce=none`).join(', ') : `writers: ${writerList}`, hint: 'remove the holdfast.quiesce=none label to allow a pause' },
+      ],
+      restoresIntoNewer: false,
+    },
+    {
+      name: 'tar-live',
+      consistency: 'inconsistent',
+      summary: `tar of ${names} while the writers run (a live copy)${suffix}`,
+      requirements: common,
+      restoresIntoNewer: false,
+    },
+  ];
+}

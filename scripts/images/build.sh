@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Build holdfast's local test images into the private test dockerd, with no
+# registry: every image is FROM scratch, its context assembled from the
+# host's Debian packages plus the files in fixtures/images/<name>/.
+#
+# Usage: scripts/images/build.sh [--force] [--no-cache] [IMAGE...]
+#   IMAGE: busybox | postgres | postgres-hostbin   (default: busybox postgres)
+#   --force     rebuild even when the image's input fingerprint is unchanged
+#   --no-cache  pass --no-cache to docker build (implies --force)
+#
+#   busybox           -> holdfast-test/busybox:latest
+#   postgres          -> holdfast-test/postgres:15          (route a: package rootfs)
+#   postgres-hostbin  -> holdfast-test/postgres-hostbin:15  (route b: needs -v /usr:/usr:ro)
+#
+# Starts the test daemon if needed (scripts/install/docker.sh) and builds
+# into it. Installs busybox-static / postgresql-15 / postgresql-client-15
+# with apt-get when absent. An image whose fingerprint (its fixture files,
+# this script, the host's installed package versions) is unchanged is not
+# rebuilt: a warm run takes well under a second.
+# Environment: as scripts/install/docker.sh (HOLDFAST_TEST_DOCKER_*,
+# HOLDFAST_DOCKER_CLI); TMPDIR for the staging directory.
+set -euo pipefail
+
+log() { printf 'holdfast images: %s\n' "$*" >&2; }
+die() { printf 'holdfast images: error: %s\n' "$*" >&2; exit 1; }
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+FIX=$REPO/fixtures/images
+CLI=${HOLDFAST_DOCKER_CLI:-/usr/bin/docker}
+PG_MAJOR=15
+
+FORCE=0
+BUILD_ARGS=()
+IMAGES=()
+for a in "$@"; do
+  case "$a" in
+    --force) FORCE=1 ;;
+    --no-cache) FORCE=1; BUILD_ARGS+=(--no-cache) ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    busybox|postgres|postgres-hostbin) IMAGES+=("$a") ;;
+    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin)" ;;
+  esac
+done
+[ ${#IMAGES[@]} -gt 0 ] || IMAGES=(busybox postgres)
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+tag_of() {
+  case "$1" in
+    busybox) echo holdfast-test/busybox:latest ;;
+    postgres) echo "holdfast-test/postgres:$PG_MAJOR" ;;
+    postgres-hostbin) echo "holdfast-test/postgres-hostbin:$PG_MAJOR" ;;
+  esac
+}
+
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  log "apt-get install $*"
+  if ! apt-get install -y --no-install-recommends "$@" >&2; then
+    log "install failed; running apt-get update and retrying"
+    apt-get update >&2 || die "apt-get update failed"
+    apt-get install -y --no-install-recommends "$@" >&2 || die "apt-get install $* failed"
+  fi
+}
+ensure_busybox() { [ -x /bin/busybox ] || apt_install busybox-static; }
+ensure_postgres() {
+  local missing=()
+  [ -x /usr/lib/postgresql/$PG_MAJOR/bin/postgres ] || missing+=("postgresql-$PG_MAJOR")
+  [ -x /usr/lib/postgresql/$PG_MAJOR/bin/pg_dump ] || missing+=("postgresql-client-$PG_MAJOR")
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+  [ -x /usr/lib/postgresql/$PG_MAJOR/bin/postgres ] || die "postgresql-$PG_MAJOR is not installed"
+  command -v setpriv >/dev/null || apt_install util-linux
+}
+
+# ---- daemon ------------------------------------------------------------------
+host_line=$(bash "$REPO/scripts/install/docker.sh") || die "could not start the test dockerd"
+export "${host_line?}"
+docker() { "$CLI" "$@"; }
+
+# ---- staging helpers -----------------------------------------------------------
+STAGE=$(mktemp -d "${TMPDIR:-/tmp}/holdfast-images.XXXXXX")
+if [ -n "${HOLDFAST_IMAGES_KEEP_CONTEXT:-}" ]; then
+  log "keeping build contexts in $STAGE"   # debugging aid
+else
+  trap 'rm -rf "$STAGE"' EXIT
+fi
+
+# Copy host path $2 into rootfs $1 at its canonical location (directory
+# symlinks such as /lib -> usr/lib resolved); symlinks are copied as links and
+# their targets added too.
+add_path() {
+  local R=$1 p=$2 dir c
+  dir=$(readlink -f "$(dirname "$p")")
+  c=$dir/${p##*/}
+  [ -e "$R$c" ] || [ -L "$R$c" ] && return 0
+  [ -e "$c" ] || die "missing host file $c"
+  mkdir -p "$R$dir"
+  cp -a "$c" "$R$c"
+  if [ -L "$c" ]; then add_path "$R" "$(readlink -f "$c")"; fi
+}
+
+# Add the shared libraries (and dynamic loader) of ELF files $2.. to rootfs $1.
+add_libs() {
+  local R=$1 out libs f
+  shift
+  local elfs=()
+  local magic
+  for f in "$@"; do
+    [ -f "$f" ] && LC_ALL=C read -r -N 4 magic <"$f" && [ "$magic" = $'\x7fELF' ] && elfs+=("$f")
+  done
+  [ ${#elfs[@]} -gt 0 ] || return 0
+  out=$(printf '%s\0' "${elfs[@]}" | xargs -0 -n 16 -P 4 ldd 2>&1 || true)
+  if grep -q 'not found' <<<"$out"; then
+    die "unresolved libraries: $(grep 'not found' <<<"$out" | sort -u | tr '\n' ' ')"
+  fi
+  libs=$(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $2 ~ /^\(0x/ { print $1 }' <<<"$out" | sort -u)
+  for f in $libs; do add_path "$R" "$f"; done
+}
+
+# busybox + one symlink per applet; with $2=merged, applets go to usr/bin and
+# usr/sbin and existing files (e.g. GNU tar) win over applets.
+add_busybox() {
+  local R=$1 layout=${2:-classic} a dst
+  if [ "$layout" = merged ]; then
+    mkdir -p "$R/usr/bin" "$R/usr/sbin"
+    cp /bin/busybox "$R/usr/bin/busybox"
+    for a in $(/bin/busybox --list-full); do
+      case "$a" in */*) ;; *) continue ;; esac
+      case "$a" in sbin/*|usr/sbin/*) dst=usr/sbin/${a##*/} ;; *) dst=usr/bin/${a##*/} ;; esac
+      [ -e "$R/$dst" ] || [ -L "$R/$dst" ] || ln -s /usr/bin/busybox "$R/$dst"
+    done
+  else
+    mkdir -p "$R/bin" "$R/sbin" "$R/usr/bin" "$R/usr/sbin"
+    cp /bin/busybox "$R/bin/busybox"
+    for a in $(/bin/busybox --list-full); do
+      case "$a" in */*) ;; *) continue ;; esac
+      [ -e "$R/$a" ] || [ -L "$R/$a" ] || ln -s /bin/busybox "$R/$a"
+    done
+  fi
+}
+
+merged_usr_skeleton() {
+  local R=$1
+  mkdir -p "$R/usr/bin" "$R/usr/sbin" "$R/usr/lib" "$R/usr/lib64" "$R/usr/local/bin" \
+    "$R/etc" "$R/root" "$R/tmp" "$R/run" "$R/var/tmp" "$R/docker-entrypoint-initdb.d"
+  ln -s usr/bin "$R/bin"; ln -s usr/sbin "$R/sbin"
+  ln -s usr/lib "$R/lib"; ln -s usr/lib64 "$R/lib64"
+  chmod 1777 "$R/tmp" "$R/var/tmp"; chmod 0700 "$R/root"
+}
+
+postgres_owned_dirs() { # ctx
+  mkdir -p "$1/owned-lib/data" "$1/owned-run"
+  chmod 0755 "$1/owned-lib"
+  chmod 1777 "$1/owned-lib/data"   # as the official image; the entrypoint makes it 0700
+  chmod 3777 "$1/owned-run"
+}
+
+# ---- per-image contexts -------------------------------------------------------
+stage_busybox() {
+  local C=$1 R=$1/rootfs
+  ensure_busybox
+  cp "$FIX/busybox/Dockerfile" "$C/"
+  mkdir -p "$R/etc" "$R/root" "$R/tmp"
+  add_busybox "$R" classic
+  cp "$FIX/busybox/passwd" "$FIX/busybox/group" "$R/etc/"
+  chmod 1777 "$R/tmp"; chmod 0700 "$R/root"
+}
+
+stage_postgres() {
+  local C=$1 R=$1/rootfs f
+  ensure_busybox; ensure_postgres
+  cp "$FIX/postgres/Dockerfile" "$C/"
+  merged_usr_skeleton "$R"
+  # package files: binaries, server libraries/extensions, share/ (initdb data)
+  dpkg -L "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" \
+    | grep -E "^/usr/(lib|share)/postgresql/$PG_MAJOR(/|\$)" \
+    | grep -vE '/man(/|$)|/llvmjit[^/]*$|/bitcode(/|$)|/pgxs(/|$)' \
+    | sed 's|^/||' >"$C/files.list"
+  tar -C / --no-recursion -cf - -T "$C/files.list" | tar -C "$R" -xf -
+  rm "$C/files.list"
+  tar -C / -cf - usr/share/zoneinfo usr/lib/locale/C.utf8 | tar -C "$R" -xf -
+  ln -s /usr/share/zoneinfo/Etc/UTC "$R/etc/localtime"
+  # dash as /bin/sh: busybox ash is built with "prefer applets", so in
+  # `sh -c 'tar ...'` it would run busybox tar instead of GNU tar
+  # locale: initdb runs `locale -a` to fill pg_collation
+  cp -a /usr/bin/tar /usr/bin/setpriv /usr/bin/dash /usr/bin/locale "$R/usr/bin/"
+  ln -s dash "$R/usr/bin/sh"
+  add_busybox "$R" merged
+  local elfs=("$R/usr/lib/postgresql/$PG_MAJOR"/bin/* "$R/usr/lib/postgresql/$PG_MAJOR"/lib/*.so
+              "$R/usr/bin/tar" "$R/usr/bin/setpriv" "$R/usr/bin/dash" "$R/usr/bin/locale")
+  add_libs "$R" "${elfs[@]}"
+  cp "$FIX/postgres/passwd" "$FIX/postgres/group" "$FIX/postgres/nsswitch.conf" "$R/etc/"
+  cp "$FIX/postgres/docker-entrypoint.sh" "$R/usr/local/bin/docker-entrypoint.sh"
+  chmod 0755 "$R/usr/local/bin/docker-entrypoint.sh"
+  ln -s usr/local/bin/docker-entrypoint.sh "$R/docker-entrypoint.sh"
+  for f in pg_dump pg_dumpall pg_restore psql pg_isready pg_ctl initdb postgres; do
+    [ -e "$R/usr/lib/postgresql/$PG_MAJOR/bin/$f" ] || die "$f missing from the staged rootfs"
+  done
+  postgres_owned_dirs "$C"
+}
+
+stage_postgres-hostbin() {
+  local C=$1 R=$1/rootfs
+  ensure_postgres
+  cp "$FIX/postgres-hostbin/Dockerfile" "$C/"
+  merged_usr_skeleton "$R"
+  rmdir "$R/usr/local/bin" "$R/usr/local" "$R/usr/lib64" "$R/usr/lib" "$R/usr/sbin" "$R/usr/bin"
+  cp "$FIX/postgres/passwd" "$FIX/postgres/group" "$FIX/postgres/nsswitch.conf" "$R/etc/"
+  cp "$FIX/postgres/docker-entrypoint.sh" "$R/docker-entrypoint.sh"
+  chmod 0755 "$R/docker-entrypoint.sh"
+  ln -s /usr/share/zoneinfo/Etc/UTC "$R/etc/localtime"
+  postgres_owned_dirs "$C"
+}
+
+fingerprint() { # image
+  {
+    echo "$1"
+    cat "${BASH_SOURCE[0]}"
+    find "$FIX/$1" "$FIX/postgres" -type f -print0 | sort -z | xargs -0 cat
+    dpkg-query -W -f '${Package} ${Version}\n'
+  } | sha256sum | cut -c1-16
+}
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+status=0
+for img in "${IMAGES[@]}"; do
+  tag=$(tag_of "$img")
+  fp=$(fingerprint "$img")
+  have=$(docker image inspect -f '{{ index .Config.Labels "org.holdfast.fingerprint" }}' "$tag" 2>/dev/null || true)
+  if [ $FORCE = 0 ] && [ "$have" = "$fp" ]; then
+    log "$tag is up to date (fingerprint $fp)"
+    continue
+  fi
+  t0=$(now)
+  ctx=$STAGE/$img
+  mkdir -p "$ctx"
+  "stage_$img" "$ctx"
+  t_stage=$(elapsed "$t0")
+  if ! DOCKER_BUILDKIT=0 docker build --network none --pull=false "${BUILD_ARGS[@]}" \
+      --label "org.holdfast.fingerprint=$fp" --label "org.holdfast.image=$img" \
+      -t "$tag" "$ctx" >"$STAGE/$img.build.log" 2>&1; then
+    tail -n 30 "$STAGE/$img.build.log" >&2
+    log "building $tag failed"
+    status=1
+    continue
+  fi
+  [ -n "${HOLDFAST_IMAGES_KEEP_CONTEXT:-}" ] || rm -rf "$ctx"
+  size=$(docker image inspect -f '{{ .Size }}' "$tag")
+  log "built $tag in $(elapsed "$t0")s (staging ${t_stage}s), $(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }') MB"
+done
+# untagged leftovers of earlier builds of our images
+dangling=$(docker images -q --filter dangling=true --filter label=org.holdfast.image)
+# shellcheck disable=SC2086 # one id per word
+[ -z "$dangling" ] || docker rmi $dangling >/dev/null 2>&1 || true
+exit $status

@@ -1,0 +1,55 @@
+import type { Service } from '../core/service.js';
+import type { DiscoveredStack } from '../docker/docker-discovery.js';
+import { journalFiles } from '../docker/docker-journal.js';
+import type { CommandContext } from './context.js';
+
+/** Docker-related flags every command accepts. */
+export interface DockerFlags {
+  docker?: boolean;
+  project?: string;
+}
+
+const stacks = new WeakMap<CommandContext, DiscoveredStack>();
+
+/** The stack discovery found for this command, if it ran. */
+export function dockerStackOf(ctx: CommandContext): DiscoveredStack | undefined {
+  return stacks.get(ctx);
+}
+
+/** Discovery is opt-in: --docker, --project NAME or HOLDFAST_DOCKER=1, so that a plain run never backs up a whole Docker host by surprise. */
+export function dockerWanted(flags: DockerFlags): boolean {
+  return !!flags.docker || !!flags.project || /^(1|true|yes)$/i.test(process.env.HOLDFAST_DOCKER ?? '');
+}
+
+/**
+ * Runs before every command:
+ * 1. resumes containers that a run which died left stopped or paused, and says so;
+ * 2. with discovery on, merges the discovered services into the configured ones;
+ * 3. fills in the container of configured `container:NAME` services.
+ * Costs nothing (no Docker connection) when none of this applies.
+ */
+export async function prepareDocker(ctx: CommandContext, flags: DockerFlags): Promise<void> {
+  // dockerode costs ~170 ms to load: only when there is Docker work to do.
+  if ((await journalFiles()).length > 0) {
+    const { resumeLeftovers } = await import('../docker/docker-resume.js');
+    await resumeLeftovers((line) => process.stderr.write(`${line}\n`));
+  }
+  const wanted = dockerWanted(flags);
+  const lookups = ctx.config.services.some((s) => s.endpoint?.scheme === 'container' && !s.container);
+  if (!wanted && !lookups) return;
+  const [{ connectDocker }, { discoverStack }, { mergeServices, resolveContainerService, stackServices }] = await Promise.all([
+    import('../docker/docker-client.js'),
+    import('../docker/docker-discovery.js'),
+    import('../docker/docker-services.js'),
+  ]);
+  const api = connectDocker();
+  const detect = (c: Parameters<typeof ctx.registry.detect>[0]) => ctx.registry.detect(c);
+  let discovered: Service[] = [];
+  if (wanted) {
+    const stack = await discoverStack(api, detect, flags.project ? { project: flags.project } : {});
+    stacks.set(ctx, stack);
+    discovered = stackServices(stack);
+  }
+  const merged = mergeServices(ctx.config.services, discovered);
+  ctx.config.services = await Promise.all(merged.map((s) => resolveContainerService(api, s, detect)));
+}

@@ -1,0 +1,111 @@
+import type { Readable, Writable } from 'node:stream';
+import type { ServiceMount } from '../core/service.js';
+
+/**
+ * The few Docker operations holdfast uses, as a small local interface: the
+ * core and the drivers depend on this, not on dockerode (docker-client.ts is
+ * the one implementation). Every method throws a HoldfastError ('connect')
+ * when the daemon cannot be reached; "no such container/volume" is an
+ * `undefined` result where the method says so.
+ */
+export interface DockerApi {
+  /** `unix:///var/run/docker.sock`, `tcp://...`: for messages and the hold journal. */
+  readonly host: string;
+  ping(): Promise<void>;
+  /** Ids of containers, running or not, filtered as `docker ps -a --filter label=... --filter volume=... --filter status=...`. */
+  listContainers(filters?: ContainerFilters): Promise<string[]>;
+  /** Undefined when there is no such container. */
+  inspectContainer(idOrName: string): Promise<ContainerDetails | undefined>;
+  /** Undefined when there is no such volume. */
+  inspectVolume(name: string): Promise<VolumeDetails | undefined>;
+  createVolume(spec: { name: string; driver?: string; options?: Record<string, string>; labels: Record<string, string> }): Promise<void>;
+  imagePresent(image: string): Promise<boolean>;
+  /** The image's id (`sha256:...`), or undefined when it is not on the daemon. */
+  imageId(image: string): Promise<string | undefined>;
+  /** `docker stop -t timeout`: SIGTERM (or the stop signal), then SIGKILL after the timeout. */
+  stop(id: string, timeoutSec: number): Promise<void>;
+  /** Idempotent: a running container is left as it is. */
+  start(id: string): Promise<void>;
+  pause(id: string): Promise<void>;
+  /** Idempotent: a container that is not paused is left as it is. */
+  unpause(id: string): Promise<void>;
+  /** Runs a command inside a running container (docker exec). */
+  exec(id: string, spec: ExecSpec): Promise<StreamRun>;
+  /** Creates, attaches to and starts a throwaway container; removed when its run settles. */
+  run(spec: RunSpec): Promise<StreamRun>;
+  /** `docker rm -f`; a container that is already gone is fine. */
+  remove(id: string): Promise<void>;
+}
+
+export interface ContainerFilters {
+  label?: readonly string[];
+  /** A volume name: containers that mount it. */
+  volume?: string;
+  status?: ReadonlyArray<'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead'>;
+}
+
+export interface ContainerDetails {
+  id: string;
+  name: string;
+  image: string;
+  status: string;
+  running: boolean;
+  paused: boolean;
+  exitCode: number;
+  labels: Record<string, string>;
+  /** Names only: values never leave this module. */
+  envNames: string[];
+  mounts: ServiceMount[];
+  ports: string[];
+  networkMode: string;
+  stopTimeout?: number;
+  stopSignal?: string;
+}
+
+export interface VolumeDetails {
+  name: string;
+  driver: string;
+  mountpoint: string;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+}
+
+export interface ExecSpec {
+  cmd: readonly string[];
+  /** `NAME=value` pairs; secrets go here (never in cmd). */
+  env?: readonly string[];
+  user?: string;
+  workingDir?: string;
+  /** Open the command's stdin (StreamRun.stdin). */
+  stdin?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface RunSpec {
+  image: string;
+  cmd: readonly string[];
+  labels: Record<string, string>;
+  /** Volumes and bind mounts, `readOnly` as asked. */
+  mounts: Array<{ type: 'volume' | 'bind'; source: string; target: string; readOnly: boolean }>;
+  user?: string;
+  stdin?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface StreamRun {
+  /** The throwaway container of run(); undefined for exec. */
+  containerId?: string;
+  /** The command's stdout, demultiplexed; it ends when the command closes its stdout. */
+  stdout: Readable;
+  /** The command's stdin when asked for; end it to send EOF. */
+  stdin?: Writable;
+  /** Settles once the command exited: its exit code and the tail of its stderr. */
+  done: Promise<StreamExit>;
+  /** Stops reading and, for a throwaway container, kills it. */
+  abort(): void;
+}
+
+export interface StreamExit {
+  exitCode: number | null;
+  stderr: string;
+}

@@ -1,0 +1,313 @@
+import type { Duplex } from 'node:stream';
+import { getMaxListeners, setMaxListeners } from 'node:events';
+import { finished } from 'node:stream/promises';
+import Docker from 'dockerode';
+import { HoldfastError } from '../core/errors.js';
+import type { ServiceMount } from '../core/service.js';
+import type { ContainerDetails, ContainerFilters, DockerApi, ExecSpec, RunSpec, StreamExit, StreamRun, VolumeDetails } from './docker-api.js';
+import { DockerDemux } from './docker-demux.js';
+
+/** Where Docker is: DOCKER_HOST, else the default socket. */
+export function dockerHost(): string {
+  return process.env.DOCKER_HOST || 'unix:///var/run/docker.sock';
+}
+
+/** The DockerApi over dockerode. Nothing connects until the first call. */
+export function connectDocker(host: string = dockerHost()): DockerApi {
+  return new DockerodeApi(host);
+}
+
+function dockerodeFor(host: string): Docker {
+  // The environment's own host: let docker-modem read DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
+  if (host === process.env.DOCKER_HOST) return new Docker();
+  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
+  const url = new URL(host.replace(/^tcp:/, 'http:'));
+  return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http' });
+}
+
+interface RawInspect {
+  Id: string;
+  Name: string;
+  State: { Status: string; Running: boolean; Paused: boolean; ExitCode: number };
+  Config: { Image: string; Env?: string[] | null; Labels?: Record<string, string> | null; StopTimeout?: number; StopSignal?: string };
+  HostConfig: { NetworkMode?: string; Tmpfs?: Record<string, string> | null };
+  Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string; RW: boolean; Driver?: string }>;
+  NetworkSettings?: { Ports?: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | null };
+}
+
+class DockerodeApi implements DockerApi {
+  private readonly docker: Docker;
+
+  constructor(readonly host: string) {
+    this.docker = dockerodeFor(host);
+  }
+
+  ping(): Promise<void> {
+    return this.call('ping', async () => void (await this.docker.ping()));
+  }
+
+  listContainers(filter: ContainerFilters = {}): Promise<string[]> {
+    return this.call('list containers', async () => {
+      const f: Record<string, string[]> = {};
+      if (filter.label?.length) f.label = [...filter.label];
+      if (filter.volume) f.volume = [filter.volume];
+      if (filter.status?.length) f.status = [...filter.status];
+      const filters = Object.keys(f).length ? JSON.stringify(f) : undefined;
+      const list = await this.docker.listContainers({ all: true, ...(filters ? { filters } : {}) });
+      return list.map((c) => c.Id);
+    });
+  }
+
+  inspectContainer(idOrName: string): Promise<ContainerDetails | undefined> {
+    return this.call(`inspect container ${idOrName}`, async () => {
+      try {
+        return toDetails((await this.docker.getContainer(idOrName).inspect()) as unknown as RawInspect);
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  inspectVolume(name: string): Promise<VolumeDetails | undefined> {
+    return this.call(`inspect volume ${name}`, async () => {
+      try {
+        const v = await this.docker.getVolume(name).inspect();
+        return { name: v.Name, driver: v.Driver, mountpoint: v.Mountpoint, labels: v.Labels ?? {}, options: v.Options ?? {} };
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  createVolume(spec: { name: string; driver?: string; options?: Record<string, string>; labels: Record<string, string> }): Promise<void> {
+    return this.call(`create volume ${spec.name}`, async () => {
+      await this.docker.createVolume({ Name: spec.name, Driver: spec.driver ?? 'local', DriverOpts: spec.options ?? {}, Labels: spec.labels });
+    });
+  }
+
+  imagePresent(image: string): Promise<boolean> {
+    return this.call(`inspect image ${image}`, async () => {
+      try {
+        await this.docker.getImage(image).inspect();
+        return true;
+      } catch (error) {
+        if (statusOf(error) === 404) return false;
+        throw error;
+      }
+    });
+  }
+
+  imageId(image: string): Promise<string | undefined> {
+    return this.call(`inspect image ${image}`, async () => {
+      try {
+        return ((await this.docker.getImage(image).inspect()) as { Id: string }).Id;
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  stop(id: string, timeoutSec: number): Promise<void> {
+    return this.call(`stop ${id}`, () => tolerate(this.docker.getContainer(id).stop({ t: timeoutSec }), 304));
+  }
+
+  start(id: string): Promise<void> {
+    return this.call(`start ${id}`, () => tolerate(this.docker.getContainer(id).start(), 304));
+  }
+
+  pause(id: string): Promise<void> {
+    return this.call(`pause ${id}`, async () => void (await this.docker.getContainer(id).pause()));
+  }
+
+  unpause(id: string): Promise<void> {
+    return this.call(`unpause ${id}`, async () => {
+      try {
+        await this.docker.getContainer(id).unpause();
+      } catch (error) {
+        // 409 / 500 "is not paused": someone (or an earlier run) already did it.
+        if (/not paused/i.test(String((error as Error).message))) return;
+        throw error;
+      }
+    });
+  }
+
+  remove(id: string): Promise<void> {
+    // v: the container's anonymous volumes too (an image with VOLUME gets one per container); named volumes are never touched.
+    return this.call(`remove ${id}`, () => tolerate(this.docker.getContainer(id).remove({ force: true, v: true }), 404));
+  }
+
+  exec(id: string, spec: ExecSpec): Promise<StreamRun> {
+    return this.call(`exec in ${id}`, async () => {
+      const exec = await this.docker.getContainer(id).exec({
+        Cmd: [...spec.cmd],
+        Env: spec.env ? [...spec.env] : [],
+        AttachStdin: !!spec.stdin,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        ...(spec.user ? { User: spec.user } : {}),
+        ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
+      });
+      const socket = (await exec.start({ hijack: true, stdin: !!spec.stdin })) as unknown as Duplex;
+      const exitCode = async () => {
+        // The stream can end a moment before Docker records the exit code.
+        for (let i = 0; i < 100; i++) {
+          const info = await exec.inspect();
+          if (!info.Running) return info.ExitCode;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return null;
+      };
+      return attachRun(socket, spec, exitCode, () => socket.destroy());
+    });
+  }
+
+  run(spec: RunSpec): Promise<StreamRun> {
+    return this.call(`run ${spec.image}`, async () => {
+      const container = await this.docker.createContainer({
+        Image: spec.image,
+        // The command replaces the image's entrypoint: a helper runs tar, not the image's startup script.
+        Entrypoint: [...spec.cmd],
+        Labels: spec.labels,
+        User: spec.user ?? '0:0',
+        AttachStdout: true,
+        AttachStderr: true,
+        AttachStdin: !!spec.stdin,
+        OpenStdin: !!spec.stdin,
+        StdinOnce: !!spec.stdin,
+        Tty: false,
+        NetworkDisabled: true,
+        HostConfig: {
+          NetworkMode: 'none',
+          Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
+        },
+      });
+      // v: helper images may declare VOLUMEs (the postgres image does): their anonymous volumes go too.
+      const remove = () => container.remove({ force: true, v: true }).catch(() => undefined);
+      try {
+        const socket = (await container.attach({ stream: true, stdout: true, stderr: true, stdin: !!spec.stdin, hijack: true })) as unknown as Duplex;
+        await container.start();
+        const exitCode = async () => ((await container.wait()) as { StatusCode: number }).StatusCode;
+        const run = attachRun(socket, spec, exitCode, () => {
+          socket.destroy();
+          void container.kill().catch(() => undefined);
+        });
+        run.done = run.done.finally(remove);
+        run.containerId = container.id;
+        return run;
+      } catch (error) {
+        await remove();
+        throw error;
+      }
+    });
+  }
+
+  /** Maps "cannot reach the daemon" to one clear error; keeps Docker's own message otherwise. */
+  private async call<T>(what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof HoldfastError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EACCES') {
+        throw new HoldfastError('connect', `cannot reach Docker at ${this.host} (${code})`, {
+          hint: code === 'EACCES' ? 'run holdfast as a user that may use the Docker socket (root or the docker group)' : 'start the Docker daemon, or point DOCKER_HOST at it (e.g. unix:///var/run/docker.sock)',
+          cause: error,
+        });
+      }
+      const message = String((error as Error).message ?? error).replace(/^\(HTTP code \d+\) [^-]*- /, '').trim();
+      throw new HoldfastError('tool', `docker ${what}: ${message}`, { cause: error });
+    }
+  }
+}
+
+/** Wires a hijacked attach socket: demultiplexed stdout, optional stdin, exit code once the stream ended. */
+function attachRun(socket: Duplex, spec: { stdin?: boolean; signal?: AbortSignal }, exitCode: () => Promise<number | null>, kill: () => void): StreamRun {
+  const demux = new DockerDemux();
+  socket.pipe(demux);
+  // A consumer that stopped reading must not crash the process when the stream is cut.
+  demux.on('error', () => undefined);
+  demux.stdout.on('error', () => undefined);
+  let aborted = false;
+  const abort = () => {
+    if (aborted) return;
+    aborted = true;
+    kill();
+    // An error, not an end: a consumer must never take a cut stream for a whole one.
+    demux.destroy(new HoldfastError('interrupted', 'the Docker stream was stopped'));
+  };
+  if (spec.signal) {
+    // One run's signal is shared by every exec of its services (psql sessions, dumps): more than Node's default 10.
+    setMaxListeners(Math.max(getMaxListeners(spec.signal), 64), spec.signal);
+    spec.signal.addEventListener('abort', abort, { once: true });
+  }
+  const ended = new Promise<void>((resolve, reject) => {
+    socket.once('end', () => resolve());
+    socket.once('close', () => resolve());
+    socket.once('error', (e) => (aborted ? resolve() : reject(e)));
+  });
+  const done = (async (): Promise<StreamExit> => {
+    try {
+      await ended;
+      await finished(demux).catch(() => undefined);
+      const code = aborted ? null : await exitCode();
+      return { exitCode: code, stderr: demux.stderr };
+    } finally {
+      spec.signal?.removeEventListener('abort', abort);
+      socket.destroy();
+    }
+  })();
+  done.catch(() => undefined);
+  if (spec.stdin) socket.on('error', () => undefined);
+  return { stdout: demux.stdout, ...(spec.stdin ? { stdin: socket } : {}), done, abort };
+}
+
+function toDetails(raw: RawInspect): ContainerDetails {
+  const ports: string[] = [];
+  for (const [port, bindings] of Object.entries(raw.NetworkSettings?.Ports ?? {})) {
+    if (bindings?.length) for (const b of bindings) ports.push(`${port} -> ${b.HostIp || '0.0.0.0'}:${b.HostPort}`);
+  }
+  const details: ContainerDetails = {
+    id: raw.Id,
+    name: raw.Name.replace(/^\//, ''),
+    image: raw.Config.Image,
+    status: raw.State.Status,
+    running: raw.State.Running && !raw.State.Paused,
+    paused: raw.State.Paused,
+    exitCode: raw.State.ExitCode,
+    labels: raw.Config.Labels ?? {},
+    envNames: (raw.Config.Env ?? []).map((e) => e.split('=')[0]!).filter(Boolean),
+    // `--tmpfs` mounts are not in Mounts, only in HostConfig.
+    // Sorted by where they are mounted: Docker lists them in no fixed order, and artifact names are numbered by it.
+    mounts: [...(raw.Mounts ?? []).map(toMount), ...Object.keys(raw.HostConfig.Tmpfs ?? {}).map((destination): ServiceMount => ({ type: 'tmpfs', source: 'tmpfs', destination, readOnly: false }))].sort((a, b) =>
+      a.destination.localeCompare(b.destination),
+    ),
+    ports,
+    networkMode: raw.HostConfig.NetworkMode ?? 'default',
+  };
+  if (raw.Config.StopTimeout !== undefined && raw.Config.StopTimeout !== null) details.stopTimeout = raw.Config.StopTimeout;
+  if (raw.Config.StopSignal) details.stopSignal = raw.Config.StopSignal;
+  return details;
+}
+
+function toMount(m: NonNullable<RawInspect['Mounts']>[number]): ServiceMount {
+  const type = m.Type === 'volume' || m.Type === 'bind' || m.Type === 'tmpfs' ? m.Type : 'other';
+  const mount: ServiceMount = { type, source: type === 'volume' ? (m.Name ?? m.Source) : m.Source, destination: m.Destination, readOnly: !m.RW };
+  if (m.Driver) mount.driver = m.Driver;
+  return mount;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number } | undefined)?.statusCode;
+}
+
+async function tolerate(work: Promise<unknown>, status: number): Promise<void> {
+  try {
+    await work;
+  } catch (error) {
+    if (statusOf(error) !== status) throw error;
+  }
+}
