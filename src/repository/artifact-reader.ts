@@ -47,6 +47,16 @@ export async function verifyArtifactFile(path: string, record: ArtifactRecord, w
   }
 }
 
+/** The stored bytes as they are (compressed), checked against the manifest at the end. */
+export function openStoredFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
+  const out = new PassThrough();
+  const stored = createReadStream(path, { highWaterMark: 1 << 20 });
+  pipeline(stored, checksumGuard(record, where), out, { signal }).catch((error: NodeJS.ErrnoException) => {
+    if (!out.destroyed) out.destroy(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error);
+  });
+  return out;
+}
+
 /**
  * Opens an artifact for reading, decompressed. The returned stream errors if
  * the stored bytes do not match the manifest or the decompressor fails, so a

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactSink, ArtifactSource } from '../core/driver.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
-import { openArtifactFile, verifyArtifactFile } from './artifact-reader.js';
+import { checksumGuard, openArtifactFile, openStoredFile, verifyArtifactFile } from './artifact-reader.js';
 import { writeArtifactFile } from './artifact-writer.js';
 import { writeCommandArtifactFile } from './command-artifact.js';
 import { decompressIntoCommand, decompressToFile } from './command-restore.js';
@@ -74,8 +77,11 @@ export class DirRepository implements Repository {
     this.config = config;
   }
 
-  async beginSnapshot(command: string): Promise<SnapshotWriter> {
+  async beginSnapshot(command: string, options: { id?: string } = {}): Promise<SnapshotWriter> {
     const config = this.requireConfig();
+    if (options.id !== undefined && !SNAPSHOT_ID.test(options.id)) {
+      throw new HoldfastError('integrity', `${JSON.stringify(options.id)} is not a snapshot id`, { hint: 'the bundle or its manifest is damaged' });
+    }
     const { lock, tookOverFrom } = await RepositoryLock.acquire(join(this.location, 'lock'), command).catch((e: unknown) => {
       throw wrap(e, this.location);
     });
@@ -88,7 +94,12 @@ export class DirRepository implements Repository {
         await rm(join(tmp, leftover), { recursive: true, force: true });
         notes.push(`removed the unfinished snapshot ${leftover} of an interrupted run`);
       }
-      const id = newSnapshotId();
+      const id = options.id ?? newSnapshotId();
+      if (await exists(join(this.location, 'snapshots', id))) {
+        throw new HoldfastError('repository', `snapshot ${id} is already in the repository at ${this.location}`, {
+          hint: 'it was imported before; `holdfast show ' + id + '` shows it',
+        });
+      }
       const staging = join(tmp, id);
       await mkdir(staging, { recursive: true });
       return new DirSnapshotWriter(id, staging, join(this.location, 'snapshots'), config.compression, lock, notes);
@@ -160,6 +171,42 @@ export class DirRepository implements Repository {
     await verifyArtifactFile(this.artifactPath(id, service, record.name), record, `${id}/${service}/${record.name}`, signal);
   }
 
+  openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {
+    return openStoredFile(this.artifactPath(id, service, record.name), record, `${id}/${service}/${record.name}`, signal);
+  }
+
+  async annotate(id: string, kind: string, value: unknown): Promise<void> {
+    assertAnnotationKind(kind);
+    await this.load(id);
+    const dir = join(this.location, 'annotations', id);
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `${kind}.json`);
+    const temp = `${path}.${process.pid}.tmp`;
+    try {
+      await writeFile(temp, JSON.stringify(value, null, 2) + '\n');
+      await rename(temp, path);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw wrap(error, this.location);
+    }
+  }
+
+  async annotations(id: string): Promise<Record<string, unknown>> {
+    this.requireConfig();
+    if (!SNAPSHOT_ID.test(id)) throw notFound(id);
+    const dir = join(this.location, 'annotations', id);
+    const out: Record<string, unknown> = {};
+    for (const file of (await readdir(dir).catch(() => [] as string[])).sort()) {
+      if (!file.endsWith('.json')) continue;
+      try {
+        out[file.slice(0, -'.json'.length)] = JSON.parse(await readFile(join(dir, file), 'utf8'));
+      } catch {
+        // A damaged annotation is not a damaged snapshot: it reads as absent.
+      }
+    }
+    return out;
+  }
+
   async remove(id: string): Promise<void> {
     if (!SNAPSHOT_ID.test(id)) throw notFound(id);
     // Rename first so that a half-removed snapshot is never listed.
@@ -172,6 +219,7 @@ export class DirRepository implements Repository {
       throw wrap(error, this.location);
     }
     await rm(doomed, { recursive: true, force: true });
+    await rm(join(this.location, 'annotations', id), { recursive: true, force: true });
   }
 
   private artifactPath(id: string, service: string, name: string): string {
@@ -278,6 +326,27 @@ class DirSnapshotWriter implements SnapshotWriter {
     };
   }
 
+  async putStored(service: string, record: ArtifactRecord, source: Readable, signal?: AbortSignal): Promise<void> {
+    const dir = join(this.staging, service);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(record.name) || record.name.length > 200) {
+      throw new HoldfastError('integrity', `unsafe artifact name ${JSON.stringify(record.name)}`, { service, hint: 'the bundle is damaged or was tampered with' });
+    }
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, record.name);
+    try {
+      await pipeline(source, checksumGuard(record, `${this.id}/${service}/${record.name}`), createWriteStream(path, { flags: 'wx' }), { signal });
+      const handle = await open(path, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      await rm(path, { force: true });
+      throw wrap(error, path, service);
+    }
+  }
+
   async discardService(service: string): Promise<void> {
     await rm(join(this.staging, service), { recursive: true, force: true });
   }
@@ -328,6 +397,10 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+function assertAnnotationKind(kind: string): void {
+  if (!/^[a-z][a-z0-9-]{0,40}$/.test(kind)) throw new HoldfastError('internal', `invalid annotation kind ${JSON.stringify(kind)}`);
 }
 
 function notFound(id: string): HoldfastError {

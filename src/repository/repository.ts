@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { ArtifactSink, ArtifactSource } from '../core/driver.js';
 import type { ArtifactRecord, Manifest } from './manifest.js';
 
@@ -14,7 +15,11 @@ export interface Repository {
   init(): Promise<void>;
   /** Opens an existing repository, or creates a plain one when `create` is set and none exists. */
   open(options: { create: boolean }): Promise<void>;
-  beginSnapshot(command: string): Promise<SnapshotWriter>;
+  /**
+   * Takes the lock and starts a snapshot. `id` keeps a given id (import of a
+   * bundle); it fails with 'repository' when a snapshot with that id exists.
+   */
+  beginSnapshot(command: string, options?: { id?: string }): Promise<SnapshotWriter>;
   /** Committed snapshots, oldest first. Unreadable manifests are returned as errors, not skipped. */
   list(): Promise<Array<Manifest | BrokenSnapshot>>;
   load(id: string): Promise<Manifest>;
@@ -23,8 +28,21 @@ export interface Repository {
   artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource;
   /** Recomputes an artifact's checksum; throws an 'integrity' error naming it. */
   verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void>;
-  /** Leftover staging directories of writers that died, removed by the next writer. */
+  /**
+   * The stored (compressed, never encrypted) bytes of an artifact, as the
+   * manifest's sha256 and storedBytes describe them: for export. The stream
+   * errors at its end when they do not match.
+   */
+  openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable;
+  /** Removes a committed snapshot (and its annotations); never leaves a half-removed one listed. */
   remove(id: string): Promise<void>;
+  /**
+   * Small JSON records kept beside a committed snapshot, which stays
+   * immutable: e.g. `restore-test` (the verdict of `verify --restore-test`).
+   * Writing a kind again replaces it.
+   */
+  annotate(id: string, kind: string, value: unknown): Promise<void>;
+  annotations(id: string): Promise<Record<string, unknown>>;
 }
 
 export interface BrokenSnapshot {
@@ -39,6 +57,11 @@ export interface SnapshotWriter {
   sink(service: string, onRawBytes?: (n: number) => void, signal?: AbortSignal): ArtifactSink;
   /** Drops what a failed service wrote, so that no half artifact is committed. */
   discardService(service: string): Promise<void>;
+  /**
+   * Stores already-compressed bytes as an artifact (import of a bundle): the
+   * bytes must match record.sha256 and record.storedBytes, or nothing is kept.
+   */
+  putStored(service: string, record: ArtifactRecord, source: Readable, signal?: AbortSignal): Promise<void>;
   /** Writes the manifest and makes the snapshot visible atomically. */
   commit(manifest: Manifest): Promise<void>;
   /** Removes everything written; nothing becomes visible. */
