@@ -4,6 +4,7 @@ import { loadConfig, type HoldfastConfig } from '../core/config.js';
 import { HoldfastError } from '../core/errors.js';
 import type { DriverRegistry } from '../core/registry.js';
 import { DirRepository } from '../repository/dir-repository.js';
+import { LazyRepository } from '../repository/lazy-repository.js';
 import type { Repository } from '../repository/repository.js';
 import { createOutput, type Output } from './output.js';
 
@@ -40,9 +41,17 @@ export function buildContext(flags: GlobalFlags, signal: AbortSignal): CommandCo
 }
 
 function openRepository(location: string): Repository {
+  if (location.startsWith('restic:')) {
+    const restic = location.slice('restic:'.length);
+    if (!restic) throw new HoldfastError('config', 'repository restic: names no restic repository', { hint: 'e.g. --repo restic:/srv/restic-repo or --repo restic:sftp:user@host:/srv/restic-repo' });
+    return new LazyRepository(`restic:${restic.replace(/:\/\/[^/@\s]*@/g, '://***@')}`, async () => {
+      const { ResticRepository } = await import('../repository/restic-repository.js');
+      return new ResticRepository(/^[a-z][a-z0-9+]*:/.test(restic) ? restic : resolve(restic));
+    });
+  }
   if (/^[a-z][a-z0-9+]*:/.test(location) && !location.startsWith('file:')) {
     throw new HoldfastError('config', `repository ${location}: only local directories are supported in this version`, {
-      hint: 'use a path, e.g. --repo /var/backups/holdfast (S3 and restic backends are planned)',
+      hint: 'use a path, e.g. --repo /var/backups/holdfast, or restic:<restic repository> (S3 is planned)',
     });
   }
   return new DirRepository(resolve(location.replace(/^file:/, '')));

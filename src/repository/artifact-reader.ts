@@ -64,12 +64,20 @@ export function openStoredFile(path: string, record: ArtifactRecord, where: Arti
  * must not touch a target with bad data verify first (verifyArtifactFile).
  */
 export function openArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
+  const stored = createReadStream(path);
+  const out = openArtifactStream(stored, record, where, signal);
+  stored.on('error', (error: NodeJS.ErrnoException) => {
+    if (!out.destroyed) out.destroy(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error);
+  });
+  return out;
+}
+
+/** The same over any stream of stored bytes (a backend that is not a file system). */
+export function openArtifactStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
   const out = new PassThrough();
   const fail = (error: unknown) => {
     if (!out.destroyed) out.destroy(error as Error);
   };
-  const stored = createReadStream(path);
-  stored.on('error', (error: NodeJS.ErrnoException) => fail(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error));
   if (record.compression === 'none') {
     pipeline(stored, checksumGuard(record, where), out, { signal }).catch(fail);
     return out;

@@ -1,3 +1,6 @@
+import { createReadStream } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import type { CommandSpec } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
 import { lastLines, runTool, type ToolExit } from '../core/process.js';
@@ -8,9 +11,17 @@ function corrupt(where: string, exit: ToolExit): HoldfastError {
   });
 }
 
-/** `zstd -d` of a stored artifact straight into a command's stdin. */
-export async function decompressIntoCommand(path: string, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal): Promise<ToolExit> {
+/** `zstd -d` of a stored artifact straight into a command's stdin (an uncompressed one is copied as it is). */
+export async function decompressIntoCommand(path: string, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal, compression: 'zstd' | 'none' = 'zstd'): Promise<ToolExit> {
   const consumer = runTool(spec.command, spec.args, { env: spec.env, secrets: spec.secrets, stdin: 'pipe', stdout: spec.stdout ?? 'ignore', signal });
+  if (compression === 'none') {
+    consumer.stdout?.resume();
+    // A consumer that stops reading early (it failed) breaks the pipe: its exit says why.
+    const feeding = pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), consumer.stdin!, { signal }).catch((error: unknown) => error);
+    const [exit, fed] = await Promise.all([consumer.done, feeding]);
+    if (fed && exit.code === 0) throw fed;
+    return exit;
+  }
   let zstd;
   try {
     zstd = runTool('zstd', ['-q', '-d', '-c', path], { stdout: consumer.stdin!, signal });
@@ -24,7 +35,8 @@ export async function decompressIntoCommand(path: string, where: string, spec: C
 }
 
 /** `zstd -d -o file`: for tools that need a seekable file (pg_restore -j). */
-export async function decompressToFile(path: string, where: string, out: string, signal?: AbortSignal): Promise<void> {
+export async function decompressToFile(path: string, where: string, out: string, signal?: AbortSignal, compression: 'zstd' | 'none' = 'zstd'): Promise<void> {
+  if (compression === 'none') return copyFile(path, out);
   const run = runTool('zstd', ['-q', '-d', '-f', '-o', out, path], { stdout: 'ignore', signal });
   const exit = await run.done;
   if (exit.code === 0) return;

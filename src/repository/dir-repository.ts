@@ -157,12 +157,12 @@ export class DirRepository implements Repository {
         return openArtifactFile(path, record, where, signal);
       },
       pipeToCommand: async (name, command) => {
-        const { path, where } = find(name);
-        return decompressIntoCommand(path, where, command, signal);
+        const { record, path, where } = find(name);
+        return decompressIntoCommand(path, where, command, signal, record.compression);
       },
       extractToFile: async (name, out) => {
-        const { path, where } = find(name);
-        await decompressToFile(path, where, out, signal);
+        const { record, path, where } = find(name);
+        await decompressToFile(path, where, out, signal, record.compression);
       },
     };
   }

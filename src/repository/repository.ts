@@ -32,6 +32,12 @@ export interface Repository {
    * `check` without --read-data compares it with the manifest.
    */
   storedSize(id: string, service: string, record: ArtifactRecord): Promise<number | null>;
+  /**
+   * The backend's own integrity check, for a backend that has one (restic:
+   * `restic check`, with readData `restic check --read-data`): the problems
+   * it found, none when all is well. `check` runs it beside its own.
+   */
+  checkStorage?(options: { readData: boolean; signal?: AbortSignal }): Promise<string[]>;
   /** Recomputes an artifact's checksum; throws an 'integrity' error naming it. */
   verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void>;
   /**

@@ -5,12 +5,14 @@ import { verifySnapshot } from './verify.js';
 export const checkCommand: HoldfastCommand = {
   command: 'check',
   describe: 'Check the whole repository: every manifest readable; with --read-data every artifact checksummed',
-  builder: (y) => y.option('read-data', { type: 'boolean', default: false, describe: 'read every artifact and recompute its sha256' }),
+  builder: (y) => y.option('read-data', { type: 'boolean', default: false, describe: 'read every artifact and recompute its sha256 (restic: also restic check --read-data)' }),
   async run(ctx, args) {
     const repo = ctx.repository();
     await repo.open({ create: false });
     const entries = await repo.list();
     const problems: Array<{ snapshot: string; problem: string }> = [];
+    // A backend with a checker of its own (restic check) runs it first.
+    for (const problem of (await repo.checkStorage?.({ readData: !!args['read-data'], signal: ctx.signal })) ?? []) problems.push({ snapshot: '-', problem });
     let artifacts = 0;
     for (const entry of entries) {
       if (isBroken(entry)) {

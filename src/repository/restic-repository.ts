@@ -1,0 +1,352 @@
+import { createWriteStream } from 'node:fs';
+import { hostname } from 'node:os';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ArtifactSource } from '../core/driver.js';
+import { HoldfastError, toHoldfastError } from '../core/errors.js';
+import { runTool } from '../core/process.js';
+import { checksumGuard, openArtifactStream } from './artifact-reader.js';
+import { parseManifest, type ArtifactRecord, type Manifest } from './manifest.js';
+import type { BrokenSnapshot, Repository, SnapshotWriter } from './repository.js';
+import { ResticCli } from './restic-cli.js';
+import { dumpStream, readCatalog, SmallFileCache, TAG, writerMayRun, type CatalogEntry } from './restic-catalog.js';
+import { ResticIntake } from './restic-intake.js';
+import { ResticSnapshotWriter, type StoredDocument } from './restic-snapshot-writer.js';
+import { resolveSnapshotRef } from './resolve.js';
+import { newSnapshotId, SNAPSHOT_ID } from './snapshot-id.js';
+
+/**
+ * `--repo restic:<restic repository>`: every artifact goes into restic as it
+ * streams (`restic backup --stdin`, uncompressed, so that restic's
+ * content-defined chunking finds what did not change since the last backup;
+ * restic compresses and encrypts it), the manifest goes in last. Records say
+ * compression 'none' and their sha256 is over the dump itself.
+ * Concurrent holdfast writers are safe here (restic's own locks; distinct
+ * snapshot ids), so no holdfast lock is taken.
+ */
+export class ResticRepository implements Repository {
+  readonly location: string;
+  private readonly cli: ResticCli;
+  private cache?: SmallFileCache;
+  private catalog?: Promise<CatalogEntry[]>;
+  private sizes?: Promise<Map<string, number>>;
+
+  constructor(resticRepository: string) {
+    const display = resticRepository.replace(/:\/\/[^/@\s]*@/g, '://***@');
+    this.location = `restic:${display}`;
+    this.cli = new ResticCli(resticRepository, display);
+  }
+
+  async init(): Promise<void> {
+    const found = await this.readConfig().catch((error: unknown) => error);
+    if (!(found instanceof HoldfastError && found.code === 'not-found')) {
+      if (found instanceof HoldfastError && found.code !== 'auth') throw found;
+      throw new HoldfastError('repository', `a restic repository already exists at ${this.cli.display}`, {
+        hint: 'use it as it is (holdfast keeps its snapshots apart by tags), or choose another --repo',
+      });
+    }
+    await this.cli.text(['init'], 'create the restic repository');
+    this.cache = new SmallFileCache((await this.readConfig()).id);
+  }
+
+  async open({ create }: { create: boolean }): Promise<void> {
+    try {
+      this.cache = new SmallFileCache((await this.readConfig()).id);
+    } catch (error) {
+      if (!(create && error instanceof HoldfastError && error.code === 'not-found')) throw error;
+      await this.cli.text(['init'], 'create the restic repository');
+      this.cache = new SmallFileCache((await this.readConfig()).id);
+    }
+  }
+
+  async beginSnapshot(_command: string, options: { id?: string } = {}): Promise<SnapshotWriter> {
+    this.requireOpen();
+    if (options.id !== undefined && !SNAPSHOT_ID.test(options.id)) {
+      throw new HoldfastError('integrity', `${JSON.stringify(options.id)} is not a snapshot id`, { hint: 'the bundle or its manifest is damaged' });
+    }
+    const entries = await this.entries(true);
+    const notes = [...this.cli.notes];
+    const id = options.id ?? newSnapshotId();
+    if (entries.some((e) => e.role === 'manifest' && e.holdfastId === id)) {
+      throw new HoldfastError('repository', `snapshot ${id} is already in the repository at ${this.location}`, {
+        hint: 'it was imported before; `holdfast show ' + id + '` shows it',
+      });
+    }
+    notes.push(...(await this.removeLeftovers(entries)));
+    return new ResticSnapshotWriter(id, this.cli, notes, () => this.forgetCached());
+  }
+
+  async list(): Promise<Array<Manifest | BrokenSnapshot>> {
+    const entries = await this.entries();
+    const out: Array<Manifest | BrokenSnapshot> = [];
+    const seen = new Set<string>();
+    for (const entry of entries.filter((e) => e.role === 'manifest')) {
+      if (seen.has(entry.holdfastId)) continue;
+      seen.add(entry.holdfastId);
+      try {
+        out.push((await this.document(entry)).manifest);
+      } catch (error) {
+        out.push({ id: entry.holdfastId, broken: toHoldfastError(error).message });
+      }
+    }
+    const when = (e: Manifest | BrokenSnapshot) => ('createdAt' in e ? e.createdAt : '');
+    return out.sort((a, b) => a.id.slice(0, 16).localeCompare(b.id.slice(0, 16)) || when(a).localeCompare(when(b)) || a.id.localeCompare(b.id));
+  }
+
+  async load(id: string): Promise<Manifest> {
+    return (await this.documentOf(id)).manifest;
+  }
+
+  async resolve(ref: string): Promise<string> {
+    return resolveSnapshotRef(ref, await this.list());
+  }
+
+  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource {
+    const find = (name: string) => {
+      const record = records.find((r) => r.name === name);
+      if (!record) throw new HoldfastError('not-found', `snapshot ${id} has no artifact ${name} for service ${service}`, { service });
+      return record;
+    };
+    return {
+      records,
+      open: (name) => this.openDecoded(id, service, find(name), signal),
+      pipeToCommand: async (name, command) => {
+        const consumer = runTool(command.command, command.args, { env: command.env, secrets: command.secrets, stdin: 'pipe', stdout: command.stdout ?? 'ignore', signal });
+        consumer.stdout?.resume();
+        // A consumer that stops reading early (it failed) breaks the pipe: its exit says why.
+        const feeding = pipeline(this.openDecoded(id, service, find(name), signal), consumer.stdin!).catch((error: unknown) => error);
+        const [exit, fed] = await Promise.all([consumer.done, feeding]);
+        if (fed && exit.code === 0) throw fed;
+        return exit;
+      },
+      extractToFile: async (name, path) => {
+        try {
+          await pipeline(this.openDecoded(id, service, find(name), signal), createWriteStream(path));
+        } catch (error) {
+          throw toHoldfastError(error, { service });
+        }
+      },
+    };
+  }
+
+  async storedSize(id: string, service: string, record: ArtifactRecord): Promise<number | null> {
+    const located = await this.locate(id, service, record).catch(() => undefined);
+    if (!located) return null;
+    this.sizes ??= this.readSizes();
+    return (await this.sizes).get(`${located.snapshot.id}:${located.path}`) ?? null;
+  }
+
+  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
+    await pipeline(this.openStored(id, service, record, signal), new PassThrough().resume());
+  }
+
+  openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    this.locate(id, service, record)
+      .then(({ snapshot, path }) => pipeline(dumpStream(this.cli, snapshot.id, path, signal), checksumGuard(record, `${id}/${service}/${record.name}`), out, { signal }))
+      .catch((error: unknown) => {
+        if (!out.destroyed) out.destroy(error as Error);
+      });
+    return out;
+  }
+
+  async remove(id: string): Promise<void> {
+    if (!SNAPSHOT_ID.test(id)) throw notFound(id);
+    const entries = (await this.entries(true)).filter((e) => e.holdfastId === id);
+    const manifests = entries.filter((e) => e.role === 'manifest');
+    if (manifests.length === 0) throw notFound(id);
+    // The manifest first: from then on the snapshot is not listed, whatever happens to the rest.
+    await this.cli.text(['forget', ...manifests.map((e) => e.snapshot.id)], `forget snapshot ${id}`);
+    const rest = entries.filter((e) => e.role !== 'manifest');
+    this.forgetCached();
+    if (rest.length > 0) await this.cli.text(['forget', ...rest.map((e) => e.snapshot.id)], `forget the artifacts of snapshot ${id}`);
+    await this.prune();
+  }
+
+  async annotate(id: string, kind: string, value: unknown): Promise<void> {
+    if (!/^[a-z][a-z0-9-]{0,40}$/.test(kind)) throw new HoldfastError('internal', `invalid annotation kind ${JSON.stringify(kind)}`);
+    await this.load(id);
+    const older = (await this.entries(true)).filter((e) => e.role === 'annotation' && e.holdfastId === id && e.kind === kind);
+    const intake = new ResticIntake(this.cli, `/holdfast/${id}/annotations/${kind}.json`, [TAG.annotation, `${TAG.id}${id}`, `${TAG.kind}${kind}`]);
+    try {
+      await intake.feed(Readable.from([Buffer.from(JSON.stringify(value, null, 2) + '\n')]));
+    } catch (error) {
+      await intake.kill();
+      throw toHoldfastError(error);
+    }
+    await intake.seal(`store the ${kind} annotation of ${id}`);
+    this.forgetCached();
+    // Newest wins on reading; dropping the older ones only keeps the list short.
+    if (older.length > 0) await this.cli.text(['forget', ...older.map((e) => e.snapshot.id)], 'forget an older annotation').catch(() => undefined);
+  }
+
+  async annotations(id: string): Promise<Record<string, unknown>> {
+    if (!SNAPSHOT_ID.test(id)) throw notFound(id);
+    const out: Record<string, unknown> = {};
+    for (const entry of (await this.entries()).filter((e) => e.role === 'annotation' && e.holdfastId === id && e.kind)) {
+      try {
+        out[entry.kind!] = JSON.parse(await this.requireOpen().read(this.cli, entry)); // oldest first: the newest wins
+      } catch {
+        // A damaged annotation is not a damaged snapshot: it reads as absent.
+      }
+    }
+    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  /** `restic prune`: frees what forgotten snapshots held. A lock only defers it, and says so. */
+  async prune(): Promise<void> {
+    try {
+      await this.cli.text(['prune'], 'prune');
+    } catch (error) {
+      const e = toHoldfastError(error);
+      process.stderr.write(`holdfast: [restic] the snapshot is forgotten, but its data stays until the next \`restic prune\`: ${e.message}\n`);
+    }
+  }
+
+  /** `restic check` (and `--read-data`): the storage's own integrity, beside holdfast's checksums. */
+  async checkStorage(options: { readData: boolean; signal?: AbortSignal }): Promise<string[]> {
+    const run = this.cli.spawn(['check', ...(options.readData ? ['--read-data'] : [])], { signal: options.signal, stdout: 'pipe' });
+    let out = '';
+    run.stdout!.setEncoding('utf8');
+    run.stdout!.on('data', (chunk: string) => (out += chunk));
+    const exit = await run.done;
+    if (exit.code === 0) return [];
+    if (exit.code !== 1 || /locked/.test(exit.stderr)) throw this.cli.failure('check the restic repository', exit);
+    return `${out}\n${exit.stderr}`
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => /error|damaged|missing|invalid|not referenced|unused/i.test(line) && !/^no errors were found/i.test(line))
+      .map((line) => `restic check: ${line}`)
+      .slice(0, 50);
+  }
+
+  private openDecoded(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    this.locate(id, service, record)
+      .then(({ snapshot, path }) => pipeline(openArtifactStream(dumpStream(this.cli, snapshot.id, path, signal), record, `${id}/${service}/${record.name}`, signal), out))
+      .catch((error: unknown) => {
+        if (!out.destroyed) out.destroy(error as Error);
+      });
+    return out;
+  }
+
+  /** The restic snapshot and path of an artifact, by its snapshot's stored document. */
+  private async locate(id: string, service: string, record: ArtifactRecord): Promise<{ snapshot: CatalogEntry['snapshot']; path: string }> {
+    const where = `${id}/${service}/${record.name}`;
+    const ref = (await this.documentOf(id)).artifacts[`${service}/${record.name}`];
+    const entry = ref ? (await this.entries()).find((e) => e.role === 'artifact' && e.holdfastId === id && e.snapshot.id.startsWith(ref)) : undefined;
+    if (!entry) {
+      throw new HoldfastError('integrity', `artifact ${where} is corrupt: its restic snapshot is missing`, {
+        hint: 'this artifact cannot be trusted: restore from another snapshot, and run `holdfast check --read-data`',
+      });
+    }
+    return { snapshot: entry.snapshot, path: entry.path };
+  }
+
+  private async documentOf(id: string): Promise<StoredDocument> {
+    if (!SNAPSHOT_ID.test(id)) throw notFound(id);
+    const entry = (await this.entries()).find((e) => e.role === 'manifest' && e.holdfastId === id);
+    if (!entry) throw notFound(id);
+    return this.document(entry);
+  }
+
+  private async document(entry: CatalogEntry): Promise<StoredDocument> {
+    const text = await this.requireOpen().read(this.cli, entry);
+    let doc: Partial<StoredDocument>;
+    try {
+      doc = JSON.parse(text) as Partial<StoredDocument>;
+    } catch (cause) {
+      throw new HoldfastError('integrity', `the manifest of snapshot ${entry.holdfastId} is not valid JSON (restic snapshot ${entry.snapshot.short_id})`, { cause, hint: 'run `holdfast check`' });
+    }
+    const manifest = parseManifest(JSON.stringify(doc.manifest ?? null), `of snapshot ${entry.holdfastId}`);
+    if (manifest.id !== entry.holdfastId) {
+      throw new HoldfastError('integrity', `restic snapshot ${entry.snapshot.short_id} is tagged ${entry.holdfastId} but holds the manifest of ${manifest.id}`, { hint: 'run `holdfast check`' });
+    }
+    return { holdfast: 1, manifest, artifacts: doc.artifacts ?? {} };
+  }
+
+  private async entries(fresh = false): Promise<CatalogEntry[]> {
+    this.requireOpen();
+    if (fresh || !this.catalog) {
+      this.catalog = readCatalog(this.cli);
+      this.catalog.catch(() => (this.catalog = undefined));
+    }
+    return this.catalog;
+  }
+
+  private forgetCached(): void {
+    this.catalog = undefined;
+    this.sizes = undefined;
+  }
+
+  /**
+   * Artifacts and annotations that no manifest refers to, written by a
+   * holdfast that is gone (killed, or its restic snapshot of a discarded
+   * artifact could not be forgotten): forgotten now; their data goes with the
+   * next prune. Another host's unfinished run is left alone and named.
+   */
+  private async removeLeftovers(entries: CatalogEntry[]): Promise<string[]> {
+    const referenced = new Set<string>();
+    const committed = new Set<string>();
+    for (const entry of entries.filter((e) => e.role === 'manifest')) {
+      committed.add(entry.holdfastId);
+      const doc = await this.document(entry).catch(() => undefined);
+      for (const ref of Object.values(doc?.artifacts ?? {})) referenced.add(`${entry.holdfastId}:${ref}`);
+    }
+    const isReferenced = (e: CatalogEntry) => [...referenced].some((r) => r.startsWith(`${e.holdfastId}:`) && e.snapshot.id.startsWith(r.slice(e.holdfastId.length + 1)));
+    const garbage = entries.filter((e) => (e.role === 'artifact' && !isReferenced(e)) || (e.role === 'annotation' && !committed.has(e.holdfastId)));
+    const dead = garbage.filter((e) => e.role === 'annotation' || !writerMayRun(e));
+    const notes: string[] = [];
+    if (dead.length > 0) {
+      try {
+        await this.cli.text(['forget', ...dead.map((e) => e.snapshot.id)], 'forget what an interrupted run left');
+        this.forgetCached();
+        const ids = [...new Set(dead.map((e) => e.holdfastId))];
+        notes.push(`forgot ${dead.length} restic snapshots that interrupted runs left (${ids.join(', ')}); the next \`restic prune\` frees their data`);
+      } catch (error) {
+        notes.push(`could not yet forget ${dead.length} restic snapshots that interrupted runs left: ${toHoldfastError(error).message}`);
+      }
+    }
+    const elsewhere = garbage.filter((e) => !dead.includes(e) && e.snapshot.hostname !== hostname());
+    if (elsewhere.length > 0) {
+      const hosts = [...new Set(elsewhere.map((e) => e.snapshot.hostname))].join(', ');
+      notes.push(`${elsewhere.length} restic snapshots of unfinished holdfast runs on ${hosts} are left alone (holdfast cannot tell from here whether they still run; \`restic forget\` them once they are gone)`);
+    }
+    return notes;
+  }
+
+  /** Artifacts that no manifest refers to and whose writer is gone: what the repository suite calls leftovers. */
+  async leftovers(): Promise<string[]> {
+    const entries = await this.entries(true);
+    const referenced = new Set<string>();
+    for (const entry of entries.filter((e) => e.role === 'manifest')) {
+      for (const ref of Object.values((await this.document(entry)).artifacts)) referenced.add(ref);
+    }
+    return entries.filter((e) => e.role === 'artifact' && ![...referenced].some((r) => e.snapshot.id.startsWith(r))).map((e) => `${e.holdfastId}:${e.path}`);
+  }
+
+  private async readSizes(): Promise<Map<string, number>> {
+    type Found = Array<{ snapshot: string; matches: Array<{ path: string; type: string; size?: number }> | null }>;
+    const found = await this.cli.json<Found | null>(['find', '--tag', TAG.artifact, '*'], 'list the artifact sizes');
+    const sizes = new Map<string, number>();
+    for (const hit of found ?? []) {
+      for (const m of hit.matches ?? []) if (m.type === 'file') sizes.set(`${hit.snapshot}:${m.path}`, m.size ?? 0);
+    }
+    return sizes;
+  }
+
+  private async readConfig(): Promise<{ id: string; version: number }> {
+    return this.cli.json<{ id: string; version: number }>(['cat', 'config'], 'open the restic repository');
+  }
+
+  private requireOpen(): SmallFileCache {
+    if (!this.cache) throw new HoldfastError('internal', 'repository used before open()');
+    return this.cache;
+  }
+}
+
+function notFound(id: string): HoldfastError {
+  return new HoldfastError('not-found', `no snapshot ${JSON.stringify(id)} in this repository`, {
+    hint: 'list them with `holdfast snapshots`',
+  });
+}
