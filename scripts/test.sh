@@ -10,6 +10,7 @@ root="$(cd "$here/.." && pwd)"
 cd "$root"
 
 bash scripts/install/base.sh
+bash scripts/install/restic.sh   # the restic: repository backend's tests (Debian's restic)
 bash scripts/install/mongodb.sh  # FerretDB (MongoDB wire, SQLite) + mongodump/mongorestore from Go modules; ~97 s cold, cached
 # Docker tests: a private dockerd (no bridge, no iptables, loopback only) and the images they
 # use, built locally (no registry). Stopped at the end only if this script started it.

@@ -37,14 +37,23 @@ export async function resticFixture(init = true): Promise<ResticFixture> {
 
 /** Artifacts that no manifest refers to. */
 export async function resticLeftovers(repo: string, env: Record<string, string>): Promise<string[]> {
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  try {
+  return withEnv(env, async () => {
     const repository = new ResticRepository(repo);
     await repository.open({ create: false });
-    return await repository.leftovers();
+    return repository.leftovers();
+  });
+}
+
+/** Runs `fn` with `env` in process.env (the backend reads the restic password from there, as in the CLI). */
+export async function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    return await fn();
   } finally {
-    for (const key of Object.keys(env)) if (saved[key] === undefined) delete process.env[key];
-    else process.env[key] = saved[key];
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
