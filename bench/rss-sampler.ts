@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Samples a process's peak resident set (VmHWM, which the kernel keeps as a
@@ -13,6 +13,46 @@ export function sampleRss(pid: number, everyMs = 50): { stop(): number } {
     } catch {
       // exited
     }
+  };
+  read();
+  const timer = setInterval(read, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return peakKiB;
+    },
+  };
+}
+
+/**
+ * Samples the summed resident set (VmRSS) of a process and all its
+ * descendants (holdfast with its pg_dump and restic; a shell pipeline), and
+ * keeps the highest sum seen. Sampled, so a short spike can be missed.
+ */
+export function sampleTreeRss(pid: number, everyMs = 100): { stop(): number } {
+  let peakKiB = 0;
+  const read = () => {
+    const children = new Map<number, number[]>();
+    const rss = new Map<number, number>();
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+        const parent = Number(/PPid:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        rss.set(Number(entry), Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0));
+        children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+      } catch {
+        // exited meanwhile
+      }
+    }
+    let sum = 0;
+    const stack = [pid];
+    while (stack.length) {
+      const next = stack.pop()!;
+      sum += rss.get(next) ?? 0;
+      stack.push(...(children.get(next) ?? []));
+    }
+    peakKiB = Math.max(peakKiB, sum);
   };
   read();
   const timer = setInterval(read, everyMs);

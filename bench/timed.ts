@@ -1,18 +1,21 @@
 import { spawn } from 'node:child_process';
-import { sampleRss } from './rss-sampler.js';
+import { sampleRss, sampleTreeRss } from './rss-sampler.js';
 
 export interface Timed {
   seconds: number;
   peakRssMiB: number;
+  /** With `tree`: the highest summed RSS of the process and its descendants (sampled). */
+  treeRssMiB?: number;
   stdout: string;
 }
 
 /** Runs a command (argument array, no shell unless the caller runs bash itself) and measures wall time and peak RSS. */
-export function timed(command: string, args: string[], env: Record<string, string> = {}): Promise<Timed> {
+export function timed(command: string, args: string[], env: Record<string, string> = {}, options: { tree?: boolean } = {}): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const rss = sampleRss(child.pid!);
+    const tree = options.tree ? sampleTreeRss(child.pid!) : undefined;
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -20,11 +23,12 @@ export function timed(command: string, args: string[], env: Record<string, strin
     child.once('error', reject);
     child.once('close', (code) => {
       const peak = rss.stop();
+      const treePeak = tree?.stop();
       if (code !== 0) {
         reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
         return;
       }
-      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMiB: Math.round(peak / 1024), stdout });
+      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRssMiB: Math.round(peak / 1024), ...(treePeak !== undefined ? { treeRssMiB: Math.round(treePeak / 1024) } : {}), stdout });
     });
   });
 }
@@ -45,7 +49,8 @@ export async function interleaved<K extends string>(rounds: number, contenders: 
   for (const [name, list] of Object.entries(runs) as Array<[K, Timed[]]>) {
     const sorted = [...list].sort((a, b) => a.seconds - b.seconds);
     const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
-    out[name] = { ...median, peakRssMiB: Math.max(...list.map((t) => t.peakRssMiB)), all: list.map((t) => Math.round(t.seconds * 100) / 100) };
+    const trees = list.flatMap((t) => (t.treeRssMiB === undefined ? [] : [t.treeRssMiB]));
+    out[name] = { ...median, peakRssMiB: Math.max(...list.map((t) => t.peakRssMiB)), ...(trees.length ? { treeRssMiB: Math.max(...trees) } : {}), all: list.map((t) => Math.round(t.seconds * 100) / 100) };
   }
   return out;
 }

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runTool } from '../../src/core/process.js';
 import { waitFor } from '../../src/core/wait.js';
+import type { ArtifactRecord, Manifest } from '../../src/repository/manifest.js';
 import { ResticRepository } from '../../src/repository/restic-repository.js';
 import { holdfast } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
@@ -65,6 +66,73 @@ describe('restic backend: a dump that fails late never becomes a restic snapshot
     });
   });
 });
+
+describe('restic backend: import, export, annotations, remove', () => {
+  let fx: ResticFixture;
+  beforeAll(async () => {
+    fx = await resticFixture();
+  });
+  afterAll(() => fx?.cleanup());
+
+  test('putStored of a zstd record with a given id, read back decompressed and as stored; annotations replace; remove leaves nothing', async () => {
+    await withEnv(fx.env, async () => {
+      const raw = Buffer.from('COPY data FROM stdin;\n'.repeat(200_000));
+      const zstd = runTool('zstd', ['-q', '-c', '-3'], { stdin: 'pipe' });
+      zstd.stdin!.end(raw);
+      const compressed = Buffer.concat(await zstd.stdout!.toArray());
+      expect((await zstd.done).code).toBe(0);
+      const record: ArtifactRecord = { name: 'app.pgdump', kind: 'pg_dump', compression: 'zstd', sha256: createHash('sha256').update(compressed).digest('hex'), storedBytes: compressed.length, rawBytes: raw.length };
+      const id = '20261130T120000Z-beef';
+      const repo = new ResticRepository(fx.repo);
+      await repo.open({ create: false });
+
+      const bad = await repo.beginSnapshot('import', { id });
+      await expect(bad.putStored('db', { ...record, sha256: '0'.repeat(64) }, Readable.from([compressed]))).rejects.toThrow(/corrupt/);
+      await bad.abort();
+      expect(await fx.snapshots()).toEqual([]);
+
+      const writer = await repo.beginSnapshot('import', { id });
+      await writer.putStored('db', record, Readable.from([compressed]));
+      await writer.commit(manifestWith(id, record));
+      await expect(repo.beginSnapshot('import', { id })).rejects.toThrow(/already in the repository/);
+
+      expect((await repo.list()).map((m) => m.id)).toEqual([id]);
+      expect(await repo.storedSize(id, 'db', record)).toBe(compressed.length);
+      await repo.verifyArtifact(id, 'db', record);
+      expect(Buffer.concat(await repo.openStored(id, 'db', record).toArray()).equals(compressed)).toBe(true);
+      const source = repo.artifacts(id, 'db', [record]);
+      expect(Buffer.concat(await source.open('app.pgdump').toArray()).equals(raw)).toBe(true);
+      const counted = await source.pipeToCommand('app.pgdump', { command: 'wc', args: ['-c'], stdout: 'pipe' });
+      expect(counted.code).toBe(0);
+
+      await repo.annotate(id, 'restore-test', { passed: false });
+      await repo.annotate(id, 'restore-test', { passed: true });
+      expect(await repo.annotations(id)).toEqual({ 'restore-test': { passed: true } });
+
+      await repo.remove(id);
+      expect(await repo.list()).toEqual([]);
+      await expect(repo.load(id)).rejects.toThrow(/no snapshot/);
+      expect(await fx.snapshots()).toEqual([]);
+    });
+  });
+});
+
+function manifestWith(id: string, record: ArtifactRecord): Manifest {
+  const now = new Date().toISOString();
+  return {
+    format: 1,
+    id,
+    createdAt: now,
+    finishedAt: now,
+    hostname: 'test',
+    holdfastVersion: 'test',
+    tags: ['imported'],
+    status: 'ok',
+    services: {
+      db: { engine: 'postgres', driver: 'postgres', strategy: 'pg_dump', consistency: 'transactional', reason: 'test', status: 'ok', options: {}, startedAt: now, durationMs: 1, artifacts: [record], details: {}, notes: [] },
+    },
+  };
+}
 
 describe('restic backend through the CLI: a locked repository, passwords', () => {
   let fx: ResticFixture;
