@@ -25,6 +25,7 @@ export interface BenchRepo {
 
 export async function benchRepos(specs: string[], work: string): Promise<BenchRepo[]> {
   const out: BenchRepo[] = [];
+  await mkdir(work, { recursive: true });
   for (const spec of specs) {
     if (spec === 'dir') {
       const path = join(work, 'dir-repo');

@@ -78,7 +78,9 @@ export class ResticCli {
   }
 
   /** The HoldfastError for a failed restic run, by what restic said. */
-  failure(action: string, exit: ToolExit): HoldfastError {
+  failure(action: string, raw: ToolExit): HoldfastError {
+    // restic may repeat the location, which may carry credentials: only the redacted form is shown.
+    const exit = { ...raw, stderr: raw.stderr.split(this.repository).join(this.display).replace(/:\/\/[^/@\s]*@/g, '://***@') };
     const said = lastLines(exit.stderr.replace(/^Fatal: /gm, ''), 4);
     const lock = parseResticLock(exit.stderr);
     if (lock) {
