@@ -286,15 +286,7 @@ export class ResticRepository implements Repository {
    * next prune. Another host's unfinished run is left alone and named.
    */
   private async removeLeftovers(entries: CatalogEntry[]): Promise<string[]> {
-    const referenced = new Set<string>();
-    const committed = new Set<string>();
-    for (const entry of entries.filter((e) => e.role === 'manifest')) {
-      committed.add(entry.holdfastId);
-      const doc = await this.document(entry).catch(() => undefined);
-      for (const ref of Object.values(doc?.artifacts ?? {})) referenced.add(`${entry.holdfastId}:${ref}`);
-    }
-    const isReferenced = (e: CatalogEntry) => [...referenced].some((r) => r.startsWith(`${e.holdfastId}:`) && e.snapshot.id.startsWith(r.slice(e.holdfastId.length + 1)));
-    const garbage = entries.filter((e) => (e.role === 'artifact' && !isReferenced(e)) || (e.role === 'annotation' && !committed.has(e.holdfastId)));
+    const garbage = await this.unreferenced(entries);
     const dead = garbage.filter((e) => e.role === 'annotation' || !writerMayRun(e));
     const notes: string[] = [];
     if (dead.length > 0) {
@@ -315,14 +307,22 @@ export class ResticRepository implements Repository {
     return notes;
   }
 
-  /** Artifacts that no manifest refers to and whose writer is gone: what the repository suite calls leftovers. */
+  /** Artifacts (and annotations) that no committed manifest refers to, whoever wrote them: the repository suite's leftovers. */
   async leftovers(): Promise<string[]> {
-    const entries = await this.entries(true);
-    const referenced = new Set<string>();
+    return (await this.unreferenced(await this.entries(true))).map((e) => `${e.holdfastId}:${e.path}`);
+  }
+
+  private async unreferenced(entries: CatalogEntry[]): Promise<CatalogEntry[]> {
+    const referenced = new Map<string, string[]>();
     for (const entry of entries.filter((e) => e.role === 'manifest')) {
-      for (const ref of Object.values((await this.document(entry)).artifacts)) referenced.add(ref);
+      const doc = await this.document(entry).catch(() => undefined);
+      // A manifest that cannot be read now keeps all of its snapshot's pieces (the prefix '' matches every id).
+      const refs = doc ? Object.values(doc.artifacts) : [''];
+      referenced.set(entry.holdfastId, [...(referenced.get(entry.holdfastId) ?? []), ...refs]);
     }
-    return entries.filter((e) => e.role === 'artifact' && ![...referenced].some((r) => e.snapshot.id.startsWith(r))).map((e) => `${e.holdfastId}:${e.path}`);
+    return entries.filter((e) =>
+      e.role === 'artifact' ? !(referenced.get(e.holdfastId) ?? []).some((ref) => e.snapshot.id.startsWith(ref)) : e.role === 'annotation' && !referenced.has(e.holdfastId),
+    );
   }
 
   private async readSizes(): Promise<Map<string, number>> {
