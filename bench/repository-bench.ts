@@ -26,6 +26,7 @@ const mb = Number(arg('mb', '1400'));
 const rounds = Number(arg('rounds', '3'));
 const specs = args('repo').length ? args('repo') : ['dir', 'restic'];
 const ratio = (a: Timed, b: Timed) => Math.round((a.seconds / b.seconds) * 100) / 100;
+const cpuRatio = (a: Timed, b: Timed) => (a.cpuSeconds && b.cpuSeconds ? Math.round((a.cpuSeconds / b.cpuSeconds) * 100) / 100 : null);
 
 const work = await mkdtemp(join(tmpdir(), 'holdfast-repobench-'));
 const pg = await startPgCluster({ settings: { shared_buffers: "'256MB'", maintenance_work_mem: "'256MB'", max_wal_size: "'4GB'" } });
@@ -43,11 +44,11 @@ try {
 
   const repos = await benchRepos(specs, join(work, 'repos'));
   const rawRestic = (await benchRepos(['restic'], join(work, 'raw-restic')))[0]!;
-  const bash = (script: string, extra: Record<string, string> = {}) => timed('bash', ['-c', `set -euo pipefail; ${script}`], { ...env, ...extra }, { tree: true });
+  const bash = (script: string, extra: Record<string, string> = {}) => timed('bash', ['-c', `set -euo pipefail; ${script}`], { ...env, ...extra }, { tree: true, cpu: true });
   const stored: Record<string, number> = {};
   const holdfast = (repo: BenchRepo) => async () => {
     if (repo.label === 'dir' || repo.label === 'restic') await repo.reset();
-    const t = await timed(process.execPath, [BIN, '--repo', repo.repo, '--quiet', 'backup', '--fingerprint', 'none', '--service', `db=${pg.url('bench')}`], { ...repo.env, HOLDFAST_DB_PASSWORD: pg.password }, { tree: true });
+    const t = await timed(process.execPath, [BIN, '--repo', repo.repo, '--quiet', 'backup', '--fingerprint', 'none', '--service', `db=${pg.url('bench')}`], { ...repo.env, HOLDFAST_DB_PASSWORD: pg.password }, { tree: true, cpu: true });
     stored[repo.label] = await repo.bytes();
     return t;
   };
@@ -69,12 +70,14 @@ try {
     databaseMiB: MiB(await databaseBytes(pg, 'bench')),
     dumpMiB: MiB(dumpBytes),
     rounds,
-    seconds: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { median: Math.round(v.seconds * 100) / 100, all: v.all, MiBps: Math.round(MiB(dumpBytes) / v.seconds) }])),
+    seconds: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { median: Math.round(v.seconds * 100) / 100, all: v.all, MiBps: Math.round(MiB(dumpBytes) / v.seconds), cpuSeconds: v.cpuSeconds }])),
     peakRssMiB: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { process: v.peakRssMiB, tree: v.treeRssMiB }])),
     storedMiB: Object.fromEntries(Object.entries(stored).map(([k, v]) => [k, MiB(v)])),
     ratios: {
       ...(results['holdfast → dir'] ? { 'holdfast → dir / pg_dump|zstd': ratio(results['holdfast → dir'], results['pg_dump | zstd']!) } : {}),
       ...(results['holdfast → restic'] ? { 'holdfast → restic / pg_dump|restic --stdin': ratio(results['holdfast → restic'], results['pg_dump | restic backup --stdin']!) } : {}),
+      ...(results['holdfast → restic'] ? { 'CPU: holdfast → restic / pg_dump|restic --stdin': cpuRatio(results['holdfast → restic'], results['pg_dump | restic backup --stdin']!) } : {}),
+      ...(results['holdfast → dir'] ? { 'CPU: holdfast → dir / pg_dump|zstd': cpuRatio(results['holdfast → dir'], results['pg_dump | zstd']!) } : {}),
       ...(results['holdfast → restic'] && results['holdfast → dir'] ? { 'holdfast → restic / holdfast → dir': ratio(results['holdfast → restic'], results['holdfast → dir']) } : {}),
       ...Object.fromEntries(
         repos.filter((r) => r.label !== 'dir' && r.label !== 'restic').map((r) => [`holdfast → ${r.label} / pg_dump|zstd`, ratio(results[`holdfast → ${r.label}`]!, results['pg_dump | zstd']!)]),
