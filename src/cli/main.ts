@@ -5,6 +5,8 @@ import type { HoldfastCommand } from './command.js';
 import { backupCommand } from './commands/backup.js';
 import { checkCommand } from './commands/check.js';
 import { discoverCommand } from './commands/discover.js';
+import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
 import { initCommand } from './commands/init.js';
 import { planCommand } from './commands/plan.js';
 import { restoreCommand } from './commands/restore.js';
@@ -25,6 +27,8 @@ const COMMANDS: HoldfastCommand[] = [
   restoreCommand,
   verifyCommand,
   checkCommand,
+  exportCommand,
+  importCommand,
 ];
 
 /** Stops work cleanly on the first SIGINT/SIGTERM; a second one exits at once. */
