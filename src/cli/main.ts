@@ -51,7 +51,18 @@ function installSignalHandlers(controller: AbortController): () => void {
   };
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** yargs reads `--to -` as an empty value plus an unknown argument "-": hand it `--to=-`, which it reads right. */
+function joinDashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (const arg of argv) {
+    if (arg === '-' && out.at(-1) === '--to') out.push(`${out.pop()}=-`);
+    else out.push(arg);
+  }
+  return out;
+}
+
+export async function main(rawArgv: string[]): Promise<number> {
+  const argv = joinDashValues(rawArgv);
   const controller = new AbortController();
   const uninstall = installSignalHandlers(controller);
   let code: number = EXIT.ok;

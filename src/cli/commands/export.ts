@@ -14,7 +14,8 @@ export const exportCommand: HoldfastCommand = {
       .example('$0 export latest --to /mnt/usb/shop.hfb', 'a file to copy to the new host')
       .example('$0 export pre-move --to - | ssh newhost holdfast import -', 'straight to another host'),
   async run(ctx, args) {
-    const to = String(args.to);
+    // yargs hands a lone "-" over as "".
+    const to = args.to === '' ? '-' : String(args.to);
     const toStdout = to === '-';
     if (toStdout && process.stdout.isTTY) {
       throw new HoldfastError('usage', 'refusing to write a binary bundle to a terminal', { hint: 'redirect stdout (--to - > FILE, or a pipe), or name a file with --to FILE' });

@@ -13,7 +13,8 @@ export const importCommand: HoldfastCommand = {
       .positional('file', { type: 'string', describe: 'the bundle, or - for stdin' })
       .example('$0 --repo /var/backups/holdfast import shop.hfb', 'then: holdfast restore <id>'),
   async run(ctx, args) {
-    const file = String(args.file);
+    // yargs hands a lone "-" over as "".
+    const file = args.file === '' || args.file === undefined ? '-' : String(args.file);
     if (file === '-' && process.stdin.isTTY) throw new HoldfastError('usage', 'import - reads a bundle from stdin, which is a terminal', { hint: 'pipe a bundle in, or name the file' });
     if (file !== '-') {
       const info = await stat(file).catch(() => undefined);
