@@ -43,7 +43,7 @@ describe('migration: backup on one Docker host, export, import, restore on anoth
     db = await lab.postgres('db', await freePort(), { volume: pgdata, project, service: 'db' });
     await lab.psql(db, "CREATE TABLE orders (id int PRIMARY KEY, item text, qty int); INSERT INTO orders SELECT g, 'item ' || g, g % 7 FROM generate_series(1, 5000) g; CREATE ROLE shop LOGIN; ALTER TABLE orders OWNER TO shop");
     await lab.inVolume(files, TREE);
-    await lab.run('web', ['-v', `${files}:/srv/www`, IMAGES.busybox, 'sleep', '600'], { project, service: 'web' });
+    await lab.run('web', ['--init', '-v', `${files}:/srv/www`, IMAGES.busybox, 'sleep', '600'], { project, service: 'web' });
   });
 
   afterAll(async () => {
@@ -54,7 +54,7 @@ describe('migration: backup on one Docker host, export, import, restore on anoth
 
   test('the stack moves with its data, owners and fingerprints; the PostgreSQL container is rebuilt on host B', async () => {
     const backup = await holdfast(['--repo', repoA, 'backup', '--project', project, '--fingerprint', 'full', '--tag', 'move', '--json'], lab.env());
-    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
     const snapshot = backup.json<{ snapshot: string }>().snapshot;
 
     const exported = await holdfast(['--repo', repoA, 'export', 'move', '--to', bundle, '--json'], lab.env());
@@ -86,7 +86,7 @@ describe('migration: backup on one Docker host, export, import, restore on anoth
     expect(by.db!.fingerprint!.compared).toBeGreaterThan(0);
 
     // PostgreSQL on B: the rows, their owner role (from the globals), in a container from the same image on a fresh volume.
-    const psqlB = (sql: string) => hostB.docker(['exec', '-e', 'PGPASSWORD=b-secret', db, 'psql', '-X', '-A', '-t', '-U', 'postgres', '-d', 'postgres', '-c', sql]);
+    const psqlB = (sql: string) => hostB.docker(['exec', '-e', 'PGPASSWORD=b-secret', db, 'psql', '-X', '-A', '-t', '-F', '\t', '-U', 'postgres', '-d', 'postgres', '-c', sql]);
     expect(await psqlB('SELECT count(*), sum(qty) FROM orders')).toBe(await lab.psql(db, 'SELECT count(*), sum(qty) FROM orders'));
     expect(await psqlB("SELECT tableowner FROM pg_tables WHERE tablename = 'orders'")).toBe('shop');
     expect(await hostB.docker(['inspect', '-f', '{{.Config.Image}} {{.State.Status}} {{.HostConfig.NetworkMode}} {{index .Config.Labels "holdfast.restored-from"}}', db])).toBe(`${IMAGES.postgres} running none ${snapshot}`);
