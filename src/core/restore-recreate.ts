@@ -1,4 +1,5 @@
 import type { Driver } from './driver.js';
+import { HoldfastError, toHoldfastError } from './errors.js';
 import type { ProgressSink } from './driver.js';
 import type { Service } from './service.js';
 import type { ServiceRecord } from '../repository/manifest.js';
@@ -29,8 +30,12 @@ export async function recreateForRestore(
   try {
     await driver.waitReady({ ...target, container: undefined }, context.signal);
   } catch (error) {
-    await rebuilt.discard();
-    context.note(`removed container ${rebuilt.name} and its new volumes again: its server never became ready`);
-    throw error;
+    const logs = await rebuilt.discard();
+    const e = toHoldfastError(error, { service: context.service });
+    throw new HoldfastError(e.code, `${e.message}${logs ? `; its last output:\n${logs}` : ''}\n(holdfast removed the container and its new volumes again)`, {
+      service: context.service,
+      ...(e.hint ? { hint: e.hint } : {}),
+      cause: error,
+    });
   }
 }

@@ -31,6 +31,8 @@ export interface DockerApi {
    * for a restore that rebuilds a service's container. Never pulls.
    */
   createContainer(spec: ContainerSpec): Promise<string>;
+  /** The last lines of a container's output (stdout and stderr), for error messages. */
+  logsTail(id: string, lines: number): Promise<string>;
   /** `docker stop -t timeout`: SIGTERM (or the stop signal), then SIGKILL after the timeout. */
   stop(id: string, timeoutSec: number): Promise<void>;
   /** Idempotent: a running container is left as it is. */

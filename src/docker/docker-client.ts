@@ -114,6 +114,20 @@ class DockerodeApi implements DockerApi {
     return this.call(`remove volume ${name}`, () => tolerate(this.docker.getVolume(name).remove(), 404));
   }
 
+  logsTail(id: string, lines: number): Promise<string> {
+    return this.call(`logs of ${id}`, async () => {
+      const raw = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
+      // Without a TTY the log comes in frames: 8-byte header (stream, 0, 0, 0, length), then the bytes.
+      const parts: Buffer[] = [];
+      for (let at = 0; at + 8 <= raw.length; ) {
+        const size = raw.readUInt32BE(at + 4);
+        parts.push(raw.subarray(at + 8, at + 8 + size));
+        at += 8 + size;
+      }
+      return Buffer.concat(parts).toString('utf8').trim();
+    });
+  }
+
   imageEnvNames(image: string): Promise<string[] | undefined> {
     return this.call(`inspect image ${image}`, async () => {
       try {

@@ -17,8 +17,8 @@ export interface Recreated {
   created: boolean;
   name: string;
   notes: string[];
-  /** Removes what was created (container and its fresh volumes), when the server never came up. */
-  discard(): Promise<void>;
+  /** Removes what was created (container and its fresh volumes), when the server never came up; returns the container's last log lines. */
+  discard(): Promise<string>;
 }
 
 /**
@@ -35,7 +35,7 @@ export interface Recreated {
 export async function recreateContainer(api: DockerApi, recorded: RecordedContainer, context: { service: string; snapshot: string; env?: NodeJS.ProcessEnv }): Promise<Recreated> {
   const { service } = context;
   const env = context.env ?? process.env;
-  if (await api.inspectContainer(recorded.name)) return { created: false, name: recorded.name, notes: [], discard: async () => undefined };
+  if (await api.inspectContainer(recorded.name)) return { created: false, name: recorded.name, notes: [], discard: async () => '' };
   const imageEnv = await api.imageEnvNames(recorded.image);
   if (!imageEnv) {
     throw new HoldfastError('target', `the image ${recorded.image} of container ${recorded.name} is not on the Docker host ${api.host}`, {
@@ -97,8 +97,10 @@ export async function recreateContainer(api: DockerApi, recorded: RecordedContai
       'bring it up with your compose file or docker run afterwards (the volumes keep the data)',
   );
   const discard = async () => {
+    const logs = await api.logsTail(id, 8).catch(() => '');
     await api.remove(id).catch(() => undefined);
     for (const name of made) await api.removeVolume(name).catch(() => undefined);
+    return logs;
   };
   return { created: true, name: recorded.name, notes, discard };
 }

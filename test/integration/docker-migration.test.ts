@@ -76,6 +76,16 @@ describe('migration: backup on one Docker host, export, import, restore on anoth
     expect(plain.stderr).toContain(`the container ${db} of PostgreSQL is gone`);
     expect(plain.stderr).toContain('--recreate');
 
+    // --recreate without the password the image needs: the container stops, holdfast says why and leaves nothing on B.
+    const noPassword = await holdfast(['--repo', repoB, 'restore', snapshot, 'db', '--recreate'], lab.env({ DOCKER_HOST: hostB.host }));
+    expect(noPassword.code).toBe(1);
+    expect(noPassword.stderr).toContain(`the container ${db} stopped before PostgreSQL was ready`);
+    expect(noPassword.stderr).toContain('superuser password is not specified');
+    expect(noPassword.stderr).toContain('holdfast removed the container and its new volumes again');
+    expect(noPassword.stderr).toContain('POSTGRES_PASSWORD=... holdfast restore --recreate');
+    expect(await hostB.docker(['ps', '-aq'])).toBe('');
+    expect(await hostB.docker(['volume', 'ls', '-q'])).toBe('');
+
     const restore = await holdfast(['--repo', repoB, 'restore', snapshot, '--recreate', '--json'], envB);
     expect(restore.code, restore.stderr + restore.stdout).toBe(0);
     const doc = restore.json<RestoreDoc>();

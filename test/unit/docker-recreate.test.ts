@@ -27,6 +27,7 @@ function fakeApi(state: { containers?: string[]; volumes?: string[]; images?: Re
       return 'c0ffee';
     },
     remove: async (id: string) => void calls.push(`remove container ${id}`),
+    logsTail: async () => 'Error: Database is uninitialized',
   } as unknown as DockerApi;
   return { api, calls, created, volumes };
 }
@@ -69,7 +70,7 @@ describe('recreateContainer', () => {
     expect(notes).toContain('bind /etc/shop/pg.conf at /etc/postgresql/pg.conf (read-only: not state) was not mounted');
     // The password value is in the API request only, never in a note.
     expect(notes).not.toContain('pw');
-    await result.discard();
+    expect(await result.discard()).toBe('Error: Database is uninitialized');
     expect(calls.slice(2)).toEqual(['remove container c0ffee', 'remove volume shop_pgdata']);
   });
 
