@@ -24,6 +24,7 @@ export function withVolumeFallback(driver: Driver): Driver {
     detect: (candidate) => driver.detect(candidate),
     inspect: (service) => driver.inspect(service),
     fingerprint: (service, scope) => driver.fingerprint(service, scope),
+    ...(driver.waitReady ? { waitReady: (service: Service, signal: AbortSignal) => driver.waitReady!(service, signal) } : {}),
 
     async strategies(service, signal) {
       if (!hasVolumes(service)) return driver.strategies(service, signal);

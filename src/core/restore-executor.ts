@@ -7,6 +7,7 @@ import { parseEndpoint, type Service } from './service.js';
 import type { Manifest, ServiceRecord } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { errorRecord } from './backup-executor.js';
+import { recreateForRestore } from './restore-recreate.js';
 
 export interface RestoreRequest {
   snapshot: Manifest;
@@ -17,6 +18,8 @@ export interface RestoreRequest {
   /** The services as configured now (for in-place restores: endpoint, credentials). */
   configured: Map<string, Service>;
   force: boolean;
+  /** Start a missing container of a service from its recorded image, with fresh volumes (restore-recreate.ts). */
+  recreate?: boolean;
   options: Record<string, unknown>;
   signal: AbortSignal;
   progress: ProgressReporter;
@@ -84,6 +87,9 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
     progress.phase('verify');
     for (const artifact of record.artifacts) {
       await repo.verifyArtifact(request.snapshot.id, name, artifact, request.signal);
+    }
+    if (request.recreate && inPlace) {
+      await recreateForRestore(driver, record, target, { service: name, snapshot: request.snapshot.id, signal: request.signal, progress, note: (t) => notes.push(t) });
     }
     const recorded: BackupResult = { details: record.details };
     if (record.fingerprint) recorded.fingerprint = record.fingerprint;
