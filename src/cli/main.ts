@@ -8,6 +8,7 @@ import { discoverCommand } from './commands/discover.js';
 import { initCommand } from './commands/init.js';
 import { planCommand } from './commands/plan.js';
 import { restoreCommand } from './commands/restore.js';
+import { rollbackCommand } from './commands/rollback.js';
 import { showCommand } from './commands/show.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 import { verifyCommand } from './commands/verify.js';
@@ -23,6 +24,7 @@ const COMMANDS: HoldfastCommand[] = [
   snapshotsCommand,
   showCommand,
   restoreCommand,
+  rollbackCommand,
   verifyCommand,
   checkCommand,
 ];

@@ -20,6 +20,8 @@ export interface RestoreRequest {
   options: Record<string, unknown>;
   signal: AbortSignal;
   progress: ProgressReporter;
+  /** The caller already checked every artifact's checksum (rollback does, before it stops anything). */
+  verified?: boolean;
 }
 
 export interface ServiceRestoreOutcome {
@@ -81,9 +83,11 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
         hint: `pass --target ${name}=URL, or define the service in holdfast.yml`,
       });
     }
-    progress.phase('verify');
-    for (const artifact of record.artifacts) {
-      await repo.verifyArtifact(request.snapshot.id, name, artifact, request.signal);
+    if (!request.verified) {
+      progress.phase('verify');
+      for (const artifact of record.artifacts) {
+        await repo.verifyArtifact(request.snapshot.id, name, artifact, request.signal);
+      }
     }
     const recorded: BackupResult = { details: record.details };
     if (record.fingerprint) recorded.fingerprint = record.fingerprint;
@@ -120,7 +124,7 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
 }
 
 /** The service as it was at backup, with today's configuration (endpoint, credentials) when there is one. */
-function sourceService(name: string, record: ServiceRecord, configured: Service | undefined): Service {
+export function sourceService(name: string, record: ServiceRecord, configured: Service | undefined): Service {
   if (configured) return { ...configured, engine: record.engine, options: { ...record.options, ...configured.options } };
   // Not configured here: the endpoint the manifest recorded (it never holds a password).
   const service: Service = { name, engine: record.engine, options: record.options, origin: 'config' };
