@@ -1,6 +1,7 @@
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { waitFor } from '../../src/core/wait.js';
 import { holdfast } from '../support/cli.js';
 import { docker, DockerLab, IMAGES } from '../support/docker.js';
 import { freePort } from '../support/free-port.js';
@@ -31,6 +32,11 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
   /** When each container last started: a rollback that stopped nothing leaves these alone. */
   const startedAt = async () => ({ db: await docker(['inspect', '-f', '{{.State.StartedAt}}', db]), app: await docker(['inspect', '-f', '{{.State.StartedAt}}', app]) });
   const journal = async () => (await readdir(join(lab.stateDir, 'held')).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
+  /** Containers the hold journal lists as stopped by a holdfast run. */
+  const journaled = async () => {
+    const lists = await Promise.all((await journal()).map(async (f) => (JSON.parse(await readFile(join(lab.stateDir, 'held', f), 'utf8').catch(() => '{"entries":[]}')) as { entries: Array<{ name: string }> }).entries));
+    return lists.flat().map((e) => e.name);
+  };
 
   beforeAll(async () => {
     await lab.init();
@@ -190,5 +196,91 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     expect(rest.slice(0, 3)).toEqual(['counter', 'events', 'log']);
     expect(rest[3]).toBe('line 1');
     expect(Number(/^line (\d+)$/.exec(rest[4]!)?.[1])).toBeGreaterThan(n);
+  });
+
+  test('a snapshot without a physical copy: the database comes back from its dump, into the running server, with the app stopped meanwhile', async () => {
+    const backup = await holdfast(['--repo', repo, 'backup', '--project', project, '--fingerprint', 'full', '--json'], lab.env());
+    expect(backup.code, backup.stderr).toBe(0);
+    const id = backup.json<{ snapshot: string }>().snapshot;
+    await lab.psql(db, "DELETE FROM items WHERE id > 1000; UPDATE items SET name = 'changed' WHERE id = 1");
+    const dry = await holdfast(['--repo', repo, 'rollback', id, '--dry-run', '--json'], lab.env());
+    const plan = dry.json<RollbackDoc>();
+    expect(plan.services.map((s) => [s.service, s.entry, s.method])).toEqual([
+      ['app', 'app', 'physical'],
+      ['db', 'db', 'logical'],
+    ]);
+    expect(plan.stop.map((s) => s.container)).toEqual([app]);
+    expect(plan.keepRunning).toEqual([db]);
+    const before = await startedAt();
+    const res = await holdfast(['--repo', repo, 'rollback', id, '--json'], lab.env());
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    const doc = res.json<RollbackDoc>();
+    expect(doc.status).toBe('ok');
+    const by = Object.fromEntries(doc.services.map((s) => [s.service, s]));
+    expect(by.db).toMatchObject({ method: 'logical', verdict: 'ok', checks: [expect.objectContaining({ what: 'data', equal: true })] });
+    expect(await lab.psql(db, "SELECT count(*), min(name) FROM items")).toBe('2000\titem 1');
+    const after = await startedAt();
+    expect(after.db).toBe(before.db);
+    expect(after.app).not.toBe(before.app);
+    expect(await lab.held()).toEqual([]);
+  });
+
+  test('SIGTERM during a rollback: it stops, starts every container again and says so', async () => {
+    let pid = 0;
+    const running = holdfast(['--repo', repo, 'rollback', 'pre-upgrade'], lab.env(), { onSpawn: (p) => (pid = p) });
+    await waitFor('the app stopped by the rollback', async () => ((await journaled()).includes(app) ? true : undefined), { timeoutMs: 60_000, intervalMs: 20 });
+    process.kill(pid, 'SIGTERM');
+    const res = await running;
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('SIGTERM received');
+    expect(res.stderr).toContain('rollback interrupted; every container it stopped was started again');
+    await waitFor('every container running', async () => ((await lab.held()).length === 0 ? true : undefined), { timeoutMs: 60_000 });
+    expect(await journal()).toEqual([]);
+  });
+
+  test('kill -9 during a rollback: the next holdfast command starts the containers again; a second rollback finishes the job', async () => {
+    await lab.psql(db, 'DROP TABLE items');
+    let pid = 0;
+    const running = holdfast(['--repo', repo, 'rollback', 'pre-upgrade'], lab.env(), { onSpawn: (p) => (pid = p) });
+    await waitFor('both containers in the journal', async () => ((await journaled()).length === 2 ? true : undefined), { timeoutMs: 60_000, intervalMs: 20 });
+    process.kill(pid, 'SIGKILL');
+    expect((await running).code).toBeNull();
+    await waitFor(`${db} stopped`, async () => ((await lab.held()).length === 2 ? true : undefined), { timeoutMs: 60_000 });
+
+    const next = await holdfast(['--repo', repo, 'snapshots'], lab.env());
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toContain(`holdfast: resumed container ${db} (stopped by holdfast pid ${pid}`);
+    expect(next.stderr).toContain(`holdfast: resumed container ${app} (stopped by holdfast pid ${pid}`);
+    expect(await lab.held()).toEqual([]);
+    expect(await journal()).toEqual([]);
+
+    const again = await holdfast(['--repo', repo, 'rollback', 'pre-upgrade', '--json'], lab.env());
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    expect(again.json<RollbackDoc>().services.map((s) => s.verdict)).toEqual(['ok', 'ok']);
+    expect(await lab.psql(db, 'SELECT count(*) FROM items')).toBe('2000');
+    expect(await lab.held()).toEqual([]);
+  });
+
+  test('a container recreated from another image: refused before anything stops, unless --allow-new-image', async () => {
+    const image = `${lab.prefix}-busybox:2`;
+    await docker(['build', '-q', '-t', image, '--label', lab.label, '-'], `FROM ${IMAGES.busybox}\nLABEL holdfast-test.variant=2\n`);
+    await docker(['rm', '-f', app]);
+    await lab.run('app', ['--init', '-v', `${lab.name('appdata')}:/data`, '-v', `${bind}:/conf`, image, 'sh', '-c', WRITER], { project, service: 'app', dependsOn: 'db' });
+    try {
+      const before = await startedAt();
+      const res = await holdfast(['--repo', repo, 'rollback', 'pre-upgrade'], lab.env());
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain(`[app] container ${app} of service app now runs ${image}`);
+      expect(res.stderr).toContain('nothing was stopped');
+      expect(res.stderr).toContain('--allow-new-image');
+      expect(await startedAt()).toEqual(before);
+      const forced = await holdfast(['--repo', repo, 'rollback', 'pre-upgrade', 'app', '--allow-new-image', '--json'], lab.env());
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(forced.json<RollbackDoc>().services.map((s) => [s.service, s.verdict])).toEqual([['app', 'ok']]);
+      expect(await lab.held()).toEqual([]);
+    } finally {
+      await docker(['rm', '-f', app]).catch(() => undefined);
+      await docker(['rmi', image]).catch(() => undefined);
+    }
   });
 });
