@@ -133,7 +133,7 @@ export async function runRollback(api: DockerApi, request: RollbackRequest): Pro
 /** Every artifact of every step against its checksum, before anything is stopped. */
 async function verifyArtifacts(request: RollbackRequest): Promise<void> {
   const count = request.steps.reduce((n, s) => n + s.record.artifacts.length, 0);
-  request.report(`checking ${count} artifacts of snapshot ${request.snapshot.id}`);
+  request.report(`checking the checksums of ${count} artifact${count === 1 ? '' : 's'} of snapshot ${request.snapshot.id}`);
   for (const step of request.steps) {
     for (const artifact of step.record.artifacts) {
       try {
@@ -153,7 +153,7 @@ async function restoreAll(api: DockerApi, request: RollbackRequest, targets: Rol
     const verdict = verdicts.get(step.service)!;
     try {
       if (step.method === 'logical') await readyForLogical(api, request, targets, step);
-      request.report(`restoring ${step.service} from ${step.entry} (${step.method}: ${step.record.strategy})`);
+      request.report(`restoring ${step.service}${step.entry === step.service ? '' : ` from ${step.entry}`} (${step.method}: ${step.record.strategy})`);
       const [restored] = await runRestore(request.repo, request.registry, {
         snapshot: request.snapshot,
         only: [step.entry],

@@ -1,4 +1,4 @@
-import { EXIT } from '../../core/errors.js';
+import { EXIT, HoldfastError } from '../../core/errors.js';
 import { ProgressReporter } from '../../core/progress.js';
 import { rollbackSteps } from '../../core/rollback-plan.js';
 import { dockerApi } from '../../docker/docker-lazy.js';
@@ -20,6 +20,8 @@ export const rollbackCommand: HoldfastCommand = {
       .example('$0 rollback pre-upgrade --project shop --dry-run', 'what a rollback would do')
       .example('$0 rollback pre-upgrade --project shop', 'put the stack back'),
   async run(ctx, args) {
+    const waitSec = Number(args['wait-timeout']);
+    if (!Number.isFinite(waitSec) || waitSec <= 0) throw new HoldfastError('usage', '--wait-timeout must be a number of seconds above 0', { hint: 'for example --wait-timeout 300' });
     const repo = ctx.repository();
     await repo.open({ create: false });
     const snapshot = await repo.load(await repo.resolve(String(args.snapshot)));
@@ -34,7 +36,7 @@ export const rollbackCommand: HoldfastCommand = {
       configured: new Map(ctx.config.services.map((s) => [s.name, s])),
       dryRun,
       allowNewImage: Boolean(args['allow-new-image']),
-      waitTimeoutMs: Number(args['wait-timeout']) * 1000,
+      waitTimeoutMs: waitSec * 1000,
       signal: ctx.signal,
       progress: ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json, ctx.out.verbose),
       report: (line) => ctx.out.info(`rollback: ${line}`),
@@ -49,7 +51,7 @@ function print(line: (text?: string) => void, o: RollbackOutcome): void {
   if (o.status === 'dry-run') {
     line(`rollback to snapshot ${o.snapshot} would:`);
     for (const s of o.stop) line(`  stop     ${s.container} (${s.why}; stop timeout ${s.timeoutSec}s)`);
-    for (const v of o.services) line(`  restore  ${v.service} from ${v.entry} (${v.method}: ${v.strategy})`);
+    for (const v of o.services) line(`  restore  ${v.service}${v.entry === v.service ? '' : ` from ${v.entry}`} (${v.method}: ${v.strategy})`);
     for (const c of o.keepRunning) line(`  keep     ${c} running (its database is restored through it)`);
     for (const c of o.start) line(`  start    ${c}`);
     for (const v of o.services) for (const n of v.notes) line(`note: [${v.service}] ${n}`);
