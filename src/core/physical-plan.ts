@@ -1,5 +1,6 @@
 import type { StrategyOffer } from './driver.js';
 import type { PlanItem } from './planner.js';
+import { passwordEnvPrefixes } from './secrets.js';
 import { assertServiceName } from './service.js';
 
 /** The tag that asks for a physical copy beside the logical one (`backup --tag pre-upgrade`). */
@@ -49,7 +50,8 @@ export function withPhysicalCopies(items: readonly PlanItem[]): PlanItem[] {
     if (taken.has(name)) continue;
     taken.add(name);
     out.push({
-      service: { ...item.service, name, strategy: offer.name },
+      // Its credentials stay the service's own (HOLDFAST_DB_PASSWORD, not HOLDFAST_DB_PHYSICAL_PASSWORD).
+      service: { ...item.service, name, strategy: offer.name, secretEnv: passwordEnvPrefixes(item.service) },
       ...(item.driver ? { driver: item.driver } : {}),
       ...(item.detectedBy ? { detectedBy: item.detectedBy } : {}),
       strategy: offer.name,
