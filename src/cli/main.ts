@@ -83,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
       command.describe,
       (y) => (command.builder ? command.builder(y) : y),
       async (args) => {
+        // yargs runs the handler even after a failed validation (a missing argument): do nothing then.
+        if (usageError) return;
         const flags = args as unknown as GlobalFlags;
         const out = createOutput(flags);
         try {

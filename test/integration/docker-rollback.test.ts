@@ -106,6 +106,14 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('no snapshot or tag "no-such-tag" in this repository');
     expect(res.stderr).toContain('hint: list them with `holdfast snapshots`');
+    // No snapshot named at all, or a service the snapshot does not hold: usage errors, exit 2.
+    const none = await holdfast(['--repo', repo, 'rollback'], lab.env());
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe('holdfast: Missing required argument: snapshot\n  hint: see holdfast --help\n');
+    const unknown = await holdfast(['--repo', repo, 'rollback', 'pre-upgrade', 'nosuch'], lab.env());
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('has no service "nosuch"');
+    expect(unknown.stderr).toContain('hint: it holds: app, db');
     expect(await startedAt()).toEqual(before);
   });
 
