@@ -51,7 +51,8 @@ export function withPhysicalCopies(items: readonly PlanItem[]): PlanItem[] {
     taken.add(name);
     out.push({
       // Its credentials stay the service's own (HOLDFAST_DB_PASSWORD, not HOLDFAST_DB_PHYSICAL_PASSWORD).
-      service: { ...item.service, name, strategy: offer.name, secretEnv: passwordEnvPrefixes(item.service) },
+      // physical_of: a volume copy of a database also takes the engine's fingerprint of the copied files (volume-physical-copy.ts).
+      service: { ...item.service, name, strategy: offer.name, secretEnv: passwordEnvPrefixes(item.service), options: { ...item.service.options, physical_of: item.service.name } },
       ...(item.driver ? { driver: item.driver } : {}),
       ...(item.detectedBy ? { detectedBy: item.detectedBy } : {}),
       strategy: offer.name,

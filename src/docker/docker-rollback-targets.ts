@@ -2,6 +2,7 @@ import { HoldfastError } from '../core/errors.js';
 import { recordedContainer, recordedVolumes, type RollbackStep } from '../core/rollback-plan.js';
 import { usersOf } from '../../drivers/volume/volume-mounts.js';
 import type { ContainerDetails, DockerApi } from './docker-api.js';
+import { dependentsOf } from './docker-dependents.js';
 import { startOrder } from './docker-start-order.js';
 
 /** The containers a rollback touches, found before anything is stopped. */
@@ -44,6 +45,13 @@ export async function rollbackTargets(api: DockerApi, steps: readonly RollbackSt
     if (current) {
       containerOf.set(step.service, current);
       if (step.record.engine !== 'volume') databases.add(current.id);
+    }
+    // Its clients (compose depends_on) stay stopped until it is back and checked.
+    if (current) {
+      for (const client of await dependentsOf(api, current)) {
+        stop.set(client.id, client);
+        if (!why.has(client.id)) why.set(client.id, `depends on ${step.service}`);
+      }
     }
     if (step.method === 'logical') {
       if (current) keep.set(current.id, current);

@@ -1,5 +1,6 @@
 import { errorRecord } from '../core/backup-executor.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
+import type { Fingerprint } from '../core/driver.js';
 import { compareFingerprints, type FingerprintComparison } from '../core/fingerprint.js';
 import type { ProgressReporter } from '../core/progress.js';
 import type { DriverRegistry } from '../core/registry.js';
@@ -33,8 +34,10 @@ export interface RollbackRequest {
 }
 
 export interface RollbackCheck extends FingerprintComparison {
-  /** `files` (the volumes against the physical copy) or `data` (the engine's fingerprint against the logical dump). */
+  /** `files`: the volumes against the physical copy; `data`: the engine's own fingerprint (tables, rows). */
   what: 'files' | 'data';
+  /** For `data`: the fingerprint taken with the physical copy, or the dump's. */
+  against?: 'physical' | 'logical';
 }
 
 export interface ServiceVerdict {
@@ -173,7 +176,7 @@ async function restoreAll(api: DockerApi, request: RollbackRequest, targets: Rol
         continue;
       }
       verdict.verdict = restored.status === 'mismatch' ? 'mismatch' : 'ok';
-      if (restored.fingerprint) verdict.checks.push({ what: step.method === 'physical' ? 'files' : 'data', ...restored.fingerprint });
+      if (restored.fingerprint) verdict.checks.push(step.method === 'physical' ? { what: 'files', ...restored.fingerprint } : { what: 'data', against: 'logical', ...restored.fingerprint });
     } catch (error) {
       verdict.verdict = 'failed';
       verdict.error = errorRecord(toHoldfastError(error, { service: step.service }));
@@ -210,7 +213,7 @@ async function startAll(api: DockerApi, request: RollbackRequest, targets: Rollb
       await waitRunning(api, c, request.waitTimeoutMs, request.signal);
       // A database put back from files: its tables against the logical dump, before its dependents start writing.
       for (const step of services) {
-        if (step.method === 'physical' && step.logical?.fingerprint) await checkEngine(request, step, verdicts.get(step.service)!);
+        if (step.method === 'physical' && (step.logical?.fingerprint || step.record.details.engineFingerprint) && step.logical) await checkEngine(request, step, verdicts.get(step.service)!);
       }
     } catch (error) {
       const e = errorRecord(toHoldfastError(error));
@@ -227,15 +230,18 @@ async function startAll(api: DockerApi, request: RollbackRequest, targets: Rollb
 async function checkEngine(request: RollbackRequest, step: RollbackStep, verdict: ServiceVerdict): Promise<void> {
   if (verdict.verdict === 'failed') return;
   const recorded = step.logical!;
+  // The fingerprint taken with the physical copy describes exactly its files; the dump's was taken a moment earlier.
+  const withCopy = step.record.details.engineFingerprint as Fingerprint | undefined;
+  const expected = withCopy ?? recorded.fingerprint!;
   const service = sourceService(step.service, recorded, request.configured.get(step.service));
   const driver = request.registry.get(recorded.driver);
-  request.report(`checking ${step.service} against its ${recorded.strategy} fingerprint`);
-  const now = await waitFor(`${step.service} answering`, () => driver.fingerprint(service, recorded.fingerprint!.scope), { timeoutMs: request.waitTimeoutMs, intervalMs: 1000, signal: request.signal });
-  const comparison = compareFingerprints(recorded.fingerprint!, now);
-  verdict.checks.push({ what: 'data', ...comparison });
+  request.report(`checking ${step.service} against the fingerprint ${withCopy ? 'taken with its physical copy' : `of its ${recorded.strategy}`}`);
+  const now = await waitFor(`${step.service} answering`, () => driver.fingerprint(service, expected.scope), { timeoutMs: request.waitTimeoutMs, intervalMs: 1000, signal: request.signal });
+  const comparison = compareFingerprints(expected, now);
+  verdict.checks.push({ what: 'data', against: withCopy ? 'physical' : 'logical', ...comparison });
   if (!comparison.equal) {
     verdict.verdict = 'mismatch';
-    verdict.notes.push(`the ${recorded.strategy} fingerprint was taken just before the physical copy: writes between the two also show here`);
+    if (!withCopy) verdict.notes.push(`the ${recorded.strategy} fingerprint was taken just before the physical copy: writes between the two also show here`);
   }
 }
 

@@ -14,7 +14,7 @@ interface RollbackDoc {
   stop: Array<{ container: string; why: string; timeoutSec: number }>;
   keepRunning: string[];
   start: string[];
-  services: Array<{ service: string; entry: string; method: string; verdict: string; checks: Array<{ what: string; equal: boolean; compared: number; differences: string[] }>; error?: { message: string } }>;
+  services: Array<{ service: string; entry: string; method: string; verdict: string; checks: Array<{ what: string; against?: string; equal: boolean; compared: number; differences: string[] }>; error?: { message: string } }>;
   errors: unknown[];
 }
 
@@ -27,6 +27,7 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
   let bind: string;
   let db: string;
   let app: string;
+  let feeder: string;
   let snapshot: string;
 
   /** When each container last started: a rollback that stopped nothing leaves these alone. */
@@ -50,6 +51,11 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     await lab.psql(db, 'CREATE DATABASE shop');
     await lab.psql(db, "CREATE TABLE orders (id int PRIMARY KEY, total numeric); INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 300) g", 'shop');
     app = await lab.run('app', ['--init', '-v', `${appdata}:/data`, '-v', `${bind}:/conf`, IMAGES.busybox, 'sh', '-c', WRITER], { project, service: 'app', dependsOn: 'db' });
+    // A client that keeps writing into the database over the network (from the postgres image for its psql; excluded: not a
+    // service of its own): only depends_on ties it to db.
+    await lab.psql(db, 'CREATE TABLE feed (at timestamptz DEFAULT clock_timestamp())');
+    const feed = `while true; do psql -X -q -h 127.0.0.1 -p ${port} -U postgres -c 'INSERT INTO feed DEFAULT VALUES' >/dev/null 2>&1; sleep 0.1; done`;
+    feeder = await lab.run('feeder', ['--init', '--label', 'holdfast.exclude=true', '-e', 'PGPASSWORD=lab-secret', '--entrypoint', 'sh', IMAGES.postgres, '-c', feed], { project, service: 'feeder', dependsOn: 'db', network: 'host' });
   });
 
   afterAll(async () => {
@@ -87,13 +93,30 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     ]);
     const manifest = JSON.parse(await readFile(join(repo, 'snapshots', snapshot, 'manifest.json'), 'utf8')) as {
       tags: string[];
-      services: Record<string, { physicalOf?: string; details: { volumes: Array<{ source: string; driver: string; labels: Record<string, string> }>; held: Array<{ container: string }>; container: { name: string; image: string; imageId: string; envNames: string[] } } }>;
+      services: Record<string, {
+        physicalOf?: string;
+        notes: string[];
+        details: {
+          volumes: Array<{ source: string; driver: string; labels: Record<string, string> }>;
+          held: Array<{ container: string }>;
+          clientsHeld: Array<{ container: string; action: string }>;
+          engineFingerprint: { items: Record<string, { count: number; checksum: string }> };
+          container: { name: string; image: string; imageId: string; envNames: string[] };
+        };
+      }>;
     };
     expect(manifest.tags).toEqual(['pre-upgrade']);
     const physical = manifest.services['db.physical']!;
     expect(physical.physicalOf).toBe('db');
     expect(physical.details.volumes).toEqual([expect.objectContaining({ source: lab.name('pgdata'), driver: 'local', labels: expect.objectContaining({ 'holdfast-test.lab': lab.prefix }) })]);
     expect(physical.details.held).toEqual([expect.objectContaining({ container: db })]);
+    // The app (depends_on db) was stopped while the engine's fingerprint of the copied files was taken.
+    expect(physical.details.clientsHeld).toEqual([expect.objectContaining({ container: app, action: 'stop' }), expect.objectContaining({ container: feeder, action: 'stop' })]);
+    // The feeder wrote between the dump and the copy (seconds apart): the copy has its own fingerprint, which a rollback checks.
+    const dumped = (manifest.services.db as unknown as { fingerprint: { items: Record<string, { count: number }> } }).fingerprint.items['postgres.public.feed']!.count;
+    expect(physical.details.engineFingerprint.items['postgres.public.feed']!.count).toBeGreaterThan(dumped);
+    expect(physical.notes.join('\n')).toMatch(new RegExp(`${app} \\(depends on it\\) was stopped for \\d+ ms`));
+    expect(physical.details.engineFingerprint.items['postgres.public.items']).toMatchObject({ count: 2000, checksum: expect.any(String) });
     expect(physical.details.container).toMatchObject({ name: db, image: IMAGES.postgres, imageId: expect.stringMatching(/^sha256:/) });
     expect(physical.details.container.envNames).toContain('POSTGRES_PASSWORD');
     expect(JSON.stringify(manifest)).not.toContain('lab-secret');
@@ -124,8 +147,8 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     const doc = res.json<RollbackDoc>();
     expect(doc).toMatchObject({ snapshot, status: 'dry-run', keepRunning: [] });
     // Dependents first when stopping, dependencies first when starting (compose depends_on).
-    expect(doc.stop.map((s) => s.container)).toEqual([app, db]);
-    expect(doc.start).toEqual([db, app]);
+    expect(doc.stop.map((s) => s.container)).toEqual([feeder, app, db]);
+    expect(doc.start).toEqual([db, app, feeder]);
     expect(doc.services.map((s) => [s.service, s.entry, s.method])).toEqual([
       ['app', 'app', 'physical'],
       ['db', 'db.physical', 'physical'],
@@ -133,6 +156,7 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     const text = await holdfast(['--repo', repo, 'rollback', 'pre-upgrade', '--dry-run'], lab.env());
     expect(text.stdout).toContain(`  stop     ${app} (container of app; stop timeout 10s)`);
     expect(text.stdout).toContain('  restore  db from db.physical (physical: tar)');
+    expect(text.stdout).toContain(`  stop     ${feeder} (depends on db; stop timeout 10s)`);
     expect(text.stdout).toContain(`  start    ${db}`);
     expect(await startedAt()).toEqual(before);
   });
@@ -165,12 +189,12 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     expect(res.code, res.stderr + res.stdout).toBe(0);
     const doc = res.json<RollbackDoc>();
     expect(doc).toMatchObject({ snapshot, status: 'ok', errors: [] });
-    expect(doc.start).toEqual([db, app]);
+    expect(doc.start).toEqual([db, app, feeder]);
     const by = Object.fromEntries(doc.services.map((s) => [s.service, s]));
     expect(by.db).toMatchObject({ entry: 'db.physical', method: 'physical', verdict: 'ok' });
-    expect(by.db!.checks.map((c) => [c.what, c.equal])).toEqual([
-      ['files', true],
-      ['data', true],
+    expect(by.db!.checks.map((c) => [c.what, c.against, c.equal])).toEqual([
+      ['files', undefined, true],
+      ['data', 'physical', true],
     ]);
     expect(by.db!.checks[1]!.compared).toBeGreaterThanOrEqual(2);
     expect(by.app).toMatchObject({ entry: 'app', method: 'physical', verdict: 'ok' });
@@ -217,7 +241,8 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
       ['app', 'app', 'physical'],
       ['db', 'db', 'logical'],
     ]);
-    expect(plan.stop.map((s) => s.container)).toEqual([app]);
+    // The app for its volume, the feeder because it writes into db.
+    expect(plan.stop.map((s) => s.container)).toEqual([feeder, app]);
     expect(plan.keepRunning).toEqual([db]);
     const before = await startedAt();
     const res = await holdfast(['--repo', repo, 'rollback', id, '--json'], lab.env());
@@ -250,15 +275,16 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     await lab.psql(db, 'DROP TABLE items');
     let pid = 0;
     const running = holdfast(['--repo', repo, 'rollback', 'pre-upgrade'], lab.env(), { onSpawn: (p) => (pid = p) });
-    await waitFor('both containers in the journal', async () => ((await journaled()).length === 2 ? true : undefined), { timeoutMs: 60_000, intervalMs: 20 });
+    await waitFor('every container in the journal', async () => ((await journaled()).length === 3 ? true : undefined), { timeoutMs: 60_000, intervalMs: 20 });
     process.kill(pid, 'SIGKILL');
     expect((await running).code).toBeNull();
-    await waitFor(`${db} stopped`, async () => ((await lab.held()).length === 2 ? true : undefined), { timeoutMs: 60_000 });
+    await waitFor(`${db} stopped`, async () => ((await lab.held()).length === 3 ? true : undefined), { timeoutMs: 60_000 });
 
     const next = await holdfast(['--repo', repo, 'snapshots'], lab.env());
     expect(next.code, next.stderr).toBe(0);
     expect(next.stderr).toContain(`holdfast: resumed container ${db} (stopped by holdfast pid ${pid}`);
     expect(next.stderr).toContain(`holdfast: resumed container ${app} (stopped by holdfast pid ${pid}`);
+    expect(next.stderr).toContain(`holdfast: resumed container ${feeder} (stopped by holdfast pid ${pid}`);
     expect(await lab.held()).toEqual([]);
     expect(await journal()).toEqual([]);
 

@@ -27,6 +27,8 @@ describe('withPhysicalCopies', () => {
     expect(out[1]!.service.strategy).toBe('tar');
     // The copy logs in as the service does: HOLDFAST_DB_PASSWORD, not HOLDFAST_DB_PHYSICAL_PASSWORD.
     expect(out[1]!.service.secretEnv).toEqual(['HOLDFAST_DB']);
+    // How the volume driver knows to take the engine's fingerprint with the copy.
+    expect(out[1]!.service.options.physical_of).toBe('db');
     expect(out[1]!.reason).toBe('physical copy of db for rollback: tar of pgdata with the writers stopped (quiesced), taken after its dump');
   });
 
