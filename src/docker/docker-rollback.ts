@@ -9,6 +9,8 @@ import type { RollbackStep } from '../core/rollback-plan.js';
 import type { Service } from '../core/service.js';
 import { waitFor } from '../core/wait.js';
 import { stopTimeoutOf } from '../../drivers/volume/volume-mounts.js';
+import { restoreTarFlavor } from '../../drivers/volume/volume-restore.js';
+import type { TarFlavor } from '../../drivers/volume/volume-tar-flavor.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import type { ContainerDetails, DockerApi } from './docker-api.js';
@@ -100,6 +102,7 @@ export async function runRollback(api: DockerApi, request: RollbackRequest): Pro
   if (request.dryRun) return outcome;
 
   await verifyArtifacts(request);
+  await checkHelper(api, request);
   const holds = new Map<string, HeldSet>();
   try {
     for (const c of targets.stop) {
@@ -145,6 +148,18 @@ async function verifyArtifacts(request: RollbackRequest): Promise<void> {
         const e = toHoldfastError(error, { service: step.service });
         throw new HoldfastError(e.code, `${e.message}; nothing was stopped or changed`, { service: step.service, hint: e.hint ?? 'roll back to another snapshot (`holdfast snapshots`)', cause: error });
       }
+    }
+  }
+}
+
+/** The helper image that extracts the volume archives, checked before anything is stopped (a missing one fails here). */
+async function checkHelper(api: DockerApi, request: RollbackRequest): Promise<void> {
+  for (const step of request.steps.filter((s) => s.method === 'physical')) {
+    try {
+      await restoreTarFlavor(api, step.record.details.tar as TarFlavor | undefined, undefined, step.service);
+    } catch (error) {
+      const e = toHoldfastError(error, { service: step.service });
+      throw new HoldfastError(e.code, `${e.message}; nothing was stopped or changed`, { service: step.service, ...(e.hint ? { hint: e.hint } : {}), cause: error });
     }
   }
 }

@@ -1,4 +1,6 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../../src/core/wait.js';
@@ -174,6 +176,40 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     expect(res.stderr).toContain('nothing was stopped or changed');
     expect(await startedAt()).toEqual(before);
     expect(await lab.held()).toEqual([]);
+  });
+
+  test('a helper image that is not there is found before anything is stopped', async () => {
+    const before = await startedAt();
+    const res = await holdfast(['--repo', repo, 'rollback', 'pre-upgrade'], lab.env({ HOLDFAST_HELPER_IMAGE: 'holdfast-test/no-such-image:1' }));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('the helper image holdfast-test/no-such-image:1 is not on the Docker daemon');
+    expect(res.stderr).toContain('nothing was stopped or changed');
+    expect(await startedAt()).toEqual(before);
+  });
+
+  test('a restore that fails after the stop (an archive that is no tar, with a matching checksum): the others are restored, everything starts again, exit 1', async () => {
+    const tampered = join(await lab.dir('tampered'), 'repo');
+    await cp(repo, tampered, { recursive: true });
+    const manifestPath = join(tampered, 'snapshots', snapshot, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { services: Record<string, { artifacts: Array<{ name: string; sha256: string; storedBytes: number; rawBytes: number }> }> };
+    const record = manifest.services.app!.artifacts[0]!;
+    const garbage = execFileSync('zstd', ['-q', '-c'], { input: randomBytes(64 * 1024) });
+    await writeFile(join(tampered, 'snapshots', snapshot, 'app', record.name), garbage);
+    Object.assign(record, { sha256: createHash('sha256').update(garbage).digest('hex'), storedBytes: garbage.length, rawBytes: 64 * 1024 });
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    const counter = await docker(['exec', app, 'cat', '/data/counter']);
+
+    const res = await holdfast(['--repo', tampered, 'rollback', 'pre-upgrade', '--json'], lab.env());
+    expect(res.code, res.stderr).toBe(1);
+    const doc = res.json<RollbackDoc>();
+    expect(doc.status).toBe('failed');
+    const by = Object.fromEntries(doc.services.map((s) => [s.service, s]));
+    expect(by.app).toMatchObject({ verdict: 'failed', error: { message: expect.stringContaining('is not a readable tar') } });
+    expect(by.db).toMatchObject({ verdict: 'ok' });
+    // Nothing was extracted into the app's volume, and every container runs again.
+    expect(Number(await docker(['exec', app, 'cat', '/data/counter']))).toBeGreaterThanOrEqual(Number(counter));
+    expect(await lab.held()).toEqual([]);
+    expect(await journal()).toEqual([]);
   });
 
   test('an upgrade that damages the data, then rollback pre-upgrade: the data equals the snapshot and everything runs', async () => {
