@@ -10,6 +10,7 @@ import { importCommand } from './commands/import.js';
 import { initCommand } from './commands/init.js';
 import { planCommand } from './commands/plan.js';
 import { restoreCommand } from './commands/restore.js';
+import { rollbackCommand } from './commands/rollback.js';
 import { showCommand } from './commands/show.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 import { verifyCommand } from './commands/verify.js';
@@ -25,6 +26,7 @@ const COMMANDS: HoldfastCommand[] = [
   snapshotsCommand,
   showCommand,
   restoreCommand,
+  rollbackCommand,
   verifyCommand,
   checkCommand,
   exportCommand,
@@ -96,6 +98,8 @@ export async function main(rawArgv: string[]): Promise<number> {
       command.describe,
       (y) => (command.builder ? command.builder(y) : y),
       async (args) => {
+        // yargs runs the handler even after a failed validation (a missing argument): do nothing then.
+        if (usageError) return;
         const flags = args as unknown as GlobalFlags;
         const out = createOutput(flags);
         try {

@@ -83,6 +83,12 @@ export interface StrategyOffer {
   requirements: Requirement[];
   /** Can its artifacts be restored into a newer server version? */
   restoresIntoNewer: boolean;
+  /**
+   * Copies the engine's files (its data directory or volumes) rather than a
+   * logical export: what `backup --physical` (and `--tag pre-upgrade`) adds
+   * beside a logical backup, for a rollback that puts the files back.
+   */
+  physical?: boolean;
 }
 
 export interface Inspection {

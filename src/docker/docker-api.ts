@@ -59,7 +59,11 @@ export interface ContainerDetails {
   id: string;
   name: string;
   image: string;
+  /** The id (`sha256:...`) of the image it was created from: a tag may since point elsewhere. */
+  imageId?: string;
   status: string;
+  /** The health check's verdict (`starting`, `healthy`, `unhealthy`) when the image or container has one. */
+  health?: string;
   running: boolean;
   paused: boolean;
   exitCode: number;

@@ -28,7 +28,8 @@ function dockerodeFor(host: string): Docker {
 interface RawInspect {
   Id: string;
   Name: string;
-  State: { Status: string; Running: boolean; Paused: boolean; ExitCode: number };
+  Image?: string;
+  State: { Status: string; Running: boolean; Paused: boolean; ExitCode: number; Health?: { Status?: string } | null };
   Config: { Image: string; Env?: string[] | null; Labels?: Record<string, string> | null; StopTimeout?: number; StopSignal?: string };
   HostConfig: { NetworkMode?: string; Tmpfs?: Record<string, string> | null };
   Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string; RW: boolean; Driver?: string }>;
@@ -344,6 +345,8 @@ function toDetails(raw: RawInspect): ContainerDetails {
   };
   if (raw.Config.StopTimeout !== undefined && raw.Config.StopTimeout !== null) details.stopTimeout = raw.Config.StopTimeout;
   if (raw.Config.StopSignal) details.stopSignal = raw.Config.StopSignal;
+  if (raw.Image) details.imageId = raw.Image;
+  if (raw.State.Health?.Status) details.health = raw.State.Health.Status;
   return details;
 }
 
