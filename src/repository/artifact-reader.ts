@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HoldfastError } from '../core/errors.js';
 import { assertToolSucceeded } from '../core/process.js';
@@ -50,10 +50,15 @@ export async function verifyArtifactFile(path: string, record: ArtifactRecord, w
 /** The stored bytes as they are (compressed), checked against the manifest at the end. */
 export function openStoredFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
   const out = new PassThrough();
-  const stored = createReadStream(path, { highWaterMark: 1 << 20 });
-  pipeline(stored, checksumGuard(record, where), out, { signal }).catch((error: NodeJS.ErrnoException) => {
-    if (!out.destroyed) out.destroy(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error);
-  });
+  // pipeline() destroys `out` with the first error it sees: a missing file is named as such before it gets there.
+  async function* stored(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) yield chunk as Buffer;
+    } catch (error) {
+      throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? mismatch(where, 'the file is missing') : error;
+    }
+  }
+  pipeline(Readable.from(stored()), checksumGuard(record, where), out, { signal }).catch(() => undefined);
   return out;
 }
 
