@@ -86,6 +86,9 @@ export class ResticSnapshotWriter implements SnapshotWriter {
   }
 
   async putStored(service: string, record: ArtifactRecord, source: Readable, signal?: AbortSignal): Promise<void> {
+    if (!SAFE_NAME.test(service) || service.length > 63 || service.includes('..')) {
+      throw new HoldfastError('integrity', `unsafe service name ${JSON.stringify(service)}`, { hint: 'the bundle is damaged or was tampered with' });
+    }
     const intake = this.intake(service, record.name);
     try {
       await intake.feed(source.pipe(checksumGuard(record, `${this.id}/${service}/${record.name}`)), signal);
