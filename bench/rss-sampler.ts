@@ -4,11 +4,15 @@ import { readdirSync, readFileSync } from 'node:fs';
  * Samples a process's peak resident set (VmHWM, which the kernel keeps as a
  * high-water mark) until it exits. The last sample before exit is the peak.
  */
-export function sampleRss(pid: number, everyMs = 50): { stop(): number } {
+export function sampleRss(pid: number, everyMs = 50, options: { child?: boolean } = {}): { stop(): number } {
   let peakKiB = 0;
+  let target = options.child ? undefined : pid;
   const read = () => {
     try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      // With `child`: the process that `pid` (a wrapper such as bash) started first.
+      target ??= Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]) || undefined;
+      if (target === undefined) return;
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${target}/status`, 'utf8'));
       if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
     } catch {
       // exited

@@ -18,7 +18,7 @@ export function timed(command: string, args: string[], env: Record<string, strin
     // bash's `times` prints its children's CPU time, which includes what they waited for in turn.
     const [cmd, argv] = options.cpu ? ['bash', ['-c', '"$@"; s=$?; times >&2; exit $s', 'timed', command, ...args]] : [command, args];
     const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const rss = sampleRss(child.pid!);
+    const rss = sampleRss(child.pid!, 50, { child: options.cpu === true });
     const tree = options.tree ? sampleTreeRss(child.pid!) : undefined;
     let stdout = '';
     let stderr = '';

@@ -76,19 +76,16 @@ export function dumpStream(cli: ResticCli, snapshot: string, path: string, signa
 
 /**
  * Small JSON files (manifests, annotations) by restic snapshot id. A restic
- * snapshot never changes (its id is the hash of its content), so what was
- * read once is kept in a local cache and `snapshots` costs one restic call.
+ * snapshot id is the sha256 of the snapshot, which names its tree by hash in
+ * turn: one id never stands for other content, in any repository. So what
+ * was read once is kept in a local cache and `snapshots` costs one restic call.
  */
 export class SmallFileCache {
-  private readonly dir: string;
+  private readonly dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'holdfast', 'restic-snapshots');
 
-  constructor(repositoryId: string) {
-    const base = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
-    this.dir = join(base, 'holdfast', 'restic', repositoryId.replace(/[^0-9a-f]/g, '').slice(0, 64) || 'unknown');
-  }
 
   async read(cli: ResticCli, entry: CatalogEntry): Promise<string> {
-    const file = join(this.dir, `${entry.snapshot.id}.json`);
+    const file = join(this.dir, `${entry.snapshot.id.replace(/[^0-9a-f]/g, '')}.json`);
     const cached = await readFile(file, 'utf8').catch(() => undefined);
     if (cached !== undefined) return cached;
     const chunks: Buffer[] = [];

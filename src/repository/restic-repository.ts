@@ -27,7 +27,8 @@ import { newSnapshotId, SNAPSHOT_ID } from './snapshot-id.js';
 export class ResticRepository implements Repository {
   readonly location: string;
   private readonly cli: ResticCli;
-  private cache?: SmallFileCache;
+  private readonly cache = new SmallFileCache();
+  private isOpen = false;
   private catalog?: Promise<CatalogEntry[]>;
   private sizes?: Promise<Map<string, number>>;
 
@@ -46,16 +47,21 @@ export class ResticRepository implements Repository {
       });
     }
     await this.cli.text(['init'], 'create the restic repository');
-    this.cache = new SmallFileCache((await this.readConfig()).id);
+    this.opened(Promise.resolve([]));
   }
 
+  /**
+   * Opening reads the list of snapshots: it proves the location and the
+   * password, and the command that follows (list, backup) uses it, so that
+   * each costs one restic start (each pays restic's key derivation).
+   */
   async open({ create }: { create: boolean }): Promise<void> {
     try {
-      this.cache = new SmallFileCache((await this.readConfig()).id);
+      await this.opened(readCatalog(this.cli));
     } catch (error) {
       if (!(create && error instanceof HoldfastError && error.code === 'not-found')) throw error;
       await this.cli.text(['init'], 'create the restic repository');
-      this.cache = new SmallFileCache((await this.readConfig()).id);
+      this.opened(Promise.resolve([]));
     }
   }
 
@@ -64,7 +70,7 @@ export class ResticRepository implements Repository {
     if (options.id !== undefined && !SNAPSHOT_ID.test(options.id)) {
       throw new HoldfastError('integrity', `${JSON.stringify(options.id)} is not a snapshot id`, { hint: 'the bundle or its manifest is damaged' });
     }
-    const entries = await this.entries(true);
+    const entries = await this.entries();
     const notes = [...this.cli.notes];
     const id = options.id ?? newSnapshotId();
     if (entries.some((e) => e.role === 'manifest' && e.holdfastId === id)) {
@@ -152,7 +158,7 @@ export class ResticRepository implements Repository {
 
   async remove(id: string): Promise<void> {
     if (!SNAPSHOT_ID.test(id)) throw notFound(id);
-    const entries = (await this.entries(true)).filter((e) => e.holdfastId === id);
+    const entries = (await this.entries()).filter((e) => e.holdfastId === id);
     const manifests = entries.filter((e) => e.role === 'manifest');
     if (manifests.length === 0) throw notFound(id);
     // The manifest first: from then on the snapshot is not listed, whatever happens to the rest.
@@ -166,7 +172,7 @@ export class ResticRepository implements Repository {
   async annotate(id: string, kind: string, value: unknown): Promise<void> {
     if (!/^[a-z][a-z0-9-]{0,40}$/.test(kind)) throw new HoldfastError('internal', `invalid annotation kind ${JSON.stringify(kind)}`);
     await this.load(id);
-    const older = (await this.entries(true)).filter((e) => e.role === 'annotation' && e.holdfastId === id && e.kind === kind);
+    const older = (await this.entries()).filter((e) => e.role === 'annotation' && e.holdfastId === id && e.kind === kind);
     const intake = new ResticIntake(this.cli, `/holdfast/${id}/annotations/${kind}.json`, [TAG.annotation, `${TAG.id}${id}`, `${TAG.kind}${kind}`]);
     try {
       await intake.feed(Readable.from([Buffer.from(JSON.stringify(value, null, 2) + '\n')]));
@@ -339,8 +345,17 @@ export class ResticRepository implements Repository {
     return this.cli.json<{ id: string; version: number }>(['cat', 'config'], 'open the restic repository');
   }
 
+  private opened(catalog: Promise<CatalogEntry[]>): Promise<CatalogEntry[]> {
+    this.catalog = catalog;
+    catalog.then(
+      () => (this.isOpen = true),
+      () => (this.catalog = undefined),
+    );
+    return catalog;
+  }
+
   private requireOpen(): SmallFileCache {
-    if (!this.cache) throw new HoldfastError('internal', 'repository used before open()');
+    if (!this.isOpen) throw new HoldfastError('internal', 'repository used before open()');
     return this.cache;
   }
 }
