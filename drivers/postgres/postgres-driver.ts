@@ -13,6 +13,7 @@ import { restorePgDump } from './postgres-dump-restore.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { inspectServer, selectDatabases, serverFacts } from './postgres-inspector.js';
 import { postgresStrategies } from './postgres-strategies.js';
+import { postgresScratchTarget } from './postgres-scratch.js';
 
 export const postgresDriver: Driver = {
   engine: 'postgres',
@@ -54,6 +55,8 @@ export const postgresDriver: Driver = {
         throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'postgres' });
     }
   },
+
+  scratchTarget: postgresScratchTarget,
 
   restore(ctx) {
     switch (ctx.strategy) {

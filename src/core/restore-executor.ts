@@ -85,9 +85,7 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
     for (const artifact of record.artifacts) {
       await repo.verifyArtifact(request.snapshot.id, name, artifact, request.signal);
     }
-    const recorded: BackupResult = { details: record.details };
-    if (record.fingerprint) recorded.fingerprint = record.fingerprint;
-    if (record.inspection) recorded.inspection = record.inspection;
+    const recorded = recordedResult(record);
     const ctx: RestoreContext = {
       source,
       target,
@@ -119,8 +117,16 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
   }
 }
 
+/** What the backup recorded for a service, as drivers read it. */
+export function recordedResult(record: ServiceRecord): BackupResult {
+  const recorded: BackupResult = { details: record.details };
+  if (record.fingerprint) recorded.fingerprint = record.fingerprint;
+  if (record.inspection) recorded.inspection = record.inspection;
+  return recorded;
+}
+
 /** The service as it was at backup, with today's configuration (endpoint, credentials) when there is one. */
-function sourceService(name: string, record: ServiceRecord, configured: Service | undefined): Service {
+export function sourceService(name: string, record: ServiceRecord, configured: Service | undefined): Service {
   if (configured) return { ...configured, engine: record.engine, options: { ...record.options, ...configured.options } };
   // Not configured here: the endpoint the manifest recorded (it never holds a password).
   const service: Service = { name, engine: record.engine, options: record.options, origin: 'config' };

@@ -19,6 +19,10 @@ export interface DockerApi {
   /** Undefined when there is no such volume. */
   inspectVolume(name: string): Promise<VolumeDetails | undefined>;
   createVolume(spec: { name: string; driver?: string; options?: Record<string, string>; labels: Record<string, string> }): Promise<void>;
+  /** `docker volume rm`; a volume that is already gone is fine. Fails while a container uses it. */
+  removeVolume(name: string): Promise<void>;
+  /** Names of the volumes with this label (`key` or `key=value`). */
+  listVolumes(label: string): Promise<string[]>;
   imagePresent(image: string): Promise<boolean>;
   /** The image's id (`sha256:...`), or undefined when it is not on the daemon. */
   imageId(image: string): Promise<string | undefined>;

@@ -87,6 +87,23 @@ class DockerodeApi implements DockerApi {
     });
   }
 
+  removeVolume(name: string): Promise<void> {
+    return this.call(`remove volume ${name}`, async () => {
+      try {
+        await this.docker.getVolume(name).remove();
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+    });
+  }
+
+  listVolumes(label: string): Promise<string[]> {
+    return this.call(`list volumes labelled ${label}`, async () => {
+      const res = await this.docker.listVolumes({ filters: JSON.stringify({ label: [label] }) });
+      return (res.Volumes ?? []).map((v) => v.Name);
+    });
+  }
+
   imagePresent(image: string): Promise<boolean> {
     return this.call(`inspect image ${image}`, async () => {
       try {
