@@ -21,5 +21,10 @@ export function lazyDriver(meta: Pick<Driver, 'engine' | 'title' | 'schemes' | '
     fingerprint: async (service, scope) => (await driver()).fingerprint(service, scope),
     backup: async (ctx) => (await driver()).backup(ctx),
     restore: async (ctx) => (await driver()).restore(ctx),
+    // Always present here; undefined from a driver without it means "no restore test".
+    scratchTarget: async (ctx) => {
+      const loaded = await driver();
+      return loaded.scratchTarget ? loaded.scratchTarget(ctx) : undefined;
+    },
   };
 }
