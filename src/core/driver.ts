@@ -75,6 +75,13 @@ export interface ScratchTarget {
   options: Record<string, unknown>;
   /** Where the data goes, for messages (no credentials). */
   describe: string;
+  /**
+   * For restores that leave files, not a running engine (a physical copy):
+   * starts what reads them (a throwaway server) and fingerprints the copy as
+   * the backup did. Used when the restore returns no fingerprint; whatever it
+   * starts, cleanup stops.
+   */
+  fingerprint?(result: RestoreResult, signal: AbortSignal): Promise<Fingerprint>;
   /** Removes everything the target and the restore into it created. Idempotent; must not use the aborted signal. */
   cleanup(): Promise<void>;
 }

@@ -126,6 +126,10 @@ async function testService(
       note: (t) => notes.push(t),
     };
     const result = await driver.restore(ctx);
+    if (!result.fingerprint && record.fingerprint && scratch.fingerprint) {
+      progress.phase('fingerprint');
+      result.fingerprint = await scratch.fingerprint(result, request.signal);
+    }
     outcome = { ...verdictOf(name, record, 'ok', undefined, started), scratch: scratch.describe, notes };
     if (!record.fingerprint) {
       outcome.verdict = 'failed';
