@@ -1,6 +1,7 @@
 import type { ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import { scratchRenames } from '../../src/core/scratch-names.js';
 import { formatEndpoint } from '../../src/core/service.js';
+import { physicalScratchTarget } from './mysql-scratch-server.js';
 import { ident, mysqlTarget, rows, withConnection, type MyTarget } from './mysql-connection.js';
 
 /** MySQL and MariaDB take database names of up to 64 characters. */
@@ -11,9 +12,10 @@ const MAX_NAME_BYTES = 64;
  * temporary database `holdfast_scratch_<run>_<name>` on the source's server
  * (the restore's database mapping, `rename`); accounts are not applied, they
  * are the live ones. Cleanup drops every database of the run. Physical
- * snapshots have no scratch target yet.
+ * snapshots get a throwaway server (mysql-scratch-server.ts).
  */
 export async function mysqlScratchTarget(ctx: ScratchContext): Promise<ScratchTarget | undefined> {
+  if (ctx.strategy === 'physical') return physicalScratchTarget(ctx);
   if (ctx.strategy !== 'dump') return undefined;
   const t = mysqlTarget(ctx.source);
   const recorded = ((ctx.recorded.details.databases as Array<{ name: string }> | undefined) ?? []).map((d) => d.name);
