@@ -3,6 +3,7 @@ import { scratchRenames } from '../../src/core/scratch-names.js';
 import { formatEndpoint } from '../../src/core/service.js';
 import { ident, pgTarget, withClient, type PgTarget } from './postgres-connection.js';
 import { isContainerService } from './postgres-container.js';
+import { containerScratchTarget } from './postgres-container-scratch.js';
 import { basebackupScratchTarget } from './postgres-scratch-server.js';
 
 /** 63 bytes is PostgreSQL's name limit; the restore appends `__holdfast` (10) to its own working copy. */
@@ -14,12 +15,14 @@ const MAX_NAME_BYTES = 53;
  * server, through the restore's database mapping (`rename`). Globals are not
  * applied: the roles already exist there, and they are live. Cleanup drops
  * every database of the run (FORCE: a killed pg_restore may still hold a
- * connection). In-container snapshots have no scratch target yet; physical
- * ones get a throwaway server (postgres-scratch-server.ts).
+ * connection). Physical snapshots get a throwaway server on the restored
+ * files (postgres-scratch-server.ts), PostgreSQL in a container a throwaway
+ * container of its image (postgres-container-scratch.ts).
  */
 export async function postgresScratchTarget(ctx: ScratchContext): Promise<ScratchTarget | undefined> {
   if (ctx.strategy === 'pg_basebackup') return basebackupScratchTarget(ctx);
-  if (ctx.strategy !== 'pg_dump' || isContainerService(ctx.source)) return undefined;
+  if (ctx.strategy !== 'pg_dump') return undefined;
+  if (isContainerService(ctx.source)) return containerScratchTarget(ctx);
   const t = pgTarget(ctx.source);
   const recorded = ((ctx.recorded.details.databases as Array<{ name: string }> | undefined) ?? []).map((d) => d.name);
   const rename = scratchRenames(ctx.prefix, recorded, MAX_NAME_BYTES);

@@ -87,7 +87,11 @@ export interface ExecSpec {
 
 export interface RunSpec {
   image: string;
+  /** Replaces the image's entrypoint; with `imageEntrypoint`, the image's own entrypoint and command run (an empty cmd keeps the image's command). */
   cmd: readonly string[];
+  imageEntrypoint?: boolean;
+  /** `NAME=value` pairs (Docker's API, never a host command line). */
+  env?: readonly string[];
   labels: Record<string, string>;
   /** Volumes and bind mounts, `readOnly` as asked. */
   mounts: Array<{ type: 'volume' | 'bind'; source: string; target: string; readOnly: boolean }>;

@@ -187,7 +187,8 @@ class DockerodeApi implements DockerApi {
       const container = await this.docker.createContainer({
         Image: spec.image,
         // The command replaces the image's entrypoint: a helper runs tar, not the image's startup script.
-        Entrypoint: [...spec.cmd],
+        ...(spec.imageEntrypoint ? (spec.cmd.length ? { Cmd: [...spec.cmd] } : {}) : { Entrypoint: [...spec.cmd] }),
+        ...(spec.env ? { Env: [...spec.env] } : {}),
         Labels: spec.labels,
         User: spec.user ?? '0:0',
         AttachStdout: true,
