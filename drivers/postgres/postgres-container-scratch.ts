@@ -6,6 +6,7 @@ import { waitFor } from '../../src/core/wait.js';
 import type { DockerApi, StreamRun } from '../../src/docker/docker-api.js';
 import { helperLabels } from '../../src/docker/docker-helper.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
+import { removeLeftoverScratch, scratchVolumeLabels } from '../../src/docker/docker-scratch.js';
 
 const DEFAULT_DATA = '/var/lib/postgresql/data';
 
@@ -21,12 +22,13 @@ const DEFAULT_DATA = '/var/lib/postgresql/data';
  */
 export async function containerScratchTarget(ctx: ScratchContext): Promise<ScratchTarget> {
   const api = await dockerApi();
+  await removeLeftoverScratch(api);
   const ref = ctx.source.container?.id ?? ctx.source.endpoint?.path;
   const source = ref ? await api.inspectContainer(ref) : undefined;
   if (!source) throw new HoldfastError('not-found', `the container of ${ctx.source.name} is gone: its image is what the restore test runs`, { service: ctx.source.name, driver: 'postgres', hint: 'check docker ps -a' });
   const dataAt = source.mounts.find((m) => m.type === 'volume' && m.destination.startsWith('/var/lib/postgresql'))?.destination ?? DEFAULT_DATA;
   const volume = `${ctx.prefix}pgdata`;
-  const labels = { 'holdfast.scratch': ctx.run, 'holdfast.service': ctx.source.name };
+  const labels = scratchVolumeLabels(ctx.run, ctx.source.name);
   let run: StreamRun | undefined;
   const cleanup = async () => {
     if (run) {

@@ -2,6 +2,7 @@ import type { ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import { toHoldfastError } from '../../src/core/errors.js';
 import type { DockerApi } from '../../src/docker/docker-api.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
+import { removeLeftoverScratch, scratchVolumeLabels } from '../../src/docker/docker-scratch.js';
 import type { RecordedVolume } from './volume-backup.js';
 import { isVolumeStrategy } from './volume-strategies.js';
 
@@ -12,16 +13,18 @@ import { isVolumeStrategy } from './volume-strategies.js';
  * through the ordinary volume restore (restore option `rename`). The volumes
  * are created here, with holdfast's labels only (the recorded compose labels
  * would make a scratch copy look like part of the stack), and removed by
- * cleanup, as is any other volume that carries the run's label.
+ * cleanup, as is any other volume that carries the run's label. What a run
+ * that died left is removed first (docker-scratch.ts).
  */
 export async function volumeScratchTarget(ctx: ScratchContext): Promise<ScratchTarget | undefined> {
   if (!isVolumeStrategy(ctx.strategy)) return undefined;
   const api = await dockerApi();
+  await removeLeftoverScratch(api);
   const recorded = (ctx.recorded.details.volumes as RecordedVolume[] | undefined) ?? [];
   const rename = Object.fromEntries(recorded.map((r, i) => [r.source, scratchVolumeName(ctx.prefix, i, r.source)]));
   const cleanup = () => removeScratchVolumes(api, Object.values(rename), ctx.run);
   try {
-    for (const name of Object.values(rename)) await api.createVolume({ name, labels: { 'holdfast.scratch': ctx.run, 'holdfast.service': ctx.source.name } });
+    for (const name of Object.values(rename)) await api.createVolume({ name, labels: scratchVolumeLabels(ctx.run, ctx.source.name) });
   } catch (error) {
     await cleanup().catch(() => undefined);
     throw error;

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { holdfast } from '../support/cli.js';
@@ -54,6 +56,19 @@ describe('restore test: docker volume (tar)', () => {
     expect(await docker(['inspect', '-f', '{{.State.StartedAt}}', user])).toBe(startedAfterBackup);
     expect(await lab.held()).toEqual([]);
     await docker(['rm', '-f', user]);
+  });
+
+  test('a scratch volume of a restore test that died is reported by discover and removed by the next one', async () => {
+    const id = await backup();
+    // What a holdfast killed with -9 leaves: a labelled scratch volume whose pid is gone.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const left = `holdfast_scratch_dead00_0_${lab.prefix}`;
+    await docker(['volume', 'create', '--label', 'holdfast.scratch=dead00', '--label', `holdfast.service=${svc}`, '--label', `holdfast.pid=${dead}`, '--label', `holdfast.hostname=${hostname()}`, left]);
+    const discover = await holdfast(['discover', '--docker', '--json'], lab.env());
+    expect(discover.json<{ notes: string[] }>().notes).toContain(`leftover scratch volume ${left} of a restore test that died; the next restore test removes it, or: docker volume rm ${left}`);
+    const result = await holdfast(['--repo', repo, 'verify', id, '--restore-test', '--json'], lab.env());
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    expect(await scratchVolumes()).toEqual([]);
   });
 
   test('a deleted artifact fails the checksum phase with the service named', async () => {
