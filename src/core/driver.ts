@@ -235,10 +235,11 @@ export interface RestoreContext extends RunContext {
   /**
    * Restore options from the command line, or from a scratch target. Known
    * keys: `database` (restore one database), `jobs`, `globals` (false: no
-   * roles / accounts), and `rename`: a map from a recorded object's name
-   * (database, collection, index or volume source) to the name it is
-   * restored under; objects not in it keep the usual mapping. Fingerprints
-   * stay keyed by the recorded names.
+   * roles / accounts), `rename`: a map from a recorded object's name
+   * (database, Qdrant collection or volume source) to the name it is
+   * restored under, objects not in it keeping the usual mapping; OpenSearch
+   * takes `rename_pattern` / `rename_replacement` and `aliases` (false: leave
+   * the snapshot's aliases out). Fingerprints stay keyed by the recorded names.
    */
   options: Record<string, unknown>;
 }
