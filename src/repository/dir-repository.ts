@@ -167,6 +167,13 @@ export class DirRepository implements Repository {
     };
   }
 
+  async storedSize(id: string, service: string, record: ArtifactRecord): Promise<number | null> {
+    return stat(this.artifactPath(id, service, record.name)).then(
+      (info) => info.size,
+      () => null,
+    );
+  }
+
   async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
     await verifyArtifactFile(this.artifactPath(id, service, record.name), record, `${id}/${service}/${record.name}`, signal);
   }

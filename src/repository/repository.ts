@@ -26,6 +26,12 @@ export interface Repository {
   /** An id, a unique id prefix, `latest`, or a tag (the newest snapshot with it). */
   resolve(ref: string): Promise<string>;
   artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource;
+  /**
+   * The size of an artifact's stored (compressed, unencrypted) bytes as the
+   * backend holds it, without reading the data; null when it is missing.
+   * `check` without --read-data compares it with the manifest.
+   */
+  storedSize(id: string, service: string, record: ArtifactRecord): Promise<number | null>;
   /** Recomputes an artifact's checksum; throws an 'integrity' error naming it. */
   verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void>;
   /**
