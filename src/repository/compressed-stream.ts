@@ -89,7 +89,7 @@ export function compressCommand(
       throw error;
     }
     if (zstdExit.code !== 0) throw new HoldfastError('internal', `zstd failed: ${lastLines(zstdExit.stderr, 3)}`);
-    const sizes = /\((\d+) B => (\d+) B/.exec(zstdExit.stderr);
+    const sizes = /\(\s*(\d+) B =>\s*(\d+) B/.exec(zstdExit.stderr);
     if (!sizes) throw new HoldfastError('tool', 'zstd did not report the uncompressed size', { hint: 'install a zstd of version 1.4 or newer' });
     return { ...hashing.result(), rawBytes: Number(sizes[1]) };
   })();

@@ -33,7 +33,7 @@ export function lazyS3Repository(location: string): Repository {
     artifacts: (id, service, records, signal) => opened().artifacts(id, service, records, signal),
     verifyArtifact: async (id, service, record, signal) => (await load()).verifyArtifact(id, service, record, signal),
     openStored: (id, service, record, signal) => opened().openStored(id, service, record, signal),
-    storedSize: async (id, service, record) => (await load()).storedSize!(id, service, record),
+    storedSize: async (id, service, record) => (await load()).storedSize(id, service, record),
     remove: async (id) => (await load()).remove(id),
     annotate: async (id, kind, value) => (await load()).annotate(id, kind, value),
     annotations: async (id) => (await load()).annotations(id),

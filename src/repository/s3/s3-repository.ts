@@ -209,8 +209,8 @@ export class S3Repository implements Repository {
     return guardStoredStream(this.store.openRead(artifactKey(id, service, record.name), signal), record, where, signal);
   }
 
-  async storedSize(id: string, service: string, record: ArtifactRecord): Promise<number | undefined> {
-    return this.store.size(artifactKey(id, service, record.name));
+  async storedSize(id: string, service: string, record: ArtifactRecord): Promise<number | null> {
+    return (await this.store.size(artifactKey(id, service, record.name))) ?? null;
   }
 
   async annotate(id: string, kind: string, value: unknown): Promise<void> {
