@@ -112,6 +112,8 @@ export async function startS3(): Promise<S3Server> {
       AWS_SECRET_ACCESS_KEY: secretAccessKey,
       AWS_REGION: 'us-east-1',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // Without credentials the SDK's chain would ask the EC2 metadata address: tests stay on loopback.
+      AWS_EC2_METADATA_DISABLED: 'true',
     },
     client,
     async createBucket(name) {

@@ -73,9 +73,12 @@ export class S3SnapshotWriter implements SnapshotWriter {
     } catch (error) {
       compressed.kill();
       compressed.stored.destroy();
-      await Promise.allSettled([uploading, compressed.done]);
+      const [upload] = await Promise.allSettled([uploading, compressed.done]);
       await this.store.delete(key).catch(() => undefined);
-      throw toHoldfastError(error, { service });
+      // When the server went away, the upload's error is the cause; the compressor's ("aborted") only follows from it.
+      const server = upload.status === 'rejected' ? toHoldfastError(upload.reason) : undefined;
+      const fromServer = server && (server.code === 'connect' || server.code === 'auth' || (server.cause as { $metadata?: unknown } | undefined)?.$metadata !== undefined);
+      throw toHoldfastError(fromServer ? server : error, { service });
     }
   }
 
