@@ -42,6 +42,9 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
+// The SDK warns under Node 20 that later versions need Node 22; the tests pin it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export function versitygwPath(): string {
   return process.env.HOLDFAST_VERSITYGW ?? join(process.env.HOLDFAST_TEST_CACHE ?? '/opt/holdfast-test', 'bin', 'versitygw');
 }
