@@ -11,9 +11,9 @@
 # /opt/holdfast-test). Go build state is kept in $HOLDFAST_TEST_CACHE/go so rebuilds are warm.
 # Cold build measured at ~110 s on 2 busy cores (fresh module and build caches); cached: <1 s.
 #
-# Why this server: MinIO is AGPL-licensed and much heavier to build; SeaweedFS's S3 gateway
-# needs its master + volume + filer processes (and a larger build); s3proxy (Java) has weaker
-# multipart/conditional-write support on its filesystem backend. See README "S3 repository".
+# Why this server: the first tried, and it does all the tests need. MinIO was set aside (AGPL,
+# larger build); SeaweedFS (master + volume + filer for its S3 gateway) and s3proxy (Java) were
+# not tried. See README "S3 repository".
 set -euo pipefail
 
 VERSITYGW_MODULE="github.com/versity/versitygw"
