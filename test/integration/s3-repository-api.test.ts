@@ -83,6 +83,9 @@ describe('S3Repository on versitygw', () => {
     await s3.client.send(new PutObjectCommand({ Bucket: 'api', Key: `${prefix}/snapshots/${id}/db/data.zst`, Body: 'not what was stored' }));
     await expect(repo.verifyArtifact(id, 'db', record)).rejects.toMatchObject({ code: 'integrity' });
     await expect(text(repo.artifacts(id, 'db', [record]).open('data.zst'))).rejects.toMatchObject({ code: 'integrity' });
+    await s3.client.send(new DeleteObjectCommand({ Bucket: 'api', Key: `${prefix}/snapshots/${id}/db/data.zst` }));
+    await expect(repo.verifyArtifact(id, 'db', record)).rejects.toMatchObject({ code: 'integrity', message: expect.stringMatching(/is missing/) });
+    await expect(text(repo.openStored(id, 'db', record))).rejects.toMatchObject({ code: 'integrity' });
     await s3.client.send(new PutObjectCommand({ Bucket: 'api', Key: `${prefix}/snapshots/${id}/manifest.json`, Body: '{"format": 1, "id"' }));
     const [entry] = await repo.list();
     expect(entry && isBroken(entry) && entry.broken).toMatch(/not valid JSON/);

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, type Readable } from 'node:stream';
+import { HoldfastError } from '../../core/errors.js';
 import { s3Error, s3ErrorName, s3Status } from './s3-errors.js';
 import type { S3Location } from './s3-location.js';
 
@@ -193,7 +194,13 @@ export class S3Store {
         body.pipe(out);
       })
       .catch((error: unknown) => {
-        out.destroy(isNotFound(error) ? Object.assign(new Error(`${relative} is missing`), { code: 'ENOENT' }) : s3Error(error, `reading ${relative}`, this.where));
+        out.destroy(
+          isNotFound(error)
+            ? new HoldfastError('integrity', `the object ${relative} is missing from s3://${this.where.bucket}/${this.where.prefix}`, {
+                hint: 'this artifact cannot be trusted: restore from another snapshot, and run `holdfast check`',
+              })
+            : s3Error(error, `reading ${relative}`, this.where),
+        );
       });
     return out;
   }
