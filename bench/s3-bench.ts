@@ -10,6 +10,7 @@
  *   awsCli        pg_dump -Fc -Z0 | zstd -3 -T0 | aws s3 cp - s3://...   (only with --aws-cli)
  *   holdfastS3    holdfast backup --repo s3://bench/holdfast (default fingerprint: counts)
  *   holdfastS3None  the same with --fingerprint none (like the raw pipeline: no fingerprint)
+ *   holdfastS3Part8 the same with 8 MiB parts (HOLDFAST_S3_PART_MB=8), for memory
  *   holdfastDir   holdfast backup --repo <local dir>, for the cost of S3 itself
  * Prints ratios (holdfast / raw: below 1 is faster) and peak RSS of the timed
  * process (holdfast's node, or the raw uploader's node); writes bench/out/s3.json.
@@ -57,7 +58,8 @@ try {
   log(`dump is ${MiB(dumpBytes)} MiB; ${rounds} interleaved rounds`);
 
   let n = 0;
-  const hf = (repo: string, extra: string[]) => () => timed(process.execPath, [BIN, 'backup', '--repo', repo, '--quiet', '--json', ...extra, '--service', `db=${pg.url('bench')}`], env);
+  const hf = (repo: string, extra: string[], more: Record<string, string> = {}) => () =>
+    timed(process.execPath, [BIN, 'backup', '--repo', repo, '--quiet', '--json', ...extra, '--service', `db=${pg.url('bench')}`], { ...env, ...more });
   const contenders: Record<string, () => Promise<Timed>> = {
     rawSdk: () => timed(process.execPath, [RAW, 'bench', `raw/${++n}.dump.zst`, join(bin, 'pg_dump'), 'bench'], env),
     ...(awsCli
@@ -68,6 +70,7 @@ try {
       : {}),
     holdfastS3: hf('s3://bench/holdfast', []),
     holdfastS3None: hf('s3://bench/holdfast', ['--fingerprint', 'none']),
+    holdfastS3Part8: hf('s3://bench/holdfast', [], { HOLDFAST_S3_PART_MB: '8' }),
     holdfastDir: hf(join(work, 'repo'), []),
   };
   const results = await interleaved(rounds, contenders);
