@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HoldfastError } from '../core/errors.js';
 import { assertToolSucceeded } from '../core/process.js';
@@ -60,9 +60,15 @@ export function openStoredFile(path: string, record: ArtifactRecord, where: Arti
 /** Passes stored bytes through, erroring at the end when they do not match the manifest. */
 export function guardStoredStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
   const out = new PassThrough();
-  pipeline(stored, checksumGuard(record, where), out, { signal }).catch((error: NodeJS.ErrnoException) => {
-    if (!out.destroyed) out.destroy(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error);
-  });
+  // pipeline() destroys `out` with the first error it sees: a missing file is named as such before it gets there.
+  async function* named(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of stored) yield chunk as Buffer;
+    } catch (error) {
+      throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? mismatch(where, 'the file is missing') : error;
+    }
+  }
+  pipeline(Readable.from(named()), checksumGuard(record, where), out, { signal }).catch(() => undefined);
   return out;
 }
 

@@ -334,6 +334,9 @@ class DirSnapshotWriter implements SnapshotWriter {
   }
 
   async putStored(service: string, record: ArtifactRecord, source: Readable, signal?: AbortSignal): Promise<void> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(service) || service.includes('..')) {
+      throw new HoldfastError('integrity', `unsafe service name ${JSON.stringify(service)}`, { hint: 'the bundle is damaged or was tampered with' });
+    }
     const dir = join(this.staging, service);
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(record.name) || record.name.length > 200) {
       throw new HoldfastError('integrity', `unsafe artifact name ${JSON.stringify(record.name)}`, { service, hint: 'the bundle is damaged or was tampered with' });
