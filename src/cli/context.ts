@@ -5,6 +5,8 @@ import { HoldfastError } from '../core/errors.js';
 import type { DriverRegistry } from '../core/registry.js';
 import { DirRepository } from '../repository/dir-repository.js';
 import type { Repository } from '../repository/repository.js';
+import { lazyS3Repository } from '../repository/s3/s3-lazy.js';
+import { isS3Location } from '../repository/s3/s3-location.js';
 import { createOutput, type Output } from './output.js';
 
 /** Flags every command accepts. */
@@ -40,9 +42,10 @@ export function buildContext(flags: GlobalFlags, signal: AbortSignal): CommandCo
 }
 
 function openRepository(location: string): Repository {
+  if (isS3Location(location)) return lazyS3Repository(location);
   if (/^[a-z][a-z0-9+]*:/.test(location) && !location.startsWith('file:')) {
-    throw new HoldfastError('config', `repository ${location}: only local directories are supported in this version`, {
-      hint: 'use a path, e.g. --repo /var/backups/holdfast (S3 and restic backends are planned)',
+    throw new HoldfastError('config', `repository ${location}: this kind of repository is not supported in this version`, {
+      hint: 'use a path (e.g. --repo /var/backups/holdfast) or s3://bucket/prefix (restic is planned)',
     });
   }
   return new DirRepository(resolve(location.replace(/^file:/, '')));

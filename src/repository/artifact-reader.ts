@@ -39,8 +39,13 @@ export function checksumGuard(record: ArtifactRecord, where: ArtifactWhere): Tra
 
 /** Recomputes the sha256 and size of a stored artifact; throws an 'integrity' error naming it. */
 export async function verifyArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Promise<void> {
+  await verifyArtifactStream(createReadStream(path, { highWaterMark: 1 << 20 }), record, where, signal);
+}
+
+/** The same check over stored bytes from anywhere (an object store's GET). */
+export async function verifyArtifactStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Promise<void> {
   try {
-    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), checksumGuard(record, where), new PassThrough().resume(), { signal });
+    await pipeline(stored, checksumGuard(record, where), new PassThrough().resume(), { signal });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw mismatch(where, 'the file is missing');
     throw error;
@@ -49,16 +54,21 @@ export async function verifyArtifactFile(path: string, record: ArtifactRecord, w
 
 /** The stored bytes as they are (compressed), checked against the manifest at the end. */
 export function openStoredFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
+  return guardStoredStream(createReadStream(path, { highWaterMark: 1 << 20 }), record, where, signal);
+}
+
+/** Passes stored bytes through, erroring at the end when they do not match the manifest. */
+export function guardStoredStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
   const out = new PassThrough();
   // pipeline() destroys `out` with the first error it sees: a missing file is named as such before it gets there.
-  async function* stored(): AsyncGenerator<Buffer> {
+  async function* named(): AsyncGenerator<Buffer> {
     try {
-      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) yield chunk as Buffer;
+      for await (const chunk of stored) yield chunk as Buffer;
     } catch (error) {
       throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? mismatch(where, 'the file is missing') : error;
     }
   }
-  pipeline(Readable.from(stored()), checksumGuard(record, where), out, { signal }).catch(() => undefined);
+  pipeline(Readable.from(named()), checksumGuard(record, where), out, { signal }).catch(() => undefined);
   return out;
 }
 
@@ -69,11 +79,15 @@ export function openStoredFile(path: string, record: ArtifactRecord, where: Arti
  * must not touch a target with bad data verify first (verifyArtifactFile).
  */
 export function openArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
+  return openArtifactStream(createReadStream(path), record, where, signal);
+}
+
+/** The same over stored bytes from anywhere (an object store's GET). */
+export function openArtifactStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
   const out = new PassThrough();
   const fail = (error: unknown) => {
     if (!out.destroyed) out.destroy(error as Error);
   };
-  const stored = createReadStream(path);
   stored.on('error', (error: NodeJS.ErrnoException) => fail(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error));
   if (record.compression === 'none') {
     pipeline(stored, checksumGuard(record, where), out, { signal }).catch(fail);
