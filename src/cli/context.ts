@@ -4,8 +4,10 @@ import { loadConfig, type HoldfastConfig } from '../core/config.js';
 import { HoldfastError } from '../core/errors.js';
 import type { DriverRegistry } from '../core/registry.js';
 import { DirRepository } from '../repository/dir-repository.js';
+import type { RepositorySecrets } from '../repository/repository-key.js';
 import type { Repository } from '../repository/repository.js';
 import { createOutput, type Output } from './output.js';
+import { repositorySecrets } from './repository-secrets.js';
 
 /** Flags every command accepts. */
 export interface GlobalFlags {
@@ -15,6 +17,7 @@ export interface GlobalFlags {
   quiet: boolean;
   verbose: boolean;
   service: string[];
+  keyFile?: string;
 }
 
 /** What a command handler works with: output, configuration, repository, drivers, and a stop signal. */
@@ -35,15 +38,15 @@ export function buildContext(flags: GlobalFlags, signal: AbortSignal): CommandCo
     config,
     registry,
     signal,
-    repository: () => openRepository(flags.repo ?? process.env.HOLDFAST_REPO ?? config.repo ?? './holdfast-repo'),
+    repository: () => openRepository(flags.repo ?? process.env.HOLDFAST_REPO ?? config.repo ?? './holdfast-repo', repositorySecrets(flags.keyFile)),
   };
 }
 
-function openRepository(location: string): Repository {
+function openRepository(location: string, secrets: RepositorySecrets): Repository {
   if (/^[a-z][a-z0-9+]*:/.test(location) && !location.startsWith('file:')) {
     throw new HoldfastError('config', `repository ${location}: only local directories are supported in this version`, {
       hint: 'use a path, e.g. --repo /var/backups/holdfast (S3 and restic backends are planned)',
     });
   }
-  return new DirRepository(resolve(location.replace(/^file:/, '')));
+  return new DirRepository(resolve(location.replace(/^file:/, '')), secrets);
 }

@@ -37,21 +37,31 @@ export function checksumGuard(record: ArtifactRecord, where: ArtifactWhere): Tra
   });
 }
 
-/** Recomputes the sha256 and size of a stored artifact; throws an 'integrity' error naming it. */
-export async function verifyArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Promise<void> {
+/**
+ * Decrypts a file of an encrypted repository (authenticating every segment)
+ * into the stored bytes; absent for a plain one.
+ */
+export type Unseal = () => Transform;
+
+function storedBytes(path: string, unseal?: Unseal): Readable[] {
+  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  return unseal ? [file, unseal()] : [file];
+}
+
+/** Recomputes the sha256 and size of a stored artifact (its tags too when encrypted); throws an 'integrity' error naming it. */
+export async function verifyArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal): Promise<void> {
   try {
-    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), checksumGuard(record, where), new PassThrough().resume(), { signal });
+    await pipeline([...storedBytes(path, unseal), checksumGuard(record, where), new PassThrough().resume()], { signal });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw mismatch(where, 'the file is missing');
     throw error;
   }
 }
 
-/** The stored bytes as they are (compressed), checked against the manifest at the end. */
-export function openStoredFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
+/** The stored bytes (compressed, decrypted), checked against the manifest at the end. */
+export function openStoredFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal): Readable {
   const out = new PassThrough();
-  const stored = createReadStream(path, { highWaterMark: 1 << 20 });
-  pipeline(stored, checksumGuard(record, where), out, { signal }).catch((error: NodeJS.ErrnoException) => {
+  pipeline([...storedBytes(path, unseal), checksumGuard(record, where), out], { signal }).catch((error: NodeJS.ErrnoException) => {
     if (!out.destroyed) out.destroy(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error);
   });
   return out;
@@ -63,15 +73,15 @@ export function openStoredFile(path: string, record: ArtifactRecord, where: Arti
  * consumer never mistakes a damaged artifact for a complete one. Callers that
  * must not touch a target with bad data verify first (verifyArtifactFile).
  */
-export function openArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
+export function openArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal): Readable {
   const out = new PassThrough();
   const fail = (error: unknown) => {
     if (!out.destroyed) out.destroy(error as Error);
   };
-  const stored = createReadStream(path);
-  stored.on('error', (error: NodeJS.ErrnoException) => fail(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error));
+  const stored = storedBytes(path, unseal);
+  stored[0]!.on('error', (error: NodeJS.ErrnoException) => fail(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error));
   if (record.compression === 'none') {
-    pipeline(stored, checksumGuard(record, where), out, { signal }).catch(fail);
+    pipeline([...stored, checksumGuard(record, where), out], { signal }).catch(fail);
     return out;
   }
   const decompressor = startDecompressor(signal);
@@ -82,7 +92,7 @@ export function openArtifactFile(path: string, record: ArtifactRecord, where: Ar
       callback(null, chunk);
     },
   });
-  const feeding = pipeline(stored, checksumGuard(record, where), decompressor.stdin!, { signal });
+  const feeding = pipeline([...stored, checksumGuard(record, where), decompressor.stdin!], { signal });
   // The output ends only after the decompressor's exit status and the checksum are known.
   decompressor.stdout!.pipe(counter).pipe(out, { end: false });
   Promise.all([feeding, decompressor.done, new Promise((resolve) => counter.once('end', resolve))])

@@ -11,8 +11,8 @@ import type { ArtifactRecord, Manifest } from './manifest.js';
  */
 export interface Repository {
   readonly location: string;
-  /** Creates a new repository; fails if one exists there. */
-  init(): Promise<void>;
+  /** Creates a new repository (encrypted with `encrypt`); fails if one exists there. */
+  init(options?: InitOptions): Promise<void>;
   /** Opens an existing repository, or creates a plain one when `create` is set and none exists. */
   open(options: { create: boolean }): Promise<void>;
   /**
@@ -26,10 +26,16 @@ export interface Repository {
   /** An id, a unique id prefix, `latest`, or a tag (the newest snapshot with it). */
   resolve(ref: string): Promise<string>;
   artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource;
-  /** Recomputes an artifact's checksum; throws an 'integrity' error naming it. */
+  /** Recomputes an artifact's checksum (and authenticates it, when encrypted); throws an 'integrity' error naming it. */
   verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void>;
   /**
-   * The stored (compressed, never encrypted) bytes of an artifact, as the
+   * A look without reading the data (`check` without --read-data):
+   * undefined when the artifact is stored with its expected size, else what
+   * is wrong (`missing`, `1234 bytes on disk, expected 5678`).
+   */
+  probeArtifact(id: string, service: string, record: ArtifactRecord): Promise<string | undefined>;
+  /**
+   * The stored (compressed, never encrypted: decrypted when the repository is) bytes of an artifact, as the
    * manifest's sha256 and storedBytes describe them: for export. The stream
    * errors at its end when they do not match.
    */
@@ -43,6 +49,11 @@ export interface Repository {
    */
   annotate(id: string, kind: string, value: unknown): Promise<void>;
   annotations(id: string): Promise<Record<string, unknown>>;
+}
+
+export interface InitOptions {
+  /** Encrypt: the secrets come from what the repository was constructed with. */
+  encrypt?: boolean;
 }
 
 export interface BrokenSnapshot {
@@ -60,6 +71,7 @@ export interface SnapshotWriter {
   /**
    * Stores already-compressed bytes as an artifact (import of a bundle): the
    * bytes must match record.sha256 and record.storedBytes, or nothing is kept.
+   * An encrypted repository encrypts them.
    */
   putStored(service: string, record: ArtifactRecord, source: Readable, signal?: AbortSignal): Promise<void>;
   /** Writes the manifest and makes the snapshot visible atomically. */

@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { isBroken } from '../../repository/repository.js';
 import type { HoldfastCommand } from '../command.js';
 import { verifySnapshot } from './verify.js';
@@ -28,8 +27,8 @@ export const checkCommand: HoldfastCommand = {
       for (const [service, record] of Object.entries(entry.services)) {
         for (const a of record.artifacts) {
           artifacts++;
-          const size = await stat(`${repo.location}/snapshots/${entry.id}/${service}/${a.name}`).then((s) => s.size, () => -1);
-          if (size !== a.storedBytes) problems.push({ snapshot: entry.id, problem: `${service}/${a.name}: ${size < 0 ? 'missing' : `${size} bytes, the manifest says ${a.storedBytes}`}` });
+          const problem = await repo.probeArtifact(entry.id, service, a);
+          if (problem) problems.push({ snapshot: entry.id, problem: `${service}/${a.name}: ${problem}` });
         }
       }
     }
