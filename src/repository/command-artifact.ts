@@ -124,9 +124,9 @@ function zstdFailed(exit: ToolExit, path: string): never {
   throw new HoldfastError('repository', `zstd failed writing ${path}: ${tail}`, { hint: 'check the repository disk' });
 }
 
-/** zstd -vv prints `(RAW B => STORED B, ...)`: the exact uncompressed size. */
+/** zstd -vv prints `(RAW B => STORED B, ...)`, RAW padded with spaces when small: the exact uncompressed size. */
 function reportedRawBytes(exit: ToolExit): number | undefined {
-  const sizes = /\((\d+) B => (\d+) B/.exec(exit.stderr);
+  const sizes = /\(\s*(\d+) B =>/.exec(exit.stderr);
   return sizes ? Number(sizes[1]) : undefined;
 }
 
