@@ -34,9 +34,9 @@ export class DirLayout {
     return cipher && (() => cipher.open(where));
   }
 
-  /** The expected size on disk of an artifact of `storedBytes` compressed bytes. */
-  fileSize(storedBytes: number): number {
-    return this.cipher ? this.cipher.fileSize(storedBytes) : storedBytes;
+  /** The size of the stored (compressed) bytes held in a file of `fileBytes` bytes, from the size alone. */
+  storedSize(fileBytes: number): number {
+    return this.cipher ? this.cipher.plainSize(fileBytes) : fileBytes;
   }
 
   encodeDocument(text: string, context: string): string | Buffer {

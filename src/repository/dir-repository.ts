@@ -57,7 +57,7 @@ export class DirRepository implements Repository {
         hint: 'use it as it is, or choose another --repo',
       });
     }
-    await this.create(options.encrypt === true);
+    await this.create(options.encrypt ?? (this.secrets.passphraseSet || this.secrets.keyFile !== undefined));
   }
 
   async open({ create }: { create: boolean }): Promise<void> {
@@ -191,16 +191,16 @@ export class DirRepository implements Repository {
     };
   }
 
+  async storedSize(id: string, service: string, record: ArtifactRecord): Promise<number | null> {
+    return stat(this.artifactPath(id, service, record.name)).then(
+      (info) => this.layout.storedSize(info.size),
+      () => null,
+    );
+  }
+
   async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
     const where = artifactWhere(id, service, record.name);
     await verifyArtifactFile(this.artifactPath(id, service, record.name), record, where, signal, this.layout.unseal(where));
-  }
-
-  async probeArtifact(id: string, service: string, record: ArtifactRecord): Promise<string | undefined> {
-    const expected = this.layout.fileSize(record.storedBytes);
-    const size = await stat(this.artifactPath(id, service, record.name)).then((s) => s.size, () => -1);
-    if (size < 0) return 'missing';
-    return size === expected ? undefined : `${size} bytes on disk, expected ${expected}${this.layout.encrypted ? ' (encrypted)' : ''}`;
   }
 
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {

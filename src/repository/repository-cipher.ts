@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import type { Transform } from 'node:stream';
-import { openBuffer, openStream, sealBuffer, sealedSize, sealStream } from './segment-cipher.js';
+import { openBuffer, openStream, plainSize, sealBuffer, sealStream } from './segment-cipher.js';
 
 /**
  * What an encrypted dir repository does with its master key: seal and open
@@ -36,8 +36,8 @@ export class RepositoryCipher {
     return createHmac('sha256', this.namesKey).update(parts.join('\0')).digest('hex').slice(0, 32);
   }
 
-  /** The size on disk of an artifact of `storedBytes` compressed bytes. */
-  fileSize(storedBytes: number): number {
-    return sealedSize(storedBytes);
+  /** The plaintext size of a sealed file of `fileBytes` bytes. */
+  plainSize(fileBytes: number): number {
+    return plainSize(fileBytes);
   }
 }

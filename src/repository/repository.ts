@@ -11,7 +11,9 @@ import type { ArtifactRecord, Manifest } from './manifest.js';
  */
 export interface Repository {
   readonly location: string;
-  /** Creates a new repository (encrypted with `encrypt`); fails if one exists there. */
+  /** Whether artifacts, manifests and annotations are encrypted (known once opened or created). */
+  readonly encrypted?: boolean;
+  /** Creates a new repository (encrypted or not, see InitOptions); fails if one exists there. */
   init(options?: InitOptions): Promise<void>;
   /** Opens an existing repository, or creates a plain one when `create` is set and none exists. */
   open(options: { create: boolean }): Promise<void>;
@@ -26,17 +28,17 @@ export interface Repository {
   /** An id, a unique id prefix, `latest`, or a tag (the newest snapshot with it). */
   resolve(ref: string): Promise<string>;
   artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource;
+  /**
+   * The size of an artifact's stored (compressed, unencrypted) bytes as the
+   * backend holds it, without reading the data; null when it is missing.
+   * `check` without --read-data compares it with the manifest.
+   */
+  storedSize(id: string, service: string, record: ArtifactRecord): Promise<number | null>;
   /** Recomputes an artifact's checksum (and authenticates it, when encrypted); throws an 'integrity' error naming it. */
   verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void>;
   /**
-   * A look without reading the data (`check` without --read-data):
-   * undefined when the artifact is stored with its expected size, else what
-   * is wrong (`missing`, `1234 bytes on disk, expected 5678`).
-   */
-  probeArtifact(id: string, service: string, record: ArtifactRecord): Promise<string | undefined>;
-  /**
-   * The stored (compressed, never encrypted: decrypted when the repository is) bytes of an artifact, as the
-   * manifest's sha256 and storedBytes describe them: for export. The stream
+   * The stored (compressed, never encrypted: decrypted when the repository
+   * is) bytes of an artifact, as the manifest's sha256 and storedBytes describe them: for export. The stream
    * errors at its end when they do not match.
    */
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable;
@@ -52,7 +54,11 @@ export interface Repository {
 }
 
 export interface InitOptions {
-  /** Encrypt: the secrets come from what the repository was constructed with. */
+  /**
+   * Encrypt with the secrets the repository was constructed with. Absent:
+   * encrypt when a passphrase or key file is given, since that is what the
+   * user expects.
+   */
   encrypt?: boolean;
 }
 

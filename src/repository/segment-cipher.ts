@@ -33,6 +33,19 @@ export function sealedSize(plainBytes: number, segmentSize = SEGMENT_SIZE): numb
   return HEADER_BYTES + plainBytes + segments * TAG_BYTES;
 }
 
+/**
+ * The plaintext size of a sealed file of `fileBytes` bytes, from its size
+ * alone; -1 for a size no sealed file can have (cut inside a tag or header).
+ */
+export function plainSize(fileBytes: number, segmentSize = SEGMENT_SIZE): number {
+  const body = fileBytes - HEADER_BYTES;
+  if (body < TAG_BYTES) return -1;
+  const full = Math.floor(body / (segmentSize + TAG_BYTES));
+  const rest = body - full * (segmentSize + TAG_BYTES);
+  if (rest === 0) return full * segmentSize;
+  return rest < TAG_BYTES ? -1 : full * segmentSize + rest - TAG_BYTES;
+}
+
 function fileKey(masterKey: Buffer, salt: Buffer, context: string): Buffer {
   return Buffer.from(hkdfSync('sha256', masterKey, salt, Buffer.from(`${SEGMENT_FORMAT}\0${context}`, 'utf8'), 32));
 }

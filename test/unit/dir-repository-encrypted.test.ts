@@ -64,7 +64,7 @@ describe('DirRepository, encrypted', () => {
     const stored = await buffer(again.openStored(id, 'orders_db', record));
     expect(stored.length).toBe(record.storedBytes);
     await again.verifyArtifact(id, 'orders_db', record);
-    expect(await again.probeArtifact(id, 'orders_db', record)).toBeUndefined();
+    expect(await again.storedSize(id, 'orders_db', record)).toBe(record.storedBytes);
     expect(await again.annotations(id)).toMatchObject({ 'restore-test': { passed: true } });
 
     for (const file of await allFiles(root)) {
@@ -123,7 +123,7 @@ describe('DirRepository, encrypted', () => {
     await writer.putStored('orders_db', record, repo.openStored(id, 'orders_db', record));
     await writer.commit(await repo.load(id));
     await plain.verifyArtifact(id, 'orders_db', record);
-    expect(await plain.probeArtifact(id, 'orders_db', record)).toBeUndefined();
+    expect(await plain.storedSize(id, 'orders_db', record)).toBe(record.storedBytes);
 
     const { repo: back } = await encryptedRepo();
     const w2 = await back.beginSnapshot('import', { id });

@@ -4,7 +4,7 @@ import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
-import { openBuffer, openStream, sealBuffer, sealedSize, sealStream, SEGMENT_SIZE } from '../../src/repository/segment-cipher.js';
+import { openBuffer, openStream, plainSize, sealBuffer, sealedSize, sealStream, SEGMENT_SIZE } from '../../src/repository/segment-cipher.js';
 
 const KEY = randomBytes(32);
 const CONTEXT = '20261130T140000Z-ab12/db/01-app.pgdump';
@@ -44,6 +44,7 @@ describe('segmented AES-256-GCM format', () => {
     const plain = randomBytes(n);
     const sealed = await seal(plain);
     expect(sealed.length).toBe(sealedSize(n, SMALL));
+    expect(plainSize(sealed.length, SMALL)).toBe(n);
     expect(await open(sealed)).toEqual(plain);
     expect(openBuffer(KEY, CONTEXT, sealed, WHERE)).toEqual(plain);
   });
@@ -89,6 +90,11 @@ describe('segmented AES-256-GCM format', () => {
     ['to nothing', () => Buffer.alloc(0)],
   ])('a file truncated %s fails', async (_how, cut) => {
     await expect(open(cut(await seal(plain)))).rejects.toMatchObject(integrity);
+  });
+
+  test('a size no sealed file can have (cut inside a tag or the header) has no plaintext size', () => {
+    expect(plainSize(HEADER + 2 * (SMALL + TAG) + 5, SMALL)).toBe(-1);
+    expect(plainSize(HEADER + 3, SMALL)).toBe(-1);
   });
 
   test('a truncated empty file (tag removed) fails', async () => {

@@ -27,8 +27,8 @@ export const checkCommand: HoldfastCommand = {
       for (const [service, record] of Object.entries(entry.services)) {
         for (const a of record.artifacts) {
           artifacts++;
-          const problem = await repo.probeArtifact(entry.id, service, a);
-          if (problem) problems.push({ snapshot: entry.id, problem: `${service}/${a.name}: ${problem}` });
+          const size = await repo.storedSize(entry.id, service, a);
+          if (size !== a.storedBytes) problems.push({ snapshot: entry.id, problem: `${service}/${a.name}: ${size === null ? 'missing' : `${size} bytes, the manifest says ${a.storedBytes}`}` });
         }
       }
     }

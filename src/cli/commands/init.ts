@@ -7,16 +7,16 @@ export const initCommand: HoldfastCommand = {
     y
       .option('encrypt', {
         type: 'boolean',
-        default: false,
         describe:
-          'encrypt artifacts, manifests and annotations (AES-256-GCM) with a key wrapped by a passphrase (HOLDFAST_PASSWORD[_FILE], or asked twice on a terminal) and/or a key file (--key-file, created with 32 random bytes if absent)',
+          'encrypt artifacts, manifests and annotations (AES-256-GCM) with a key wrapped by a passphrase (HOLDFAST_PASSWORD[_FILE], or asked twice on a terminal) and/or a key file (--key-file, created with 32 random bytes if absent); ' +
+          'the default when a passphrase or key file is set, --no-encrypt for a plain repository',
       })
       .example('HOLDFAST_PASSWORD_FILE=/root/.holdfast-pass $0 init --encrypt --repo /backups/hf', 'an encrypted repository, passphrase from a 0600 file')
       .example('$0 init --encrypt --key-file /root/holdfast.key --repo /backups/hf', 'an encrypted repository opened with a key file'),
   async run(ctx, args) {
     const repo = ctx.repository();
-    const encrypt = args.encrypt === true;
-    await repo.init({ encrypt });
+    await repo.init(typeof args.encrypt === 'boolean' ? { encrypt: args.encrypt } : {});
+    const encrypt = repo.encrypted === true;
     if (ctx.out.json) ctx.out.document({ status: 'ok', repository: repo.location, encrypted: encrypt });
     else {
       ctx.out.line(`created ${encrypt ? 'encrypted ' : ''}repository ${repo.location}`);
