@@ -2,7 +2,7 @@ import type { HoldfastCommand } from '../command.js';
 
 export const initCommand: HoldfastCommand = {
   command: 'init',
-  describe: 'Create a repository (a first backup creates a plain one when none exists)',
+  describe: 'Create a repository, plain or encrypted (--encrypt); a first backup creates a plain one when none exists',
   builder: (y) =>
     y
       .option('encrypt', {
