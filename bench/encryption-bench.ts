@@ -1,7 +1,8 @@
 /**
  * What encryption at rest costs: the same PostgreSQL database backed up into
- * a plain and an encrypted dir repository, interleaved, in one run; then
- * the read side (check --read-data, restore) and the open time (scrypt).
+ * a plain and an encrypted dir repository (passphrase, and key file: the
+ * same data path without scrypt's 128 MiB at open), interleaved, in one
+ * run; then the read side (check --read-data, restore) and the open time.
  *
  *   npm run build && node dist/bench/encryption-bench.js [--mb 1000] [--rounds 3]
  *
@@ -47,10 +48,12 @@ try {
   const repos = {
     plain: { repo: join(work, 'plain'), env: { HOLDFAST_DB_PASSWORD: pg.password, HOLDFAST_DB_TARGET_PASSWORD: pg.password } },
     encrypted: { repo: join(work, 'encrypted'), env: { HOLDFAST_DB_PASSWORD: pg.password, HOLDFAST_DB_TARGET_PASSWORD: pg.password, HOLDFAST_PASSWORD_FILE: passFile } },
+    keyFile: { repo: join(work, 'key-file'), env: { HOLDFAST_DB_PASSWORD: pg.password, HOLDFAST_DB_TARGET_PASSWORD: pg.password, HOLDFAST_KEY_FILE: join(work, 'repo.key') } },
   };
   const hf = (kind: keyof typeof repos, args: string[]) => timed(process.execPath, [BIN, ...args, '--repo', repos[kind].repo, '--quiet'], repos[kind].env);
   await hf('plain', ['init', '--no-encrypt']);
   await hf('encrypted', ['init', '--encrypt']);
+  await hf('keyFile', ['init', '--encrypt']);
 
   const ids: Record<string, string> = {};
   const backup = (kind: keyof typeof repos) => async () => {
@@ -63,13 +66,14 @@ try {
     rawPgDumpZstd: () => timed('bash', ['-c', `set -euo pipefail; '${bin}/pg_dump' -Fc -Z0 -d bench | zstd -q -T0 -3 -f -o '${join(work, 'raw.zst')}'`], pgEnv),
     plain: backup('plain'),
     encrypted: backup('encrypted'),
+    keyFile: backup('keyFile'),
   });
   const shown = JSON.parse((await hf('plain', ['show', ids.plain!, '--json'])).stdout) as { services: { db: { artifacts: Array<{ storedBytes: number; rawBytes: number }> } } };
   const stored = shown.services.db.artifacts.reduce((n, a) => n + a.storedBytes, 0);
   const raw = shown.services.db.artifacts.reduce((n, a) => n + a.rawBytes, 0);
 
   log('open time (holdfast snapshots), check --read-data and restore, interleaved');
-  const opens = await interleaved(5, { plain: () => hf('plain', ['snapshots']), encrypted: () => hf('encrypted', ['snapshots']) });
+  const opens = await interleaved(5, { plain: () => hf('plain', ['snapshots']), encrypted: () => hf('encrypted', ['snapshots']), keyFile: () => hf('keyFile', ['snapshots']) });
   const checks = await interleaved(rounds, { plain: () => hf('plain', ['check', '--read-data']), encrypted: () => hf('encrypted', ['check', '--read-data']) });
   let n = 0;
   const restore = (kind: keyof typeof repos) => async () => {
@@ -86,12 +90,13 @@ try {
     dumpMiB: MiB(raw),
     storedMiB: MiB(stored),
     rounds,
-    backup: { rawPgDumpZstd: summary(backups.rawPgDumpZstd), plain: summary(backups.plain), encrypted: summary(backups.encrypted) },
-    open: { plain: summary(opens.plain), encrypted: summary(opens.encrypted) },
+    backup: { rawPgDumpZstd: summary(backups.rawPgDumpZstd), plain: summary(backups.plain), encrypted: summary(backups.encrypted), keyFile: summary(backups.keyFile) },
+    open: { plain: summary(opens.plain), encrypted: summary(opens.encrypted), keyFile: summary(opens.keyFile) },
     checkReadData: { plain: summary(checks.plain), encrypted: summary(checks.encrypted) },
     restore: { plain: summary(restores.plain), encrypted: summary(restores.encrypted) },
     ratios: {
       'backup encrypted / plain': ratio(backups.encrypted, backups.plain),
+      'backup encrypted with a key file / plain': ratio(backups.keyFile, backups.plain),
       'backup plain / pg_dump -Fc -Z0|zstd': ratio(backups.plain, backups.rawPgDumpZstd),
       'backup encrypted / pg_dump -Fc -Z0|zstd': ratio(backups.encrypted, backups.rawPgDumpZstd),
       'check --read-data encrypted / plain': ratio(checks.encrypted, checks.plain),
