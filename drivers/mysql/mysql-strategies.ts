@@ -52,6 +52,7 @@ export async function mysqlStrategies(t: MyTarget, facts: ServerFacts): Promise<
         },
       ],
       restoresIntoNewer: false,
+      physical: true,
     },
   ];
 }

@@ -52,7 +52,7 @@ export async function pgContainer(service: Service, signal?: AbortSignal): Promi
   if (!details) {
     throw new HoldfastError('not-found', `the container ${service.container?.name ?? ref} of PostgreSQL is gone`, {
       service: service.name,
-      hint: 'check docker ps -a, or run holdfast discover again',
+      hint: 'check docker ps -a, or run holdfast discover again; on another Docker host, `holdfast restore SNAPSHOT --recreate` starts it from the recorded image',
     });
   }
   if (!details.running) {

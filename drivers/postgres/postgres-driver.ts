@@ -5,6 +5,7 @@ import { backupWithBasebackup, restoreBasebackup } from './postgres-basebackup.j
 import { isContainerService } from './postgres-container.js';
 import { backupInContainer } from './postgres-container-backup.js';
 import { fingerprintInContainer, inspectInContainer } from './postgres-container-inspect.js';
+import { waitForContainerServer } from './postgres-container-ready.js';
 import { restoreInContainer } from './postgres-container-restore.js';
 import { containerStrategies } from './postgres-container-strategies.js';
 import { detectPostgres, POSTGRES_SCHEMES } from './postgres-detect.js';
@@ -53,6 +54,10 @@ export const postgresDriver: Driver = {
       default:
         throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'postgres' });
     }
+  },
+
+  waitReady(service, signal) {
+    return isContainerService(service) ? waitForContainerServer(service, signal) : Promise.resolve();
   },
 
   restore(ctx) {

@@ -43,6 +43,7 @@ export async function postgresStrategies(facts: ServerFacts): Promise<StrategyOf
         },
       ],
       restoresIntoNewer: false,
+      physical: true,
     },
   ];
 }

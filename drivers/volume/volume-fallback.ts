@@ -3,6 +3,7 @@ import { toHoldfastError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
 import { backupVolumes } from './volume-backup.js';
 import { stateMounts } from './volume-mounts.js';
+import { backupPhysicalCopy } from './volume-physical-copy.js';
 import { restoreVolumes } from './volume-restore.js';
 import { isVolumeStrategy, volumeOffers } from './volume-strategies.js';
 
@@ -24,6 +25,7 @@ export function withVolumeFallback(driver: Driver): Driver {
     detect: (candidate) => driver.detect(candidate),
     inspect: (service) => driver.inspect(service),
     fingerprint: (service, scope) => driver.fingerprint(service, scope),
+    ...(driver.waitReady ? { waitReady: (service: Service, signal: AbortSignal) => driver.waitReady!(service, signal) } : {}),
 
     async strategies(service, signal) {
       if (!hasVolumes(service)) return driver.strategies(service, signal);
@@ -49,7 +51,9 @@ export function withVolumeFallback(driver: Driver): Driver {
     },
 
     backup(ctx) {
-      return isVolumeStrategy(ctx.strategy) ? backupVolumes(ctx, ctx.strategy) : driver.backup(ctx);
+      if (!isVolumeStrategy(ctx.strategy)) return driver.backup(ctx);
+      // The physical copy of a database beside its dump (backup --physical): with the engine's fingerprint of the copied files.
+      return typeof ctx.service.options.physical_of === 'string' ? backupPhysicalCopy(driver, ctx, ctx.strategy) : backupVolumes(ctx, ctx.strategy);
     },
 
     restore(ctx) {

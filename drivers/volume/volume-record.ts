@@ -9,6 +9,8 @@ export function containerRecord(c: ServiceContainer): Record<string, unknown> {
   return {
     name: c.name,
     image: c.image,
+    ...(c.imageId ? { imageId: c.imageId } : {}),
+    state: c.state,
     mounts: c.mounts,
     envNames: c.envNames,
     labels: c.labels,

@@ -106,14 +106,24 @@ export async function restoreVolumes(ctx: RestoreContext): Promise<RestoreResult
 
 /** The recorded helper image when it is still here (same tar), unless the user names another. */
 async function restoreFlavor(api: DockerApi, ctx: RestoreContext): Promise<TarFlavor> {
-  const recorded = ctx.recorded.details.tar as TarFlavor | undefined;
-  const chosen = process.env.HOLDFAST_HELPER_IMAGE || (typeof ctx.target.options.helper_image === 'string' ? ctx.target.options.helper_image : undefined);
+  const chosen = typeof ctx.target.options.helper_image === 'string' ? ctx.target.options.helper_image : undefined;
+  return restoreTarFlavor(api, ctx.recorded.details.tar as TarFlavor | undefined, chosen, ctx.source.name);
+}
+
+/**
+ * The tar that restores an archive: HOLDFAST_HELPER_IMAGE, a chosen image,
+ * the one the backup used when it is still on the daemon, else the default;
+ * refused when it would not restore what the recorded tar kept. Exported for
+ * rollback, which checks this before it stops anything.
+ */
+export async function restoreTarFlavor(api: DockerApi, recorded: TarFlavor | undefined, chosenImage: string | undefined, service: string): Promise<TarFlavor> {
+  const chosen = process.env.HOLDFAST_HELPER_IMAGE || chosenImage;
   const image = chosen ?? (recorded && (await api.imagePresent(recorded.image)) ? recorded.image : helperImage());
-  const flavor = await probeTar(api, image, ctx.source.name);
+  const flavor = await probeTar(api, image, service);
   const problem = recorded ? canRestore(recorded, flavor) : undefined;
   if (problem) {
     throw new HoldfastError('tool', `${problem}: it would not restore faithfully`, {
-      service: ctx.source.name,
+      service,
       hint: `set HOLDFAST_HELPER_IMAGE to an image with GNU tar (the backup used ${recorded!.image})`,
     });
   }

@@ -55,6 +55,7 @@ export async function volumeOffers(service: Service, why?: string): Promise<Stra
         { what: 'every writer may be stopped', met: noStop.length === 0, detail: noStop.length ? noStop.map((w) => `${w.name} has quiesce=${effective(w)}`).join(', ') : `writers: ${writerList}`, hint: 'remove the holdfast.quiesce label to allow a stop' },
       ],
       restoresIntoNewer: false,
+      physical: true,
     },
     {
       name: 'tar-pause',
@@ -65,6 +66,7 @@ export async function volumeOffers(service: Service, why?: string): Promise<Stra
         { what: 'every writer may be paused', met: noPause.length === 0, detail: noPause.length ? noPause.map((w) => `${w.name} has quiesce=none`).join(', ') : `writers: ${writerList}`, hint: 'remove the holdfast.quiesce=none label to allow a pause' },
       ],
       restoresIntoNewer: false,
+      physical: true,
     },
     {
       name: 'tar-live',
@@ -72,6 +74,7 @@ export async function volumeOffers(service: Service, why?: string): Promise<Stra
       summary: `tar of ${names} while the writers run (a live copy)${suffix}`,
       requirements: common,
       restoresIntoNewer: false,
+      physical: true,
     },
   ];
 }

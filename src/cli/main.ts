@@ -5,9 +5,12 @@ import type { HoldfastCommand } from './command.js';
 import { backupCommand } from './commands/backup.js';
 import { checkCommand } from './commands/check.js';
 import { discoverCommand } from './commands/discover.js';
+import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
 import { initCommand } from './commands/init.js';
 import { planCommand } from './commands/plan.js';
 import { restoreCommand } from './commands/restore.js';
+import { rollbackCommand } from './commands/rollback.js';
 import { showCommand } from './commands/show.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 import { verifyCommand } from './commands/verify.js';
@@ -23,8 +26,11 @@ const COMMANDS: HoldfastCommand[] = [
   snapshotsCommand,
   showCommand,
   restoreCommand,
+  rollbackCommand,
   verifyCommand,
   checkCommand,
+  exportCommand,
+  importCommand,
 ];
 
 /** Stops work cleanly on the first SIGINT/SIGTERM; a second one exits at once. */
@@ -47,7 +53,18 @@ function installSignalHandlers(controller: AbortController): () => void {
   };
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** yargs reads `--to -` as an empty value plus an unknown argument "-": hand it `--to=-`, which it reads right. */
+function joinDashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (const arg of argv) {
+    if (arg === '-' && out.at(-1) === '--to') out.push(`${out.pop()}=-`);
+    else out.push(arg);
+  }
+  return out;
+}
+
+export async function main(rawArgv: string[]): Promise<number> {
+  const argv = joinDashValues(rawArgv);
   const controller = new AbortController();
   const uninstall = installSignalHandlers(controller);
   let code: number = EXIT.ok;
@@ -82,6 +99,8 @@ export async function main(argv: string[]): Promise<number> {
       command.describe,
       (y) => (command.builder ? command.builder(y) : y),
       async (args) => {
+        // yargs runs the handler even after a failed validation (a missing argument): do nothing then.
+        if (usageError) return;
         const flags = args as unknown as GlobalFlags;
         const out = createOutput(flags);
         try {

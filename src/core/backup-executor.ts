@@ -39,9 +39,12 @@ export async function runBackup(repo: Repository, items: PlanItem[], options: Ba
   const createdAt = new Date().toISOString();
   const services: Record<string, ServiceRecord> = {};
   try {
-    await runLimited(items, options.parallel, async (item) => {
-      services[item.service.name] = await backupService(writer, item, options);
-    });
+    // Physical copies stop what a logical backup of the same service needs running: they come after.
+    for (const phase of [items.filter((i) => !i.physicalOf), items.filter((i) => i.physicalOf)]) {
+      await runLimited(phase, options.parallel, async (item) => {
+        services[item.service.name] = await backupService(writer, item, options);
+      });
+    }
     if (options.signal.aborted) {
       throw new HoldfastError('interrupted', 'backup interrupted; nothing was committed', { hint: 'run it again' });
     }
@@ -89,6 +92,7 @@ async function backupService(writer: SnapshotWriter, item: PlanItem, options: Ba
     artifacts: [],
     details: {},
     notes,
+    ...(item.physicalOf ? { physicalOf: item.physicalOf } : {}),
   };
   if (item.error || !driver || !item.strategy) {
     const e = item.error ?? new HoldfastError('internal', 'no strategy planned', { service: service.name });

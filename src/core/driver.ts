@@ -30,6 +30,13 @@ export interface Driver {
   backup(ctx: BackupContext): Promise<BackupResult>;
   /** Restores artifacts of one service into a target (the same service or another place). */
   restore(ctx: RestoreContext): Promise<RestoreResult>;
+  /**
+   * Optional: waits until the server of a container that holdfast has just
+   * started for a restore (`restore --recreate`) accepts work, and fails
+   * clearly when the container stopped instead. Drivers without it restore
+   * files and need no running server.
+   */
+  waitReady?(service: Service, signal: AbortSignal): Promise<void>;
 }
 
 /** What detection looks at: any of these may be missing. */
@@ -76,6 +83,12 @@ export interface StrategyOffer {
   requirements: Requirement[];
   /** Can its artifacts be restored into a newer server version? */
   restoresIntoNewer: boolean;
+  /**
+   * Copies the engine's files (its data directory or volumes) rather than a
+   * logical export: what `backup --physical` (and `--tag pre-upgrade`) adds
+   * beside a logical backup, for a rollback that puts the files back.
+   */
+  physical?: boolean;
 }
 
 export interface Inspection {

@@ -21,5 +21,6 @@ export function lazyDriver(meta: Pick<Driver, 'engine' | 'title' | 'schemes' | '
     fingerprint: async (service, scope) => (await driver()).fingerprint(service, scope),
     backup: async (ctx) => (await driver()).backup(ctx),
     restore: async (ctx) => (await driver()).restore(ctx),
+    waitReady: async (service, signal) => (await driver()).waitReady?.(service, signal),
   };
 }

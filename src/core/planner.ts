@@ -15,6 +15,8 @@ export interface PlanItem {
   offers: StrategyOffer[];
   /** Set when no strategy can run: the executor records the service as failed. */
   error?: HoldfastError;
+  /** This item copies the files of that service for rollback (see physical-plan.ts); it runs after the others. */
+  physicalOf?: string;
 }
 
 const UNMET = (o: StrategyOffer) => o.requirements.filter((r) => !r.met);

@@ -7,6 +7,7 @@ import { parseEndpoint, type Service } from './service.js';
 import type { Manifest, ServiceRecord } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { errorRecord } from './backup-executor.js';
+import { recreateForRestore } from './restore-recreate.js';
 
 export interface RestoreRequest {
   snapshot: Manifest;
@@ -17,9 +18,13 @@ export interface RestoreRequest {
   /** The services as configured now (for in-place restores: endpoint, credentials). */
   configured: Map<string, Service>;
   force: boolean;
+  /** Start a missing container of a service from its recorded image, with fresh volumes (restore-recreate.ts). */
+  recreate?: boolean;
   options: Record<string, unknown>;
   signal: AbortSignal;
   progress: ProgressReporter;
+  /** The caller already checked every artifact's checksum (rollback does, before it stops anything). */
+  verified?: boolean;
 }
 
 export interface ServiceRestoreOutcome {
@@ -81,9 +86,14 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
         hint: `pass --target ${name}=URL, or define the service in holdfast.yml`,
       });
     }
-    progress.phase('verify');
-    for (const artifact of record.artifacts) {
-      await repo.verifyArtifact(request.snapshot.id, name, artifact, request.signal);
+    if (!request.verified) {
+      progress.phase('verify');
+      for (const artifact of record.artifacts) {
+        await repo.verifyArtifact(request.snapshot.id, name, artifact, request.signal);
+      }
+    }
+    if (request.recreate && inPlace) {
+      await recreateForRestore(driver, record, target, { service: name, snapshot: request.snapshot.id, signal: request.signal, progress, note: (t) => notes.push(t) });
     }
     const recorded: BackupResult = { details: record.details };
     if (record.fingerprint) recorded.fingerprint = record.fingerprint;
@@ -120,7 +130,7 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
 }
 
 /** The service as it was at backup, with today's configuration (endpoint, credentials) when there is one. */
-function sourceService(name: string, record: ServiceRecord, configured: Service | undefined): Service {
+export function sourceService(name: string, record: ServiceRecord, configured: Service | undefined): Service {
   if (configured) return { ...configured, engine: record.engine, options: { ...record.options, ...configured.options } };
   // Not configured here: the endpoint the manifest recorded (it never holds a password).
   const service: Service = { name, engine: record.engine, options: record.options, origin: 'config' };

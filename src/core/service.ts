@@ -39,6 +39,8 @@ export interface ServiceContainer {
   /** Without the leading slash. */
   name: string;
   image: string;
+  /** The image's id (`sha256:...`) when known: a rollback checks that the files go back under the same image. */
+  imageId?: string;
   /** Docker's state: running, paused, exited, created, restarting. */
   state: string;
   /** `holdfast.*` and `com.docker.compose.*` labels only. */

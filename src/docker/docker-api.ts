@@ -19,9 +19,20 @@ export interface DockerApi {
   /** Undefined when there is no such volume. */
   inspectVolume(name: string): Promise<VolumeDetails | undefined>;
   createVolume(spec: { name: string; driver?: string; options?: Record<string, string>; labels: Record<string, string> }): Promise<void>;
+  /** `docker volume rm`; a volume that is already gone is fine. */
+  removeVolume(name: string): Promise<void>;
   imagePresent(image: string): Promise<boolean>;
   /** The image's id (`sha256:...`), or undefined when it is not on the daemon. */
   imageId(image: string): Promise<string | undefined>;
+  /** Names of the environment variables the image itself sets (its ENV), or undefined when it is not on the daemon. */
+  imageEnvNames(image: string): Promise<string[] | undefined>;
+  /**
+   * Creates and starts a long-lived container (not removed when it exits):
+   * for a restore that rebuilds a service's container. Never pulls.
+   */
+  createContainer(spec: ContainerSpec): Promise<string>;
+  /** The last lines of a container's output (stdout and stderr), for error messages. */
+  logsTail(id: string, lines: number): Promise<string>;
   /** `docker stop -t timeout`: SIGTERM (or the stop signal), then SIGKILL after the timeout. */
   stop(id: string, timeoutSec: number): Promise<void>;
   /** Idempotent: a running container is left as it is. */
@@ -48,7 +59,11 @@ export interface ContainerDetails {
   id: string;
   name: string;
   image: string;
+  /** The id (`sha256:...`) of the image it was created from: a tag may since point elsewhere. */
+  imageId?: string;
   status: string;
+  /** The health check's verdict (`starting`, `healthy`, `unhealthy`) when the image or container has one. */
+  health?: string;
   running: boolean;
   paused: boolean;
   exitCode: number;
@@ -90,6 +105,18 @@ export interface RunSpec {
   user?: string;
   stdin?: boolean;
   signal?: AbortSignal;
+}
+
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  /** `NAME=value` pairs (values may be secrets: they go into the API request body, never on a command line). */
+  env: string[];
+  labels: Record<string, string>;
+  mounts: Array<{ type: 'volume' | 'bind' | 'tmpfs'; source: string; target: string; readOnly: boolean }>;
+  /** `none`, `host`, or a network name. */
+  networkMode: string;
+  stopTimeout?: number;
 }
 
 export interface StreamRun {

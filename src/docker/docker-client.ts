@@ -4,7 +4,7 @@ import { finished } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { HoldfastError } from '../core/errors.js';
 import type { ServiceMount } from '../core/service.js';
-import type { ContainerDetails, ContainerFilters, DockerApi, ExecSpec, RunSpec, StreamExit, StreamRun, VolumeDetails } from './docker-api.js';
+import type { ContainerDetails, ContainerFilters, ContainerSpec, DockerApi, ExecSpec, RunSpec, StreamExit, StreamRun, VolumeDetails } from './docker-api.js';
 import { DockerDemux } from './docker-demux.js';
 
 /** Where Docker is: DOCKER_HOST, else the default socket. */
@@ -28,7 +28,8 @@ function dockerodeFor(host: string): Docker {
 interface RawInspect {
   Id: string;
   Name: string;
-  State: { Status: string; Running: boolean; Paused: boolean; ExitCode: number };
+  Image?: string;
+  State: { Status: string; Running: boolean; Paused: boolean; ExitCode: number; Health?: { Status?: string } | null };
   Config: { Image: string; Env?: string[] | null; Labels?: Record<string, string> | null; StopTimeout?: number; StopSignal?: string };
   HostConfig: { NetworkMode?: string; Tmpfs?: Record<string, string> | null };
   Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string; RW: boolean; Driver?: string }>;
@@ -107,6 +108,60 @@ class DockerodeApi implements DockerApi {
         if (statusOf(error) === 404) return undefined;
         throw error;
       }
+    });
+  }
+
+  removeVolume(name: string): Promise<void> {
+    return this.call(`remove volume ${name}`, () => tolerate(this.docker.getVolume(name).remove(), 404));
+  }
+
+  logsTail(id: string, lines: number): Promise<string> {
+    return this.call(`logs of ${id}`, async () => {
+      const raw = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
+      // Without a TTY the log comes in frames: 8-byte header (stream, 0, 0, 0, length), then the bytes.
+      const parts: Buffer[] = [];
+      for (let at = 0; at + 8 <= raw.length; ) {
+        const size = raw.readUInt32BE(at + 4);
+        parts.push(raw.subarray(at + 8, at + 8 + size));
+        at += 8 + size;
+      }
+      return Buffer.concat(parts).toString('utf8').trim();
+    });
+  }
+
+  imageEnvNames(image: string): Promise<string[] | undefined> {
+    return this.call(`inspect image ${image}`, async () => {
+      try {
+        const env = ((await this.docker.getImage(image).inspect()) as { Config?: { Env?: string[] | null } }).Config?.Env ?? [];
+        return env.map((e) => e.split('=')[0]!).filter(Boolean);
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  createContainer(spec: ContainerSpec): Promise<string> {
+    return this.call(`create container ${spec.name}`, async () => {
+      const container: Docker.Container = await this.docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Env: spec.env,
+        Labels: spec.labels,
+        ...(spec.stopTimeout !== undefined ? { StopTimeout: spec.stopTimeout } : {}),
+        HostConfig: {
+          NetworkMode: spec.networkMode,
+          // tmpfs has no source: Docker takes the empty one.
+          Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
+        },
+      });
+      try {
+        await container.start();
+      } catch (error) {
+        await container.remove({ force: true }).catch(() => undefined);
+        throw error;
+      }
+      return container.id;
     });
   }
 
@@ -290,6 +345,8 @@ function toDetails(raw: RawInspect): ContainerDetails {
   };
   if (raw.Config.StopTimeout !== undefined && raw.Config.StopTimeout !== null) details.stopTimeout = raw.Config.StopTimeout;
   if (raw.Config.StopSignal) details.stopSignal = raw.Config.StopSignal;
+  if (raw.Image) details.imageId = raw.Image;
+  if (raw.State.Health?.Status) details.health = raw.State.Health.Status;
   return details;
 }
 

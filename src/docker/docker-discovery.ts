@@ -51,6 +51,7 @@ export function serviceContainer(c: ContainerDetails, detection?: Detection): Se
   const compose = composeOf(c.labels);
   if (compose) record.compose = compose;
   if (c.stopTimeout !== undefined) record.stopTimeout = c.stopTimeout;
+  if (c.imageId) record.imageId = c.imageId;
   if (detection) record.detectedBy = detection.signal;
   return record;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HoldfastError } from '../core/errors.js';
 import { assertToolSucceeded } from '../core/process.js';
@@ -43,15 +43,27 @@ export function checksumGuard(record: ArtifactRecord, where: ArtifactWhere): Tra
  */
 export type Unseal = () => Transform;
 
-function storedBytes(path: string, unseal?: Unseal): Readable[] {
-  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+/**
+ * The file's bytes, then the decryption when there is one. A missing file is
+ * named as such: pipeline() destroys its output with the first error it
+ * sees, so the mapping happens at the source.
+ */
+function storedBytes(path: string, where: ArtifactWhere, unseal?: Unseal): Readable[] {
+  async function* read(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) yield chunk as Buffer;
+    } catch (error) {
+      throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? mismatch(where, 'the file is missing') : error;
+    }
+  }
+  const file = Readable.from(read(), { objectMode: false });
   return unseal ? [file, unseal()] : [file];
 }
 
 /** Recomputes the sha256 and size of a stored artifact (its tags too when encrypted); throws an 'integrity' error naming it. */
 export async function verifyArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal): Promise<void> {
   try {
-    await pipeline([...storedBytes(path, unseal), checksumGuard(record, where), new PassThrough().resume()], { signal });
+    await pipeline([...storedBytes(path, where, unseal), checksumGuard(record, where), new PassThrough().resume()], { signal });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw mismatch(where, 'the file is missing');
     throw error;
@@ -61,9 +73,7 @@ export async function verifyArtifactFile(path: string, record: ArtifactRecord, w
 /** The stored bytes (compressed, decrypted), checked against the manifest at the end. */
 export function openStoredFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal): Readable {
   const out = new PassThrough();
-  pipeline([...storedBytes(path, unseal), checksumGuard(record, where), out], { signal }).catch((error: NodeJS.ErrnoException) => {
-    if (!out.destroyed) out.destroy(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error);
-  });
+  pipeline([...storedBytes(path, where, unseal), checksumGuard(record, where), out], { signal }).catch(() => undefined);
   return out;
 }
 
@@ -78,8 +88,8 @@ export function openArtifactFile(path: string, record: ArtifactRecord, where: Ar
   const fail = (error: unknown) => {
     if (!out.destroyed) out.destroy(error as Error);
   };
-  const stored = storedBytes(path, unseal);
-  stored[0]!.on('error', (error: NodeJS.ErrnoException) => fail(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error));
+  const stored = storedBytes(path, where, unseal);
+  stored[0]!.on('error', fail);
   if (record.compression === 'none') {
     pipeline([...stored, checksumGuard(record, where), out], { signal }).catch(fail);
     return out;

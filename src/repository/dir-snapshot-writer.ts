@@ -78,6 +78,9 @@ export class DirSnapshotWriter implements SnapshotWriter {
   }
 
   async putStored(service: string, record: ArtifactRecord, source: Readable, signal?: AbortSignal): Promise<void> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(service) || service.includes('..')) {
+      throw new HoldfastError('integrity', `unsafe service name ${JSON.stringify(service)}`, { hint: 'the bundle is damaged or was tampered with' });
+    }
     if (!isSafeArtifactName(record.name)) {
       throw new HoldfastError('integrity', `unsafe artifact name ${JSON.stringify(record.name)}`, { service, hint: 'the bundle is damaged or was tampered with' });
     }

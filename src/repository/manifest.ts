@@ -41,6 +41,11 @@ export interface ServiceRecord {
   fingerprint?: Fingerprint;
   inspection?: Inspection;
   notes: string[];
+  /**
+   * Set on the physical copy of another service of this snapshot (`db.physical`
+   * has `physicalOf: db`): its files, for a rollback that puts them back.
+   */
+  physicalOf?: string;
 }
 
 export interface Manifest {

@@ -4,9 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { holdfast } from '../support/cli.js';
 import { docker, DockerLab, IMAGES } from '../support/docker.js';
 import { freePort } from '../support/free-port.js';
-
-/** The app of the stack: counts, logs each count, and on SIGTERM finishes its step and records where it stopped. */
-export const WRITER = 'i=$(cat /data/counter 2>/dev/null || echo 0); trap "stop=1" TERM; while [ -z "$stop" ]; do i=$((i+1)); echo $i > /data/counter; echo "line $i" >> /data/log; sleep 0.05; done; echo "stop $i" >> /data/events';
+import { WRITER } from '../support/stack-writer.js';
 
 interface DiscoverDoc {
   services: Array<{

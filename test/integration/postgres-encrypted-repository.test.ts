@@ -112,6 +112,25 @@ describe('encrypted dir repository, end to end with PostgreSQL', () => {
     expect(r.stderr).toMatch(/hint: set HOLDFAST_PASSWORD, or HOLDFAST_PASSWORD_FILE/);
   });
 
+  test('export from the encrypted repository, import into another one with its own passphrase: verify and restore there', async () => {
+    const bundle = join(work, 'snapshot.hfb');
+    const exported = await holdfast(['export', snapshot, '--to', bundle], env);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stderr).toContain('the bundle is not encrypted');
+    const other = { ...env, HOLDFAST_REPO: join(work, 'other'), HOLDFAST_PASSWORD_FILE: undefined, HOLDFAST_PASSWORD: 'the other repository passphrase' };
+    expect((await holdfast(['init', '--encrypt'], other)).code).toBe(0);
+    const imported = await holdfast(['import', bundle], other);
+    expect(imported.code, imported.stderr).toBe(0);
+    const verify = await holdfast(['verify', snapshot], other);
+    expect(verify.code, verify.stderr).toBe(0);
+    const restore = await holdfast(['restore', snapshot, '--json', '--target', `db=${pg.url('ledger_imported')}`], other);
+    expect(restore.code, restore.stderr + restore.stdout).toBe(0);
+    expect(await pg.query('SELECT count(*)::int AS n FROM payroll_secret', 'ledger_imported')).toEqual([{ n: 500 }]);
+    for (const file of Object.keys(await picture(join(work, 'other')))) {
+      expect((await readFile(file)).includes(ROW_MARKER), file).toBe(false);
+    }
+  });
+
   test('a damaged encrypted artifact: verify names it and fails', async () => {
     const files = Object.keys(await picture(join(repo, 'snapshots', snapshot))).filter((f) => !f.endsWith('manifest.json'));
     await flipByte(files[0]!);

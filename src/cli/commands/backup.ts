@@ -1,19 +1,17 @@
 import { runBackup } from '../../core/backup-executor.js';
 import { EXIT, HoldfastError } from '../../core/errors.js';
-import { plan } from '../../core/planner.js';
 import { formatBytes, formatDuration, ProgressReporter } from '../../core/progress.js';
 import { strings, type HoldfastCommand } from '../command.js';
 import { table } from '../output.js';
-import { chosenServices } from './plan.js';
+import { physicalOptions, planChosen } from './plan.js';
 import { verifySnapshot } from './verify.js';
 
 export const backupCommand: HoldfastCommand = {
   command: 'backup [services..]',
   describe: 'Back up services into one snapshot (exit 3 when some failed and the rest were saved)',
   builder: (y) =>
-    y
+    physicalOptions(y)
       .positional('services', { type: 'string', array: true, describe: 'services to back up (default: all)' })
-      .option('tag', { type: 'string', array: true, describe: 'label the snapshot (repeatable), e.g. pre-upgrade' })
       .option('parallel', { type: 'number', default: 2, describe: 'services backed up at once' })
       .option('timeout', { type: 'number', default: 0, describe: 'seconds per service before it is stopped (0: none, or timeout: in holdfast.yml)' })
       .option('fingerprint', {
@@ -29,12 +27,11 @@ export const backupCommand: HoldfastCommand = {
     for (const tag of strings(args.tag)) {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(tag)) throw new HoldfastError('usage', `invalid tag ${JSON.stringify(tag)}`, { hint: 'letters, digits, "_", ".", ":", "-"' });
     }
-    const services = chosenServices(ctx, args);
     const repo = ctx.repository();
     await repo.open({ create: true });
     const progress = ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json, ctx.out.verbose);
-    const items = await plan(ctx.registry, services, ctx.signal);
-    const timeoutOf = (s: (typeof services)[number]) => Number(s.options.timeout ?? args.timeout) * 1000;
+    const items = await planChosen(ctx, args);
+    const timeoutOf = (s: (typeof items)[number]['service']) => Number(s.options.timeout ?? args.timeout) * 1000;
     const outcome = await runBackup(repo, items, {
       tags: strings(args.tag),
       parallel,
@@ -58,6 +55,7 @@ export const backupCommand: HoldfastCommand = {
       bytes: s.artifacts.reduce((n, a) => n + a.rawBytes, 0),
       storedBytes: s.artifacts.reduce((n, a) => n + a.storedBytes, 0),
       durationMs: s.durationMs,
+      ...(s.physicalOf ? { physicalOf: s.physicalOf } : {}),
       ...(s.error ? { error: s.error } : {}),
       ...(s.notes.length ? { notes: s.notes } : {}),
     }));

@@ -5,6 +5,28 @@ import type { CommandContext } from '../context.js';
 import { strings, type HoldfastCommand } from '../command.js';
 import { table } from '../output.js';
 import { HoldfastError } from '../../core/errors.js';
+import { PRE_UPGRADE_TAG, withPhysicalCopies } from '../../core/physical-plan.js';
+import type { Argv } from 'yargs';
+
+/** `--physical`, on by default with `--tag pre-upgrade` (`--no-physical` turns it off). */
+export function physicalOptions(y: Argv): Argv {
+  return y
+    .option('physical', {
+      type: 'boolean',
+      describe: `also copy the files of each database (its volume with the container stopped, or pg_basebackup), for rollback; on with --tag ${PRE_UPGRADE_TAG}`,
+    })
+    .option('tag', { type: 'string', array: true, describe: `label the snapshot (repeatable), e.g. ${PRE_UPGRADE_TAG}` });
+}
+
+export function physicalWanted(args: Record<string, unknown>): boolean {
+  return typeof args.physical === 'boolean' ? args.physical : strings(args.tag).includes(PRE_UPGRADE_TAG);
+}
+
+/** The plan of the chosen services, with their physical copies when asked. */
+export async function planChosen(ctx: CommandContext, args: Record<string, unknown>) {
+  const items = await plan(ctx.registry, chosenServices(ctx, args), ctx.signal);
+  return physicalWanted(args) ? withPhysicalCopies(items) : items;
+}
 
 /** Services named on the command line, with `--strategy NAME=S` pins applied. */
 export function chosenServices(ctx: CommandContext, args: Record<string, unknown>) {
@@ -25,11 +47,11 @@ export const planCommand: HoldfastCommand = {
   command: 'plan [services..]',
   describe: 'Show the strategy per service and why (a dry run)',
   builder: (y) =>
-    y
+    physicalOptions(y)
       .positional('services', { type: 'string', array: true, describe: 'services to plan (default: all)' })
       .option('strategy', { type: 'string', array: true, describe: 'pin a strategy: NAME=STRATEGY' }),
   async run(ctx, args) {
-    const items = await plan(ctx.registry, chosenServices(ctx, args), ctx.signal);
+    const items = await planChosen(ctx, args);
     if (ctx.out.json) {
       ctx.out.document({
         services: items.map((i) => ({
@@ -38,6 +60,7 @@ export const planCommand: HoldfastCommand = {
           strategy: i.strategy,
           consistency: i.consistency,
           reason: i.reason,
+          ...(i.physicalOf ? { physicalOf: i.physicalOf } : {}),
           offers: i.offers,
           ...(i.error ? { error: i.error.toJSON() } : {}),
         })),

@@ -31,6 +31,11 @@ export const restoreCommand: HoldfastCommand = {
       .positional('services', { type: 'string', array: true, describe: 'services to restore (default: all)' })
       .option('target', { type: 'string', array: true, describe: 'where a service goes: NAME=URL (e.g. db=postgres://127.0.0.1:5432/copy) or NAME=/empty/dir; its password from HOLDFAST_<NAME>_TARGET_PASSWORD[_FILE], else HOLDFAST_<NAME>_PASSWORD' })
       .option('force', { type: 'boolean', default: false, describe: 'replace a non-empty target' })
+      .option('recreate', {
+        type: 'boolean',
+        default: false,
+        describe: "on another Docker host: start a service's missing container from its recorded image on fresh volumes (values of its environment variables from holdfast's environment), then restore into it",
+      })
       .option('database', { type: 'string', describe: 'restore only this database of the snapshot' })
       .option('jobs', { type: 'number', default: 2, describe: 'parallel jobs of the engine restore tool, where it has them' })
       .option('globals', { type: 'boolean', default: true, describe: 'restore roles and tablespaces (--no-globals to skip)' }),
@@ -47,6 +52,7 @@ export const restoreCommand: HoldfastCommand = {
       targets: parseTargets(strings(args.target), snapshot.services, configured),
       configured,
       force: Boolean(args.force),
+      recreate: Boolean(args.recreate),
       options,
       signal: ctx.signal,
       progress: ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json, ctx.out.verbose),

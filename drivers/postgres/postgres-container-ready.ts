@@ -1,0 +1,37 @@
+import { HoldfastError } from '../../src/core/errors.js';
+import type { Service } from '../../src/core/service.js';
+import { waitFor } from '../../src/core/wait.js';
+import { pgContainer, pgExecText } from './postgres-container.js';
+
+const READY_TIMEOUT_MS = 180_000;
+
+/**
+ * Waits for PostgreSQL in a container that holdfast has just started: the
+ * image's entrypoint first runs initdb and a temporary server on the Unix
+ * socket only, then stops it and starts the real one. pg_isready over TCP on
+ * the container's own loopback answers only for the real one (it works with
+ * `--network none` too), so a restore never lands in the temporary server.
+ */
+export async function waitForContainerServer(service: Service, signal: AbortSignal): Promise<void> {
+  const stopped = await waitFor(
+    `PostgreSQL in container ${service.endpoint?.path ?? service.name}`,
+    async () => {
+      const pc = await pgContainer(service, signal).catch((error: unknown) => {
+        // The container stopped (a missing POSTGRES_PASSWORD, a bad setting): no point waiting on.
+        if (error instanceof HoldfastError && (error.code === 'connect' || error.code === 'not-found')) return error;
+        throw error;
+      });
+      if (pc instanceof HoldfastError) return pc;
+      const probe = await pgExecText(pc, ['pg_isready', '-q', '-h', '127.0.0.1'], { signal });
+      return probe.exitCode === 0 ? null : undefined;
+    },
+    { timeoutMs: READY_TIMEOUT_MS, intervalMs: 500, signal },
+  );
+  if (stopped) {
+    const name = service.endpoint?.path ?? service.name;
+    throw new HoldfastError('target', `the container ${name} stopped before PostgreSQL was ready (${stopped.message})`, {
+      service: service.name,
+      hint: `see docker logs ${name}; the image may need an environment variable the manifest names but holdfast's environment lacks (e.g. POSTGRES_PASSWORD=... holdfast restore --recreate)`,
+    });
+  }
+}

@@ -1,0 +1,75 @@
+import { EXIT, HoldfastError } from '../../core/errors.js';
+import { ProgressReporter } from '../../core/progress.js';
+import { rollbackSteps } from '../../core/rollback-plan.js';
+import { dockerApi } from '../../docker/docker-lazy.js';
+import type { RollbackOutcome } from '../../docker/docker-rollback.js';
+import { strings, type HoldfastCommand } from '../command.js';
+import { table } from '../output.js';
+
+export const rollbackCommand: HoldfastCommand = {
+  command: 'rollback <snapshot> [services..]',
+  describe: 'Put a Docker stack back as a snapshot holds it: stop its containers, restore volumes (and databases), start them in dependency order, check fingerprints',
+  builder: (y) =>
+    y
+      .positional('snapshot', { type: 'string', describe: 'id, unique prefix, tag (e.g. pre-upgrade: the newest with it) or "latest"' })
+      .positional('services', { type: 'string', array: true, describe: 'services to roll back (default: all of the snapshot)' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'say what would be stopped, restored and started; change nothing' })
+      .option('wait-timeout', { type: 'number', default: 120, describe: 'seconds each container and database may take to come up again' })
+      .option('allow-new-image', { type: 'boolean', default: false, describe: 'put files back even when a container now runs another image than at backup' })
+      .example('$0 backup --project shop --tag pre-upgrade', 'before the upgrade: logical and physical copies')
+      .example('$0 rollback pre-upgrade --project shop --dry-run', 'what a rollback would do')
+      .example('$0 rollback pre-upgrade --project shop', 'put the stack back'),
+  async run(ctx, args) {
+    const waitSec = Number(args['wait-timeout']);
+    if (!Number.isFinite(waitSec) || waitSec <= 0) throw new HoldfastError('usage', '--wait-timeout must be a number of seconds above 0', { hint: 'for example --wait-timeout 300' });
+    const repo = ctx.repository();
+    await repo.open({ create: false });
+    const snapshot = await repo.load(await repo.resolve(String(args.snapshot)));
+    const steps = rollbackSteps(snapshot, strings(args.services));
+    const { runRollback } = await import('../../docker/docker-rollback.js');
+    const dryRun = Boolean(args['dry-run']);
+    const outcome = await runRollback(await dockerApi(), {
+      repo,
+      registry: ctx.registry,
+      snapshot,
+      steps,
+      configured: new Map(ctx.config.services.map((s) => [s.name, s])),
+      dryRun,
+      allowNewImage: Boolean(args['allow-new-image']),
+      waitTimeoutMs: waitSec * 1000,
+      signal: ctx.signal,
+      progress: ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json, ctx.out.verbose),
+      report: (line) => ctx.out.info(`rollback: ${line}`),
+    });
+    if (ctx.out.json) ctx.out.document(outcome);
+    else print(ctx.out.line, outcome);
+    return outcome.status === 'ok' || outcome.status === 'dry-run' ? EXIT.ok : EXIT.failed;
+  },
+};
+
+function print(line: (text?: string) => void, o: RollbackOutcome): void {
+  if (o.status === 'dry-run') {
+    line(`rollback to snapshot ${o.snapshot} would:`);
+    for (const s of o.stop) line(`  stop     ${s.container} (${s.why}; stop timeout ${s.timeoutSec}s)`);
+    for (const v of o.services) line(`  restore  ${v.service}${v.entry === v.service ? '' : ` from ${v.entry}`} (${v.method}: ${v.strategy})`);
+    for (const c of o.keepRunning) line(`  keep     ${c} running (its database is restored through it)`);
+    for (const c of o.start) line(`  start    ${c}`);
+    for (const v of o.services) for (const n of v.notes) line(`note: [${v.service}] ${n}`);
+    return;
+  }
+  line(
+    table(
+      ['SERVICE', 'FROM', 'METHOD', 'VERDICT', 'CHECKS'],
+      o.services.map((v) => [
+        v.service,
+        v.entry,
+        `${v.method} (${v.strategy})`,
+        v.verdict,
+        v.error ? `${v.error.message}${v.error.hint ? ` (hint: ${v.error.hint})` : ''}` : v.checks.map((c) => (c.equal ? `${c.what} equal (${c.compared})` : `${c.what} DIFFER: ${c.differences.slice(0, 3).join('; ')}`)).join(', ') || 'no fingerprint recorded',
+      ]),
+    ),
+  );
+  for (const v of o.services) for (const n of v.notes) process.stderr.write(`note: [${v.service}] ${n}\n`);
+  for (const e of o.errors) process.stderr.write(`holdfast: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+  line(`rollback to snapshot ${o.snapshot}: ${o.status === 'ok' ? 'done, every check equal' : o.status === 'mismatch' ? 'done, but some data differs from the snapshot' : 'FAILED'}; started ${o.start.join(', ') || 'nothing'}`);
+}
