@@ -77,6 +77,18 @@ describe('encrypted dir repository, end to end with PostgreSQL', () => {
     expect(quick.code, quick.stdout).toBe(0);
   });
 
+  test('verify --restore-test: the verdict is stored sealed beside the snapshot and read back', async () => {
+    const result = await holdfast(['verify', snapshot, '--restore-test', '--json'], env);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    expect(result.json()).toMatchObject({ status: 'ok', restoreTest: { passed: true } });
+    const list = await holdfast(['snapshots', '--json'], env);
+    const entry = list.json<{ snapshots: Array<{ id: string; restoreTest: { passed: boolean } | null }> }>().snapshots.find((s) => s.id === snapshot)!;
+    expect(entry.restoreTest).toMatchObject({ passed: true });
+    const annotations = Object.keys(await picture(join(repo, 'annotations')));
+    expect(annotations.length).toBe(1);
+    expect((await readFile(annotations[0]!)).includes('passed')).toBe(false);
+  });
+
   test('no table name, row, database name or passphrase in any file of the repository', async () => {
     const files = Object.keys(await picture(repo));
     expect(files.length).toBeGreaterThan(3);
