@@ -4,10 +4,12 @@ import { loadConfig, type HoldfastConfig } from '../core/config.js';
 import { HoldfastError } from '../core/errors.js';
 import type { DriverRegistry } from '../core/registry.js';
 import { DirRepository } from '../repository/dir-repository.js';
+import type { RepositorySecrets } from '../repository/repository-key.js';
 import type { Repository } from '../repository/repository.js';
 import { lazyS3Repository } from '../repository/s3/s3-lazy.js';
 import { isS3Location } from '../repository/s3/s3-location.js';
 import { createOutput, type Output } from './output.js';
+import { repositorySecrets } from './repository-secrets.js';
 
 /** Flags every command accepts. */
 export interface GlobalFlags {
@@ -17,6 +19,7 @@ export interface GlobalFlags {
   quiet: boolean;
   verbose: boolean;
   service: string[];
+  keyFile?: string;
 }
 
 /** What a command handler works with: output, configuration, repository, drivers, and a stop signal. */
@@ -37,16 +40,16 @@ export function buildContext(flags: GlobalFlags, signal: AbortSignal): CommandCo
     config,
     registry,
     signal,
-    repository: () => openRepository(flags.repo ?? process.env.HOLDFAST_REPO ?? config.repo ?? './holdfast-repo'),
+    repository: () => openRepository(flags.repo ?? process.env.HOLDFAST_REPO ?? config.repo ?? './holdfast-repo', repositorySecrets(flags.keyFile)),
   };
 }
 
-function openRepository(location: string): Repository {
+function openRepository(location: string, secrets: RepositorySecrets): Repository {
   if (isS3Location(location)) return lazyS3Repository(location);
   if (/^[a-z][a-z0-9+]*:/.test(location) && !location.startsWith('file:')) {
     throw new HoldfastError('config', `repository ${location}: this kind of repository is not supported in this version`, {
       hint: 'use a path (e.g. --repo /var/backups/holdfast) or s3://bucket/prefix (restic is planned)',
     });
   }
-  return new DirRepository(resolve(location.replace(/^file:/, '')));
+  return new DirRepository(resolve(location.replace(/^file:/, '')), secrets);
 }

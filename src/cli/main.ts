@@ -74,6 +74,7 @@ export async function main(rawArgv: string[]): Promise<number> {
     .usage('$0 <command> [options]\n\nEngine-aware backups: consistent per-engine snapshots, verified, restorable anywhere.')
     .option('config', { type: 'string', describe: 'holdfast.yml to read (default: ./holdfast.yml, or HOLDFAST_CONFIG)' })
     .option('repo', { type: 'string', describe: 'repository: a directory or s3://bucket/prefix (default: HOLDFAST_REPO, the config\'s repo:, or ./holdfast-repo)' })
+    .option('key-file', { type: 'string', describe: 'key file of an encrypted repository (or HOLDFAST_KEY_FILE); passphrase from HOLDFAST_PASSWORD[_FILE] or a prompt' })
     .option('service', { type: 'string', array: true, default: [], describe: 'ad hoc service NAME=URL (repeatable); passwords from HOLDFAST_<NAME>_PASSWORD[_FILE]' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON document on stdout' })
     .option('quiet', { type: 'boolean', default: false, describe: 'print only results and errors' })

@@ -1,9 +1,10 @@
+import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CommandSpec } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
-import { lastLines, runTool, type ToolExit } from '../core/process.js';
-import { checksumGuard } from './artifact-reader.js';
+import { lastLines, runTool, type ToolExit, type ToolRun } from '../core/process.js';
+import { checksumGuard, type Unseal } from './artifact-reader.js';
 import type { ArtifactRecord } from './manifest.js';
 
 function corrupt(where: string, exit: ToolExit): HoldfastError {
@@ -12,25 +13,79 @@ function corrupt(where: string, exit: ToolExit): HoldfastError {
   });
 }
 
+/**
+ * Where zstd -d reads from: a plain file it opens itself, or streams fed to
+ * its stdin (a file decrypted in Node; an object store's GET checked against
+ * the manifest on the way).
+ */
+type Packed = string | NodeJS.ReadableStream[];
+
+/** stream/promises' pipeline over an array, whose overloads TypeScript cannot pick for a mixed list. */
+const pipelineAll = (streams: Array<NodeJS.ReadableStream | NodeJS.WritableStream>, signal?: AbortSignal): Promise<void> =>
+  (pipeline as unknown as (streams: unknown[], options: { signal?: AbortSignal }) => Promise<void>)(streams, { signal });
+
+function fileInput(path: string, unseal?: Unseal): Packed {
+  return unseal ? [createReadStream(path, { highWaterMark: 1 << 20 }), unseal()] : path;
+}
+
+function streamInput(stored: Readable, record: ArtifactRecord, where: string): Packed {
+  return [stored, checksumGuard(record, where)];
+}
+
+/**
+ * Starts `zstd -d` on stored bytes. `feeding` rejects with the stream's own
+ * error ('integrity' for a failed decryption or checksum).
+ */
+function startUnpacker(input: Packed, args: string[], stdout: ToolRun['stdin'] | 'ignore', signal?: AbortSignal): { zstd: ToolRun; feeding: Promise<void> } {
+  const out = stdout ?? 'ignore';
+  if (typeof input === 'string') return { zstd: runTool('zstd', [...args, input], { stdout: out, signal }), feeding: Promise.resolve() };
+  const zstd = runTool('zstd', args, { stdin: 'pipe', stdout: out, signal });
+  const feeding = pipelineAll([...input, zstd.stdin!], signal).catch((error: NodeJS.ErrnoException) => {
+    // zstd stopped reading (its consumer ended early, or it failed): its own exit tells.
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    zstd.child.kill('SIGTERM');
+    throw error;
+  });
+  return { zstd, feeding };
+}
+
 /** `zstd -d` of a stored artifact straight into a command's stdin. */
-export async function decompressIntoCommand(path: string, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal): Promise<ToolExit> {
+export function decompressIntoCommand(path: string, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal, unseal?: Unseal): Promise<ToolExit> {
+  return unpackIntoCommand(fileInput(path, unseal), where, spec, signal);
+}
+
+/** The same for stored bytes that arrive as a stream (an object store's GET), checked against the manifest. */
+export function decompressStreamIntoCommand(stored: Readable, record: ArtifactRecord, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal): Promise<ToolExit> {
+  return unpackIntoCommand(streamInput(stored, record, where), where, spec, signal);
+}
+
+async function unpackIntoCommand(input: Packed, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal): Promise<ToolExit> {
   const consumer = runTool(spec.command, spec.args, { env: spec.env, secrets: spec.secrets, stdin: 'pipe', stdout: spec.stdout ?? 'ignore', signal });
-  let zstd;
+  let unpacker;
   try {
-    zstd = runTool('zstd', ['-q', '-d', '-c', path], { stdout: consumer.stdin!, signal });
+    unpacker = startUnpacker(input, ['-q', '-d', '-c'], consumer.stdin!, signal);
   } finally {
     consumer.stdin!.destroy();
   }
   consumer.stdout?.resume();
-  const [exit, unpacked] = await Promise.all([consumer.done, zstd.done]);
+  const [exit, unpacked] = await allDone(consumer.done, unpacker.zstd.done, unpacker.feeding);
   if (unpacked.code !== 0 && !/Broken pipe/i.test(unpacked.stderr)) throw corrupt(where, unpacked);
   return exit;
 }
 
 /** `zstd -d -o file`: for tools that need a seekable file (pg_restore -j). */
-export async function decompressToFile(path: string, where: string, out: string, signal?: AbortSignal): Promise<void> {
-  const run = runTool('zstd', ['-q', '-d', '-f', '-o', out, path], { stdout: 'ignore', signal });
-  const exit = await run.done;
+export function decompressToFile(path: string, where: string, out: string, signal?: AbortSignal, unseal?: Unseal): Promise<void> {
+  return unpackToFile(fileInput(path, unseal), where, out, signal);
+}
+
+/** The same for stored bytes that arrive as a stream, checked against the manifest. */
+export function decompressStreamToFile(stored: Readable, record: ArtifactRecord, where: string, out: string, signal?: AbortSignal): Promise<void> {
+  return unpackToFile(streamInput(stored, record, where), where, out, signal);
+}
+
+async function unpackToFile(input: Packed, where: string, out: string, signal?: AbortSignal): Promise<void> {
+  const { zstd, feeding } = startUnpacker(input, ['-q', '-d', '-f', '-o', out], 'ignore', signal);
+  const [exit] = await allDone(zstd.done, feeding);
   if (exit.code === 0) return;
   if (/No space left/i.test(exit.stderr)) {
     throw new HoldfastError('no-space', `no space left for the temporary copy ${out}`, { hint: 'set HOLDFAST_TMPDIR to a disk with room, or restore with --jobs 1 (streamed)' });
@@ -38,50 +93,10 @@ export async function decompressToFile(path: string, where: string, out: string,
   throw corrupt(where, exit);
 }
 
-/**
- * `zstd -d` of stored bytes that arrive as a stream (an object store's GET),
- * checked against the manifest on the way, into a command's stdin. The
- * decompressed bytes go from zstd to the command without a copy through Node.
- */
-export async function decompressStreamIntoCommand(
-  stored: Readable,
-  record: ArtifactRecord,
-  where: string,
-  spec: CommandSpec & { stdout?: 'ignore' | 'pipe' },
-  signal?: AbortSignal,
-): Promise<ToolExit> {
-  const consumer = runTool(spec.command, spec.args, { env: spec.env, secrets: spec.secrets, stdin: 'pipe', stdout: spec.stdout ?? 'ignore', signal });
-  let zstd;
-  try {
-    zstd = runTool('zstd', ['-q', '-d', '-c'], { stdin: 'pipe', stdout: consumer.stdin!, signal });
-  } finally {
-    consumer.stdin!.destroy();
-  }
-  consumer.stdout?.resume();
-  const feeding = pipeline(stored, checksumGuard(record, where), zstd.stdin!, { signal }).then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  const [exit, unpacked, fed] = await Promise.all([consumer.done, zstd.done, feeding]);
-  const consumerGone = unpacked.code !== 0 && /Broken pipe/i.test(unpacked.stderr);
-  if (fed instanceof HoldfastError) throw fed;
-  if (fed && !consumerGone && (fed as NodeJS.ErrnoException).code !== 'EPIPE') throw fed;
-  if (unpacked.code !== 0 && !consumerGone) throw corrupt(where, unpacked);
-  return exit;
-}
-
-/** `zstd -d -o file` of stored bytes that arrive as a stream, checked against the manifest. */
-export async function decompressStreamToFile(stored: Readable, record: ArtifactRecord, where: string, out: string, signal?: AbortSignal): Promise<void> {
-  const run = runTool('zstd', ['-q', '-d', '-f', '-o', out], { stdin: 'pipe', stdout: 'ignore', signal });
-  const fed = await pipeline(stored, checksumGuard(record, where), run.stdin!, { signal }).then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  const exit = await run.done;
-  if (fed) throw fed;
-  if (exit.code === 0) return;
-  if (/No space left/i.test(exit.stderr)) {
-    throw new HoldfastError('no-space', `no space left for the temporary copy ${out}`, { hint: 'set HOLDFAST_TMPDIR to a disk with room, or restore with --jobs 1 (streamed)' });
-  }
-  throw corrupt(where, exit);
+/** Waits for every process to end (none is left running), then throws the first failure: a failed decryption before the rest. */
+async function allDone<A, B = void, C = void>(a: Promise<A>, b: Promise<B>, c?: Promise<C>): Promise<[A, B, C]> {
+  const settled = await Promise.allSettled([c ?? Promise.resolve(undefined as C), a, b]);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  const values = settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
+  return [values[1] as A, values[2] as B, values[0] as C];
 }

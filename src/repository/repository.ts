@@ -11,8 +11,10 @@ import type { ArtifactRecord, Manifest } from './manifest.js';
  */
 export interface Repository {
   readonly location: string;
-  /** Creates a new repository; fails if one exists there. */
-  init(): Promise<void>;
+  /** Whether artifacts, manifests and annotations are encrypted (known once opened or created). */
+  readonly encrypted?: boolean;
+  /** Creates a new repository (encrypted or not, see InitOptions); fails if one exists there. */
+  init(options?: InitOptions): Promise<void>;
   /** Opens an existing repository, or creates a plain one when `create` is set and none exists. */
   open(options: { create: boolean }): Promise<void>;
   /**
@@ -32,11 +34,11 @@ export interface Repository {
    * `check` without --read-data compares it with the manifest.
    */
   storedSize(id: string, service: string, record: ArtifactRecord): Promise<number | null>;
-  /** Recomputes an artifact's checksum; throws an 'integrity' error naming it. */
+  /** Recomputes an artifact's checksum (and authenticates it, when encrypted); throws an 'integrity' error naming it. */
   verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void>;
   /**
-   * The stored (compressed, never encrypted) bytes of an artifact, as the
-   * manifest's sha256 and storedBytes describe them: for export. The stream
+   * The stored (compressed, never encrypted: decrypted when the repository
+   * is) bytes of an artifact, as the manifest's sha256 and storedBytes describe them: for export. The stream
    * errors at its end when they do not match.
    */
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable;
@@ -49,6 +51,15 @@ export interface Repository {
    */
   annotate(id: string, kind: string, value: unknown): Promise<void>;
   annotations(id: string): Promise<Record<string, unknown>>;
+}
+
+export interface InitOptions {
+  /**
+   * Encrypt with the secrets the repository was constructed with. Absent:
+   * encrypt when a passphrase or key file is given, since that is what the
+   * user expects.
+   */
+  encrypt?: boolean;
 }
 
 export interface BrokenSnapshot {
@@ -66,6 +77,7 @@ export interface SnapshotWriter {
   /**
    * Stores already-compressed bytes as an artifact (import of a bundle): the
    * bytes must match record.sha256 and record.storedBytes, or nothing is kept.
+   * An encrypted repository encrypts them.
    */
   putStored(service: string, record: ArtifactRecord, source: Readable, signal?: AbortSignal): Promise<void>;
   /** Writes the manifest and makes the snapshot visible atomically. */

@@ -24,7 +24,14 @@ export function lazyS3Repository(location: string): Repository {
   };
   return {
     location: shown,
-    init: async () => (await load()).init(),
+    init: async (options) => {
+      if (options?.encrypt) {
+        throw new HoldfastError('usage', `encryption at rest is not available for S3 repositories in this version (${location})`, {
+          hint: 'use server-side encryption of the bucket, or an encrypted directory repository (holdfast init --encrypt --repo PATH)',
+        });
+      }
+      return (await load()).init();
+    },
     open: async (options) => (await load()).open(options),
     beginSnapshot: async (command, options) => (await load()).beginSnapshot(command, options),
     list: async () => (await load()).list(),
