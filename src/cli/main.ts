@@ -5,6 +5,7 @@ import type { HoldfastCommand } from './command.js';
 import { backupCommand } from './commands/backup.js';
 import { checkCommand } from './commands/check.js';
 import { discoverCommand } from './commands/discover.js';
+import { forgetCommand } from './commands/forget.js';
 import { initCommand } from './commands/init.js';
 import { planCommand } from './commands/plan.js';
 import { restoreCommand } from './commands/restore.js';
@@ -25,6 +26,7 @@ const COMMANDS: HoldfastCommand[] = [
   restoreCommand,
   verifyCommand,
   checkCommand,
+  forgetCommand,
 ];
 
 /** Stops work cleanly on the first SIGINT/SIGTERM; a second one exits at once. */

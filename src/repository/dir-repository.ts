@@ -13,7 +13,7 @@ import { decompressIntoCommand, decompressToFile } from './command-restore.js';
 import { DEFAULT_COMPRESSION, type CompressionSettings } from './compression.js';
 import { RepositoryLock } from './lock.js';
 import { parseManifest, type ArtifactRecord, type Manifest } from './manifest.js';
-import type { BrokenSnapshot, Repository, SnapshotWriter } from './repository.js';
+import type { BrokenSnapshot, HeldLock, Repository, SnapshotWriter } from './repository.js';
 import { newSnapshotId, SNAPSHOT_ID } from './snapshot-id.js';
 import { resolveSnapshotRef } from './resolve.js';
 
@@ -82,11 +82,8 @@ export class DirRepository implements Repository {
     if (options.id !== undefined && !SNAPSHOT_ID.test(options.id)) {
       throw new HoldfastError('integrity', `${JSON.stringify(options.id)} is not a snapshot id`, { hint: 'the bundle or its manifest is damaged' });
     }
-    const { lock, tookOverFrom } = await RepositoryLock.acquire(join(this.location, 'lock'), command).catch((e: unknown) => {
-      throw wrap(e, this.location);
-    });
-    const notes: string[] = [];
-    if (tookOverFrom) notes.push(`took over a stale lock of pid ${tookOverFrom.pid} (${tookOverFrom.command}, since ${tookOverFrom.since})`);
+    const lock = await this.lock(command);
+    const notes = [...lock.notes];
     try {
       // Holding the lock, any staging directory belongs to a writer that died.
       const tmp = join(this.location, 'tmp');
@@ -107,6 +104,15 @@ export class DirRepository implements Repository {
       await lock.release();
       throw wrap(error, this.location);
     }
+  }
+
+  async lock(command: string, options: { waitMs?: number; signal?: AbortSignal } = {}): Promise<HeldLock> {
+    this.requireConfig();
+    const { lock, tookOverFrom } = await RepositoryLock.acquire(join(this.location, 'lock'), command, options).catch((e: unknown) => {
+      throw wrap(e, this.location);
+    });
+    const notes = tookOverFrom ? [`took over a stale lock of pid ${tookOverFrom.pid} (${tookOverFrom.command}, since ${tookOverFrom.since})`] : [];
+    return { notes, release: () => lock.release() };
   }
 
   async list(): Promise<Array<Manifest | BrokenSnapshot>> {
@@ -280,7 +286,7 @@ class DirSnapshotWriter implements SnapshotWriter {
     private readonly staging: string,
     private readonly snapshots: string,
     private readonly compression: CompressionSettings,
-    private readonly lock: RepositoryLock,
+    private readonly lock: HeldLock,
     readonly notes: string[],
   ) {}
 

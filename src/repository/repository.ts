@@ -20,6 +20,12 @@ export interface Repository {
    * bundle); it fails with 'repository' when a snapshot with that id exists.
    */
   beginSnapshot(command: string, options?: { id?: string }): Promise<SnapshotWriter>;
+  /**
+   * Takes the same writer lock as beginSnapshot, for work that changes
+   * committed snapshots (forget): no backup commits meanwhile, and none starts.
+   * `waitMs` retries while another process holds it, then fails naming it.
+   */
+  lock(command: string, options?: { waitMs?: number; signal?: AbortSignal }): Promise<HeldLock>;
   /** Committed snapshots, oldest first. Unreadable manifests are returned as errors, not skipped. */
   list(): Promise<Array<Manifest | BrokenSnapshot>>;
   load(id: string): Promise<Manifest>;
@@ -43,6 +49,12 @@ export interface Repository {
    */
   annotate(id: string, kind: string, value: unknown): Promise<void>;
   annotations(id: string): Promise<Record<string, unknown>>;
+}
+
+export interface HeldLock {
+  /** Notes for the user (a stale lock taken over). */
+  readonly notes: string[];
+  release(): Promise<void>;
 }
 
 export interface BrokenSnapshot {
