@@ -1,3 +1,4 @@
+import type { LockInfo } from '../repository/lock.js';
 import { isBroken, type Repository } from '../repository/repository.js';
 import { applyRetention, type RetentionCandidate, type RetentionDecision, type RetentionPolicy } from '../repository/retention-policy.js';
 import { toHoldfastError } from './errors.js';
@@ -9,6 +10,8 @@ export interface ForgetOptions {
   lockWaitMs: number;
   timeZone?: string;
   signal: AbortSignal;
+  /** Told when a running backup makes forget wait. */
+  onLockWait?: (holder: LockInfo) => void;
   /** Called after each removal, for progress. */
   onRemoved?: (id: string) => void;
 }
@@ -39,7 +42,7 @@ export interface ForgetOutcome {
  * removes. A dry run takes no lock and changes nothing.
  */
 export async function forgetByPolicy(repo: Repository, policy: RetentionPolicy, options: ForgetOptions): Promise<ForgetOutcome> {
-  const lock = options.dryRun ? undefined : await repo.lock('forget', { waitMs: options.lockWaitMs, signal: options.signal });
+  const lock = options.dryRun ? undefined : await repo.lock('forget', { waitMs: options.lockWaitMs, signal: options.signal, onWait: options.onLockWait });
   try {
     const entries = await repo.list();
     const broken: ForgetOutcome['broken'] = [];

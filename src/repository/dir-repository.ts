@@ -11,7 +11,7 @@ import { writeArtifactFile } from './artifact-writer.js';
 import { writeCommandArtifactFile } from './command-artifact.js';
 import { decompressIntoCommand, decompressToFile } from './command-restore.js';
 import { DEFAULT_COMPRESSION, type CompressionSettings } from './compression.js';
-import { RepositoryLock } from './lock.js';
+import { RepositoryLock, type LockWait } from './lock.js';
 import { parseManifest, type ArtifactRecord, type Manifest } from './manifest.js';
 import type { BrokenSnapshot, HeldLock, Repository, SnapshotWriter } from './repository.js';
 import { newSnapshotId, SNAPSHOT_ID } from './snapshot-id.js';
@@ -106,7 +106,7 @@ export class DirRepository implements Repository {
     }
   }
 
-  async lock(command: string, options: { waitMs?: number; signal?: AbortSignal } = {}): Promise<HeldLock> {
+  async lock(command: string, options: LockWait = {}): Promise<HeldLock> {
     this.requireConfig();
     const { lock, tookOverFrom } = await RepositoryLock.acquire(join(this.location, 'lock'), command, options).catch((e: unknown) => {
       throw wrap(e, this.location);

@@ -14,6 +14,14 @@ export interface LockInfo {
   command: string;
 }
 
+export interface LockWait {
+  /** How long to retry while a live process holds the lock; 0 fails at once. */
+  waitMs?: number;
+  signal?: AbortSignal;
+  /** Told once, when the wait begins. */
+  onWait?: (holder: LockInfo) => void;
+}
+
 export class RepositoryLock {
   private constructor(private readonly path: string) {}
 
@@ -21,7 +29,8 @@ export class RepositoryLock {
    * Takes the lock. While a live process holds it, retries every second for
    * up to `waitMs` (0: fail at once), then fails naming the holder.
    */
-  static async acquire(path: string, command: string, options: { waitMs?: number; signal?: AbortSignal } = {}): Promise<{ lock: RepositoryLock; tookOverFrom?: LockInfo }> {
+  static async acquire(path: string, command: string, options: LockWait = {}): Promise<{ lock: RepositoryLock; tookOverFrom?: LockInfo }> {
+    let told = false;
     const deadline = Date.now() + (options.waitMs ?? 0);
     for (;;) {
       const attempt = await RepositoryLock.tryAcquire(path, command);
@@ -33,6 +42,8 @@ export class RepositoryLock {
           hint: `wait for that ${holder.command} to finish and run this again${options.waitMs === undefined ? '' : ' (or give --retry-lock a longer time)'}; if that process is gone from another host, remove the lock file ${path}`,
         });
       }
+      if (!told) options.onWait?.(attempt.holder);
+      told = true;
       await new Promise((r) => setTimeout(r, Math.min(1000, remaining)));
     }
   }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ArtifactSink, ArtifactSource } from '../core/driver.js';
+import type { LockWait } from './lock.js';
 import type { ArtifactRecord, Manifest } from './manifest.js';
 
 /**
@@ -25,7 +26,7 @@ export interface Repository {
    * committed snapshots (forget): no backup commits meanwhile, and none starts.
    * `waitMs` retries while another process holds it, then fails naming it.
    */
-  lock(command: string, options?: { waitMs?: number; signal?: AbortSignal }): Promise<HeldLock>;
+  lock(command: string, options?: LockWait): Promise<HeldLock>;
   /** Committed snapshots, oldest first. Unreadable manifests are returned as errors, not skipped. */
   list(): Promise<Array<Manifest | BrokenSnapshot>>;
   load(id: string): Promise<Manifest>;

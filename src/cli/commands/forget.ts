@@ -39,6 +39,7 @@ export const forgetCommand: HoldfastCommand = {
       allowForgetVerified: !!args['allow-forget-verified'],
       lockWaitMs: retryLock * 1000,
       signal: ctx.signal,
+      onLockWait: (holder) => ctx.out.info(`waiting up to ${retryLock}s for the repository lock held by ${holder.command} (pid ${holder.pid} on ${holder.host})`),
       onRemoved: (id) => ctx.out.info(`removed snapshot ${id}`),
     });
     for (const note of outcome.notes) ctx.out.info(`note: ${note}`);
