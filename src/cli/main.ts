@@ -7,6 +7,7 @@ import { checkCommand } from './commands/check.js';
 import { discoverCommand } from './commands/discover.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
+import { forgetCommand } from './commands/forget.js';
 import { initCommand } from './commands/init.js';
 import { planCommand } from './commands/plan.js';
 import { restoreCommand } from './commands/restore.js';
@@ -31,6 +32,7 @@ const COMMANDS: HoldfastCommand[] = [
   checkCommand,
   exportCommand,
   importCommand,
+  forgetCommand,
 ];
 
 /** Stops work cleanly on the first SIGINT/SIGTERM; a second one exits at once. */

@@ -10,11 +10,11 @@ import { DEFAULT_COMPRESSION, type CompressionSettings } from './compression.js'
 import { exists, wrap } from './dir-fs.js';
 import { annotationContext, artifactWhere, DirLayout, manifestContext } from './dir-layout.js';
 import { DirSnapshotWriter } from './dir-snapshot-writer.js';
-import { RepositoryLock } from './lock.js';
+import { RepositoryLock, type LockWait } from './lock.js';
 import { parseManifest, type ArtifactRecord, type Manifest } from './manifest.js';
 import { RepositoryCipher } from './repository-cipher.js';
 import { createEncryption, NO_SECRETS, unlockEncryption, type EncryptionConfig, type RepositorySecrets } from './repository-key.js';
-import type { BrokenSnapshot, InitOptions, Repository, SnapshotWriter } from './repository.js';
+import type { BrokenSnapshot, HeldLock, InitOptions, Repository, SnapshotWriter } from './repository.js';
 import { newSnapshotId, SNAPSHOT_ID } from './snapshot-id.js';
 import { resolveSnapshotRef } from './resolve.js';
 
@@ -105,11 +105,8 @@ export class DirRepository implements Repository {
     if (options.id !== undefined && !SNAPSHOT_ID.test(options.id)) {
       throw new HoldfastError('integrity', `${JSON.stringify(options.id)} is not a snapshot id`, { hint: 'the bundle or its manifest is damaged' });
     }
-    const { lock, tookOverFrom } = await RepositoryLock.acquire(join(this.location, 'lock'), command).catch((e: unknown) => {
-      throw wrap(e, this.location);
-    });
-    const notes: string[] = [];
-    if (tookOverFrom) notes.push(`took over a stale lock of pid ${tookOverFrom.pid} (${tookOverFrom.command}, since ${tookOverFrom.since})`);
+    const lock = await this.lock(command);
+    const notes = [...lock.notes];
     try {
       // Holding the lock, any staging directory belongs to a writer that died.
       const tmp = join(this.location, 'tmp');
@@ -130,6 +127,15 @@ export class DirRepository implements Repository {
       await lock.release();
       throw wrap(error, this.location);
     }
+  }
+
+  async lock(command: string, options: LockWait = {}): Promise<HeldLock> {
+    this.requireConfig();
+    const { lock, tookOverFrom } = await RepositoryLock.acquire(join(this.location, 'lock'), command, options).catch((e: unknown) => {
+      throw wrap(e, this.location);
+    });
+    const notes = tookOverFrom ? [`took over a stale lock of pid ${tookOverFrom.pid} (${tookOverFrom.command}, since ${tookOverFrom.since})`] : [];
+    return { notes, release: () => lock.release() };
   }
 
   async list(): Promise<Array<Manifest | BrokenSnapshot>> {

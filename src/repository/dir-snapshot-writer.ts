@@ -11,9 +11,8 @@ import { writeCommandArtifactFile, writeSealedCommandArtifactFile } from './comm
 import type { CompressionSettings } from './compression.js';
 import { fsyncDir, isSafeArtifactName, wrap } from './dir-fs.js';
 import { artifactWhere, manifestContext, type DirLayout } from './dir-layout.js';
-import type { RepositoryLock } from './lock.js';
 import type { ArtifactRecord, Manifest } from './manifest.js';
-import type { SnapshotWriter } from './repository.js';
+import type { HeldLock, SnapshotWriter } from './repository.js';
 
 /** A snapshot being written into tmp/<id>/, renamed into snapshots/ on commit. */
 export class DirSnapshotWriter implements SnapshotWriter {
@@ -25,7 +24,7 @@ export class DirSnapshotWriter implements SnapshotWriter {
     private readonly snapshots: string,
     private readonly compression: CompressionSettings,
     private readonly layout: DirLayout,
-    private readonly lock: RepositoryLock,
+    private readonly lock: HeldLock,
     readonly notes: string[],
   ) {}
 

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ArtifactSink, ArtifactSource } from '../core/driver.js';
+import type { LockWait } from './lock.js';
 import type { ArtifactRecord, Manifest } from './manifest.js';
 
 /**
@@ -22,6 +23,12 @@ export interface Repository {
    * bundle); it fails with 'repository' when a snapshot with that id exists.
    */
   beginSnapshot(command: string, options?: { id?: string }): Promise<SnapshotWriter>;
+  /**
+   * Takes the same writer lock as beginSnapshot, for work that changes
+   * committed snapshots (forget): no backup commits meanwhile, and none starts.
+   * `waitMs` retries while another process holds it, then fails naming it.
+   */
+  lock(command: string, options?: LockWait): Promise<HeldLock>;
   /** Committed snapshots, oldest first. Unreadable manifests are returned as errors, not skipped. */
   list(): Promise<Array<Manifest | BrokenSnapshot>>;
   load(id: string): Promise<Manifest>;
@@ -60,6 +67,12 @@ export interface InitOptions {
    * user expects.
    */
   encrypt?: boolean;
+}
+
+export interface HeldLock {
+  /** Notes for the user (a stale lock taken over). */
+  readonly notes: string[];
+  release(): Promise<void>;
 }
 
 export interface BrokenSnapshot {

@@ -33,6 +33,7 @@ export function lazyS3Repository(location: string): Repository {
       return (await load()).init();
     },
     open: async (options) => (await load()).open(options),
+    lock: (command, options) => opened().lock(command, options),
     beginSnapshot: async (command, options) => (await load()).beginSnapshot(command, options),
     list: async () => (await load()).list(),
     load: async (id) => (await load()).load(id),

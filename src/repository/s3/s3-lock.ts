@@ -1,3 +1,4 @@
+import type { LockWait } from '../lock.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { HoldfastError } from '../../core/errors.js';
@@ -43,14 +44,32 @@ export class S3Lock {
     this.timer.unref();
   }
 
-  static async acquire(store: S3Store, command: string): Promise<{ lock: S3Lock; tookOverFrom?: S3LockInfo; bestEffort: boolean }> {
+  /** Takes the lock, retrying for `options.waitMs` while a live writer holds it (as the dir repository's lock does). */
+  static async acquire(store: S3Store, command: string, options: LockWait = {}): Promise<{ lock: S3Lock; tookOverFrom?: S3LockInfo; bestEffort: boolean }> {
+    const deadline = Date.now() + (options.waitMs ?? 0);
+    let told = false;
+    for (;;) {
+      try {
+        return await S3Lock.tryAcquire(store, command);
+      } catch (error) {
+        const holder = error instanceof LockHeld ? error.holder : undefined;
+        const remaining = deadline - Date.now();
+        if (!holder || remaining <= 0 || options.signal?.aborted) throw holder ? locked(store, holder) : error;
+        if (!told) options.onWait?.(holder);
+        told = true;
+        await new Promise((r) => setTimeout(r, Math.min(1000, remaining)));
+      }
+    }
+  }
+
+  private static async tryAcquire(store: S3Store, command: string): Promise<{ lock: S3Lock; tookOverFrom?: S3LockInfo; bestEffort: boolean }> {
     const now = new Date().toISOString();
     const info: S3LockInfo = { token: randomUUID(), pid: process.pid, host: hostname(), since: now, refreshedAt: now, command };
     let tookOverFrom: S3LockInfo | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
       const holder = await readLock(store);
       if (holder) {
-        if (!isStale(holder)) throw locked(store, holder);
+        if (!isStale(holder)) throw new LockHeld(holder);
         await store.delete(LOCK_KEY);
         tookOverFrom = holder;
       }
@@ -60,7 +79,7 @@ export class S3Lock {
       // Read back: a server that ignores If-None-Match, or the best-effort path, may have let another writer in.
       const check = await readLock(store);
       if (check?.token !== info.token) {
-        if (check) throw locked(store, check);
+        if (check) throw new LockHeld(check);
         continue;
       }
       return { lock: new S3Lock(store, info), ...(tookOverFrom ? { tookOverFrom } : {}), bestEffort: written === 'unsupported' };
@@ -107,6 +126,13 @@ function isStale(info: S3LockInfo): boolean {
   }
   const refreshed = Date.parse(info.refreshedAt);
   return !Number.isFinite(refreshed) || Date.now() - refreshed > staleAfterMs();
+}
+
+/** A live writer holds the lock: retried while waiting, then reported by locked(). */
+class LockHeld extends Error {
+  constructor(readonly holder: S3LockInfo) {
+    super('locked');
+  }
 }
 
 function locked(store: S3Store, holder: S3LockInfo): HoldfastError {

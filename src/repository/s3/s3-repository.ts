@@ -7,11 +7,12 @@ import { guardStoredStream, openArtifactStream, verifyArtifactStream } from '../
 import { decompressStreamIntoCommand, decompressStreamToFile } from '../command-restore.js';
 import { DEFAULT_COMPRESSION, type CompressionSettings } from '../compression.js';
 import { parseManifest, type ArtifactRecord, type Manifest } from '../manifest.js';
-import type { BrokenSnapshot, Repository, SnapshotWriter } from '../repository.js';
+import type { BrokenSnapshot, HeldLock, Repository, SnapshotWriter } from '../repository.js';
 import { resolveSnapshotRef } from '../resolve.js';
 import { newSnapshotId, SNAPSHOT_ID } from '../snapshot-id.js';
 import type { S3Location } from './s3-location.js';
-import { S3Lock } from './s3-lock.js';
+import { S3Lock, type S3LockInfo } from './s3-lock.js';
+import type { LockWait } from '../lock.js';
 import { S3SnapshotWriter } from './s3-snapshot-writer.js';
 import { S3Store } from './s3-store.js';
 import { artifactKey, manifestKey, snapshotPrefix, stagingKey, type StagingMarker } from './s3-keys.js';
@@ -85,15 +86,19 @@ export class S3Repository implements Repository {
     this.config = config;
   }
 
+  async lock(command: string, options: LockWait = {}): Promise<HeldLock> {
+    this.requireConfig();
+    const { lock, tookOverFrom, bestEffort } = await S3Lock.acquire(this.store, command, options);
+    return { notes: lockNotes(tookOverFrom, bestEffort), release: () => lock.release() };
+  }
+
   async beginSnapshot(command: string, options: { id?: string } = {}): Promise<SnapshotWriter> {
     const config = this.requireConfig();
     if (options.id !== undefined && !SNAPSHOT_ID.test(options.id)) {
       throw new HoldfastError('integrity', `${JSON.stringify(options.id)} is not a snapshot id`, { hint: 'the bundle or its manifest is damaged' });
     }
     const { lock, tookOverFrom, bestEffort } = await S3Lock.acquire(this.store, command);
-    const notes: string[] = [];
-    if (tookOverFrom) notes.push(`took over a stale lock of pid ${tookOverFrom.pid} on ${tookOverFrom.host} (${tookOverFrom.command}, since ${tookOverFrom.since})`);
-    if (bestEffort) notes.push('this S3 server does not implement conditional writes (If-None-Match): the repository lock is a best effort');
+    const notes = lockNotes(tookOverFrom, bestEffort);
     try {
       notes.push(...(await this.removeLeftovers()));
       const id = options.id ?? newSnapshotId();
@@ -274,4 +279,11 @@ export class S3Repository implements Repository {
 
 function notFound(id: string): HoldfastError {
   return new HoldfastError('not-found', `no snapshot ${JSON.stringify(id)} in this repository`, { hint: 'list them with `holdfast snapshots`' });
+}
+
+function lockNotes(tookOverFrom: S3LockInfo | undefined, bestEffort: boolean): string[] {
+  const notes: string[] = [];
+  if (tookOverFrom) notes.push(`took over a stale lock of pid ${tookOverFrom.pid} on ${tookOverFrom.host} (${tookOverFrom.command}, since ${tookOverFrom.since})`);
+  if (bestEffort) notes.push('this S3 server does not implement conditional writes (If-None-Match): the repository lock is a best effort');
+  return notes;
 }
