@@ -22,6 +22,8 @@ bash scripts/images/build.sh busybox postgres
 bash scripts/install/mariadb.sh
 # A real OpenSearch node for the opensearch driver's tests (Maven Central, ~15 s cold, cached).
 bash scripts/install/opensearch.sh
+# A real S3-compatible server (versitygw, Apache-2.0, Go module proxy) for the s3:// repository's tests; ~2-5 min cold, cached.
+bash scripts/install/s3.sh
 
 report="$(mktemp -t holdfast-vitest-XXXXXX.json)"
 trap 'rm -f "$report"' EXIT

@@ -9,6 +9,7 @@ import { restoreExport } from './mongodb-export-restore.js';
 import { fingerprintDatabase } from './mongodb-fingerprint.js';
 import { inspectServer, selectDatabases, serverFacts } from './mongodb-inspector.js';
 import { mongoStrategies } from './mongodb-strategies.js';
+import { mongoScratchTarget } from './mongodb-scratch.js';
 
 export const mongoDriver: Driver = {
   engine: 'mongodb',
@@ -49,6 +50,8 @@ export const mongoDriver: Driver = {
         throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'mongodb', hint: 'choose mongodump or export' });
     }
   },
+
+  scratchTarget: mongoScratchTarget,
 
   restore(ctx) {
     switch (ctx.strategy) {

@@ -1,5 +1,5 @@
 import { BSON, type Document, type MongoClient } from 'mongodb';
-import type { RestoreContext } from '../../src/core/driver.js';
+import { renameOption, type RestoreContext } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { listUserCollections, SCRATCH_PREFIX, type ServerAbilities } from './mongodb-inspector.js';
 import type { MongoTarget } from './mongodb-connection.js';
@@ -28,7 +28,8 @@ export function mapDatabases(ctx: RestoreContext, t: MongoTarget, recorded: stri
   if (chosen.length === 0) {
     throw new HoldfastError('not-found', 'the snapshot holds no database', { service: t.service, driver: 'mongodb', hint: 'the server held no user database when it was backed up' });
   }
-  const named = !ctx.inPlace ? t.database : undefined;
+  const rename = renameOption(ctx.options);
+  const named = !ctx.inPlace && !rename ? t.database : undefined;
   if (named && chosen.length > 1) {
     throw new HoldfastError('usage', `the target names one database (${named}) but the snapshot holds ${chosen.length}: ${chosen.join(', ')}`, {
       service: t.service,
@@ -36,7 +37,7 @@ export function mapDatabases(ctx: RestoreContext, t: MongoTarget, recorded: stri
       hint: 'pick one with --database NAME, or drop the database from the target URL to restore each under its own name',
     });
   }
-  return chosen.map((from) => ({ from, to: named ?? from }));
+  return chosen.map((from) => ({ from, to: rename?.[from] ?? named ?? from }));
 }
 
 /**

@@ -9,6 +9,7 @@ import { inspectServer, selectDatabases, serverFacts } from './mysql-inspector.j
 import { backupPhysical } from './mysql-physical-backup.js';
 import { restorePhysical } from './mysql-physical-restore.js';
 import { mysqlStrategies } from './mysql-strategies.js';
+import { mysqlScratchTarget } from './mysql-scratch.js';
 
 /** One driver for MySQL and MariaDB: the family is read from the server, and each gets the tools of its own. */
 export const mysqlDriver: Driver = {
@@ -47,6 +48,8 @@ export const mysqlDriver: Driver = {
         throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'mysql' });
     }
   },
+
+  scratchTarget: mysqlScratchTarget,
 
   restore(ctx) {
     switch (ctx.strategy) {

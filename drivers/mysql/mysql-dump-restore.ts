@@ -1,4 +1,4 @@
-import type { Fingerprint, RestoreContext, RestoreResult } from '../../src/core/driver.js';
+import { renameOption, type Fingerprint, type RestoreContext, type RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { formatEndpoint } from '../../src/core/service.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
@@ -113,7 +113,8 @@ function mapDatabases(ctx: RestoreContext, t: MyTarget, recorded: DumpedDatabase
       });
     }
   }
-  if (!ctx.inPlace && t.database && chosen.length > 1) {
+  const rename = renameOption(ctx.options);
+  if (!rename && !ctx.inPlace && t.database && chosen.length > 1) {
     throw new HoldfastError('usage', `the target names one database (${t.database}) but the snapshot holds ${chosen.length}: ${chosen.map((d) => d.name).join(', ')}`, {
       service: t.service,
       driver: 'mysql',
@@ -123,7 +124,7 @@ function mapDatabases(ctx: RestoreContext, t: MyTarget, recorded: DumpedDatabase
   return chosen.map((db) => {
     const record = ctx.artifacts.records.find((r) => r.name === db.artifact);
     if (!record) throw new HoldfastError('integrity', `the snapshot lacks the artifact ${db.artifact} of database ${db.name}`, { service: t.service, driver: 'mysql' });
-    return { db, record, to: !ctx.inPlace && t.database ? t.database : db.name };
+    return { db, record, to: rename?.[db.name] ?? (!ctx.inPlace && t.database ? t.database : db.name) };
   });
 }
 

@@ -9,13 +9,15 @@ export type Family = 'mariadb' | 'mysql';
 export const FAMILY_TITLE: Record<Family, string> = { mariadb: 'MariaDB', mysql: 'MySQL' };
 
 /** What a tool does; each family has its own binaries, in order of preference. */
-export type ToolRole = 'dump' | 'client' | 'backup' | 'stream';
+export type ToolRole = 'dump' | 'client' | 'backup' | 'stream' | 'server';
 
 const CANDIDATES: Record<ToolRole, Record<Family, string[]>> = {
   dump: { mariadb: ['mariadb-dump', 'mysqldump'], mysql: ['mysqldump'] },
   client: { mariadb: ['mariadb', 'mysql'], mysql: ['mysql'] },
   backup: { mariadb: ['mariadb-backup', 'mariabackup'], mysql: ['xtrabackup'] },
   stream: { mariadb: ['mbstream'], mysql: ['xbstream'] },
+  // A throwaway server on a restored physical copy (restore tests).
+  server: { mariadb: ['mariadbd', 'mysqld'], mysql: ['mysqld'] },
 };
 
 export const TOOLS_HINT: Record<Family, string> = {

@@ -8,6 +8,7 @@ import { fingerprintIndices } from './opensearch-fingerprint.js';
 import { inspectOpenSearch, nodeFacts, selectIndices } from './opensearch-inspector.js';
 import { restoreSnapshot } from './opensearch-restore.js';
 import { openSearchStrategies } from './opensearch-strategies.js';
+import { openSearchScratchTarget } from './opensearch-scratch.js';
 
 async function withNode<T>(service: Service, fn: (os: OpenSearchApi) => Promise<T>): Promise<T> {
   const os = connectOpenSearch(service);
@@ -35,6 +36,8 @@ export const openSearchDriver: Driver = {
     if (ctx.strategy !== 'snapshot') throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'opensearch', hint: 'the opensearch driver offers: snapshot' });
     return backupWithSnapshot(ctx);
   },
+
+  scratchTarget: openSearchScratchTarget,
 
   restore(ctx) {
     if (ctx.strategy !== 'snapshot') throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'opensearch' });

@@ -17,6 +17,7 @@ const HEALTH_TIMEOUT_MS = 10 * 60 * 1000;
  * snapshot from it and waits for the indices' health. Existing indices of
  * the same name are refused, replaced with --force, or avoided with
  * rename_pattern / rename_replacement (restore option or target URL parameter).
+ * The restore option `aliases: false` leaves the snapshot's aliases out.
  */
 export async function restoreSnapshot(ctx: RestoreContext): Promise<RestoreResult> {
   const os = connectOpenSearch(ctx.target);
@@ -71,7 +72,7 @@ async function run(ctx: RestoreContext, os: OpenSearchApi): Promise<RestoreResul
     await os.call(
       'POST',
       `/_snapshot/${RESTORE_REPO}/${snapshot}/_restore`,
-      { indices: indices.join(','), include_global_state: false, ...(pattern ? { rename_pattern: pattern, rename_replacement: replacement } : {}) },
+      { indices: indices.join(','), include_global_state: false, ...(ctx.options.aliases === false ? { include_aliases: false } : {}), ...(pattern ? { rename_pattern: pattern, rename_replacement: replacement } : {}) },
       { wait_for_completion: false },
     );
     await waitForHealth(os, targets, ctx.signal);

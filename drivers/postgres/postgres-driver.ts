@@ -14,6 +14,7 @@ import { restorePgDump } from './postgres-dump-restore.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { inspectServer, selectDatabases, serverFacts } from './postgres-inspector.js';
 import { postgresStrategies } from './postgres-strategies.js';
+import { postgresScratchTarget } from './postgres-scratch.js';
 
 export const postgresDriver: Driver = {
   engine: 'postgres',
@@ -59,6 +60,7 @@ export const postgresDriver: Driver = {
   waitReady(service, signal) {
     return isContainerService(service) ? waitForContainerServer(service, signal) : Promise.resolve();
   },
+  scratchTarget: postgresScratchTarget,
 
   restore(ctx) {
     switch (ctx.strategy) {

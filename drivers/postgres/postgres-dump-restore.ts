@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import type { Fingerprint, RestoreContext, RestoreResult } from '../../src/core/driver.js';
+import { renameOption, type Fingerprint, type RestoreContext, type RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { runTool } from '../../src/core/process.js';
 import { formatEndpoint } from '../../src/core/service.js';
@@ -121,7 +121,8 @@ function mapDatabases(ctx: RestoreContext, t: PgTarget, recorded: RecordedDataba
       });
     }
   }
-  if (!ctx.inPlace && t.database && chosen.length > 1) {
+  const rename = renameOption(ctx.options);
+  if (!rename && !ctx.inPlace && t.database && chosen.length > 1) {
     throw new HoldfastError('usage', `the target names one database (${t.database}) but the snapshot holds ${chosen.length}: ${chosen.map((d) => d.name).join(', ')}`, {
       service: t.service,
       hint: 'pick one with --database NAME, or drop the database from the target URL to restore each under its own name',
@@ -130,7 +131,7 @@ function mapDatabases(ctx: RestoreContext, t: PgTarget, recorded: RecordedDataba
   return chosen.map((db) => {
     const record = ctx.artifacts.records.find((r) => r.name === db.artifact);
     if (!record) throw new HoldfastError('integrity', `the snapshot lacks the artifact ${db.artifact} of database ${db.name}`, { service: t.service });
-    return { db, record, to: !ctx.inPlace && t.database ? t.database : db.name };
+    return { db, record, to: rename?.[db.name] ?? (!ctx.inPlace && t.database ? t.database : db.name) };
   });
 }
 

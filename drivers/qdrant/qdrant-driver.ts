@@ -7,6 +7,7 @@ import { fingerprintCollections } from './qdrant-fingerprint.js';
 import { inspectQdrant, qdrantVersion, selectCollections } from './qdrant-inspector.js';
 import { restoreSnapshots } from './qdrant-restore.js';
 import { qdrantStrategies } from './qdrant-strategies.js';
+import { qdrantScratchTarget } from './qdrant-scratch.js';
 
 export const qdrantDriver: Driver = {
   engine: 'qdrant',
@@ -30,6 +31,8 @@ export const qdrantDriver: Driver = {
     if (ctx.strategy !== 'snapshot') throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'qdrant', hint: 'the qdrant driver offers: snapshot' });
     return backupWithSnapshots(ctx);
   },
+
+  scratchTarget: qdrantScratchTarget,
 
   restore(ctx) {
     if (ctx.strategy !== 'snapshot') throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'qdrant' });

@@ -1,4 +1,4 @@
-import type { RestoreContext, RestoreResult } from '../../src/core/driver.js';
+import { renameOption, type RestoreContext, type RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import type { CollectionRecord } from './qdrant-backup.js';
 import { connectQdrant, q, type QdrantNode } from './qdrant-connection.js';
@@ -9,7 +9,8 @@ import { uploadSnapshot } from './qdrant-transfer.js';
  * Restores each collection by uploading its snapshot with priority=snapshot,
  * which creates the collection or replaces what the node holds for it.
  * A collection that exists with points is refused unless --force; all are
- * checked before the first upload, so a refusal changes nothing.
+ * checked before the first upload, so a refusal changes nothing. The restore
+ * option `rename` restores a collection under another name.
  */
 export async function restoreSnapshots(ctx: RestoreContext): Promise<RestoreResult> {
   const node = connectQdrant(ctx.target);
@@ -17,7 +18,9 @@ export async function restoreSnapshots(ctx: RestoreContext): Promise<RestoreResu
   if (records.length === 0) {
     throw new HoldfastError('integrity', 'the manifest lists no Qdrant collection', { service: ctx.target.name, driver: 'qdrant', hint: 'this snapshot was not made by the qdrant snapshot strategy' });
   }
-  const occupied = await occupiedCollections(node, records);
+  const rename = renameOption(ctx.options);
+  const nameOf = (record: CollectionRecord) => rename?.[record.name] ?? record.name;
+  const occupied = await occupiedCollections(node, records.map(nameOf));
   if (occupied.length > 0 && !ctx.force) {
     throw new HoldfastError('target', `${node.location} already has points in the collections ${occupied.join(', ')}; restoring would replace them`, {
       service: ctx.target.name,
@@ -27,21 +30,22 @@ export async function restoreSnapshots(ctx: RestoreContext): Promise<RestoreResu
   }
   if (occupied.length > 0) ctx.note(`--force: replaced the collections ${occupied.join(', ')}`);
   for (const record of records) {
-    ctx.progress.phase(`upload ${record.name}`);
-    await uploadSnapshot(node, record.name, ctx.artifacts.open(record.artifact), record.checksum, ctx.signal, (n) => ctx.progress.add(n));
+    ctx.progress.phase(`upload ${nameOf(record)}`);
+    await uploadSnapshot(node, nameOf(record), ctx.artifacts.open(record.artifact), record.checksum, ctx.signal, (n) => ctx.progress.add(n));
   }
-  const names = records.map((r) => r.name);
+  const names = records.map(nameOf);
+  const originalOf = new Map(records.map((r) => [nameOf(r), r.name]));
   const result: RestoreResult = { location: `${node.location} (${names.join(', ')})`, details: { collections: names } };
   if (ctx.recorded.fingerprint) {
     ctx.progress.phase('fingerprint');
-    result.fingerprint = await fingerprintCollections(node, names, ctx.recorded.fingerprint.scope);
+    result.fingerprint = await fingerprintCollections(node, names, ctx.recorded.fingerprint.scope, (c) => originalOf.get(c) ?? c);
   }
   return result;
 }
 
-async function occupiedCollections(node: QdrantNode, records: CollectionRecord[]): Promise<string[]> {
+async function occupiedCollections(node: QdrantNode, names: string[]): Promise<string[]> {
   const occupied: string[] = [];
-  for (const { name } of records) {
+  for (const name of names) {
     const { exists } = await q(node, `check whether ${name} exists`, () => node.client.collectionExists(name));
     if (!exists) continue;
     const { count } = await q(node, `count the points of ${name}`, () => node.client.count(name, { exact: true }));

@@ -1,5 +1,5 @@
 import { HoldfastError } from '../../src/core/errors.js';
-import type { RestoreContext } from '../../src/core/driver.js';
+import { renameOption, type RestoreContext } from '../../src/core/driver.js';
 import type { DockerApi } from '../../src/docker/docker-api.js';
 import type { RecordedVolume } from './volume-backup.js';
 
@@ -21,10 +21,20 @@ export interface Destination {
  *   (a destination starting with `/` is a host directory);
  * - `--target S=container:NAME`: into the mounts of another container, matched
  *   by the path they are mounted at (the container is stopped meanwhile);
- * - `--target S=/absolute/dir`: one archived mount into a host directory.
+ * - `--target S=/absolute/dir`: one archived mount into a host directory;
+ * - the restore option `rename` (a restore test): each archived mount, by
+ *   source, into the named volume.
  */
 export async function resolveDestinations(api: DockerApi, ctx: RestoreContext, recorded: RecordedVolume[]): Promise<Destination[]> {
   const service = ctx.source.name;
+  const rename = renameOption(ctx.options);
+  if (rename) {
+    return recorded.map((r) => {
+      const to = rename[r.source];
+      if (!to) throw new HoldfastError('usage', `the restore option rename has no volume for ${r.source}`, { service });
+      return { recorded: r, type: 'volume', source: to };
+    });
+  }
   const e = ctx.target.endpoint;
   if (ctx.inPlace || !e) return recorded.map((r) => ({ recorded: r, type: r.type, source: r.source }));
   if (e.scheme === 'file') return [single(recorded, service, 'bind', e.path)];

@@ -9,6 +9,7 @@ import { mountLabel, stateMounts } from './volume-mounts.js';
 import { restoreVolumes } from './volume-restore.js';
 import { isVolumeStrategy, volumeOffers } from './volume-strategies.js';
 import { probeTar } from './volume-tar-flavor.js';
+import { volumeScratchTarget } from './volume-scratch.js';
 
 /**
  * Plain Docker volumes and bind mounts: the fallback for any container with
@@ -45,6 +46,8 @@ export const volumeDriver: Driver = {
     if (!isVolumeStrategy(ctx.strategy)) throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'volume' });
     return backupVolumes(ctx, ctx.strategy);
   },
+
+  scratchTarget: volumeScratchTarget,
 
   restore(ctx) {
     if (!isVolumeStrategy(ctx.strategy)) throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'volume' });

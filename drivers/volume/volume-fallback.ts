@@ -5,6 +5,7 @@ import { backupVolumes } from './volume-backup.js';
 import { stateMounts } from './volume-mounts.js';
 import { backupPhysicalCopy } from './volume-physical-copy.js';
 import { restoreVolumes } from './volume-restore.js';
+import { volumeScratchTarget } from './volume-scratch.js';
 import { isVolumeStrategy, volumeOffers } from './volume-strategies.js';
 
 /**
@@ -58,6 +59,11 @@ export function withVolumeFallback(driver: Driver): Driver {
 
     restore(ctx) {
       return isVolumeStrategy(ctx.strategy) ? restoreVolumes(ctx) : driver.restore(ctx);
+    },
+
+    async scratchTarget(ctx) {
+      if (isVolumeStrategy(ctx.strategy)) return volumeScratchTarget(ctx);
+      return driver.scratchTarget ? driver.scratchTarget(ctx) : undefined;
     },
   };
 }

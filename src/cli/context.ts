@@ -5,8 +5,12 @@ import { HoldfastError } from '../core/errors.js';
 import type { DriverRegistry } from '../core/registry.js';
 import { DirRepository } from '../repository/dir-repository.js';
 import { LazyRepository } from '../repository/lazy-repository.js';
+import type { RepositorySecrets } from '../repository/repository-key.js';
 import type { Repository } from '../repository/repository.js';
+import { lazyS3Repository } from '../repository/s3/s3-lazy.js';
+import { isS3Location } from '../repository/s3/s3-location.js';
 import { createOutput, type Output } from './output.js';
+import { repositorySecrets } from './repository-secrets.js';
 
 /** Flags every command accepts. */
 export interface GlobalFlags {
@@ -16,6 +20,7 @@ export interface GlobalFlags {
   quiet: boolean;
   verbose: boolean;
   service: string[];
+  keyFile?: string;
 }
 
 /** What a command handler works with: output, configuration, repository, drivers, and a stop signal. */
@@ -36,11 +41,12 @@ export function buildContext(flags: GlobalFlags, signal: AbortSignal): CommandCo
     config,
     registry,
     signal,
-    repository: () => openRepository(flags.repo ?? process.env.HOLDFAST_REPO ?? config.repo ?? './holdfast-repo'),
+    repository: () => openRepository(flags.repo ?? process.env.HOLDFAST_REPO ?? config.repo ?? './holdfast-repo', repositorySecrets(flags.keyFile)),
   };
 }
 
-function openRepository(location: string): Repository {
+function openRepository(location: string, secrets: RepositorySecrets): Repository {
+  if (isS3Location(location)) return lazyS3Repository(location);
   if (location.startsWith('restic:')) {
     const restic = location.slice('restic:'.length);
     if (!restic) throw new HoldfastError('config', 'repository restic: names no restic repository', { hint: 'e.g. --repo restic:/srv/restic-repo or --repo restic:sftp:user@host:/srv/restic-repo' });
@@ -50,9 +56,9 @@ function openRepository(location: string): Repository {
     });
   }
   if (/^[a-z][a-z0-9+]*:/.test(location) && !location.startsWith('file:')) {
-    throw new HoldfastError('config', `repository ${location}: only local directories are supported in this version`, {
-      hint: 'use a path, e.g. --repo /var/backups/holdfast, or restic:<restic repository> (S3 is planned)',
+    throw new HoldfastError('config', `repository ${location}: this kind of repository is not supported in this version`, {
+      hint: 'use a path (e.g. --repo /var/backups/holdfast), s3://bucket/prefix, or restic:<restic repository>',
     });
   }
-  return new DirRepository(resolve(location.replace(/^file:/, '')));
+  return new DirRepository(resolve(location.replace(/^file:/, '')), secrets);
 }

@@ -7,6 +7,7 @@ import { checkCommand } from './commands/check.js';
 import { discoverCommand } from './commands/discover.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
+import { forgetCommand } from './commands/forget.js';
 import { initCommand } from './commands/init.js';
 import { planCommand } from './commands/plan.js';
 import { restoreCommand } from './commands/restore.js';
@@ -31,6 +32,7 @@ const COMMANDS: HoldfastCommand[] = [
   checkCommand,
   exportCommand,
   importCommand,
+  forgetCommand,
 ];
 
 /** Stops work cleanly on the first SIGINT/SIGTERM; a second one exits at once. */
@@ -73,7 +75,8 @@ export async function main(rawArgv: string[]): Promise<number> {
     .scriptName('holdfast')
     .usage('$0 <command> [options]\n\nEngine-aware backups: consistent per-engine snapshots, verified, restorable anywhere.')
     .option('config', { type: 'string', describe: 'holdfast.yml to read (default: ./holdfast.yml, or HOLDFAST_CONFIG)' })
-    .option('repo', { type: 'string', describe: 'repository: a directory, or restic:<restic repository> (password from RESTIC_PASSWORD[_FILE]); default: HOLDFAST_REPO, the config\'s repo:, or ./holdfast-repo' })
+    .option('repo', { type: 'string', describe: 'repository: a directory, s3://bucket/prefix, or restic:<restic repository> (its password from RESTIC_PASSWORD[_FILE]) (default: HOLDFAST_REPO, the config\'s repo:, or ./holdfast-repo)' })
+    .option('key-file', { type: 'string', describe: 'key file of an encrypted repository (or HOLDFAST_KEY_FILE); passphrase from HOLDFAST_PASSWORD[_FILE] or a prompt' })
     .option('service', { type: 'string', array: true, default: [], describe: 'ad hoc service NAME=URL (repeatable); passwords from HOLDFAST_<NAME>_PASSWORD[_FILE]' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON document on stdout' })
     .option('quiet', { type: 'boolean', default: false, describe: 'print only results and errors' })

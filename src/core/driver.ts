@@ -37,6 +37,60 @@ export interface Driver {
    * files and need no running server.
    */
   waitReady?(service: Service, signal: AbortSignal): Promise<void>;
+  /**
+   * Optional: where a restore test (`verify --restore-test`, `backup --verify`)
+   * may restore this service's snapshot without touching the source. Returns
+   * the scratch target, or undefined when the strategy has none (the test
+   * then fails with "no restore test for <engine>/<strategy>": never a silent
+   * pass). A driver without this method gets the same verdict. If it throws,
+   * it has removed what it created itself.
+   */
+  scratchTarget?(ctx: ScratchContext): Promise<ScratchTarget | undefined>;
+}
+
+/**
+ * What a driver gets to set up a scratch target. Everything it creates must
+ * carry `prefix` in its name (or a `holdfast.scratch` label with `run`), so
+ * that leftovers of a killed run are recognisable (`holdfast_scratch_...`).
+ */
+export interface ScratchContext {
+  /** The service as configured now (endpoint, credentials), as for an in-place restore. */
+  source: Service;
+  strategy: string;
+  /** What the backup recorded for this service. */
+  recorded: BackupResult;
+  /** `holdfast_scratch_<run>_`: lower case letters, digits and `_`, valid in every engine's names. */
+  prefix: string;
+  /** The run id inside the prefix, for labels. */
+  run: string;
+  signal: AbortSignal;
+}
+
+/**
+ * A place to restore into for a test, and how to remove it. The executor
+ * restores with `restore({ target, options, inPlace: false, force: false })`,
+ * compares the returned fingerprint with the recorded one, then always calls
+ * cleanup: after success, failure, a mismatch and on SIGINT/SIGTERM.
+ *
+ * Example (a database server): target = the source server, options =
+ * `{ rename: { app: 'holdfast_scratch_k3x9_app' }, globals: false }`,
+ * cleanup = drop every database whose name starts with the prefix.
+ */
+export interface ScratchTarget {
+  target: Service;
+  /** Restore options; `rename` (see RestoreOptions) is how most drivers avoid the source's names. */
+  options: Record<string, unknown>;
+  /** Where the data goes, for messages (no credentials). */
+  describe: string;
+  /**
+   * For restores that leave files, not a running engine (a physical copy):
+   * starts what reads them (a throwaway server) and fingerprints the copy as
+   * the backup did. Used when the restore returns no fingerprint; whatever it
+   * starts, cleanup stops.
+   */
+  fingerprint?(result: RestoreResult, signal: AbortSignal): Promise<Fingerprint>;
+  /** Removes everything the target and the restore into it created. Idempotent; must not use the aborted signal. */
+  cleanup(): Promise<void>;
 }
 
 /** What detection looks at: any of these may be missing. */
@@ -191,8 +245,26 @@ export interface RestoreContext extends RunContext {
   /** What the backup recorded (details, fingerprint) for this service. */
   recorded: BackupResult;
   force: boolean;
-  /** Engine-specific restore options from the command line. */
+  /**
+   * Restore options from the command line, or from a scratch target. Known
+   * keys: `database` (restore one database), `jobs`, `globals` (false: no
+   * roles / accounts), `rename`: a map from a recorded object's name
+   * (database, Qdrant collection or volume source) to the name it is
+   * restored under, objects not in it keeping the usual mapping; OpenSearch
+   * takes `rename_pattern` / `rename_replacement` and `aliases` (false: leave
+   * the snapshot's aliases out). Fingerprints stay keyed by the recorded names.
+   */
   options: Record<string, unknown>;
+}
+
+/** The `rename` restore option, checked: recorded name -> restored name. */
+export function renameOption(options: Record<string, unknown>): Record<string, string> | undefined {
+  const value = options.rename;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Object.values(value).some((v) => typeof v !== 'string')) {
+    throw new Error('the restore option `rename` must map names to names');
+  }
+  return value as Record<string, string>;
 }
 
 export interface RestoreResult {

@@ -22,5 +22,10 @@ export function lazyDriver(meta: Pick<Driver, 'engine' | 'title' | 'schemes' | '
     backup: async (ctx) => (await driver()).backup(ctx),
     restore: async (ctx) => (await driver()).restore(ctx),
     waitReady: async (service, signal) => (await driver()).waitReady?.(service, signal),
+    // Always present here; undefined from a driver without it means "no restore test".
+    scratchTarget: async (ctx) => {
+      const loaded = await driver();
+      return loaded.scratchTarget ? loaded.scratchTarget(ctx) : undefined;
+    },
   };
 }

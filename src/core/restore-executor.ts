@@ -95,9 +95,7 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
     if (request.recreate && inPlace) {
       await recreateForRestore(driver, record, target, { service: name, snapshot: request.snapshot.id, signal: request.signal, progress, note: (t) => notes.push(t) });
     }
-    const recorded: BackupResult = { details: record.details };
-    if (record.fingerprint) recorded.fingerprint = record.fingerprint;
-    if (record.inspection) recorded.inspection = record.inspection;
+    const recorded = recordedResult(record);
     const ctx: RestoreContext = {
       source,
       target,
@@ -127,6 +125,14 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
   } finally {
     request.progress.finish(name);
   }
+}
+
+/** What the backup recorded for a service, as drivers read it. */
+export function recordedResult(record: ServiceRecord): BackupResult {
+  const recorded: BackupResult = { details: record.details };
+  if (record.fingerprint) recorded.fingerprint = record.fingerprint;
+  if (record.inspection) recorded.inspection = record.inspection;
+  return recorded;
 }
 
 /** The service as it was at backup, with today's configuration (endpoint, credentials) when there is one. */

@@ -19,8 +19,10 @@ export interface DockerApi {
   /** Undefined when there is no such volume. */
   inspectVolume(name: string): Promise<VolumeDetails | undefined>;
   createVolume(spec: { name: string; driver?: string; options?: Record<string, string>; labels: Record<string, string> }): Promise<void>;
-  /** `docker volume rm`; a volume that is already gone is fine. */
+  /** `docker volume rm`; a volume that is already gone is fine. Fails while a container uses it. */
   removeVolume(name: string): Promise<void>;
+  /** Names of the volumes with this label (`key` or `key=value`). */
+  listVolumes(label: string): Promise<string[]>;
   imagePresent(image: string): Promise<boolean>;
   /** The image's id (`sha256:...`), or undefined when it is not on the daemon. */
   imageId(image: string): Promise<string | undefined>;
@@ -98,7 +100,11 @@ export interface ExecSpec {
 
 export interface RunSpec {
   image: string;
+  /** Replaces the image's entrypoint; with `imageEntrypoint`, the image's own entrypoint and command run (an empty cmd keeps the image's command). */
   cmd: readonly string[];
+  imageEntrypoint?: boolean;
+  /** `NAME=value` pairs (Docker's API, never a host command line). */
+  env?: readonly string[];
   labels: Record<string, string>;
   /** Volumes and bind mounts, `readOnly` as asked. */
   mounts: Array<{ type: 'volume' | 'bind'; source: string; target: string; readOnly: boolean }>;

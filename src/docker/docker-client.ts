@@ -88,6 +88,23 @@ class DockerodeApi implements DockerApi {
     });
   }
 
+  removeVolume(name: string): Promise<void> {
+    return this.call(`remove volume ${name}`, async () => {
+      try {
+        await this.docker.getVolume(name).remove();
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+    });
+  }
+
+  listVolumes(label: string): Promise<string[]> {
+    return this.call(`list volumes labelled ${label}`, async () => {
+      const res = await this.docker.listVolumes({ filters: JSON.stringify({ label: [label] }) });
+      return (res.Volumes ?? []).map((v) => v.Name);
+    });
+  }
+
   imagePresent(image: string): Promise<boolean> {
     return this.call(`inspect image ${image}`, async () => {
       try {
@@ -109,10 +126,6 @@ class DockerodeApi implements DockerApi {
         throw error;
       }
     });
-  }
-
-  removeVolume(name: string): Promise<void> {
-    return this.call(`remove volume ${name}`, () => tolerate(this.docker.getVolume(name).remove(), 404));
   }
 
   logsTail(id: string, lines: number): Promise<string> {
@@ -225,7 +238,8 @@ class DockerodeApi implements DockerApi {
       const container = await this.docker.createContainer({
         Image: spec.image,
         // The command replaces the image's entrypoint: a helper runs tar, not the image's startup script.
-        Entrypoint: [...spec.cmd],
+        ...(spec.imageEntrypoint ? (spec.cmd.length ? { Cmd: [...spec.cmd] } : {}) : { Entrypoint: [...spec.cmd] }),
+        ...(spec.env ? { Env: [...spec.env] } : {}),
         Labels: spec.labels,
         User: spec.user ?? '0:0',
         AttachStdout: true,

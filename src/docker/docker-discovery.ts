@@ -2,6 +2,7 @@ import type { Candidate, Detection } from '../core/driver.js';
 import { toHoldfastError } from '../core/errors.js';
 import type { ServiceContainer, ServiceMount } from '../core/service.js';
 import type { ContainerDetails, DockerApi } from './docker-api.js';
+import { leftoverScratchVolumes } from './docker-scratch.js';
 import { leftoverHelpers } from './docker-helper.js';
 import { composeOf, HELPER_LABEL, keptLabels, userLabels, type UserLabels } from './docker-labels.js';
 import { peekMount } from './docker-peek.js';
@@ -27,6 +28,8 @@ export interface DiscoveredStack {
   containers: DiscoveredContainer[];
   /** Helper containers of runs that died. */
   leftovers: Array<{ id: string; name: string; pid: number }>;
+  /** Scratch volumes of restore tests that died. */
+  scratchVolumes: string[];
 }
 
 /** Sockets are not data: mounting the Docker socket is common and must not be tarred. */
@@ -71,7 +74,7 @@ export async function discoverStack(api: DockerApi, detect: (c: Candidate) => De
     found.push(await describe(api, details, detect));
   }
   found.sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
-  return { host: api.host, containers: found, leftovers: await leftoverHelpers(api) };
+  return { host: api.host, containers: found, leftovers: await leftoverHelpers(api), scratchVolumes: await leftoverScratchVolumes(api) };
 }
 
 async function describe(api: DockerApi, details: ContainerDetails, detect: (c: Candidate) => Detection | undefined): Promise<DiscoveredContainer> {

@@ -37,29 +37,66 @@ export function checksumGuard(record: ArtifactRecord, where: ArtifactWhere): Tra
   });
 }
 
-/** Recomputes the sha256 and size of a stored artifact; throws an 'integrity' error naming it. */
-export async function verifyArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Promise<void> {
+/**
+ * Decrypts a file of an encrypted repository (authenticating every segment)
+ * into the stored bytes; absent for a plain one.
+ */
+export type Unseal = () => Transform;
+
+/**
+ * Stored bytes with a missing file named as such: pipeline() destroys its
+ * output with the first error it sees, so the mapping happens at the source.
+ */
+function named(stored: Readable, where: ArtifactWhere): Readable {
+  async function* read(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of stored) yield chunk as Buffer;
+    } catch (error) {
+      throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? mismatch(where, 'the file is missing') : error;
+    }
+  }
+  return Readable.from(read(), { objectMode: false });
+}
+
+/** The file's bytes, then the decryption when there is one. */
+function storedBytes(path: string, where: ArtifactWhere, unseal?: Unseal): Readable[] {
+  const file = named(createReadStream(path, { highWaterMark: 1 << 20 }), where);
+  return unseal ? [file, unseal()] : [file];
+}
+
+async function verifyStored(stored: Readable[], record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Promise<void> {
   try {
-    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), checksumGuard(record, where), new PassThrough().resume(), { signal });
+    await pipeline([...stored, checksumGuard(record, where), new PassThrough().resume()], { signal });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw mismatch(where, 'the file is missing');
     throw error;
   }
 }
 
-/** The stored bytes as they are (compressed), checked against the manifest at the end. */
-export function openStoredFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
+/** Recomputes the sha256 and size of a stored artifact (its tags too when encrypted); throws an 'integrity' error naming it. */
+export function verifyArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal): Promise<void> {
+  return verifyStored(storedBytes(path, where, unseal), record, where, signal);
+}
+
+/** The same check over stored bytes from anywhere (an object store's GET). */
+export function verifyArtifactStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Promise<void> {
+  return verifyStored([named(stored, where)], record, where, signal);
+}
+
+function guardStored(stored: Readable[], record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
   const out = new PassThrough();
-  // pipeline() destroys `out` with the first error it sees: a missing file is named as such before it gets there.
-  async function* stored(): AsyncGenerator<Buffer> {
-    try {
-      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) yield chunk as Buffer;
-    } catch (error) {
-      throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? mismatch(where, 'the file is missing') : error;
-    }
-  }
-  pipeline(Readable.from(stored()), checksumGuard(record, where), out, { signal }).catch(() => undefined);
+  pipeline([...stored, checksumGuard(record, where), out], { signal }).catch(() => undefined);
   return out;
+}
+
+/** The stored bytes (compressed, decrypted), checked against the manifest at the end. */
+export function openStoredFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal): Readable {
+  return guardStored(storedBytes(path, where, unseal), record, where, signal);
+}
+
+/** Passes stored bytes from anywhere through, erroring at the end when they do not match the manifest. */
+export function guardStoredStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
+  return guardStored([named(stored, where)], record, where, signal);
 }
 
 /**
@@ -68,23 +105,23 @@ export function openStoredFile(path: string, record: ArtifactRecord, where: Arti
  * consumer never mistakes a damaged artifact for a complete one. Callers that
  * must not touch a target with bad data verify first (verifyArtifactFile).
  */
-export function openArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
-  const stored = createReadStream(path);
-  const out = openArtifactStream(stored, record, where, signal);
-  stored.on('error', (error: NodeJS.ErrnoException) => {
-    if (!out.destroyed) out.destroy(error.code === 'ENOENT' ? mismatch(where, 'the file is missing') : error);
-  });
-  return out;
+export function openArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal): Readable {
+  return openArtifact(storedBytes(path, where, unseal), record, where, signal);
 }
 
-/** The same over any stream of stored bytes (a backend that is not a file system). */
+/** The same over stored bytes from anywhere (an object store's GET). */
 export function openArtifactStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
+  return openArtifact([named(stored, where)], record, where, signal);
+}
+
+function openArtifact(stored: Readable[], record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
   const out = new PassThrough();
   const fail = (error: unknown) => {
     if (!out.destroyed) out.destroy(error as Error);
   };
+  stored[0]!.on('error', fail);
   if (record.compression === 'none') {
-    pipeline(stored, checksumGuard(record, where), out, { signal }).catch(fail);
+    pipeline([...stored, checksumGuard(record, where), out], { signal }).catch(fail);
     return out;
   }
   const decompressor = startDecompressor(signal);
@@ -95,7 +132,7 @@ export function openArtifactStream(stored: Readable, record: ArtifactRecord, whe
       callback(null, chunk);
     },
   });
-  const feeding = pipeline(stored, checksumGuard(record, where), decompressor.stdin!, { signal });
+  const feeding = pipeline([...stored, checksumGuard(record, where), decompressor.stdin!], { signal });
   // The output ends only after the decompressor's exit status and the checksum are known.
   decompressor.stdout!.pipe(counter).pipe(out, { end: false });
   Promise.all([feeding, decompressor.done, new Promise((resolve) => counter.once('end', resolve))])

@@ -13,15 +13,16 @@ export interface WrittenArtifact {
 }
 
 /**
- * Streams `source` through the compressor into `path`, hashing the stored
- * bytes on the way, then fsyncs the file. Memory stays flat: nothing is
+ * Streams `source` through the compressor (and the cipher, when `seal` is
+ * given) into `path`, hashing the compressed bytes on the way, then fsyncs
+ * the file. Memory stays flat: nothing is
  * buffered beyond the streams' high-water marks.
  */
 export async function writeArtifactFile(
   path: string,
   source: Readable,
   settings: CompressionSettings,
-  options: { signal?: AbortSignal; onRawBytes?: (n: number) => void } = {},
+  options: { signal?: AbortSignal; onRawBytes?: (n: number) => void; seal?: () => Transform } = {},
 ): Promise<WrittenArtifact> {
   const compressor = startCompressor(settings, options.signal);
   let rawBytes = 0;
@@ -43,7 +44,8 @@ export async function writeArtifactFile(
   });
   const file = createWriteStream(path, { flags: 'wx' });
   const feeding = pipeline(source, counter, compressor.stdin!, { signal: options.signal });
-  const storing = pipeline(compressor.stdout!, hasher, file, { signal: options.signal });
+  // Encrypted repositories seal after hashing: the checksum is of the compressed bytes.
+  const storing = pipeline([compressor.stdout!, hasher, ...(options.seal ? [options.seal()] : []), file], { signal: options.signal });
   try {
     await Promise.all([feeding, storing]);
     assertToolSucceeded('zstd', await compressor.done);

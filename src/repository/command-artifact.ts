@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { createWriteStream, fdatasync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CommandSpec } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
@@ -43,18 +44,90 @@ export async function writeCommandArtifactFile(
   }
   if (zstdExit.code !== 0) {
     await follower.stop();
-    const tail = lastLines(zstdExit.stderr, 3);
-    if (/No space left on device/i.test(tail)) {
-      throw new HoldfastError('no-space', `no space left on the device while writing ${path}`, {
-        hint: 'free space on the repository disk or point --repo at a larger one; nothing was committed',
-      });
-    }
-    throw new HoldfastError('repository', `zstd failed writing ${path}: ${tail}`, { hint: 'check the repository disk' });
+    zstdFailed(zstdExit, path);
   }
   const { sha256, storedBytes } = await follower.finish();
-  const sizes = /\((\d+) B => (\d+) B/.exec(zstdExit.stderr);
-  const rawBytes = sizes ? Number(sizes[1]) : await countDecompressed(path);
+  const rawBytes = reportedRawBytes(zstdExit) ?? (await countDecompressed(path));
   return { sha256, storedBytes, rawBytes, exit: toolExit };
+}
+
+/**
+ * The encrypted repository's path: the tool's stdout goes straight into
+ * zstd as above, but zstd's output passes through Node, to be hashed (the
+ * checksum is of the compressed bytes) and sealed on its way to the file.
+ * The file is flushed every second, as above.
+ */
+export async function writeSealedCommandArtifactFile(
+  path: string,
+  spec: CommandSpec,
+  settings: CompressionSettings,
+  seal: () => Transform,
+  options: { signal?: AbortSignal; onStoredBytes?: (n: number) => void } = {},
+): Promise<WrittenArtifact & { exit: ToolExit }> {
+  const zstd = runTool('zstd', ['-vv', '-T0', `-${settings.level}`, '-c'], { stdin: 'pipe', stdout: 'pipe', signal: options.signal });
+  let tool;
+  try {
+    tool = runTool(spec.command, spec.args, { env: spec.env, secrets: spec.secrets, stdout: zstd.stdin!, signal: options.signal });
+  } finally {
+    zstd.stdin!.destroy();
+  }
+  const hash = createHash('sha256');
+  let storedBytes = 0;
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      hash.update(chunk);
+      storedBytes += chunk.length;
+      options.onStoredBytes?.(chunk.length);
+      callback(null, chunk);
+    },
+  });
+  const file = createWriteStream(path, { flags: 'wx' });
+  let fd: number | undefined;
+  file.once('open', (opened: number) => (fd = opened));
+  file.once('close', () => (fd = undefined));
+  const flusher = setInterval(() => {
+    if (fd !== undefined) fdatasync(fd, () => undefined);
+  }, FLUSH_EVERY_MS);
+  let toolExit: ToolExit;
+  let zstdExit: ToolExit;
+  try {
+    [toolExit, zstdExit] = await Promise.all([tool.done, zstd.done.catch(withZstdHint), pipeline(zstd.stdout!, hasher, seal(), file, { signal: options.signal })]);
+  } catch (error) {
+    zstd.child.kill('SIGTERM');
+    tool.child.kill('SIGTERM');
+    await Promise.allSettled([tool.done, zstd.done]);
+    throw error;
+  } finally {
+    clearInterval(flusher);
+  }
+  if (zstdExit.code !== 0) zstdFailed(zstdExit, path);
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  const rawBytes = reportedRawBytes(zstdExit);
+  if (rawBytes === undefined) {
+    throw new HoldfastError('tool', 'zstd did not report the size it compressed', { hint: 'install zstd 1.4 or newer (Debian/Ubuntu: apt-get install zstd)' });
+  }
+  return { sha256: hash.digest('hex'), storedBytes, rawBytes, exit: toolExit };
+}
+
+function zstdFailed(exit: ToolExit, path: string): never {
+  const tail = lastLines(exit.stderr, 3);
+  if (/No space left on device/i.test(tail)) {
+    throw new HoldfastError('no-space', `no space left on the device while writing ${path}`, {
+      hint: 'free space on the repository disk or point --repo at a larger one; nothing was committed',
+    });
+  }
+  throw new HoldfastError('repository', `zstd failed writing ${path}: ${tail}`, { hint: 'check the repository disk' });
+}
+
+/** zstd -vv prints `(RAW B => STORED B, ...)`, RAW padded with spaces when small: the exact uncompressed size. */
+function reportedRawBytes(exit: ToolExit): number | undefined {
+  const sizes = /\(\s*(\d+) B =>/.exec(exit.stderr);
+  return sizes ? Number(sizes[1]) : undefined;
 }
 
 function withZstdHint(error: unknown): never {

@@ -1,9 +1,11 @@
-import { createReadStream } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CommandSpec } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
-import { lastLines, runTool, type ToolExit } from '../core/process.js';
+import { lastLines, runTool, type ToolExit, type ToolRun } from '../core/process.js';
+import { checksumGuard, type Unseal } from './artifact-reader.js';
+import type { ArtifactRecord } from './manifest.js';
 
 function corrupt(where: string, exit: ToolExit): HoldfastError {
   return new HoldfastError('integrity', `artifact ${where} does not decompress: ${lastLines(exit.stderr, 2)}`, {
@@ -11,37 +13,98 @@ function corrupt(where: string, exit: ToolExit): HoldfastError {
   });
 }
 
-/** `zstd -d` of a stored artifact straight into a command's stdin (an uncompressed one is copied as it is). */
-export async function decompressIntoCommand(path: string, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal, compression: 'zstd' | 'none' = 'zstd'): Promise<ToolExit> {
+/**
+ * Where zstd -d reads from: a plain file it opens itself, or streams fed to
+ * its stdin (a file decrypted in Node; an object store's GET checked against
+ * the manifest on the way).
+ */
+type Packed = string | NodeJS.ReadableStream[];
+
+/** stream/promises' pipeline over an array, whose overloads TypeScript cannot pick for a mixed list. */
+const pipelineAll = (streams: Array<NodeJS.ReadableStream | NodeJS.WritableStream>, signal?: AbortSignal): Promise<void> =>
+  (pipeline as unknown as (streams: unknown[], options: { signal?: AbortSignal }) => Promise<void>)(streams, { signal });
+
+function fileInput(path: string, unseal?: Unseal): Packed {
+  return unseal ? [createReadStream(path, { highWaterMark: 1 << 20 }), unseal()] : path;
+}
+
+function streamInput(stored: Readable, record: ArtifactRecord, where: string): Packed {
+  return [stored, checksumGuard(record, where)];
+}
+
+type Compression = ArtifactRecord['compression'];
+
+/**
+ * Starts `zstd -d` on stored bytes (`cat` for an artifact stored
+ * uncompressed, as restic-sourced ones are). `feeding` rejects with the
+ * stream's own error ('integrity' for a failed decryption or checksum).
+ */
+function startUnpacker(input: Packed, args: string[], stdout: ToolRun['stdin'] | 'ignore', signal?: AbortSignal, compression: Compression = 'zstd'): { zstd: ToolRun; feeding: Promise<void> } {
+  const out = stdout ?? 'ignore';
+  const [tool, toolArgs] = compression === 'none' ? ['cat', []] : ['zstd', args];
+  if (typeof input === 'string') return { zstd: runTool(tool, [...toolArgs, input], { stdout: out, signal }), feeding: Promise.resolve() };
+  const zstd = runTool(tool, toolArgs, { stdin: 'pipe', stdout: out, signal });
+  const feeding = pipelineAll([...input, zstd.stdin!], signal).catch((error: NodeJS.ErrnoException) => {
+    // zstd stopped reading (its consumer ended early, or it failed): its own exit tells.
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    zstd.child.kill('SIGTERM');
+    throw error;
+  });
+  return { zstd, feeding };
+}
+
+/** `zstd -d` of a stored artifact straight into a command's stdin. */
+export function decompressIntoCommand(path: string, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal, unseal?: Unseal, compression: Compression = 'zstd'): Promise<ToolExit> {
+  return unpackIntoCommand(fileInput(path, unseal), where, spec, signal, compression);
+}
+
+/** The same for stored bytes that arrive as a stream (an object store's GET), checked against the manifest. */
+export function decompressStreamIntoCommand(stored: Readable, record: ArtifactRecord, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal): Promise<ToolExit> {
+  return unpackIntoCommand(streamInput(stored, record, where), where, spec, signal, record.compression);
+}
+
+async function unpackIntoCommand(input: Packed, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal, compression: Compression = 'zstd'): Promise<ToolExit> {
   const consumer = runTool(spec.command, spec.args, { env: spec.env, secrets: spec.secrets, stdin: 'pipe', stdout: spec.stdout ?? 'ignore', signal });
-  if (compression === 'none') {
-    consumer.stdout?.resume();
-    // A consumer that stops reading early (it failed) breaks the pipe: its exit says why.
-    const feeding = pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), consumer.stdin!, { signal }).catch((error: unknown) => error);
-    const [exit, fed] = await Promise.all([consumer.done, feeding]);
-    if (fed && exit.code === 0) throw fed;
-    return exit;
-  }
-  let zstd;
+  let unpacker;
   try {
-    zstd = runTool('zstd', ['-q', '-d', '-c', path], { stdout: consumer.stdin!, signal });
+    unpacker = startUnpacker(input, ['-q', '-d', '-c'], consumer.stdin!, signal, compression);
   } finally {
     consumer.stdin!.destroy();
   }
   consumer.stdout?.resume();
-  const [exit, unpacked] = await Promise.all([consumer.done, zstd.done]);
+  const [exit, unpacked] = await allDone(consumer.done, unpacker.zstd.done, unpacker.feeding);
   if (unpacked.code !== 0 && !/Broken pipe/i.test(unpacked.stderr)) throw corrupt(where, unpacked);
   return exit;
 }
 
 /** `zstd -d -o file`: for tools that need a seekable file (pg_restore -j). */
-export async function decompressToFile(path: string, where: string, out: string, signal?: AbortSignal, compression: 'zstd' | 'none' = 'zstd'): Promise<void> {
-  if (compression === 'none') return copyFile(path, out);
-  const run = runTool('zstd', ['-q', '-d', '-f', '-o', out, path], { stdout: 'ignore', signal });
-  const exit = await run.done;
+export function decompressToFile(path: string, where: string, out: string, signal?: AbortSignal, unseal?: Unseal, compression: Compression = 'zstd'): Promise<void> {
+  return unpackToFile(fileInput(path, unseal), where, out, signal, compression);
+}
+
+/** The same for stored bytes that arrive as a stream, checked against the manifest. */
+export function decompressStreamToFile(stored: Readable, record: ArtifactRecord, where: string, out: string, signal?: AbortSignal): Promise<void> {
+  return unpackToFile(streamInput(stored, record, where), where, out, signal, record.compression);
+}
+
+async function unpackToFile(input: Packed, where: string, out: string, signal?: AbortSignal, compression: Compression = 'zstd'): Promise<void> {
+  if (compression === 'none') {
+    await pipelineAll([...(typeof input === 'string' ? [createReadStream(input, { highWaterMark: 1 << 20 })] : input), createWriteStream(out)], signal);
+    return;
+  }
+  const { zstd, feeding } = startUnpacker(input, ['-q', '-d', '-f', '-o', out], 'ignore', signal);
+  const [exit] = await allDone(zstd.done, feeding);
   if (exit.code === 0) return;
   if (/No space left/i.test(exit.stderr)) {
     throw new HoldfastError('no-space', `no space left for the temporary copy ${out}`, { hint: 'set HOLDFAST_TMPDIR to a disk with room, or restore with --jobs 1 (streamed)' });
   }
   throw corrupt(where, exit);
+}
+
+/** Waits for every process to end (none is left running), then throws the first failure: a failed decryption before the rest. */
+async function allDone<A, B = void, C = void>(a: Promise<A>, b: Promise<B>, c?: Promise<C>): Promise<[A, B, C]> {
+  const settled = await Promise.allSettled([c ?? Promise.resolve(undefined as C), a, b]);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  const values = settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
+  return [values[1] as A, values[2] as B, values[0] as C];
 }

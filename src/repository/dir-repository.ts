@@ -1,19 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ArtifactSink, ArtifactSource } from '../core/driver.js';
+import type { ArtifactSource } from '../core/driver.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
-import { checksumGuard, openArtifactFile, openStoredFile, verifyArtifactFile } from './artifact-reader.js';
-import { writeArtifactFile } from './artifact-writer.js';
-import { writeCommandArtifactFile } from './command-artifact.js';
+import { openArtifactFile, openStoredFile, verifyArtifactFile } from './artifact-reader.js';
 import { decompressIntoCommand, decompressToFile } from './command-restore.js';
 import { DEFAULT_COMPRESSION, type CompressionSettings } from './compression.js';
-import { RepositoryLock } from './lock.js';
+import { exists, wrap } from './dir-fs.js';
+import { annotationContext, artifactWhere, DirLayout, manifestContext } from './dir-layout.js';
+import { DirSnapshotWriter } from './dir-snapshot-writer.js';
+import { RepositoryLock, type LockWait } from './lock.js';
 import { parseManifest, type ArtifactRecord, type Manifest } from './manifest.js';
-import type { BrokenSnapshot, Repository, SnapshotWriter } from './repository.js';
+import { RepositoryCipher } from './repository-cipher.js';
+import { createEncryption, NO_SECRETS, unlockEncryption, type EncryptionConfig, type RepositorySecrets } from './repository-key.js';
+import type { BrokenSnapshot, HeldLock, InitOptions, Repository, SnapshotWriter } from './repository.js';
 import { newSnapshotId, SNAPSHOT_ID } from './snapshot-id.js';
 import { resolveSnapshotRef } from './resolve.js';
 
@@ -24,27 +25,39 @@ interface RepoConfig {
   id: string;
   createdAt: string;
   compression: CompressionSettings;
-  encryption: null;
+  encryption: EncryptionConfig | null;
 }
 
 /**
  * The embedded default: a local directory.
  *   config.json, snapshots/<id>/manifest.json, snapshots/<id>/<service>/<artifact>,
- *   tmp/<id>/ (staging, renamed into snapshots/ on commit), lock.
+ *   annotations/<id>/<kind>.json, tmp/<id>/ (staging, renamed into snapshots/
+ *   on commit), lock.
+ * Encrypted (`init --encrypt`): the same tree, with manifests, annotations
+ * and artifacts sealed and service and artifact names opaque (DirLayout);
+ * config.json holds the wrapped key, the lock stays plain.
  */
 export class DirRepository implements Repository {
   private config?: RepoConfig;
+  private layout = new DirLayout();
 
-  constructor(readonly location: string) {}
+  constructor(
+    readonly location: string,
+    private readonly secrets: RepositorySecrets = NO_SECRETS,
+  ) {}
 
-  async init(): Promise<void> {
+  get encrypted(): boolean {
+    return this.layout.encrypted;
+  }
+
+  async init(options: InitOptions = {}): Promise<void> {
     await this.assertUsableDir(true);
     if (await exists(join(this.location, 'config.json'))) {
       throw new HoldfastError('repository', `a repository already exists at ${this.location}`, {
         hint: 'use it as it is, or choose another --repo',
       });
     }
-    await this.create();
+    await this.create(options.encrypt ?? (this.secrets.passphraseSet || this.secrets.keyFile !== undefined));
   }
 
   async open({ create }: { create: boolean }): Promise<void> {
@@ -60,7 +73,13 @@ export class DirRepository implements Repository {
           hint: 'run `holdfast init`, or point --repo / HOLDFAST_REPO at an existing repository',
         });
       }
-      await this.create();
+      if (this.secrets.passphraseSet || this.secrets.keyFile) {
+        // The user expects encryption: never create a plain repository silently.
+        throw new HoldfastError('config', `no holdfast repository at ${this.location}, and a passphrase or key file is set`, {
+          hint: 'create an encrypted one first with `holdfast init --encrypt`, or unset HOLDFAST_PASSWORD[_FILE] / HOLDFAST_KEY_FILE for a plain one',
+        });
+      }
+      await this.create(false);
       return;
     }
     let config: RepoConfig;
@@ -74,6 +93,10 @@ export class DirRepository implements Repository {
         hint: 'use the holdfast version that created it',
       });
     }
+    if (config.encryption) {
+      const key = await unlockEncryption(config.encryption, config.id, this.location, this.secrets);
+      this.layout = new DirLayout(new RepositoryCipher(key));
+    }
     this.config = config;
   }
 
@@ -82,11 +105,8 @@ export class DirRepository implements Repository {
     if (options.id !== undefined && !SNAPSHOT_ID.test(options.id)) {
       throw new HoldfastError('integrity', `${JSON.stringify(options.id)} is not a snapshot id`, { hint: 'the bundle or its manifest is damaged' });
     }
-    const { lock, tookOverFrom } = await RepositoryLock.acquire(join(this.location, 'lock'), command).catch((e: unknown) => {
-      throw wrap(e, this.location);
-    });
-    const notes: string[] = [];
-    if (tookOverFrom) notes.push(`took over a stale lock of pid ${tookOverFrom.pid} (${tookOverFrom.command}, since ${tookOverFrom.since})`);
+    const lock = await this.lock(command);
+    const notes = [...lock.notes];
     try {
       // Holding the lock, any staging directory belongs to a writer that died.
       const tmp = join(this.location, 'tmp');
@@ -102,11 +122,20 @@ export class DirRepository implements Repository {
       }
       const staging = join(tmp, id);
       await mkdir(staging, { recursive: true });
-      return new DirSnapshotWriter(id, staging, join(this.location, 'snapshots'), config.compression, lock, notes);
+      return new DirSnapshotWriter(id, staging, join(this.location, 'snapshots'), config.compression, this.layout, lock, notes);
     } catch (error) {
       await lock.release();
       throw wrap(error, this.location);
     }
+  }
+
+  async lock(command: string, options: LockWait = {}): Promise<HeldLock> {
+    this.requireConfig();
+    const { lock, tookOverFrom } = await RepositoryLock.acquire(join(this.location, 'lock'), command, options).catch((e: unknown) => {
+      throw wrap(e, this.location);
+    });
+    const notes = tookOverFrom ? [`took over a stale lock of pid ${tookOverFrom.pid} (${tookOverFrom.command}, since ${tookOverFrom.since})`] : [];
+    return { notes, release: () => lock.release() };
   }
 
   async list(): Promise<Array<Manifest | BrokenSnapshot>> {
@@ -130,14 +159,14 @@ export class DirRepository implements Repository {
     this.requireConfig();
     if (!SNAPSHOT_ID.test(id)) throw notFound(id);
     const path = join(this.location, 'snapshots', id, 'manifest.json');
-    let text: string;
+    let data: Buffer;
     try {
-      text = await readFile(path, 'utf8');
+      data = await readFile(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
       throw wrap(error, this.location);
     }
-    return parseManifest(text, `of snapshot ${id}`);
+    return parseManifest(this.layout.decodeDocument(data, manifestContext(id), `the manifest of snapshot ${id}`), `of snapshot ${id}`);
   }
 
   async resolve(ref: string): Promise<string> {
@@ -148,38 +177,41 @@ export class DirRepository implements Repository {
     const find = (name: string) => {
       const record = records.find((r) => r.name === name);
       if (!record) throw new HoldfastError('not-found', `snapshot ${id} has no artifact ${name} for service ${service}`, { service });
-      return { record, path: this.artifactPath(id, service, name), where: `${id}/${service}/${name}` };
+      const where = artifactWhere(id, service, name);
+      return { record, path: this.artifactPath(id, service, name), where, unseal: this.layout.unseal(where) };
     };
     return {
       records,
       open: (name) => {
-        const { record, path, where } = find(name);
-        return openArtifactFile(path, record, where, signal);
+        const { record, path, where, unseal } = find(name);
+        return openArtifactFile(path, record, where, signal, unseal);
       },
       pipeToCommand: async (name, command) => {
-        const { record, path, where } = find(name);
-        return decompressIntoCommand(path, where, command, signal, record.compression);
+        const { record, path, where, unseal } = find(name);
+        return decompressIntoCommand(path, where, command, signal, unseal, record.compression);
       },
       extractToFile: async (name, out) => {
-        const { record, path, where } = find(name);
-        await decompressToFile(path, where, out, signal, record.compression);
+        const { record, path, where, unseal } = find(name);
+        await decompressToFile(path, where, out, signal, unseal, record.compression);
       },
     };
   }
 
   async storedSize(id: string, service: string, record: ArtifactRecord): Promise<number | null> {
     return stat(this.artifactPath(id, service, record.name)).then(
-      (info) => info.size,
+      (info) => this.layout.storedSize(info.size),
       () => null,
     );
   }
 
   async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
-    await verifyArtifactFile(this.artifactPath(id, service, record.name), record, `${id}/${service}/${record.name}`, signal);
+    const where = artifactWhere(id, service, record.name);
+    await verifyArtifactFile(this.artifactPath(id, service, record.name), record, where, signal, this.layout.unseal(where));
   }
 
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {
-    return openStoredFile(this.artifactPath(id, service, record.name), record, `${id}/${service}/${record.name}`, signal);
+    const where = artifactWhere(id, service, record.name);
+    return openStoredFile(this.artifactPath(id, service, record.name), record, where, signal, this.layout.unseal(where));
   }
 
   async annotate(id: string, kind: string, value: unknown): Promise<void> {
@@ -190,7 +222,7 @@ export class DirRepository implements Repository {
     const path = join(dir, `${kind}.json`);
     const temp = `${path}.${process.pid}.tmp`;
     try {
-      await writeFile(temp, JSON.stringify(value, null, 2) + '\n');
+      await writeFile(temp, this.layout.encodeDocument(JSON.stringify(value, null, 2) + '\n', annotationContext(id, kind)));
       await rename(temp, path);
     } catch (error) {
       await rm(temp, { force: true });
@@ -205,8 +237,9 @@ export class DirRepository implements Repository {
     const out: Record<string, unknown> = {};
     for (const file of (await readdir(dir).catch(() => [] as string[])).sort()) {
       if (!file.endsWith('.json')) continue;
+      const kind = file.slice(0, -'.json'.length);
       try {
-        out[file.slice(0, -'.json'.length)] = JSON.parse(await readFile(join(dir, file), 'utf8'));
+        out[kind] = JSON.parse(this.layout.decodeDocument(await readFile(join(dir, file)), annotationContext(id, kind), `annotation ${kind} of snapshot ${id}`));
       } catch {
         // A damaged annotation is not a damaged snapshot: it reads as absent.
       }
@@ -230,7 +263,7 @@ export class DirRepository implements Repository {
   }
 
   private artifactPath(id: string, service: string, name: string): string {
-    return join(this.location, 'snapshots', id, service, name);
+    return join(this.location, 'snapshots', id, this.layout.serviceDir(service), this.layout.artifactFile(service, name));
   }
 
   private requireConfig(): RepoConfig {
@@ -238,13 +271,16 @@ export class DirRepository implements Repository {
     return this.config;
   }
 
-  private async create(): Promise<void> {
+  private async create(encrypt: boolean): Promise<void> {
+    const id = randomUUID();
+    // Ask for the passphrase before anything is written.
+    const encryption = encrypt ? await createEncryption(id, this.location, this.secrets) : undefined;
     const config: RepoConfig = {
       format: FORMAT,
-      id: randomUUID(),
+      id,
       createdAt: new Date().toISOString(),
       compression: DEFAULT_COMPRESSION,
-      encryption: null,
+      encryption: encryption?.config ?? null,
     };
     try {
       await mkdir(join(this.location, 'snapshots'), { recursive: true });
@@ -260,6 +296,7 @@ export class DirRepository implements Repository {
       });
     }
     this.config = config;
+    if (encryption) this.layout = new DirLayout(new RepositoryCipher(encryption.masterKey));
   }
 
   private async assertUsableDir(mayCreate: boolean): Promise<void> {
@@ -279,136 +316,6 @@ export class DirRepository implements Repository {
   }
 }
 
-class DirSnapshotWriter implements SnapshotWriter {
-  private finished = false;
-
-  constructor(
-    readonly id: string,
-    private readonly staging: string,
-    private readonly snapshots: string,
-    private readonly compression: CompressionSettings,
-    private readonly lock: RepositoryLock,
-    readonly notes: string[],
-  ) {}
-
-  sink(service: string, onBytes?: (n: number) => void, signal?: AbortSignal): ArtifactSink {
-    const dir = join(this.staging, service);
-    const prepare = async (name: string) => {
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || name.length > 200) {
-        throw new HoldfastError('internal', `driver chose an unsafe artifact name ${JSON.stringify(name)}`, { service });
-      }
-      await mkdir(dir, { recursive: true });
-      return join(dir, name);
-    };
-    const record = (name: string, meta: { kind: string; label?: string }, written: { sha256: string; storedBytes: number; rawBytes: number }): ArtifactRecord => ({
-      name,
-      kind: meta.kind,
-      ...(meta.label !== undefined ? { label: meta.label } : {}),
-      compression: 'zstd',
-      sha256: written.sha256,
-      storedBytes: written.storedBytes,
-      rawBytes: written.rawBytes,
-    });
-    return {
-      write: async (name, source, meta) => {
-        const path = await prepare(name);
-        try {
-          return record(name, meta, await writeArtifactFile(path, source, this.compression, { signal, onRawBytes: onBytes }));
-        } catch (error) {
-          throw wrap(error, path, service);
-        }
-      },
-      discard: async (name) => {
-        await rm(await prepare(name), { force: true });
-      },
-      writeCommand: async (name, command, meta) => {
-        const path = await prepare(name);
-        try {
-          const written = await writeCommandArtifactFile(path, command, this.compression, { signal, onStoredBytes: onBytes });
-          return { record: record(name, meta, written), exit: written.exit };
-        } catch (error) {
-          throw wrap(error, path, service);
-        }
-      },
-    };
-  }
-
-  async putStored(service: string, record: ArtifactRecord, source: Readable, signal?: AbortSignal): Promise<void> {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(service) || service.includes('..')) {
-      throw new HoldfastError('integrity', `unsafe service name ${JSON.stringify(service)}`, { hint: 'the bundle is damaged or was tampered with' });
-    }
-    const dir = join(this.staging, service);
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(record.name) || record.name.length > 200) {
-      throw new HoldfastError('integrity', `unsafe artifact name ${JSON.stringify(record.name)}`, { service, hint: 'the bundle is damaged or was tampered with' });
-    }
-    await mkdir(dir, { recursive: true });
-    const path = join(dir, record.name);
-    try {
-      await pipeline(source, checksumGuard(record, `${this.id}/${service}/${record.name}`), createWriteStream(path, { flags: 'wx' }), { signal });
-      const handle = await open(path, 'r');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    } catch (error) {
-      await rm(path, { force: true });
-      throw wrap(error, path, service);
-    }
-  }
-
-  async discardService(service: string): Promise<void> {
-    await rm(join(this.staging, service), { recursive: true, force: true });
-  }
-
-  async commit(manifest: Manifest): Promise<void> {
-    if (this.finished) throw new HoldfastError('internal', 'snapshot committed twice');
-    try {
-      const path = join(this.staging, 'manifest.json');
-      const handle = await open(path, 'wx');
-      try {
-        await handle.writeFile(JSON.stringify(manifest, null, 2) + '\n');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fsyncDir(this.staging);
-      await mkdir(this.snapshots, { recursive: true });
-      await rename(this.staging, join(this.snapshots, this.id));
-      await fsyncDir(this.snapshots);
-      this.finished = true;
-    } catch (error) {
-      await this.abort();
-      throw wrap(error, this.staging);
-    } finally {
-      await this.lock.release();
-    }
-  }
-
-  async abort(): Promise<void> {
-    if (this.finished) return;
-    this.finished = true;
-    await rm(this.staging, { recursive: true, force: true });
-    await this.lock.release();
-  }
-}
-
-async function fsyncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 function assertAnnotationKind(kind: string): void {
   if (!/^[a-z][a-z0-9-]{0,40}$/.test(kind)) throw new HoldfastError('internal', `invalid annotation kind ${JSON.stringify(kind)}`);
 }
@@ -417,14 +324,4 @@ function notFound(id: string): HoldfastError {
   return new HoldfastError('not-found', `no snapshot ${JSON.stringify(id)} in this repository`, {
     hint: 'list them with `holdfast snapshots`',
   });
-}
-
-function wrap(error: unknown, where: string, service?: string): HoldfastError {
-  const e = toHoldfastError(error, service ? { service } : {});
-  if (e.code === 'repository' || e.code === 'no-space') {
-    if (!e.message.includes(where)) {
-      return new HoldfastError(e.code, `${e.message} (repository path ${where})`, { service: e.service, hint: e.hint, cause: e.cause });
-    }
-  }
-  return e;
 }

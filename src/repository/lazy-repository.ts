@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream';
 import type { ArtifactSource } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
 import type { ArtifactRecord, Manifest } from './manifest.js';
-import type { BrokenSnapshot, Repository, SnapshotWriter } from './repository.js';
+import type { LockWait } from './lock.js';
+import type { BrokenSnapshot, HeldLock, InitOptions, Repository, SnapshotWriter } from './repository.js';
 
 /**
  * A repository whose backend module loads on first use (init or open), so
@@ -17,8 +18,14 @@ export class LazyRepository implements Repository {
     private readonly loader: () => Promise<Repository>,
   ) {}
 
-  async init(): Promise<void> {
-    return (await this.ready()).init();
+  get encrypted(): boolean | undefined {
+    return this.inner?.encrypted;
+  }
+  async init(options?: InitOptions): Promise<void> {
+    return (await this.ready()).init(options);
+  }
+  async lock(command: string, options?: LockWait): Promise<HeldLock> {
+    return (await this.ready()).lock(command, options);
   }
   async open(options: { create: boolean }): Promise<void> {
     return (await this.ready()).open(options);

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ArtifactSink, ArtifactSource } from '../core/driver.js';
+import type { LockWait } from './lock.js';
 import type { ArtifactRecord, Manifest } from './manifest.js';
 
 /**
@@ -11,8 +12,10 @@ import type { ArtifactRecord, Manifest } from './manifest.js';
  */
 export interface Repository {
   readonly location: string;
-  /** Creates a new repository; fails if one exists there. */
-  init(): Promise<void>;
+  /** Whether artifacts, manifests and annotations are encrypted (known once opened or created). */
+  readonly encrypted?: boolean;
+  /** Creates a new repository (encrypted or not, see InitOptions); fails if one exists there. */
+  init(options?: InitOptions): Promise<void>;
   /** Opens an existing repository, or creates a plain one when `create` is set and none exists. */
   open(options: { create: boolean }): Promise<void>;
   /**
@@ -20,6 +23,12 @@ export interface Repository {
    * bundle); it fails with 'repository' when a snapshot with that id exists.
    */
   beginSnapshot(command: string, options?: { id?: string }): Promise<SnapshotWriter>;
+  /**
+   * Takes the same writer lock as beginSnapshot, for work that changes
+   * committed snapshots (forget): no backup commits meanwhile, and none starts.
+   * `waitMs` retries while another process holds it, then fails naming it.
+   */
+  lock(command: string, options?: LockWait): Promise<HeldLock>;
   /** Committed snapshots, oldest first. Unreadable manifests are returned as errors, not skipped. */
   list(): Promise<Array<Manifest | BrokenSnapshot>>;
   load(id: string): Promise<Manifest>;
@@ -38,11 +47,11 @@ export interface Repository {
    * it found, none when all is well. `check` runs it beside its own.
    */
   checkStorage?(options: { readData: boolean; signal?: AbortSignal }): Promise<string[]>;
-  /** Recomputes an artifact's checksum; throws an 'integrity' error naming it. */
+  /** Recomputes an artifact's checksum (and authenticates it, when encrypted); throws an 'integrity' error naming it. */
   verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void>;
   /**
-   * The stored (compressed, never encrypted) bytes of an artifact, as the
-   * manifest's sha256 and storedBytes describe them: for export. The stream
+   * The stored (compressed, never encrypted: decrypted when the repository
+   * is) bytes of an artifact, as the manifest's sha256 and storedBytes describe them: for export. The stream
    * errors at its end when they do not match.
    */
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable;
@@ -55,6 +64,21 @@ export interface Repository {
    */
   annotate(id: string, kind: string, value: unknown): Promise<void>;
   annotations(id: string): Promise<Record<string, unknown>>;
+}
+
+export interface InitOptions {
+  /**
+   * Encrypt with the secrets the repository was constructed with. Absent:
+   * encrypt when a passphrase or key file is given, since that is what the
+   * user expects.
+   */
+  encrypt?: boolean;
+}
+
+export interface HeldLock {
+  /** Notes for the user (a stale lock taken over). */
+  readonly notes: string[];
+  release(): Promise<void>;
 }
 
 export interface BrokenSnapshot {
@@ -72,6 +96,7 @@ export interface SnapshotWriter {
   /**
    * Stores already-compressed bytes as an artifact (import of a bundle): the
    * bytes must match record.sha256 and record.storedBytes, or nothing is kept.
+   * An encrypted repository encrypts them.
    */
   putStored(service: string, record: ArtifactRecord, source: Readable, signal?: AbortSignal): Promise<void>;
   /** Writes the manifest and makes the snapshot visible atomically. */

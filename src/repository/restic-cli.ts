@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { LockWait } from './lock.js';
 import { HoldfastError } from '../core/errors.js';
 import { lastLines, runTool, type ToolExit, type ToolRun } from '../core/process.js';
 import { describeResticLock, parseResticLock } from './restic-lock.js';
@@ -44,15 +45,30 @@ export class ResticCli {
    * for 30 minutes) is removed with `restic unlock` and the command runs once
    * more; a live lock is an error that says who holds it.
    */
-  async text(args: readonly string[], action: string, signal?: AbortSignal): Promise<string> {
-    for (let attempt = 0; ; attempt++) {
+  async text(args: readonly string[], action: string, signal?: AbortSignal, wait: LockWait = {}): Promise<string> {
+    const deadline = Date.now() + (wait.waitMs ?? 0);
+    let unlocked = false;
+    let told = false;
+    for (;;) {
       const run = this.spawn(args, { signal });
       let out = '';
       run.stdout!.setEncoding('utf8');
       run.stdout!.on('data', (chunk: string) => (out += chunk));
       const exit = await run.done;
       if (exit.code === 0) return out;
-      if (attempt === 0 && (await this.unlockIfStale(exit))) continue;
+      if (!unlocked && (await this.unlockIfStale(exit))) {
+        unlocked = true;
+        continue;
+      }
+      // A live lock: with `wait`, retried every 2 s until the deadline (forget behind a running backup).
+      const lock = parseResticLock(exit.stderr);
+      const remaining = deadline - Date.now();
+      if (lock && !lock.stale && remaining > 0 && !signal?.aborted) {
+        if (!told) wait.onWait?.({ pid: lock.pid, host: lock.host, since: lock.createdAt, command: lock.command ?? 'restic' });
+        told = true;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, remaining)));
+        continue;
+      }
       throw this.failure(action, exit);
     }
   }

@@ -7,7 +7,8 @@ import { HoldfastError, toHoldfastError } from '../core/errors.js';
 import { runTool } from '../core/process.js';
 import { checksumGuard, openArtifactStream } from './artifact-reader.js';
 import { parseManifest, type ArtifactRecord, type Manifest } from './manifest.js';
-import type { BrokenSnapshot, Repository, SnapshotWriter } from './repository.js';
+import type { LockWait } from './lock.js';
+import type { BrokenSnapshot, HeldLock, Repository, SnapshotWriter } from './repository.js';
 import { ResticCli } from './restic-cli.js';
 import { dumpStream, readCatalog, SmallFileCache, TAG, writerMayRun, type CatalogEntry } from './restic-catalog.js';
 import { ResticIntake } from './restic-intake.js';
@@ -27,8 +28,12 @@ import { newSnapshotId, SNAPSHOT_ID } from './snapshot-id.js';
 export class ResticRepository implements Repository {
   readonly location: string;
   private readonly cli: ResticCli;
+  /** restic encrypts every repository. */
+  readonly encrypted = true;
   private readonly cache = new SmallFileCache();
   private isOpen = false;
+  /** Set while forget holds the lock: removals wait for restic's lock as told, and prune once at release. */
+  private held?: { wait: LockWait; removed: number };
   private catalog?: Promise<CatalogEntry[]>;
   private sizes?: Promise<Map<string, number>>;
 
@@ -38,6 +43,7 @@ export class ResticRepository implements Repository {
     this.cli = new ResticCli(resticRepository, display);
   }
 
+  /** restic always encrypts with its own password: `init --encrypt` asks for nothing more. */
   async init(): Promise<void> {
     const found = await this.readConfig().catch((error: unknown) => error);
     if (!(found instanceof HoldfastError && found.code === 'not-found')) {
@@ -63,6 +69,26 @@ export class ResticRepository implements Repository {
       await this.cli.text(['init'], 'create the restic repository');
       this.opened(Promise.resolve([]));
     }
+  }
+
+  /**
+   * restic lets backups run side by side, so holdfast keeps no writer lock
+   * of its own here. What forget needs from the lock is granted this way:
+   * its removals (restic forget, which needs restic's exclusive lock) wait
+   * for running backups as `waitMs` says, and one `restic prune` at release
+   * frees what all of them held.
+   */
+  async lock(_command: string, options: LockWait = {}): Promise<HeldLock> {
+    this.requireOpen();
+    const held = { wait: options, removed: 0 };
+    this.held = held;
+    return {
+      notes: [...this.cli.notes],
+      release: async () => {
+        if (this.held === held) this.held = undefined;
+        if (held.removed > 0) await this.prune();
+      },
+    };
   }
 
   async beginSnapshot(_command: string, options: { id?: string } = {}): Promise<SnapshotWriter> {
@@ -162,11 +188,13 @@ export class ResticRepository implements Repository {
     const manifests = entries.filter((e) => e.role === 'manifest');
     if (manifests.length === 0) throw notFound(id);
     // The manifest first: from then on the snapshot is not listed, whatever happens to the rest.
-    await this.cli.text(['forget', ...manifests.map((e) => e.snapshot.id)], `forget snapshot ${id}`);
+    const wait = this.held?.wait ?? {};
+    await this.cli.text(['forget', ...manifests.map((e) => e.snapshot.id)], `forget snapshot ${id}`, wait.signal, wait);
     const rest = entries.filter((e) => e.role !== 'manifest');
     this.forgetCached();
-    if (rest.length > 0) await this.cli.text(['forget', ...rest.map((e) => e.snapshot.id)], `forget the artifacts of snapshot ${id}`);
-    await this.prune();
+    if (rest.length > 0) await this.cli.text(['forget', ...rest.map((e) => e.snapshot.id)], `forget the artifacts of snapshot ${id}`, wait.signal, wait);
+    if (this.held) this.held.removed++;
+    else await this.prune();
   }
 
   async annotate(id: string, kind: string, value: unknown): Promise<void> {

@@ -11,14 +11,17 @@ export interface CliResult {
 }
 
 /** Runs the built CLI as a user would, with an environment of its own. */
-export function holdfast(args: string[], env: Record<string, string | undefined> = {}, options: { cwd?: string; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+export function holdfast(args: string[], env: Record<string, string | undefined> = {}, options: { cwd?: string; onSpawn?: (pid: number) => void; onStderr?: (text: string) => void } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid && options.onSpawn) options.onSpawn(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      options.onStderr?.(stderr);
+    });
     child.once('error', reject);
     child.once('close', (code) =>
       resolve({

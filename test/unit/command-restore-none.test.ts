@@ -14,11 +14,11 @@ describe("dir repository read paths for compression 'none'", () => {
     const data = Buffer.from('x'.repeat(3 << 20) + 'end\n');
     await writeFile(stored, data);
     const out = join(dir, 'copied');
-    const exit = await decompressIntoCommand(stored, 'x/y/plain.dump', { command: 'sh', args: ['-c', 'cat > "$0"', out] }, undefined, 'none');
+    const exit = await decompressIntoCommand(stored, 'x/y/plain.dump', { command: 'sh', args: ['-c', 'cat > "$0"', out] }, undefined, undefined, 'none');
     expect(exit.code).toBe(0);
     expect((await readFile(out)).equals(data)).toBe(true);
     const file = join(dir, 'extracted');
-    await decompressToFile(stored, 'x/y/plain.dump', file, undefined, 'none');
+    await decompressToFile(stored, 'x/y/plain.dump', file, undefined, undefined, 'none');
     expect((await readFile(file)).equals(data)).toBe(true);
   });
 
@@ -26,7 +26,7 @@ describe("dir repository read paths for compression 'none'", () => {
     const dir = await tempDir();
     const stored = join(dir, 'plain.dump');
     await writeFile(stored, Buffer.alloc(8 << 20, 1));
-    const exit = await decompressIntoCommand(stored, 'x/y/plain.dump', { command: 'sh', args: ['-c', 'exit 4'] }, undefined, 'none');
+    const exit = await decompressIntoCommand(stored, 'x/y/plain.dump', { command: 'sh', args: ['-c', 'exit 4'] }, undefined, undefined, 'none');
     expect(exit.code).toBe(4);
   });
 });

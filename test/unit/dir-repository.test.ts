@@ -97,6 +97,27 @@ describe('DirRepository: the writer lock', () => {
     expect(await listDir(root)).not.toContain('lock');
   });
 
+  test('lock() is the same lock: a backup blocks forget and forget blocks a backup', async () => {
+    const { repo, root } = await tempRepo();
+    const backup = await repo.beginSnapshot('backup');
+    await expect(repo.lock('forget')).rejects.toMatchObject({ code: 'repository', message: expect.stringMatching(/locked by backup \(pid \d+/) });
+    await backup.abort();
+    const forget = await repo.lock('forget');
+    await expect(repo.beginSnapshot('backup')).rejects.toMatchObject({ message: expect.stringContaining('locked by forget') });
+    await forget.release();
+    expect(await listDir(root)).not.toContain('lock');
+  });
+
+  test('lock() with waitMs waits for the holder to release, or fails after the wait naming it', async () => {
+    const { repo } = await tempRepo();
+    const backup = await repo.beginSnapshot('backup');
+    await expect(repo.lock('forget', { waitMs: 1200 })).rejects.toThrow(/locked by backup .*still locked after waiting 1s/);
+    const waiting = repo.lock('forget', { waitMs: 30_000 });
+    setTimeout(() => void backup.abort(), 300);
+    const forget = await waiting;
+    await forget.release();
+  });
+
   test('leftover staging directories are removed by the next writer, with a note', async () => {
     const { repo, root } = await tempRepo();
     const leftover = join(root, 'tmp', '20260101T000000Z-dead');

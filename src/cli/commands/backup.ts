@@ -4,7 +4,7 @@ import { formatBytes, formatDuration, ProgressReporter } from '../../core/progre
 import { strings, type HoldfastCommand } from '../command.js';
 import { table } from '../output.js';
 import { physicalOptions, planChosen } from './plan.js';
-import { verifySnapshot } from './verify.js';
+import { printRestoreTest, proveSnapshot, type SnapshotProof } from '../restore-test-report.js';
 
 export const backupCommand: HoldfastCommand = {
   command: 'backup [services..]',
@@ -20,7 +20,11 @@ export const backupCommand: HoldfastCommand = {
         describe: 'what to record for restore checks: row counts; counts and content checksums (full: reads every row once more, ~1.7x the time of a dump on 2 cores); or nothing',
       })
       .option('strategy', { type: 'string', array: true, describe: 'pin a strategy: NAME=STRATEGY' })
-      .option('verify', { type: 'boolean', default: false, describe: 're-read every stored artifact and check its checksum' }),
+      .option('verify', {
+        type: 'boolean',
+        default: false,
+        describe: 'then prove the snapshot: re-read every artifact and check its checksum, restore each service into a scratch target (holdfast_scratch_*, removed afterwards) and compare fingerprints; exit 1 if any differs',
+      }),
   async run(ctx, args) {
     const parallel = Number(args.parallel);
     if (!Number.isInteger(parallel) || parallel < 1) throw new HoldfastError('usage', '--parallel must be a whole number of at least 1');
@@ -42,8 +46,10 @@ export const backupCommand: HoldfastCommand = {
     });
     for (const note of outcome.notes) ctx.out.info(`note: ${note}`);
     let verified: boolean | undefined;
+    let proof: SnapshotProof | undefined;
     if (args.verify && outcome.manifest) {
-      verified = (await verifySnapshot(repo, outcome.manifest, ctx.signal)).every((r) => r.ok);
+      proof = await proveSnapshot(ctx, repo, outcome.manifest, true);
+      verified = proof.ok;
     }
     const code = verified === false ? EXIT.failed : outcome.status === 'ok' ? EXIT.ok : outcome.status === 'partial' ? EXIT.partial : EXIT.failed;
     const services_ = Object.entries(outcome.services).map(([name, s]) => ({
@@ -64,6 +70,7 @@ export const backupCommand: HoldfastCommand = {
         snapshot: outcome.snapshotId ?? null,
         status: outcome.status,
         ...(verified !== undefined ? { verified } : {}),
+        ...(proof?.restoreTest ? { restoreTest: proof.restoreTest } : {}),
         ...(outcome.notes.length ? { notes: outcome.notes } : {}),
         services: services_,
       });
@@ -80,9 +87,13 @@ export const backupCommand: HoldfastCommand = {
       for (const n of s.notes ?? []) ctx.out.info(`note: [${s.service}] ${n}`);
     }
     if (outcome.snapshotId) {
-      ctx.out.line(`snapshot ${outcome.snapshotId} ${outcome.status === 'ok' ? 'saved' : 'saved without the failed services'}${verified ? ', verified' : ''}`);
+      ctx.out.line(`snapshot ${outcome.snapshotId} ${outcome.status === 'ok' ? 'saved' : 'saved without the failed services'}${verified ? ', verified and restore-tested' : ''}`);
     } else {
       ctx.out.line('no snapshot was saved: every service failed');
+    }
+    if (proof?.restoreTest && outcome.manifest) {
+      ctx.out.line();
+      printRestoreTest(ctx, outcome.manifest, proof.restoreTest.services);
     }
     if (verified === false) ctx.out.line('verification FAILED: see the errors above');
     return code;

@@ -10,19 +10,20 @@ export const checkCommand: HoldfastCommand = {
     const repo = ctx.repository();
     await repo.open({ create: false });
     const entries = await repo.list();
-    const problems: Array<{ snapshot: string; problem: string }> = [];
+    const problems: Array<{ snapshot: string; service?: string; artifact?: string; problem: string }> = [];
     // A backend with a checker of its own (restic check) runs it first.
     for (const problem of (await repo.checkStorage?.({ readData: !!args['read-data'], signal: ctx.signal })) ?? []) problems.push({ snapshot: '-', problem });
     let artifacts = 0;
-    for (const entry of entries) {
+    for (const [index, entry] of entries.entries()) {
       if (isBroken(entry)) {
         problems.push({ snapshot: entry.id, problem: entry.broken });
         continue;
       }
       if (args['read-data']) {
+        ctx.out.info(`reading snapshot ${entry.id} (${index + 1} of ${entries.length})`);
         for (const r of await verifySnapshot(repo, entry, ctx.signal)) {
           artifacts++;
-          if (!r.ok) problems.push({ snapshot: entry.id, problem: r.error ?? 'damaged' });
+          if (!r.ok) problems.push({ snapshot: entry.id, service: r.service, artifact: r.artifact, problem: r.error ?? 'damaged' });
         }
         continue;
       }
@@ -30,7 +31,7 @@ export const checkCommand: HoldfastCommand = {
         for (const a of record.artifacts) {
           artifacts++;
           const size = await repo.storedSize(entry.id, service, a);
-          if (size !== a.storedBytes) problems.push({ snapshot: entry.id, problem: `${service}/${a.name}: ${size === null ? 'missing' : `${size} bytes, the manifest says ${a.storedBytes}`}` });
+          if (size !== a.storedBytes) problems.push({ snapshot: entry.id, service, artifact: a.name, problem: `${service}/${a.name}: ${size === null ? 'missing' : `${size} bytes, the manifest says ${a.storedBytes}`}` });
         }
       }
     }

@@ -25,6 +25,7 @@ export async function discoverDocker(ctx: CommandContext, stack: DiscoveredStack
     for (const m of d.readOnlyMounts) notes.push(`${d.container.name}: read-only ${m.type} ${m.source} at ${m.destination} is not state: listed, not backed up`);
   }
   for (const l of stack.leftovers) notes.push(`leftover helper container ${l.name} of holdfast pid ${l.pid} (that run died); the next backup removes it, or: docker rm -f ${l.name}`);
+  for (const v of stack.scratchVolumes) notes.push(`leftover scratch volume ${v} of a restore test that died; the next restore test removes it, or: docker volume rm ${v}`);
   const journals = await journalFiles();
   if (journals.length) notes.push(`hold journals of unfinished runs: ${journals.join(', ')}`);
 

@@ -43,6 +43,7 @@ export const exportCommand: HoldfastCommand = {
       if (toStdout) ctx.out.info(line);
       else ctx.out.line(line);
     }
+    if (repo.encrypted) ctx.out.info('note: the bundle is not encrypted (the repository is): keep it as safe as the databases, or import it into an encrypted repository and delete it');
     return EXIT.ok;
   },
 };

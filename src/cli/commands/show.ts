@@ -1,5 +1,7 @@
 import { formatBytes, formatDuration } from '../../core/progress.js';
+import { readRestoreTest } from '../../core/restore-test.js';
 import type { HoldfastCommand } from '../command.js';
+import { restoreTestSummary } from '../restore-test-report.js';
 
 export const showCommand: HoldfastCommand = {
   command: 'show <snapshot>',
@@ -9,11 +11,14 @@ export const showCommand: HoldfastCommand = {
     const repo = ctx.repository();
     await repo.open({ create: false });
     const manifest = await repo.load(await repo.resolve(String(args.snapshot)));
+    const restoreTest = readRestoreTest(await repo.annotations(manifest.id));
     if (ctx.out.json) {
-      ctx.out.document(manifest);
+      // The manifest as stored, and beside it the verdict of the last restore test (null: never tested).
+      ctx.out.document({ ...manifest, restoreTest: restoreTest ?? null });
       return 0;
     }
     ctx.out.line(`snapshot ${manifest.id}  ${manifest.status}  ${manifest.createdAt}  host ${manifest.hostname}${manifest.tags.length ? `  tags ${manifest.tags.join(',')}` : ''}`);
+    ctx.out.line(`restore test: ${restoreTest ? restoreTestSummary(restoreTest) : 'never run (holdfast verify SNAPSHOT --restore-test)'}`);
     for (const [name, s] of Object.entries(manifest.services)) {
       ctx.out.line();
       ctx.out.line(`${name}: ${s.engine} via ${s.strategy} (${s.consistency}), ${s.status}, ${formatDuration(s.durationMs)}${s.endpoint ? `, ${s.endpoint}` : ''}`);
@@ -24,6 +29,8 @@ export const showCommand: HoldfastCommand = {
       }
       if (s.fingerprint) ctx.out.line(`  fingerprint (${s.fingerprint.scope}): ${Object.keys(s.fingerprint.items).length} tables, ${Object.values(s.fingerprint.items).reduce((n, i) => n + i.count, 0)} rows`);
       for (const n of s.notes) ctx.out.line(`  note: ${n}`);
+      const tested = restoreTest?.services[name];
+      if (tested) ctx.out.line(`  restore test: ${tested.verdict}${tested.detail ? `: ${tested.detail}` : ''}`);
     }
     return 0;
   },

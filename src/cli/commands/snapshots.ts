@@ -1,22 +1,26 @@
 import { formatBytes } from '../../core/progress.js';
 import { totalBytes } from '../../repository/manifest.js';
 import { isBroken } from '../../repository/repository.js';
+import { readRestoreTest, type RestoreTestAnnotation } from '../../core/restore-test.js';
 import type { HoldfastCommand } from '../command.js';
+import { restoreTestSummary } from '../restore-test-report.js';
 import { table } from '../output.js';
 
 export const snapshotsCommand: HoldfastCommand = {
   command: 'snapshots',
-  describe: 'List snapshots: id, time, tags, services, size',
+  describe: 'List snapshots: id, time, tags, services, size, and the verdict of the last restore test',
   async run(ctx) {
     const repo = ctx.repository();
     await repo.open({ create: false });
     const entries = await repo.list();
+    const verdicts = new Map<string, RestoreTestAnnotation | undefined>();
+    for (const e of entries) if (!isBroken(e)) verdicts.set(e.id, readRestoreTest(await repo.annotations(e.id)));
     if (ctx.out.json) {
       ctx.out.document({
         snapshots: entries.map((e) =>
           isBroken(e)
             ? { id: e.id, status: 'broken', error: e.broken }
-            : { id: e.id, createdAt: e.createdAt, tags: e.tags, status: e.status, services: Object.keys(e.services), failed: Object.entries(e.services).filter(([, s]) => s.status !== 'ok').map(([n]) => n), ...bytes(e) },
+            : { id: e.id, createdAt: e.createdAt, tags: e.tags, status: e.status, services: Object.keys(e.services), failed: Object.entries(e.services).filter(([, s]) => s.status !== 'ok').map(([n]) => n), ...bytes(e), restoreTest: verdicts.get(e.id) ?? null },
         ),
       });
       return 0;
@@ -27,12 +31,12 @@ export const snapshotsCommand: HoldfastCommand = {
     }
     ctx.out.line(
       table(
-        ['ID', 'TIME', 'STATUS', 'TAGS', 'SERVICES', 'SIZE', 'STORED'],
+        ['ID', 'TIME', 'STATUS', 'TAGS', 'SERVICES', 'SIZE', 'STORED', 'RESTORE TEST'],
         entries.map((e) => {
-          if (isBroken(e)) return [e.id, '-', 'BROKEN', '-', e.broken, '-', '-'];
+          if (isBroken(e)) return [e.id, '-', 'BROKEN', '-', e.broken, '-', '-', '-'];
           const b = totalBytes(e);
           const services = Object.entries(e.services).map(([n, s]) => (s.status === 'ok' ? n : `${n}(failed)`));
-          return [e.id, e.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.status, e.tags.join(',') || '-', services.join(','), formatBytes(b.raw), formatBytes(b.stored)];
+          return [e.id, e.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.status, e.tags.join(',') || '-', services.join(','), formatBytes(b.raw), formatBytes(b.stored), restoreTestSummary(verdicts.get(e.id))];
         }),
       ),
     );

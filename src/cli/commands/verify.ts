@@ -1,7 +1,8 @@
-import { toHoldfastError } from '../../core/errors.js';
+import { EXIT, HoldfastError, toHoldfastError } from '../../core/errors.js';
 import type { Manifest } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
 import type { HoldfastCommand } from '../command.js';
+import { printRestoreTest, proveSnapshot } from '../restore-test-report.js';
 
 export interface ArtifactCheck {
   service: string;
@@ -30,19 +31,41 @@ export async function verifySnapshot(repo: Repository, manifest: Manifest, signa
 
 export const verifyCommand: HoldfastCommand = {
   command: 'verify <snapshot>',
-  describe: 'Recompute the checksum of every artifact of a snapshot',
-  builder: (y) => y.positional('snapshot', { type: 'string', describe: 'id, unique prefix, tag or "latest"' }),
+  describe: 'Recompute the checksum of every artifact of a snapshot; with --restore-test, also restore each service into a scratch target and compare fingerprints',
+  builder: (y) =>
+    y
+      .positional('snapshot', { type: 'string', describe: 'id, unique prefix, tag or "latest"' })
+      .option('restore-test', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'restore each service into a scratch target holdfast creates and removes (databases, collections, indices or volumes named holdfast_scratch_*, or a throwaway server; the source is never touched), compare fingerprints with those of the backup, and store the verdict beside the snapshot. The scratch target lives on the server of the backup (or the one --service / holdfast.yml names); its password from HOLDFAST_<NAME>_PASSWORD[_FILE]',
+      })
+      .option('jobs', { type: 'number', default: 2, describe: 'parallel jobs of the engine restore tool, where it has them' })
+      .example('$0 verify latest --restore-test', 'prove the newest snapshot restores; exit 1 on any mismatch'),
   async run(ctx, args) {
     const repo = ctx.repository();
     await repo.open({ create: false });
     const manifest = await repo.load(await repo.resolve(String(args.snapshot)));
-    const results = await verifySnapshot(repo, manifest, ctx.signal);
-    const ok = results.every((r) => r.ok);
-    if (ctx.out.json) ctx.out.document({ snapshot: manifest.id, status: ok ? 'ok' : 'corrupt', artifacts: results });
-    else {
+    const proof = await proveSnapshot(ctx, repo, manifest, Boolean(args['restore-test']), { jobs: args.jobs });
+    if (ctx.signal.aborted) throw new HoldfastError('interrupted', 'verify interrupted; the scratch targets were removed and no verdict was stored', { hint: 'run it again' });
+    const results = proof.checksums;
+    const checksumsOk = results.every((r) => r.ok);
+    if (ctx.out.json) {
+      ctx.out.document({
+        snapshot: manifest.id,
+        status: !checksumsOk ? 'corrupt' : proof.ok ? 'ok' : 'failed',
+        artifacts: results,
+        ...(proof.restoreTest ? { restoreTest: proof.restoreTest } : {}),
+      });
+    } else {
       for (const r of results) ctx.out.line(`${r.ok ? 'ok     ' : 'CORRUPT'}  ${r.service}/${r.artifact}${r.error ? `  ${r.error}` : ''}`);
-      ctx.out.line(ok ? `snapshot ${manifest.id}: ${results.length} artifacts verified` : `snapshot ${manifest.id}: ${results.filter((r) => !r.ok).length} of ${results.length} artifacts are damaged`);
+      ctx.out.line(checksumsOk ? `snapshot ${manifest.id}: ${results.length} artifacts verified` : `snapshot ${manifest.id}: ${results.filter((r) => !r.ok).length} of ${results.length} artifacts are damaged`);
+      if (proof.restoreTest) {
+        ctx.out.line();
+        printRestoreTest(ctx, manifest, proof.restoreTest.services);
+      }
     }
-    return ok ? 0 : 1;
+    return proof.ok ? EXIT.ok : EXIT.failed;
   },
 };

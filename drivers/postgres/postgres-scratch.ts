@@ -1,0 +1,52 @@
+import type { ScratchContext, ScratchTarget } from '../../src/core/driver.js';
+import { scratchRenames } from '../../src/core/scratch-names.js';
+import { formatEndpoint } from '../../src/core/service.js';
+import { ident, pgTarget, withClient, type PgTarget } from './postgres-connection.js';
+import { isContainerService } from './postgres-container.js';
+import { containerScratchTarget } from './postgres-container-scratch.js';
+import { basebackupScratchTarget } from './postgres-scratch-server.js';
+
+/** 63 bytes is PostgreSQL's name limit; the restore appends `__holdfast` (10) to its own working copy. */
+const MAX_NAME_BYTES = 53;
+
+/**
+ * A restore test of a `pg_dump` snapshot: every database goes into a
+ * temporary database `holdfast_scratch_<run>_<name>` on the source's own
+ * server, through the restore's database mapping (`rename`). Globals are not
+ * applied: the roles already exist there, and they are live. Cleanup drops
+ * every database of the run (FORCE: a killed pg_restore may still hold a
+ * connection). Physical snapshots get a throwaway server on the restored
+ * files (postgres-scratch-server.ts), PostgreSQL in a container a throwaway
+ * container of its image (postgres-container-scratch.ts).
+ */
+export async function postgresScratchTarget(ctx: ScratchContext): Promise<ScratchTarget | undefined> {
+  if (ctx.strategy === 'pg_basebackup') return basebackupScratchTarget(ctx);
+  if (ctx.strategy !== 'pg_dump') return undefined;
+  if (isContainerService(ctx.source)) return containerScratchTarget(ctx);
+  const t = pgTarget(ctx.source);
+  const recorded = ((ctx.recorded.details.databases as Array<{ name: string }> | undefined) ?? []).map((d) => d.name);
+  const rename = scratchRenames(ctx.prefix, recorded, MAX_NAME_BYTES);
+  const endpoint = { ...ctx.source.endpoint!, path: '' };
+  return {
+    target: { ...ctx.source, endpoint },
+    options: { rename, globals: false },
+    describe: Object.values(rename).map((name) => formatEndpoint({ ...endpoint, path: name }, false)).join(', ') || formatEndpoint(endpoint, false),
+    cleanup: () => dropScratchDatabases(t, ctx.prefix),
+  };
+}
+
+/** Drops every database whose name starts with the prefix (the scratch copies and the restore's working copies). */
+export async function dropScratchDatabases(t: PgTarget, prefix: string): Promise<void> {
+  await withClient(t, 'postgres', async (c) => {
+    const version = Number((await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v);
+    const { rows } = await c.query<{ name: string }>('SELECT datname AS name FROM pg_database WHERE left(datname, length($1)) = $1', [prefix]);
+    for (const { name } of rows) {
+      if (version >= 130000) {
+        await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+      } else {
+        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+        await c.query(`DROP DATABASE IF EXISTS ${ident(name)}`);
+      }
+    }
+  });
+}
