@@ -73,7 +73,8 @@ async function unpackIntoCommand(input: Packed, where: string, spec: CommandSpec
   }
   consumer.stdout?.resume();
   const [exit, unpacked] = await allDone(consumer.done, unpacker.zstd.done, unpacker.feeding);
-  if (unpacked.code !== 0 && !/Broken pipe/i.test(unpacked.stderr)) throw corrupt(where, unpacked);
+  // The consumer stopped reading (it failed): its own exit tells. zstd says Broken pipe; cat dies of SIGPIPE.
+  if (unpacked.code !== 0 && unpacked.signal !== 'SIGPIPE' && !/Broken pipe/i.test(unpacked.stderr)) throw corrupt(where, unpacked);
   return exit;
 }
 
