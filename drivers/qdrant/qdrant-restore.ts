@@ -39,7 +39,8 @@ export async function restoreSnapshots(ctx: RestoreContext): Promise<RestoreResu
   return result;
 }
 
-async function occupiedCollections(node: QdrantNode, records: CollectionRecord[]): Promise<string[]> {
+/** Collections of these names that exist on the node with points in them. */
+export async function occupiedCollections(node: QdrantNode, records: ReadonlyArray<{ name: string }>): Promise<string[]> {
   const occupied: string[] = [];
   for (const { name } of records) {
     const { exists } = await q(node, `check whether ${name} exists`, () => node.client.collectionExists(name));
