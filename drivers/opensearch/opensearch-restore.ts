@@ -3,12 +3,12 @@ import type { RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { waitFor } from '../../src/core/wait.js';
 import { REPOSITORY_ARTIFACT } from './opensearch-backup.js';
-import { connectOpenSearch, osOption, type OpenSearchApi } from './opensearch-connection.js';
+import { connectOpenSearch, type OpenSearchApi } from './opensearch-connection.js';
 import { fingerprintIndices } from './opensearch-fingerprint.js';
 import { listIndices, nodeFacts, requirePathRepo } from './opensearch-inspector.js';
 import { resolveRepoPlace } from './opensearch-repo-volume.js';
 import { assertNoSnapshotRunning, registerRepository, RESTORE_REPO, unregisterRepository, type RepoPlace } from './opensearch-repository.js';
-import { renamer } from './opensearch-rename.js';
+import { renamer, restoreOption } from '../../src/core/rename.js';
 
 const HEALTH_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -35,9 +35,9 @@ async function run(ctx: RestoreContext, os: OpenSearchApi): Promise<RestoreResul
   if (!snapshot || indices.length === 0) {
     throw new HoldfastError('integrity', 'the manifest does not say which OpenSearch snapshot and indices it holds', { service: name, driver: 'opensearch', hint: 'this snapshot was not made by the opensearch snapshot strategy' });
   }
-  const pattern = stringOption(ctx, 'rename_pattern');
-  const replacement = stringOption(ctx, 'rename_replacement') ?? '';
-  const rename = renamer(pattern, replacement);
+  const pattern = restoreOption(ctx.options, ctx.target, 'rename_pattern');
+  const replacement = restoreOption(ctx.options, ctx.target, 'rename_replacement') ?? '';
+  const rename = renamer(pattern, replacement, 'opensearch');
   const targets = indices.map(rename);
   const originalOf = new Map(targets.map((t, i) => [t, indices[i]!]));
 
@@ -49,7 +49,7 @@ async function run(ctx: RestoreContext, os: OpenSearchApi): Promise<RestoreResul
     throw new HoldfastError('target', `${os.location} already has the indices ${clashes.join(', ')}; restoring would replace them`, {
       service: name,
       driver: 'opensearch',
-      hint: 'pass --force to delete and replace them, or restore under new names with a target URL such as opensearch://host:9200/?rename_pattern=^&rename_replacement=restored_ (or the restore options rename_pattern / rename_replacement)',
+      hint: 'pass --force to delete and replace them, or restore under new names: --rename-pattern "(.+)" --rename-replacement "restored_$1" (or the target URL parameters rename_pattern / rename_replacement)',
     });
   }
 
@@ -115,12 +115,6 @@ async function waitForHealth(os: OpenSearchApi, indices: string[], signal: Abort
       hint: 'GET _cluster/allocation/explain gives the full reason; delete the red index and restore again once it is fixed',
     });
   }
-}
-
-function stringOption(ctx: RestoreContext, key: string): string | undefined {
-  const value = ctx.options[key];
-  if (typeof value === 'string' && value !== '') return value;
-  return osOption(ctx.target, key);
 }
 
 /** Puts the repository files into the target's path.repo: on this host, or into the node's repository volume through a helper. */

@@ -9,15 +9,16 @@ const MASK = (1n << 128n) - 1n;
  * Per collection: the exact points count and an order-independent checksum
  * (a sum of per-point hashes) over each point's id, payload and vectors, read
  * with scroll. Payload keys are sorted first, so JSON key order does not count.
+ * `keyOf` maps a restored collection back to its name at backup (a rename).
  */
-export async function fingerprintCollections(node: QdrantNode, collections: readonly string[], scope: FingerprintScope): Promise<Fingerprint> {
+export async function fingerprintCollections(node: QdrantNode, collections: readonly string[], scope: FingerprintScope, keyOf: (name: string) => string = (n) => n): Promise<Fingerprint> {
   const items: Fingerprint['items'] = {};
   for (const name of collections) {
     if (scope === 'counts') {
       const res = await q(node, `count the points of ${name}`, () => node.client.count(name, { exact: true }));
-      items[name] = { count: res.count };
+      items[keyOf(name)] = { count: res.count };
     } else {
-      items[name] = await checksumCollection(node, name);
+      items[keyOf(name)] = await checksumCollection(node, name);
     }
   }
   return { scope, items };

@@ -4,7 +4,7 @@ import { connectQdrant, q, type QdrantNode } from './qdrant-connection.js';
 import { FULL_CONFIG_MEMBER, forEachMember } from './qdrant-full-archive.js';
 import { FULL_ARTIFACT, type FullRecord } from './qdrant-full-backup.js';
 import { fingerprintCollections } from './qdrant-fingerprint.js';
-import { occupiedCollections } from './qdrant-restore.js';
+import { assertDistinct, collectionRenamer, occupiedCollections } from './qdrant-restore.js';
 import { uploadSnapshot } from './qdrant-transfer.js';
 
 /**
@@ -23,8 +23,14 @@ export async function restoreFullSnapshot(ctx: RestoreContext): Promise<RestoreR
   if (!record || record.collections.length === 0) {
     throw new HoldfastError('integrity', 'the manifest records no Qdrant full snapshot', { service, driver: 'qdrant', hint: 'this snapshot was not made by the qdrant full-snapshot strategy' });
   }
-  const occupied = await occupiedCollections(node, record.collections);
-  const moved = await movedAliases(node, record.aliases);
+  const rename = collectionRenamer(ctx);
+  const renamed = record.collections.some((c) => rename(c.name) !== c.name);
+  assertDistinct(service, record.collections.map((c) => ({ from: c.name, to: rename(c.name) })));
+  const occupied = await occupiedCollections(node, record.collections.map((c) => ({ name: rename(c.name) })));
+  // Aliases follow the originals: restored copies under new names do not take them over.
+  const aliases = renamed ? {} : record.aliases;
+  if (renamed && Object.keys(record.aliases).length > 0) ctx.note(`restored under new names: the aliases ${Object.keys(record.aliases).join(', ')} were left as they are`);
+  const moved = await movedAliases(node, aliases);
   if ((occupied.length > 0 || moved.length > 0) && !ctx.force) {
     const what = [occupied.length ? `points in the collections ${occupied.join(', ')}` : '', moved.length ? `the aliases ${moved.join(', ')} pointing to other collections` : ''].filter(Boolean).join(' and ');
     throw new HoldfastError('target', `${node.location} already has ${what}; restoring would replace them`, {
@@ -44,19 +50,21 @@ export async function restoreFullSnapshot(ctx: RestoreContext): Promise<RestoreR
       if (member.path === FULL_CONFIG_MEMBER) return;
       throw new HoldfastError('integrity', `the full snapshot holds ${member.path}, which its manifest does not name`, { service, driver: 'qdrant', hint: 'restore from another snapshot' });
     }
-    ctx.progress.phase(`upload ${c.name}`);
-    await uploadSnapshot(node, c.name, body, c.sha256, ctx.signal, (n) => ctx.progress.add(n));
+    const to = rename(c.name);
+    ctx.progress.phase(`upload ${to}`);
+    await uploadSnapshot(node, to, body, c.sha256, ctx.signal, (n) => ctx.progress.add(n));
     restored.add(c.name);
   });
   const missing = record.collections.filter((c) => !restored.has(c.name)).map((c) => c.name);
   if (missing.length > 0) throw new HoldfastError('integrity', `the full snapshot lacks the snapshots of ${missing.join(', ')}`, { service, driver: 'qdrant', hint: 'restore from another snapshot' });
 
-  await restoreAliases(node, record.aliases, moved);
-  const names = record.collections.map((c) => c.name);
-  const result: RestoreResult = { location: `${node.location} (${names.join(', ')})`, details: { collections: names, aliases: record.aliases } };
+  await restoreAliases(node, aliases, moved);
+  const names = record.collections.map((c) => rename(c.name));
+  const result: RestoreResult = { location: `${node.location} (${names.join(', ')})`, details: { collections: names, aliases } };
   if (ctx.recorded.fingerprint) {
     ctx.progress.phase('fingerprint');
-    result.fingerprint = await fingerprintCollections(node, names, ctx.recorded.fingerprint.scope);
+    const originalOf = new Map(record.collections.map((c) => [rename(c.name), c.name]));
+    result.fingerprint = await fingerprintCollections(node, names, ctx.recorded.fingerprint.scope, (n) => originalOf.get(n) ?? n);
   }
   return result;
 }

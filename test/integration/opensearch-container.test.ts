@@ -64,6 +64,14 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('opensearch in
     expect(await lab.inVolume(freshVolume, 'ls -A /v')).not.toContain('holdfast-restore');
   });
 
+  test('restore --rename-pattern/--rename-replacement: the indices come back under new names next to the existing ones', async () => {
+    const res = await holdfast(['--repo', repo, 'restore', snapshot, '--json', '--target', `src=opensearch://127.0.0.1:${fresh.port}/?container=${fresh.container}`, '--rename-pattern', '(.+)', '--rename-replacement', 'copy_$1'], lab.env());
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect(res.json<Doc>().services[0]!.fingerprint?.equal).toBe(true);
+    expect(await articlesCount(fresh.url, 'copy_')).toBe(150);
+    expect(await articlesCount(fresh.url)).toBe(150);
+  });
+
   test('in place over the mutated source with --force', async () => {
     const forced = await holdfast(['--repo', repo, 'restore', snapshot, '--force', '--json', '--target', `src=opensearch://127.0.0.1:${source.port}/?container=${source.container}`], lab.env());
     expect(forced.code, forced.stderr + forced.stdout).toBe(0);

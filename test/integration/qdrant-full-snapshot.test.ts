@@ -95,6 +95,31 @@ describe('qdrant full-snapshot strategy (fake Qdrant)', () => {
     expect(source.aliases()).toEqual({ 'docs-current': 'docs' });
   });
 
+  test('restore under new names (--rename-pattern) next to the originals: fingerprints compared by original name, aliases left alone', async () => {
+    const service = ['--service', `src=qdrant://127.0.0.1:${source.port}`];
+    const res = await holdfast(['restore', snapshot, '--json', ...service, '--rename-pattern', '(.+)', '--rename-replacement', 'restored_$1'], env);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect(res.json<Doc>().services[0]!.fingerprint).toMatchObject({ equal: true, compared: 2 });
+    const names = (await client.getCollections()).collections.map((c) => c.name).sort();
+    expect(names).toEqual(['docs', 'images', 'restored_docs', 'restored_images']);
+    expect(source.aliases()).toEqual({ 'docs-current': 'docs' });
+    const clash = await holdfast(['restore', snapshot, ...service, '--rename-pattern', '.+', '--rename-replacement', 'same'], env);
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toMatch(/maps both docs and images to same/);
+    for (const c of ['restored_docs', 'restored_images']) await client.deleteCollection(c);
+  });
+
+  test('restore --help explains the rename flags and --option; a replacement without a pattern is a usage error', async () => {
+    const help = await holdfast(['restore', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--rename-pattern/);
+    expect(help.stdout).toMatch(/--rename-replacement/);
+    expect(help.stdout).toMatch(/--option\s+an engine restore option KEY=VALUE/);
+    const bad = await holdfast(['restore', snapshot, '--rename-replacement', 'x'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--rename-replacement needs --rename-pattern');
+  });
+
   test('a full snapshot cut mid-download stores nothing and leaves nothing on the node', async () => {
     const cutEnv = { HOLDFAST_REPO: join(work, 'cut-repo') };
     expect((await holdfast(['init'], cutEnv)).code).toBe(0);
