@@ -37,6 +37,8 @@
  * collection's config and points), not Qdrant's tar of segments; only named-less
  * dense vectors; no filters, no search, no shards, no WAL. The api-key check
  * and the upload checksum check behave as documented (401, 400 on mismatch).
+ * A full snapshot here is a ustar archive (Qdrant's tar crate writes GNU
+ * headers; holdfast's reader takes both) with Qdrant's member layout.
  * Test hooks: `cutNextDownload()` sends half of the next download and drops
  * the connection (the Content-Length promised the whole).
  * Listens on 127.0.0.1 only.
