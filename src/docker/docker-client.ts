@@ -12,7 +12,7 @@ export function dockerHost(): string {
   return process.env.DOCKER_HOST || 'unix:///var/run/docker.sock';
 }
 
-/** The DockerApi over dockerode. Nothing connects until the first call. */
+/** The DockerApi: node:http on a local socket, dockerode for tcp:// daemons. Nothing connects until the first call. */
 export function connectDocker(host: string = dockerHost()): DockerApi {
   return new DockerodeApi(host);
 }
