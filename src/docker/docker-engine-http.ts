@@ -66,8 +66,10 @@ export class EngineHttp {
     };
   }
 
+  /** `name` goes in the query, as the Engine API wants it (the body has no such field). */
   async createContainer(spec: Record<string, unknown>) {
-    const { Id } = (await this.json('POST', '/containers/create', spec)) as { Id: string };
+    const { name, ...body } = spec;
+    const { Id } = (await this.json('POST', `/containers/create${query({ name: typeof name === 'string' ? name : undefined })}`, body)) as { Id: string };
     return this.getContainer(Id);
   }
 

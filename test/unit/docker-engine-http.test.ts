@@ -27,6 +27,22 @@ describe('the Docker API over a local socket (node:http, no dockerode)', () => {
       if (req.url === '/containers/abc/stop?t=7') return void res.writeHead(304).end();
       if (req.url === '/containers/abc/pause') return json(500, { message: 'Container abc is already paused' });
       if (req.url === '/images/holdfast-test/postgres:15/json') return json(200, { Id: 'sha256:1234' });
+      if (req.url === '/containers/create?name=hf-db') {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          seen.push(`BODY ${body}`);
+          json(201, { Id: 'new1' });
+        });
+        return;
+      }
+      if (req.url === '/containers/new1/start') return void res.writeHead(204).end();
+      if (req.url === '/volumes?filters=' + encodeURIComponent(JSON.stringify({ label: ['holdfast.scratch'] }))) return json(200, { Volumes: [{ Name: 'v1' }] });
+      if (req.url === '/volumes/gone' && req.method === 'DELETE') return json(404, { message: 'no such volume' });
+      if (req.url === '/containers/abc/logs?stdout=1&stderr=1&tail=5') {
+        res.writeHead(200, { 'content-type': 'application/vnd.docker.multiplexed-stream' });
+        return void res.end(Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 5]), Buffer.from('boom\n')]));
+      }
       return json(404, { message: `no route ${req.url}` });
     });
     server.on('upgrade', (req, sock) => {
@@ -53,6 +69,17 @@ describe('the Docker API over a local socket (node:http, no dockerode)', () => {
     await api.stop('abc', 7);
     await expect(api.pause('abc')).rejects.toThrow(/docker pause abc: Container abc is already paused/);
     expect(await api.imageId('holdfast-test/postgres:15')).toBe('sha256:1234');
+  });
+
+  test('create puts the name in the query; volumes listed and removed; logs demultiplexed', async () => {
+    const api = connectDocker(`unix://${socket}`);
+    expect(await api.createContainer({ name: 'hf-db', image: 'holdfast-test/postgres:15', env: [], labels: {}, networkMode: 'none', mounts: [] })).toBe('new1');
+    const body = seen.find((l) => l.startsWith('BODY '));
+    expect(body).toBeDefined();
+    expect(JSON.parse(body!.slice(5))).not.toHaveProperty('name');
+    expect(await api.listVolumes('holdfast.scratch')).toEqual(['v1']);
+    await api.removeVolume('gone');
+    expect(await api.logsTail('abc', 5)).toBe('boom');
   });
 
   test('a hijacked exec stream: demultiplexed stdout, exit code from the exec inspect', async () => {
