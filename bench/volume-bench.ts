@@ -2,7 +2,11 @@
  * holdfast's volume backup against `tar -I 'zstd -T0 -3'` of the same
  * directory, in one run, and the hold window of each service of a small stack.
  *
- *   npm run build && node dist/bench/volume-bench.js [--small 10000] [--large-mb 256] [--rounds 3]
+ *   npm run build && node dist/bench/volume-bench.js [--small 10000] [--large-mb 256] [--rounds 3] [--baseline OTHER/bin/holdfast.js]
+ *
+ * --baseline adds another build of holdfast (e.g. the commit before a change,
+ * unpacked with git archive and built) as one more interleaved contender, so
+ * that a before/after comparison comes from one run under the same load.
  *
  * Data: `--small` files of 1-8 KiB (JSON-ish text with random ids) in 100
  * directories, and three large files (random bytes, log text, half and half).
@@ -33,6 +37,7 @@ function arg(name: string, fallback: string): string {
 const small = Number(arg('small', '10000'));
 const largeMb = Number(arg('large-mb', '256'));
 const rounds = Number(arg('rounds', '3'));
+const baselineBin = arg('baseline', '');
 const MiB = (n: number) => Math.round((n / 1048576) * 10) / 10;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? 0;
 const log = (text: string) => process.stderr.write(`[volume-bench] ${text}\n`);
@@ -88,11 +93,11 @@ async function main(): Promise<void> {
     let lastHold: unknown;
     // The service's own time inside holdfast (plan and process start excluded), per run.
     const serviceMs: number[] = [];
-    const holdfastBackup = async (): Promise<Timed> => {
-      const t = await hf(['backup', '--service', `data=container:${writer}`, '--json']);
+    const holdfastBackup = async (bin = BIN): Promise<Timed> => {
+      const t = await timed(process.execPath, [bin, '--repo', repo, '--quiet', 'backup', '--service', `data=container:${writer}`, '--json'], env);
       const doc = JSON.parse(t.stdout) as { snapshot: string; services: Array<{ durationMs: number }> };
       const id = doc.snapshot;
-      serviceMs.push(doc.services[0]!.durationMs);
+      if (bin === BIN) serviceMs.push(doc.services[0]!.durationMs);
       const manifest = JSON.parse(await readFile(join(repo, 'snapshots', id, 'manifest.json'), 'utf8')) as { services: { data: { details: { held: unknown; holdMs: number }; artifacts: Array<{ storedBytes: number }> } } };
       lastHold = { ...(manifest.services.data.details as object), stored: manifest.services.data.artifacts.reduce((n, a) => n + a.storedBytes, 0) };
       await clearSnapshots();
@@ -107,7 +112,13 @@ async function main(): Promise<void> {
     await raw();
     await holdfastBackup();
     log(`${rounds} interleaved rounds`);
-    const results = await interleaved(rounds, { raw, rawSync, rawGnuFlags, holdfast: holdfastBackup });
+    const contenders: Record<string, () => Promise<Timed>> = { raw, rawSync, rawGnuFlags, holdfast: () => holdfastBackup() };
+    if (baselineBin) {
+      contenders.baseline = () => holdfastBackup(baselineBin);
+      await holdfastBackup(baselineBin);
+    }
+    type Result = Timed & { all: number[] };
+    const results = (await interleaved(rounds, contenders)) as { raw: Result; rawSync: Result; rawGnuFlags: Result; holdfast: Result; baseline?: Result };
     const rawStored = (await stat(rawOut)).size;
 
     log('hold windows per service: a stack of PostgreSQL and the writer');
@@ -135,6 +146,7 @@ async function main(): Promise<void> {
         holdfastVsTarZstd: Math.round((results.raw.seconds / results.holdfast.seconds) * 100) / 100,
         holdfastVsTarZstdSync: Math.round((results.rawSync.seconds / results.holdfast.seconds) * 100) / 100,
         holdfastVsTarZstdSameFlags: Math.round((results.rawGnuFlags.seconds / results.holdfast.seconds) * 100) / 100,
+        ...(results.baseline ? { baselineVsTarZstd: Math.round((results.raw.seconds / results.baseline.seconds) * 100) / 100, baseline: baselineBin } : {}),
       },
       serviceSeconds: { all: serviceMs.map((ms) => ms / 1000), median: median(serviceMs.slice(1)) / 1000, ratioVsTarZstd: Math.round((results.raw.seconds / (median(serviceMs.slice(1)) / 1000)) * 100) / 100 },
       stored: { rawMiB: MiB(rawStored), lastHoldfast: lastHold },

@@ -4,7 +4,8 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { connectOpenSearch, type OpenSearchApi } from './opensearch-connection.js';
 import { fingerprintIndices } from './opensearch-fingerprint.js';
 import { nodeFacts, requirePathRepo, selectIndices } from './opensearch-inspector.js';
-import { assertHostDirectory, assertNoSnapshotRunning, BACKUP_REPO, registerRepository, repoPlace, unregisterRepository, waitForSnapshot } from './opensearch-repository.js';
+import { resolveRepoPlace } from './opensearch-repo-volume.js';
+import { assertHostDirectory, assertNoSnapshotRunning, BACKUP_REPO, registerRepository, unregisterRepository, waitForSnapshot, type RepoPlace } from './opensearch-repository.js';
 
 export const REPOSITORY_ARTIFACT = 'repository.tar';
 const SNAPSHOT_TIMEOUT_MS = 6 * 60 * 60 * 1000;
@@ -30,7 +31,7 @@ export async function backupWithSnapshot(ctx: BackupContext): Promise<BackupResu
 async function run(ctx: BackupContext, os: OpenSearchApi): Promise<BackupResult> {
   const name = ctx.service.name;
   const facts = await nodeFacts(os);
-  const place = repoPlace(ctx.service, requirePathRepo(facts, name), BACKUP_REPO);
+  const place = await resolveRepoPlace(ctx.service, requirePathRepo(facts, name), BACKUP_REPO);
   const indices = await selectIndices(os, ctx.service);
   if (indices.length === 0) {
     throw new HoldfastError('not-found', `there is no index to back up on ${os.location} (names starting with "." are system indices and left out)`, {
@@ -43,7 +44,7 @@ async function run(ctx: BackupContext, os: OpenSearchApi): Promise<BackupResult>
   await os.call('GET', `/_cluster/health/${indices.map(encodeURIComponent).join(',')}`, undefined, { wait_for_status: 'yellow', timeout: '20s' });
   await assertNoSnapshotRunning(os);
   await registerRepository(os, BACKUP_REPO, place.location, false);
-  await assertHostDirectory(name, place);
+  if (!place.volume) await assertHostDirectory(name, place);
 
   const snapshot = `holdfast-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
   ctx.progress.phase(`snapshot ${indices.length} indices`);
@@ -56,16 +57,9 @@ async function run(ctx: BackupContext, os: OpenSearchApi): Promise<BackupResult>
     await assertNoSnapshotRunning(os);
     // Unregistered, the repository cannot be written while tar reads it; registered again below.
     await unregisterRepository(os, BACKUP_REPO);
-    const { exit } = await ctx.artifacts.writeCommand(REPOSITORY_ARTIFACT, { command: 'tar', args: ['-C', place.hostPath, '-cf', '-', '.'] }, { kind: 'opensearch-fs-repository', label: snapshot });
-    if (exit.code !== 0) {
-      throw new HoldfastError('tool', `tar of the snapshot repository ${place.hostPath} failed (exit ${exit.code}): ${exit.stderr}`.trim(), {
-        service: name,
-        driver: 'opensearch',
-        hint: 'check that holdfast may read every file under the repository directory',
-      });
-    }
+    const copied = await copyRepository(ctx, place, snapshot);
     const result: BackupResult = {
-      details: { version: facts.version, distribution: facts.distribution, snapshot, repository: BACKUP_REPO, indices },
+      details: { version: facts.version, distribution: facts.distribution, snapshot, repository: BACKUP_REPO, indices, ...copied },
     };
     if (fingerprint) result.fingerprint = fingerprint;
     return result;
@@ -77,4 +71,29 @@ async function run(ctx: BackupContext, os: OpenSearchApi): Promise<BackupResult>
       await unregisterRepository(os, BACKUP_REPO);
     }
   }
+}
+
+/**
+ * The repository directory into the artifact: tar on this host when holdfast
+ * sees the directory, else (a containerized node) from a helper container
+ * that mounts the node's repository volume read-only.
+ */
+async function copyRepository(ctx: BackupContext, place: RepoPlace, snapshot: string): Promise<Record<string, unknown>> {
+  const name = ctx.service.name;
+  const meta = { kind: 'opensearch-fs-repository', label: snapshot };
+  if (place.volume) {
+    const { copyDirOut } = await import('../volume/volume-dir-transfer.js');
+    const v = place.volume;
+    const copy = await copyDirOut(ctx, { type: v.type, source: v.source, subdir: v.subdir }, REPOSITORY_ARTIFACT, meta);
+    return { copiedFrom: { container: v.container, type: v.type, source: v.source, subdir: v.subdir, transport: copy.transport }, tar: copy.tar };
+  }
+  const { exit } = await ctx.artifacts.writeCommand(REPOSITORY_ARTIFACT, { command: 'tar', args: ['-C', place.hostPath, '-cf', '-', '.'] }, meta);
+  if (exit.code !== 0) {
+    throw new HoldfastError('tool', `tar of the snapshot repository ${place.hostPath} failed (exit ${exit.code}): ${exit.stderr}`.trim(), {
+      service: name,
+      driver: 'opensearch',
+      hint: 'check that holdfast may read every file under the repository directory',
+    });
+  }
+  return { copiedFrom: { path: place.hostPath } };
 }

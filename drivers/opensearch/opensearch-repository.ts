@@ -5,6 +5,7 @@ import type { Service } from '../../src/core/service.js';
 import { waitFor } from '../../src/core/wait.js';
 import { osOption, type OpenSearchApi } from './opensearch-connection.js';
 import { PATH_REPO_HINT } from './opensearch-inspector.js';
+import type { RepoVolume } from './opensearch-repo-volume.js';
 
 /** Holdfast's own repository names: nothing else should write there. */
 export const BACKUP_REPO = 'holdfast';
@@ -15,6 +16,8 @@ export interface RepoPlace {
   location: string;
   /** The same directory as holdfast sees it on this host. */
   hostPath: string;
+  /** Set for a containerized node: the volume that holds it, reached through a helper container instead of hostPath. */
+  volume?: RepoVolume;
 }
 
 /**

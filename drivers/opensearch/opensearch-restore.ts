@@ -3,11 +3,12 @@ import type { RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { waitFor } from '../../src/core/wait.js';
 import { REPOSITORY_ARTIFACT } from './opensearch-backup.js';
-import { connectOpenSearch, osOption, type OpenSearchApi } from './opensearch-connection.js';
+import { connectOpenSearch, type OpenSearchApi } from './opensearch-connection.js';
 import { fingerprintIndices } from './opensearch-fingerprint.js';
 import { listIndices, nodeFacts, requirePathRepo } from './opensearch-inspector.js';
-import { assertNoSnapshotRunning, registerRepository, repoPlace, RESTORE_REPO, unregisterRepository } from './opensearch-repository.js';
-import { renamer } from './opensearch-rename.js';
+import { resolveRepoPlace } from './opensearch-repo-volume.js';
+import { assertNoSnapshotRunning, registerRepository, RESTORE_REPO, unregisterRepository, type RepoPlace } from './opensearch-repository.js';
+import { renamer, restoreOption } from '../../src/core/rename.js';
 
 const HEALTH_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -35,34 +36,29 @@ async function run(ctx: RestoreContext, os: OpenSearchApi): Promise<RestoreResul
   if (!snapshot || indices.length === 0) {
     throw new HoldfastError('integrity', 'the manifest does not say which OpenSearch snapshot and indices it holds', { service: name, driver: 'opensearch', hint: 'this snapshot was not made by the opensearch snapshot strategy' });
   }
-  const pattern = stringOption(ctx, 'rename_pattern');
-  const replacement = stringOption(ctx, 'rename_replacement') ?? '';
-  const rename = renamer(pattern, replacement);
+  const pattern = restoreOption(ctx.options, ctx.target, 'rename_pattern');
+  const replacement = restoreOption(ctx.options, ctx.target, 'rename_replacement') ?? '';
+  const rename = renamer(pattern, replacement, 'opensearch');
   const targets = indices.map(rename);
   const originalOf = new Map(targets.map((t, i) => [t, indices[i]!]));
 
   const facts = await nodeFacts(os);
-  const place = repoPlace(ctx.target, requirePathRepo(facts, name), RESTORE_REPO, false);
+  const place = await resolveRepoPlace(ctx.target, requirePathRepo(facts, name), RESTORE_REPO, false);
   const existing = new Set((await listIndices(os)).map((i) => i.name));
   const clashes = targets.filter((t) => existing.has(t));
   if (clashes.length > 0 && !ctx.force) {
     throw new HoldfastError('target', `${os.location} already has the indices ${clashes.join(', ')}; restoring would replace them`, {
       service: name,
       driver: 'opensearch',
-      hint: 'pass --force to delete and replace them, or restore under new names with a target URL such as opensearch://host:9200/?rename_pattern=^&rename_replacement=restored_ (or the restore options rename_pattern / rename_replacement)',
+      hint: 'pass --force to delete and replace them, or restore under new names: --rename-pattern "(.+)" --rename-replacement "restored_$1" (or the target URL parameters rename_pattern / rename_replacement)',
     });
   }
 
   ctx.progress.phase('copy repository in');
   await assertNoSnapshotRunning(os);
   await unregisterRepository(os, RESTORE_REPO);
-  await rm(place.hostPath, { recursive: true, force: true });
-  await mkdir(place.hostPath, { recursive: true });
   try {
-    const exit = await ctx.artifacts.pipeToCommand(REPOSITORY_ARTIFACT, { command: 'tar', args: ['-C', place.hostPath, '-xf', '-'], stdout: 'ignore' });
-    if (exit.code !== 0) {
-      throw new HoldfastError('tool', `tar could not unpack the repository into ${place.hostPath} (exit ${exit.code}): ${exit.stderr}`.trim(), { service: name, driver: 'opensearch', hint: 'check free space and that holdfast may write under path.repo (or repo_path_host)' });
-    }
+    await copyRepositoryIn(ctx, place);
     await registerRepository(os, RESTORE_REPO, place.location, true);
     if (clashes.length > 0) {
       ctx.note(`--force: deleted the existing indices ${clashes.join(', ')} before the restore`);
@@ -78,7 +74,7 @@ async function run(ctx: RestoreContext, os: OpenSearchApi): Promise<RestoreResul
     await waitForHealth(os, targets, ctx.signal);
   } finally {
     await unregisterRepository(os, RESTORE_REPO);
-    await rm(place.hostPath, { recursive: true, force: true }).catch(() => undefined);
+    await removeRepositoryCopy(ctx, place).catch((e: Error) => ctx.note(`could not remove the scratch copy of the repository ${place.location}: ${e.message}`));
   }
 
   const result: RestoreResult = { location: `${os.location} (${targets.join(', ')})`, details: { snapshot, indices: targets } };
@@ -122,8 +118,28 @@ async function waitForHealth(os: OpenSearchApi, indices: string[], signal: Abort
   }
 }
 
-function stringOption(ctx: RestoreContext, key: string): string | undefined {
-  const value = ctx.options[key];
-  if (typeof value === 'string' && value !== '') return value;
-  return osOption(ctx.target, key);
+/** Puts the repository files into the target's path.repo: on this host, or into the node's repository volume through a helper. */
+async function copyRepositoryIn(ctx: RestoreContext, place: RepoPlace): Promise<void> {
+  if (place.volume) {
+    const { copyDirIn } = await import('../volume/volume-dir-transfer.js');
+    await copyDirIn(ctx, { type: place.volume.type, source: place.volume.source, subdir: place.volume.subdir }, REPOSITORY_ARTIFACT);
+    return;
+  }
+  await rm(place.hostPath, { recursive: true, force: true });
+  await mkdir(place.hostPath, { recursive: true });
+  const exit = await ctx.artifacts.pipeToCommand(REPOSITORY_ARTIFACT, { command: 'tar', args: ['-C', place.hostPath, '-xf', '-'], stdout: 'ignore' });
+  if (exit.code !== 0) {
+    throw new HoldfastError('tool', `tar could not unpack the repository into ${place.hostPath} (exit ${exit.code}): ${exit.stderr}`.trim(), {
+      service: ctx.target.name,
+      driver: 'opensearch',
+      hint: 'check free space and that holdfast may write under path.repo (or repo_path_host)',
+    });
+  }
+}
+
+async function removeRepositoryCopy(ctx: RestoreContext, place: RepoPlace): Promise<void> {
+  if (!place.volume) return rm(place.hostPath, { recursive: true, force: true });
+  const { removeDirIn } = await import('../volume/volume-dir-transfer.js');
+  const helper = ctx.target.options.helper_image;
+  await removeDirIn({ type: place.volume.type, source: place.volume.source, subdir: place.volume.subdir }, ctx.target.name, typeof helper === 'string' ? helper : undefined);
 }

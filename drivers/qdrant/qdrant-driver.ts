@@ -1,6 +1,8 @@
 import type { Driver } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { backupWithSnapshots } from './qdrant-backup.js';
+import { backupFullSnapshot, clusterPeers } from './qdrant-full-backup.js';
+import { restoreFullSnapshot } from './qdrant-full-restore.js';
 import { connectQdrant } from './qdrant-connection.js';
 import { detectQdrant, QDRANT_SCHEMES } from './qdrant-detect.js';
 import { fingerprintCollections } from './qdrant-fingerprint.js';
@@ -17,7 +19,8 @@ export const qdrantDriver: Driver = {
   detect: detectQdrant,
 
   async strategies(service) {
-    return qdrantStrategies((await qdrantVersion(connectQdrant(service))).version);
+    const node = connectQdrant(service);
+    return qdrantStrategies((await qdrantVersion(node)).version, await clusterPeers(node));
   },
 
   inspect: (service) => inspectQdrant(connectQdrant(service)),
@@ -28,14 +31,16 @@ export const qdrantDriver: Driver = {
   },
 
   backup(ctx) {
-    if (ctx.strategy !== 'snapshot') throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'qdrant', hint: 'the qdrant driver offers: snapshot' });
-    return backupWithSnapshots(ctx);
+    if (ctx.strategy === 'snapshot') return backupWithSnapshots(ctx);
+    if (ctx.strategy === 'full-snapshot') return backupFullSnapshot(ctx);
+    throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'qdrant', hint: 'the qdrant driver offers: snapshot, full-snapshot' });
   },
 
   scratchTarget: qdrantScratchTarget,
 
   restore(ctx) {
-    if (ctx.strategy !== 'snapshot') throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'qdrant' });
-    return restoreSnapshots(ctx);
+    if (ctx.strategy === 'snapshot') return restoreSnapshots(ctx);
+    if (ctx.strategy === 'full-snapshot') return restoreFullSnapshot(ctx);
+    throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'qdrant' });
   },
 };

@@ -9,9 +9,9 @@ const MASK = (1n << 128n) - 1n;
  * Per collection: the exact points count and an order-independent checksum
  * (a sum of per-point hashes) over each point's id, payload and vectors, read
  * with scroll. Payload keys are sorted first, so JSON key order does not count.
- * `keyOf` gives a restored collection its name at backup (restore option `rename`).
+ * `keyOf` maps a restored collection back to its name at backup (a rename).
  */
-export async function fingerprintCollections(node: QdrantNode, collections: readonly string[], scope: FingerprintScope, keyOf: (collection: string) => string = (c) => c): Promise<Fingerprint> {
+export async function fingerprintCollections(node: QdrantNode, collections: readonly string[], scope: FingerprintScope, keyOf: (name: string) => string = (n) => n): Promise<Fingerprint> {
   const items: Fingerprint['items'] = {};
   for (const name of collections) {
     if (scope === 'counts') {

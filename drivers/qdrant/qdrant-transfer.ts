@@ -14,15 +14,20 @@ const enc = encodeURIComponent;
  * by the reader, not lost before anyone listens.
  */
 export async function downloadSnapshot(node: QdrantNode, collection: string, snapshot: { name: string; size: number; checksum?: string | null }, signal: AbortSignal, onBytes: (n: number) => void = () => undefined): Promise<Readable> {
-  const url = `${node.location}/collections/${enc(collection)}/snapshots/${enc(snapshot.name)}`;
+  return downloadChecked(node, `the snapshot of ${collection}`, `/collections/${enc(collection)}/snapshots/${enc(snapshot.name)}`, snapshot, signal, onBytes);
+}
+
+/** The same for any snapshot file the node serves (`/snapshots/{name}`: a full-storage snapshot). */
+export async function downloadChecked(node: QdrantNode, what: string, path: string, snapshot: { name: string; size: number; checksum?: string | null }, signal: AbortSignal, onBytes: (n: number) => void = () => undefined): Promise<Readable> {
+  const url = `${node.location}${path}`;
   let res: Response;
   try {
     res = await fetch(url, { headers: node.headers(), signal });
   } catch (cause) {
-    throw qdrantError(node, `download the snapshot of ${collection}`, cause);
+    throw qdrantError(node, `download ${what}`, cause);
   }
   if (!res.ok || !res.body) {
-    throw qdrantError(node, `download the snapshot of ${collection}`, Object.assign(new Error(`HTTP ${res.status} ${await res.text().catch(() => '')}`.trim()), { status: res.status }));
+    throw qdrantError(node, `download ${what}`, Object.assign(new Error(`HTTP ${res.status} ${await res.text().catch(() => '')}`.trim()), { status: res.status }));
   }
   const body = res.body as unknown as AsyncIterable<Uint8Array>;
   const opts = { service: node.service, driver: 'qdrant', hint: 'nothing was stored; run the backup again, and check the network and the node if it repeats' };
@@ -37,12 +42,12 @@ export async function downloadSnapshot(node: QdrantNode, collection: string, sna
         yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       }
     } catch (cause) {
-      throw new HoldfastError('integrity', `the download of the snapshot of ${collection} was cut after ${bytes} of ${snapshot.size} bytes (${(cause as Error).message})`, { ...opts, cause });
+      throw new HoldfastError('integrity', `the download of ${what} was cut after ${bytes} of ${snapshot.size} bytes (${(cause as Error).message})`, { ...opts, cause });
     }
     const sha = hash.digest('hex');
     const want = snapshot.checksum ?? undefined;
     if (bytes !== snapshot.size || (want && sha !== want)) {
-      throw new HoldfastError('integrity', `the snapshot of ${collection} arrived damaged: ${bytes} of ${snapshot.size} bytes, sha256 ${sha.slice(0, 12)}… where Qdrant said ${want?.slice(0, 12) ?? '(none)'}…`, opts);
+      throw new HoldfastError('integrity', `${what} arrived damaged: ${bytes} of ${snapshot.size} bytes, sha256 ${sha.slice(0, 12)}… where Qdrant said ${want?.slice(0, 12) ?? '(none)'}…`, opts);
     }
   }
   return Readable.from(verified(), { objectMode: false });

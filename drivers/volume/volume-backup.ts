@@ -41,19 +41,28 @@ export async function backupVolumes(ctx: BackupContext, strategy: VolumeStrategy
   const mode = VOLUME_STRATEGIES[strategy];
   const service = ctx.service;
   const api = await dockerApi();
-  const removed = await removeLeftoverHelpers(api);
-  if (removed.length) ctx.note(`removed helper containers left by runs that died: ${removed.join(', ')}`);
   const mounts = stateMounts(service);
   for (const m of service.container?.mounts ?? []) {
     if (m.type === 'tmpfs') ctx.note(`tmpfs ${m.destination} is memory only and was not copied`);
     else if (m.readOnly) ctx.note(`read-only mount ${m.destination} (${m.source}) is not state and was not copied`);
   }
-  const flavor = await probeTar(api, helperImage(stringOption(service.options.helper_image)), service.name);
+  // Independent Docker round trips, at once: every one of them is time before the hold.
+  const prep = await Promise.allSettled([
+    removeLeftoverHelpers(api),
+    probeTar(api, helperImage(stringOption(service.options.helper_image)), service.name),
+    api.host.startsWith('unix://') ? FifoDir.create() : Promise.resolve(undefined),
+  ] as const);
+  const failed = prep.find((p) => p.status === 'rejected');
+  if (failed) {
+    if (prep[2].status === 'fulfilled') await prep[2].value?.remove();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const [removed, flavor, io] = prep.map((p) => (p as PromiseFulfilledResult<unknown>).value) as [string[], TarFlavor, FifoDir | undefined];
+  if (removed.length) ctx.note(`removed helper containers left by runs that died: ${removed.join(', ')}`);
   const dropped = droppedByFlavor(flavor);
   if (dropped.length) ctx.note(`${flavor.version} in ${flavor.image} drops ${dropped.join(', ')}; set HOLDFAST_HELPER_IMAGE to an image with GNU tar to keep them`);
 
   // The helper starts before the hold, so that the window holds only the tar itself.
-  const io = api.host.startsWith('unix://') ? await FifoDir.create() : undefined;
   let helper: IdleHelper;
   try {
     helper = await startIdleHelper(api, 'backup', {
@@ -91,6 +100,8 @@ export async function backupVolumes(ctx: BackupContext, strategy: VolumeStrategy
       failure = error;
     }
     holdMs = writers.length ? Date.now() - heldAt : 0;
+    // tar is done with the helper: it goes while the writers start again and the artifacts are flushed.
+    const stopping = helper.stop();
     try {
       windows = await held.release();
     } catch (error) {
@@ -99,8 +110,6 @@ export async function backupVolumes(ctx: BackupContext, strategy: VolumeStrategy
       throw failure ? new HoldfastError(e.code, `${e.message}; the copy failed too: ${(failure as Error).message}`, { service: service.name, ...(e.hint ? { hint: e.hint } : {}) }) : e;
     }
     ctx.progress.phase('store');
-    // tar is done with the helper: remove it while the artifacts are flushed.
-    const stopping = helper.stop();
     const settledCopies = await Promise.allSettled(copies.map((c) => c.done));
     await stopping;
     for (const [i, settled] of settledCopies.entries()) {

@@ -39,18 +39,7 @@ export async function restoreVolumes(ctx: RestoreContext): Promise<RestoreResult
   const destinations = await resolveDestinations(api, ctx, recorded);
 
   ctx.progress.phase('check archives');
-  for (const d of destinations) {
-    const scan = await scanArchive(ctx.artifacts.open(d.recorded.artifact), false).catch((error: unknown) => {
-      throw new HoldfastError('integrity', `the archive of ${d.recorded.source} is not a readable tar: ${(error as Error).message}`, { service, hint: 'restore from another snapshot', cause: error });
-    });
-    if (scan.unsafeCount > 0) {
-      throw new HoldfastError('integrity', `the archive of ${d.recorded.source} has ${scan.unsafeCount} entries that would land outside the target: ${scan.unsafe.slice(0, 5).join('; ')}`, {
-        service,
-        hint: 'nothing was extracted; this archive cannot be restored safely (inspect it with zstd -dc ARTIFACT | tar -tv)',
-      });
-    }
-    if (!scan.complete) throw new HoldfastError('integrity', `the archive of ${d.recorded.source} is truncated`, { service, hint: 'restore from another snapshot' });
-  }
+  for (const d of destinations) await assertSafeArchive(ctx, d.recorded.artifact, d.recorded.source);
 
   const flavor = await restoreFlavor(api, ctx);
   for (const d of destinations) {
@@ -73,7 +62,7 @@ export async function restoreVolumes(ctx: RestoreContext): Promise<RestoreResult
     for (const d of destinations) {
       ctx.progress.phase(`extract ${d.source}`);
       await create(api, d, service);
-      await extract(ctx, api, flavor, d);
+      await extract(ctx, api, flavor, { type: d.type, source: d.source, artifact: d.recorded.artifact, ...(d.wipe ? { wipe: true } : {}) });
     }
   } catch (error) {
     failure = error;
@@ -104,8 +93,27 @@ export async function restoreVolumes(ctx: RestoreContext): Promise<RestoreResult
   };
 }
 
+/**
+ * Reads an archive once and refuses it whole if a member would land outside
+ * the target (`..`, absolute paths, symlinks or hard links out, device
+ * nodes) or if it is cut short: nothing is touched before this passed.
+ */
+export async function assertSafeArchive(ctx: RestoreContext, artifact: string, label: string): Promise<void> {
+  const service = ctx.source.name;
+  const scan = await scanArchive(ctx.artifacts.open(artifact), false).catch((error: unknown) => {
+    throw new HoldfastError('integrity', `the archive of ${label} is not a readable tar: ${(error as Error).message}`, { service, hint: 'restore from another snapshot', cause: error });
+  });
+  if (scan.unsafeCount > 0) {
+    throw new HoldfastError('integrity', `the archive of ${label} has ${scan.unsafeCount} entries that would land outside the target: ${scan.unsafe.slice(0, 5).join('; ')}`, {
+      service,
+      hint: 'nothing was extracted; this archive cannot be restored safely (inspect it with zstd -dc ARTIFACT | tar -tv)',
+    });
+  }
+  if (!scan.complete) throw new HoldfastError('integrity', `the archive of ${label} is truncated`, { service, hint: 'restore from another snapshot' });
+}
+
 /** The recorded helper image when it is still here (same tar), unless the user names another. */
-async function restoreFlavor(api: DockerApi, ctx: RestoreContext): Promise<TarFlavor> {
+export async function restoreFlavor(api: DockerApi, ctx: RestoreContext): Promise<TarFlavor> {
   const chosen = typeof ctx.target.options.helper_image === 'string' ? ctx.target.options.helper_image : undefined;
   return restoreTarFlavor(api, ctx.recorded.details.tar as TarFlavor | undefined, chosen, ctx.source.name);
 }
@@ -155,25 +163,41 @@ async function create(api: DockerApi, d: Destination, service: string): Promise<
   if (d.type === 'bind' && api.host.startsWith('unix://')) await mkdir(d.source, { recursive: true });
 }
 
+/** What extract() writes into: a volume or host directory, optionally a directory inside it. */
+export interface ExtractTarget {
+  type: 'volume' | 'bind';
+  source: string;
+  artifact: string;
+  /** A relative path inside the mount to extract into (created; emptied first when `wipe`). */
+  subdir?: string;
+  /** Empty the target first (--force, or a directory holdfast owns). */
+  wipe?: boolean;
+}
+
 /**
- * Empties the destination when asked (--force), then extracts the archive
+ * Empties the target when asked (--force), then extracts the archive
  * into it: through a named pipe when the helper shares this machine's files
  * (zstd -d into dd into the pipe, no copy through Node), else through the
  * exec's stdin.
  */
-async function extract(ctx: RestoreContext, api: DockerApi, flavor: TarFlavor, d: Destination): Promise<void> {
+export async function extract(ctx: RestoreContext, api: DockerApi, flavor: TarFlavor, d: ExtractTarget): Promise<void> {
   const service = ctx.source.name;
+  const into = d.subdir ? `${DST}/${d.subdir}` : DST;
   const io = api.host.startsWith('unix://') ? await FifoDir.create() : undefined;
   try {
     const helper = await startIdleHelper(api, 'restore', { image: flavor.image, mounts: [{ type: d.type, source: d.source, target: DST, readOnly: false }, ...(io ? [io.mount] : [])], signal: ctx.signal });
     try {
       if (d.wipe) {
         // A fixed script: the names it removes come from the volume, never from a user.
-        const out = await helperExec(helper, ['sh', '-c', `rm -rf ${DST}/* ${DST}/.[!.]* ${DST}/..?*`]);
+        const out = d.subdir ? await helperExec(helper, ['rm', '-rf', into]) : await helperExec(helper, ['sh', '-c', `rm -rf ${DST}/* ${DST}/.[!.]* ${DST}/..?*`]);
         if (out.exitCode !== 0) throw new HoldfastError('target', `could not empty ${d.type} ${d.source}: ${out.stderr.trim()}`, { service });
       }
+      if (d.subdir) {
+        const out = await helperExec(helper, ['mkdir', '-p', into]);
+        if (out.exitCode !== 0) throw new HoldfastError('target', `could not create ${d.subdir} in ${d.type} ${d.source}: ${out.stderr.trim()}`, { service });
+      }
       const channel = io && (await io.verify(helper)) ? io : undefined;
-      const exit = channel ? await viaFifo(ctx, helper, channel, flavor, d) : await viaStdin(ctx, helper, flavor, d);
+      const exit = channel ? await viaFifo(ctx, helper, channel, flavor, d, into) : await viaStdin(ctx, helper, flavor, d, into);
       if (exit.exitCode !== 0) {
         throw new HoldfastError('tool', `tar extract into ${d.type} ${d.source} exited with status ${exit.exitCode}: ${exit.stderr.trim().split('\n').slice(-4).join('\n')}`, {
           service,
@@ -188,13 +212,13 @@ async function extract(ctx: RestoreContext, api: DockerApi, flavor: TarFlavor, d
   }
 }
 
-async function viaFifo(ctx: RestoreContext, helper: IdleHelper, channel: FifoDir, flavor: TarFlavor, d: Destination): Promise<StreamExit> {
+async function viaFifo(ctx: RestoreContext, helper: IdleHelper, channel: FifoDir, flavor: TarFlavor, d: ExtractTarget, into: string): Promise<StreamExit> {
   const fifo = await channel.fifo('in.tar');
-  const run = await helper.exec(extractArgs(flavor, DST, fifo.helper), ctx.signal);
+  const run = await helper.exec(extractArgs(flavor, into, fifo.helper), ctx.signal);
   run.stdout.resume();
   // A tar that died before opening the pipe would leave dd waiting on it forever.
   void run.done.finally(() => unblockWriter(fifo.host));
-  const [fed, exited] = await Promise.allSettled([ctx.artifacts.pipeToCommand(d.recorded.artifact, { command: 'dd', args: [`of=${fifo.host}`, 'bs=1M', 'status=none'] }), run.done]);
+  const [fed, exited] = await Promise.allSettled([ctx.artifacts.pipeToCommand(d.artifact, { command: 'dd', args: [`of=${fifo.host}`, 'bs=1M', 'status=none'] }), run.done]);
   if (exited.status === 'rejected') throw exited.reason;
   if (exited.value.exitCode === 0) {
     if (fed.status === 'rejected') throw fed.reason;
@@ -206,10 +230,10 @@ async function viaFifo(ctx: RestoreContext, helper: IdleHelper, channel: FifoDir
   return exited.value;
 }
 
-async function viaStdin(ctx: RestoreContext, helper: IdleHelper, flavor: TarFlavor, d: Destination): Promise<StreamExit> {
-  const run = await helper.exec(extractArgs(flavor, DST), ctx.signal, { stdin: true });
+async function viaStdin(ctx: RestoreContext, helper: IdleHelper, flavor: TarFlavor, d: ExtractTarget, into: string): Promise<StreamExit> {
+  const run = await helper.exec(extractArgs(flavor, into), ctx.signal, { stdin: true });
   run.stdout.resume();
-  const source = ctx.artifacts.open(d.recorded.artifact);
+  const source = ctx.artifacts.open(d.artifact);
   const fed = new Promise<void>((resolve, reject) => {
     source.once('error', (e) => {
       run.abort();

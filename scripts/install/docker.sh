@@ -50,6 +50,8 @@ need_pkgs=()
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 [ -x /usr/bin/docker ] || need_pkgs+=(docker.io)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
+# setfacl/getfacl: the ACL round trip of test/integration/docker-volume-acl.test.ts
+[ -x /usr/bin/setfacl ] || need_pkgs+=(acl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   # shellcheck disable=SC2207
   need_pkgs=($(printf '%s\n' "${need_pkgs[@]}" | sort -u))

@@ -1,3 +1,4 @@
+import type { DockerSettings } from '../core/config.js';
 import type { Service } from '../core/service.js';
 import type { DiscoveredStack } from '../docker/docker-discovery.js';
 import { journalFiles } from '../docker/docker-journal.js';
@@ -16,9 +17,23 @@ export function dockerStackOf(ctx: CommandContext): DiscoveredStack | undefined 
   return stacks.get(ctx);
 }
 
-/** Discovery is opt-in: --docker, --project NAME or HOLDFAST_DOCKER=1, so that a plain run never backs up a whole Docker host by surprise. */
-export function dockerWanted(flags: DockerFlags): boolean {
-  return !!flags.docker || !!flags.project || /^(1|true|yes)$/i.test(process.env.HOLDFAST_DOCKER ?? '');
+/**
+ * Discovery is opt-in: --docker, --project NAME, HOLDFAST_DOCKER=1 or a
+ * `docker:` section in holdfast.yml, so that a plain run never backs up a
+ * whole Docker host by surprise. `--docker=false` turns it off.
+ */
+export function dockerWanted(flags: DockerFlags, settings?: DockerSettings): boolean {
+  if (flags.docker === false) return false;
+  return !!flags.docker || !!flags.project || /^(1|true|yes)$/i.test(process.env.HOLDFAST_DOCKER ?? '') || !!settings?.discover;
+}
+
+/**
+ * holdfast.yml's docker.host stands in for DOCKER_HOST when that is not set,
+ * for discovery and for every driver's Docker work in this run (the
+ * environment wins, as for every setting: flags, then environment, then file).
+ */
+export function applyDockerHost(settings?: DockerSettings): void {
+  if (settings?.host && !process.env.DOCKER_HOST) process.env.DOCKER_HOST = settings.host;
 }
 
 /**
@@ -34,7 +49,9 @@ export async function prepareDocker(ctx: CommandContext, flags: DockerFlags): Pr
     const { resumeLeftovers } = await import('../docker/docker-resume.js');
     await resumeLeftovers((line) => process.stderr.write(`${line}\n`));
   }
-  const wanted = dockerWanted(flags);
+  applyDockerHost(ctx.config.docker);
+  const wanted = dockerWanted(flags, ctx.config.docker);
+  const project = flags.project ?? ctx.config.docker?.project;
   const lookups = ctx.config.services.some((s) => s.endpoint?.scheme === 'container' && !s.container);
   if (!wanted && !lookups) return;
   const [{ connectDocker }, { discoverStack }, { mergeServices, resolveContainerService, stackServices }] = await Promise.all([
@@ -46,7 +63,7 @@ export async function prepareDocker(ctx: CommandContext, flags: DockerFlags): Pr
   const detect = (c: Parameters<typeof ctx.registry.detect>[0]) => ctx.registry.detect(c);
   let discovered: Service[] = [];
   if (wanted) {
-    const stack = await discoverStack(api, detect, flags.project ? { project: flags.project } : {});
+    const stack = await discoverStack(api, detect, project ? { project } : {});
     stacks.set(ctx, stack);
     discovered = stackServices(stack);
   }

@@ -119,6 +119,9 @@ async function backupService(writer: SnapshotWriter, item: PlanItem, options: Ba
     fingerprintScope: options.fingerprint,
     artifacts: {
       write: async (name, source, meta) => {
+        // The sink may take a moment (a directory, an upload) before it pipes the source: an error
+        // the source emits meanwhile must not crash the process. The sink's pipeline still sees it.
+        source.on('error', () => undefined);
         const record = await sink.write(name, source, meta);
         records.push(record);
         return record;

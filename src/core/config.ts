@@ -14,11 +14,23 @@ import { assertServiceName, parseEndpoint, splitAssignment, type Service } from 
  *       databases: [app, audit]    # engine options
  *       timeout: 3600              # seconds
  *       password_file: /run/secrets/db   # or password_env: NAME
+ *   docker:                      # Docker discovery, as --docker / --project / DOCKER_HOST
+ *     host: unix:///var/run/docker.sock   # DOCKER_HOST wins when set
+ *     project: shop              # only this compose project (--project wins)
+ *     discover: true             # default true once a docker: section exists
  */
 export interface HoldfastConfig {
   path?: string;
   repo?: string;
   services: Service[];
+  docker?: DockerSettings;
+}
+
+export interface DockerSettings {
+  host?: string;
+  project?: string;
+  /** Add the services of the daemon's containers (as --docker). */
+  discover: boolean;
 }
 
 export function loadConfig(explicitPath: string | undefined, serviceFlags: readonly string[]): HoldfastConfig {
@@ -28,6 +40,7 @@ export function loadConfig(explicitPath: string | undefined, serviceFlags: reado
     config.path = path;
     const doc = readYaml(path);
     if (doc.repo !== undefined) config.repo = String(doc.repo);
+    if (doc.docker !== undefined && doc.docker !== null) config.docker = dockerSettings(doc.docker, path);
     const services = doc.services ?? {};
     if (typeof services !== 'object' || Array.isArray(services)) {
       throw new HoldfastError('config', `${path}: services must be a mapping of name to settings`, { hint: 'see the README for an example' });
@@ -45,6 +58,31 @@ export function loadConfig(explicitPath: string | undefined, serviceFlags: reado
     else config.services.push(service);
   }
   return config;
+}
+
+const DOCKER_KEYS = ['host', 'project', 'discover'];
+
+function dockerSettings(raw: unknown, path: string): DockerSettings {
+  const hint = 'for example docker: { host: unix:///var/run/docker.sock, project: shop }';
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new HoldfastError('config', `${path}: docker must be a mapping (host, project, discover)`, { hint });
+  const doc = raw as Record<string, unknown>;
+  const unknown = Object.keys(doc).filter((k) => !DOCKER_KEYS.includes(k));
+  if (unknown.length > 0) throw new HoldfastError('config', `${path}: docker has unknown settings ${unknown.join(', ')}`, { hint: `known: ${DOCKER_KEYS.join(', ')}; ${hint}` });
+  const settings: DockerSettings = { discover: true };
+  if (doc.host !== undefined) {
+    const host = String(doc.host);
+    if (!/^(unix:\/\/\/.+|tcp:\/\/[^/]+)$/.test(host)) throw new HoldfastError('config', `${path}: docker.host ${JSON.stringify(host)} is not a Docker address`, { hint: 'write unix:///path/to/docker.sock or tcp://host:2375' });
+    settings.host = host;
+  }
+  if (doc.project !== undefined) {
+    if (typeof doc.project !== 'string' || doc.project === '') throw new HoldfastError('config', `${path}: docker.project must be a compose project name`, { hint });
+    settings.project = doc.project;
+  }
+  if (doc.discover !== undefined) {
+    if (typeof doc.discover !== 'boolean') throw new HoldfastError('config', `${path}: docker.discover must be true or false`, { hint });
+    settings.discover = doc.discover;
+  }
+  return settings;
 }
 
 function readYaml(path: string): Record<string, unknown> {

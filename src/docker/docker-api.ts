@@ -3,7 +3,7 @@ import type { ServiceMount } from '../core/service.js';
 
 /**
  * The few Docker operations holdfast uses, as a small local interface: the
- * core and the drivers depend on this, not on dockerode (docker-client.ts is
+ * core and the drivers depend on this, not on a client library (docker-client.ts is
  * the one implementation). Every method throws a HoldfastError ('connect')
  * when the daemon cannot be reached; "no such container/volume" is an
  * `undefined` result where the method says so.

@@ -1,28 +1,34 @@
 import type { Duplex } from 'node:stream';
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import { finished } from 'node:stream/promises';
-import Docker from 'dockerode';
 import { HoldfastError } from '../core/errors.js';
 import type { ServiceMount } from '../core/service.js';
 import type { ContainerDetails, ContainerFilters, ContainerSpec, DockerApi, ExecSpec, RunSpec, StreamExit, StreamRun, VolumeDetails } from './docker-api.js';
 import { DockerDemux } from './docker-demux.js';
+import { EngineHttp } from './docker-engine-http.js';
 
 /** Where Docker is: DOCKER_HOST, else the default socket. */
 export function dockerHost(): string {
   return process.env.DOCKER_HOST || 'unix:///var/run/docker.sock';
 }
 
-/** The DockerApi over dockerode. Nothing connects until the first call. */
+/** The DockerApi: node:http on a local socket, dockerode for tcp:// daemons. Nothing connects until the first call. */
 export function connectDocker(host: string = dockerHost()): DockerApi {
   return new DockerodeApi(host);
 }
 
-function dockerodeFor(host: string): Docker {
+/**
+ * A local socket is spoken to with node:http (docker-engine-http.ts); a
+ * tcp:// daemon, maybe with TLS from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH,
+ * through dockerode, loaded only then.
+ */
+async function engineFor(host: string): Promise<EngineHttp> {
+  if (host.startsWith('unix://')) return new EngineHttp(host.slice('unix://'.length));
+  const { default: Dockerode } = await import('dockerode');
   // The environment's own host: let docker-modem read DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
-  if (host === process.env.DOCKER_HOST) return new Docker();
-  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
+  if (host === process.env.DOCKER_HOST) return new Dockerode() as unknown as EngineHttp;
   const url = new URL(host.replace(/^tcp:/, 'http:'));
-  return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http' });
+  return new Dockerode({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http' }) as unknown as EngineHttp;
 }
 
 interface RawInspect {
@@ -37,14 +43,17 @@ interface RawInspect {
 }
 
 class DockerodeApi implements DockerApi {
-  private readonly docker: Docker;
+  private engine?: Promise<EngineHttp>;
 
-  constructor(readonly host: string) {
-    this.docker = dockerodeFor(host);
+  constructor(readonly host: string) {}
+
+  private get docker(): Promise<EngineHttp> {
+    this.engine ??= engineFor(this.host);
+    return this.engine;
   }
 
   ping(): Promise<void> {
-    return this.call('ping', async () => void (await this.docker.ping()));
+    return this.call('ping', async () => void (await (await this.docker).ping()));
   }
 
   listContainers(filter: ContainerFilters = {}): Promise<string[]> {
@@ -54,7 +63,7 @@ class DockerodeApi implements DockerApi {
       if (filter.volume) f.volume = [filter.volume];
       if (filter.status?.length) f.status = [...filter.status];
       const filters = Object.keys(f).length ? JSON.stringify(f) : undefined;
-      const list = await this.docker.listContainers({ all: true, ...(filters ? { filters } : {}) });
+      const list = await (await this.docker).listContainers({ all: true, ...(filters ? { filters } : {}) });
       return list.map((c) => c.Id);
     });
   }
@@ -62,7 +71,7 @@ class DockerodeApi implements DockerApi {
   inspectContainer(idOrName: string): Promise<ContainerDetails | undefined> {
     return this.call(`inspect container ${idOrName}`, async () => {
       try {
-        return toDetails((await this.docker.getContainer(idOrName).inspect()) as unknown as RawInspect);
+        return toDetails((await (await this.docker).getContainer(idOrName).inspect()) as unknown as RawInspect);
       } catch (error) {
         if (statusOf(error) === 404) return undefined;
         throw error;
@@ -73,7 +82,7 @@ class DockerodeApi implements DockerApi {
   inspectVolume(name: string): Promise<VolumeDetails | undefined> {
     return this.call(`inspect volume ${name}`, async () => {
       try {
-        const v = await this.docker.getVolume(name).inspect();
+        const v = await (await this.docker).getVolume(name).inspect();
         return { name: v.Name, driver: v.Driver, mountpoint: v.Mountpoint, labels: v.Labels ?? {}, options: v.Options ?? {} };
       } catch (error) {
         if (statusOf(error) === 404) return undefined;
@@ -84,14 +93,14 @@ class DockerodeApi implements DockerApi {
 
   createVolume(spec: { name: string; driver?: string; options?: Record<string, string>; labels: Record<string, string> }): Promise<void> {
     return this.call(`create volume ${spec.name}`, async () => {
-      await this.docker.createVolume({ Name: spec.name, Driver: spec.driver ?? 'local', DriverOpts: spec.options ?? {}, Labels: spec.labels });
+      await (await this.docker).createVolume({ Name: spec.name, Driver: spec.driver ?? 'local', DriverOpts: spec.options ?? {}, Labels: spec.labels });
     });
   }
 
   removeVolume(name: string): Promise<void> {
     return this.call(`remove volume ${name}`, async () => {
       try {
-        await this.docker.getVolume(name).remove();
+        await (await this.docker).getVolume(name).remove();
       } catch (error) {
         if (statusOf(error) !== 404) throw error;
       }
@@ -100,7 +109,7 @@ class DockerodeApi implements DockerApi {
 
   listVolumes(label: string): Promise<string[]> {
     return this.call(`list volumes labelled ${label}`, async () => {
-      const res = await this.docker.listVolumes({ filters: JSON.stringify({ label: [label] }) });
+      const res = await (await this.docker).listVolumes({ filters: JSON.stringify({ label: [label] }) });
       return (res.Volumes ?? []).map((v) => v.Name);
     });
   }
@@ -108,7 +117,7 @@ class DockerodeApi implements DockerApi {
   imagePresent(image: string): Promise<boolean> {
     return this.call(`inspect image ${image}`, async () => {
       try {
-        await this.docker.getImage(image).inspect();
+        await (await this.docker).getImage(image).inspect();
         return true;
       } catch (error) {
         if (statusOf(error) === 404) return false;
@@ -120,7 +129,7 @@ class DockerodeApi implements DockerApi {
   imageId(image: string): Promise<string | undefined> {
     return this.call(`inspect image ${image}`, async () => {
       try {
-        return ((await this.docker.getImage(image).inspect()) as { Id: string }).Id;
+        return ((await (await this.docker).getImage(image).inspect()) as { Id: string }).Id;
       } catch (error) {
         if (statusOf(error) === 404) return undefined;
         throw error;
@@ -130,7 +139,7 @@ class DockerodeApi implements DockerApi {
 
   logsTail(id: string, lines: number): Promise<string> {
     return this.call(`logs of ${id}`, async () => {
-      const raw = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
+      const raw = await (await this.docker).getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false });
       // Without a TTY the log comes in frames: 8-byte header (stream, 0, 0, 0, length), then the bytes.
       const parts: Buffer[] = [];
       for (let at = 0; at + 8 <= raw.length; ) {
@@ -145,7 +154,7 @@ class DockerodeApi implements DockerApi {
   imageEnvNames(image: string): Promise<string[] | undefined> {
     return this.call(`inspect image ${image}`, async () => {
       try {
-        const env = ((await this.docker.getImage(image).inspect()) as { Config?: { Env?: string[] | null } }).Config?.Env ?? [];
+        const env = ((await (await this.docker).getImage(image).inspect()) as { Config?: { Env?: string[] | null } }).Config?.Env ?? [];
         return env.map((e) => e.split('=')[0]!).filter(Boolean);
       } catch (error) {
         if (statusOf(error) === 404) return undefined;
@@ -156,7 +165,7 @@ class DockerodeApi implements DockerApi {
 
   createContainer(spec: ContainerSpec): Promise<string> {
     return this.call(`create container ${spec.name}`, async () => {
-      const container: Docker.Container = await this.docker.createContainer({
+      const container = await (await this.docker).createContainer({
         name: spec.name,
         Image: spec.image,
         Env: spec.env,
@@ -179,21 +188,21 @@ class DockerodeApi implements DockerApi {
   }
 
   stop(id: string, timeoutSec: number): Promise<void> {
-    return this.call(`stop ${id}`, () => tolerate(this.docker.getContainer(id).stop({ t: timeoutSec }), 304));
+    return this.call(`stop ${id}`, async () => tolerate((await this.docker).getContainer(id).stop({ t: timeoutSec }), 304));
   }
 
   start(id: string): Promise<void> {
-    return this.call(`start ${id}`, () => tolerate(this.docker.getContainer(id).start(), 304));
+    return this.call(`start ${id}`, async () => tolerate((await this.docker).getContainer(id).start(), 304));
   }
 
   pause(id: string): Promise<void> {
-    return this.call(`pause ${id}`, async () => void (await this.docker.getContainer(id).pause()));
+    return this.call(`pause ${id}`, async () => void (await (await this.docker).getContainer(id).pause()));
   }
 
   unpause(id: string): Promise<void> {
     return this.call(`unpause ${id}`, async () => {
       try {
-        await this.docker.getContainer(id).unpause();
+        await (await this.docker).getContainer(id).unpause();
       } catch (error) {
         // 409 / 500 "is not paused": someone (or an earlier run) already did it.
         if (/not paused/i.test(String((error as Error).message))) return;
@@ -204,12 +213,12 @@ class DockerodeApi implements DockerApi {
 
   remove(id: string): Promise<void> {
     // v: the container's anonymous volumes too (an image with VOLUME gets one per container); named volumes are never touched.
-    return this.call(`remove ${id}`, () => tolerate(this.docker.getContainer(id).remove({ force: true, v: true }), 404));
+    return this.call(`remove ${id}`, async () => tolerate((await this.docker).getContainer(id).remove({ force: true, v: true }), 404));
   }
 
   exec(id: string, spec: ExecSpec): Promise<StreamRun> {
     return this.call(`exec in ${id}`, async () => {
-      const exec = await this.docker.getContainer(id).exec({
+      const exec = await (await this.docker).getContainer(id).exec({
         Cmd: [...spec.cmd],
         Env: spec.env ? [...spec.env] : [],
         AttachStdin: !!spec.stdin,
@@ -235,7 +244,7 @@ class DockerodeApi implements DockerApi {
 
   run(spec: RunSpec): Promise<StreamRun> {
     return this.call(`run ${spec.image}`, async () => {
-      const container = await this.docker.createContainer({
+      const container = await (await this.docker).createContainer({
         Image: spec.image,
         // The command replaces the image's entrypoint: a helper runs tar, not the image's startup script.
         ...(spec.imageEntrypoint ? (spec.cmd.length ? { Cmd: [...spec.cmd] } : {}) : { Entrypoint: [...spec.cmd] }),

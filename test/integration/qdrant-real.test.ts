@@ -42,4 +42,30 @@ describe.runIf(!!URL_)('qdrant snapshot strategy against a real Qdrant (HOLDFAST
       await client.deleteCollection(c);
     }
   });
+
+  test('full-snapshot: the archive maps our collections; restored in place by uploads when the node holds only test collections', async () => {
+    const http = URL_!.replace(/^qdrants?:/, (s) => (s === 'qdrants:' ? 'https:' : 'http:'));
+    const client = await seedQdrant(http, KEY, P);
+    work ??= await mkdtemp(join(tmpdir(), 'holdfast-qdrant-real-'));
+    const env: Record<string, string> = { HOLDFAST_REPO: join(work, 'repo-full'), ...(KEY ? { HOLDFAST_SRC_PASSWORD: KEY } : {}) };
+    const service = ['--service', `src=${URL_}`];
+    const backup = await holdfast(['backup', '--json', ...service, '--strategy', 'src=full-snapshot'], env);
+    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
+    const snapshot = backup.json<{ snapshot: string }>().snapshot;
+    const show = await holdfast(['show', snapshot, '--json'], env);
+    const full = show.json<{ services: { src: { details: { full: { collections: Array<{ name: string; sha256: string }> } } } } }>().services.src.details.full;
+    expect(full.collections.map((c) => c.name)).toEqual(expect.arrayContaining([`${P}docs`, `${P}images`]));
+    expect(await client.listFullSnapshots()).toEqual([]);
+    for (const c of [`${P}docs`, `${P}images`]) expect(await client.listSnapshots(c)).toEqual([]);
+    // A full restore replaces every collection of the node: only done when the node holds nothing else.
+    if (full.collections.every((c) => c.name.startsWith(P))) {
+      const before = await docsCount(client, P);
+      await mutateQdrant(client, P);
+      const forced = await holdfast(['restore', snapshot, '--force', '--json', ...service], env);
+      expect(forced.code, forced.stderr + forced.stdout).toBe(0);
+      expect(forced.json<{ services: Array<{ fingerprint?: { equal: boolean } }> }>().services[0]!.fingerprint?.equal).toBe(true);
+      expect(await docsCount(client, P)).toBe(before);
+    }
+    for (const c of [`${P}docs`, `${P}images`]) await client.deleteCollection(c);
+  });
 });

@@ -69,6 +69,16 @@ describe('qdrant snapshot strategy (fake Qdrant)', () => {
     expect(forced.json<Doc>().services[0]!.fingerprint?.equal).toBe(true);
   });
 
+  test('restore under new names with --option rename_pattern=... (per-collection snapshots)', async () => {
+    const to = ['--target', `src=qdrant://127.0.0.1:${target.port}`];
+    const res = await holdfast(['restore', snapshot, '--json', ...to, '--option', 'rename_pattern=^', '--option', 'rename_replacement=copy_'], { ...env, HOLDFAST_SRC_TARGET_PASSWORD: KEY });
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect(res.json<Doc>().services[0]!.fingerprint?.equal).toBe(true);
+    const listed = (await (await fetch(`${target.url}/collections`, { headers: { 'api-key': KEY } })).json()) as { result: { collections: Array<{ name: string }> } };
+    const names = listed.result.collections.map((c) => c.name);
+    expect(names).toEqual(expect.arrayContaining(['copy_docs', 'copy_images']));
+  });
+
   test('a download cut mid-stream fails its checksum and stores nothing', async () => {
     const cutRepo = join(work, 'cut-repo');
     const cutEnv = { ...env, HOLDFAST_REPO: cutRepo };

@@ -22,11 +22,23 @@
  *   GET    /collections/{c}/snapshots/{name}         download (binary)
  *   DELETE /collections/{c}/snapshots/{name}         delete
  *   POST   /collections/{c}/snapshots/upload         recover from multipart field `snapshot`; ?priority=snapshot, ?checksum=
+ *   POST   /snapshots                                full-storage snapshot: a snapshot of every collection (kept
+ *                                                    per collection, as Qdrant's do_create_full_snapshot leaves
+ *                                                    them) tarred with config.json { collections_mapping:
+ *                                                    { collection: file }, collections_aliases: { alias: collection } }
+ *   GET    /snapshots                                list
+ *   GET    /snapshots/{name}                         download (binary)
+ *   DELETE /snapshots/{name}                         delete
+ *   GET    /cluster                                  { status: "disabled" } (or "enabled" with `peers` when asked)
+ *   POST   /collections/aliases                      { actions: [create_alias | delete_alias | rename_alias] }
+ *   GET    /aliases, GET /collections/{c}/aliases    { aliases: [{ alias_name, collection_name }] }
  *
  * What differs from Qdrant, knowingly: a snapshot file here is JSON (the
  * collection's config and points), not Qdrant's tar of segments; only named-less
  * dense vectors; no filters, no search, no shards, no WAL. The api-key check
  * and the upload checksum check behave as documented (401, 400 on mismatch).
+ * A full snapshot here is a ustar archive (Qdrant's tar crate writes GNU
+ * headers; holdfast's reader takes both) with Qdrant's member layout.
  * Test hooks: `cutNextDownload()` sends half of the next download and drops
  * the connection (the Content-Length promised the whole).
  * Listens on 127.0.0.1 only.
@@ -34,6 +46,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tarOf } from '../support/tar-build.js';
 
 type PointId = string | number;
 interface Point {
@@ -57,14 +70,20 @@ export interface FakeQdrant {
   serverSnapshots(): Record<string, string[]>;
   /** Query parameters of the last upload, e.g. priority. */
   lastUpload(): Record<string, string> | undefined;
+  /** Full-storage snapshot files held server-side. */
+  fullSnapshots(): string[];
+  /** alias -> collection */
+  aliases(): Record<string, string>;
   stop(): Promise<void>;
 }
 
 export const FAKE_QDRANT_VERSION = '1.13.0-holdfast-fake';
 
-export async function startFakeQdrant(options: { apiKey?: string } = {}): Promise<FakeQdrant> {
+export async function startFakeQdrant(options: { apiKey?: string; /** Answer GET /cluster as a cluster of this many peers. */ peers?: number } = {}): Promise<FakeQdrant> {
   const collections = new Map<string, Collection>();
   const snapshots = new Map<string, Map<string, Buffer>>();
+  const full = new Map<string, Buffer>();
+  const aliases = new Map<string, string>();
   let cut = false;
   let last: Record<string, string> | undefined;
 
@@ -81,8 +100,12 @@ export async function startFakeQdrant(options: { apiKey?: string } = {}): Promis
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const method = req.method ?? 'GET';
     if (parts.length === 0) return send(res, 200, { title: 'qdrant - vector search engine', version: FAKE_QDRANT_VERSION, commit: 'holdfast-fake' });
+    if (parts[0] === 'cluster' && parts.length === 1) return ok(res, cluster());
+    if (parts[0] === 'snapshots') return fullSnapshot(res, method, parts[1]);
+    if (parts[0] === 'aliases' && parts.length === 1) return ok(res, { aliases: aliasList() });
     if (parts[0] !== 'collections') return fail(res, 404, `fake: no route ${method} ${url.pathname}`);
     if (parts.length === 1) return ok(res, { collections: [...collections.keys()].map((name) => ({ name })) });
+    if (parts.length === 2 && parts[1] === 'aliases' && method === 'POST') return changeAliases(res, await json(req));
     const name = parts[1]!;
     const c = collections.get(name);
     const rest = parts.slice(2).join('/');
@@ -101,8 +124,10 @@ export async function startFakeQdrant(options: { apiKey?: string } = {}): Promis
     if (rest === '' && method === 'DELETE') {
       collections.delete(name);
       snapshots.delete(name);
+      for (const [alias, target] of aliases) if (target === name) aliases.delete(alias);
       return ok(res, true);
     }
+    if (rest === 'aliases' && method === 'GET') return ok(res, { aliases: aliasList().filter((a) => a.collection_name === name) });
     if (rest === 'points' && method === 'PUT') {
       const body = await json(req);
       for (const p of body.points as Point[]) c.points.set(key(p.id), { id: p.id, vector: p.vector, payload: p.payload ?? null });
@@ -118,10 +143,7 @@ export async function startFakeQdrant(options: { apiKey?: string } = {}): Promis
     if (rest === 'points/count' && method === 'POST') return ok(res, { count: c.points.size });
     if (rest === 'points/scroll' && method === 'POST') return scroll(res, c, await json(req));
     if (rest === 'snapshots' && method === 'POST') {
-      const data = Buffer.from(JSON.stringify({ format: 'holdfast-fake-qdrant-snapshot', config: c.config, points: [...c.points.values()] }));
-      const snap = `${name}-${Date.now()}-${Math.random().toString(16).slice(2, 8)}.snapshot`;
-      if (!snapshots.has(name)) snapshots.set(name, new Map());
-      snapshots.get(name)!.set(snap, data);
+      const [snap, data] = collectionSnapshot(name, c);
       return ok(res, describe(snap, data));
     }
     if (rest === 'snapshots' && method === 'GET') return ok(res, [...(snapshots.get(name) ?? new Map<string, Buffer>()).entries()].map(([n, d]) => describe(n, d)));
@@ -132,16 +154,87 @@ export async function startFakeQdrant(options: { apiKey?: string } = {}): Promis
         snapshots.get(name)!.delete(parts[3]!);
         return ok(res, true);
       }
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(data.length) });
-      if (cut) {
-        cut = false;
-        res.write(data.subarray(0, Math.floor(data.length / 2)), () => res.destroy());
-        return;
-      }
-      res.end(data);
-      return;
+      return download(res, data);
     }
     return fail(res, 404, `fake: no route ${method} ${url.pathname}`);
+  }
+
+  function collectionSnapshot(name: string, c: Collection): [string, Buffer] {
+    const data = Buffer.from(JSON.stringify({ format: 'holdfast-fake-qdrant-snapshot', config: c.config, points: [...c.points.values()] }));
+    const snap = `${name}-${Date.now()}-${Math.random().toString(16).slice(2, 8)}.snapshot`;
+    if (!snapshots.has(name)) snapshots.set(name, new Map());
+    snapshots.get(name)!.set(snap, data);
+    return [snap, data];
+  }
+
+  function cluster() {
+    const peers = options.peers ?? 1;
+    if (peers <= 1) return { status: 'disabled' };
+    const all = Object.fromEntries(Array.from({ length: peers }, (_, i) => [String(1000 + i), { uri: `http://127.0.0.${i + 1}:6335/` }]));
+    return { status: 'enabled', peer_id: 1000, peers: all, raft_info: { term: 1, commit: 1, pending_operations: 0, leader: 1000, role: 'Leader', is_voter: true }, consensus_thread_status: { consensus_thread_status: 'working', last_update: new Date().toISOString() }, message_send_failures: {} };
+  }
+
+  /** As do_create_full_snapshot: a collection snapshot each (left in place), then one tar of them and config.json. */
+  function fullSnapshot(res: ServerResponse, method: string, file: string | undefined): void {
+    if (!file && method === 'POST') {
+      const mapping: Record<string, string> = {};
+      const entries = [...collections.entries()].map(([name, c]) => {
+        const [snap, data] = collectionSnapshot(name, c);
+        mapping[name] = snap;
+        return { name: snap, type: 'file' as const, data: data.toString('utf8') };
+      });
+      const config = JSON.stringify({ collections_mapping: mapping, collections_aliases: Object.fromEntries(aliases) }, null, 2);
+      const data = tarOf([...entries, { name: 'config.json', type: 'file', data: config }]);
+      const snap = `full-snapshot-${new Date().toISOString().slice(0, 19).replace(/[T:]/g, '-')}.snapshot`;
+      full.set(snap, data);
+      return ok(res, describe(snap, data));
+    }
+    if (!file && method === 'GET') return ok(res, [...full.entries()].map(([n, d]) => describe(n, d)));
+    const data = file ? full.get(file) : undefined;
+    if (!file || !data) return fail(res, 404, `Not found: Snapshot ${file} not found`);
+    if (method === 'DELETE') {
+      full.delete(file);
+      return ok(res, true);
+    }
+    download(res, data);
+  }
+
+  function download(res: ServerResponse, data: Buffer): void {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(data.length) });
+    if (cut) {
+      cut = false;
+      res.write(data.subarray(0, Math.floor(data.length / 2)), () => res.destroy());
+      return;
+    }
+    res.end(data);
+  }
+
+  function aliasList() {
+    return [...aliases.entries()].map(([alias_name, collection_name]) => ({ alias_name, collection_name }));
+  }
+
+  /** All actions or none, as Qdrant applies one change request. */
+  function changeAliases(res: ServerResponse, body: { actions?: any[] }): void {
+    const next = new Map(aliases);
+    for (const action of body.actions ?? []) {
+      if (action.create_alias) {
+        const { alias_name, collection_name } = action.create_alias;
+        if (!collections.has(collection_name)) return fail(res, 404, `Not found: Collection \`${collection_name}\` doesn't exist!`);
+        if (next.has(alias_name)) return fail(res, 409, `Wrong input: Alias ${alias_name} already exists!`);
+        next.set(alias_name, collection_name);
+      } else if (action.delete_alias) {
+        if (!next.delete(action.delete_alias.alias_name)) return fail(res, 404, `Not found: Alias ${action.delete_alias.alias_name} doesn't exist!`);
+      } else if (action.rename_alias) {
+        const { old_alias_name, new_alias_name } = action.rename_alias;
+        const target = next.get(old_alias_name);
+        if (!target) return fail(res, 404, `Not found: Alias ${old_alias_name} doesn't exist!`);
+        next.delete(old_alias_name);
+        next.set(new_alias_name, target);
+      } else return fail(res, 400, 'Bad request: unknown alias operation');
+    }
+    aliases.clear();
+    for (const [k, v] of next) aliases.set(k, v);
+    ok(res, true);
   }
 
   function scroll(res: ServerResponse, c: Collection, body: any): void {
@@ -190,6 +283,8 @@ export async function startFakeQdrant(options: { apiKey?: string } = {}): Promis
     cutNextDownload: () => (cut = true),
     serverSnapshots: () => Object.fromEntries([...snapshots.entries()].map(([c, m]) => [c, [...m.keys()]])),
     lastUpload: () => last,
+    fullSnapshots: () => [...full.keys()],
+    aliases: () => Object.fromEntries(aliases),
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

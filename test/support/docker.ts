@@ -135,6 +135,12 @@ export class DockerLab {
       .filter((l) => !l.endsWith(' running'));
   }
 
+  /** Helper containers of holdfast runs of this lab (same state dir) that still exist: tests assert this is empty. */
+  async helpers(): Promise<string[]> {
+    const state = createHash('sha256').update(this.stateDir).digest('hex').slice(0, 12);
+    return (await docker(['ps', '-aq', '--filter', `label=holdfast.state=${state}`])).split('\n').filter(Boolean);
+  }
+
   async cleanup(): Promise<void> {
     // Helpers of holdfast runs of this lab (same state dir) that a failed test left, then the lab's own containers.
     const state = createHash('sha256').update(this.stateDir).digest('hex').slice(0, 12);

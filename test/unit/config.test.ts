@@ -141,3 +141,33 @@ describe('selectServices', () => {
     expect(() => selectServices([], ['db'])).toThrow(expect.objectContaining({ code: 'usage', hint: expect.stringContaining('--service') }));
   });
 });
+
+describe('loadConfig: the docker section', () => {
+  test('host, project and discover; a docker section turns discovery on unless discover: false', async () => {
+    const on = loadConfig(await configFile('docker:\n  host: unix:///run/other.sock\n  project: shop\n'), []);
+    expect(on.docker).toEqual({ host: 'unix:///run/other.sock', project: 'shop', discover: true });
+    const off = loadConfig(await configFile('docker:\n  host: tcp://127.0.0.1:2375\n  discover: false\n'), []);
+    expect(off.docker).toEqual({ host: 'tcp://127.0.0.1:2375', discover: false });
+    expect(loadConfig(await configFile('repo: /r\n'), []).docker).toBeUndefined();
+  });
+
+  test('unknown keys, a host that is no Docker address, an empty project: config errors that name the fix', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['docker:\n  hots: unix:///x.sock\n', /docker has unknown settings hots/],
+      ['docker:\n  host: /var/run/docker.sock\n', /docker.host "\/var\/run\/docker.sock" is not a Docker address/],
+      ['docker:\n  project: ""\n', /docker.project must be a compose project name/],
+      ['docker:\n  discover: maybe\n', /docker.discover must be true or false/],
+      ['docker: [a]\n', /docker must be a mapping/],
+    ];
+    for (const [text, message] of cases) {
+      const path = await configFile(text);
+      expect(() => loadConfig(path, [])).toThrow(message);
+      try {
+        loadConfig(path, []);
+      } catch (error) {
+        expect((error as { code: string }).code).toBe('config');
+        expect((error as { hint?: string }).hint).toBeTruthy();
+      }
+    }
+  });
+});

@@ -22,6 +22,28 @@ function parseTargets(values: string[], snapshotServices: Record<string, { engin
   return targets;
 }
 
+/** `--option KEY=VALUE`, repeatable: engine restore options, as target URL parameters would give them. */
+export function engineOptions(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of values) {
+    const at = raw.indexOf('=');
+    const key = at > 0 ? raw.slice(0, at) : '';
+    const value = raw.slice(at + 1);
+    if (at <= 0) throw new HoldfastError('usage', `--option expects KEY=VALUE, got ${JSON.stringify(raw)}`, { hint: 'for example --option rename_pattern=(.+)' });
+    if (!/^[a-z][a-z0-9_]*$/.test(key)) throw new HoldfastError('usage', `--option ${JSON.stringify(key)}: option names are lower-case words joined by "_"`, { hint: 'for example --option rename_pattern=(.+)' });
+    out[key] = value;
+  }
+  return out;
+}
+
+/** --rename-pattern / --rename-replacement, checked together. */
+export function renameOptions(pattern: unknown, replacement: unknown): Record<string, string> {
+  if (replacement !== undefined && pattern === undefined) throw new HoldfastError('usage', '--rename-replacement needs --rename-pattern', { hint: 'for example --rename-pattern "(.+)" --rename-replacement "restored_$1"' });
+  if (pattern === undefined) return {};
+  if (String(pattern) === '') throw new HoldfastError('usage', '--rename-pattern is empty', { hint: 'for example --rename-pattern "(.+)"' });
+  return { rename_pattern: String(pattern), rename_replacement: replacement === undefined ? '' : String(replacement) };
+}
+
 export const restoreCommand: HoldfastCommand = {
   command: 'restore <snapshot> [services..]',
   describe: 'Restore services of a snapshot, in place or elsewhere (--target), then compare fingerprints',
@@ -38,13 +60,19 @@ export const restoreCommand: HoldfastCommand = {
       })
       .option('database', { type: 'string', describe: 'restore only this database of the snapshot' })
       .option('jobs', { type: 'number', default: 2, describe: 'parallel jobs of the engine restore tool, where it has them' })
-      .option('globals', { type: 'boolean', default: true, describe: 'restore roles and tablespaces (--no-globals to skip)' }),
+      .option('globals', { type: 'boolean', default: true, describe: 'restore roles and tablespaces (--no-globals to skip)' })
+      .option('rename-pattern', { type: 'string', describe: 'restore indices (OpenSearch) or collections (Qdrant) under new names: a regular expression over each name, e.g. "(.+)"' })
+      .option('rename-replacement', { type: 'string', describe: 'what --rename-pattern matches becomes, with $1 for its groups, e.g. "restored_$1"' })
+      .option('option', { type: 'string', array: true, describe: 'an engine restore option KEY=VALUE, repeatable (the same keys as target URL parameters, e.g. rename_pattern=...)' })
+      .example('$0 restore latest search --rename-pattern "(.+)" --rename-replacement "restored_$1"', 'restore OpenSearch indices / Qdrant collections next to the originals')
+      .example('$0 restore latest search --target search=opensearch://127.0.0.1:9201 --option rename_pattern=^logs-', 'engine options as KEY=VALUE'),
   async run(ctx, args) {
     const repo = ctx.repository();
     await repo.open({ create: false });
     const snapshot = await repo.load(await repo.resolve(String(args.snapshot)));
-    const options: Record<string, unknown> = { jobs: args.jobs, globals: args.globals };
+    const options: Record<string, unknown> = { ...engineOptions(strings(args.option)), jobs: args.jobs, globals: args.globals };
     if (args.database !== undefined) options.database = args.database;
+    Object.assign(options, renameOptions(args['rename-pattern'], args['rename-replacement']));
     const configured = new Map(ctx.config.services.map((s) => [s.name, s]));
     const outcomes = await runRestore(repo, ctx.registry, {
       snapshot,
