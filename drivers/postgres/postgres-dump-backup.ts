@@ -23,7 +23,6 @@ export async function backupWithPgDump(ctx: BackupContext, t: PgTarget): Promise
   }));
   const pgDump = await requireTool('pg_dump', facts.major, t.service);
   const pgDumpAll = await requireTool('pg_dumpall', facts.major, t.service);
-  const secrets = [t.password];
 
   const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {} };
   // Roles and tablespaces come out beside the first database's dump.

@@ -1,5 +1,5 @@
 import type { ContainerDetails } from './docker-api.js';
-import { composeOf } from './docker-labels.js';
+import { composeDependencies } from './docker-order.js';
 
 /**
  * The order in which to start containers again: what a container depends on
@@ -9,16 +9,7 @@ import { composeOf } from './docker-labels.js';
  * A dependency cycle is broken at the first container by that same rule.
  */
 export function startOrder(containers: readonly ContainerDetails[], isDatabase: (c: ContainerDetails) => boolean): ContainerDetails[] {
-  const key = (c: ContainerDetails) => {
-    const compose = composeOf(c.labels);
-    return compose ? `${compose.project}/${compose.service}` : `/${c.name}`;
-  };
-  const needs = new Map(
-    containers.map((c) => {
-      const compose = composeOf(c.labels);
-      return [c.id, new Set((compose?.dependsOn ?? []).map((d) => `${compose!.project}/${d}`))] as const;
-    }),
-  );
+  const { key, needs } = composeDependencies(containers);
   const rank = (c: ContainerDetails) => `${isDatabase(c) ? 0 : 1}\u0000${c.name}`;
   const remaining = [...containers].sort((a, b) => rank(a).localeCompare(rank(b)));
   const ordered: ContainerDetails[] = [];

@@ -11,7 +11,7 @@ import { exists, wrap } from './dir-fs.js';
 import { annotationContext, artifactWhere, DirLayout, manifestContext } from './dir-layout.js';
 import { DirSnapshotWriter } from './dir-snapshot-writer.js';
 import { RepositoryLock, type LockWait } from './lock.js';
-import { parseManifest, type ArtifactRecord, type Manifest } from './manifest.js';
+import { findArtifact, parseManifest, type ArtifactRecord, type Manifest } from './manifest.js';
 import { RepositoryCipher } from './repository-cipher.js';
 import { createEncryption, NO_SECRETS, unlockEncryption, type EncryptionConfig, type RepositorySecrets } from './repository-key.js';
 import type { BrokenSnapshot, HeldLock, InitOptions, Repository, SnapshotWriter } from './repository.js';
@@ -175,8 +175,7 @@ export class DirRepository implements Repository {
 
   artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource {
     const find = (name: string) => {
-      const record = records.find((r) => r.name === name);
-      if (!record) throw new HoldfastError('not-found', `snapshot ${id} has no artifact ${name} for service ${service}`, { service });
+      const record = findArtifact(id, service, records, name);
       const where = artifactWhere(id, service, name);
       return { record, path: this.artifactPath(id, service, name), where, unseal: this.layout.unseal(where) };
     };

@@ -11,7 +11,7 @@ import { writeCommandArtifactFile, writeSealedCommandArtifactFile } from './comm
 import type { CompressionSettings } from './compression.js';
 import { fsyncDir, isSafeArtifactName, wrap } from './dir-fs.js';
 import { artifactWhere, manifestContext, type DirLayout } from './dir-layout.js';
-import type { ArtifactRecord, Manifest } from './manifest.js';
+import { artifactRecord, type ArtifactRecord, type Manifest } from './manifest.js';
 import type { HeldLock, SnapshotWriter } from './repository.js';
 
 /** A snapshot being written into tmp/<id>/, renamed into snapshots/ on commit. */
@@ -37,21 +37,12 @@ export class DirSnapshotWriter implements SnapshotWriter {
       await mkdir(dir, { recursive: true });
       return join(dir, this.layout.artifactFile(service, name));
     };
-    const record = (name: string, meta: { kind: string; label?: string }, written: { sha256: string; storedBytes: number; rawBytes: number }): ArtifactRecord => ({
-      name,
-      kind: meta.kind,
-      ...(meta.label !== undefined ? { label: meta.label } : {}),
-      compression: 'zstd',
-      sha256: written.sha256,
-      storedBytes: written.storedBytes,
-      rawBytes: written.rawBytes,
-    });
     return {
       write: async (name, source, meta) => {
         const path = await prepare(name);
         const seal = this.layout.seal(artifactWhere(this.id, service, name));
         try {
-          return record(name, meta, await writeArtifactFile(path, source, this.compression, { signal, onRawBytes: onBytes, ...(seal ? { seal } : {}) }));
+          return artifactRecord(name, meta, await writeArtifactFile(path, source, this.compression, { signal, onRawBytes: onBytes, ...(seal ? { seal } : {}) }));
         } catch (error) {
           throw wrap(error, path, service);
         }
@@ -68,7 +59,7 @@ export class DirSnapshotWriter implements SnapshotWriter {
           const written = seal
             ? await writeSealedCommandArtifactFile(path, command, this.compression, seal, options)
             : await writeCommandArtifactFile(path, command, this.compression, options);
-          return { record: record(name, meta, written), exit: written.exit };
+          return { record: artifactRecord(name, meta, written), exit: written.exit };
         } catch (error) {
           throw wrap(error, path, service);
         }

@@ -19,6 +19,31 @@ export interface ArtifactRecord {
   rawBytes: number;
 }
 
+/** The record of an artifact a sink has just stored. */
+export function artifactRecord(
+  name: string,
+  meta: { kind: string; label?: string },
+  stored: { sha256: string; storedBytes: number; rawBytes: number },
+  compression: ArtifactRecord['compression'] = 'zstd',
+): ArtifactRecord {
+  return {
+    name,
+    kind: meta.kind,
+    ...(meta.label !== undefined ? { label: meta.label } : {}),
+    compression,
+    sha256: stored.sha256,
+    storedBytes: stored.storedBytes,
+    rawBytes: stored.rawBytes,
+  };
+}
+
+/** The record of a snapshot's artifact by name, or a 'not-found' error naming it. */
+export function findArtifact(id: string, service: string, records: readonly ArtifactRecord[], name: string): ArtifactRecord {
+  const record = records.find((r) => r.name === name);
+  if (!record) throw new HoldfastError('not-found', `snapshot ${id} has no artifact ${name} for service ${service}`, { service });
+  return record;
+}
+
 export type ServiceStatus = 'ok' | 'failed';
 
 export interface ServiceRecord {

@@ -6,7 +6,7 @@ import type { ArtifactSource } from '../core/driver.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
 import { runTool } from '../core/process.js';
 import { checksumGuard, openArtifactStream } from './artifact-reader.js';
-import { parseManifest, type ArtifactRecord, type Manifest } from './manifest.js';
+import { findArtifact, parseManifest, type ArtifactRecord, type Manifest } from './manifest.js';
 import type { LockWait } from './lock.js';
 import type { BrokenSnapshot, HeldLock, Repository, SnapshotWriter } from './repository.js';
 import { ResticCli } from './restic-cli.js';
@@ -135,8 +135,7 @@ export class ResticRepository implements Repository {
 
   artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource {
     const find = (name: string) => {
-      const record = records.find((r) => r.name === name);
-      if (!record) throw new HoldfastError('not-found', `snapshot ${id} has no artifact ${name} for service ${service}`, { service });
+      const record = findArtifact(id, service, records, name);
       return record;
     };
     return {

@@ -3,7 +3,7 @@ import type { ArtifactSink, CommandSpec } from '../core/driver.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
 import { runTool, type ToolExit } from '../core/process.js';
 import { checksumGuard } from './artifact-reader.js';
-import type { ArtifactRecord, Manifest } from './manifest.js';
+import { artifactRecord, type ArtifactRecord, type Manifest } from './manifest.js';
 import type { SnapshotWriter } from './repository.js';
 import { TAG, writerTag } from './restic-catalog.js';
 import type { ResticCli } from './restic-cli.js';
@@ -39,15 +39,7 @@ export class ResticSnapshotWriter implements SnapshotWriter {
   ) {}
 
   sink(service: string, onBytes?: (n: number) => void, signal?: AbortSignal): ArtifactSink {
-    const record = (name: string, meta: { kind: string; label?: string }, sha256: string, bytes: number): ArtifactRecord => ({
-      name,
-      kind: meta.kind,
-      ...(meta.label !== undefined ? { label: meta.label } : {}),
-      compression: 'none',
-      sha256,
-      storedBytes: bytes,
-      rawBytes: bytes,
-    });
+    const record = (name: string, meta: { kind: string; label?: string }, sha256: string, bytes: number) => artifactRecord(name, meta, { sha256, storedBytes: bytes, rawBytes: bytes }, 'none');
     return {
       write: async (name, source, meta) => {
         const intake = this.intake(service, name, onBytes);

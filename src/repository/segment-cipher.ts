@@ -72,7 +72,7 @@ class Sealer {
   private readonly key: Buffer;
   private index = 0;
 
-  constructor(masterKey: Buffer, context: string, private readonly segmentSize: number) {
+  constructor(masterKey: Buffer, context: string, segmentSize: number) {
     const salt = randomBytes(32);
     this.header = Buffer.concat([MAGIC, Buffer.from([VERSION, Math.log2(segmentSize), 0, 0]), salt, randomBytes(8)]);
     this.key = fileKey(masterKey, salt, context);

@@ -6,7 +6,7 @@ import { HoldfastError, toHoldfastError } from '../../core/errors.js';
 import { guardStoredStream, openArtifactStream, verifyArtifactStream } from '../artifact-reader.js';
 import { decompressStreamIntoCommand, decompressStreamToFile } from '../command-restore.js';
 import { DEFAULT_COMPRESSION, type CompressionSettings } from '../compression.js';
-import { parseManifest, type ArtifactRecord, type Manifest } from '../manifest.js';
+import { findArtifact, parseManifest, type ArtifactRecord, type Manifest } from '../manifest.js';
 import type { BrokenSnapshot, HeldLock, Repository, SnapshotWriter } from '../repository.js';
 import { resolveSnapshotRef } from '../resolve.js';
 import { newSnapshotId, SNAPSHOT_ID } from '../snapshot-id.js';
@@ -183,8 +183,7 @@ export class S3Repository implements Repository {
 
   artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource {
     const find = (name: string) => {
-      const record = records.find((r) => r.name === name);
-      if (!record) throw new HoldfastError('not-found', `snapshot ${id} has no artifact ${name} for service ${service}`, { service });
+      const record = findArtifact(id, service, records, name);
       return { record, key: artifactKey(id, service, name), where: `${id}/${service}/${name}` };
     };
     return {

@@ -5,7 +5,7 @@ import { checksumGuard } from '../artifact-reader.js';
 import type { WrittenArtifact } from '../artifact-writer.js';
 import { compressCommand, compressStream, type CompressedStream } from '../compressed-stream.js';
 import type { CompressionSettings } from '../compression.js';
-import type { ArtifactRecord, Manifest } from '../manifest.js';
+import { artifactRecord, type ArtifactRecord, type Manifest } from '../manifest.js';
 import type { SnapshotWriter } from '../repository.js';
 import { artifactKey, manifestKey, servicePrefix, snapshotPrefix, stagingKey } from './s3-keys.js';
 import type { S3Lock } from './s3-lock.js';
@@ -37,26 +37,17 @@ export class S3SnapshotWriter implements SnapshotWriter {
       }
       return artifactKey(this.id, service, name);
     };
-    const record = (name: string, meta: { kind: string; label?: string }, written: WrittenArtifact): ArtifactRecord => ({
-      name,
-      kind: meta.kind,
-      ...(meta.label !== undefined ? { label: meta.label } : {}),
-      compression: 'zstd',
-      sha256: written.sha256,
-      storedBytes: written.storedBytes,
-      rawBytes: written.rawBytes,
-    });
     return {
       write: async (name, source, meta) => {
         const target = key(name);
         const written = await this.send(target, compressStream(source, this.compression, { signal, onRawBytes: onBytes }), service, signal);
-        return record(name, meta, written);
+        return artifactRecord(name, meta, written);
       },
       writeCommand: async (name, command, meta) => {
         const target = key(name);
         const compressed = compressCommand(command, this.compression, { signal, onStoredBytes: onBytes });
         const written = await this.send(target, compressed, service, signal);
-        return { record: record(name, meta, written), exit: await compressed.exit };
+        return { record: artifactRecord(name, meta, written), exit: await compressed.exit };
       },
       discard: async (name) => {
         await this.store.delete(key(name));
