@@ -1,6 +1,5 @@
 import type { ScratchContext, ScratchTarget } from '../../src/core/driver.js';
-import { scratchRenames } from '../../src/core/scratch-names.js';
-import { formatEndpoint } from '../../src/core/service.js';
+import { sameServerScratchTarget } from '../../src/core/scratch-names.js';
 import { mongoTarget, withClient, type MongoTarget } from './mongodb-connection.js';
 
 /** MongoDB allows 64 bytes for a database name; FerretDB's backends one fewer. */
@@ -15,15 +14,7 @@ const MAX_NAME_BYTES = 63;
 export async function mongoScratchTarget(ctx: ScratchContext): Promise<ScratchTarget | undefined> {
   if (ctx.strategy !== 'mongodump' && ctx.strategy !== 'export') return undefined;
   const t = mongoTarget(ctx.source);
-  const recorded = ((ctx.recorded.details.databases as Array<{ name: string }> | undefined) ?? []).map((d) => d.name);
-  const rename = scratchRenames(ctx.prefix, recorded, MAX_NAME_BYTES);
-  const endpoint = ctx.source.endpoint!;
-  return {
-    target: ctx.source,
-    options: { rename },
-    describe: Object.values(rename).map((name) => formatEndpoint({ ...endpoint, path: name }, false)).join(', ') || formatEndpoint(endpoint, false),
-    cleanup: () => dropScratchDatabases(t, ctx.prefix),
-  };
+  return sameServerScratchTarget(ctx, { maxNameBytes: MAX_NAME_BYTES, keepSourcePath: true, drop: () => dropScratchDatabases(t, ctx.prefix) });
 }
 
 export async function dropScratchDatabases(t: MongoTarget, prefix: string): Promise<void> {

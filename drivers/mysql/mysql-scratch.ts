@@ -1,6 +1,5 @@
 import type { ScratchContext, ScratchTarget } from '../../src/core/driver.js';
-import { scratchRenames } from '../../src/core/scratch-names.js';
-import { formatEndpoint } from '../../src/core/service.js';
+import { sameServerScratchTarget } from '../../src/core/scratch-names.js';
 import { physicalScratchTarget } from './mysql-scratch-server.js';
 import { ident, mysqlTarget, rows, withConnection, type MyTarget } from './mysql-connection.js';
 
@@ -18,15 +17,7 @@ export async function mysqlScratchTarget(ctx: ScratchContext): Promise<ScratchTa
   if (ctx.strategy === 'physical') return physicalScratchTarget(ctx);
   if (ctx.strategy !== 'dump') return undefined;
   const t = mysqlTarget(ctx.source);
-  const recorded = ((ctx.recorded.details.databases as Array<{ name: string }> | undefined) ?? []).map((d) => d.name);
-  const rename = scratchRenames(ctx.prefix, recorded, MAX_NAME_BYTES);
-  const endpoint = { ...ctx.source.endpoint!, path: '' };
-  return {
-    target: { ...ctx.source, endpoint },
-    options: { rename, globals: false },
-    describe: Object.values(rename).map((name) => formatEndpoint({ ...endpoint, path: name }, false)).join(', ') || formatEndpoint(endpoint, false),
-    cleanup: () => dropScratchDatabases(t, ctx.prefix),
-  };
+  return sameServerScratchTarget(ctx, { maxNameBytes: MAX_NAME_BYTES, restoreOptions: { globals: false }, drop: () => dropScratchDatabases(t, ctx.prefix) });
 }
 
 export async function dropScratchDatabases(t: MyTarget, prefix: string): Promise<void> {

@@ -1,6 +1,5 @@
 import type { ScratchContext, ScratchTarget } from '../../src/core/driver.js';
-import { scratchRenames } from '../../src/core/scratch-names.js';
-import { formatEndpoint } from '../../src/core/service.js';
+import { sameServerScratchTarget } from '../../src/core/scratch-names.js';
 import { ident, pgTarget, withClient, type PgTarget } from './postgres-connection.js';
 import { isContainerService } from './postgres-container.js';
 import { containerScratchTarget } from './postgres-container-scratch.js';
@@ -24,15 +23,7 @@ export async function postgresScratchTarget(ctx: ScratchContext): Promise<Scratc
   if (ctx.strategy !== 'pg_dump') return undefined;
   if (isContainerService(ctx.source)) return containerScratchTarget(ctx);
   const t = pgTarget(ctx.source);
-  const recorded = ((ctx.recorded.details.databases as Array<{ name: string }> | undefined) ?? []).map((d) => d.name);
-  const rename = scratchRenames(ctx.prefix, recorded, MAX_NAME_BYTES);
-  const endpoint = { ...ctx.source.endpoint!, path: '' };
-  return {
-    target: { ...ctx.source, endpoint },
-    options: { rename, globals: false },
-    describe: Object.values(rename).map((name) => formatEndpoint({ ...endpoint, path: name }, false)).join(', ') || formatEndpoint(endpoint, false),
-    cleanup: () => dropScratchDatabases(t, ctx.prefix),
-  };
+  return sameServerScratchTarget(ctx, { maxNameBytes: MAX_NAME_BYTES, restoreOptions: { globals: false }, drop: () => dropScratchDatabases(t, ctx.prefix) });
 }
 
 /** Drops every database whose name starts with the prefix (the scratch copies and the restore's working copies). */
