@@ -103,13 +103,14 @@ async function backup(pg: PgCluster, repo: BenchRepo): Promise<{ addedBytes: num
 const work = await mkdtemp(join(tmpdir(), 'holdfast-dedup-'));
 const pg = await startPgCluster({ settings: { shared_buffers: "'256MB'", max_wal_size: "'4GB'" } });
 const log = (text: string) => process.stderr.write(`[dedup] ${text}\n`);
+let repos: BenchRepo[] = [];
 try {
   log(`creating ${TABLES} tables, ~${mb} MB`);
   await createTables(pg, 'dedup', Math.round((mb * 3200) / TABLES));
   const databaseMiB = MiB(await databaseBytes(pg, 'dedup'));
   log(`database is ${databaseMiB} MiB; comparing two dumps of unchanged data`);
   const dumps = await stability(pg, work);
-  const repos = await benchRepos(specs, work);
+  repos = await benchRepos(specs, work);
   const results: Record<string, Record<string, { addedMiB: number; seconds: number }>> = {};
   const step = async (name: string) => {
     for (const repo of repos) {
@@ -146,6 +147,7 @@ try {
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, `dedup-${summary.date.replace(/[:.]/g, '-')}.json`), JSON.stringify(summary, null, 2));
 } finally {
+  for (const repo of repos) await repo.close?.();
   await pg.stop();
   await rm(work, { recursive: true, force: true });
 }

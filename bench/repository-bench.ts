@@ -31,6 +31,7 @@ const cpuRatio = (a: Timed, b: Timed) => (a.cpuSeconds && b.cpuSeconds ? Math.ro
 const work = await mkdtemp(join(tmpdir(), 'holdfast-repobench-'));
 const pg = await startPgCluster({ settings: { shared_buffers: "'256MB'", maintenance_work_mem: "'256MB'", max_wal_size: "'4GB'" } });
 const log = (text: string) => process.stderr.write(`[repository-bench] ${text}\n`);
+let repos: BenchRepo[] | undefined;
 try {
   log(`generating ~${mb} MB`);
   await createDataset(pg, 'bench', mb * 3200);
@@ -42,12 +43,12 @@ try {
   await rm(dumpFile);
   log(`database ${MiB(await databaseBytes(pg, 'bench'))} MiB, dump ${MiB(dumpBytes)} MiB; ${rounds} interleaved rounds`);
 
-  const repos = await benchRepos(specs, join(work, 'repos'));
+  repos = await benchRepos(specs, join(work, 'repos'));
   const rawRestic = (await benchRepos(['restic'], join(work, 'raw-restic')))[0]!;
   const bash = (script: string, extra: Record<string, string> = {}) => timed('bash', ['-c', `set -euo pipefail; ${script}`], { ...env, ...extra }, { tree: true, cpu: true });
   const stored: Record<string, number> = {};
   const holdfast = (repo: BenchRepo) => async () => {
-    if (repo.label === 'dir' || repo.label === 'restic') await repo.reset();
+    if (repo.resettable) await repo.reset();
     const t = await timed(process.execPath, [BIN, '--repo', repo.repo, '--quiet', 'backup', '--fingerprint', 'none', '--service', `db=${pg.url('bench')}`], { ...repo.env, HOLDFAST_DB_PASSWORD: pg.password }, { tree: true, cpu: true });
     stored[repo.label] = await repo.bytes();
     return t;
@@ -89,6 +90,7 @@ try {
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, `repository-${summary.date.replace(/[:.]/g, '-')}.json`), JSON.stringify(summary, null, 2));
 } finally {
+  for (const repo of repos ?? []) await repo.close?.();
   await pg.stop();
   await rm(work, { recursive: true, force: true });
 }

@@ -238,11 +238,17 @@ export class ResticRepository implements Repository {
 
   /** `restic check` (and `--read-data`): the storage's own integrity, beside holdfast's checksums. */
   async checkStorage(options: { readData: boolean; signal?: AbortSignal }): Promise<string[]> {
-    const run = this.cli.spawn(['check', ...(options.readData ? ['--read-data'] : [])], { signal: options.signal, stdout: 'pipe' });
-    let out = '';
-    run.stdout!.setEncoding('utf8');
-    run.stdout!.on('data', (chunk: string) => (out += chunk));
-    const exit = await run.done;
+    const check = async () => {
+      const run = this.cli.spawn(['check', ...(options.readData ? ['--read-data'] : [])], { signal: options.signal, stdout: 'pipe' });
+      let out = '';
+      run.stdout!.setEncoding('utf8');
+      run.stdout!.on('data', (chunk: string) => (out += chunk));
+      const exit = await run.done;
+      return { out, exit };
+    };
+    let { out, exit } = await check();
+    // A killed run's restic leaves its lock behind: stale locks are removed, as for every other restic command.
+    if (exit.code !== 0 && (await this.cli.unlockIfStale(exit))) ({ out, exit } = await check());
     if (exit.code === 0) return [];
     if (exit.code !== 1 || /locked/.test(exit.stderr)) throw this.cli.failure('check the restic repository', exit);
     return `${out}\n${exit.stderr}`

@@ -191,4 +191,17 @@ describe('restic backend through the CLI: a locked repository, passwords', () =>
     expect(after.code, after.stderr).toBe(0);
     expect(after.json<{ snapshots: Array<{ id: string }> }>().snapshots.map((s) => s.id)).toEqual([backup.json<{ snapshot: string }>().snapshot]);
   });
+
+  test('check after a killed restic backup: its stale lock is removed, not reported as a held one', async () => {
+    // A restic backup killed mid-stream (as holdfast's own restic is after a kill -9) leaves its lock file.
+    const killed = runTool('restic', ['backup', '--stdin', '--stdin-filename', 'cut', '--quiet'], { env: { ...fx.env, RESTIC_REPOSITORY: fx.repo }, stdin: 'pipe' });
+    killed.stdin!.write(randomBytes(1 << 20));
+    await waitFor('restic backup to take its lock', async () => ((await readdir(join(fx.repo, 'locks'))).length > 0 ? true : undefined), { timeoutMs: 60_000, intervalMs: 50 });
+    killed.child.kill('SIGKILL');
+    await killed.done.catch(() => undefined);
+    expect((await readdir(join(fx.repo, 'locks'))).length).toBeGreaterThan(0);
+    const check = await holdfast(['--repo', repoArg(), 'check', '--json'], env);
+    expect(check.code, check.stderr + check.stdout).toBe(0);
+    expect(await readdir(join(fx.repo, 'locks'))).toEqual([]);
+  });
 });
