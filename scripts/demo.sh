@@ -49,8 +49,8 @@ echo "== the plan"
 hf plan --service "shop=$url"
 echo "== backup"
 hf backup --tag demo --service "shop=$url"
-echo "== verify"
-hf verify latest
+echo "== verify: checksums, then a restore test (into a scratch database, removed afterwards; the source untouched)"
+hf verify latest --restore-test --service "shop=$url"
 echo "== damaging the source: deleting half of the orders"
 psql_ -d shop -c 'DELETE FROM orders WHERE id % 2 = 0'
 echo "== restore into a new database, shop_restored"
