@@ -16,7 +16,7 @@ import { RepositoryCipher } from './repository-cipher.js';
 import { createEncryption, NO_SECRETS, unlockEncryption, type EncryptionConfig, type RepositorySecrets } from './repository-key.js';
 import type { BrokenSnapshot, HeldLock, InitOptions, Repository, SnapshotWriter } from './repository.js';
 import { newSnapshotId, SNAPSHOT_ID } from './snapshot-id.js';
-import { resolveSnapshotRef } from './resolve.js';
+import { resolveSnapshotRef, sortSnapshots } from './resolve.js';
 
 const FORMAT = 1;
 
@@ -150,9 +150,7 @@ export class DirRepository implements Repository {
         out.push({ id, broken: toHoldfastError(error).message });
       }
     }
-    // Ids have one-second precision: within a second, the manifest's time decides.
-    const when = (e: Manifest | BrokenSnapshot) => ('createdAt' in e ? e.createdAt : '');
-    return out.sort((a, b) => a.id.slice(0, 16).localeCompare(b.id.slice(0, 16)) || when(a).localeCompare(when(b)) || a.id.localeCompare(b.id));
+    return sortSnapshots(out);
   }
 
   async load(id: string): Promise<Manifest> {

@@ -26,3 +26,12 @@ export function resolveSnapshotRef(ref: string, entries: Array<Manifest | Broken
     hint: 'list them with `holdfast snapshots`',
   });
 }
+
+/**
+ * Committed snapshots oldest first, as every backend lists them. Ids have
+ * one-second precision: within a second, the manifest's time decides.
+ */
+export function sortSnapshots(entries: Array<Manifest | BrokenSnapshot>): Array<Manifest | BrokenSnapshot> {
+  const when = (e: Manifest | BrokenSnapshot) => ('createdAt' in e ? e.createdAt : '');
+  return entries.sort((a, b) => a.id.slice(0, 16).localeCompare(b.id.slice(0, 16)) || when(a).localeCompare(when(b)) || a.id.localeCompare(b.id));
+}

@@ -13,7 +13,7 @@ import { ResticCli } from './restic-cli.js';
 import { dumpStream, readCatalog, SmallFileCache, TAG, writerMayRun, type CatalogEntry } from './restic-catalog.js';
 import { ResticIntake } from './restic-intake.js';
 import { ResticSnapshotWriter, type StoredDocument } from './restic-snapshot-writer.js';
-import { resolveSnapshotRef } from './resolve.js';
+import { resolveSnapshotRef, sortSnapshots } from './resolve.js';
 import { newSnapshotId, SNAPSHOT_ID } from './snapshot-id.js';
 
 /**
@@ -121,8 +121,7 @@ export class ResticRepository implements Repository {
         out.push({ id: entry.holdfastId, broken: toHoldfastError(error).message });
       }
     }
-    const when = (e: Manifest | BrokenSnapshot) => ('createdAt' in e ? e.createdAt : '');
-    return out.sort((a, b) => a.id.slice(0, 16).localeCompare(b.id.slice(0, 16)) || when(a).localeCompare(when(b)) || a.id.localeCompare(b.id));
+    return sortSnapshots(out);
   }
 
   async load(id: string): Promise<Manifest> {

@@ -8,7 +8,7 @@ import { decompressStreamIntoCommand, decompressStreamToFile } from '../command-
 import { DEFAULT_COMPRESSION, type CompressionSettings } from '../compression.js';
 import { findArtifact, parseManifest, type ArtifactRecord, type Manifest } from '../manifest.js';
 import type { BrokenSnapshot, HeldLock, Repository, SnapshotWriter } from '../repository.js';
-import { resolveSnapshotRef } from '../resolve.js';
+import { resolveSnapshotRef, sortSnapshots } from '../resolve.js';
 import { newSnapshotId, SNAPSHOT_ID } from '../snapshot-id.js';
 import type { S3Location } from './s3-location.js';
 import { S3Lock, type S3LockInfo } from './s3-lock.js';
@@ -164,9 +164,7 @@ export class S3Repository implements Repository {
         out.push({ id, broken: toHoldfastError(error).message });
       }
     }
-    // Ids have one-second precision: within a second, the manifest's time decides.
-    const when = (e: Manifest | BrokenSnapshot) => ('createdAt' in e ? e.createdAt : '');
-    return out.sort((a, b) => a.id.slice(0, 16).localeCompare(b.id.slice(0, 16)) || when(a).localeCompare(when(b)) || a.id.localeCompare(b.id));
+    return sortSnapshots(out);
   }
 
   async load(id: string): Promise<Manifest> {
