@@ -50,23 +50,12 @@ if [[ $force -eq 0 ]] && have_all; then
   exit 0
 fi
 
-GO="$(command -v go || true)"
-[[ -z "$GO" && -x /usr/local/go/bin/go ]] && GO=/usr/local/go/bin/go
-if [[ -z "$GO" ]]; then
-  log "no Go toolchain found (need go >= 1.22 on PATH or at /usr/local/go/bin/go)"
-  exit 1
-fi
-log "using $("$GO" version)"
-
-mkdir -p "$bin" "$gohome"
-export GOPATH="$gohome"
-export GOMODCACHE="$gohome/pkg/mod"
-export GOCACHE="$gohome/cache"
-export GOTOOLCHAIN=local        # never try to download another toolchain
-export CGO_ENABLED=0            # static, pure-Go binaries (FerretDB's SQLite is modernc.org/sqlite)
+GO_MIN=1.22
+# shellcheck source=scripts/install/go-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-env.sh"
+mkdir -p "$bin"
 export GOFLAGS="-buildvcs=false -mod=mod"
 export GONOSUMDB="$TOOLS_MODULE"
-export GOWORK=off
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/holdfast-mongodb-build.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

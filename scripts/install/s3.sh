@@ -33,22 +33,11 @@ if [[ $force -eq 0 && -x "$bin/versitygw" && -f "$bin/versitygw.stamp" && "$(cat
   exit 0
 fi
 
-GO="$(command -v go || true)"
-[[ -z "$GO" && -x /usr/local/go/bin/go ]] && GO=/usr/local/go/bin/go
-if [[ -z "$GO" ]]; then
-  log "no Go toolchain found (need go >= 1.24 on PATH or at /usr/local/go/bin/go)"
-  exit 1
-fi
-log "using $("$GO" version)"
-
-mkdir -p "$bin" "$gohome"
-export GOPATH="$gohome"
-export GOMODCACHE="$gohome/pkg/mod"
-export GOCACHE="$gohome/cache"
-export GOTOOLCHAIN=local   # never try to download another toolchain
-export CGO_ENABLED=0
+GO_MIN=1.24
+# shellcheck source=scripts/install/go-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-env.sh"
+mkdir -p "$bin"
 export GOFLAGS="-buildvcs=false -trimpath"
-export GOWORK=off
 
 start=$(date +%s)
 log "building versitygw $VERSITYGW_VERSION"
