@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Fingerprint, ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
-import { runTool } from '../../src/core/process.js';
+import { scratchDataDir } from '../../src/core/scratch-data-dir.js';
 import { parseEndpoint } from '../../src/core/service.js';
 import { waitFor } from '../../src/core/wait.js';
 import { rows, withConnection, type MyTarget } from './mysql-connection.js';
@@ -24,9 +23,7 @@ import { requireTool, TOOLS_HINT, type Family } from './mysql-tools.js';
  * root, the server runs as the `mysql` system user.
  */
 export async function physicalScratchTarget(ctx: ScratchContext): Promise<ScratchTarget> {
-  const owner = await systemUser('mysql');
-  const base = await mkdtemp(join(process.env.HOLDFAST_TMPDIR ?? tmpdir(), ctx.prefix));
-  const data = join(base, 'data');
+  const { base, data, owner } = await scratchDataDir(ctx, { user: 'mysql', driver: 'mysql', mode: 0o750 });
   let server: ChildProcess | undefined;
   const cleanup = async () => {
     if (server && server.exitCode === null && server.signalCode === null) {
@@ -38,24 +35,6 @@ export async function physicalScratchTarget(ctx: ScratchContext): Promise<Scratc
     }
     await rm(base, { recursive: true, force: true });
   };
-  try {
-    await mkdir(data, { mode: 0o750 });
-    if (owner) {
-      await chown(base, owner.uid, owner.gid);
-      await chown(data, owner.uid, owner.gid);
-      const reach = await runTool('runuser', ['-u', 'mysql', '--', 'test', '-w', data], { stdout: 'ignore' }).done;
-      if (reach.code !== 0) {
-        throw new HoldfastError('config', `the mysql system user cannot reach ${data}, where the throwaway server must run`, {
-          service: ctx.source.name,
-          driver: 'mysql',
-          hint: 'set HOLDFAST_TMPDIR to a directory whose parents every user may traverse (e.g. /var/tmp)',
-        });
-      }
-    }
-  } catch (error) {
-    await cleanup();
-    throw error;
-  }
   return {
     target: { name: ctx.source.name, engine: 'mysql', endpoint: parseEndpoint(`file:${data}`, false, ctx.source.name), options: {}, origin: 'flag' },
     options: {},
@@ -106,13 +85,3 @@ export async function physicalScratchTarget(ctx: ScratchContext): Promise<Scratc
   };
 }
 
-/** As root: the system user a server must run as (it refuses root). */
-async function systemUser(name: string): Promise<{ uid: number; gid: number } | undefined> {
-  if (process.getuid?.() !== 0) return undefined;
-  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
-  const f = passwd.split('\n').find((l) => l.startsWith(`${name}:`))?.split(':');
-  if (!f?.[2] || !f[3]) {
-    throw new HoldfastError('tool', `a throwaway server cannot run as root, and there is no ${name} system user to run it as`, { driver: 'mysql', hint: `create a ${name} system user, or run holdfast as a non-root user` });
-  }
-  return { uid: Number(f[2]), gid: Number(f[3]) };
-}

@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, chown, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Fingerprint, ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
+import { scratchDataDir } from '../../src/core/scratch-data-dir.js';
 import { assertToolSucceeded, runTool } from '../../src/core/process.js';
 import { parseEndpoint } from '../../src/core/service.js';
 import { pgTarget, withClient, type PgTarget } from './postgres-connection.js';
@@ -25,28 +24,7 @@ const SCRATCH_PORT = 5432;
  * runs as the `postgres` system user, as PostgreSQL requires.
  */
 export async function basebackupScratchTarget(ctx: ScratchContext): Promise<ScratchTarget> {
-  const owner = serverUser();
-  const base = await mkdtemp(join(process.env.HOLDFAST_TMPDIR ?? tmpdir(), ctx.prefix));
-  const data = join(base, 'data');
-  try {
-    await mkdir(data, { mode: 0o700 });
-    if (owner) {
-      await chown(base, owner.uid, owner.gid);
-      await chown(data, owner.uid, owner.gid);
-      // Checked before the restore: a parent the server's user cannot traverse would fail the start only at the end.
-      const reach = await runTool('runuser', ['-u', 'postgres', '--', 'test', '-w', data], { stdout: 'ignore' }).done;
-      if (reach.code !== 0) {
-        throw new HoldfastError('config', `the postgres system user cannot reach ${data}, where the throwaway server must run`, {
-          service: ctx.source.name,
-          driver: 'postgres',
-          hint: 'set HOLDFAST_TMPDIR to a directory whose parents every user may traverse (e.g. /var/tmp)',
-        });
-      }
-    }
-  } catch (error) {
-    await rm(base, { recursive: true, force: true });
-    throw error;
-  }
+  const { base, data, owner } = await scratchDataDir(ctx, { user: 'postgres', driver: 'postgres', mode: 0o700 });
   const user = pgTarget(ctx.source).user;
   return {
     target: { name: ctx.source.name, engine: 'postgres', endpoint: parseEndpoint(`file:${data}`, false, ctx.source.name), options: {}, origin: 'flag' },
@@ -120,16 +98,3 @@ function serverBinary(major: string, name: string): string | undefined {
   return undefined;
 }
 
-/** As root: the `postgres` system user the server must run as. */
-function serverUser(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  try {
-    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim());
-    return { uid: id('-u'), gid: id('-g') };
-  } catch {
-    throw new HoldfastError('tool', 'a throwaway PostgreSQL server cannot run as root, and there is no postgres system user to run it as', {
-      driver: 'postgres',
-      hint: 'create a postgres system user, or run holdfast as a non-root user',
-    });
-  }
-}
