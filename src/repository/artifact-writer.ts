@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertToolSucceeded } from '../core/process.js';
+import { ByteMeter } from './byte-meter.js';
 import { startCompressor, type CompressionSettings } from './compression.js';
 
 export interface WrittenArtifact {
@@ -25,23 +25,8 @@ export async function writeArtifactFile(
   options: { signal?: AbortSignal; onRawBytes?: (n: number) => void; seal?: () => Transform } = {},
 ): Promise<WrittenArtifact> {
   const compressor = startCompressor(settings, options.signal);
-  let rawBytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      rawBytes += chunk.length;
-      options.onRawBytes?.(chunk.length);
-      callback(null, chunk);
-    },
-  });
-  const hash = createHash('sha256');
-  let storedBytes = 0;
-  const hasher = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      hash.update(chunk);
-      storedBytes += chunk.length;
-      callback(null, chunk);
-    },
-  });
+  const counter = new ByteMeter({ onBytes: options.onRawBytes });
+  const hasher = new ByteMeter({ sha256: true });
   const file = createWriteStream(path, { flags: 'wx' });
   const feeding = pipeline(source, counter, compressor.stdin!, { signal: options.signal });
   // Encrypted repositories seal after hashing: the checksum is of the compressed bytes.
@@ -61,5 +46,5 @@ export async function writeArtifactFile(
   } finally {
     await handle.close();
   }
-  return { sha256: hash.digest('hex'), storedBytes, rawBytes };
+  return { sha256: hasher.sha256(), storedBytes: hasher.bytes, rawBytes: counter.bytes };
 }

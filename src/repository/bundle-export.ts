@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { open, rename, rm, stat } from 'node:fs/promises';
-import { Readable, Transform, type Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ByteMeter } from './byte-meter.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
 import { HOLDFAST_VERSION } from '../core/version.js';
 import {
@@ -67,18 +67,9 @@ export async function exportBundle(repo: Repository, id: string, out: Writable, 
     }
     yield tarEnd();
   }
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      options.onBytes?.(chunk.length);
-      callback(null, chunk);
-    },
-  });
+  const counter = new ByteMeter({ sha256: true, onBytes: options.onBytes });
   await pipeline(Readable.from(chunks(), { objectMode: false }), counter, out, { signal: options.signal });
-  return { snapshot: id, bytes, artifacts: artifacts.length, sha256: hash.digest('hex') };
+  return { snapshot: id, bytes: counter.bytes, artifacts: artifacts.length, sha256: counter.sha256() };
 }
 
 /**

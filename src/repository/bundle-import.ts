@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { ByteMeter } from './byte-meter.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
 import { assertServiceName } from '../core/service.js';
 import {
@@ -45,18 +45,7 @@ function damaged(part: string, what: string, cause?: unknown): HoldfastError {
  * matched: a tampered or truncated bundle leaves nothing listed.
  */
 export async function importBundle(repo: Repository, source: Readable, options: { signal?: AbortSignal; onBytes?: (n: number) => void } = {}): Promise<ImportSummary> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const counted = source.pipe(
-    new Transform({
-      transform(chunk: Buffer, _enc, callback) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        options.onBytes?.(chunk.length);
-        callback(null, chunk);
-      },
-    }),
-  );
+  const counted = source.pipe(new ByteMeter({ sha256: true, onBytes: options.onBytes }));
   source.once('error', (error) => counted.destroy(error));
   const tar = new TarReader(counted);
   let writer: SnapshotWriter | undefined;
@@ -85,7 +74,7 @@ export async function importBundle(repo: Repository, source: Readable, options: 
 
     const present = await alreadyPresent(repo, manifest);
     if (present) {
-      return { snapshot: manifest.id, status: 'present', services: Object.keys(manifest.services), artifacts: expected.length, bytes };
+      return { snapshot: manifest.id, status: 'present', services: Object.keys(manifest.services), artifacts: expected.length, bytes: counted.bytes };
     }
     writer = await repo.beginSnapshot('import', { id: manifest.id });
     for (const { service, record } of expected) {
@@ -110,7 +99,7 @@ export async function importBundle(repo: Repository, source: Readable, options: 
     await writer.commit(manifest);
     writer = undefined;
     for (const [kind, value] of Object.entries(annotations)) await repo.annotate(manifest.id, kind, value);
-    return { snapshot: manifest.id, status: 'imported', services: Object.keys(manifest.services), artifacts: expected.length, bytes, sha256: hash.digest('hex') };
+    return { snapshot: manifest.id, status: 'imported', services: Object.keys(manifest.services), artifacts: expected.length, bytes: counted.bytes, sha256: counted.sha256() };
   } catch (error) {
     await writer?.abort();
     const tarFault = tarError(error);

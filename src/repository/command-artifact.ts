@@ -3,6 +3,7 @@ import { createWriteStream, fdatasync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ByteMeter } from './byte-meter.js';
 import type { CommandSpec } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
 import { lastLines, runTool, type ToolExit } from '../core/process.js';
@@ -71,16 +72,7 @@ export async function writeSealedCommandArtifactFile(
   } finally {
     zstd.stdin!.destroy();
   }
-  const hash = createHash('sha256');
-  let storedBytes = 0;
-  const hasher = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      hash.update(chunk);
-      storedBytes += chunk.length;
-      options.onStoredBytes?.(chunk.length);
-      callback(null, chunk);
-    },
-  });
+  const hasher = new ByteMeter({ sha256: true, onBytes: options.onStoredBytes });
   const file = createWriteStream(path, { flags: 'wx' });
   let fd: number | undefined;
   file.once('open', (opened: number) => (fd = opened));
@@ -111,7 +103,7 @@ export async function writeSealedCommandArtifactFile(
   if (rawBytes === undefined) {
     throw new HoldfastError('tool', 'zstd did not report the size it compressed', { hint: 'install zstd 1.4 or newer (Debian/Ubuntu: apt-get install zstd)' });
   }
-  return { sha256: hash.digest('hex'), storedBytes, rawBytes, exit: toolExit };
+  return { sha256: hasher.sha256(), storedBytes: hasher.bytes, rawBytes, exit: toolExit };
 }
 
 function zstdFailed(exit: ToolExit, path: string): never {

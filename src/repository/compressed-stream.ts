@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ByteMeter } from './byte-meter.js';
 import type { CommandSpec } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
 import { assertToolSucceeded, lastLines, runTool, type ToolExit } from '../core/process.js';
@@ -23,14 +23,7 @@ export interface CompressedStream {
 /** `source` → zstd → hash. Progress counts raw bytes. */
 export function compressStream(source: Readable, settings: CompressionSettings, options: { signal?: AbortSignal; onRawBytes?: (n: number) => void } = {}): CompressedStream {
   const compressor = startCompressor(settings, options.signal);
-  let rawBytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      rawBytes += chunk.length;
-      options.onRawBytes?.(chunk.length);
-      callback(null, chunk);
-    },
-  });
+  const counter = new ByteMeter({ onBytes: options.onRawBytes });
   const hashing = hashingTransform();
   compressor.stdout!.pipe(hashing.transform);
   compressor.stdout!.on('error', (error) => hashing.transform.destroy(error));
@@ -47,7 +40,7 @@ export function compressStream(source: Readable, settings: CompressionSettings, 
       kill();
       throw error;
     }
-    return { ...hashing.result(), rawBytes };
+    return { ...hashing.result(), rawBytes: counter.bytes };
   })();
   done.catch(() => undefined);
   return { stored: hashing.transform, done, kill };
@@ -98,20 +91,11 @@ export function compressCommand(
 }
 
 function hashingTransform(onBytes?: (n: number) => void) {
-  const hash = createHash('sha256');
-  let storedBytes = 0;
-  const transform = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      hash.update(chunk);
-      storedBytes += chunk.length;
-      onBytes?.(chunk.length);
-      callback(null, chunk);
-    },
-  });
+  const transform = new ByteMeter({ sha256: true, onBytes });
   const ended = new Promise<void>((resolve, reject) => {
     transform.once('end', resolve);
     transform.once('error', reject);
     transform.once('close', () => reject(new HoldfastError('internal', 'the compressed stream was closed before its end')));
   });
-  return { transform, ended, result: () => ({ sha256: hash.digest('hex'), storedBytes }) };
+  return { transform, ended, result: () => ({ sha256: transform.sha256(), storedBytes: transform.bytes }) };
 }
