@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMariadb, type MariadbServer } from '../servers/mariadb.js';
 import { holdfast } from '../support/cli.js';
 import { mysqlQuery, mysqlUrl, seedMysqlSample } from '../support/mysql-sample.js';
-import { artifactNames, graftArtifacts, verdicts, type VerifyDocument } from '../support/restore-test-support.js';
+import { artifactNames, graftArtifacts, verdicts, expectRestoreTestPassed } from '../support/restore-test-support.js';
 
 describe('restore test: mysql physical (throwaway mariadbd on the prepared copy)', () => {
   let server: MariadbServer;
@@ -45,9 +45,7 @@ describe('restore test: mysql physical (throwaway mariadbd on the prepared copy)
     const id = await backup();
     const before = await state();
     const result = await holdfast(['verify', id, '--restore-test', '--json'], env);
-    expect(result.code, result.stderr + result.stdout).toBe(0);
-    expect(result.json<VerifyDocument>().restoreTest.passed).toBe(true);
-    expect(verdicts(result).src).toEqual({ verdict: 'ok', detail: '3 objects equal (full)' });
+    expectRestoreTestPassed(result, 'src', '3 objects equal (full)');
     expect(await state()).toEqual(before);
     expect(await leftovers()).toEqual([]);
     expect(scratchServers()).toEqual([]);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMariadb, type MariadbServer } from '../servers/mariadb.js';
 import { holdfast } from '../support/cli.js';
 import { mysqlQuery, mysqlUrl, schemaObjects, seedMysqlSample } from '../support/mysql-sample.js';
-import { artifactNames, deleteArtifact, expectMissingArtifact, graftArtifacts, verdicts, type VerifyDocument } from '../support/restore-test-support.js';
+import { artifactNames, deleteArtifact, expectMissingArtifact, graftArtifacts, verdicts, expectRestoreTestPassed } from '../support/restore-test-support.js';
 
 describe('restore test: mysql dump (MariaDB)', () => {
   let server: MariadbServer;
@@ -48,9 +48,7 @@ describe('restore test: mysql dump (MariaDB)', () => {
     const before = await sourceState();
     const users = await mysqlQuery(server, 'SELECT User, Host FROM mysql.user ORDER BY 1, 2');
     const result = await holdfast(['verify', id, '--restore-test', '--json'], env);
-    expect(result.code, result.stderr + result.stdout).toBe(0);
-    expect(result.json<VerifyDocument>().restoreTest.passed).toBe(true);
-    expect(verdicts(result).src!.verdict).toBe('ok');
+    expectRestoreTestPassed(result, 'src');
     expect(await sourceState()).toEqual(before);
     expect(await mysqlQuery(server, 'SELECT User, Host FROM mysql.user ORDER BY 1, 2')).toEqual(users);
     expect(await scratch()).toEqual([]);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openSearchAvailable, startOpenSearch, type OpenSearchServer } from '../servers/opensearch.js';
 import { holdfast } from '../support/cli.js';
 import { mutateOpenSearch, os, seedOpenSearch } from '../support/opensearch-data.js';
-import { artifactNames, deleteArtifact, expectMissingArtifact, graftArtifacts, verdicts, type VerifyDocument } from '../support/restore-test-support.js';
+import { artifactNames, deleteArtifact, expectMissingArtifact, graftArtifacts, verdicts, expectRestoreTestPassed } from '../support/restore-test-support.js';
 
 // Against a REAL OpenSearch 2.19.6 node (embedded, test/servers/opensearch.ts).
 describe.runIf(openSearchAvailable())('restore test: opensearch snapshot (real node)', () => {
@@ -53,9 +53,7 @@ describe.runIf(openSearchAvailable())('restore test: opensearch snapshot (real n
     const id = await backup();
     const before = await sourceState();
     const result = await holdfast(['verify', id, '--restore-test', '--json'], env);
-    expect(result.code, result.stderr + result.stdout).toBe(0);
-    expect(result.json<VerifyDocument>().restoreTest.passed).toBe(true);
-    expect(verdicts(result).src).toEqual({ verdict: 'ok', detail: '2 objects equal (full)' });
+    expectRestoreTestPassed(result, 'src', '2 objects equal (full)');
     expect(await sourceState()).toEqual(before);
     expect(await scratch()).toEqual([]);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { holdfast } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
-import { graftArtifacts, artifactNames, verdicts, type VerifyDocument } from '../support/restore-test-support.js';
+import { graftArtifacts, artifactNames, verdicts, type VerifyDocument, expectRestoreTestPassed } from '../support/restore-test-support.js';
 import { seedSample } from '../support/sample-data.js';
 
 describe('restore test: postgres pg_basebackup (throwaway server on the restored copy)', () => {
@@ -53,9 +53,7 @@ describe('restore test: postgres pg_basebackup (throwaway server on the restored
     const id = await backup();
     const before = await state();
     const result = await holdfast(['verify', id, '--restore-test', '--json'], env);
-    expect(result.code, result.stderr + result.stdout).toBe(0);
-    expect(result.json<VerifyDocument>().restoreTest.passed).toBe(true);
-    expect(verdicts(result).db).toEqual({ verdict: 'ok', detail: '3 objects equal (full)' });
+    expectRestoreTestPassed(result, 'db', '3 objects equal (full)');
     expect(result.json<VerifyDocument>().restoreTest.services[0]!.scratch).toContain(join(scratchRoot, 'holdfast_scratch_'));
     expect(await state()).toEqual(before);
     expect(await leftovers()).toEqual([]);

@@ -7,7 +7,7 @@ import { canonical } from '../../drivers/qdrant/qdrant-fingerprint.js';
 import { startFakeQdrant, type FakeQdrant } from '../servers/qdrant-fake.js';
 import { holdfast } from '../support/cli.js';
 import { mutateQdrant, seedQdrant } from '../support/qdrant-data.js';
-import { artifactNames, deleteArtifact, expectMissingArtifact, graftArtifacts, verdicts, type VerifyDocument } from '../support/restore-test-support.js';
+import { artifactNames, deleteArtifact, expectMissingArtifact, graftArtifacts, verdicts, expectRestoreTestPassed } from '../support/restore-test-support.js';
 
 // Against the FAKE Qdrant (test/servers/qdrant-fake.ts): no real Qdrant can be obtained here.
 const KEY = 'fake-api-key-rt-8';
@@ -50,9 +50,7 @@ describe('restore test: qdrant snapshot (fake Qdrant)', () => {
     const id = await backup();
     const before = await sourceState();
     const result = await holdfast(['verify', id, '--restore-test', '--json'], env);
-    expect(result.code, result.stderr + result.stdout).toBe(0);
-    expect(result.json<VerifyDocument>().restoreTest.passed).toBe(true);
-    expect(verdicts(result).src).toEqual({ verdict: 'ok', detail: '2 objects equal (full)' });
+    expectRestoreTestPassed(result, 'src', '2 objects equal (full)');
     expect(node.lastUpload()?.priority).toBe('snapshot');
     expect(await sourceState()).toEqual(before);
     expect(await scratch()).toEqual([]);

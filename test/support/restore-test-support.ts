@@ -71,3 +71,11 @@ export function expectMissingArtifact(result: CliResult, service: string, artifa
   expect(v.detail).toMatch(/^not restored: artifact .* the file is missing/);
   expect(doc.restoreTest.passed).toBe(false);
 }
+
+/** Asserts `verify --restore-test --json` exited 0 with the snapshot proven and this service's verdict `ok` (and its detail, when given). */
+export function expectRestoreTestPassed(result: CliResult, service: string, detail?: string): void {
+  expect(result.code, result.stderr + result.stdout).toBe(0);
+  expect(result.json<VerifyDocument>().restoreTest.passed).toBe(true);
+  if (detail === undefined) expect(verdicts(result)[service]!.verdict).toBe('ok');
+  else expect(verdicts(result)[service]).toEqual({ verdict: 'ok', detail });
+}
