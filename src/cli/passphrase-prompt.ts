@@ -3,12 +3,15 @@ import { HoldfastError } from '../core/errors.js';
 /**
  * Reads a line from the terminal without echo (raw mode), writing the
  * question to stderr. Backspace edits; Ctrl-C and Ctrl-D abort.
+ *
+ * Echo goes off before the question is shown: whatever is typed once the
+ * question is visible (or pasted in answer to it) is never echoed.
  */
 export function promptHidden(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
   return new Promise((resolve, reject) => {
-    output.write(question);
     const wasRaw = input.isRaw;
     input.setRawMode(true);
+    output.write(question);
     input.resume();
     let text = '';
     const done = (error?: Error) => {
