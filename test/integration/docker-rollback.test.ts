@@ -8,7 +8,7 @@ import { holdfast } from '../support/cli.js';
 import { docker, DockerLab, IMAGES } from '../support/docker.js';
 import { freePort } from '../support/free-port.js';
 import { flipByte } from '../support/repo-files.js';
-import { WRITER } from '../support/stack-writer.js';
+import { readCounter, WRITER } from '../support/stack-writer.js';
 
 interface RollbackDoc {
   snapshot: string;
@@ -197,7 +197,7 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     await writeFile(join(tampered, 'snapshots', snapshot, 'app', record.name), garbage);
     Object.assign(record, { sha256: createHash('sha256').update(garbage).digest('hex'), storedBytes: garbage.length, rawBytes: 64 * 1024 });
     await writeFile(manifestPath, JSON.stringify(manifest));
-    const counter = await docker(['exec', app, 'cat', '/data/counter']);
+    const counter = await readCounter(app);
 
     const res = await holdfast(['--repo', tampered, 'rollback', 'pre-upgrade', '--json'], lab.env());
     expect(res.code, res.stderr).toBe(1);
@@ -207,7 +207,7 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     expect(by.app).toMatchObject({ verdict: 'failed', error: { message: expect.stringContaining('is not a readable tar') } });
     expect(by.db).toMatchObject({ verdict: 'ok' });
     // Nothing was extracted into the app's volume, and every container runs again.
-    expect(Number(await docker(['exec', app, 'cat', '/data/counter']))).toBeGreaterThanOrEqual(Number(counter));
+    expect(await readCounter(app)).toBeGreaterThanOrEqual(counter);
     expect(await lab.held()).toEqual([]);
     expect(await journal()).toEqual([]);
   });
