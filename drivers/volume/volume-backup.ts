@@ -12,6 +12,7 @@ import { containerRecord } from './volume-record.js';
 import { VOLUME_STRATEGIES, type VolumeStrategy } from './volume-strategies.js';
 import { droppedByFlavor, probeTar, type TarFlavor } from './volume-tar-flavor.js';
 import { startCopy, type MountCopy } from './volume-tar-mount.js';
+import { localMountPaths, localRunner } from './volume-local-tar.js';
 import { findWriters, mountLabel, stateMounts, stopTimeoutOf } from './volume-mounts.js';
 
 /** What the manifest keeps per copied mount: enough to recreate the volume and to restore it. */
@@ -31,8 +32,9 @@ const SRC = '/holdfast/src';
 
 /**
  * Strategies `tar`, `tar-pause`, `tar-live`: hold the writers (stop or
- * pause, dependents first), tar every read-write mount from a helper
- * container that mounts it read-only, then resume the writers, in a finally
+ * pause, dependents first), tar every read-write mount (on this machine when
+ * the daemon's files are here, else from a helper container that mounts it
+ * read-only), then resume the writers, in a finally
  * (and after a crash through the journal). The tar stream is read as it
  * passes: an archive without its end blocks, or a tar that exited non-zero,
  * fails the service and its artifact is dropped.
@@ -47,35 +49,49 @@ export async function backupVolumes(ctx: BackupContext, strategy: VolumeStrategy
     else if (m.readOnly) ctx.note(`read-only mount ${m.destination} (${m.source}) is not state and was not copied`);
   }
   // Independent Docker round trips, at once: every one of them is time before the hold.
+  const helperTar = probeTar(api, helperImage(stringOption(service.options.helper_image)), service.name);
   const prep = await Promise.allSettled([
     removeLeftoverHelpers(api),
-    probeTar(api, helperImage(stringOption(service.options.helper_image)), service.name),
+    helperTar,
     api.host.startsWith('unix://') ? FifoDir.create() : Promise.resolve(undefined),
+    localMountPaths(api, service, mounts, helperTar),
   ] as const);
   const failed = prep.find((p) => p.status === 'rejected');
   if (failed) {
     if (prep[2].status === 'fulfilled') await prep[2].value?.remove();
     throw (failed as PromiseRejectedResult).reason;
   }
-  const [removed, flavor, io] = prep.map((p) => (p as PromiseFulfilledResult<unknown>).value) as [string[], TarFlavor, FifoDir | undefined];
+  const [removed, helperFlavor, io, local] = prep.map((p) => (p as PromiseFulfilledResult<unknown>).value) as [string[], TarFlavor, FifoDir | undefined, Awaited<ReturnType<typeof localMountPaths>>];
   if (removed.length) ctx.note(`removed helper containers left by runs that died: ${removed.join(', ')}`);
+  const localWhyNot = 'why' in local ? local.why : undefined;
+  const flavor = 'why' in local ? helperFlavor : local.tar;
   const dropped = droppedByFlavor(flavor);
   if (dropped.length) ctx.note(`${flavor.version} in ${flavor.image} drops ${dropped.join(', ')}; set HOLDFAST_HELPER_IMAGE to an image with GNU tar to keep them`);
 
-  // The helper starts before the hold, so that the window holds only the tar itself.
+  // tar runs here on the mounts' own paths, or in a helper that is started
+  // before the hold, so that the window holds only the tar itself.
   let helper: IdleHelper;
-  try {
-    helper = await startIdleHelper(api, 'backup', {
-      image: flavor.image,
-      mounts: [...mounts.map((m, i) => ({ type: m.type === 'bind' ? ('bind' as const) : ('volume' as const), source: m.source, target: `${SRC}/${i}`, readOnly: true })), ...(io ? [io.mount] : [])],
-      signal: ctx.signal,
-    });
-  } catch (error) {
-    await io?.remove();
-    throw error;
+  let dirs: string[];
+  let channel: FifoDir | undefined;
+  if (!('why' in local) && io) {
+    helper = localRunner();
+    dirs = local.dirs;
+    channel = io.forLocalWriter();
+  } else {
+    try {
+      helper = await startIdleHelper(api, 'backup', {
+        image: flavor.image,
+        mounts: [...mounts.map((m, i) => ({ type: m.type === 'bind' ? ('bind' as const) : ('volume' as const), source: m.source, target: `${SRC}/${i}`, readOnly: true })), ...(io ? [io.mount] : [])],
+        signal: ctx.signal,
+      });
+    } catch (error) {
+      await io?.remove();
+      throw error;
+    }
+    dirs = mounts.map((_, i) => `${SRC}/${i}`);
+    // Bulk data through a named pipe when the helper shares this machine's files (4x faster than the exec stream).
+    channel = io && (await io.verify(helper)) ? io : undefined;
   }
-  // Bulk data through a named pipe when the helper shares this machine's files (4x faster than the exec stream).
-  const channel = io && (await io.verify(helper)) ? io : undefined;
   const volumes: RecordedVolume[] = [];
   const copies: Array<{ mount: ServiceMount; done: Promise<MountCopy> }> = [];
   const fingerprint: Fingerprint = { scope: 'full', items: {} };
@@ -92,7 +108,7 @@ export async function backupVolumes(ctx: BackupContext, strategy: VolumeStrategy
       // The writers wait only for tar to read each mount; compressing and syncing the tail runs after they resume.
       for (const [index, mount] of mounts.entries()) {
         ctx.progress.phase(`tar ${mountLabel(mount)}`);
-        const started = await startCopy(ctx, helper, channel, flavor, mount, `${SRC}/${index}`, `${artifactSlug(mountLabel(mount), index)}.tar`, mode === 'none');
+        const started = await startCopy(ctx, helper, channel, flavor, mount, dirs[index]!, `${artifactSlug(mountLabel(mount), index)}.tar`, mode === 'none');
         copies.push({ mount, done: started.done });
         await started.tarDone;
       }
@@ -135,7 +151,8 @@ export async function backupVolumes(ctx: BackupContext, strategy: VolumeStrategy
       held: windows,
       volumes,
       fingerprintContents: ctx.fingerprintScope === 'full',
-      transport: channel ? 'fifo' : 'exec-stream',
+      transport: localWhyNot ? (channel ? 'fifo' : 'exec-stream') : 'local',
+      ...(localWhyNot ? { localTarSkipped: localWhyNot } : {}),
       fingerprintMethod: fingerprintMethod(ctx, channel, flavor),
       ...(service.container ? { container: containerRecord(service.container) } : {}),
     },

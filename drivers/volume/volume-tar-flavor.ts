@@ -4,6 +4,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { helperText, requireImage } from '../../src/docker/docker-helper.js';
 import { stateDir } from '../../src/docker/docker-journal.js';
+import { runToolText } from '../../src/core/process.js';
 
 /**
  * Which tar the helper image has, and what it keeps. Checked by running it
@@ -84,12 +85,35 @@ async function run(api: DockerApi, image: string, service?: string): Promise<Tar
       hint: 'set HOLDFAST_HELPER_IMAGE to an image with sh and tar (GNU tar keeps xattrs and sparse files), e.g. debian:stable-slim',
     });
   }
+  return flavorOf(image, first, help);
+}
+
+/** The flavor from `tar --version` (its first line) and `tar --help`. */
+function flavorOf(image: string, first: string, help: string): TarFlavor {
   const kind = /GNU tar/.test(first) ? 'gnu' : /busybox/i.test(first + help) ? 'busybox' : 'other';
   const features = ['xattrs', 'acls', 'sparse', 'numeric-owner'].filter((f) => help.includes(`--${f}`));
   // busybox accepts --numeric-owner without listing it (checked: 1.35 honours it on extract).
   if (kind === 'busybox' && !features.includes('numeric-owner')) features.push('numeric-owner');
   return { image, kind, version: first.trim(), features };
 }
+
+let hostTar: Promise<TarFlavor | undefined> | undefined;
+
+/** The tar on this machine's PATH (`image` is `host`), or undefined when there is none; once per process. */
+export function probeHostTar(): Promise<TarFlavor | undefined> {
+  hostTar ??= (async () => {
+    try {
+      const [version, help] = await Promise.all([runToolText('tar', ['--version']), runToolText('tar', ['--help'])]);
+      return flavorOf(HOST_TAR, version.split('\n')[0] ?? '', help);
+    } catch {
+      return undefined;
+    }
+  })();
+  return hostTar;
+}
+
+/** The `image` of a flavor that is the host's own tar. */
+export const HOST_TAR = 'host';
 
 /** What a tar of this flavor drops, for a note in the manifest. */
 export function droppedByFlavor(flavor: TarFlavor): string[] {

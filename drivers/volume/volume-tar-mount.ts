@@ -6,7 +6,7 @@ import type { ServiceMount } from '../../src/core/service.js';
 import type { StreamExit } from '../../src/docker/docker-api.js';
 import { readFifo, unblockFifoReader, type FifoDir } from '../../src/docker/docker-fifo.js';
 import type { IdleHelper } from '../../src/docker/docker-helper.js';
-import { createArgs, type TarFlavor } from './volume-tar-flavor.js';
+import { createArgs, HOST_TAR, type TarFlavor } from './volume-tar-flavor.js';
 import { indexArgs, indexFingerprint } from './volume-tar-index.js';
 import { TarScanner } from './volume-tar-scan.js';
 
@@ -61,7 +61,7 @@ export async function startCopy(
     // GNU tar exits 1 when a file changed while it was read: expected only for a live copy.
     const liveChange = live && flavor.kind === 'gnu' && result.tar.exitCode === 1;
     if (result.tar.exitCode !== 0 && !liveChange) {
-      throw new HoldfastError('tool', `tar of ${label} in ${flavor.image} exited with status ${result.tar.exitCode}${tail ? `: ${tail}` : ''}`, {
+      throw new HoldfastError('tool', `tar of ${label} ${flavor.image === HOST_TAR ? 'on this machine' : `in ${flavor.image}`} exited with status ${result.tar.exitCode}${tail ? `: ${tail}` : ''}`, {
         service: ctx.service.name,
         hint: /Not a directory/.test(tail) ? `${label} is a single file: mount its directory instead` : 'check the volume and the helper image; nothing was stored for this service',
       });
@@ -76,6 +76,7 @@ export async function startCopy(
 type RecordMeta = { kind: string; label: string };
 
 async function viaIndex(ctx: BackupContext, helper: IdleHelper, channel: FifoDir, flavor: TarFlavor, dir: string, name: string, label: string, record: RecordMeta) {
+  if (channel.local) return viaLocalIndex(ctx, channel, flavor, dir, name, label, record);
   const fifo = await channel.fifo(`${name}.fifo`);
   const index = `${name}.index`;
   const run = await helper.exec(createArgs(flavor, dir, fifo.helper, indexArgs(`${fifo.helper.replace(/[^/]+$/, '')}${index}`)), ctx.signal);
@@ -96,6 +97,28 @@ async function viaIndex(ctx: BackupContext, helper: IdleHelper, channel: FifoDir
     return { tar: exited.value, copy: { entries: fp.entries, bytes: fp.bytes, checksum: fp.checksum, unsafe: [] as string[] } };
   })();
   return { tarDone: run.done, finish };
+}
+
+/**
+ * tar on this machine, run by the repository's writer itself: its stdout
+ * goes straight into the compressor (no FIFO, no dd), and the writers
+ * resume as soon as tar exits, through the command's `exited` hook (a
+ * writer that does not call it resumes them once the artifact is stored).
+ */
+async function viaLocalIndex(ctx: BackupContext, channel: FifoDir, flavor: TarFlavor, dir: string, name: string, label: string, record: RecordMeta) {
+  const index = join(channel.dir, `${name}.index`);
+  let tarExited!: () => void;
+  const exited = new Promise<void>((resolve) => (tarExited = resolve));
+  const [command, ...args] = createArgs(flavor, dir, '-', indexArgs(index));
+  const writing = ctx.artifacts.writeCommand(name, { command: command!, args, exited: () => tarExited() }, record);
+  const finish = (async () => {
+    const { exit } = await writing;
+    const listing = await readFile(index, 'utf8').catch(() => '');
+    if (exit.code === 0 && !listing) throw new HoldfastError('tool', `tar wrote no listing for ${label}`, { service: ctx.service.name });
+    const fp = indexFingerprint(listing);
+    return { tar: { exitCode: exit.code, stderr: exit.stderr }, copy: { entries: fp.entries, bytes: fp.bytes, checksum: fp.checksum, unsafe: [] as string[] } };
+  })();
+  return { tarDone: Promise.race([exited, writing]), finish };
 }
 
 async function viaStream(ctx: BackupContext, helper: IdleHelper, channel: FifoDir | undefined, flavor: TarFlavor, dir: string, name: string, label: string, record: RecordMeta) {

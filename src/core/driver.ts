@@ -167,6 +167,11 @@ export interface CommandSpec {
   env?: Record<string, string | undefined>;
   /** Values to blank out of its stderr in messages. */
   secrets?: Array<string | undefined>;
+  /**
+   * Told as soon as the command exits, before its output is stored
+   * (compressed, hashed, flushed): a volume copy resumes the writers then.
+   */
+  exited?: (exit: ToolExit) => void;
 }
 
 /** Where a driver's backup writes. */

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { HoldfastError } from './errors.js';
 import { redactSecrets } from './secrets.js';
+import type { CommandSpec } from './driver.js';
 
 /**
  * Child processes are spawned with argument arrays, never through a shell.
@@ -99,4 +100,11 @@ export function lastLines(text: string, count: number): string {
 
 function baseName(path: string): string {
   return path.split('/').pop() ?? path;
+}
+
+/** Runs a driver's command (its environment and secrets as given) with stdout where asked; tells its `exited` hook when it exits. */
+export function runCommandSpec(spec: CommandSpec, options: { stdout: ToolOptions['stdout']; signal?: AbortSignal | undefined }): ToolRun {
+  const run = runTool(spec.command, spec.args, { env: spec.env, secrets: spec.secrets, stdout: options.stdout, signal: options.signal });
+  if (spec.exited) run.done.then(spec.exited, () => undefined);
+  return run;
 }

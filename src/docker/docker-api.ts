@@ -12,6 +12,8 @@ export interface DockerApi {
   /** `unix:///var/run/docker.sock`, `tcp://...`: for messages and the hold journal. */
   readonly host: string;
   ping(): Promise<void>;
+  /** `docker info`: the few fields holdfast reads. */
+  daemonInfo(): Promise<DaemonInfo>;
   /** Ids of containers, running or not, filtered as `docker ps -a --filter label=... --filter volume=... --filter status=...`. */
   listContainers(filters?: ContainerFilters): Promise<string[]>;
   /** Undefined when there is no such container. */
@@ -48,6 +50,15 @@ export interface DockerApi {
   run(spec: RunSpec): Promise<StreamRun>;
   /** `docker rm -f`; a container that is already gone is fine. */
   remove(id: string): Promise<void>;
+}
+
+export interface DaemonInfo {
+  /** The daemon's host name (`docker info` Name). */
+  name: string;
+  /** Where the daemon keeps containers and volumes on its own machine. */
+  rootDir: string;
+  /** `name=seccomp,profile=default`, `name=userns`, `name=rootless`, ... */
+  securityOptions: string[];
 }
 
 export interface ContainerFilters {

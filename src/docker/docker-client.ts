@@ -3,7 +3,7 @@ import { getMaxListeners, setMaxListeners } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { HoldfastError } from '../core/errors.js';
 import type { ServiceMount } from '../core/service.js';
-import type { ContainerDetails, ContainerFilters, ContainerSpec, DockerApi, ExecSpec, RunSpec, StreamExit, StreamRun, VolumeDetails } from './docker-api.js';
+import type { ContainerDetails, ContainerFilters, ContainerSpec, DaemonInfo, DockerApi, ExecSpec, RunSpec, StreamExit, StreamRun, VolumeDetails } from './docker-api.js';
 import { DockerDemux } from './docker-demux.js';
 import { EngineHttp } from './docker-engine-http.js';
 
@@ -54,6 +54,13 @@ class DockerodeApi implements DockerApi {
 
   ping(): Promise<void> {
     return this.call('ping', async () => void (await (await this.docker).ping()));
+  }
+
+  daemonInfo(): Promise<DaemonInfo> {
+    return this.call('info', async () => {
+      const info = (await (await this.docker).info()) as { Name?: string; DockerRootDir?: string; SecurityOptions?: string[] | null };
+      return { name: info.Name ?? '', rootDir: info.DockerRootDir ?? '', securityOptions: info.SecurityOptions ?? [] };
+    });
   }
 
   listContainers(filter: ContainerFilters = {}): Promise<string[]> {

@@ -16,6 +16,10 @@ export class EngineHttp {
     return this.json('GET', '/_ping');
   }
 
+  info(): Promise<unknown> {
+    return this.json('GET', '/info');
+  }
+
   listContainers(options: { all?: boolean; filters?: string }): Promise<Array<{ Id: string }>> {
     return this.json('GET', `/containers/json${query({ all: options.all ? '1' : undefined, filters: options.filters })}`) as Promise<Array<{ Id: string }>>;
   }

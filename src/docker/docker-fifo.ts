@@ -19,12 +19,18 @@ import { pidAlive, type IdleHelper } from './docker-helper.js';
 export const FIFO_DIR_IN_HELPER = '/holdfast/io';
 
 export class FifoDir {
-  private constructor(readonly dir: string) {}
+  /** `local`: the writer is a process on this machine (no helper), which sees the pipes at their host paths. */
+  private constructor(readonly dir: string, readonly local = false) {}
 
   static async create(): Promise<FifoDir> {
     const base = process.env.HOLDFAST_TMPDIR ?? tmpdir();
     await removeStale(base);
     return new FifoDir(await mkdtemp(join(base, `holdfast-io-${process.pid}-`)));
+  }
+
+  /** The same directory, for a writer that runs on this machine rather than in a helper. */
+  forLocalWriter(): FifoDir {
+    return new FifoDir(this.dir, true);
   }
 
   /** The bind mount that gives a helper this directory. */
@@ -44,12 +50,12 @@ export class FifoDir {
     return exit?.exitCode === 0 && out.trim() === token;
   }
 
-  /** Makes a named pipe; returns its host path and its path in the helper. */
+  /** Makes a named pipe; returns its host path and its path for the writer (the helper's, or the same). */
   async fifo(name: string): Promise<{ host: string; helper: string }> {
     const host = join(this.dir, name);
     // Node has no mkfifo(3): the coreutils tool, with an argument array.
     assertToolSucceeded('mkfifo', await runTool('mkfifo', ['-m', '0600', host], { stdout: 'ignore' }).done);
-    return { host, helper: `${FIFO_DIR_IN_HELPER}/${name}` };
+    return { host, helper: this.local ? host : `${FIFO_DIR_IN_HELPER}/${name}` };
   }
 
   async remove(): Promise<void> {

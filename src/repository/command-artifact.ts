@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { ByteMeter } from './byte-meter.js';
 import type { CommandSpec } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
-import { lastLines, runTool, type ToolExit } from '../core/process.js';
+import { lastLines, runCommandSpec, runTool, type ToolExit } from '../core/process.js';
 import type { CompressionSettings } from './compression.js';
 import type { WrittenArtifact } from './artifact-writer.js';
 
@@ -29,7 +29,7 @@ export async function writeCommandArtifactFile(
   const zstd = runTool('zstd', ['-vv', '-T0', `-${settings.level}`, '-o', path], { stdin: 'pipe', stdout: 'ignore', signal: options.signal });
   let tool;
   try {
-    tool = runTool(spec.command, spec.args, { env: spec.env, secrets: spec.secrets, stdout: zstd.stdin!, signal: options.signal });
+    tool = runCommandSpec(spec, { stdout: zstd.stdin!, signal: options.signal });
   } finally {
     // The tool holds the pipe's write end now; ours must close or zstd never sees the end.
     zstd.stdin!.destroy();
@@ -68,7 +68,7 @@ export async function writeSealedCommandArtifactFile(
   const zstd = runTool('zstd', ['-vv', '-T0', `-${settings.level}`, '-c'], { stdin: 'pipe', stdout: 'pipe', signal: options.signal });
   let tool;
   try {
-    tool = runTool(spec.command, spec.args, { env: spec.env, secrets: spec.secrets, stdout: zstd.stdin!, signal: options.signal });
+    tool = runCommandSpec(spec, { stdout: zstd.stdin!, signal: options.signal });
   } finally {
     zstd.stdin!.destroy();
   }

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { ByteMeter } from './byte-meter.js';
 import type { CommandSpec } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
-import { assertToolSucceeded, lastLines, runTool, type ToolExit } from '../core/process.js';
+import { assertToolSucceeded, lastLines, runCommandSpec, runTool, type ToolExit } from '../core/process.js';
 import type { WrittenArtifact } from './artifact-writer.js';
 import { startCompressor, type CompressionSettings } from './compression.js';
 
@@ -59,7 +59,7 @@ export function compressCommand(
   const zstd = runTool('zstd', ['-vv', '-T0', `-${settings.level}`, '-c'], { stdin: 'pipe', signal: options.signal });
   let tool;
   try {
-    tool = runTool(spec.command, spec.args, { env: spec.env, secrets: spec.secrets, stdout: zstd.stdin!, signal: options.signal });
+    tool = runCommandSpec(spec, { stdout: zstd.stdin!, signal: options.signal });
   } finally {
     // The tool holds the pipe's write end now; ours must close or zstd never sees the end.
     zstd.stdin!.destroy();

@@ -1,7 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { ArtifactSink, CommandSpec } from '../core/driver.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
-import { runTool, type ToolExit } from '../core/process.js';
+import { runCommandSpec, type ToolExit } from '../core/process.js';
 import { checksumGuard } from './artifact-reader.js';
 import { artifactRecord, type ArtifactRecord, type Manifest } from './manifest.js';
 import type { SnapshotWriter } from './repository.js';
@@ -170,7 +170,7 @@ export class ResticSnapshotWriter implements SnapshotWriter {
 
 /** Runs the tool with its stdout fed into restic; waits for both ends. */
 async function runInto(command: CommandSpec, intake: ResticIntake, signal?: AbortSignal): Promise<{ exit: ToolExit; fed?: unknown }> {
-  const tool = runTool(command.command, command.args, { env: command.env, secrets: command.secrets, stdout: 'pipe', signal });
+  const tool = runCommandSpec(command, { stdout: 'pipe', signal });
   const feeding = intake.feed(tool.stdout!, signal).then(
     () => undefined,
     (error: unknown) => {

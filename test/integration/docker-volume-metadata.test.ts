@@ -46,46 +46,62 @@ describe('volume archives keep owners, modes, links, xattrs and sparse files', (
     await lab.cleanup();
   });
 
-  test('GNU tar in the helper: everything round-trips, the sparse file stays sparse', async () => {
-    const backup = await holdfast(['--repo', repo, 'backup', '--service', `m=volume:${source}`, '--fingerprint', 'full', '--json'], lab.env());
-    expect(backup.code, backup.stderr).toBe(0);
-    const doc = backup.json<{ snapshot: string; services: Array<{ bytes: number; storedBytes: number; notes?: string[] }> }>();
-    // 64 MiB of holes are not stored.
-    expect(doc.services[0]!.bytes).toBeLessThan(1 << 20);
-    expect(doc.services[0]!.notes ?? []).not.toContainEqual(expect.stringContaining('drops'));
-    const target = lab.name('meta-gnu');
-    const restore = await holdfast(['--repo', repo, 'restore', doc.snapshot, '--target', `m=volume:${target}`, '--json'], lab.env());
-    expect(restore.code, restore.stderr).toBe(0);
-    expect(restore.json<{ services: Array<{ fingerprint: { equal: boolean } }> }>().services[0]!.fingerprint.equal).toBe(true);
-    const got = (await lab.inVolume(target, LISTING)).split('\n');
-    expect(got).toEqual(expected);
-    expect(Number(got.at(-1))).toBeLessThan(64); // allocated 512-byte blocks: still sparse
-    expect(got.at(-3)).toBe('1'); // h1 and h2 are one inode
-    expect(got).toContain('./f 1234:5678 640 regular file 1 5');
-    expect(got).toContain('./suid 0:0 4755 regular file 1 5');
-    expect(got).toContain('./dir 999:999 750 directory 2 4096');
-    expect(got).toContain('./pipe 0:0 644 fifo 1 0');
-    const restoredAt = await docker(['volume', 'inspect', '-f', '{{.Mountpoint}}', target]);
-    expect(xattr(join(restoredAt, 'f'), 'user.holdfast')).toBe('kept');
-  });
+  type Recorded = { details: { fingerprintMethod: string; transport: string }; fingerprint: { items: Record<string, { count: number; checksum: string }> } };
+  const service = async (snapshot: string) => (await holdfast(['--repo', repo, 'show', snapshot, '--json'], lab.env())).json<{ services: { m: Recorded } }>().services.m;
+  const details = async (snapshot: string) => (await service(snapshot)).details;
+  const fingerprints: Record<string, { count: number; checksum: string }> = {};
 
-  test("the default fingerprint, from GNU tar's own listing, matches after a restore and sees an owner change", async () => {
-    const backup = await holdfast(['--repo', repo, 'backup', '--service', `m=volume:${source}`, '--json'], lab.env());
-    expect(backup.code, backup.stderr).toBe(0);
-    const id = backup.json<{ snapshot: string }>().snapshot;
-    const target = lab.name('meta-idx');
-    const restore = await holdfast(['--repo', repo, 'restore', id, '--target', `m=volume:${target}`, '--json'], lab.env());
-    expect(restore.code, restore.stderr).toBe(0);
-    expect(restore.json<{ services: Array<{ fingerprint: { equal: boolean; compared: number } }> }>().services[0]!.fingerprint).toMatchObject({ equal: true, compared: 1 });
-    const show = async (snapshot: string) =>
-      (await holdfast(['--repo', repo, 'show', snapshot, '--json'], lab.env())).json<{ services: { m: { details: { fingerprintMethod: string }; fingerprint: { items: Record<string, { count: number; checksum: string }> } } } }>().services.m;
-    const original = await show(id);
-    expect(original.details.fingerprintMethod).toBe('tar-index');
-    await lab.inVolume(target, 'chown 4321 /v/f');
-    const changed = await holdfast(['--repo', repo, 'backup', '--service', `m=volume:${target}`, '--json'], lab.env());
-    const after = await show(changed.json<{ snapshot: string }>().snapshot);
-    expect(after.fingerprint.items[target]!.count).toBe(original.fingerprint.items[source]!.count);
-    expect(after.fingerprint.items[target]!.checksum).not.toBe(original.fingerprint.items[source]!.checksum);
+  // tar on this machine (the default where the daemon's files are here) and tar in a helper container.
+  for (const transport of ['local', 'helper'] as const) {
+    const env = () => lab.env({ HOLDFAST_VOLUME_TAR: transport });
+    const recorded = transport === 'local' ? 'local' : 'fifo';
+
+    test(`GNU tar ${transport === 'local' ? 'on this machine' : 'in the helper'}: everything round-trips, the sparse file stays sparse`, async () => {
+      const backup = await holdfast(['--repo', repo, 'backup', '--service', `m=volume:${source}`, '--fingerprint', 'full', '--json'], env());
+      expect(backup.code, backup.stderr).toBe(0);
+      const doc = backup.json<{ snapshot: string; services: Array<{ bytes: number; storedBytes: number; notes?: string[] }> }>();
+      expect((await details(doc.snapshot)).transport).toBe(recorded);
+      // 64 MiB of holes are not stored.
+      expect(doc.services[0]!.bytes).toBeLessThan(1 << 20);
+      expect(doc.services[0]!.notes ?? []).not.toContainEqual(expect.stringContaining('drops'));
+      const target = lab.name(`meta-gnu-${transport}`);
+      const restore = await holdfast(['--repo', repo, 'restore', doc.snapshot, '--target', `m=volume:${target}`, '--json'], env());
+      expect(restore.code, restore.stderr).toBe(0);
+      expect(restore.json<{ services: Array<{ fingerprint: { equal: boolean } }> }>().services[0]!.fingerprint.equal).toBe(true);
+      const got = (await lab.inVolume(target, LISTING)).split('\n');
+      expect(got).toEqual(expected);
+      expect(Number(got.at(-1))).toBeLessThan(64); // allocated 512-byte blocks: still sparse
+      expect(got.at(-3)).toBe('1'); // h1 and h2 are one inode
+      expect(got).toContain('./f 1234:5678 640 regular file 1 5');
+      expect(got).toContain('./suid 0:0 4755 regular file 1 5');
+      expect(got).toContain('./dir 999:999 750 directory 2 4096');
+      expect(got).toContain('./pipe 0:0 644 fifo 1 0');
+      const restoredAt = await docker(['volume', 'inspect', '-f', '{{.Mountpoint}}', target]);
+      expect(xattr(join(restoredAt, 'f'), 'user.holdfast')).toBe('kept');
+    });
+
+    test(`the default fingerprint, from GNU tar's own listing ${transport === 'local' ? 'on this machine' : 'in the helper'}, matches after a restore and sees an owner change`, async () => {
+      const backup = await holdfast(['--repo', repo, 'backup', '--service', `m=volume:${source}`, '--json'], env());
+      expect(backup.code, backup.stderr).toBe(0);
+      const id = backup.json<{ snapshot: string }>().snapshot;
+      const target = lab.name(`meta-idx-${transport}`);
+      const restore = await holdfast(['--repo', repo, 'restore', id, '--target', `m=volume:${target}`, '--json'], env());
+      expect(restore.code, restore.stderr).toBe(0);
+      expect(restore.json<{ services: Array<{ fingerprint: { equal: boolean; compared: number } }> }>().services[0]!.fingerprint).toMatchObject({ equal: true, compared: 1 });
+      const original = await service(id);
+      expect(original.details).toMatchObject({ fingerprintMethod: 'tar-index', transport: recorded });
+      fingerprints[transport] = original.fingerprint.items[source]!;
+      await lab.inVolume(target, 'chown 4321 /v/f');
+      const changed = await holdfast(['--repo', repo, 'backup', '--service', `m=volume:${target}`, '--json'], env());
+      const after = await service(changed.json<{ snapshot: string }>().snapshot);
+      expect(after.fingerprint.items[target]!.count).toBe(original.fingerprint.items[source]!.count);
+      expect(after.fingerprint.items[target]!.checksum).not.toBe(original.fingerprint.items[source]!.checksum);
+    });
+  }
+
+  test('both transports fingerprint the same tree alike', () => {
+    expect(fingerprints.local).toBeDefined();
+    expect(fingerprints.local).toEqual(fingerprints.helper);
   });
 
   test('busybox tar in the helper: the manifest and the notes say what it drops; a GNU archive is not restored with it', async () => {

@@ -83,10 +83,11 @@ export class DockerLab {
     return `${this.prefix}-${short}`;
   }
 
-  async volume(short: string): Promise<string> {
+  /** A labelled volume; `options` are `docker volume create` flags such as `['--opt', 'type=tmpfs']`. */
+  async volume(short: string, options: string[] = []): Promise<string> {
     const name = this.name(short);
     this.volumes.push(name);
-    await docker(['volume', 'create', '--label', this.label, name]);
+    await docker(['volume', 'create', '--label', this.label, ...options, name]);
     return name;
   }
 
