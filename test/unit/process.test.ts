@@ -1,6 +1,6 @@
 import { text } from 'node:stream/consumers';
 import { describe, expect, test, vi } from 'vitest';
-import { assertToolSucceeded, lastLines, runTool, runToolText } from '../../src/core/process.js';
+import { assertToolSucceeded, lastLines, runCommandSpec, runTool, runToolText } from '../../src/core/process.js';
 
 describe('runTool', () => {
   test('arguments go to the program as they are, never through a shell', async () => {
@@ -75,5 +75,15 @@ describe('runToolText and assertToolSucceeded', () => {
   test('lastLines', () => {
     expect(lastLines('\na\nb\nc\n\n', 2)).toBe('b\nc');
     expect(lastLines('', 3)).toBe('');
+  });
+});
+
+describe('runCommandSpec', () => {
+  test("tells the spec's exited hook the command's exit, as soon as it exits", async () => {
+    let heard: { code: number | null } | undefined;
+    const run = runCommandSpec({ command: 'sh', args: ['-c', 'exit 3'], exited: (exit) => (heard = exit) }, { stdout: 'ignore' });
+    expect((await run.done).code).toBe(3);
+    await Promise.resolve();
+    expect(heard).toMatchObject({ code: 3 });
   });
 });
