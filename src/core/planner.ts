@@ -21,6 +21,15 @@ export interface PlanItem {
 
 const UNMET = (o: StrategyOffer) => o.requirements.filter((r) => !r.met);
 
+/**
+ * The hints of unmet requirements, each once: strategies of one engine often
+ * share a requirement (the volume strategies all need the helper image), and
+ * the same advice three times over reads as three problems.
+ */
+function joinHints(hints: (string | undefined)[]): string | undefined {
+  return [...new Set(hints.filter(Boolean))].join('; ') || undefined;
+}
+
 function describeUnmet(offer: StrategyOffer): string {
   return UNMET(offer)
     .map((r) => `${r.what}${r.detail ? ` (${r.detail})` : ''}`)
@@ -53,7 +62,7 @@ export function chooseStrategy(service: Service, offers: StrategyOffer[]): Pick<
         reason: `pinned ${pinned.name}, but: ${describeUnmet(pinned)}`,
         error: new HoldfastError('tool', `strategy ${pinned.name} cannot run: ${describeUnmet(pinned)}`, {
           service: service.name,
-          hint: unmet.map((r) => r.hint).filter(Boolean).join('; ') || undefined,
+          hint: joinHints(unmet.map((r) => r.hint)),
         }),
       };
     }
@@ -76,12 +85,11 @@ export function chooseStrategy(service: Service, offers: StrategyOffer[]): Pick<
     }
     skipped.push(`${offer.name}: ${describeUnmet(offer)}`);
   }
-  const hints = offers.flatMap((o) => UNMET(o).map((r) => r.hint)).filter(Boolean);
   return {
     reason: `no strategy can run: ${skipped.join('; ') || 'none offered'}`,
     error: new HoldfastError('tool', `no backup strategy can run: ${skipped.join('; ') || 'none offered'}`, {
       service: service.name,
-      hint: hints.join('; ') || undefined,
+      hint: joinHints(offers.flatMap((o) => UNMET(o).map((r) => r.hint))),
     }),
   };
 }

@@ -91,6 +91,19 @@ describe('chooseStrategy', () => {
     expect(choice.error!.hint).toContain('ALTER ROLE x REPLICATION');
   });
 
+  test('no runnable offer for one shared reason: its hint is given once, distinct hints in order', () => {
+    const image = requirement('helper image debian:stable-slim', false, 'docker pull debian:stable-slim, or set HOLDFAST_HELPER_IMAGE');
+    const stopped = offer('tar-stop', { consistency: 'quiesced', requirements: [image, requirement('stop allowed', false, 'label holdfast.stop=true')] });
+    const choice = chooseStrategy(service('files'), [offer('tar', { requirements: [image] }), offer('tar-pause', { requirements: [image] }), stopped]);
+    expect(choice.error!.hint).toBe('docker pull debian:stable-slim, or set HOLDFAST_HELPER_IMAGE; label holdfast.stop=true');
+  });
+
+  test('a pinned strategy with the same hint on two unmet requirements gives it once', () => {
+    const twice = offer('dump', { requirements: [requirement('dumptool', false, 'install dumptool'), requirement('dumprestore', false, 'install dumptool')] });
+    const choice = chooseStrategy(service('db', { strategy: 'dump' }), [twice]);
+    expect(choice.error!.hint).toBe('install dumptool');
+  });
+
   test('no offer at all: an error', () => {
     const choice = chooseStrategy(service('db'), []);
     expect(choice.strategy).toBeUndefined();
