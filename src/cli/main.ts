@@ -1,39 +1,10 @@
 import yargs, { type Argv } from 'yargs';
 import { EXIT, HoldfastError } from '../core/errors.js';
 import { HOLDFAST_VERSION } from '../core/version.js';
-import type { HoldfastCommand } from './command.js';
-import { backupCommand } from './commands/backup.js';
-import { checkCommand } from './commands/check.js';
-import { discoverCommand } from './commands/discover.js';
-import { exportCommand } from './commands/export.js';
-import { importCommand } from './commands/import.js';
-import { forgetCommand } from './commands/forget.js';
-import { initCommand } from './commands/init.js';
-import { planCommand } from './commands/plan.js';
-import { restoreCommand } from './commands/restore.js';
-import { rollbackCommand } from './commands/rollback.js';
-import { showCommand } from './commands/show.js';
-import { snapshotsCommand } from './commands/snapshots.js';
-import { verifyCommand } from './commands/verify.js';
-import { buildContext, type GlobalFlags } from './context.js';
-import { prepareDocker, type DockerFlags } from './docker-context.js';
+import { COMMANDS } from './command-list.js';
+import type { GlobalFlags } from './context.js';
+import type { DockerFlags } from './docker-context.js';
 import { createOutput, reportError } from './output.js';
-
-const COMMANDS: HoldfastCommand[] = [
-  initCommand,
-  discoverCommand,
-  planCommand,
-  backupCommand,
-  snapshotsCommand,
-  showCommand,
-  restoreCommand,
-  rollbackCommand,
-  verifyCommand,
-  checkCommand,
-  exportCommand,
-  importCommand,
-  forgetCommand,
-];
 
 /** Stops work cleanly on the first SIGINT/SIGTERM; a second one exits at once. */
 function installSignalHandlers(controller: AbortController): () => void {
@@ -95,17 +66,19 @@ export async function main(rawArgv: string[]): Promise<number> {
     })
     .wrap(Math.min(110, process.stdout.columns || 100));
 
-  for (const command of COMMANDS) {
+  for (const { usage, load } of COMMANDS) {
     parser.command(
-      command.command,
-      command.describe,
-      (y) => (command.builder ? command.builder(y) : y),
+      usage.command,
+      usage.describe,
+      (y) => (usage.builder ? usage.builder(y) : y),
       async (args) => {
         // yargs runs the handler even after a failed validation (a missing argument): do nothing then.
         if (usageError) return;
         const flags = args as unknown as GlobalFlags;
         const out = createOutput(flags);
         try {
+          // Loaded here, not at startup: configuration (yaml), drivers and repositories are for commands that run.
+          const [{ buildContext }, { prepareDocker }, command] = await Promise.all([import('./context.js'), import('./docker-context.js'), load()]);
           const ctx = buildContext(flags, controller.signal);
           await prepareDocker(ctx, args as DockerFlags);
           code = await command.run(ctx, args as Record<string, unknown>);

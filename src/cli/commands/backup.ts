@@ -3,28 +3,12 @@ import { EXIT, HoldfastError } from '../../core/errors.js';
 import { formatBytes, formatDuration, ProgressReporter } from '../../core/progress.js';
 import { strings, type HoldfastCommand } from '../command.js';
 import { table } from '../output.js';
-import { physicalOptions, planChosen } from './plan.js';
+import { planChosen } from './plan.js';
 import { printRestoreTest, proveSnapshot, type SnapshotProof } from '../restore-test-report.js';
+import { backupUsage } from './backup-usage.js';
 
 export const backupCommand: HoldfastCommand = {
-  command: 'backup [services..]',
-  describe: 'Back up services into one snapshot (exit 3 when some failed and the rest were saved)',
-  builder: (y) =>
-    physicalOptions(y)
-      .positional('services', { type: 'string', array: true, describe: 'services to back up (default: all)' })
-      .option('parallel', { type: 'number', default: 2, describe: 'services backed up at once' })
-      .option('timeout', { type: 'number', default: 0, describe: 'seconds per service before it is stopped (0: none, or timeout: in holdfast.yml)' })
-      .option('fingerprint', {
-        choices: ['counts', 'full', 'none'] as const,
-        default: 'counts',
-        describe: 'what to record for restore checks: row counts; counts and content checksums (full: reads every row once more, ~1.7x the time of a dump on 2 cores); or nothing',
-      })
-      .option('strategy', { type: 'string', array: true, describe: 'pin a strategy: NAME=STRATEGY' })
-      .option('verify', {
-        type: 'boolean',
-        default: false,
-        describe: 'then prove the snapshot: re-read every artifact and check its checksum, restore each service into a scratch target (holdfast_scratch_*, removed afterwards) and compare fingerprints; exit 1 if any differs',
-      }),
+  ...backupUsage,
   async run(ctx, args) {
     const parallel = Number(args.parallel);
     if (!Number.isInteger(parallel) || parallel < 1) throw new HoldfastError('usage', '--parallel must be a whole number of at least 1');

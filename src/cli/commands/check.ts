@@ -1,11 +1,10 @@
 import { isBroken } from '../../repository/repository.js';
 import type { HoldfastCommand } from '../command.js';
 import { verifySnapshot } from './verify.js';
+import { checkUsage } from './check-usage.js';
 
 export const checkCommand: HoldfastCommand = {
-  command: 'check',
-  describe: 'Check the whole repository: every manifest readable; with --read-data every artifact checksummed',
-  builder: (y) => y.option('read-data', { type: 'boolean', default: false, describe: 'read every artifact and recompute its sha256 (restic: also restic check --read-data)' }),
+  ...checkUsage,
   async run(ctx, args) {
     const repo = ctx.repository();
     await repo.open({ create: false });

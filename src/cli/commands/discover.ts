@@ -4,10 +4,10 @@ import type { HoldfastCommand } from '../command.js';
 import { table } from '../output.js';
 import { dockerStackOf } from '../docker-context.js';
 import { discoverDocker } from './discover-docker.js';
+import { discoverUsage } from './discover-usage.js';
 
 export const discoverCommand: HoldfastCommand = {
-  command: 'discover',
-  describe: 'List the services found: engine, endpoint, version, databases',
+  ...discoverUsage,
   async run(ctx) {
     // With --docker / --project: the stack view (containers, volumes, proposed strategies).
     const stack = dockerStackOf(ctx);

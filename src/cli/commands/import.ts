@@ -4,14 +4,10 @@ import { EXIT, HoldfastError } from '../../core/errors.js';
 import { formatBytes, ProgressReporter } from '../../core/progress.js';
 import { importBundle, type ImportSummary } from '../../repository/bundle-import.js';
 import type { HoldfastCommand } from '../command.js';
+import { importUsage } from './import-usage.js';
 
 export const importCommand: HoldfastCommand = {
-  command: 'import <file>',
-  describe: 'Add the snapshot of a bundle (holdfast export) to this repository, under its original id, once every part checks out',
-  builder: (y) =>
-    y
-      .positional('file', { type: 'string', describe: 'the bundle, or - for stdin' })
-      .example('$0 --repo /var/backups/holdfast import shop.hfb', 'then: holdfast restore <id>'),
+  ...importUsage,
   async run(ctx, args) {
     // yargs hands a lone "-" over as "".
     const file = args.file === '' || args.file === undefined ? '-' : String(args.file);

@@ -6,17 +6,7 @@ import { strings, type HoldfastCommand } from '../command.js';
 import { table } from '../output.js';
 import { HoldfastError } from '../../core/errors.js';
 import { PRE_UPGRADE_TAG, withPhysicalCopies } from '../../core/physical-plan.js';
-import type { Argv } from 'yargs';
-
-/** `--physical`, on by default with `--tag pre-upgrade` (`--no-physical` turns it off). */
-export function physicalOptions(y: Argv): Argv {
-  return y
-    .option('physical', {
-      type: 'boolean',
-      describe: `also copy the files of each database (its volume with the container stopped, or pg_basebackup), for rollback; on with --tag ${PRE_UPGRADE_TAG}`,
-    })
-    .option('tag', { type: 'string', array: true, describe: `label the snapshot (repeatable), e.g. ${PRE_UPGRADE_TAG}` });
-}
+import { planUsage } from './plan-usage.js';
 
 export function physicalWanted(args: Record<string, unknown>): boolean {
   return typeof args.physical === 'boolean' ? args.physical : strings(args.tag).includes(PRE_UPGRADE_TAG);
@@ -44,12 +34,7 @@ export function chosenServices(ctx: CommandContext, args: Record<string, unknown
 }
 
 export const planCommand: HoldfastCommand = {
-  command: 'plan [services..]',
-  describe: 'Show the strategy per service and why (a dry run)',
-  builder: (y) =>
-    physicalOptions(y)
-      .positional('services', { type: 'string', array: true, describe: 'services to plan (default: all)' })
-      .option('strategy', { type: 'string', array: true, describe: 'pin a strategy: NAME=STRATEGY' }),
+  ...planUsage,
   async run(ctx, args) {
     const items = await planChosen(ctx, args);
     if (ctx.out.json) {

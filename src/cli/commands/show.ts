@@ -2,11 +2,10 @@ import { formatBytes, formatDuration } from '../../core/progress.js';
 import { readRestoreTest } from '../../core/restore-test.js';
 import type { HoldfastCommand } from '../command.js';
 import { restoreTestSummary } from '../restore-test-report.js';
+import { showUsage } from './show-usage.js';
 
 export const showCommand: HoldfastCommand = {
-  command: 'show <snapshot>',
-  describe: 'Print one snapshot manifest',
-  builder: (y) => y.positional('snapshot', { type: 'string', describe: 'id, unique prefix, tag or "latest"' }),
+  ...showUsage,
   async run(ctx, args) {
     const repo = ctx.repository();
     await repo.open({ create: false });

@@ -5,10 +5,10 @@ import { readRestoreTest, type RestoreTestAnnotation } from '../../core/restore-
 import type { HoldfastCommand } from '../command.js';
 import { restoreTestSummary } from '../restore-test-report.js';
 import { table } from '../output.js';
+import { snapshotsUsage } from './snapshots-usage.js';
 
 export const snapshotsCommand: HoldfastCommand = {
-  command: 'snapshots',
-  describe: 'List snapshots: id, time, tags, services, size, and the verdict of the last restore test',
+  ...snapshotsUsage,
   async run(ctx) {
     const repo = ctx.repository();
     await repo.open({ create: false });
