@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { defaultRegistry } from '../../drivers/index.js';
 import { loadConfig, type HoldfastConfig } from '../core/config.js';
 import { HoldfastError } from '../core/errors.js';
 import type { DriverRegistry } from '../core/registry.js';
@@ -27,7 +26,8 @@ export interface GlobalFlags {
 export interface CommandContext {
   out: Output;
   config: HoldfastConfig;
-  registry: DriverRegistry;
+  /** The drivers, loaded on first use: listing or showing snapshots needs none (~30 ms with their Docker helpers). */
+  drivers(): Promise<DriverRegistry>;
   signal: AbortSignal;
   repository(): Repository;
 }
@@ -35,11 +35,11 @@ export interface CommandContext {
 export function buildContext(flags: GlobalFlags, signal: AbortSignal): CommandContext {
   const out = createOutput(flags);
   const config = loadConfig(flags.config, flags.service ?? []);
-  const registry = defaultRegistry();
+  let drivers: Promise<DriverRegistry> | undefined;
   return {
     out,
     config,
-    registry,
+    drivers: () => (drivers ??= import('../../drivers/index.js').then(({ defaultRegistry }) => defaultRegistry())),
     signal,
     repository: () => openRepository(flags.repo ?? process.env.HOLDFAST_REPO ?? config.repo ?? './holdfast-repo', repositorySecrets(flags.keyFile)),
   };

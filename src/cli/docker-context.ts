@@ -60,7 +60,8 @@ export async function prepareDocker(ctx: CommandContext, flags: DockerFlags): Pr
     import('../docker/docker-services.js'),
   ]);
   const api = connectDocker();
-  const detect = (c: Parameters<typeof ctx.registry.detect>[0]) => ctx.registry.detect(c);
+  const registry = await ctx.drivers();
+  const detect = (c: Parameters<typeof registry.detect>[0]) => registry.detect(c);
   let discovered: Service[] = [];
   if (wanted) {
     const stack = await discoverStack(api, detect, project ? { project } : {});

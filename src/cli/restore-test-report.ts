@@ -26,7 +26,7 @@ export async function proveSnapshot(ctx: CommandContext, repo: Repository, manif
   if (!restoreTest) return { checksums, ok: checksumsOk };
   const damaged = new Map<string, string>();
   for (const c of checksums) if (!c.ok && !damaged.has(c.service)) damaged.set(c.service, c.error ?? `artifact ${c.artifact} is damaged`);
-  const services = await runRestoreTest(repo, ctx.registry, {
+  const services = await runRestoreTest(repo, await ctx.drivers(), {
     snapshot: manifest,
     configured: new Map(ctx.config.services.map((s) => [s.name, s])),
     damaged,

@@ -39,6 +39,10 @@ describe('CLI startup', () => {
     expect(files).toContain('src/cli/commands/backup-usage.ts');
   });
 
+  test('a command context loads the drivers only when a command asks for them', () => {
+    expect(staticImports('src/cli/context.ts').files.filter((f) => f.startsWith('drivers/'))).toEqual([]);
+  });
+
   test('every listed command loads the handler that belongs to its usage', async () => {
     for (const { usage, load } of COMMANDS) {
       const command = await load();

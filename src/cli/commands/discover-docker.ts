@@ -51,7 +51,7 @@ export async function discoverDocker(ctx: CommandContext, stack: DiscoveredStack
 }
 
 async function describeService(ctx: CommandContext, service: Service) {
-  const item = await planService(ctx.registry, service, ctx.signal);
+  const item = await planService(await ctx.drivers(), service, ctx.signal);
   const c = service.container;
   const volumes: ServiceMount[] = c ? c.mounts.filter(isStateMount) : service.endpoint?.scheme === 'volume' ? [{ type: 'volume', source: service.endpoint.path, destination: '-', readOnly: false }] : [];
   return {

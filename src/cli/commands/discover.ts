@@ -13,10 +13,11 @@ export const discoverCommand: HoldfastCommand = {
     const stack = dockerStackOf(ctx);
     if (stack) return discoverDocker(ctx, stack);
     const rows = [];
+    const registry = await ctx.drivers();
     for (const service of ctx.config.services) {
       const row: Record<string, unknown> = { service: service.name, origin: service.origin, endpoint: service.endpoint ? formatEndpoint(service.endpoint) : undefined };
       try {
-        const { driver, detection } = ctx.registry.forService(service);
+        const { driver, detection } = registry.forService(service);
         row.engine = driver.engine;
         row.detectedBy = detection.signal;
         const inspection = await driver.inspect(service);

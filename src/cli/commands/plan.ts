@@ -14,7 +14,7 @@ export function physicalWanted(args: Record<string, unknown>): boolean {
 
 /** The plan of the chosen services, with their physical copies when asked. */
 export async function planChosen(ctx: CommandContext, args: Record<string, unknown>) {
-  const items = await plan(ctx.registry, chosenServices(ctx, args), ctx.signal);
+  const items = await plan(await ctx.drivers(), chosenServices(ctx, args), ctx.signal);
   return physicalWanted(args) ? withPhysicalCopies(items) : items;
 }
 

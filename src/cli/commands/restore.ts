@@ -55,7 +55,7 @@ export const restoreCommand: HoldfastCommand = {
     if (args.database !== undefined) options.database = args.database;
     Object.assign(options, renameOptions(args['rename-pattern'], args['rename-replacement']));
     const configured = new Map(ctx.config.services.map((s) => [s.name, s]));
-    const outcomes = await runRestore(repo, ctx.registry, {
+    const outcomes = await runRestore(repo, await ctx.drivers(), {
       snapshot,
       only: strings(args.services),
       targets: parseTargets(strings(args.target), snapshot.services, configured),

@@ -20,7 +20,7 @@ export const rollbackCommand: HoldfastCommand = {
     const dryRun = Boolean(args['dry-run']);
     const outcome = await runRollback(await dockerApi(), {
       repo,
-      registry: ctx.registry,
+      registry: await ctx.drivers(),
       snapshot,
       steps,
       configured: new Map(ctx.config.services.map((s) => [s.name, s])),
