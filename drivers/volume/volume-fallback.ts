@@ -1,11 +1,7 @@
 import type { Driver, StrategyOffer } from '../../src/core/driver.js';
 import { toHoldfastError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
-import { backupVolumes } from './volume-backup.js';
 import { stateMounts } from './volume-mounts.js';
-import { backupPhysicalCopy } from './volume-physical-copy.js';
-import { restoreVolumes } from './volume-restore.js';
-import { volumeScratchTarget } from './volume-scratch.js';
 import { isVolumeStrategy, volumeOffers } from './volume-strategies.js';
 
 /**
@@ -51,18 +47,20 @@ export function withVolumeFallback(driver: Driver): Driver {
       return [...own, ...(await volumeOffers(service, ownCanRun ? undefined : `${driver.title}'s own methods cannot run`))];
     },
 
-    backup(ctx) {
+    // The volume code (and Docker's) is loaded only when a volume strategy runs: planning needs none of it.
+    async backup(ctx) {
       if (!isVolumeStrategy(ctx.strategy)) return driver.backup(ctx);
       // The physical copy of a database beside its dump (backup --physical): with the engine's fingerprint of the copied files.
-      return typeof ctx.service.options.physical_of === 'string' ? backupPhysicalCopy(driver, ctx, ctx.strategy) : backupVolumes(ctx, ctx.strategy);
+      if (typeof ctx.service.options.physical_of === 'string') return (await import('./volume-physical-copy.js')).backupPhysicalCopy(driver, ctx, ctx.strategy);
+      return (await import('./volume-backup.js')).backupVolumes(ctx, ctx.strategy);
     },
 
-    restore(ctx) {
-      return isVolumeStrategy(ctx.strategy) ? restoreVolumes(ctx) : driver.restore(ctx);
+    async restore(ctx) {
+      return isVolumeStrategy(ctx.strategy) ? (await import('./volume-restore.js')).restoreVolumes(ctx) : driver.restore(ctx);
     },
 
     async scratchTarget(ctx) {
-      if (isVolumeStrategy(ctx.strategy)) return volumeScratchTarget(ctx);
+      if (isVolumeStrategy(ctx.strategy)) return (await import('./volume-scratch.js')).volumeScratchTarget(ctx);
       return driver.scratchTarget ? driver.scratchTarget(ctx) : undefined;
     },
   };
