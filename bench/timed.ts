@@ -47,12 +47,19 @@ export function timed(command: string, args: string[], env: Record<string, strin
 /**
  * Runs each contender `rounds` times, interleaved (A B C, A B C, ...), so that
  * a noisy neighbour hurts all of them alike; returns the median time of each
- * (and its highest peak RSS).
+ * (and its highest peak RSS). `between` runs, untimed, before each contender:
+ * e.g. a `sync`, so that one contender's unwritten pages are not written
+ * back on the next one's time.
  */
-export async function interleaved<K extends string>(rounds: number, contenders: Record<K, () => Promise<Timed>>): Promise<Record<K, Timed & { all: number[] }>> {
+export async function interleaved<K extends string>(
+  rounds: number,
+  contenders: Record<K, () => Promise<Timed>>,
+  options: { between?: () => Promise<unknown> } = {},
+): Promise<Record<K, Timed & { all: number[] }>> {
   const runs = {} as Record<K, Timed[]>;
   for (let i = 0; i < rounds; i++) {
     for (const [name, run] of Object.entries(contenders) as Array<[K, () => Promise<Timed>]>) {
+      await options.between?.();
       (runs[name] ??= []).push(await run());
     }
   }
