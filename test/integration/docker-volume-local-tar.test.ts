@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { holdfast } from '../support/cli.js';
 import { containerState, DockerLab, IMAGES } from '../support/docker.js';
 import { committedSnapshots } from '../support/repo-files.js';
+import { WRITER } from '../support/stack-writer.js';
 
 type Details = { transport: string; localTarSkipped?: string; tar: { image: string }; held: Array<{ container: string; action: string }> };
 
@@ -29,7 +30,8 @@ describe('volume copies with the tar of this machine', () => {
   test("a container's volume on this machine's daemon: tar runs here, the writer is held while it reads, and the copy restores", async () => {
     const project = `${lab.prefix}here`;
     const data = await lab.volume('heredata');
-    const writer = await lab.run('herewriter', ['--init', '-v', `${data}:/data`, IMAGES.busybox, 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /data/counter; echo "line $i" >> /data/log; sleep 0.02; done'], { project, service: 'w' });
+    // The stack's app: on SIGTERM it finishes its step, so the counter and the log agree when it stops.
+    const writer = await lab.run('herewriter', ['--init', '-v', `${data}:/data`, IMAGES.busybox, 'sh', '-c', WRITER], { project, service: 'w' });
     const res = await holdfast(['--repo', repo, 'backup', '--project', project, '--json'], lab.env());
     expect(res.code, res.stderr).toBe(0);
     const id = res.json<{ snapshot: string }>().snapshot;
@@ -42,9 +44,10 @@ describe('volume copies with the tar of this machine', () => {
     const restore = await holdfast(['--repo', repo, 'restore', id, '--target', `w=volume:${target}`, '--json'], lab.env());
     expect(restore.code, restore.stderr).toBe(0);
     expect(restore.json<{ services: Array<{ fingerprint: { equal: boolean } }> }>().services[0]!.fingerprint.equal).toBe(true);
-    // Held while tar read: the counter and the log's last line agree.
-    const [counter, last] = (await lab.inVolume(target, 'cat /v/counter; tail -n 1 /v/log')).split('\n');
-    expect(last).toBe(`line ${counter}`);
+    // Stopped before tar read: the counter, the log's last line and the app's own stop record agree.
+    const [counter, last, stopped] = (await lab.inVolume(target, 'cat /v/counter; tail -n 1 /v/log; tail -n 1 /v/events')).split('\n');
+    expect(Number(counter)).toBeGreaterThan(0);
+    expect([last, stopped]).toEqual([`line ${counter}`, `stop ${counter}`]);
   });
 
   test('a volume its driver mounts (tmpfs options): auto copies through the helper and says why; local refuses and stores nothing', async () => {
