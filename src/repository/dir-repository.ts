@@ -16,7 +16,7 @@ import { RepositoryCipher } from './repository-cipher.js';
 import { createEncryption, NO_SECRETS, unlockEncryption, type EncryptionConfig, type RepositorySecrets } from './repository-key.js';
 import type { BrokenSnapshot, HeldLock, InitOptions, Repository, SnapshotWriter } from './repository.js';
 import { newSnapshotId, SNAPSHOT_ID } from './snapshot-id.js';
-import { resolveSnapshotRef, sortSnapshots } from './resolve.js';
+import { listSnapshots, resolveSnapshotRef } from './resolve.js';
 
 const FORMAT = 1;
 
@@ -141,16 +141,8 @@ export class DirRepository implements Repository {
   async list(): Promise<Array<Manifest | BrokenSnapshot>> {
     this.requireConfig();
     const dir = join(this.location, 'snapshots');
-    const ids = (await readdir(dir).catch(() => [] as string[])).filter((id) => SNAPSHOT_ID.test(id)).sort();
-    const out: Array<Manifest | BrokenSnapshot> = [];
-    for (const id of ids) {
-      try {
-        out.push(await this.load(id));
-      } catch (error) {
-        out.push({ id, broken: toHoldfastError(error).message });
-      }
-    }
-    return sortSnapshots(out);
+    const ids = (await readdir(dir).catch(() => [] as string[])).filter((id) => SNAPSHOT_ID.test(id));
+    return listSnapshots(ids, (id) => this.load(id));
   }
 
   async load(id: string): Promise<Manifest> {

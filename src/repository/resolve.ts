@@ -1,4 +1,4 @@
-import { HoldfastError } from '../core/errors.js';
+import { HoldfastError, toHoldfastError } from '../core/errors.js';
 import type { Manifest } from './manifest.js';
 import { isBroken, type BrokenSnapshot } from './repository.js';
 
@@ -34,4 +34,22 @@ export function resolveSnapshotRef(ref: string, entries: Array<Manifest | Broken
 export function sortSnapshots(entries: Array<Manifest | BrokenSnapshot>): Array<Manifest | BrokenSnapshot> {
   const when = (e: Manifest | BrokenSnapshot) => ('createdAt' in e ? e.createdAt : '');
   return entries.sort((a, b) => a.id.slice(0, 16).localeCompare(b.id.slice(0, 16)) || when(a).localeCompare(when(b)) || a.id.localeCompare(b.id));
+}
+
+/**
+ * Every snapshot a backend holds, sorted: each id's manifest loaded in turn;
+ * one that cannot be read is listed as broken (never hidden), one whose
+ * manifest is not there yet (`undefined`: being written or removed) is left out.
+ */
+export async function listSnapshots(ids: Iterable<string>, load: (id: string) => Promise<Manifest | undefined>): Promise<Array<Manifest | BrokenSnapshot>> {
+  const out: Array<Manifest | BrokenSnapshot> = [];
+  for (const id of ids) {
+    try {
+      const manifest = await load(id);
+      if (manifest) out.push(manifest);
+    } catch (error) {
+      out.push({ id, broken: toHoldfastError(error).message });
+    }
+  }
+  return sortSnapshots(out);
 }

@@ -13,7 +13,7 @@ import { ResticCli } from './restic-cli.js';
 import { dumpStream, readCatalog, SmallFileCache, TAG, writerMayRun, type CatalogEntry } from './restic-catalog.js';
 import { ResticIntake } from './restic-intake.js';
 import { ResticSnapshotWriter, type StoredDocument } from './restic-snapshot-writer.js';
-import { resolveSnapshotRef, sortSnapshots } from './resolve.js';
+import { listSnapshots, resolveSnapshotRef } from './resolve.js';
 import { newSnapshotId, SNAPSHOT_ID } from './snapshot-id.js';
 
 /**
@@ -110,18 +110,10 @@ export class ResticRepository implements Repository {
 
   async list(): Promise<Array<Manifest | BrokenSnapshot>> {
     const entries = await this.entries();
-    const out: Array<Manifest | BrokenSnapshot> = [];
-    const seen = new Set<string>();
-    for (const entry of entries.filter((e) => e.role === 'manifest')) {
-      if (seen.has(entry.holdfastId)) continue;
-      seen.add(entry.holdfastId);
-      try {
-        out.push((await this.document(entry)).manifest);
-      } catch (error) {
-        out.push({ id: entry.holdfastId, broken: toHoldfastError(error).message });
-      }
-    }
-    return sortSnapshots(out);
+    // The first manifest entry of each snapshot id.
+    const manifests = new Map<string, (typeof entries)[number]>();
+    for (const entry of entries) if (entry.role === 'manifest' && !manifests.has(entry.holdfastId)) manifests.set(entry.holdfastId, entry);
+    return listSnapshots(manifests.keys(), async (id) => (await this.document(manifests.get(id)!)).manifest);
   }
 
   async load(id: string): Promise<Manifest> {

@@ -8,7 +8,7 @@ import { decompressStreamIntoCommand, decompressStreamToFile } from '../command-
 import { DEFAULT_COMPRESSION, type CompressionSettings } from '../compression.js';
 import { findArtifact, parseManifest, type ArtifactRecord, type Manifest } from '../manifest.js';
 import type { BrokenSnapshot, HeldLock, Repository, SnapshotWriter } from '../repository.js';
-import { resolveSnapshotRef, sortSnapshots } from '../resolve.js';
+import { listSnapshots, resolveSnapshotRef } from '../resolve.js';
 import { newSnapshotId, SNAPSHOT_ID } from '../snapshot-id.js';
 import type { S3Location } from './s3-location.js';
 import { S3Lock, type S3LockInfo } from './s3-lock.js';
@@ -147,24 +147,12 @@ export class S3Repository implements Repository {
 
   async list(): Promise<Array<Manifest | BrokenSnapshot>> {
     this.requireConfig();
-    const ids = (await this.store.listChildren('snapshots/')).filter((id) => SNAPSHOT_ID.test(id)).sort();
-    const out: Array<Manifest | BrokenSnapshot> = [];
-    for (const id of ids) {
-      let text: string | undefined;
-      try {
-        text = await this.store.getText(manifestKey(id));
-      } catch (error) {
-        out.push({ id, broken: toHoldfastError(error).message });
-        continue;
-      }
-      if (text === undefined) continue; // being written or removed: not a snapshot
-      try {
-        out.push(parseManifest(text, `of snapshot ${id}`));
-      } catch (error) {
-        out.push({ id, broken: toHoldfastError(error).message });
-      }
-    }
-    return sortSnapshots(out);
+    const ids = (await this.store.listChildren('snapshots/')).filter((id) => SNAPSHOT_ID.test(id));
+    return listSnapshots(ids, async (id) => {
+      const text = await this.store.getText(manifestKey(id));
+      // No manifest object: being written or removed, not a snapshot.
+      return text === undefined ? undefined : parseManifest(text, `of snapshot ${id}`);
+    });
   }
 
   async load(id: string): Promise<Manifest> {
