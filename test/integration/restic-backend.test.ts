@@ -5,12 +5,13 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runTool } from '../../src/core/process.js';
 import { waitFor } from '../../src/core/wait.js';
-import type { ArtifactRecord, Manifest } from '../../src/repository/manifest.js';
+import type { ArtifactRecord } from '../../src/repository/manifest.js';
 import { ResticRepository } from '../../src/repository/restic-repository.js';
 import { holdfast } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { resticFixture, withEnv, type ResticFixture } from '../support/restic.js';
 import { seedSample } from '../support/sample-data.js';
+import { manifest, serviceRecord } from '../unit/helpers/temp-repo.js';
 
 /** A command that writes `mb` MiB of data and then exits with `code`. */
 function producer(mb: number, code: number) {
@@ -93,7 +94,7 @@ describe('restic backend: import, export, annotations, remove', () => {
 
       const writer = await repo.beginSnapshot('import', { id });
       await writer.putStored('db', record, Readable.from([compressed]));
-      await writer.commit(manifestWith(id, record));
+      await writer.commit(manifest(id, { tags: ['imported'], services: { db: serviceRecord({ engine: 'postgres', driver: 'postgres', strategy: 'pg_dump', artifacts: [record] }) } }));
       await expect(repo.beginSnapshot('import', { id })).rejects.toThrow(/already in the repository/);
 
       expect((await repo.list()).map((m) => m.id)).toEqual([id]);
@@ -116,23 +117,6 @@ describe('restic backend: import, export, annotations, remove', () => {
     });
   });
 });
-
-function manifestWith(id: string, record: ArtifactRecord): Manifest {
-  const now = new Date().toISOString();
-  return {
-    format: 1,
-    id,
-    createdAt: now,
-    finishedAt: now,
-    hostname: 'test',
-    holdfastVersion: 'test',
-    tags: ['imported'],
-    status: 'ok',
-    services: {
-      db: { engine: 'postgres', driver: 'postgres', strategy: 'pg_dump', consistency: 'transactional', reason: 'test', status: 'ok', options: {}, startedAt: now, durationMs: 1, artifacts: [record], details: {}, notes: [] },
-    },
-  };
-}
 
 describe('restic backend through the CLI: a locked repository, passwords', () => {
   let fx: ResticFixture;
