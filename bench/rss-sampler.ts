@@ -18,14 +18,7 @@ export function sampleRss(pid: number, everyMs = 50, options: { child?: boolean 
       // exited
     }
   };
-  read();
-  const timer = setInterval(read, everyMs);
-  return {
-    stop() {
-      clearInterval(timer);
-      return peakKiB;
-    },
-  };
+  return every(everyMs, read, () => peakKiB);
 }
 
 /**
@@ -58,12 +51,17 @@ export function sampleTreeRss(pid: number, everyMs = 100): { stop(): number } {
     }
     peakKiB = Math.max(peakKiB, sum);
   };
+  return every(everyMs, read, () => peakKiB);
+}
+
+/** Calls `read` now and every `ms` until stop(), which returns `result()`. */
+function every(ms: number, read: () => void, result: () => number): { stop(): number } {
   read();
-  const timer = setInterval(read, everyMs);
+  const timer = setInterval(read, ms);
   return {
     stop() {
       clearInterval(timer);
-      return peakKiB;
+      return result();
     },
   };
 }
