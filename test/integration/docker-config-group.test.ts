@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { containerState, docker, DockerLab, IMAGES } from '../support/docker.js';
 
 interface Manifest {
@@ -62,8 +62,7 @@ describe('Docker settings in holdfast.yml, and holdfast.group', () => {
     const started = async (c: string) => docker(['inspect', '-f', '{{.State.StartedAt}}', c]);
     const [partnerBefore, bystanderBefore] = await Promise.all([started(partner), started(bystander)]);
     const res = await holdfast(['--repo', repo, 'backup', 'writer', '--project', project, '--json'], lab.env());
-    expect(res.code, res.stderr + res.stdout).toBe(0);
-    const id = res.json<{ snapshot: string }>().snapshot;
+    const id = savedSnapshot(res);
     const manifest = JSON.parse(await readFile(join(repo, 'snapshots', id, 'manifest.json'), 'utf8')) as Manifest;
     const held = manifest.services.writer!.details.held.map((h) => `${h.container}:${h.action}`).sort();
     expect(held).toEqual([`${partner}:stop`, `${writer}:stop`].sort());

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { docker, DockerLab, IMAGES } from '../support/docker.js';
 import { freePort } from '../support/free-port.js';
 import { SecondDocker } from '../support/second-docker.js';
@@ -54,8 +54,7 @@ describe('migration: backup on one Docker host, export, import, restore on anoth
 
   test('the stack moves with its data, owners and fingerprints; the PostgreSQL container is rebuilt on host B', async () => {
     const backup = await holdfast(['--repo', repoA, 'backup', '--project', project, '--fingerprint', 'full', '--tag', 'move', '--json'], lab.env());
-    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
-    const snapshot = backup.json<{ snapshot: string }>().snapshot;
+    const snapshot = savedSnapshot(backup);
 
     const exported = await holdfast(['--repo', repoA, 'export', 'move', '--to', bundle, '--json'], lab.env());
     expect(exported.code, exported.stderr).toBe(0);

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../../src/core/wait.js';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { docker, DockerLab, IMAGES } from '../support/docker.js';
 import { freePort } from '../support/free-port.js';
 import { flipByte } from '../support/repo-files.js';
@@ -268,8 +268,7 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
 
   test('a snapshot without a physical copy: the database comes back from its dump, into the running server, with the app stopped meanwhile', async () => {
     const backup = await holdfast(['--repo', repo, 'backup', '--project', project, '--fingerprint', 'full', '--json'], lab.env());
-    expect(backup.code, backup.stderr).toBe(0);
-    const id = backup.json<{ snapshot: string }>().snapshot;
+    const id = savedSnapshot(backup);
     await lab.psql(db, "DELETE FROM items WHERE id > 1000; UPDATE items SET name = 'changed' WHERE id = 1");
     const dry = await holdfast(['--repo', repo, 'rollback', id, '--dry-run', '--json'], lab.env());
     const plan = dry.json<RollbackDoc>();

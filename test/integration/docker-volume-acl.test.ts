@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { docker, DockerLab } from '../support/docker.js';
 
 const run = promisify(execFile);
@@ -38,8 +38,7 @@ describe.runIf(existsSync('/usr/bin/setfacl') && process.getuid?.() === 0)('volu
 
   test('access and default ACLs come back in a new volume, and the manifest says tar kept ACLs', async () => {
     const backup = await holdfast(['--repo', repo, 'backup', '--service', `v=volume:${source}`, '--json'], lab.env());
-    expect(backup.code, backup.stderr).toBe(0);
-    const id = backup.json<{ snapshot: string }>().snapshot;
+    const id = savedSnapshot(backup);
     const show = await holdfast(['--repo', repo, 'show', id, '--json'], lab.env());
     expect(show.json<{ services: { v: { details: { tar: { features: string[] } } } } }>().services.v.details.tar.features).toContain('acls');
 

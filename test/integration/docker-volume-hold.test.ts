@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../../src/core/wait.js';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { containerState, docker, DockerLab, IMAGES } from '../support/docker.js';
 import { committedSnapshots } from '../support/repo-files.js';
 
@@ -37,8 +37,7 @@ describe('holding the writers of a volume: stop, pause, timeouts, crashes', () =
     expect(item).toMatchObject({ strategy: 'tar-pause', consistency: 'crash-consistent' });
     expect(item.reason).toContain(`skipped tar: every writer may be stopped (${writer} has quiesce=pause)`);
     const res = await holdfast(['--repo', repo, 'backup', '--project', project, '--json'], lab.env());
-    expect(res.code, res.stderr).toBe(0);
-    const id = res.json<{ snapshot: string }>().snapshot;
+    const id = savedSnapshot(res);
     const manifest = JSON.parse(await readFile(join(repo, 'snapshots', id, 'manifest.json'), 'utf8')) as { services: Record<string, { consistency: string; details: { held: Array<{ container: string; action: string }> } }> };
     expect(manifest.services.pauser!.consistency).toBe('crash-consistent');
     expect(manifest.services.pauser!.details.held).toEqual([expect.objectContaining({ container: writer, action: 'pause' })]);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { containerState, DockerLab, IMAGES } from '../support/docker.js';
 import { committedSnapshots } from '../support/repo-files.js';
 import { WRITER } from '../support/stack-writer.js';
@@ -33,8 +33,7 @@ describe('volume copies with the tar of this machine', () => {
     // The stack's app: on SIGTERM it finishes its step, so the counter and the log agree when it stops.
     const writer = await lab.run('herewriter', ['--init', '-v', `${data}:/data`, IMAGES.busybox, 'sh', '-c', WRITER], { project, service: 'w' });
     const res = await holdfast(['--repo', repo, 'backup', '--project', project, '--json'], lab.env());
-    expect(res.code, res.stderr).toBe(0);
-    const id = res.json<{ snapshot: string }>().snapshot;
+    const id = savedSnapshot(res);
     const d = await details(id, 'w');
     expect(d).toMatchObject({ transport: 'local', tar: { image: 'host' }, held: [expect.objectContaining({ container: writer, action: 'stop' })] });
     expect(d.localTarSkipped).toBeUndefined();

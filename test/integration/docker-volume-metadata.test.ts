@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { docker, DockerLab, IMAGES } from '../support/docker.js';
 
 /** Extended attributes are set and read on the volume's host path: no image here ships setfattr. */
@@ -82,8 +82,7 @@ describe('volume archives keep owners, modes, links, xattrs and sparse files', (
 
     test(`the default fingerprint, from GNU tar's own listing ${transport === 'local' ? 'on this machine' : 'in the helper'}, matches after a restore and sees an owner change`, async () => {
       const backup = await holdfast(['--repo', repo, 'backup', '--service', `m=volume:${source}`, '--json'], env());
-      expect(backup.code, backup.stderr).toBe(0);
-      const id = backup.json<{ snapshot: string }>().snapshot;
+      const id = savedSnapshot(backup);
       const target = lab.name(`meta-idx-${transport}`);
       const restore = await holdfast(['--repo', repo, 'restore', id, '--target', `m=volume:${target}`, '--json'], env());
       expect(restore.code, restore.stderr).toBe(0);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { docker, DockerLab, IMAGES } from '../support/docker.js';
 import { tarOf, type TarEntry } from '../support/tar-build.js';
 
@@ -23,8 +23,7 @@ describe('volume restores: targets, --force, archives that try to escape', () =>
     source = await lab.volume('source');
     await lab.inVolume(source, 'mkdir -p /v/docs && echo original > /v/docs/readme && ln -s ../docs/readme /v/docs/link-up');
     const res = await holdfast(['--repo', repo, 'backup', '--service', `v=volume:${source}`, '--json'], lab.env());
-    expect(res.code, res.stderr).toBe(0);
-    snapshot = res.json<{ snapshot: string }>().snapshot;
+    snapshot = savedSnapshot(res);
   });
 
   afterAll(async () => {

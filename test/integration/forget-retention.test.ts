@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../../src/core/wait.js';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { committedSnapshots } from '../support/repo-files.js';
 import { seedSample } from '../support/sample-data.js';
@@ -165,8 +165,7 @@ describe('forget: retention on a real repository', () => {
       await blocker.query('COMMIT');
       released = true;
       const [backed, forgot] = await Promise.all([backup, waiting]);
-      expect(backed.code, backed.stderr).toBe(0);
-      const newest = backed.json<{ snapshot: string }>().snapshot;
+      const newest = savedSnapshot(backed);
       expect(forgot.code, forgot.stderr).toBe(0);
       // It waited for the backup, then saw its snapshot: that is the one "last" keeps.
       expect(forgot.stdout).toMatch(new RegExp(`keep 1 snapshots:\\s+ID.*\\n${newest}\\s.*last snapshot`));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Decimal128, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { type AnyDoc, indexesOf, mongoToolsEnv, seedShop } from '../support/mongo-fixture.js';
 
 const url = process.env.HOLDFAST_TEST_MONGODB_URL;
@@ -47,8 +47,7 @@ describe.runIf(!!url)('mongodb against a real mongod (HOLDFAST_TEST_MONGODB_URL)
   for (const strategy of ['mongodump', 'export'] as const) {
     test(`${strategy}: a database restores under a new name with equal fingerprints and every index`, async () => {
       const backup = await holdfast(['backup', '--json', '--fingerprint', 'full', '--strategy', `real=${strategy}`, '--service', `real=${base}/${db}`], env);
-      expect(backup.code, backup.stderr + backup.stdout).toBe(0);
-      const id = backup.json<{ snapshot: string }>().snapshot;
+      const id = savedSnapshot(backup);
       const copy = `${db}_${strategy === 'mongodump' ? 'dump' : 'export'}`;
       const restore = await holdfast(['restore', id, '--json', '--target', `real=${base}/${copy}`], env);
       expect(restore.code, restore.stderr + restore.stdout).toBe(0);

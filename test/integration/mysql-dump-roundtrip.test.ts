@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMariadb, type MariadbServer } from '../servers/mariadb.js';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { mysqlQuery, mysqlUrl, schemaObjects, seedMysqlSample } from '../support/mysql-sample.js';
 
 interface RestoreDoc {
@@ -57,8 +57,7 @@ describe('mysql dump: round trips with every kind of object, accounts, and failu
     work = await mkdtemp(join(tmpdir(), 'holdfast-mysql-rt-'));
     env = { HOLDFAST_REPO: join(work, 'repo'), HOLDFAST_SRC_PASSWORD: source.rootPassword, HOLDFAST_SRC_TARGET_PASSWORD: other.rootPassword };
     const backup = await holdfast(['backup', '--json', '--fingerprint', 'full', '--service', `src=${mysqlUrl(source, 'shop')}`], env);
-    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
-    snapshot = backup.json<{ snapshot: string }>().snapshot;
+    snapshot = savedSnapshot(backup);
   });
   afterAll(async () => {
     await Promise.all([source?.stop(), other?.stop()]);

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { mysqlQuery, schemaObjects, seedMysqlSample, type SqlServer } from '../support/mysql-sample.js';
 
 /**
@@ -42,8 +42,7 @@ describe.runIf(!!URL_)('mysql 8 (opt-in, HOLDFAST_TEST_MYSQL_URL): dump round tr
 
   test('backup with mysqldump, restore into a new database, fingerprints and objects equal', async () => {
     const backup = await holdfast(['backup', '--json', '--fingerprint', 'full', '--service', `src=${base}/${db}`], env);
-    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
-    const id = backup.json<{ snapshot: string }>().snapshot;
+    const id = savedSnapshot(backup);
     const show = await holdfast(['show', id, '--json'], env);
     const record = show.json<{ services: { src: { details: { family: string; fingerprintExact: boolean; databases: Array<{ binlog?: { gtid?: string } }> }; artifacts: Array<{ name: string }> } } }>().services.src;
     expect(record.details.family).toBe('mysql');

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { articlesCount, os, seedOpenSearch } from '../support/opensearch-data.js';
 
 // Opt-in: against an OpenSearch node of your own, only when HOLDFAST_TEST_OPENSEARCH_URL is set
@@ -31,8 +31,7 @@ describe.runIf(!!URL_)('opensearch snapshot strategy against your node (HOLDFAST
     const env = { HOLDFAST_REPO: join(work, 'repo') };
     const params = `indices=${P}articles,${P}users${HOST_PATH ? `&repo_path_host=${encodeURIComponent(HOST_PATH)}` : ''}`;
     const backup = await holdfast(['backup', '--json', '--service', `src=${URL_}/?${params}`], env);
-    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
-    const snapshot = backup.json<{ snapshot: string }>().snapshot;
+    const snapshot = savedSnapshot(backup);
     const target = `src=${URL_}/?rename_pattern=^&rename_replacement=holdfast_restored_${HOST_PATH ? `&repo_path_host=${encodeURIComponent(HOST_PATH)}` : ''}`;
     const restore = await holdfast(['restore', snapshot, '--json', '--target', target], env);
     expect(restore.code, restore.stderr + restore.stdout).toBe(0);

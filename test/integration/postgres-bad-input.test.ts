@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { freePort } from '../support/free-port.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { committedSnapshots, flipByte, stagingLeftovers } from '../support/repo-files.js';
@@ -109,8 +109,7 @@ describe('bad input: clear errors, non-zero exits, no partial snapshot, source u
     await pg.query('CREATE TABLE t (v int); INSERT INTO t VALUES (1), (2), (3)', weird);
     try {
       const backup = await holdfast(['backup', '--json', '--service', `db=${pg.url(weird)}`], env, { cwd: work });
-      expect(backup.code, backup.stderr + backup.stdout).toBe(0);
-      const id = backup.json<{ snapshot: string }>().snapshot;
+      const id = savedSnapshot(backup);
       const files = await readdir(join(repo, 'snapshots', id, 'db'));
       expect(files.every((f) => /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(f))).toBe(true);
       const restore = await holdfast(['restore', id, '--json', '--target', `db=${pg.url(`${weird} copy`)}`], env, { cwd: work });
@@ -126,8 +125,7 @@ describe('bad input: clear errors, non-zero exits, no partial snapshot, source u
     let id: string;
     beforeAll(async () => {
       const backup = await holdfast(['backup', '--json', '--service', `db=${pg.url('app')}`], env);
-      expect(backup.code, backup.stderr).toBe(0);
-      id = backup.json<{ snapshot: string }>().snapshot;
+      id = savedSnapshot(backup);
     });
 
     test('one flipped byte: verify and restore fail and name the artifact; the target is not created', async () => {

@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { seedSample } from '../support/sample-data.js';
 
@@ -48,8 +48,7 @@ describe('configuration, credentials and tools', () => {
     expect(plan.json<{ services: Array<{ strategy: string; reason: string }> }>().services[0]).toMatchObject({ strategy: 'pg_dump', reason: expect.stringMatching(/pinned/) });
 
     const backup = await holdfast(['--config', config, 'backup', '--json'], {});
-    expect(backup.code, backup.stderr).toBe(0);
-    const id = backup.json<{ snapshot: string }>().snapshot;
+    const id = savedSnapshot(backup);
     const show = await holdfast(['--config', config, 'show', id, '--json'], {});
     const manifest = show.json<{ services: { db: { artifacts: Array<{ kind: string; label?: string }>; options: Record<string, unknown> } } }>();
     expect(manifest.services.db.artifacts.filter((a) => a.kind === 'pg_dump').map((a) => a.label)).toEqual(['app', 'audit']);

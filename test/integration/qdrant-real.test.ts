@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { docsCount, mutateQdrant, seedQdrant } from '../support/qdrant-data.js';
 
 // Opt-in: against a REAL Qdrant, only when HOLDFAST_TEST_QDRANT_URL is set (e.g.
@@ -26,8 +26,7 @@ describe.runIf(!!URL_)('qdrant snapshot strategy against a real Qdrant (HOLDFAST
     const env: Record<string, string> = { HOLDFAST_REPO: join(work, 'repo'), ...(KEY ? { HOLDFAST_SRC_PASSWORD: KEY } : {}) };
     const service = ['--service', `src=${URL_}/?collections=${P}docs,${P}images`];
     const backup = await holdfast(['backup', '--json', ...service], env);
-    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
-    const snapshot = backup.json<{ snapshot: string }>().snapshot;
+    const snapshot = savedSnapshot(backup);
     const before = await docsCount(client, P);
     await mutateQdrant(client, P);
     const refused = await holdfast(['restore', snapshot, ...service], env);
@@ -50,8 +49,7 @@ describe.runIf(!!URL_)('qdrant snapshot strategy against a real Qdrant (HOLDFAST
     const env: Record<string, string> = { HOLDFAST_REPO: join(work, 'repo-full'), ...(KEY ? { HOLDFAST_SRC_PASSWORD: KEY } : {}) };
     const service = ['--service', `src=${URL_}`];
     const backup = await holdfast(['backup', '--json', ...service, '--strategy', 'src=full-snapshot'], env);
-    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
-    const snapshot = backup.json<{ snapshot: string }>().snapshot;
+    const snapshot = savedSnapshot(backup);
     const show = await holdfast(['show', snapshot, '--json'], env);
     const full = show.json<{ services: { src: { details: { full: { collections: Array<{ name: string; sha256: string }> } } } } }>().services.src.details.full;
     expect(full.collections.map((c) => c.name)).toEqual(expect.arrayContaining([`${P}docs`, `${P}images`]));

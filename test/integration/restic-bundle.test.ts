@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { resticFixture, type ResticFixture } from '../support/restic.js';
 import { seedSample } from '../support/sample-data.js';
@@ -36,8 +36,7 @@ describe('restic ⇄ dir through export / import, restored with pg_restore', () 
     const restic = `restic:${fx.repo}`;
     const dir = join(work, 'dir');
     const backup = await holdfast(['--repo', restic, 'backup', '--json', '--service', `db=${pg.url('app')}`], env);
-    expect(backup.code, backup.stderr).toBe(0);
-    const id = backup.json<{ snapshot: string }>().snapshot;
+    const id = savedSnapshot(backup);
 
     const bundle = join(work, 'from-restic.hfb');
     const exported = await holdfast(['--repo', restic, 'export', id, '--to', bundle], env);
@@ -51,8 +50,7 @@ describe('restic ⇄ dir through export / import, restored with pg_restore', () 
     expect(fromDir.json<{ services: Array<{ status: string; fingerprint: { equal: boolean } }> }>().services[0]).toMatchObject({ status: 'ok', fingerprint: { equal: true } });
 
     const dirBackup = await holdfast(['--repo', dir, 'backup', '--json', '--service', `db=${pg.url('app')}`], env);
-    expect(dirBackup.code, dirBackup.stderr).toBe(0);
-    const dirId = dirBackup.json<{ snapshot: string }>().snapshot;
+    const dirId = savedSnapshot(dirBackup);
     const back = join(work, 'from-dir.hfb');
     expect((await holdfast(['--repo', dir, 'export', dirId, '--to', back], env)).code).toBe(0);
     const intoRestic = await holdfast(['--repo', restic, 'import', back], env);

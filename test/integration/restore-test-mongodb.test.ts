@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BSON } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { type AnyDoc, enableOplog, indexesOf, type MongoFixture, mongoToolsEnv, seedShop, startMongoFixture } from '../support/mongo-fixture.js';
 import { artifactNames, deleteArtifact, expectMissingArtifact, graftArtifacts, verdicts, expectRestoreTestPassed } from '../support/restore-test-support.js';
 
@@ -39,8 +39,7 @@ describe('restore test: mongodb (FerretDB)', () => {
 
   async function backup(strategy: string, url = m.url()): Promise<string> {
     const result = await holdfast(['backup', '--json', '--fingerprint', 'full', '--strategy', `src=${strategy}`, '--service', `src=${url}`], env);
-    expect(result.code, result.stderr + result.stdout).toBe(0);
-    return result.json<{ snapshot: string }>().snapshot;
+    return savedSnapshot(result);
   }
 
   beforeAll(async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMariadb, type MariadbServer } from '../servers/mariadb.js';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { mysqlQuery, mysqlUrl, schemaObjects, seedMysqlSample } from '../support/mysql-sample.js';
 import { artifactNames, deleteArtifact, expectMissingArtifact, graftArtifacts, verdicts, expectRestoreTestPassed } from '../support/restore-test-support.js';
 
@@ -27,8 +27,7 @@ describe('restore test: mysql dump (MariaDB)', () => {
 
   async function backup(): Promise<string> {
     const result = await holdfast(['backup', '--json', '--fingerprint', 'full', '--service', `src=${mysqlUrl(server)}`], env);
-    expect(result.code, result.stderr + result.stdout).toBe(0);
-    return result.json<{ snapshot: string }>().snapshot;
+    return savedSnapshot(result);
   }
 
   beforeAll(async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openSearchAvailable, startOpenSearch, type OpenSearchServer } from '../servers/opensearch.js';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { mutateOpenSearch, os, seedOpenSearch } from '../support/opensearch-data.js';
 import { artifactNames, deleteArtifact, expectMissingArtifact, graftArtifacts, verdicts, expectRestoreTestPassed } from '../support/restore-test-support.js';
 
@@ -31,8 +31,7 @@ describe.runIf(openSearchAvailable())('restore test: opensearch snapshot (real n
 
   async function backup(): Promise<string> {
     const result = await holdfast(['backup', '--json', '--fingerprint', 'full', '--service', `src=${url}`], env);
-    expect(result.code, result.stderr + result.stdout).toBe(0);
-    return result.json<{ snapshot: string }>().snapshot;
+    return savedSnapshot(result);
   }
 
   beforeAll(async () => {

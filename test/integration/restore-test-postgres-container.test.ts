@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { docker, DockerLab } from '../support/docker.js';
 import { freePort } from '../support/free-port.js';
 import { artifactNames, deleteArtifact, expectMissingArtifact, verdicts, type VerifyDocument } from '../support/restore-test-support.js';
@@ -22,8 +22,7 @@ describe('restore test: postgres in a container (throwaway container of the same
 
   async function backup(): Promise<string> {
     const result = await holdfast(['--repo', repo, 'backup', '--json', '--fingerprint', 'full', '--service', `${svc}=container:${db}`], lab.env());
-    expect(result.code, result.stderr + result.stdout).toBe(0);
-    return result.json<{ snapshot: string }>().snapshot;
+    return savedSnapshot(result);
   }
 
   beforeAll(async () => {

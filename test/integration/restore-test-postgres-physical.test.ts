@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { graftArtifacts, artifactNames, verdicts, type VerifyDocument, expectRestoreTestPassed } from '../support/restore-test-support.js';
 import { seedSample } from '../support/sample-data.js';
@@ -21,8 +21,7 @@ describe('restore test: postgres pg_basebackup (throwaway server on the restored
 
   async function backup(): Promise<string> {
     const result = await holdfast(['backup', '--json', '--fingerprint', 'full', '--strategy', 'db=pg_basebackup', '--service', `db=${pg.url('app')}`], env);
-    expect(result.code, result.stderr).toBe(0);
-    return result.json<{ snapshot: string }>().snapshot;
+    return savedSnapshot(result);
   }
 
   beforeAll(async () => {

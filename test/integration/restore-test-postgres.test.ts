@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../../src/core/wait.js';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { artifactNames, deleteArtifact, expectMissingArtifact, graftArtifacts, verdicts, type VerifyDocument } from '../support/restore-test-support.js';
 import { seedSample } from '../support/sample-data.js';
@@ -36,8 +36,7 @@ describe('restore test: postgres pg_dump', () => {
 
   async function backup(...extra: string[]): Promise<string> {
     const result = await holdfast(['backup', '--json', '--fingerprint', 'full', '--service', `db=${url}`, ...extra], env);
-    expect(result.code, result.stderr).toBe(0);
-    return result.json<{ snapshot: string }>().snapshot;
+    return savedSnapshot(result);
   }
 
   beforeAll(async () => {

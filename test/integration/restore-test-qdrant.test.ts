@@ -5,7 +5,7 @@ import type { QdrantClient } from '@qdrant/js-client-rest';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { canonical } from '../../drivers/qdrant/qdrant-fingerprint.js';
 import { startFakeQdrant, type FakeQdrant } from '../servers/qdrant-fake.js';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { mutateQdrant, seedQdrant } from '../support/qdrant-data.js';
 import { artifactNames, deleteArtifact, expectMissingArtifact, graftArtifacts, verdicts, expectRestoreTestPassed } from '../support/restore-test-support.js';
 
@@ -31,8 +31,7 @@ describe('restore test: qdrant snapshot (fake Qdrant)', () => {
 
   async function backup(): Promise<string> {
     const result = await holdfast(['backup', '--json', '--fingerprint', 'full', '--service', `src=qdrant://127.0.0.1:${node.port}`], env);
-    expect(result.code, result.stderr + result.stdout).toBe(0);
-    return result.json<{ snapshot: string }>().snapshot;
+    return savedSnapshot(result);
   }
 
   beforeAll(async () => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { docker, DockerLab, IMAGES } from '../support/docker.js';
 import { artifactNames, deleteArtifact, expectMissingArtifact, graftArtifacts, verdicts, type VerifyDocument } from '../support/restore-test-support.js';
 
@@ -20,8 +20,7 @@ describe('restore test: docker volume (tar)', () => {
 
   async function backup(): Promise<string> {
     const result = await holdfast(['--repo', repo, 'backup', '--json', '--service', `${svc}=volume:${source}`], lab.env());
-    expect(result.code, result.stderr + result.stdout).toBe(0);
-    return result.json<{ snapshot: string }>().snapshot;
+    return savedSnapshot(result);
   }
 
   beforeAll(async () => {

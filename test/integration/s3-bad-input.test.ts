@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../../src/core/wait.js';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { seedSample } from '../support/sample-data.js';
 import { startS3, type S3Server } from '../servers/s3.js';
@@ -85,8 +85,7 @@ describe('S3 repository: bad input', () => {
     // ~150 MB of poorly compressible rows: several 16 MiB parts.
     await pg.query("CREATE TABLE noise AS SELECT g, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) AS a FROM generate_series(1, 1500000) g", 'big');
     const first = await holdfast(['--repo', repo, 'backup', '--json', '--service', `db=${pg.url('app')}`], env);
-    expect(first.code, first.stderr).toBe(0);
-    const kept = first.json<{ snapshot: string }>().snapshot;
+    const kept = savedSnapshot(first);
 
     const running = holdfast(['--repo', repo, 'backup', '--service', `db=${pg.url('big')}`], env);
     await waitFor('a multipart upload under way', async () => ((await s3.uploads('backups', 'cut/')).length > 0 ? true : undefined), { timeoutMs: 90_000, intervalMs: 50 });
@@ -122,8 +121,7 @@ describe('S3 repository: bad input', () => {
   test('a lock held by a running writer is refused with its owner; a missing object is reported by check', async () => {
     const repo = 's3://backups/locked';
     const first = await holdfast(['--repo', repo, 'backup', '--json', '--service', `db=${pg.url('app')}`], env);
-    expect(first.code, first.stderr).toBe(0);
-    const id = first.json<{ snapshot: string }>().snapshot;
+    const id = savedSnapshot(first);
 
     const now = new Date().toISOString();
     const holder = { token: 'other', pid: process.pid, host: hostname(), since: now, refreshedAt: now, command: 'backup' };

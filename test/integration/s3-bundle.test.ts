@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast } from '../support/cli.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { seedSample } from '../support/sample-data.js';
 import { startS3, type S3Server } from '../servers/s3.js';
@@ -27,8 +27,7 @@ describe('S3 repository: export and import bundles', () => {
   test('a snapshot exported from S3 imports into a directory and into another S3 prefix, and verifies in both', async () => {
     const env = { ...s3.env, HOLDFAST_DB_PASSWORD: pg.password };
     const backup = await holdfast(['--repo', 's3://bundles/source', 'backup', '--json', '--tag', 'move', '--service', `db=${pg.url('app')}`], env);
-    expect(backup.code, backup.stderr).toBe(0);
-    const id = backup.json<{ snapshot: string }>().snapshot;
+    const id = savedSnapshot(backup);
     const file = join(work, 'move.tar');
     const exported = await holdfast(['--repo', 's3://bundles/source', 'export', 'move', '--to', file], env);
     expect(exported.code, exported.stderr).toBe(0);

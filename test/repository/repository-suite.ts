@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../../src/core/wait.js';
-import { holdfast, type CliResult } from '../support/cli.js';
+import { holdfast, savedSnapshot, type CliResult } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { seedSample } from '../support/sample-data.js';
 
@@ -42,8 +42,7 @@ export function repositorySuite(label: string, setup: () => Promise<RepositoryUn
     };
     const backup = async (database: string, extra: string[] = []): Promise<string> => {
       const result = await run(['backup', '--json', ...extra, '--service', `db=${pg.url(database)}`]);
-      expect(result.code, result.stderr).toBe(0);
-      return result.json<{ snapshot: string }>().snapshot;
+      return savedSnapshot(result);
     };
 
     beforeAll(async () => {

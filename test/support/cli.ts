@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
 
@@ -38,4 +39,10 @@ export function holdfast(args: string[], env: Record<string, string | undefined>
       }),
     );
   });
+}
+
+/** The id of the snapshot a `backup --json` saved; the run must have exited 0 (its output is the failure message). */
+export function savedSnapshot(result: CliResult): string {
+  expect(result.code, result.stderr + result.stdout).toBe(0);
+  return result.json<{ snapshot: string }>().snapshot;
 }
