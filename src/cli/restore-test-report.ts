@@ -26,11 +26,13 @@ export async function proveSnapshot(ctx: CommandContext, repo: Repository, manif
   if (!restoreTest) return { checksums, ok: checksumsOk };
   const damaged = new Map<string, string>();
   for (const c of checksums) if (!c.ok && !damaged.has(c.service)) damaged.set(c.service, c.error ?? `artifact ${c.artifact} is damaged`);
+  const { accept, ...restoreOptions } = options;
   const services = await runRestoreTest(repo, await ctx.drivers(), {
     snapshot: manifest,
+    accept: Array.isArray(accept) ? accept.map(String) : [],
     configured: new Map(ctx.config.services.map((s) => [s.name, s])),
     damaged,
-    options,
+    options: restoreOptions,
     signal: ctx.signal,
     progress: ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json, ctx.out.verbose),
   });

@@ -158,6 +158,15 @@ export interface Fingerprint {
   scope: FingerprintScope;
   /** Keyed by a stable object path, e.g. `app.public.accounts`. */
   items: Record<string, { count: number; checksum?: string }>;
+  /**
+   * The definitions half: what a DBA would check by hand, per object path
+   * (`app` for a database, `app.public.accounts` for a table), property name
+   * to a normalized value, e.g. `{ app: { owner: 'shop', acl: '{=Tc/shop}' } }`.
+   * Taken at backup inside the same snapshot as the rows, read again after a
+   * restore, and compared property by property (src/core/fingerprint.ts).
+   * Keys stay the recorded names when a restore renames, like `items`.
+   */
+  definitions?: Record<string, Record<string, string>>;
 }
 
 /** A command to run: argument array, environment (secrets go here, never in args). */

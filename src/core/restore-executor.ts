@@ -25,6 +25,8 @@ export interface RestoreRequest {
   progress: ProgressReporter;
   /** The caller already checked every artifact's checksum (rollback does, before it stops anything). */
   verified?: boolean;
+  /** Known, declared fingerprint differences (`--accept`): shown, not counted as a mismatch. */
+  accept?: readonly string[];
 }
 
 export interface ServiceRestoreOutcome {
@@ -113,7 +115,7 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
     const outcome: ServiceRestoreOutcome = { service: name, status: 'ok', location: result.location, durationMs: Date.now() - started, notes };
     if (record.fingerprint && result.fingerprint) {
       const prefixes = result.details.fingerprintPrefixes as string[] | undefined;
-      outcome.fingerprint = compareFingerprints(record.fingerprint, result.fingerprint, prefixes);
+      outcome.fingerprint = compareFingerprints(record.fingerprint, result.fingerprint, { prefixes, accept: request.accept });
       if (!outcome.fingerprint.equal) outcome.status = 'mismatch';
     } else {
       notes.push('no fingerprint to compare (recorded with --fingerprint none, or the strategy restores files only)');

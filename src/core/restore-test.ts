@@ -40,6 +40,8 @@ export interface RestoreTestRequest {
   damaged: Map<string, string>;
   /** Restore options (jobs). */
   options: Record<string, unknown>;
+  /** Known, declared fingerprint differences (`--accept`): shown, not counted as a mismatch. */
+  accept?: readonly string[];
   signal: AbortSignal;
   progress: ProgressReporter;
 }
@@ -139,7 +141,7 @@ async function testService(
       outcome.detail = 'restored, but the driver returned no fingerprint of the scratch copy';
     } else {
       const prefixes = result.details.fingerprintPrefixes as string[] | undefined;
-      outcome.fingerprint = compareFingerprints(record.fingerprint, result.fingerprint, prefixes);
+      outcome.fingerprint = compareFingerprints(record.fingerprint, result.fingerprint, { prefixes, accept: request.accept });
       outcome.verdict = outcome.fingerprint.equal ? 'ok' : 'mismatch';
       outcome.detail = outcome.fingerprint.equal
         ? `${outcome.fingerprint.compared} objects equal (${record.fingerprint.scope})`

@@ -73,3 +73,57 @@ describe('compareFingerprints', () => {
     expect(result.differences).toHaveLength(3);
   });
 });
+
+describe('compareFingerprints: definitions', () => {
+  const defs = (definitions: Fingerprint['definitions']): Fingerprint => ({ scope: 'counts', items: {}, definitions });
+  const RECORDED = defs({ app: { owner: 'shop', acl: '{=Tc/shop}' }, 'app.public.t': { owner: 'shop', columns: 'id int4' }, audit: { owner: 'postgres' } });
+
+  test('equal definitions count as compared objects', () => {
+    expect(compareFingerprints(RECORDED, defs(structuredClone(RECORDED.definitions)))).toEqual({ equal: true, compared: 3, differences: [] });
+  });
+
+  test('a changed, a missing and an extra property are each named with the values', () => {
+    const after = structuredClone(RECORDED.definitions)!;
+    after.app!.acl = '{=CTc/shop}';
+    delete after['app.public.t']!.owner;
+    after.audit!.comment = 'new';
+    const result = compareFingerprints(RECORDED, defs(after));
+    expect(result.equal).toBe(false);
+    expect(result.differences).toEqual([
+      'app: acl is "{=CTc/shop}" after restore, "{=Tc/shop}" at backup',
+      'app.public.t: owner missing after restore (was "shop")',
+      'audit: comment is "new" after restore, absent at backup',
+    ]);
+  });
+
+  test('a missing and an extra object', () => {
+    const after = structuredClone(RECORDED.definitions)!;
+    delete after.audit;
+    after['app.public.u'] = { owner: 'shop' };
+    expect(compareFingerprints(RECORDED, defs(after)).differences).toEqual(['audit: definition missing after restore', 'app.public.u: definition present after restore, absent at backup']);
+  });
+
+  test('definitions recorded but not read after restore is a difference, never a pass', () => {
+    expect(compareFingerprints(RECORDED, defs(undefined)).equal).toBe(false);
+  });
+
+  test('prefixes scope definitions like rows', () => {
+    const after = structuredClone(RECORDED.definitions)!;
+    delete after.audit;
+    expect(compareFingerprints(RECORDED, defs(after), { prefixes: ['app'] })).toMatchObject({ equal: true, compared: 2 });
+  });
+
+  test('--accept: an object path covers everything below it, path:property only that property', () => {
+    const after = structuredClone(RECORDED.definitions)!;
+    after.app!.owner = 'postgres';
+    after.app!.acl = '';
+    after['app.public.t']!.owner = 'postgres';
+    const some = compareFingerprints(RECORDED, defs(after), { accept: ['app:owner'] });
+    expect(some.equal).toBe(false);
+    expect(some.accepted).toEqual(['app: owner is "postgres" after restore, "shop" at backup']);
+    expect(some.differences).toHaveLength(2);
+    const all = compareFingerprints(RECORDED, defs(after), { accept: ['app'] });
+    expect(all.equal).toBe(true);
+    expect(all.accepted).toHaveLength(3);
+  });
+});

@@ -15,6 +15,7 @@ export const backupUsage: CommandUsage = {
         describe: 'what to record for restore checks: row counts; counts and content checksums (full: reads every row once more, ~1.7x the time of a dump on 2 cores); or nothing',
       })
       .option('strategy', { type: 'string', array: true, describe: 'pin a strategy: NAME=STRATEGY' })
+      .option('accept', { type: 'string', array: true, describe: 'a known, declared fingerprint difference that does not fail the comparison: an object path (app.public.t) or one property of it (app.public.t:owner); repeatable (with --verify)' })
       .option('verify', {
         type: 'boolean',
         default: false,

@@ -32,7 +32,7 @@ export const backupCommand: HoldfastCommand = {
     let verified: boolean | undefined;
     let proof: SnapshotProof | undefined;
     if (args.verify && outcome.manifest) {
-      proof = await proveSnapshot(ctx, repo, outcome.manifest, true);
+      proof = await proveSnapshot(ctx, repo, outcome.manifest, true, { accept: args.accept });
       verified = proof.ok;
     }
     const code = verified === false ? EXIT.failed : outcome.status === 'ok' ? EXIT.ok : outcome.status === 'partial' ? EXIT.partial : EXIT.failed;

@@ -19,6 +19,7 @@ export const restoreUsage: CommandUsage = {
       .option('globals', { type: 'boolean', default: true, describe: 'restore roles and tablespaces (--no-globals to skip)' })
       .option('rename-pattern', { type: 'string', describe: 'restore indices (OpenSearch) or collections (Qdrant) under new names: a regular expression over each name, e.g. "(.+)"' })
       .option('rename-replacement', { type: 'string', describe: 'what --rename-pattern matches becomes, with $1 for its groups, e.g. "restored_$1"' })
+      .option('accept', { type: 'string', array: true, describe: 'a known, declared fingerprint difference that does not fail the comparison: an object path (app.public.t) or one property of it (app.public.t:owner); repeatable' })
       .option('option', { type: 'string', array: true, describe: 'an engine restore option KEY=VALUE, repeatable (the same keys as target URL parameters, e.g. rename_pattern=...)' })
       .example('$0 restore latest search --rename-pattern "(.+)" --rename-replacement "restored_$1"', 'restore OpenSearch indices / Qdrant collections next to the originals')
       .example('$0 restore latest search --target search=opensearch://127.0.0.1:9201 --option rename_pattern=^logs-', 'engine options as KEY=VALUE'),

@@ -61,6 +61,7 @@ export const restoreCommand: HoldfastCommand = {
       targets: parseTargets(strings(args.target), snapshot.services, configured),
       configured,
       force: Boolean(args.force),
+      accept: strings(args.accept),
       recreate: Boolean(args.recreate),
       options,
       signal: ctx.signal,

@@ -36,7 +36,7 @@ export const verifyCommand: HoldfastCommand = {
     const repo = ctx.repository();
     await repo.open({ create: false });
     const manifest = await repo.load(await repo.resolve(String(args.snapshot)));
-    const proof = await proveSnapshot(ctx, repo, manifest, Boolean(args['restore-test']), { jobs: args.jobs });
+    const proof = await proveSnapshot(ctx, repo, manifest, Boolean(args['restore-test']), { jobs: args.jobs, accept: args.accept });
     if (ctx.signal.aborted) throw new HoldfastError('interrupted', 'verify interrupted; the scratch targets were removed and no verdict was stored', { hint: 'run it again' });
     const results = proof.checksums;
     const checksumsOk = results.every((r) => r.ok);
