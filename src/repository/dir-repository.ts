@@ -313,7 +313,7 @@ export class DirRepository implements Repository {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') {
-        throw new HoldfastError('repository', `cannot create the repository at ${this.location}: its parent directory ${dirname(this.location)} does not exist`, {
+        throw new HoldfastError('usage', `cannot create the repository at ${this.location}: its parent directory ${dirname(this.location)} does not exist`, {
           hint: `check the path for a typo, or create the parent first (mkdir -p ${dirname(this.location)})`,
         });
       }

@@ -74,7 +74,7 @@ export class ResticRepository implements Repository {
   private async create(): Promise<void> {
     const local = this.cli.repository;
     if (isAbsolute(local) && !existsSync(dirname(local))) {
-      throw new HoldfastError('repository', `cannot create the restic repository at ${local}: its parent directory ${dirname(local)} does not exist`, {
+      throw new HoldfastError('usage', `cannot create the restic repository at ${local}: its parent directory ${dirname(local)} does not exist`, {
         hint: `check the path for a typo, or create the parent first (mkdir -p ${dirname(local)})`,
       });
     }

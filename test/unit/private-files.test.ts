@@ -103,8 +103,8 @@ describe('private by default, under umask 000', () => {
     const dir = await tempDir();
     const root = join(dir, 'typo', 'x', 'repo');
     const error = await new DirRepository(root).open({ create: true }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'repository', message: `cannot create the repository at ${root}: its parent directory ${join(dir, 'typo', 'x')} does not exist` });
-    await expect(new DirRepository(root).init()).rejects.toMatchObject({ code: 'repository' });
+    expect(error).toMatchObject({ code: 'usage', message: `cannot create the repository at ${root}: its parent directory ${join(dir, 'typo', 'x')} does not exist` });
+    await expect(new DirRepository(root).init()).rejects.toMatchObject({ code: 'usage' });
     expect(await readdir(dir)).toEqual([]);
   });
 });
