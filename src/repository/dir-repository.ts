@@ -319,8 +319,8 @@ export class DirRepository implements Repository {
       }
       if (code !== 'EEXIST') throw error;
     }
-    // An existing folder (made by the admin beforehand) becomes the repository: private too. Not
-    // ours to change (another owner): `check` warns if others can read it.
+    // An existing folder (made by the admin beforehand) becomes the repository: private too. When
+    // it is not ours to change (another owner), `check` warns that others can read it.
     await chmod(this.location, PRIVATE_DIR).catch(() => undefined);
   }
 
