@@ -28,13 +28,18 @@ describe('where a repository may appear', () => {
     expect(await readdir(cwd)).toEqual([]);
   });
 
-  test('a backup without --init into a missing repository: exit 1, names it and the fix, creates nothing', async () => {
+  test('a backup without --init into a missing repository: exit 1, names it and the fix, creates nothing (directory and restic)', async () => {
     const repo = join(dir, 'not-yet');
     const r = await holdfast(['backup', '--repo', repo, '--service', NOWHERE], env, { init: false });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`holdfast: no holdfast repository at ${repo}\n`);
     expect(r.stderr).toContain('`holdfast backup --init`');
+    const restic = await holdfast(['backup', '--repo', `restic:${join(dir, 'restic-not-yet')}`, '--service', NOWHERE], { ...env, RESTIC_PASSWORD: 'restic-test-pw' }, { init: false });
+    expect(restic.code).toBe(1);
+    expect(restic.stderr).toContain(`holdfast: no restic repository at ${join(dir, 'restic-not-yet')}\n`);
+    expect(restic.stderr).toContain('`holdfast backup --init`');
     expect(await readdir(dir)).not.toContain('not-yet');
+    expect(await readdir(dir)).not.toContain('restic-not-yet');
   });
 
   test('import into a missing repository is refused too', async () => {
