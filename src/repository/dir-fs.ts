@@ -51,13 +51,14 @@ export function isSafeArtifactName(name: string): boolean {
 /**
  * The files and folders under `root` (itself included) that users other than
  * the owner may read or enter (group or other permission bits), for `check`:
- * at most `examples` paths, and how many there are. Symbolic links are not
- * followed.
+ * at most `examples` paths, and how many there are. Symbolic links below the
+ * root are not followed.
  */
 export async function openToOthers(root: string, examples = 3): Promise<{ count: number; examples: Array<{ path: string; mode: string }> }> {
   const found = { count: 0, examples: [] as Array<{ path: string; mode: string }> };
-  const visit = async (path: string): Promise<void> => {
-    const info = await lstat(path).catch(() => undefined);
+  const visit = async (path: string, isRoot = false): Promise<void> => {
+    // The root may be a symbolic link to the real folder (--repo /backups/current): followed.
+    const info = await (isRoot ? stat(path) : lstat(path)).catch(() => undefined);
     if (!info || info.isSymbolicLink()) return;
     if ((info.mode & 0o077) !== 0) {
       found.count++;
@@ -66,6 +67,6 @@ export async function openToOthers(root: string, examples = 3): Promise<{ count:
     if (!info.isDirectory()) return;
     for (const name of await readdir(path).catch(() => [] as string[])) await visit(join(path, name));
   };
-  await visit(root);
+  await visit(root, true);
   return found;
 }
