@@ -46,12 +46,20 @@ function withInit(args: string[], options: CliOptions): string[] {
   return [...args, '--init'];
 }
 
+/**
+ * The node arguments that run the CLI as holdfast() does (`--init` added to a
+ * backup, the umask wrapper when asked), for a test that spawns it itself,
+ * e.g. under `script` for a pseudo-terminal: spawn(process.execPath, cliArgv(args)).
+ */
+export function cliArgv(args: string[], options: Pick<CliOptions, 'init' | 'umask'> = {}): string[] {
+  const argv = withInit(args, options);
+  return options.umask === undefined ? [BIN, ...argv] : [UMASK_BIN, options.umask.toString(8), ...argv];
+}
+
 /** Runs the built CLI as a user would, with an environment of its own. */
 export function holdfast(args: string[], env: Record<string, string | undefined> = {}, options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const argv = withInit(args, options);
-    const command = options.umask === undefined ? [BIN, ...argv] : [UMASK_BIN, options.umask.toString(8), ...argv];
-    const child = spawn(process.execPath, command, { env: { ...process.env, ...env }, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, cliArgv(args, options), { env: { ...process.env, ...env }, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid && options.onSpawn) options.onSpawn(child.pid);
     let stdout = '';
     let stderr = '';
