@@ -91,7 +91,7 @@ async function stability(pg: PgCluster, work: string) {
 
 async function backup(pg: PgCluster, repo: BenchRepo): Promise<{ addedBytes: number; seconds: number; stored: number }> {
   const before = await repo.bytes();
-  const t = await timed(process.execPath, [BIN, '--repo', repo.repo, '--quiet', 'backup', '--json', '--fingerprint', 'none', '--service', `db=${pg.url('dedup')}`], {
+  const t = await timed(process.execPath, [BIN, '--repo', repo.repo, '--quiet', 'backup', '--init', '--json', '--fingerprint', 'none', '--service', `db=${pg.url('dedup')}`], {
     ...repo.env,
     HOLDFAST_DB_PASSWORD: pg.password,
   });

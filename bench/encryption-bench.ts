@@ -57,7 +57,7 @@ try {
 
   const ids: Record<string, string> = {};
   const backup = (kind: keyof typeof repos) => async () => {
-    const t = await hf(kind, ['backup', '--json', '--fingerprint', 'none', '--service', `db=${pg.url('bench')}`]);
+    const t = await hf(kind, ['backup', '--init', '--json', '--fingerprint', 'none', '--service', `db=${pg.url('bench')}`]);
     ids[kind] = (JSON.parse(t.stdout) as { snapshot: string }).snapshot;
     return t;
   };

@@ -61,7 +61,7 @@ try {
   const source = `mongodb://127.0.0.1:${server.port}/bench`;
   const ids: Record<string, string> = {};
   const holdfastBackup = (key: string, extra: string[]) => async () => {
-    const t = await hf(['backup', '--json', ...extra, '--service', `db=${source}`]);
+    const t = await hf(['backup', '--init', '--json', ...extra, '--service', `db=${source}`]);
     ids[key] = (JSON.parse(t.stdout) as { snapshot: string }).snapshot;
     return t;
   };

@@ -49,7 +49,7 @@ try {
   const hf = (args: string[]) => timed(process.execPath, [BIN, ...args, '--repo', repo, '--quiet'], hfEnv);
   const ids: Record<string, string> = {};
   const holdfastBackup = (fingerprint: string) => async () => {
-    const t = await hf(['backup', '--json', '--fingerprint', fingerprint, '--service', `db=${mysqlUrl(server, 'bench')}`]);
+    const t = await hf(['backup', '--init', '--json', '--fingerprint', fingerprint, '--service', `db=${mysqlUrl(server, 'bench')}`]);
     ids[fingerprint] = (JSON.parse(t.stdout) as { snapshot: string }).snapshot;
     return t;
   };

@@ -75,12 +75,12 @@ async function main(): Promise<void> {
       raw: () =>
         timed('bash', ['-c', `set -euo pipefail; s=s${++n}; curl -sf -XPUT "${node.url}/_snapshot/raw/$s?wait_for_completion=true" -H 'content-type: application/json' -d '{"indices":"events","include_global_state":false}' >/dev/null; tar -C "${rawDir}" -cf - . | zstd -q -T0 -3 > "${out}/$s.tar.zst"; curl -sf -XDELETE "${node.url}/_snapshot/raw/$s" >/dev/null`]),
       holdfast_none: async () => {
-        const t = await hf(['backup', '--json', '--fingerprint', 'none', '--service', service]);
+        const t = await hf(['backup', '--init', '--json', '--fingerprint', 'none', '--service', service]);
         lastId = (JSON.parse(t.stdout) as { snapshot: string }).snapshot;
         return t;
       },
-      holdfast_counts: () => hf(['backup', '--json', '--fingerprint', 'counts', '--service', service]),
-      holdfast_full: () => hf(['backup', '--json', '--fingerprint', 'full', '--service', service]),
+      holdfast_counts: () => hf(['backup', '--init', '--json', '--fingerprint', 'counts', '--service', service]),
+      holdfast_full: () => hf(['backup', '--init', '--json', '--fingerprint', 'full', '--service', service]),
     });
     const rawSize = (await stat(join(out, 's1.tar.zst'))).size;
 

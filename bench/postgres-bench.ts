@@ -52,7 +52,7 @@ async function benchSize(targetMb: number) {
     const hf = (args: string[]) => timed(process.execPath, [BIN, ...args, '--repo', repo, '--quiet'], hfEnv);
     const ids: Record<string, string> = {};
     const holdfastBackup = (fingerprint: string) => async () => {
-      const t = await hf(['backup', '--json', '--fingerprint', fingerprint, '--service', `db=${pg.url('bench')}`]);
+      const t = await hf(['backup', '--init', '--json', '--fingerprint', fingerprint, '--service', `db=${pg.url('bench')}`]);
       ids[fingerprint] = (JSON.parse(t.stdout) as { snapshot: string }).snapshot;
       return t;
     };

@@ -64,9 +64,9 @@ async function main(): Promise<void> {
       ]);
     const backups = await interleaved(rounds, {
       raw,
-      holdfast_none: () => hf(['backup', '--json', '--fingerprint', 'none', '--service', service]),
-      holdfast_counts: () => hf(['backup', '--json', '--fingerprint', 'counts', '--service', service]),
-      holdfast_full: () => hf(['backup', '--json', '--fingerprint', 'full', '--service', service]),
+      holdfast_none: () => hf(['backup', '--init', '--json', '--fingerprint', 'none', '--service', service]),
+      holdfast_counts: () => hf(['backup', '--init', '--json', '--fingerprint', 'counts', '--service', service]),
+      holdfast_full: () => hf(['backup', '--init', '--json', '--fingerprint', 'full', '--service', service]),
     });
     const result = {
       date: new Date().toISOString(),

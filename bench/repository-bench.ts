@@ -49,7 +49,7 @@ try {
   const stored: Record<string, number> = {};
   const holdfast = (repo: BenchRepo) => async () => {
     if (repo.resettable) await repo.reset();
-    const t = await timed(process.execPath, [BIN, '--repo', repo.repo, '--quiet', 'backup', '--fingerprint', 'none', '--service', `db=${pg.url('bench')}`], { ...repo.env, HOLDFAST_DB_PASSWORD: pg.password }, { tree: true, cpu: true });
+    const t = await timed(process.execPath, [BIN, '--repo', repo.repo, '--quiet', 'backup', '--init', '--fingerprint', 'none', '--service', `db=${pg.url('bench')}`], { ...repo.env, HOLDFAST_DB_PASSWORD: pg.password }, { tree: true, cpu: true });
     stored[repo.label] = await repo.bytes();
     return t;
   };

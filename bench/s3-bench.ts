@@ -59,7 +59,7 @@ try {
 
   let n = 0;
   const hf = (repo: string, extra: string[], more: Record<string, string> = {}) => () =>
-    timed(process.execPath, [BIN, 'backup', '--repo', repo, '--quiet', '--json', ...extra, '--service', `db=${pg.url('bench')}`], { ...env, ...more });
+    timed(process.execPath, [BIN, 'backup', '--init', '--repo', repo, '--quiet', '--json', ...extra, '--service', `db=${pg.url('bench')}`], { ...env, ...more });
   const contenders: Record<string, () => Promise<Timed>> = {
     rawSdk: () => timed(process.execPath, [RAW, 'bench', `raw/${++n}.dump.zst`, join(bin, 'pg_dump'), 'bench'], env),
     ...(awsCli

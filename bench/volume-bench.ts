@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     // The service's own time inside holdfast (plan and process start excluded), per run.
     const serviceMs: number[] = [];
     const holdfastBackup = async (bin = BIN): Promise<Timed> => {
-      const t = await timed(process.execPath, [bin, '--repo', repo, '--quiet', 'backup', '--service', `data=container:${writer}`, '--json'], env);
+      const t = await timed(process.execPath, [bin, '--repo', repo, '--quiet', 'backup', ...(bin === BIN ? ['--init'] : []), '--service', `data=container:${writer}`, '--json'], env);
       const doc = JSON.parse(t.stdout) as { snapshot: string; services: Array<{ durationMs: number }> };
       const id = doc.snapshot;
       if (bin === BIN) serviceMs.push(doc.services[0]!.durationMs);
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     await lab.psql(lab.name('db'), 'CREATE TABLE t AS SELECT g, md5(g::text) FROM generate_series(1, 200000) g');
     const windows: Record<string, unknown> = {};
     for (const strategy of ['tar', 'tar-pause']) {
-      const t = await hf(['backup', '--project', project, '--strategy', `writer=${strategy}`, '--json']);
+      const t = await hf(['backup', '--init', '--project', project, '--strategy', `writer=${strategy}`, '--json']);
       const doc = JSON.parse(t.stdout) as { snapshot: string; services: Array<{ service: string; strategy: string; durationMs: number }> };
       const manifest = JSON.parse(await readFile(join(repo, 'snapshots', doc.snapshot, 'manifest.json'), 'utf8')) as { services: Record<string, { strategy: string; details: { held?: Array<{ container: string; action: string; heldMs: number }>; holdMs?: number } }> };
       windows[strategy] = Object.fromEntries(

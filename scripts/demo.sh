@@ -47,8 +47,8 @@ hf() { echo "\$ holdfast $*" | sed "s#$demo#.holdfast-demo#g"; node bin/holdfast
 
 echo "== the plan"
 hf plan --service "shop=$url"
-echo "== backup"
-hf backup --tag demo --service "shop=$url"
+echo "== backup (--init: create the repository, since it does not exist yet)"
+hf backup --init --tag demo --service "shop=$url"
 echo "== verify: checksums, then a restore test (into a scratch database, removed afterwards; the source untouched)"
 hf verify latest --restore-test --service "shop=$url"
 echo "== damaging the source: deleting half of the orders"

@@ -58,7 +58,7 @@ async function remember(id: string, flavor: TarFlavor): Promise<void> {
     all[id] = { kind: flavor.kind, version: flavor.version, features: flavor.features };
     await mkdir(stateDir(), { recursive: true, mode: 0o700 });
     const tmp = `${cacheFile()}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(all));
+    await writeFile(tmp, JSON.stringify(all), { mode: 0o600 });
     await rename(tmp, cacheFile());
   } catch {
     // A cache only: the next run probes again.

@@ -41,8 +41,23 @@ export function buildContext(flags: GlobalFlags, signal: AbortSignal): CommandCo
     config,
     drivers: () => (drivers ??= import('../../drivers/index.js').then(({ defaultRegistry }) => defaultRegistry())),
     signal,
-    repository: () => openRepository(flags.repo ?? process.env.HOLDFAST_REPO ?? config.repo ?? './holdfast-repo', repositorySecrets(flags.keyFile)),
+    repository: () => openRepository(repositoryLocation(flags.repo, config.repo), repositorySecrets(flags.keyFile)),
   };
+}
+
+/**
+ * Where the repository is: --repo, HOLDFAST_REPO or the config's repo:, in
+ * that order. Never a default: a backup run by cron in whatever directory
+ * must not land in a repository nobody named.
+ */
+export function repositoryLocation(flag: string | undefined, configured: string | undefined): string {
+  const named = [flag, process.env.HOLDFAST_REPO, configured].find((v) => v !== undefined && v !== '');
+  if (named === undefined) {
+    throw new HoldfastError('config', 'no repository named', {
+      hint: 'pass --repo PATH (or s3://bucket/prefix, or restic:REPO), set HOLDFAST_REPO, or add repo: to holdfast.yml; holdfast no longer falls back to ./holdfast-repo',
+    });
+  }
+  return named;
 }
 
 function openRepository(location: string, secrets: RepositorySecrets): Repository {

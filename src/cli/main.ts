@@ -5,6 +5,7 @@ import { COMMANDS } from './command-list.js';
 import type { GlobalFlags } from './context.js';
 import type { DockerFlags } from './docker-context.js';
 import { createOutput, reportError } from './output.js';
+import { explainUsageError } from './usage-errors.js';
 
 /** Stops work cleanly on the first SIGINT/SIGTERM; a second one exits at once. */
 function installSignalHandlers(controller: AbortController): () => void {
@@ -46,11 +47,11 @@ export async function main(rawArgv: string[]): Promise<number> {
     .scriptName('holdfast')
     .usage('$0 <command> [options]\n\nEngine-aware backups: consistent per-engine snapshots, verified, restorable anywhere.')
     .option('config', { type: 'string', describe: 'holdfast.yml to read (default: ./holdfast.yml, or HOLDFAST_CONFIG)' })
-    .option('repo', { type: 'string', describe: 'repository: a directory, s3://bucket/prefix, or restic:<restic repository> (its password from RESTIC_PASSWORD[_FILE]) (default: HOLDFAST_REPO, the config\'s repo:, or ./holdfast-repo)' })
+    .option('repo', { type: 'string', describe: 'repository: a directory, s3://bucket/prefix, or restic:<restic repository> (its password from RESTIC_PASSWORD[_FILE]) (or HOLDFAST_REPO, or the config\'s repo:; there is no default)' })
     .option('key-file', { type: 'string', describe: 'key file of an encrypted repository (or HOLDFAST_KEY_FILE); passphrase from HOLDFAST_PASSWORD[_FILE] or a prompt' })
     .option('service', { type: 'string', array: true, default: [], describe: 'ad hoc service NAME=URL (repeatable); passwords from HOLDFAST_<NAME>_PASSWORD[_FILE]' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON document on stdout' })
-    .option('quiet', { type: 'boolean', default: false, describe: 'print only results and errors' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'print only the outcome and errors: no progress, notes or result tables' })
     .option('verbose', { type: 'boolean', default: false, describe: 'stack traces for internal errors' })
     .option('docker', { type: 'boolean', describe: 'add the services of Docker containers (DOCKER_HOST), or HOLDFAST_DOCKER=1' })
     .option('project', { type: 'string', describe: 'only the containers of this compose project (implies --docker)' })
@@ -62,7 +63,9 @@ export async function main(rawArgv: string[]): Promise<number> {
     .recommendCommands()
     .fail((message, error) => {
       if (error) throw error;
-      usageError = message;
+      // The options known where parsing stopped (the command's and the global ones), for "did you mean".
+      const known = Object.keys((parser as unknown as { getOptions(): { key?: Record<string, unknown> } }).getOptions().key ?? {});
+      usageError = explainUsageError(message, argv, COMMANDS.map((c) => c.usage.command.split(' ')[0]!), known);
     })
     .wrap(Math.min(110, process.stdout.columns || 100));
 

@@ -8,6 +8,8 @@ export interface Output {
   verbose: boolean;
   /** A result line for people (suppressed with --json). */
   line(text?: string): void;
+  /** Result details for people, a table (suppressed with --json and --quiet, which keep the outcome line). */
+  details(text?: string): void;
   /** A note on stderr (suppressed with --quiet and --json). */
   info(text: string): void;
   warn(text: string): void;
@@ -20,6 +22,9 @@ export function createOutput(flags: { json: boolean; quiet: boolean; verbose: bo
     ...flags,
     line: (text = '') => {
       if (!flags.json) process.stdout.write(`${text}\n`);
+    },
+    details: (text = '') => {
+      if (!flags.json && !flags.quiet) process.stdout.write(`${text}\n`);
     },
     info: (text) => {
       if (!flags.quiet && !flags.json) process.stderr.write(`${text}\n`);

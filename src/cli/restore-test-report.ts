@@ -47,7 +47,7 @@ export function printRestoreTest(ctx: CommandContext, manifest: Manifest, servic
     ctx.out.line(`snapshot ${manifest.id}: no service to restore-test (every service failed at backup)`);
     return;
   }
-  ctx.out.line(
+  ctx.out.details(
     table(
       ['SERVICE', 'ENGINE', 'STRATEGY', 'VERDICT', 'TIME', 'DETAIL'],
       services.map((s) => [s.service, s.engine, s.strategy, s.verdict === 'ok' ? 'ok' : s.verdict.toUpperCase(), formatDuration(s.durationMs), s.detail ?? '']),

@@ -41,7 +41,7 @@ export class FifoDir {
   /** Does the helper see this very directory? A random token written here must read back there. */
   async verify(helper: IdleHelper): Promise<boolean> {
     const token = randomBytes(16).toString('hex');
-    await writeFile(join(this.dir, 'token'), token);
+    await writeFile(join(this.dir, 'token'), token, { mode: 0o600 });
     const run = await helper.exec(['cat', `${FIFO_DIR_IN_HELPER}/token`]);
     let out = '';
     run.stdout.setEncoding('utf8');

@@ -27,7 +27,8 @@ export async function writeArtifactFile(
   const compressor = startCompressor(settings, options.signal);
   const counter = new ByteMeter({ onBytes: options.onRawBytes });
   const hasher = new ByteMeter({ sha256: true });
-  const file = createWriteStream(path, { flags: 'wx' });
+  // Private whatever the umask: a repository's files are 0600 (see dir-fs.ts).
+  const file = createWriteStream(path, { flags: 'wx', mode: 0o600 });
   const feeding = pipeline(source, counter, compressor.stdin!, { signal: options.signal });
   // Encrypted repositories seal after hashing: the checksum is of the compressed bytes.
   const storing = pipeline([compressor.stdout!, hasher, ...(options.seal ? [options.seal()] : []), file], { signal: options.signal });

@@ -84,7 +84,8 @@ export async function exportBundleFile(repo: Repository, id: string, path: strin
   const partial = `${path}.partial`;
   try {
     // Opened first, so that a bad path fails here rather than as a stream error nobody listens to yet.
-    const handle = await open(partial, 'w');
+    // Private (0600) whatever the umask: a bundle holds what the repository holds, unencrypted.
+    const handle = await open(partial, 'w', 0o600);
     let summary: ExportSummary;
     try {
       summary = await exportBundle(repo, id, handle.createWriteStream(), options);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, fdatasync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { chmod, open, type FileHandle } from 'node:fs/promises';
 import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteMeter } from './byte-meter.js';
@@ -48,6 +48,9 @@ export async function writeCommandArtifactFile(
     zstdFailed(zstdExit, path);
   }
   const { sha256, storedBytes } = await follower.finish();
+  // zstd creates the file with the umask's mode (it has no option for it); the folder it is in is
+  // private (0700) all along, and the file is made 0600 before anything else can see it.
+  await chmod(path, 0o600);
   const rawBytes = reportedRawBytes(zstdExit) ?? (await countDecompressed(path));
   return { sha256, storedBytes, rawBytes, exit: toolExit };
 }
@@ -73,7 +76,7 @@ export async function writeSealedCommandArtifactFile(
     zstd.stdin!.destroy();
   }
   const hasher = new ByteMeter({ sha256: true, onBytes: options.onStoredBytes });
-  const file = createWriteStream(path, { flags: 'wx' });
+  const file = createWriteStream(path, { flags: 'wx', mode: 0o600 });
   let fd: number | undefined;
   file.once('open', (opened: number) => (fd = opened));
   file.once('close', () => (fd = undefined));

@@ -1,4 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CommandSpec } from '../core/driver.js';
@@ -90,12 +91,14 @@ export function decompressStreamToFile(stored: Readable, record: ArtifactRecord,
 
 async function unpackToFile(input: Packed, where: string, out: string, signal?: AbortSignal, compression: Compression = 'zstd'): Promise<void> {
   if (compression === 'none') {
-    await pipelineAll([...(typeof input === 'string' ? [createReadStream(input, { highWaterMark: 1 << 20 })] : input), createWriteStream(out)], signal);
+    await pipelineAll([...(typeof input === 'string' ? [createReadStream(input, { highWaterMark: 1 << 20 })] : input), createWriteStream(out, { mode: 0o600 })], signal);
     return;
   }
   const { zstd, feeding } = startUnpacker(input, ['-q', '-d', '-f', '-o', out], 'ignore', signal);
   const [exit] = await allDone(zstd.done, feeding);
-  if (exit.code === 0) return;
+  // A temporary copy is as private as the repository: zstd creates it with the umask's mode (in
+  // the caller's private temp folder), so it is made 0600 before the tool that reads it starts.
+  if (exit.code === 0) return chmod(out, 0o600);
   if (/No space left/i.test(exit.stderr)) {
     throw new HoldfastError('no-space', `no space left for the temporary copy ${out}`, { hint: 'set HOLDFAST_TMPDIR to a disk with room, or restore with --jobs 1 (streamed)' });
   }

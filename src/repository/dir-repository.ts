@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { ArtifactSource } from '../core/driver.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
 import { openArtifactFile, openStoredFile, verifyArtifactFile } from './artifact-reader.js';
 import { decompressIntoCommand, decompressToFile } from './command-restore.js';
 import { DEFAULT_COMPRESSION, type CompressionSettings } from './compression.js';
-import { exists, wrap } from './dir-fs.js';
+import { exists, mkdirPrivate, openToOthers, PRIVATE_DIR, PRIVATE_FILE, wrap } from './dir-fs.js';
 import { annotationContext, artifactWhere, DirLayout, manifestContext } from './dir-layout.js';
 import { DirSnapshotWriter } from './dir-snapshot-writer.js';
 import { RepositoryLock, type LockWait } from './lock.js';
@@ -69,8 +69,9 @@ export class DirRepository implements Repository {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw wrap(error, this.location);
       if (!create) {
-        throw new HoldfastError('not-found', `no holdfast repository at ${this.location}`, {
-          hint: 'run `holdfast init`, or point --repo / HOLDFAST_REPO at an existing repository',
+        const parentMissing = !(await exists(dirname(this.location)));
+        throw new HoldfastError('not-found', `no holdfast repository at ${this.location}${parentMissing ? ` (its parent directory ${dirname(this.location)} does not exist)` : ''}`, {
+          hint: 'create one with `holdfast init` (or `holdfast backup --init`), or point --repo / HOLDFAST_REPO at an existing repository',
         });
       }
       if (this.secrets.passphraseSet || this.secrets.keyFile) {
@@ -121,7 +122,7 @@ export class DirRepository implements Repository {
         });
       }
       const staging = join(tmp, id);
-      await mkdir(staging, { recursive: true });
+      await mkdirPrivate(staging);
       return new DirSnapshotWriter(id, staging, join(this.location, 'snapshots'), config.compression, this.layout, lock, notes);
     } catch (error) {
       await lock.release();
@@ -193,6 +194,17 @@ export class DirRepository implements Repository {
     );
   }
 
+  async privacyWarnings(): Promise<string[]> {
+    this.requireConfig();
+    const open = await openToOthers(this.location);
+    if (open.count === 0) return [];
+    const examples = open.examples.map((e) => `${e.path} is ${e.mode}`).join(', ');
+    return [
+      `the repository at ${this.location} is readable by users other than its owner: ${open.count} files and folders are open to the group or to others (${examples}); ` +
+        `it holds every dump, and with a superuser URL every role's password hash; make it private with: chmod -R go-rwx ${this.location}`,
+    ];
+  }
+
   async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
     const where = artifactWhere(id, service, record.name);
     await verifyArtifactFile(this.artifactPath(id, service, record.name), record, where, signal, this.layout.unseal(where));
@@ -207,11 +219,11 @@ export class DirRepository implements Repository {
     assertAnnotationKind(kind);
     await this.load(id);
     const dir = join(this.location, 'annotations', id);
-    await mkdir(dir, { recursive: true });
+    await mkdirPrivate(dir);
     const path = join(dir, `${kind}.json`);
     const temp = `${path}.${process.pid}.tmp`;
     try {
-      await writeFile(temp, this.layout.encodeDocument(JSON.stringify(value, null, 2) + '\n', annotationContext(id, kind)));
+      await writeFile(temp, this.layout.encodeDocument(JSON.stringify(value, null, 2) + '\n', annotationContext(id, kind)), { mode: PRIVATE_FILE });
       await rename(temp, path);
     } catch (error) {
       await rm(temp, { force: true });
@@ -240,7 +252,7 @@ export class DirRepository implements Repository {
     if (!SNAPSHOT_ID.test(id)) throw notFound(id);
     // Rename first so that a half-removed snapshot is never listed.
     const doomed = join(this.location, 'tmp', `${id}.removing`);
-    await mkdir(join(this.location, 'tmp'), { recursive: true });
+    await mkdirPrivate(join(this.location, 'tmp'));
     try {
       await rename(join(this.location, 'snapshots', id), doomed);
     } catch (error) {
@@ -272,10 +284,12 @@ export class DirRepository implements Repository {
       encryption: encryption?.config ?? null,
     };
     try {
-      await mkdir(join(this.location, 'snapshots'), { recursive: true });
-      await mkdir(join(this.location, 'tmp'), { recursive: true });
-      await writeFile(join(this.location, 'config.json'), JSON.stringify(config, null, 2) + '\n', { flag: 'wx' });
+      await this.createRoot();
+      await mkdirPrivate(join(this.location, 'snapshots'));
+      await mkdirPrivate(join(this.location, 'tmp'));
+      await writeFile(join(this.location, 'config.json'), JSON.stringify(config, null, 2) + '\n', { flag: 'wx', mode: PRIVATE_FILE });
     } catch (error) {
+      if (error instanceof HoldfastError) throw error;
       const e = toHoldfastError(error);
       if (e.code === 'no-space') throw wrap(error, this.location);
       const code = (error as NodeJS.ErrnoException).code ?? e.code;
@@ -286,6 +300,28 @@ export class DirRepository implements Repository {
     }
     this.config = config;
     if (encryption) this.layout = new DirLayout(new RepositoryCipher(encryption.masterKey));
+  }
+
+  /**
+   * The repository's own folder, private. Only its last part is created: a
+   * parent that does not exist is a typo far more often than a wish.
+   */
+  private async createRoot(): Promise<void> {
+    try {
+      await mkdir(this.location, { mode: PRIVATE_DIR });
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        throw new HoldfastError('usage', `cannot create the repository at ${this.location}: its parent directory ${dirname(this.location)} does not exist`, {
+          hint: `check the path for a typo, or create the parent first (mkdir -p ${dirname(this.location)})`,
+        });
+      }
+      if (code !== 'EEXIST') throw error;
+    }
+    // An existing folder (made by the admin beforehand) becomes the repository: private too. When
+    // it is not ours to change (another owner), `check` warns that others can read it.
+    await chmod(this.location, PRIVATE_DIR).catch(() => undefined);
   }
 
   private async assertUsableDir(mayCreate: boolean): Promise<void> {

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,7 +9,7 @@ import { checksumGuard } from './artifact-reader.js';
 import { writeArtifactFile } from './artifact-writer.js';
 import { writeCommandArtifactFile, writeSealedCommandArtifactFile } from './command-artifact.js';
 import type { CompressionSettings } from './compression.js';
-import { fsyncDir, isSafeArtifactName, wrap } from './dir-fs.js';
+import { fsyncDir, isSafeArtifactName, mkdirPrivate, PRIVATE_FILE, wrap } from './dir-fs.js';
 import { artifactWhere, manifestContext, type DirLayout } from './dir-layout.js';
 import { artifactRecord, type ArtifactRecord, type Manifest } from './manifest.js';
 import type { HeldLock, SnapshotWriter } from './repository.js';
@@ -34,7 +34,7 @@ export class DirSnapshotWriter implements SnapshotWriter {
       if (!isSafeArtifactName(name)) {
         throw new HoldfastError('internal', `driver chose an unsafe artifact name ${JSON.stringify(name)}`, { service });
       }
-      await mkdir(dir, { recursive: true });
+      await mkdirPrivate(dir);
       return join(dir, this.layout.artifactFile(service, name));
     };
     return {
@@ -75,12 +75,12 @@ export class DirSnapshotWriter implements SnapshotWriter {
       throw new HoldfastError('integrity', `unsafe artifact name ${JSON.stringify(record.name)}`, { service, hint: 'the bundle is damaged or was tampered with' });
     }
     const dir = join(this.staging, this.layout.serviceDir(service));
-    await mkdir(dir, { recursive: true });
+    await mkdirPrivate(dir);
     const path = join(dir, this.layout.artifactFile(service, record.name));
     const where = artifactWhere(this.id, service, record.name);
     const seal = this.layout.seal(where);
     try {
-      await pipeline([source, checksumGuard(record, where), ...(seal ? [seal()] : []), createWriteStream(path, { flags: 'wx' })], { signal });
+      await pipeline([source, checksumGuard(record, where), ...(seal ? [seal()] : []), createWriteStream(path, { flags: 'wx', mode: PRIVATE_FILE })], { signal });
       const handle = await open(path, 'r');
       try {
         await handle.sync();
@@ -101,7 +101,7 @@ export class DirSnapshotWriter implements SnapshotWriter {
     if (this.finished) throw new HoldfastError('internal', 'snapshot committed twice');
     try {
       const path = join(this.staging, 'manifest.json');
-      const handle = await open(path, 'wx');
+      const handle = await open(path, 'wx', PRIVATE_FILE);
       try {
         await handle.writeFile(this.layout.encodeDocument(JSON.stringify(manifest, null, 2) + '\n', manifestContext(this.id)));
         await handle.sync();
@@ -109,7 +109,7 @@ export class DirSnapshotWriter implements SnapshotWriter {
         await handle.close();
       }
       await fsyncDir(this.staging);
-      await mkdir(this.snapshots, { recursive: true });
+      await mkdirPrivate(this.snapshots);
       await rename(this.staging, join(this.snapshots, this.id));
       await fsyncDir(this.snapshots);
       this.finished = true;

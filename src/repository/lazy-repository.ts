@@ -51,6 +51,9 @@ export class LazyRepository implements Repository {
   async checkStorage(options: { readData: boolean; signal?: AbortSignal }): Promise<string[]> {
     return (await (await this.ready()).checkStorage?.(options)) ?? [];
   }
+  async privacyWarnings(): Promise<string[]> {
+    return (await (await this.ready()).privacyWarnings?.()) ?? [];
+  }
   async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
     return (await this.ready()).verifyArtifact(id, service, record, signal);
   }

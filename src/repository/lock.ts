@@ -53,7 +53,7 @@ export class RepositoryLock {
     let tookOverFrom: LockInfo | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        await writeFile(path, JSON.stringify(info), { flag: 'wx' });
+        await writeFile(path, JSON.stringify(info), { flag: 'wx', mode: 0o600 });
         return tookOverFrom ? { lock: new RepositoryLock(path), tookOverFrom } : { lock: new RepositoryLock(path) };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;

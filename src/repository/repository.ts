@@ -47,6 +47,12 @@ export interface Repository {
    * it found, none when all is well. `check` runs it beside its own.
    */
   checkStorage?(options: { readData: boolean; signal?: AbortSignal }): Promise<string[]>;
+  /**
+   * Warnings about who else can read the repository (a local directory whose
+   * files other users may read), for `check`; none when it is private or the
+   * backend has no such notion (S3, restic keep their own access rules).
+   */
+  privacyWarnings?(): Promise<string[]>;
   /** Recomputes an artifact's checksum (and authenticates it, when encrypted); throws an 'integrity' error naming it. */
   verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void>;
   /**

@@ -19,8 +19,10 @@ export function resolveSnapshotRef(ref: string, entries: Array<Manifest | Broken
   if (tagged.length > 0) return tagged.at(-1)!.id;
   const prefixed = ids.filter((id) => id.startsWith(ref));
   if (prefixed.length === 1) return prefixed[0]!;
+  // Exit 1 like an unknown one: what a reference names depends on what the repository holds (a
+  // prefix unique today is ambiguous tomorrow), while exit 2 is for flags wrong whatever it holds.
   if (prefixed.length > 1) {
-    throw new HoldfastError('usage', `${JSON.stringify(ref)} matches ${prefixed.length} snapshots`, { hint: 'type more of the id' });
+    throw new HoldfastError('not-found', `${JSON.stringify(ref)} matches ${prefixed.length} snapshots (${prefixed.slice(0, 3).join(', ')}${prefixed.length > 3 ? ', ...' : ''}), not one`, { hint: 'type more of the id' });
   }
   throw new HoldfastError('not-found', `no snapshot or tag ${JSON.stringify(ref)} in this repository`, {
     hint: 'list them with `holdfast snapshots`',

@@ -110,7 +110,7 @@ export class ResticCli {
     }
     if (/Is there a repository at the following location\?|unable to open config file/i.test(exit.stderr)) {
       return new HoldfastError('not-found', `no restic repository at ${this.display}`, {
-        hint: 'run `holdfast --repo restic:... init` (it runs `restic init`), or check the location',
+        hint: 'create it with `holdfast --repo restic:... init` (it runs `restic init`) or `holdfast backup --init`, or check the location',
       });
     }
     if (/no space left on device/i.test(exit.stderr)) {

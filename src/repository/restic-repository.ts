@@ -1,4 +1,5 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
+import { dirname, isAbsolute } from 'node:path';
 import { hostname } from 'node:os';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -52,8 +53,7 @@ export class ResticRepository implements Repository {
         hint: 'use it as it is (holdfast keeps its snapshots apart by tags), or choose another --repo',
       });
     }
-    await this.cli.text(['init'], 'create the restic repository');
-    this.opened(Promise.resolve([]));
+    await this.create();
   }
 
   /**
@@ -66,9 +66,20 @@ export class ResticRepository implements Repository {
       await this.opened(readCatalog(this.cli));
     } catch (error) {
       if (!(create && error instanceof HoldfastError && error.code === 'not-found')) throw error;
-      await this.cli.text(['init'], 'create the restic repository');
-      this.opened(Promise.resolve([]));
+      await this.create();
     }
+  }
+
+  /** `restic init`; for a local path only its last part is new (restic would make every missing parent). */
+  private async create(): Promise<void> {
+    const local = this.cli.repository;
+    if (isAbsolute(local) && !existsSync(dirname(local))) {
+      throw new HoldfastError('usage', `cannot create the restic repository at ${local}: its parent directory ${dirname(local)} does not exist`, {
+        hint: `check the path for a typo, or create the parent first (mkdir -p ${dirname(local)})`,
+      });
+    }
+    await this.cli.text(['init'], 'create the restic repository');
+    this.opened(Promise.resolve([]));
   }
 
   /**
@@ -143,7 +154,7 @@ export class ResticRepository implements Repository {
       },
       extractToFile: async (name, path) => {
         try {
-          await pipeline(this.openDecoded(id, service, find(name), signal), createWriteStream(path));
+          await pipeline(this.openDecoded(id, service, find(name), signal), createWriteStream(path, { mode: 0o600 }));
         } catch (error) {
           throw toHoldfastError(error, { service });
         }

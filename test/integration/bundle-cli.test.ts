@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DirRepository } from '../../src/repository/dir-repository.js';
-import { holdfast } from '../support/cli.js';
+import { holdfast, initRepo } from '../support/cli.js';
 import { cleanupTemp, listDir, manifest, serviceRecord, tempDir } from '../unit/helpers/temp-repo.js';
 
 const BIN = new URL('../../bin/holdfast.js', import.meta.url).pathname;
 
 /** `holdfast export ... --to - | holdfast import -`, as two processes joined by a pipe. */
 async function pipeExportImport(from: string, to: string, ref: string): Promise<{ exportCode: number | null; importCode: number | null; importOut: string; exportErr: string }> {
+  await initRepo(to);
   const exporter = spawn(process.execPath, [BIN, '--repo', from, 'export', ref, '--to', '-', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const importer = spawn(process.execPath, [BIN, '--repo', to, 'import', '-', '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
   exporter.stdout.pipe(importer.stdin);
@@ -51,6 +52,7 @@ describe('holdfast export / import on the command line', () => {
     expect(await listDir(dir)).not.toContain('stack.hfb.partial');
 
     const target = join(dir, 'target');
+    await initRepo(target);
     const first = await holdfast(['--repo', target, 'import', file]);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain(`snapshot ${id} imported and verified: db; 1 artifacts`);
@@ -84,6 +86,7 @@ describe('holdfast export / import on the command line', () => {
     data[at] = data[at]! ^ 0xff;
     await writeFile(file, data);
     const target = join(dir, 'tampered-target');
+    await initRepo(target);
     const res = await holdfast(['--repo', target, 'import', file]);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/^holdfast: bundle part artifacts\/db\/app\.pgdump: sha256 \w+ differs from the manifest's/);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast, savedSnapshot } from '../support/cli.js';
+import { holdfast, initRepo, savedSnapshot } from '../support/cli.js';
 import { docker, DockerLab, IMAGES } from '../support/docker.js';
 import { freePort } from '../support/free-port.js';
 import { SecondDocker } from '../support/second-docker.js';
@@ -65,6 +65,7 @@ describe('migration: backup on one Docker host, export, import, restore on anoth
     expect(await hostB.docker(['ps', '-aq'])).toBe('');
     expect(await hostB.docker(['volume', 'ls', '-q'])).toBe('');
 
+    await initRepo(repoB, envB);
     const imported = await holdfast(['--repo', repoB, 'import', bundle, '--json'], envB);
     expect(imported.code, imported.stderr).toBe(0);
     expect(imported.json()).toMatchObject({ status: 'ok', snapshot, services: expect.arrayContaining(['db', 'web']) });

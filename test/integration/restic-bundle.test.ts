@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast, savedSnapshot } from '../support/cli.js';
+import { holdfast, initRepo, savedSnapshot } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { resticFixture, type ResticFixture } from '../support/restic.js';
 import { seedSample } from '../support/sample-data.js';
@@ -41,6 +41,7 @@ describe('restic ⇄ dir through export / import, restored with pg_restore', () 
     const bundle = join(work, 'from-restic.hfb');
     const exported = await holdfast(['--repo', restic, 'export', id, '--to', bundle], env);
     expect(exported.code, exported.stderr).toBe(0);
+    await initRepo(dir, env);
     const imported = await holdfast(['--repo', dir, 'import', bundle], env);
     expect(imported.code, imported.stderr).toBe(0);
     const shown = await holdfast(['--repo', dir, 'show', id, '--json'], env);

@@ -53,6 +53,17 @@ describe('S3 repository: bad input', () => {
     expect(init.stderr).toMatch(/does not exist/);
   });
 
+  test('a prefix with no repository: backup without --init refuses it and writes nothing; --init creates it', async () => {
+    const repo = 's3://backups/not-initialised';
+    const r = await holdfast(['--repo', repo, 'backup', '--service', `db=${pg.url('app')}`], env, { init: false });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`no holdfast repository at ${repo}`);
+    expect(r.stderr).toContain('holdfast backup --init');
+    expect((await s3.keys('backups')).filter((k) => k.startsWith('not-initialised/'))).toEqual([]);
+    const made = await holdfast(['--repo', repo, 'backup', '--init', '--json', '--service', `db=${pg.url('app')}`], env);
+    expect(made.json()).toMatchObject({ repository: repo, status: 'ok' });
+  });
+
   test('credentials refused (wrong secret, unknown key): an auth error that prints no secret', async () => {
     const wrongSecret = 'not-the-secret-0123456789';
     for (const creds of [{ AWS_SECRET_ACCESS_KEY: wrongSecret }, { AWS_ACCESS_KEY_ID: 'unknownkey123', AWS_SECRET_ACCESS_KEY: wrongSecret }]) {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { holdfast, savedSnapshot } from '../support/cli.js';
+import { holdfast, initRepo, savedSnapshot } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { seedSample } from '../support/sample-data.js';
 import { startS3, type S3Server } from '../servers/s3.js';
@@ -33,6 +33,7 @@ describe('S3 repository: export and import bundles', () => {
     expect(exported.code, exported.stderr).toBe(0);
 
     for (const target of [join(work, 'dir-repo'), 's3://bundles/copy']) {
+      await initRepo(target, env);
       const imported = await holdfast(['--repo', target, 'import', file], env);
       expect(imported.code, imported.stderr).toBe(0);
       expect(imported.stdout).toContain(`snapshot ${id} imported and verified`);

@@ -4,6 +4,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
+import { EXIT, exitCodeFor } from '../../src/core/errors.js';
 import { DirRepository } from '../../src/repository/dir-repository.js';
 import type { Manifest } from '../../src/repository/manifest.js';
 import { isBroken } from '../../src/repository/repository.js';
@@ -217,9 +218,13 @@ describe('DirRepository: resolve', () => {
     expect(await repo.resolve('20260102T11')).toBe(C);
   });
 
-  test('an ambiguous prefix: a usage error', async () => {
+  test('an ambiguous prefix fails as an unknown reference does (exit 1), naming the candidates', async () => {
     const repo = await threeSnapshots();
-    await expect(repo.resolve('20260102')).rejects.toMatchObject({ code: 'usage', message: expect.stringContaining('2 snapshots') });
+    const ambiguous = await repo.resolve('20260102').catch((e: unknown) => e);
+    const unknown = await repo.resolve('no-such-tag').catch((e: unknown) => e);
+    expect(ambiguous).toMatchObject({ code: 'not-found', message: expect.stringContaining(`2 snapshots (${B}, ${C})`), hint: 'type more of the id' });
+    expect(unknown).toMatchObject({ code: 'not-found' });
+    expect([exitCodeFor(ambiguous), exitCodeFor(unknown)]).toEqual([EXIT.failed, EXIT.failed]);
   });
 
   test('latest: the newest snapshot', async () => {

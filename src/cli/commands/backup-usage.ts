@@ -7,6 +7,7 @@ export const backupUsage: CommandUsage = {
   builder: (y) =>
     physicalOptions(y)
       .positional('services', { type: 'string', array: true, describe: 'services to back up (default: all)' })
+      .option('init', { type: 'boolean', default: false, describe: 'create the repository (a plain one) if there is none yet; without it a missing repository is an error' })
       .option('parallel', { type: 'number', default: 2, describe: 'services backed up at once' })
       .option('timeout', { type: 'number', default: 0, describe: 'seconds per service before it is stopped (0: none, or timeout: in holdfast.yml)' })
       .option('fingerprint', {

@@ -16,7 +16,8 @@ export const backupCommand: HoldfastCommand = {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(tag)) throw new HoldfastError('usage', `invalid tag ${JSON.stringify(tag)}`, { hint: 'letters, digits, "_", ".", ":", "-"' });
     }
     const repo = ctx.repository();
-    await repo.open({ create: true });
+    // Only --init creates a repository: a typo in --repo must not start a new one silently.
+    await repo.open({ create: Boolean(args.init) });
     const progress = ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json, ctx.out.verbose);
     const items = await planChosen(ctx, args);
     const timeoutOf = (s: (typeof items)[number]['service']) => Number(s.options.timeout ?? args.timeout) * 1000;
@@ -40,7 +41,8 @@ export const backupCommand: HoldfastCommand = {
       service: name,
       engine: s.engine,
       strategy: s.strategy,
-      consistency: s.consistency,
+      // Nothing of a failed service was saved: no consistency to claim (not "inconsistent", which reads as saved).
+      consistency: s.status === 'failed' ? null : s.consistency,
       status: s.status,
       bytes: s.artifacts.reduce((n, a) => n + a.rawBytes, 0),
       storedBytes: s.artifacts.reduce((n, a) => n + a.storedBytes, 0),
@@ -52,6 +54,7 @@ export const backupCommand: HoldfastCommand = {
     if (ctx.out.json) {
       ctx.out.document({
         snapshot: outcome.snapshotId ?? null,
+        repository: repo.location,
         status: outcome.status,
         ...(verified !== undefined ? { verified } : {}),
         ...(proof?.restoreTest ? { restoreTest: proof.restoreTest } : {}),
@@ -60,10 +63,10 @@ export const backupCommand: HoldfastCommand = {
       });
       return code;
     }
-    ctx.out.line(
+    ctx.out.details(
       table(
         ['SERVICE', 'ENGINE', 'STRATEGY', 'CONSISTENCY', 'STATUS', 'SIZE', 'STORED', 'TIME'],
-        services_.map((s) => [s.service, s.engine, s.strategy, s.consistency, s.status, formatBytes(s.bytes), formatBytes(s.storedBytes), formatDuration(s.durationMs)]),
+        services_.map((s) => [s.service, s.engine, s.strategy, s.consistency ?? '-', s.status, formatBytes(s.bytes), formatBytes(s.storedBytes), formatDuration(s.durationMs)]),
       ),
     );
     for (const s of services_) {
@@ -71,12 +74,12 @@ export const backupCommand: HoldfastCommand = {
       for (const n of s.notes ?? []) ctx.out.info(`note: [${s.service}] ${n}`);
     }
     if (outcome.snapshotId) {
-      ctx.out.line(`snapshot ${outcome.snapshotId} ${outcome.status === 'ok' ? 'saved' : 'saved without the failed services'}${verified ? ', verified and restore-tested' : ''}`);
+      ctx.out.line(`snapshot ${outcome.snapshotId} saved to ${repo.location}${outcome.status === 'ok' ? '' : ' without the failed services'}${verified ? ', verified and restore-tested' : ''}`);
     } else {
-      ctx.out.line('no snapshot was saved: every service failed');
+      ctx.out.line(`no snapshot was saved to ${repo.location}: every service failed`);
     }
     if (proof?.restoreTest && outcome.manifest) {
-      ctx.out.line();
+      ctx.out.details();
       printRestoreTest(ctx, outcome.manifest, proof.restoreTest.services);
     }
     if (verified === false) ctx.out.line('verification FAILED: see the errors above');

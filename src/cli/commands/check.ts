@@ -8,6 +8,8 @@ export const checkCommand: HoldfastCommand = {
   async run(ctx, args) {
     const repo = ctx.repository();
     await repo.open({ create: false });
+    const warnings = (await repo.privacyWarnings?.()) ?? [];
+    for (const w of warnings) ctx.out.warn(w);
     const entries = await repo.list();
     const problems: Array<{ snapshot: string; service?: string; artifact?: string; problem: string }> = [];
     // A backend with a checker of its own (restic check) runs it first.
@@ -34,7 +36,7 @@ export const checkCommand: HoldfastCommand = {
         }
       }
     }
-    if (ctx.out.json) ctx.out.document({ status: problems.length ? 'damaged' : 'ok', snapshots: entries.length, artifacts, readData: !!args['read-data'], problems });
+    if (ctx.out.json) ctx.out.document({ status: problems.length ? 'damaged' : 'ok', ...(warnings.length ? { warnings } : {}), snapshots: entries.length, artifacts, readData: !!args['read-data'], problems });
     else {
       for (const p of problems) ctx.out.line(`PROBLEM  ${p.snapshot}  ${p.problem}`);
       ctx.out.line(`${entries.length} snapshots, ${artifacts} artifacts ${args['read-data'] ? 'read' : 'present with the right sizes'}${problems.length ? `; ${problems.length} problems` : '; no problems'}`);

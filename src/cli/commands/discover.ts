@@ -31,7 +31,7 @@ export const discoverCommand: HoldfastCommand = {
     if (ctx.out.json) {
       ctx.out.document({ services: rows });
     } else if (rows.length === 0) {
-      ctx.out.line('no services: define them in holdfast.yml or with --service NAME=URL, or add --docker to find Docker containers');
+      ctx.out.line('no services: define them in holdfast.yml or with --service NAME=URL, or add --docker (every container of DOCKER_HOST) or --project NAME (one compose project)');
     } else {
       ctx.out.line(
         table(

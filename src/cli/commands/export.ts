@@ -26,13 +26,13 @@ export const exportCommand: HoldfastCommand = {
     } finally {
       progress.stop();
     }
-    const doc = { status: 'ok', file: toStdout ? '-' : to, ...summary };
+    const doc = { status: 'ok', repository: repo.location, file: toStdout ? '-' : to, ...summary };
     // With --to -, stdout carries the bundle: the summary goes to stderr.
     if (ctx.out.json) {
       if (toStdout) process.stderr.write(`${JSON.stringify(doc, null, 2)}\n`);
       else ctx.out.document(doc);
     } else {
-      const line = `snapshot ${id} exported${toStdout ? '' : ` to ${to}`}: ${summary.artifacts} artifacts, ${formatBytes(summary.bytes)}, sha256 ${summary.sha256}`;
+      const line = `snapshot ${id} exported${toStdout ? '' : ` to ${to}`}: ${summary.artifacts} artifacts, ${formatBytes(summary.bytes)}, sha256 ${summary.sha256}; from ${repo.location}`;
       if (toStdout) ctx.out.info(line);
       else ctx.out.line(line);
     }

@@ -35,24 +35,24 @@ export const forgetCommand: HoldfastCommand = {
         ...(e.keep ? { reasons: e.reasons, protectedAsVerified: e.protectedAsVerified } : { removed: e.removed }),
         ...(e.restoreTestPassedAt ? { restoreTestPassedAt: e.restoreTestPassedAt } : {}),
       });
-      ctx.out.document({ status: 'ok', dryRun, policy: describePolicy(policy), timeZone: outcome.timeZone, keep: outcome.keep.map(json), remove: outcome.remove.map(json), broken: outcome.broken });
+      ctx.out.document({ status: 'ok', repository: repo.location, dryRun, policy: describePolicy(policy), timeZone: outcome.timeZone, keep: outcome.keep.map(json), remove: outcome.remove.map(json), broken: outcome.broken });
       return 0;
     }
-    ctx.out.line(`policy: ${describePolicy(policy)} (calendar buckets in ${outcome.timeZone})`);
+    ctx.out.details(`policy: ${describePolicy(policy)} (calendar buckets in ${outcome.timeZone})`);
     const row = (e: ForgetEntry) => [e.id, when(e.createdAt), e.status, e.tags.join(',') || '-'];
-    ctx.out.line();
-    ctx.out.line(`keep ${outcome.keep.length} snapshots:`);
-    ctx.out.line(table(['ID', 'TIME', 'STATUS', 'TAGS', 'REASONS'], outcome.keep.map((e) => [...row(e), e.reasons.join(', ')])));
-    ctx.out.line();
-    ctx.out.line(`${dryRun ? 'would remove' : 'remove'} ${outcome.remove.length} snapshots:`);
-    if (outcome.remove.length) ctx.out.line(table(['ID', 'TIME', 'STATUS', 'TAGS'], outcome.remove.map(row)));
+    ctx.out.details();
+    ctx.out.details(`keep ${outcome.keep.length} snapshots:`);
+    ctx.out.details(table(['ID', 'TIME', 'STATUS', 'TAGS', 'REASONS'], outcome.keep.map((e) => [...row(e), e.reasons.join(', ')])));
+    ctx.out.details();
+    ctx.out.details(`${dryRun ? 'would remove' : 'remove'} ${outcome.remove.length} snapshots:`);
+    if (outcome.remove.length) ctx.out.details(table(['ID', 'TIME', 'STATUS', 'TAGS'], outcome.remove.map(row)));
     if (outcome.broken.length) {
-      ctx.out.line();
-      ctx.out.line(`${outcome.broken.length} broken snapshots, never removed by a policy:`);
-      ctx.out.line(table(['ID', 'PROBLEM'], outcome.broken.map((b) => [b.id, b.error])));
+      ctx.out.details();
+      ctx.out.details(`${outcome.broken.length} broken snapshots, never removed by a policy:`);
+      ctx.out.details(table(['ID', 'PROBLEM'], outcome.broken.map((b) => [b.id, b.error])));
     }
-    ctx.out.line();
-    ctx.out.line(dryRun ? `dry run: ${outcome.remove.length} snapshots would be removed; nothing was changed` : `${outcome.remove.length} snapshots removed, ${outcome.keep.length} kept`);
+    ctx.out.details();
+    ctx.out.line(dryRun ? `dry run: ${outcome.remove.length} snapshots would be removed from ${repo.location}; nothing was changed` : `${outcome.remove.length} snapshots removed, ${outcome.keep.length} kept, in ${repo.location}`);
     return 0;
   },
 };

@@ -17,7 +17,7 @@ export const importCommand: HoldfastCommand = {
       if (!info?.isFile()) throw new HoldfastError('usage', `${file} is not a file`, { hint: 'name a bundle written by `holdfast export SNAPSHOT --to FILE`' });
     }
     const repo = ctx.repository();
-    await repo.open({ create: true });
+    await repo.open({ create: false });
     const progress = ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json, ctx.out.verbose);
     const sink = progress.sink('import');
     sink.phase(file === '-' ? 'from stdin' : `from ${file}`);
@@ -29,11 +29,11 @@ export const importCommand: HoldfastCommand = {
       progress.stop();
     }
     if (ctx.out.json) {
-      ctx.out.document({ ...summary, status: summary.status === 'present' ? 'already-present' : 'ok' });
+      ctx.out.document({ ...summary, repository: repo.location, status: summary.status === 'present' ? 'already-present' : 'ok' });
     } else if (summary.status === 'present') {
-      ctx.out.line(`snapshot ${summary.snapshot} is already in this repository (imported before): nothing to do`);
+      ctx.out.line(`snapshot ${summary.snapshot} is already in the repository ${repo.location} (imported before): nothing to do`);
     } else {
-      ctx.out.line(`snapshot ${summary.snapshot} imported and verified: ${summary.services.join(', ')}; ${summary.artifacts} artifacts, ${formatBytes(summary.bytes)}`);
+      ctx.out.line(`snapshot ${summary.snapshot} imported and verified: ${summary.services.join(', ')}; ${summary.artifacts} artifacts, ${formatBytes(summary.bytes)}; into ${repo.location}`);
       ctx.out.info(`restore it with: holdfast restore ${summary.snapshot}`);
     }
     return EXIT.ok;

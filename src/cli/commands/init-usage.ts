@@ -2,7 +2,7 @@ import type { CommandUsage } from '../command.js';
 
 export const initUsage: CommandUsage = {
   command: 'init',
-  describe: 'Create a repository, plain or encrypted (--encrypt); a first backup creates a plain one when none exists',
+  describe: 'Create a repository, plain or encrypted (--encrypt); or `backup --init` creates a plain one on first use; nothing else creates one',
   builder: (y) =>
     y
       .option('encrypt', {

@@ -22,7 +22,9 @@ export async function planChosen(ctx: CommandContext, args: Record<string, unkno
 export function chosenServices(ctx: CommandContext, args: Record<string, unknown>) {
   const services = selectServices(ctx.config.services, strings(args.services));
   if (services.length === 0) {
-    throw new HoldfastError('usage', 'no services to work on', { hint: 'define them in holdfast.yml or pass --service NAME=URL' });
+    throw new HoldfastError('usage', 'no services to work on', {
+      hint: 'define them in holdfast.yml, pass --service NAME=URL, or take them from Docker: --docker (every container of DOCKER_HOST) or --project NAME (one compose project)',
+    });
   }
   for (const pin of strings(args.strategy)) {
     const [name, strategy] = splitAssignment(pin, '--strategy');

@@ -3,6 +3,7 @@ import { formatDuration, ProgressReporter } from '../../core/progress.js';
 import { runRestore } from '../../core/restore-executor.js';
 import { assertServiceName, envName, parseEndpoint, splitAssignment, type Service } from '../../core/service.js';
 import { strings, type HoldfastCommand } from '../command.js';
+import { fingerprintObjects } from '../fingerprint-words.js';
 import { restoreUsage } from './restore-usage.js';
 
 /** `--target NAME=URL`: a URL, or an absolute path for file-level restores. */
@@ -70,14 +71,14 @@ export const restoreCommand: HoldfastCommand = {
     if (ctx.signal.aborted) throw new HoldfastError('interrupted', 'restore interrupted', { hint: 'the target may hold part of the data; run the restore again' });
     const allOk = outcomes.every((o) => o.status === 'ok');
     if (ctx.out.json) {
-      ctx.out.document({ snapshot: snapshot.id, status: allOk ? 'ok' : 'failed', services: outcomes });
+      ctx.out.document({ snapshot: snapshot.id, repository: repo.location, status: allOk ? 'ok' : 'failed', services: outcomes });
     } else {
       for (const o of outcomes) {
         if (o.status === 'failed') {
           process.stderr.write(`holdfast: [${o.service}] ${o.error?.message}\n${o.error?.hint ? `  hint: ${o.error.hint}\n` : ''}`);
           continue;
         }
-        const fp = o.fingerprint ? (o.fingerprint.equal ? `fingerprints equal (${o.fingerprint.compared} tables)` : `FINGERPRINTS DIFFER: ${o.fingerprint.differences.slice(0, 5).join('; ')}`) : 'no fingerprint compared';
+        const fp = o.fingerprint ? (o.fingerprint.equal ? `fingerprints equal (${fingerprintObjects(snapshot.services[o.service]?.engine ?? '', o.fingerprint.compared)})` : `FINGERPRINTS DIFFER: ${o.fingerprint.differences.slice(0, 5).join('; ')}`) : 'no fingerprint compared';
         ctx.out.line(`${o.service}: restored to ${o.location} in ${formatDuration(o.durationMs)}; ${fp}`);
         for (const n of o.notes) ctx.out.info(`note: [${o.service}] ${n}`);
       }

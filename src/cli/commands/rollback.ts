@@ -31,7 +31,7 @@ export const rollbackCommand: HoldfastCommand = {
       progress: ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json, ctx.out.verbose),
       report: (line) => ctx.out.info(`rollback: ${line}`),
     });
-    if (ctx.out.json) ctx.out.document(outcome);
+    if (ctx.out.json) ctx.out.document({ ...outcome, repository: repo.location });
     else print(ctx.out.line, outcome);
     return outcome.status === 'ok' || outcome.status === 'dry-run' ? EXIT.ok : EXIT.failed;
   },

@@ -43,15 +43,16 @@ export const verifyCommand: HoldfastCommand = {
     if (ctx.out.json) {
       ctx.out.document({
         snapshot: manifest.id,
+        repository: repo.location,
         status: !checksumsOk ? 'corrupt' : proof.ok ? 'ok' : 'failed',
         artifacts: results,
         ...(proof.restoreTest ? { restoreTest: proof.restoreTest } : {}),
       });
     } else {
-      for (const r of results) ctx.out.line(`${r.ok ? 'ok     ' : 'CORRUPT'}  ${r.service}/${r.artifact}${r.error ? `  ${r.error}` : ''}`);
-      ctx.out.line(checksumsOk ? `snapshot ${manifest.id}: ${results.length} artifacts verified` : `snapshot ${manifest.id}: ${results.filter((r) => !r.ok).length} of ${results.length} artifacts are damaged`);
+      for (const r of results) (r.ok ? ctx.out.details : ctx.out.line)(`${r.ok ? 'ok     ' : 'CORRUPT'}  ${r.service}/${r.artifact}${r.error ? `  ${r.error}` : ''}`);
+      ctx.out.line(checksumsOk ? `snapshot ${manifest.id}: ${results.length} artifacts verified in ${repo.location}` : `snapshot ${manifest.id}: ${results.filter((r) => !r.ok).length} of ${results.length} artifacts are damaged`);
       if (proof.restoreTest) {
-        ctx.out.line();
+        ctx.out.details();
         printRestoreTest(ctx, manifest, proof.restoreTest.services);
       }
     }

@@ -66,7 +66,7 @@ export class S3Repository implements Repository {
       await this.store.checkBucket();
       if (!create) {
         throw new HoldfastError('not-found', `no holdfast repository at ${this.location}`, {
-          hint: 'run `holdfast init`, or point --repo / HOLDFAST_REPO at an existing repository',
+          hint: 'create one with `holdfast init` (or `holdfast backup --init`), or point --repo / HOLDFAST_REPO at an existing repository',
         });
       }
       await this.create();
