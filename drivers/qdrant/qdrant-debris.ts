@@ -38,7 +38,8 @@ const dir = () => join(stateDir(), 'qdrant');
 
 export class DebrisJournal {
   private readonly file = join(dir(), `${process.pid}.json`);
-  private queue: Promise<void> = Promise.resolve();
+  /** One queue for the process: every instance writes the same file. */
+  private static queue: Promise<void> = Promise.resolve();
   private static entries: DebrisEntry[] = [];
   private static seq = 0;
 
@@ -65,7 +66,7 @@ export class DebrisJournal {
 
   private save(): Promise<void> {
     const entries = DebrisJournal.entries.map((e) => ({ ...e }));
-    this.queue = this.queue.then(async () => {
+    DebrisJournal.queue = DebrisJournal.queue.catch(() => undefined).then(async () => {
       if (entries.length === 0) return void (await rm(this.file, { force: true }));
       await mkdir(dir(), { recursive: true });
       const start = processStart(process.pid);
@@ -73,7 +74,7 @@ export class DebrisJournal {
       await writeFile(`${this.file}.tmp`, JSON.stringify(data, null, 2), { mode: 0o600 });
       await rename(`${this.file}.tmp`, this.file);
     });
-    return this.queue;
+    return DebrisJournal.queue;
   }
 }
 

@@ -106,7 +106,10 @@ export async function startFakeQdrant(options: { apiKey?: string; readOnlyApiKey
   const failEarly = (req: IncomingMessage, res: ServerResponse, code: number, error: string) => {
     res.setHeader('connection', 'close');
     send(res, code, { status: { error }, time: 0.001 });
-    res.once('finish', () => req.socket.destroy());
+    res.once('finish', () => {
+      req.socket.end();
+      setTimeout(() => req.socket.destroy(), 200).unref();
+    });
   };
 
   const server = createServer((req, res) => {
