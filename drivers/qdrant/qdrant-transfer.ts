@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { HoldfastError } from '../../src/core/errors.js';
-import { boundedUpload, stallGuarded, stallMs, UploadStallError } from '../../src/core/http-stall.js';
+import { answerMs, boundedUpload, stallGuarded, stallMs, UploadStallError } from '../../src/core/http-stall.js';
 import { httpFailure, q, qdrantError, type QdrantNode } from './qdrant-connection.js';
 
 const enc = encodeURIComponent;
@@ -86,11 +86,11 @@ export async function uploadSnapshot(node: QdrantNode, collection: string, artif
   source.once('close', () => artifact.destroy());
   let answer;
   try {
-    answer = await boundedUpload({ url, headers: { ...node.headers(), 'content-type': `multipart/form-data; boundary=${boundary}` }, body: source, stallMs: stallMs(), answerMs: Math.max(stallMs(), 3_600_000), signal, onBytes: (n) => onBytes(n) });
+    answer = await boundedUpload({ url, headers: { ...node.headers(), 'content-type': `multipart/form-data; boundary=${boundary}` }, body: source, stallMs: stallMs(), answerMs: answerMs(), signal, onBytes: (n) => onBytes(n) });
   } catch (cause) {
     artifact.destroy();
     if (cause instanceof UploadStallError) {
-      throw notKept(!cause.bodyComplete, new HoldfastError('tool', `Qdrant at ${node.location}: the upload of the snapshot of ${collection} failed: ${cause.message}`, { service: node.service, driver: 'qdrant', hint: 'check the node (its disk, its log) and the network; HOLDFAST_STALL_SECONDS sets how long a step may make no progress', cause }));
+      throw notKept(!cause.bodyComplete, new HoldfastError('tool', `Qdrant at ${node.location}: the upload of the snapshot of ${collection} failed: ${cause.message}`, { service: node.service, driver: 'qdrant', hint: 'check the node (its disk, its log) and the network; HOLDFAST_STALL_SECONDS sets how long a step may make no progress, HOLDFAST_ANSWER_SECONDS how long the node may work before it answers', cause }));
     }
     throw qdrantError(node, `upload the snapshot of ${collection}`, cause);
   }

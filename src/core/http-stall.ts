@@ -54,6 +54,16 @@ export function stallMs(): number {
   return (Number.isFinite(v) && v > 0 ? v : 120) * 1000;
 }
 
+/**
+ * Seconds from HOLDFAST_ANSWER_SECONDS (default 3600): how long a server may
+ * work on an upload it has fully received before it answers (Qdrant recovers
+ * the snapshot before answering an upload with wait=true).
+ */
+export function answerMs(): number {
+  const v = Number(process.env.HOLDFAST_ANSWER_SECONDS);
+  return (Number.isFinite(v) && v > 0 ? v : 3600) * 1000;
+}
+
 export function boundedUpload(o: BoundedUpload): Promise<UploadAnswer> {
   return new Promise<UploadAnswer>((resolve, reject) => {
     const req = (o.url.protocol === 'https:' ? httpsRequest : httpRequest)(o.url, { method: o.method ?? 'POST', headers: { ...o.headers, 'transfer-encoding': 'chunked' } });
