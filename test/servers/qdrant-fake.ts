@@ -58,6 +58,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tarOf } from '../support/tar-build.js';
+import { json, multipartField, raw, send } from './qdrant-fake-http.js';
 import { byId, collectionInfo, cutSnapshot, legacyNameError, newCollection, pointKey, recoverInto, strictNameError, updateCollection, type Collection, type FakeSnapshotFile, type Point, type PointId } from './qdrant-fake-store.js';
 
 /** Faults of the next upload: an error before the body is read, a reader that stalls half way, a connection closed mid-body. */
@@ -375,41 +376,4 @@ export async function startFakeQdrant(options: { apiKey?: string; readOnlyApiKey
 
 function describe(name: string, data: Buffer) {
   return { name, creation_time: new Date().toISOString().slice(0, 19), size: data.length, checksum: createHash('sha256').update(data).digest('hex') };
-}
-
-function send(res: ServerResponse, code: number, body: unknown): void {
-  const data = Buffer.from(JSON.stringify(body));
-  res.writeHead(code, { 'content-type': 'application/json', 'content-length': String(data.length) });
-  res.end(data);
-}
-
-async function raw(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function json(req: IncomingMessage): Promise<any> {
-  const data = await raw(req);
-  return data.length ? JSON.parse(data.toString('utf8')) : {};
-}
-
-/** One named field of a multipart/form-data body, with its file name (the fake buffers; it is a test server). */
-function multipartField(body: Buffer, boundary: string, field: string): { data: Buffer; filename?: string } | undefined {
-  const delimiter = Buffer.from(`--${boundary}`);
-  let at = body.indexOf(delimiter);
-  while (at >= 0) {
-    const headerStart = at + delimiter.length + 2;
-    const headerEnd = body.indexOf('\r\n\r\n', headerStart);
-    if (headerEnd < 0) return undefined;
-    const next = body.indexOf(Buffer.from(`\r\n--${boundary}`), headerEnd);
-    if (next < 0) return undefined;
-    const headers = body.subarray(headerStart, headerEnd).toString('utf8');
-    if (new RegExp(`name="${field}"`).test(headers)) {
-      const filename = /filename="([^"]*)"/.exec(headers)?.[1];
-      return { data: body.subarray(headerEnd + 4, next), ...(filename !== undefined ? { filename } : {}) };
-    }
-    at = next + 2;
-  }
-  return undefined;
 }
