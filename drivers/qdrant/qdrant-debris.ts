@@ -74,7 +74,8 @@ export class DebrisJournal {
       await writeFile(`${this.file}.tmp`, JSON.stringify(data, null, 2), { mode: 0o600 });
       await rename(`${this.file}.tmp`, this.file);
     });
-    return DebrisJournal.queue;
+    // Best effort: a state directory that cannot be written must not fail the backup or restore itself.
+    return DebrisJournal.queue.catch(() => undefined);
   }
 }
 
