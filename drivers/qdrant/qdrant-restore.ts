@@ -85,7 +85,7 @@ export async function uploadAndClean(node: QdrantNode, collection: string, artif
 /** Says what a dead run left on the node and was deleted now. */
 export async function noteSwept(node: QdrantNode, note: (text: string) => void): Promise<void> {
   const swept = await sweepDebris(node).catch(() => []);
-  if (swept.length > 0) note(`deleted snapshot files an interrupted holdfast run left on ${node.location}: ${swept.join(', ')}`);
+  if (swept.length > 0) note(`deleted snapshot files an earlier holdfast run left on ${node.location} (it was interrupted, or the node could not delete them then): ${swept.join(', ')}`);
 }
 
 /**

@@ -176,11 +176,23 @@ describe('qdrant: what a run leaves on the node and brings back (fake Qdrant)', 
       expect(source.serverSnapshots().docs?.length).toBe(1);
       const next = await holdfast(['backup', '--json', ...src(), '--strategy', 'src=snapshot'], env);
       expect(next.code, next.stderr + next.stdout).toBe(0);
-      expect(next.json<Doc>().services[0]!.notes?.join('\n')).toMatch(/deleted snapshot files an interrupted holdfast run left on .*docs\/docs-/);
+      expect(next.json<Doc>().services[0]!.notes?.join('\n')).toMatch(/deleted snapshot files an earlier holdfast run left on .*docs\/docs-/);
       expect(source.serverSnapshots()).toEqual({});
     } finally {
       source.betweenShards(undefined);
       release();
     }
+  });
+
+  test('a snapshot the node failed to delete at the end of a backup is deleted by the next command', async () => {
+    source.failNextSnapshotDelete();
+    const first = await holdfast(['backup', '--json', ...src(), '--strategy', 'src=snapshot'], env);
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    expect(first.json<Doc>().services[0]!.notes?.join('\n')).toMatch(/the next holdfast command against this node deletes it/);
+    expect(Object.values(source.serverSnapshots()).flat()).toHaveLength(1);
+    const next = await holdfast(['backup', '--json', ...src(), '--strategy', 'src=snapshot'], env);
+    expect(next.code, next.stderr + next.stdout).toBe(0);
+    expect(next.json<Doc>().services[0]!.notes?.join('\n')).toMatch(/deleted snapshot files an earlier holdfast run left/);
+    expect(source.serverSnapshots()).toEqual({});
   });
 });

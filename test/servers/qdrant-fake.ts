@@ -51,7 +51,7 @@
  *
  * What differs, knowingly: a snapshot file here is JSON (config, payload schema,
  * points), not Qdrant's tar of segments; no filters, search, WAL or replication.
- * Test hooks: cutNextDownload(), faultNextUpload(kind), betweenShards(fn).
+ * Test hooks: cutNextDownload(), faultNextUpload(kind), failNextSnapshotDelete(), betweenShards(fn).
  * Listens on 127.0.0.1 only.
  */
 import { createHash } from 'node:crypto';
@@ -69,6 +69,8 @@ export interface FakeQdrant {
   port: number;
   /** The next snapshot download stops half way and the connection is dropped. */
   cutNextDownload(): void;
+  /** The next DELETE of a collection snapshot answers 500 (a node that fails or goes away at that moment). */
+  failNextSnapshotDelete(): void;
   /** The next upload meets this fault. */
   faultNextUpload(fault: UploadFault): void;
   /** Called after each shard of a collection snapshot is cut (to write between shards). */
@@ -96,6 +98,7 @@ export async function startFakeQdrant(options: { apiKey?: string; readOnlyApiKey
   const full = new Map<string, Buffer>();
   const aliases = new Map<string, string>();
   let cut = false;
+  let failDelete = false;
   let fault: UploadFault | undefined;
   let between: ((collection: string, shard: number) => Promise<void>) | undefined;
   let last: Record<string, string> | undefined;
@@ -192,6 +195,10 @@ export async function startFakeQdrant(options: { apiKey?: string; readOnlyApiKey
       const data = dir(name).get(parts[3]!);
       if (!data) return fail(res, 404, `Not found: Snapshot ${parts[3]} not found`);
       if (method === 'DELETE') {
+        if (failDelete) {
+          failDelete = false;
+          return fail(res, 500, 'Service internal error: fake: failing this delete as asked');
+        }
         dir(name).delete(parts[3]!);
         return ok(res, true);
       }
@@ -361,6 +368,7 @@ export async function startFakeQdrant(options: { apiKey?: string; readOnlyApiKey
     port,
     cutNextDownload: () => (cut = true),
     faultNextUpload: (f) => (fault = f),
+    failNextSnapshotDelete: () => (failDelete = true),
     betweenShards: (fn) => (between = fn),
     serverSnapshots: () => Object.fromEntries([...snapshots.entries()].filter(([, m]) => m.size > 0).map(([c, m]) => [c, [...m.keys()]])),
     lastUpload: () => last,
