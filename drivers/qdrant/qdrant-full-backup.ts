@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { BackupContext, BackupResult, Fingerprint, FingerprintScope } from '../../src/core/driver.js';
 import { QDRANT_CONSISTENCY_SCOPE, shardsOf } from './qdrant-backup.js';
 import { DebrisJournal } from './qdrant-debris.js';
+import { stallMs } from '../../src/core/http-stall.js';
 import { fingerprintOfSnapshot, mergeFingerprints, sameFingerprint } from './qdrant-moment.js';
 import { noteSwept } from './qdrant-restore.js';
 import { HoldfastError } from '../../src/core/errors.js';
@@ -137,7 +138,7 @@ async function snapshotFingerprint(ctx: BackupContext, node: QdrantNode, snap: {
 export async function clusterPeers(node: QdrantNode): Promise<number> {
   let res: Response;
   try {
-    res = await fetch(`${node.location}/cluster`, { headers: node.headers() });
+    res = await fetch(`${node.location}/cluster`, { headers: node.headers(), signal: AbortSignal.timeout(stallMs()) });
   } catch (cause) {
     throw qdrantError(node, 'read the cluster status (GET /cluster)', cause);
   }

@@ -25,9 +25,13 @@ export async function downloadChecked(node: QdrantNode, what: string, path: stri
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   signal.addEventListener('abort', onAbort, { once: true });
+  // A node that never answers the request fails it within the stall bound too.
+  const noAnswer = setTimeout(() => controller.abort(new Error(`no answer within ${Math.round(stallMs() / 1000)} s`)), stallMs());
   try {
     res = await fetch(url, { headers: node.headers(), signal: controller.signal });
+    clearTimeout(noAnswer);
   } catch (cause) {
+    clearTimeout(noAnswer);
     throw qdrantError(node, `download ${what}`, cause);
   }
   if (!res.ok || !res.body) {

@@ -152,8 +152,9 @@ export async function* stallGuarded<T extends { byteLength: number }>(body: Asyn
     let timer: NodeJS.Timeout | undefined;
     const stalled = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        abort();
+        // The stall is the reason; the abort (which fails the pending read too) comes after it.
         reject(new Error(`no data for ${Math.round(ms / 1000)} s`));
+        setImmediate(abort);
       }, ms);
     });
     try {

@@ -94,4 +94,14 @@ describe('qdrant uploads that the node refuses, stalls or cuts (fake Qdrant)', (
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout + ok.stderr).not.toMatch(/Api key is used with unsecure connection/);
   });
+
+  test('a download that stops sending fails the backup within the stall bound and stores nothing', async () => {
+    source.cutNextDownload('stall');
+    const res = await bounded(['backup', '--json', '--service', `src=qdrant://127.0.0.1:${source.port}`], env);
+    expect(res.ms).toBeLessThan(DEADLINE_MS);
+    expect(res.code).toBe(1);
+    const message = res.json<Doc>().services[0]!.error!.message;
+    expect(message, message).toMatch(/was cut after \d+ of \d+ bytes \(no data for 2 s\)/);
+    expect(source.serverSnapshots()).toEqual({});
+  });
 });

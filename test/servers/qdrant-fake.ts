@@ -67,8 +67,8 @@ export type UploadFault = { kind: 'error-before-body'; status: number; error: st
 export interface FakeQdrant {
   url: string;
   port: number;
-  /** The next snapshot download stops half way and the connection is dropped. */
-  cutNextDownload(): void;
+  /** The next snapshot download stops half way: the connection is dropped, or (`stall`) left open with nothing more sent. */
+  cutNextDownload(mode?: 'drop' | 'stall'): void;
   /** The next DELETE of a collection snapshot answers 500 (a node that fails or goes away at that moment). */
   failNextSnapshotDelete(): void;
   /** The next upload meets this fault. */
@@ -97,7 +97,7 @@ export async function startFakeQdrant(options: { apiKey?: string; readOnlyApiKey
   const snapshots = new Map<string, Map<string, Buffer>>();
   const full = new Map<string, Buffer>();
   const aliases = new Map<string, string>();
-  let cut = false;
+  let cut: false | 'drop' | 'stall' = false;
   let failDelete = false;
   let fault: UploadFault | undefined;
   let between: ((collection: string, shard: number) => Promise<void>) | undefined;
@@ -260,8 +260,9 @@ export async function startFakeQdrant(options: { apiKey?: string; readOnlyApiKey
   function download(res: ServerResponse, data: Buffer): void {
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(data.length) });
     if (cut) {
+      const mode = cut;
       cut = false;
-      res.write(data.subarray(0, Math.floor(data.length / 2)), () => res.destroy());
+      res.write(data.subarray(0, Math.floor(data.length / 2)), () => mode === 'drop' && res.destroy());
       return;
     }
     res.end(data);
@@ -366,7 +367,7 @@ export async function startFakeQdrant(options: { apiKey?: string; readOnlyApiKey
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    cutNextDownload: () => (cut = true),
+    cutNextDownload: (mode = 'drop') => (cut = mode),
     faultNextUpload: (f) => (fault = f),
     failNextSnapshotDelete: () => (failDelete = true),
     betweenShards: (fn) => (between = fn),
