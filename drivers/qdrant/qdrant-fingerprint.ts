@@ -5,14 +5,23 @@ import { q, type QdrantNode } from './qdrant-connection.js';
 const PAGE = 256;
 const MASK = (1n << 128n) - 1n;
 
+/** Maps names on the node back to the names at backup (a rename, a restore test). */
+export interface FingerprintKeys {
+  collection?: (name: string) => string;
+  alias?: (name: string) => string;
+}
+
 /**
  * Per collection: the exact points count and an order-independent checksum
  * (a sum of per-point hashes) over each point's id, payload and vectors, read
  * with scroll. Payload keys are sorted first, so JSON key order does not count.
- * `keyOf` maps a restored collection back to its name at backup (a rename).
+ * And the definitions (definitionsOf). `keys` maps a restored collection and
+ * its aliases back to their names at backup.
  */
-export async function fingerprintCollections(node: QdrantNode, collections: readonly string[], scope: FingerprintScope, keyOf: (name: string) => string = (n) => n): Promise<Fingerprint> {
+export async function fingerprintCollections(node: QdrantNode, collections: readonly string[], scope: FingerprintScope, keys: FingerprintKeys | ((name: string) => string) = {}): Promise<Fingerprint> {
+  const { collection: keyOf = (n: string) => n, alias: aliasKeyOf = (n: string) => n } = typeof keys === 'function' ? { collection: keys } : keys;
   const items: Fingerprint['items'] = {};
+  const definitions = await definitionsOf(node, collections, keyOf, aliasKeyOf);
   for (const name of collections) {
     if (scope === 'counts') {
       const res = await q(node, `count the points of ${name}`, () => node.client.count(name, { exact: true }));
@@ -21,7 +30,48 @@ export async function fingerprintCollections(node: QdrantNode, collections: read
       items[keyOf(name)] = await checksumCollection(node, name);
     }
   }
-  return { scope, items };
+  return { scope, items, definitions };
+}
+
+/**
+ * The definitions half, per collection (issue 11 item 6): what decides how
+ * it searches and what a restore must bring back. Properties: vectors (size,
+ * distance, datatype, multivector, per-vector hnsw/quantization/on_disk, as
+ * one normalized JSON), sparse_vectors, shard_number, on_disk_payload, hnsw
+ * (m, ef_construct, full_scan_threshold, on_disk, payload_m), quantization,
+ * optimizer (the thresholds that shape segments), one `index:<field>` per
+ * payload index (type and params), and aliases (sorted names). Runtime-only
+ * settings (thread counts, flush interval, WAL) are left out: they do not
+ * change what the collection holds or answers.
+ */
+export async function definitionsOf(node: QdrantNode, collections: readonly string[], keyOf: (name: string) => string = (n) => n, aliasKeyOf: (name: string) => string = (n) => n): Promise<Record<string, Record<string, string>>> {
+  const out: Record<string, Record<string, string>> = {};
+  const aliases = await q(node, 'list aliases', () => node.client.getAliases());
+  for (const name of collections) {
+    const info = (await q(node, `read the configuration of ${name}`, () => node.client.getCollection(name))) as unknown as { config: Record<string, any>; payload_schema?: Record<string, Record<string, unknown>> };
+    const { config } = info;
+    const pick = (o: Record<string, unknown> | null | undefined, keys: string[]) => (o ? Object.fromEntries(keys.filter((k) => o[k] !== undefined && o[k] !== null).map((k) => [k, o[k]])) : null);
+    const props: Record<string, string> = {
+      vectors: canonical(config.params?.vectors ?? null),
+      sparse_vectors: canonical(config.params?.sparse_vectors ?? null),
+      shard_number: String(config.params?.shard_number ?? 1),
+      on_disk_payload: String(config.params?.on_disk_payload ?? null),
+      hnsw: canonical(pick(config.hnsw_config, ['m', 'ef_construct', 'full_scan_threshold', 'on_disk', 'payload_m'])),
+      quantization: canonical(config.quantization_config ?? null),
+      optimizer: canonical(pick(config.optimizer_config, ['deleted_threshold', 'vacuum_min_vector_number', 'default_segment_number', 'max_segment_size', 'memmap_threshold', 'indexing_threshold'])),
+      aliases: aliases.aliases
+        .filter((a) => a.collection_name === name)
+        .map((a) => aliasKeyOf(a.alias_name))
+        .sort()
+        .join(','),
+    };
+    for (const [field, schema] of Object.entries(info.payload_schema ?? {})) {
+      const { points: _count, ...rest } = schema;
+      props[`index:${field}`] = canonical(rest);
+    }
+    out[keyOf(name)] = props;
+  }
+  return out;
 }
 
 async function checksumCollection(node: QdrantNode, name: string): Promise<{ count: number; checksum: string }> {

@@ -1,7 +1,14 @@
-import type { BackupContext, BackupResult } from '../../src/core/driver.js';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BackupContext, BackupResult, Fingerprint, FingerprintScope } from '../../src/core/driver.js';
+import { QDRANT_CONSISTENCY_SCOPE, shardsOf } from './qdrant-backup.js';
+import { DebrisJournal } from './qdrant-debris.js';
+import { stallMs } from '../../src/core/http-stall.js';
+import { fingerprintOfSnapshot, mergeFingerprints, sameFingerprint } from './qdrant-moment.js';
+import { noteSwept } from './qdrant-restore.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { connectQdrant, q, qdrantError, type QdrantNode } from './qdrant-connection.js';
-import { FullSnapshotReader, type FullSnapshotLayout } from './qdrant-full-archive.js';
+import { forEachMember, FullSnapshotReader, type FullSnapshotLayout } from './qdrant-full-archive.js';
 import { fingerprintCollections } from './qdrant-fingerprint.js';
 import { listCollections, qdrantVersion } from './qdrant-inspector.js';
 import { downloadChecked } from './qdrant-transfer.js';
@@ -36,6 +43,7 @@ export async function backupFullSnapshot(ctx: BackupContext): Promise<BackupResu
       hint: 'drop the collections option, or pin the strategy snapshot (per collection)',
     });
   }
+  await noteSwept(node, ctx.note);
   const { version } = await qdrantVersion(node);
   await assertSingleNode(node);
   const names = await listCollections(node);
@@ -43,11 +51,17 @@ export async function backupFullSnapshot(ctx: BackupContext): Promise<BackupResu
   const configs = new Map<string, unknown>();
   for (const c of names) configs.set(c, (await q(node, `read the configuration of ${c}`, () => node.client.getCollection(c))).config);
   const before = await collectionSnapshots(node, names);
+  const scope = ctx.fingerprintScope;
+  const fpBefore = scope === 'none' ? undefined : await fingerprintCollections(node, names, scope);
 
   ctx.progress.phase('full-storage snapshot');
+  const journal = new DebrisJournal(node);
+  const entry = await journal.add({ kind: 'full', before: (await q(node, 'list the full snapshots', () => node.client.listFullSnapshots())).map((s) => s.name) });
   const snap = await q(node, 'create a full-storage snapshot', () => node.client.createFullSnapshot({ wait: true }));
   if (!snap) throw new HoldfastError('tool', 'Qdrant did not describe the full-storage snapshot it created', { service: name, driver: 'qdrant', hint: 'check the node\'s log' });
+  await journal.name(entry, snap.name);
   let layout: FullSnapshotLayout | undefined;
+  let fingerprint: Fingerprint | undefined;
   try {
     if (!snap.checksum) ctx.note(`Qdrant gave no sha256 for the full snapshot ${snap.name} (older than 1.8?): only its size is checked`);
     ctx.progress.phase(`download ${snap.name}`);
@@ -61,8 +75,15 @@ export async function backupFullSnapshot(ctx: BackupContext): Promise<BackupResu
     } catch (cause) {
       throw new HoldfastError('integrity', `the full snapshot ${snap.name}: ${(cause as Error).message}`, { service: name, driver: 'qdrant', hint: 'nothing was stored; pin the strategy snapshot (per collection) instead', cause });
     }
+    if (fpBefore && scope !== 'none') {
+      ctx.progress.phase('fingerprint');
+      fingerprint = await snapshotFingerprint(ctx, node, snap, layout, fpBefore, scope);
+    }
   } finally {
-    await q(node, `delete the server-side full snapshot ${snap.name}`, () => node.client.deleteFullSnapshot(snap.name, { wait: true })).catch((e: Error) => ctx.note(e.message));
+    await q(node, `delete the server-side full snapshot ${snap.name}`, () => node.client.deleteFullSnapshot(snap.name, { wait: true })).then(
+      () => journal.done(entry),
+      (e: Error) => ctx.note(`${e.message}; the next holdfast command against this node deletes it`),
+    );
     await removeNewSnapshots(node, before, layout).catch((e: Error) => ctx.note(e.message));
   }
   const record: FullRecord = {
@@ -72,19 +93,52 @@ export async function backupFullSnapshot(ctx: BackupContext): Promise<BackupResu
     collections: layout.collections.map((c) => ({ ...c, ...(configs.has(c.name) ? { config: configs.get(c.name) } : {}) })),
     aliases: layout.aliases,
   };
-  const result: BackupResult = { details: { version, full: record } };
-  if (ctx.fingerprintScope !== 'none') {
-    ctx.progress.phase('fingerprint');
-    result.fingerprint = await fingerprintCollections(node, record.collections.map((c) => c.name), ctx.fingerprintScope);
-  }
+  const sharded = record.collections.filter((c) => shardsOf(c.config) > 1);
+  if (sharded.length > 0) ctx.note(`${sharded.map((c) => `${c.name} (${shardsOf(c.config)} shards)`).join(', ')}: Qdrant cuts the shards of a collection one after another, so under writes a collection is consistent per shard, not at one moment`);
+  const result: BackupResult = { details: { version, full: record, consistencyScope: QDRANT_CONSISTENCY_SCOPE } };
+  if (fingerprint) result.fingerprint = fingerprint;
   return result;
+}
+
+/**
+ * The fingerprint of what the archive holds (qdrant-moment.ts): collections
+ * unchanged between just before and just after the snapshot keep the live
+ * fingerprint; those that changed are restored from the archive, still on
+ * the node, into a scratch collection and fingerprinted there.
+ */
+async function snapshotFingerprint(ctx: BackupContext, node: QdrantNode, snap: { name: string; size: number; checksum?: string | null }, layout: FullSnapshotLayout, before: Fingerprint, scope: FingerprintScope): Promise<Fingerprint> {
+  const names = layout.collections.map((c) => c.name);
+  const after = await fingerprintCollections(node, names, scope);
+  const parts: Fingerprint[] = [];
+  for (const c of layout.collections) {
+    const one = (fp: Fingerprint): Fingerprint => ({ scope, items: { [c.name]: fp.items[c.name]! }, definitions: { [c.name]: fp.definitions?.[c.name] ?? {} } });
+    if (before.items[c.name] && sameFingerprint(one(before), one(after))) {
+      parts.push(one(after));
+      continue;
+    }
+    ctx.note(`${c.name} changed while the full snapshot was cut: its fingerprint was read from the snapshot itself, restored into a scratch collection`);
+    const open = async (): Promise<Readable> => {
+      const archive = await downloadChecked(node, `the full snapshot ${snap.name}`, `/snapshots/${encodeURIComponent(snap.name)}`, snap, ctx.signal);
+      const member = new PassThrough();
+      void forEachMember(archive, async (m, body) => {
+        if (m.path === c.file) await pipeline(body, member);
+        else body.resume();
+      }).then(
+        () => member.writableEnded || member.destroy(new Error(`the full snapshot holds no ${c.file}`)),
+        (e: Error) => member.destroy(e),
+      );
+      return member;
+    };
+    parts.push(await fingerprintOfSnapshot(node, ctx, c.name, open, c.sha256, scope, one(after)));
+  }
+  return mergeFingerprints(scope, parts);
 }
 
 /** GET /cluster: `{ status: "disabled" }`, or enabled with its peers. A full snapshot holds only this node's shards. */
 export async function clusterPeers(node: QdrantNode): Promise<number> {
   let res: Response;
   try {
-    res = await fetch(`${node.location}/cluster`, { headers: node.headers() });
+    res = await fetch(`${node.location}/cluster`, { headers: node.headers(), signal: AbortSignal.timeout(stallMs()) });
   } catch (cause) {
     throw qdrantError(node, 'read the cluster status (GET /cluster)', cause);
   }

@@ -19,7 +19,8 @@ export async function qdrantScratchTarget(ctx: ScratchContext): Promise<ScratchT
   const node = connectQdrant(ctx.source);
   return {
     target: ctx.source,
-    options: { rename },
+    // alias_prefix: the collections' aliases come back under the scratch prefix too (qdrant-aliases.ts).
+    options: { rename, alias_prefix: ctx.prefix },
     describe: `${node.location} (${Object.values(rename).join(', ')})`,
     cleanup: async () => {
       for (const name of (await listCollections(node)).filter((n) => n.startsWith(ctx.prefix))) {

@@ -10,7 +10,8 @@ export function qdrantStrategies(version: string, peers: number): StrategyOffer[
     {
       name: 'snapshot',
       consistency: 'engine-snapshot',
-      summary: 'per-collection snapshots through the API, downloaded with their sha256 checked, restored by upload with priority=snapshot',
+      // engine-snapshot as DESIGN.md defines it: per shard. The manifest's details.consistencyScope says so in words.
+      summary: 'per-collection snapshots through the API (consistent per shard), downloaded with their sha256 checked, restored by upload with priority=snapshot, aliases recreated',
       requirements: [{ what: 'Qdrant answering on its REST port', met: true, detail: `version ${version}` }],
       // A collection snapshot restores only on the same minor version.
       restoresIntoNewer: false,
@@ -18,7 +19,7 @@ export function qdrantStrategies(version: string, peers: number): StrategyOffer[
     {
       name: 'full-snapshot',
       consistency: 'engine-snapshot',
-      summary: 'one full-storage snapshot (every collection and the aliases), sha256 checked; restored by uploading the collection snapshots it holds (or at start: qdrant --storage-snapshot FILE)',
+      summary: 'one full-storage snapshot (every collection and the aliases; consistent per shard), sha256 checked; restored by uploading the collection snapshots it holds (or at start: qdrant --storage-snapshot FILE)',
       requirements: [
         {
           what: 'a single-node deployment',

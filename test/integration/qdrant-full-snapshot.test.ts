@@ -67,7 +67,8 @@ describe('qdrant full-snapshot strategy (fake Qdrant)', () => {
     const to = ['--target', `src=qdrant://127.0.0.1:${target.port}`];
     const first = await holdfast(['restore', snapshot, '--json', ...to], env);
     expect(first.code, first.stderr + first.stdout).toBe(0);
-    expect(first.json<Doc>().services[0]!.fingerprint).toMatchObject({ equal: true, compared: 2 });
+    // 2 collections' points, and their definitions (config, payload indexes, aliases).
+    expect(first.json<Doc>().services[0]!.fingerprint).toMatchObject({ equal: true, compared: 4 });
     expect(target.lastUpload()).toMatchObject({ priority: 'snapshot', checksum: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(target.aliases()).toEqual({ 'docs-current': 'docs' });
 
@@ -95,14 +96,14 @@ describe('qdrant full-snapshot strategy (fake Qdrant)', () => {
     expect(source.aliases()).toEqual({ 'docs-current': 'docs' });
   });
 
-  test('restore under new names (--rename-pattern) next to the originals: fingerprints compared by original name, aliases left alone', async () => {
+  test('restore under new names (--rename-pattern) next to the originals: fingerprints compared by original name, aliases renamed alike', async () => {
     const service = ['--service', `src=qdrant://127.0.0.1:${source.port}`];
     const res = await holdfast(['restore', snapshot, '--json', ...service, '--rename-pattern', '(.+)', '--rename-replacement', 'restored_$1'], env);
     expect(res.code, res.stderr + res.stdout).toBe(0);
-    expect(res.json<Doc>().services[0]!.fingerprint).toMatchObject({ equal: true, compared: 2 });
+    expect(res.json<Doc>().services[0]!.fingerprint).toMatchObject({ equal: true, compared: 4 });
     const names = (await client.getCollections()).collections.map((c) => c.name).sort();
     expect(names).toEqual(['docs', 'images', 'restored_docs', 'restored_images']);
-    expect(source.aliases()).toEqual({ 'docs-current': 'docs' });
+    expect(source.aliases()).toEqual({ 'docs-current': 'docs', 'restored_docs-current': 'restored_docs' });
     const clash = await holdfast(['restore', snapshot, ...service, '--rename-pattern', '.+', '--rename-replacement', 'same'], env);
     expect(clash.code).toBe(2);
     expect(clash.stderr).toMatch(/maps both docs and images to same/);

@@ -49,7 +49,8 @@ describe('restore test: qdrant snapshot (fake Qdrant)', () => {
     const id = await backup();
     const before = await sourceState();
     const result = await holdfast(['verify', id, '--restore-test', '--json'], env);
-    expectRestoreTestPassed(result, 'src', '2 objects equal (full)');
+    // 2 collections: their points and their definitions.
+    expectRestoreTestPassed(result, 'src', '4 objects equal (full)');
     expect(node.lastUpload()?.priority).toBe('snapshot');
     expect(await sourceState()).toEqual(before);
     expect(await scratch()).toEqual([]);
