@@ -1,13 +1,16 @@
 import type { ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import { sameServerScratchTarget } from '../../src/core/scratch-names.js';
 import { physicalScratchTarget } from './mysql-scratch-server.js';
+import { dumpScratchServer } from './mysql-scratch-dump-server.js';
 import { ident, mysqlTarget, rows, withConnection, type MyTarget } from './mysql-connection.js';
 
 /** MySQL and MariaDB take database names of up to 64 characters. */
 const MAX_NAME_BYTES = 64;
 
 /**
- * A restore test of a `dump` snapshot: each database is loaded into a
+ * A restore test of a `dump` snapshot: on a throwaway server under the
+ * original names when one of the backup's series is installed
+ * (mysql-scratch-dump-server.ts); otherwise each database is loaded into a
  * temporary database `holdfast_scratch_<run>_<name>` on the source's server
  * (the restore's database mapping, `rename`); accounts are not applied, they
  * are the live ones. Cleanup drops every database of the run. Physical
@@ -16,6 +19,8 @@ const MAX_NAME_BYTES = 64;
 export async function mysqlScratchTarget(ctx: ScratchContext): Promise<ScratchTarget | undefined> {
   if (ctx.strategy === 'physical') return physicalScratchTarget(ctx);
   if (ctx.strategy !== 'dump') return undefined;
+  const server = await dumpScratchServer(ctx);
+  if (server) return server;
   const t = mysqlTarget(ctx.source);
   return sameServerScratchTarget(ctx, { maxNameBytes: MAX_NAME_BYTES, restoreOptions: { globals: false }, drop: () => dropScratchDatabases(t, ctx.prefix) });
 }

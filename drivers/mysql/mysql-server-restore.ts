@@ -1,0 +1,62 @@
+import { HoldfastError } from '../../src/core/errors.js';
+import type { RestoreContext } from '../../src/core/driver.js';
+import { dropCreated, type AccountsOutcome } from './mysql-accounts.js';
+import type { Connection, MyTarget } from './mysql-connection.js';
+
+/**
+ * What a restore of several databases says when it stops part-way, and what
+ * it says about accounts when it ends. Databases are replaced one by one
+ * (each through its own scratch database), so a failure leaves some
+ * replaced and others not: the error names both lists. Accounts the restore
+ * created are dropped again unless the user asked to keep them
+ * (`--option keep_accounts=true`).
+ */
+export async function partialFailure(
+  ctx: RestoreContext,
+  t: MyTarget,
+  admin: Connection,
+  o: { error: unknown; replaced: string[]; plan: string[]; accounts: AccountsOutcome | undefined },
+): Promise<HoldfastError> {
+  const keep = ctx.options.keep_accounts === true || ctx.options.keep_accounts === 'true';
+  let accounts = '';
+  if (o.accounts && o.accounts.created.length > 0) {
+    if (keep) accounts = `; the ${o.accounts.created.length} accounts it created are kept (keep_accounts)`;
+    else {
+      const dropped = await dropCreated(admin, o.accounts);
+      const left = o.accounts.created.length - dropped.length;
+      accounts = `; the ${dropped.length} accounts it created were removed${left > 0 ? `, ${left} could not be` : ''}`;
+    }
+  }
+  const notReplaced = o.plan.filter((d) => !o.replaced.includes(d));
+  const cause = o.error as Error;
+  const base = cause instanceof HoldfastError ? cause.message : trimmed(cause?.message ?? String(o.error));
+  const where = o.plan.length > 1 || accounts ? ` (replaced: ${o.replaced.join(', ') || 'none'}; not replaced: ${notReplaced.join(', ') || 'none'}${accounts})` : '';
+  if (cause instanceof HoldfastError) {
+    return new HoldfastError(cause.code, `${notReplaced[0] ? `restoring ${notReplaced[0]}: ` : ''}${base}${where}`, {
+      service: t.service,
+      driver: 'mysql',
+      ...(cause.hint ? { hint: cause.hint } : {}),
+      cause,
+    });
+  }
+  return new HoldfastError('internal', `restoring ${notReplaced[0] ?? 'the grants'} failed: ${base}${where}`, {
+    service: t.service,
+    driver: 'mysql',
+    hint: 'the databases not replaced are as they were; restore them again once the cause is fixed',
+    cause,
+  });
+}
+
+/** A server error on one line, at most 300 characters. */
+export function trimmed(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+export function accountsNote(a: AccountsOutcome, sameServer: boolean): string {
+  const parts = [`accounts: ${a.applied} statements applied, ${a.skipped} skipped (accounts that exist on the target are left as they are)`];
+  if (a.renamed > 0) parts.push(`${a.renamed} grants rewritten to the new database names${sameServer ? ' for the live accounts' : ''}`);
+  if (a.elsewhere > 0) parts.push(`${a.elsewhere} grants on databases not restored now are left for their restore`);
+  if (a.failed.length > 0) parts.push(`${a.failed.length} failed: ${a.firstError}`);
+  return parts.join(', ');
+}

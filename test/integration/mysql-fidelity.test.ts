@@ -1,0 +1,155 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { mysqlDriver } from '../../drivers/mysql/mysql-driver.js';
+import { compareFingerprints } from '../../src/core/fingerprint.js';
+import { parseEndpoint } from '../../src/core/service.js';
+import { mariadbBinary, startMariadb, type MariadbServer } from '../servers/mariadb.js';
+import { holdfast, savedSnapshot } from '../support/cli.js';
+import { mysqlQuery, mysqlUrl } from '../support/mysql-sample.js';
+import { expectRestoreTestPassed } from '../support/restore-test-support.js';
+
+/**
+ * Issue 11, MariaDB: the hard cases of fixtures/mysql/hard-cases.sql and the
+ * bookshop sample (fixtures/mysql/bookshop.sql) restored whole-server onto a
+ * fresh server, in place with --force, one database at a time, under a new
+ * name and through the restore test. Pass: the fingerprints (rows and
+ * definitions) are equal AND an independent check agrees: mariadb-dump
+ * --no-data of source and target, SHOW CREATE DATABASE and SHOW GRANTS,
+ * normalized and compared here. Then the proof is shown to fail: each
+ * property changed on the target is named by the comparison.
+ */
+const DATABASES = ['bookshop', 'fid_a_reports', 'fid_app'];
+const ACCOUNTS = ["'fid_definer'@'localhost'", "'fid_reader'@'%'", 'fid_role'];
+
+interface RestoreDoc {
+  status: string;
+  services: Array<{ status: string; notes: string[]; fingerprint?: { equal: boolean; compared: number; differences: string[] }; error?: { code: string; message: string } }>;
+}
+
+async function load(server: MariadbServer, file: string): Promise<void> {
+  await mysqlQuery(server, await readFile(join('fixtures/mysql', file), 'utf8'));
+}
+
+/** The engine's own view of one database: schema-only dump and SHOW CREATE DATABASE, normalized; `as` names it as recorded. */
+function schemaDump(server: MariadbServer, db: string, as = db): string {
+  const r = spawnSync(
+    mariadbBinary('mariadb-dump'),
+    ['-h127.0.0.1', `-P${server.port}`, '-uroot', '--no-data', '--routines', '--events', '--triggers', '--skip-comments', '--skip-dump-date', '--databases', db],
+    { env: { ...process.env, MYSQL_PWD: server.rootPassword }, encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(r.stderr);
+  return r.stdout
+    .replace(/ AUTO_INCREMENT=\d+/g, '')
+    .split(`\`${db}\``)
+    .join(`\`${as}\``);
+}
+
+async function grants(server: MariadbServer): Promise<string[]> {
+  const out: string[] = [];
+  for (const a of ACCOUNTS) for (const g of await mysqlQuery<Record<string, string>>(server, `SHOW GRANTS FOR ${a}`)) out.push(String(Object.values(g)[0]));
+  return out.sort();
+}
+
+async function dropFixture(server: MariadbServer): Promise<void> {
+  await mysqlQuery(server, `DROP DATABASE IF EXISTS bookshop; DROP DATABASE IF EXISTS fid_a_reports; DROP DATABASE IF EXISTS fid_app; DROP USER IF EXISTS 'fid_definer'@'localhost', 'fid_reader'@'%'; DROP ROLE IF EXISTS fid_role;`);
+}
+
+function service(server: MariadbServer) {
+  return { name: 'probe', engine: 'mysql', endpoint: parseEndpoint(`mysql://root:${encodeURIComponent(server.rootPassword)}@127.0.0.1:${server.port}/`, true, 'probe'), options: { databases: DATABASES }, origin: 'flag' as const };
+}
+
+describe('mysql fidelity: restores bring back everything, and the proof notices when they do not', () => {
+  let source: MariadbServer;
+  let other: MariadbServer;
+  let work: string;
+  let env: Record<string, string>;
+  let snapshot: string;
+  let before: Record<string, string>;
+  let sourceGrants: string[];
+
+  beforeAll(async () => {
+    const started = await Promise.allSettled([startMariadb(), startMariadb()]);
+    [source, other] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined!));
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    await load(source, 'hard-cases.sql');
+    await load(source, 'bookshop.sql');
+    before = Object.fromEntries(DATABASES.map((d) => [d, schemaDump(source, d)]));
+    sourceGrants = await grants(source);
+    work = await mkdtemp(join(tmpdir(), 'holdfast-mysql-fidelity-'));
+    env = { HOLDFAST_REPO: join(work, 'repo'), HOLDFAST_SRC_PASSWORD: source.rootPassword, HOLDFAST_SRC_TARGET_PASSWORD: other.rootPassword };
+    snapshot = savedSnapshot(await holdfast(['backup', '--json', '--fingerprint', 'full', '--service', `src=${mysqlUrl(source)}`], env));
+  });
+  afterAll(async () => {
+    await Promise.all([source?.stop(), other?.stop()]);
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const restore = async (args: string[], into: MariadbServer = other) => {
+    const r = await holdfast(['restore', snapshot, '--json', ...args], { ...env, HOLDFAST_SRC_TARGET_PASSWORD: into.rootPassword });
+    return { r, doc: r.json<RestoreDoc>() };
+  };
+
+  test('whole server onto a fresh server: cross-database view, definer view, history, grants, database properties', async () => {
+    const { r, doc } = await restore(['--target', `src=${mysqlUrl(other)}`]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(doc.services[0]!.fingerprint).toMatchObject({ equal: true, differences: [] });
+    for (const d of DATABASES) expect(schemaDump(other, d)).toBe(before[d]);
+    expect(await grants(other)).toEqual(sourceGrants);
+    expect(await mysqlQuery(other, 'SELECT (SELECT COUNT(*) FROM fid_app.prices FOR SYSTEM_TIME ALL) AS h, (SELECT SUM(gross) FROM fid_app.taxed) AS g')).toEqual([{ h: '140', g: '162.59' }]);
+  });
+
+  test('the proof fails when a grant, a collation, a comment or the history differs on the target', async () => {
+    const recorded = await mysqlDriver.fingerprint(service(source), 'full');
+    expect(compareFingerprints(recorded, await mysqlDriver.fingerprint(service(other), 'full')).equal).toBe(true);
+    await mysqlQuery(
+      other,
+      `REVOKE UPDATE (note) ON fid_app.orders FROM 'fid_reader'@'%';
+       ALTER DATABASE fid_a_reports COLLATE utf8mb4_general_ci;
+       ALTER DATABASE fid_app COMMENT 'changed';
+       DELETE HISTORY FROM fid_app.prices;`,
+    );
+    const { differences } = compareFingerprints(recorded, await mysqlDriver.fingerprint(service(other), 'full'));
+    expect(differences.join('\n')).toContain(`fid_app.orders: column grants missing after restore (was "'fid_reader'@'%': UPDATE(note)")`);
+    expect(differences.join('\n')).toContain('fid_a_reports: collation is "utf8mb4_general_ci" after restore, "utf8mb4_bin" at backup');
+    expect(differences.join('\n')).toContain('fid_app: comment is "changed" after restore, "orders of the app" at backup');
+    expect(differences.join('\n')).toMatch(/fid_app\.prices: history rows is "90 \(checksum \d+\)" after restore, "140 \(checksum \d+\)" at backup/);
+  });
+
+  test('one database at a time onto a fresh server: grants on each come with it', async () => {
+    await dropFixture(other);
+    for (const db of ['fid_app', 'fid_a_reports', 'bookshop']) {
+      const { r, doc } = await restore(['--database', db, '--target', `src=${mysqlUrl(other)}`]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(doc.services[0]!.fingerprint).toMatchObject({ equal: true });
+    }
+    for (const d of DATABASES) expect(schemaDump(other, d)).toBe(before[d]);
+    expect(await grants(other)).toEqual(sourceGrants);
+  });
+
+  test('under a new name on the same server: the definer view works, grants follow the name, and the restore says so', async () => {
+    const { r, doc } = await restore(['--database', 'fid_app', '--target', `src=${mysqlUrl(source, 'fid_app_copy')}`], source);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(doc.services[0]!.fingerprint).toMatchObject({ equal: true });
+    expect(doc.services[0]!.notes.join('\n')).toMatch(/grants rewritten to the new database names/);
+    expect(schemaDump(source, 'fid_app_copy', 'fid_app')).toBe(before.fid_app);
+    expect(await mysqlQuery(source, 'SELECT SUM(gross) AS g FROM fid_app_copy.taxed')).toEqual([{ g: '162.59' }]);
+    await mysqlQuery(source, 'DROP DATABASE fid_app_copy');
+  });
+
+  test('in place with --force', async () => {
+    const { r, doc } = await restore(['--force'], source);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(doc.services[0]!.fingerprint).toMatchObject({ equal: true });
+    for (const d of DATABASES) expect(schemaDump(source, d)).toBe(before[d]);
+    expect(await grants(source)).toEqual(sourceGrants);
+  });
+
+  test('the restore test passes a good snapshot', async () => {
+    const result = await holdfast(['verify', snapshot, '--restore-test', '--json'], env);
+    expectRestoreTestPassed(result, 'src');
+  });
+});
