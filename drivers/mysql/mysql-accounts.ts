@@ -72,6 +72,8 @@ export interface AccountsOutcome {
   renamed: number;
   /** Grants on databases of the snapshot that this restore does not bring (one database at a time): they come with theirs. */
   elsewhere: number;
+  /** Accounts of the target that share a name with the snapshot's but are not its own: their grants on restored databases were not applied. */
+  withheld: string[];
 }
 
 /** Which databases a restore brings: recorded name → restored name, and the snapshot's whole list. */
@@ -104,7 +106,7 @@ export async function restoreAccounts(c: Connection, artifacts: ArtifactSource, 
   const existing = await rows<{ u: string; h: string }>(c, 'SELECT User AS u, Host AS h FROM mysql.user');
   const exists = new Set(existing.map((a) => `${a.u}@${a.h}`));
   const own = scope.sameServer ? new Set<string>() : await ownAccounts(c, statements, exists);
-  const outcome: AccountsOutcome = { applied: 0, skipped: 0, failed: [], created: [], deferred: [], renamed: 0, elsewhere: 0 };
+  const outcome: AccountsOutcome = { applied: 0, skipped: 0, failed: [], created: [], deferred: [], renamed: 0, elsewhere: 0, withheld: [] };
   for (const statement of statements) {
     const account = statementAccount(statement);
     const on = grantOn(statement);
@@ -115,7 +117,10 @@ export async function restoreAccounts(c: Connection, artifacts: ArtifactSource, 
         if (await apply(c, on.rewrite(to), outcome)) outcome.renamed++;
       } else if (on && to !== undefined && to !== on.database) defer(outcome, on.rewrite(to), true);
       else outcome.skipped++;
-    } else if (account && isExisting(account, exists) && !own.has(key(account))) outcome.skipped++;
+    } else if (account && isExisting(account, exists) && !own.has(key(account))) {
+      outcome.skipped++;
+      if (on && to !== undefined && !outcome.withheld.includes(show(account))) outcome.withheld.push(show(account));
+    }
     else if (on && to !== undefined) {
       // Database-level grants go first: a definer's view or routine is checked against them while loading.
       const text = to === on.database ? statement : on.rewrite(to);
@@ -160,6 +165,7 @@ export async function dropCreated(c: Connection, outcome: AccountsOutcome): Prom
   return dropped;
 }
 
+const show = (a: AccountName) => (a.host === undefined ? a.user : `${a.user}@${a.host}`);
 const key = (a: AccountName) => `${a.user}@${a.host ?? ''}`;
 const normal = (s: string) => s.replace(/^\/\*M?!\d*\s*/, '').replace(/\*\/\s*$/, '').replace(/;\s*$/, '').replace(/\s+/g, ' ').trim();
 

@@ -57,6 +57,7 @@ export function accountsNote(a: AccountsOutcome, sameServer: boolean): string {
   const parts = [`accounts: ${a.applied} statements applied, ${a.skipped} skipped (accounts that exist on the target are left as they are)`];
   if (a.renamed > 0) parts.push(`${a.renamed} grants rewritten to the new database names${sameServer ? ' for the live accounts' : ''}`);
   if (a.elsewhere > 0) parts.push(`${a.elsewhere} grants on databases not restored now are left for their restore`);
+  if (a.withheld.length > 0) parts.push(`grants on the restored databases not given to ${a.withheld.join(', ')}: an account of that name exists on the target with other credentials or grants (the comparison names them; --accept DB:grants if intended)`);
   if (a.failed.length > 0) parts.push(`${a.failed.length} failed: ${a.firstError}`);
   return parts.join(', ');
 }
