@@ -33,7 +33,7 @@ export async function backupAccounts(ctx: BackupContext, t: MyTarget, facts: Ser
   } catch (error) {
     if (error instanceof HoldfastError && (error.code === 'auth' || error.code === 'not-found' || error.code === 'connect')) throw error;
     const message = (error as Error).message;
-    ctx.note(`accounts and grants were not saved: ${/denied/i.test(message) ? `${t.user} may not read them (it needs SELECT on mysql.*)` : message}`);
+    ctx.note(`accounts and grants were not saved (the definitions fingerprint leaves grants out): ${/denied/i.test(message) ? `${t.user} may not read them (it needs SELECT on mysql.*)` : message}`);
     return false;
   }
 }

@@ -29,6 +29,8 @@ export interface DefinitionsOptions {
   scope: FingerprintScope;
   /** This server's database name → the recorded name. */
   rename?: Record<string, string>;
+  /** False when the snapshot holds no accounts (the backup user could not read them): grants are left out on both sides. */
+  grants?: boolean;
 }
 
 export async function readDefinitions(c: Connection, database: string, o: DefinitionsOptions, defs: Definitions = {}): Promise<Definitions> {
@@ -111,7 +113,7 @@ export async function readDefinitions(c: Connection, database: string, o: Defini
 
   await readConstraints(c, database, (t, property, value) => put(at(t), property, value));
   await readCodeDefinitions(c, database, (path, property, value) => put(at(path), property, value));
-  await readGrantDefinitions(c, database, (path, property, value) => put(path === '' ? recorded : at(path), property, value));
+  if (o.grants !== false) await readGrantDefinitions(c, database, (path, property, value) => put(path === '' ? recorded : at(path), property, value));
   for (const t of versioned) put(at(t), 'history rows', await historyRows(c, database, t, o.scope));
   return defs;
 }

@@ -80,7 +80,7 @@ export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<B
     const dumped: DumpedDatabase[] = [];
     for (const [index, db] of databases.entries()) {
       const mine = outside.filter((x) => x.database === db.name);
-      dumped.push(await dumpDatabase(ctx, t, { facts, dump, files, db, index, fingerprint, lockTables: lockOutside ? mine : [], more: more.get(db.name)! }));
+      dumped.push(await dumpDatabase(ctx, t, { facts, dump, files, db, index, fingerprint, lockTables: lockOutside ? mine : [], more: more.get(db.name)!, grants: accounts }));
     }
     const exact = dumped.every((d) => d.snapshotConfirmedBy !== undefined) && (outside.length === 0 || lockOutside);
     return {
@@ -116,6 +116,8 @@ interface DumpJob {
   fingerprint: Fingerprint | undefined;
   lockTables: TableEngine[];
   more: DatabaseDumpFacts;
+  /** Whether the accounts were saved: without them grants cannot come back, and the definitions leave them out. */
+  grants: boolean;
 }
 
 async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Promise<DumpedDatabase> {
@@ -151,7 +153,7 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
       exited: () => exited,
     });
     for (const problem of hold.problems) ctx.note(`${db.name}: ${problem}`);
-    const [, fingerprinted] = await Promise.allSettled([artifact!, snapshot ? fingerprintInSnapshot(snapshot, db.name, fingerprint!) : Promise.resolve()]);
+    const [, fingerprinted] = await Promise.allSettled([artifact!, snapshot ? fingerprintInSnapshot(snapshot, db.name, fingerprint!, job.grants) : Promise.resolve()]);
     await artifact!;
     if (fingerprinted.status === 'rejected') throw fingerprinted.reason;
     return {
@@ -175,9 +177,9 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
 }
 
 /** Rows and definitions, both in the snapshot lined up with the dump's. */
-async function fingerprintInSnapshot(c: Connection, database: string, fingerprint: Fingerprint): Promise<void> {
+async function fingerprintInSnapshot(c: Connection, database: string, fingerprint: Fingerprint, grants: boolean): Promise<void> {
   await fingerprintDatabase(c, database, fingerprint.scope, fingerprint.items);
-  await readDefinitions(c, database, { scope: fingerprint.scope }, fingerprint.definitions);
+  await readDefinitions(c, database, { scope: fingerprint.scope, grants }, fingerprint.definitions);
 }
 
 async function openSnapshot(c: Connection): Promise<void> {

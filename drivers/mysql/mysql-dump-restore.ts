@@ -115,7 +115,7 @@ export async function restoreDump(ctx: RestoreContext): Promise<RestoreResult> {
       await withConnection(t, item.to, async (c) => {
         const items = await fingerprintDatabase(c, item.to, fingerprint.scope);
         for (const [key, value] of Object.entries(items)) fingerprint.items[`${item.db.name}${key.slice(item.to.length)}`] = value;
-        if (fingerprint.definitions) await readDefinitions(c, item.to, { scope: fingerprint.scope, rename }, fingerprint.definitions);
+        if (fingerprint.definitions) await readDefinitions(c, item.to, { scope: fingerprint.scope, rename, grants: hasAccounts }, fingerprint.definitions);
       });
     }
     return {
