@@ -150,19 +150,28 @@ export async function applyDeferred(c: Connection, outcome: AccountsOutcome): Pr
   for (const statement of outcome.deferred.splice(0)) await apply(c, statement, outcome);
 }
 
-/** A failed restore removes the accounts it created (unless asked to keep them). */
-export async function dropCreated(c: Connection, outcome: AccountsOutcome): Promise<string[]> {
+/** A failed restore removes the accounts it created (unless asked to keep them); returns the names of those it removed. */
+export async function dropCreated(c: Connection, outcome: AccountsOutcome): Promise<{ dropped: string[]; left: string[] }> {
   const dropped: string[] = [];
-  for (const a of [...outcome.created].reverse()) {
+  const left: string[] = [];
+  for (const a of await createdAccounts(c, outcome)) {
     const name = a.role || a.host === undefined ? literal(a.user) : `${literal(a.user)}@${literal(a.host)}`;
-    try {
-      await c.query(`DROP ${a.role ? 'ROLE' : 'USER'} IF EXISTS ${name}`);
-      dropped.push(a.host === undefined ? a.user : `${a.user}@${a.host}`);
-    } catch {
-      // Left for the message: the caller names what was not removed.
-    }
+    const ok = await c.query(`DROP ${a.role ? 'ROLE' : 'USER'} IF EXISTS ${name}`).then(() => true, () => false);
+    (ok ? dropped : left).push(show(a));
   }
-  return dropped;
+  return { dropped, left };
+}
+
+/** The accounts this restore created that are still there (the dump's own helper role drops itself). */
+export async function createdAccounts(c: Connection, outcome: AccountsOutcome): Promise<Array<AccountName & { role: boolean }>> {
+  const present = new Set((await rows<{ u: string; h: string }>(c, 'SELECT User AS u, Host AS h FROM mysql.user')).map((a) => `${a.u}@${a.h}`));
+  const seen = new Set<string>();
+  return outcome.created.filter((a) => {
+    const k = key(a);
+    if (seen.has(k) || !isExisting(a, present)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 const show = (a: AccountName) => (a.host === undefined ? a.user : `${a.user}@${a.host}`);

@@ -1,6 +1,6 @@
 import { HoldfastError } from '../../src/core/errors.js';
 import type { RestoreContext } from '../../src/core/driver.js';
-import { dropCreated, type AccountsOutcome } from './mysql-accounts.js';
+import { createdAccounts, dropCreated, type AccountsOutcome } from './mysql-accounts.js';
 import type { Connection, MyTarget } from './mysql-connection.js';
 
 /**
@@ -19,12 +19,14 @@ export async function partialFailure(
 ): Promise<HoldfastError> {
   const keep = ctx.options.keep_accounts === true || ctx.options.keep_accounts === 'true';
   let accounts = '';
-  if (o.accounts && o.accounts.created.length > 0) {
-    if (keep) accounts = `; the ${o.accounts.created.length} accounts it created are kept (keep_accounts)`;
-    else {
-      const dropped = await dropCreated(admin, o.accounts);
-      const left = o.accounts.created.length - dropped.length;
-      accounts = `; the ${dropped.length} accounts it created were removed${left > 0 ? `, ${left} could not be` : ''}`;
+  if (o.accounts) {
+    if (keep) {
+      const kept = (await createdAccounts(admin, o.accounts)).map((a) => (a.host === undefined ? a.user : `${a.user}@${a.host}`));
+      if (kept.length > 0) accounts = `; the accounts it created are kept (keep_accounts): ${kept.join(', ')}`;
+    } else {
+      const { dropped, left } = await dropCreated(admin, o.accounts);
+      if (dropped.length > 0) accounts = `; the accounts it created were removed: ${dropped.join(', ')}`;
+      if (left.length > 0) accounts += `; could not remove: ${left.join(', ')}`;
     }
   }
   const notReplaced = o.plan.filter((d) => !o.replaced.includes(d));

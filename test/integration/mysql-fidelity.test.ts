@@ -164,4 +164,29 @@ describe('mysql fidelity: restores bring back everything, and the proof notices 
     const result = await holdfast(['verify', snapshot, '--restore-test', '--json'], env);
     expectRestoreTestPassed(result, 'src');
   });
+
+  test('a restore that fails part-way names the databases replaced and not, and removes the accounts it created unless kept', async () => {
+    await dropFixture(other);
+    // fid_analytics on the target cannot be dropped: a table of another database refers to it.
+    await mysqlQuery(
+      other,
+      'CREATE DATABASE fid_analytics; CREATE TABLE fid_analytics.runs (id INT PRIMARY KEY); CREATE DATABASE holder; CREATE TABLE holder.child (r INT, FOREIGN KEY (r) REFERENCES fid_analytics.runs (id));',
+    );
+    const accounts = () => mysqlQuery<{ u: string }>(other, "SELECT User AS u FROM mysql.user WHERE User LIKE 'fid\\_%' ORDER BY 1");
+    const { r, doc } = await restore(['--force', '--target', `src=${mysqlUrl(other)}`]);
+    expect(r.code).toBe(1);
+    const message = doc.services[0]!.error!.message;
+    expect(message).toMatch(/^restoring fid_analytics: /);
+    expect(message).toMatch(/foreign key constraint fails/);
+    expect(message).toMatch(/\(replaced: bookshop, fid_app; not replaced: fid_analytics; the accounts it created were removed: [^)]*fid_definer@localhost, fid_reader@%, fid_role\)$/);
+    expect(await accounts()).toEqual([]);
+    await mysqlQuery(other, 'DROP DATABASE bookshop; DROP DATABASE fid_app');
+
+    const kept = await restore(['--force', '--option', 'keep_accounts=true', '--target', `src=${mysqlUrl(other)}`]);
+    expect(kept.r.code).toBe(1);
+    expect(kept.doc.services[0]!.error!.message).toMatch(/the accounts it created are kept \(keep_accounts\): [^)]*fid_definer@localhost, fid_reader@%, fid_role\)$/);
+    expect((await accounts()).map((a) => a.u)).toEqual(['fid_definer', 'fid_reader', 'fid_role']);
+    await mysqlQuery(other, 'DROP DATABASE holder; DROP DATABASE IF EXISTS fid_analytics__holdfast');
+    await dropFixture(other);
+  });
 });
