@@ -7,7 +7,7 @@ import { alterDatabase, createDatabase, readDatabaseProperties, type DatabasePro
 import { readDefinitions } from './mysql-definitions.js';
 import { borrowDatabaseGrants } from './mysql-grants.js';
 import { loadOrder } from './mysql-load-order.js';
-import { accountsNote, partialFailure } from './mysql-server-restore.js';
+import { accountsNote, partialFailure, trimmedToolExit } from './mysql-server-restore.js';
 import { connect, ident, mysqlTarget, rows, where, withConnection, type Connection, type MyTarget } from './mysql-connection.js';
 import { defaultsFiles, type DefaultsFiles } from './mysql-defaults-file.js';
 import type { DumpedDatabase } from './mysql-dump-backup.js';
@@ -231,5 +231,5 @@ async function loadDump(ctx: RestoreContext, t: MyTarget, client: ToolInfo, file
     args: [`--defaults-file=${optionFile}`, '--binary-mode', '--default-character-set=utf8mb4', '--max-allowed-packet=1073741824', `--database=${database}`],
     secrets: [t.password],
   });
-  checkMysqlToolExit(client.name, exit, t.service, 'the target was left as it was');
+  checkMysqlToolExit(client.name, trimmedToolExit(exit), t.service, 'the target was left as it was');
 }

@@ -1,5 +1,6 @@
 import { HoldfastError } from '../../src/core/errors.js';
 import type { RestoreContext } from '../../src/core/driver.js';
+import type { ToolExit } from '../../src/core/process.js';
 import { createdAccounts, dropCreated, type AccountsOutcome } from './mysql-accounts.js';
 import type { Connection, MyTarget } from './mysql-connection.js';
 
@@ -47,6 +48,17 @@ export async function partialFailure(
     hint: 'the databases not replaced are as they were; restore them again once the cause is fixed',
     cause,
   });
+}
+
+/**
+ * The client's stderr as a message shows it: the `ERROR nnnn` lines when
+ * there are any (the client echoes the failing statement before them, which
+ * may be a megabyte of INSERT), else the last lines; each at most 300 characters.
+ */
+export function trimmedToolExit(exit: ToolExit): ToolExit {
+  const lines = exit.stderr.split('\n').filter((l) => l.trim() !== '' && !/^-+$/.test(l.trim()));
+  const errors = lines.filter((l) => /^ERROR \d+/.test(l));
+  return { ...exit, stderr: (errors.length > 0 ? errors : lines.slice(-4)).map(trimmed).join('\n') };
 }
 
 /** A server error on one line, at most 300 characters. */

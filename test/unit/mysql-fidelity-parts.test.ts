@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { loadOrder } from '../../drivers/mysql/mysql-load-order.js';
+import { trimmedToolExit } from '../../drivers/mysql/mysql-server-restore.js';
 import { grantOn } from '../../drivers/mysql/mysql-sql-text.js';
 
 describe('grantOn: the database a grant names, and the same grant under a new name', () => {
@@ -31,5 +32,16 @@ describe('loadOrder: databases after those their views read', () => {
   });
   test('a cycle is named', () => {
     expect(() => loadOrder([item('a', ['b']), item('b', ['a'])], 's')).toThrow(/cycle \(a → b → a\)/);
+  });
+});
+
+describe('trimmedToolExit: the error of mariadb, not the statement it echoes', () => {
+  test('the ERROR lines only, each at most 300 characters', () => {
+    const stderr = `--------------\nINSERT INTO t VALUES ${'(1),'.repeat(100000)}(1)\n--------------\n\nERROR 1146 (42S02) at line 76: Table 'fid_app.customers' doesn't exist\n`;
+    expect(trimmedToolExit({ code: 1, signal: null, stderr }).stderr).toBe("ERROR 1146 (42S02) at line 76: Table 'fid_app.customers' doesn't exist");
+    expect(trimmedToolExit({ code: 1, signal: null, stderr: `ERROR 1 ${'x'.repeat(1000)}` }).stderr).toHaveLength(300);
+  });
+  test('without an ERROR line, the last lines', () => {
+    expect(trimmedToolExit({ code: 1, signal: null, stderr: 'a\nb\nc\nd\ne\n' }).stderr).toBe('b\nc\nd\ne');
   });
 });
