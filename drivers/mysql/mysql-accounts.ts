@@ -113,7 +113,9 @@ export async function restoreAccounts(c: Connection, artifacts: ArtifactSource, 
     const to = on ? scope.restored.get(on.database) : undefined;
     if (account && isSystem(account)) outcome.skipped++;
     else if (scope.sameServer) {
-      if (on && to !== undefined && to !== on.database && on.wholeDatabase) {
+      // Only live accounts get the grants of their database under its new name.
+      if (!account || !isExisting(account, exists)) outcome.skipped++;
+      else if (on && to !== undefined && to !== on.database && on.wholeDatabase) {
         if (await apply(c, on.rewrite(to), outcome)) outcome.renamed++;
       } else if (on && to !== undefined && to !== on.database) defer(outcome, on.rewrite(to), true);
       else outcome.skipped++;
