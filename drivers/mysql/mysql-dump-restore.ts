@@ -7,7 +7,7 @@ import { alterDatabase, createDatabase, readDatabaseProperties, type DatabasePro
 import { readDefinitions } from './mysql-definitions.js';
 import { borrowDatabaseGrants } from './mysql-grants.js';
 import { loadOrder } from './mysql-load-order.js';
-import { accountsNote, partialFailure, trimmedToolExit } from './mysql-server-restore.js';
+import { accountsNote, partialFailure, selfReferences, trimmedToolExit } from './mysql-server-restore.js';
 import { connect, ident, mysqlTarget, rows, where, withConnection, type Connection, type MyTarget } from './mysql-connection.js';
 import { defaultsFiles, type DefaultsFiles } from './mysql-defaults-file.js';
 import type { DumpedDatabase } from './mysql-dump-backup.js';
@@ -111,6 +111,10 @@ export async function restoreDump(ctx: RestoreContext): Promise<RestoreResult> {
       throw await partialFailure(ctx, t, admin, { error, replaced, plan: ordered.map((p) => p.to), accounts });
     }
     if (accounts) ctx.note(accountsNote(accounts, sameServer));
+    for (const item of plan.filter((p) => p.to !== p.db.name)) {
+      const named = selfReferences(ctx.recorded.fingerprint?.definitions, item.db.name);
+      if (named.length > 0) ctx.note(`${item.to}: ${named.length} objects name ${item.db.name} in their code and still act on it, not on ${item.to}: ${named.join(', ')}`);
+    }
     const rename = Object.fromEntries(plan.map((p) => [p.to, p.db.name]));
     for (const item of plan) {
       if (!ctx.recorded.fingerprint) break;

@@ -75,3 +75,20 @@ export function accountsNote(a: AccountsOutcome, sameServer: boolean): string {
   if (a.failed.length > 0) parts.push(`${a.failed.length} failed: ${a.firstError}`);
   return parts.join(', ');
 }
+
+/**
+ * Code that names its own database (`UPDATE shop.stock` in a procedure, a
+ * trigger written `ON shop.orders`): under a new name it still acts on the
+ * old database, and no rewrite can tell a name from text that merely looks
+ * like one. The restore names such objects. Views are not among them: the
+ * dump writes them without their own database's name.
+ */
+export function selfReferences(definitions: Record<string, Record<string, string>> | undefined, database: string): string[] {
+  if (!definitions) return [];
+  const escaped = database.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const named = new RegExp(`(^|[^\\w\`$])(\`${escaped.replace(/`/g, '``')}\`|${escaped})\\s*\\.`, 'i');
+  const code = ['body', 'statement', 'definition'];
+  return Object.entries(definitions)
+    .filter(([path, props]) => path.startsWith(`${database}.`) && props.kind === undefined && code.some((p) => props[p] !== undefined && named.test(props[p]!)))
+    .map(([path]) => path);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { loadOrder } from '../../drivers/mysql/mysql-load-order.js';
-import { trimmedToolExit } from '../../drivers/mysql/mysql-server-restore.js';
+import { selfReferences, trimmedToolExit } from '../../drivers/mysql/mysql-server-restore.js';
 import { grantOn } from '../../drivers/mysql/mysql-sql-text.js';
 
 describe('grantOn: the database a grant names, and the same grant under a new name', () => {
@@ -43,5 +43,21 @@ describe('trimmedToolExit: the error of mariadb, not the statement it echoes', (
   });
   test('without an ERROR line, the last lines', () => {
     expect(trimmedToolExit({ code: 1, signal: null, stderr: 'a\nb\nc\nd\ne\n' }).stderr).toBe('b\nc\nd\ne');
+  });
+});
+
+describe('selfReferences: code that names its own database', () => {
+  test('routines, triggers and events that qualify with their database are named; views and other databases are not', () => {
+    const defs = {
+      shop: { comment: '' },
+      'shop.orders': { kind: 'table' },
+      'shop.v': { kind: 'view', definition: 'select `shop`.`orders`.`id` AS `id` from `shop`.`orders`' },
+      'shop.procedure.restock': { body: 'UPDATE shop.stock SET copies = copies + n' },
+      'shop.trigger.t': { statement: 'SET NEW.x = (SELECT 1 FROM `shop`.`orders` LIMIT 1)' },
+      'shop.function.f': { body: 'RETURN x * 1.2' },
+      'shop.event.e': { definition: 'DELETE FROM workshop.log' },
+      'other.procedure.p': { body: 'UPDATE shop.stock SET copies = 0' },
+    };
+    expect(selfReferences(defs, 'shop')).toEqual(['shop.procedure.restock', 'shop.trigger.t']);
   });
 });
