@@ -76,3 +76,18 @@ export async function borrowDatabaseGrants(c: Connection, from: string, to: stri
     }
   };
 }
+
+/**
+ * Grants on databases whose names start with a restore test's prefix, which
+ * DROP DATABASE leaves behind in the grant tables: removed, so that a later
+ * database of that name gives nobody anything. Without the right to do so
+ * the restore could not have granted them either.
+ */
+export async function revokeScratchGrants(c: Connection, prefix: string): Promise<void> {
+  let removed = 0;
+  for (const table of ['db', 'tables_priv', 'columns_priv', 'procs_priv']) {
+    const [result] = await c.query(`DELETE FROM mysql.${table} WHERE LEFT(Db, CHAR_LENGTH(?)) = ?`, [prefix, prefix]).catch(() => [{ affectedRows: 0 }]);
+    removed += Number((result as { affectedRows?: number }).affectedRows ?? 0);
+  }
+  if (removed > 0) await c.query('FLUSH PRIVILEGES').catch(() => undefined);
+}

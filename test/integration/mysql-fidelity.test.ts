@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -163,6 +163,23 @@ describe('mysql fidelity: restores bring back everything, and the proof notices 
   test('the restore test passes a good snapshot', async () => {
     const result = await holdfast(['verify', snapshot, '--restore-test', '--json'], env);
     expectRestoreTestPassed(result, 'src');
+  });
+
+  test('the restore test on the source server (only client tools here) passes too, and takes back the grants it gave', async () => {
+    const bin = join(work, 'client-only');
+    await mkdir(bin);
+    for (const tool of ['mariadb', 'mariadb-dump'] as const) await symlink(mariadbBinary(tool), join(bin, tool));
+    const result = await holdfast(['verify', snapshot, '--restore-test', '--json'], { ...env, HOLDFAST_MYSQL_BINDIR: bin });
+    expectRestoreTestPassed(result, 'src');
+    expect(result.json<{ restoreTest: { services: Array<{ scratch: string }> } }>().restoreTest.services[0]!.scratch).toMatch(/holdfast_scratch_/);
+    const left = await mysqlQuery(
+      source,
+      `SELECT Db AS d FROM mysql.db WHERE Db LIKE 'holdfast\\_scratch%' UNION ALL SELECT Db FROM mysql.tables_priv WHERE Db LIKE 'holdfast\\_scratch%'
+       UNION ALL SELECT Db FROM mysql.columns_priv WHERE Db LIKE 'holdfast\\_scratch%' UNION ALL SELECT Db FROM mysql.procs_priv WHERE Db LIKE 'holdfast\\_scratch%'
+       UNION ALL SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'holdfast\\_scratch%'`,
+    );
+    expect(left).toEqual([]);
+    expect(await grants(source)).toEqual(sourceGrants);
   });
 
   test('a restore that fails part-way names the databases replaced and not, and removes the accounts it created unless kept', async () => {
