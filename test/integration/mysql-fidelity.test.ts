@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -160,9 +160,16 @@ describe('mysql fidelity: restores bring back everything, and the proof notices 
     expect(await independentView(source)).toEqual({ historyRows: '140', grants: sourceGrants, schemas: before });
   });
 
-  test('the restore test passes a good snapshot', async () => {
-    const result = await holdfast(['verify', snapshot, '--restore-test', '--json'], env);
+  test('the restore test passes a good snapshot, on a throwaway server that is gone afterwards', async () => {
+    // The server runs as the mysql user: it must reach its directory.
+    const scratchRoot = join(work, 'scratch-root');
+    await mkdir(scratchRoot, { mode: 0o755 });
+    await chmod(work, 0o755);
+    const result = await holdfast(['verify', snapshot, '--restore-test', '--json'], { ...env, HOLDFAST_TMPDIR: scratchRoot });
     expectRestoreTestPassed(result, 'src');
+    expect(result.json<{ restoreTest: { services: Array<{ scratch: string }> } }>().restoreTest.services[0]!.scratch).toMatch(/^a throwaway MariaDB 10\.11\.\d+ server/);
+    expect(await readdir(scratchRoot)).toEqual([]);
+    expect(await grants(source)).toEqual(sourceGrants);
   });
 
   test('the restore test on the source server (only client tools here) passes too, and takes back the grants it gave', async () => {
