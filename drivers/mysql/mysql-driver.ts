@@ -5,6 +5,7 @@ import { detectMysql, MYSQL_SCHEMES } from './mysql-detect.js';
 import { backupWithDump } from './mysql-dump-backup.js';
 import { restoreDump } from './mysql-dump-restore.js';
 import { fingerprintDatabase } from './mysql-fingerprint.js';
+import { readDefinitions } from './mysql-definitions.js';
 import { inspectServer, selectDatabases, serverFacts } from './mysql-inspector.js';
 import { backupPhysical } from './mysql-physical-backup.js';
 import { restorePhysical } from './mysql-physical-restore.js';
@@ -32,8 +33,12 @@ export const mysqlDriver: Driver = {
     const t = mysqlTarget(service);
     return withConnection(t, undefined, async (c) => {
       const items = {};
-      for (const db of await selectDatabases(c, t, service.options.databases)) await fingerprintDatabase(c, db.name, scope, items);
-      return { scope, items };
+      const definitions = {};
+      for (const db of await selectDatabases(c, t, service.options.databases)) {
+        await fingerprintDatabase(c, db.name, scope, items);
+        await readDefinitions(c, db.name, { scope }, definitions);
+      }
+      return { scope, items, definitions };
     });
   },
 

@@ -6,6 +6,8 @@ import type { BinlogPosition } from './mysql-binlog.js';
 import { connect, qualified, type Connection, type MyTarget } from './mysql-connection.js';
 import { defaultsFiles, type DefaultsFiles } from './mysql-defaults-file.js';
 import { fingerprintDatabase } from './mysql-fingerprint.js';
+import { readDefinitions } from './mysql-definitions.js';
+import { describeDatabases, type DatabaseDumpFacts } from './mysql-load-order.js';
 import { atOneMoment, type HoldResult } from './mysql-hold.js';
 import { describeTables, nonTransactionalTables, selectDatabases, serverFacts, type DatabaseFacts, type ServerFacts, type TableEngine } from './mysql-inspector.js';
 import { checkMysqlToolExit, requireTool, type ToolInfo } from './mysql-tools.js';
@@ -15,6 +17,12 @@ export interface DumpedDatabase {
   name: string;
   charset: string;
   collation: string;
+  /** The database's comment (MariaDB), applied when the restore creates it. */
+  comment?: string;
+  /** Dumped with `--dump-history`: its system-versioned tables carry every version. */
+  history?: boolean;
+  /** Other databases its views read: the restore loads those first (mysql-load-order.ts). */
+  reads?: string[];
   bytes: number;
   artifact: string;
   binlog?: BinlogPosition;
@@ -31,9 +39,11 @@ export interface DumpedDatabase {
  * a packet size that lets any row through. MySQL: no SET @@GLOBAL.GTID_PURGED
  * in the dump, which a plain restore into a server with GTIDs rejects.
  */
-export function dumpArgs(tool: ToolInfo): string[] {
+export function dumpArgs(tool: ToolInfo, o: { history?: boolean } = {}): string[] {
   const args = ['--single-transaction', '--routines', '--events', '--triggers', '--hex-blob', '--no-tablespaces', '--default-character-set=utf8mb4', '--max-allowed-packet=1073741824'];
   if (tool.family === 'mysql') args.push('--set-gtid-purged=OFF');
+  // The history of system-versioned tables (MariaDB); without it only current rows come back.
+  if (o.history && tool.family === 'mariadb') args.push('--dump-history');
   return args;
 }
 
@@ -64,11 +74,13 @@ export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<B
       );
     }
     const accounts = await backupAccounts(ctx, t, facts, dump, await files.create('accounts'), admin);
-    const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {} };
+    const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {}, definitions: {} };
+    const more = await describeDatabases(admin, databases.map((d) => d.name));
+    for (const db of databases) if (more.get(db.name)?.versionedByTrxId) ctx.note(`${db.name}: system-versioned tables with transaction-precise history (${more.get(db.name)!.versionedByTrxId}) keep only current rows: mariadb-dump --dump-history dumps timestamp-based history only`);
     const dumped: DumpedDatabase[] = [];
     for (const [index, db] of databases.entries()) {
       const mine = outside.filter((x) => x.database === db.name);
-      dumped.push(await dumpDatabase(ctx, t, { facts, dump, files, db, index, fingerprint, lockTables: lockOutside ? mine : [] }));
+      dumped.push(await dumpDatabase(ctx, t, { facts, dump, files, db, index, fingerprint, lockTables: lockOutside ? mine : [], more: more.get(db.name)!, grants: accounts }));
     }
     const exact = dumped.every((d) => d.snapshotConfirmedBy !== undefined) && (outside.length === 0 || lockOutside);
     return {
@@ -103,6 +115,9 @@ interface DumpJob {
   index: number;
   fingerprint: Fingerprint | undefined;
   lockTables: TableEngine[];
+  more: DatabaseDumpFacts;
+  /** Whether the accounts were saved: without them grants cannot come back, and the definitions leave them out. */
+  grants: boolean;
 }
 
 async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Promise<DumpedDatabase> {
@@ -126,7 +141,7 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
         if (locker) await locker.query(`LOCK TABLES ${job.lockTables.map((x) => `${qualified(x.database, x.table)} READ`).join(', ')}`);
       },
       startTool: () => {
-        artifact = toolToArtifact(ctx.artifacts, { name, kind: 'dump', label: db.name }, dump.path, [`--defaults-file=${optionFile}`, ...dumpArgs(dump), '--', db.name], {
+        artifact = toolToArtifact(ctx.artifacts, { name, kind: 'dump', label: db.name }, dump.path, [`--defaults-file=${optionFile}`, ...dumpArgs(dump, { history: job.more.history }), '--', db.name], {
           secrets: [t.password],
           checkExit: (exit) => checkMysqlToolExit(dump.name, exit, t.service, DUMP_PRIVILEGES_HINT),
         });
@@ -138,13 +153,16 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
       exited: () => exited,
     });
     for (const problem of hold.problems) ctx.note(`${db.name}: ${problem}`);
-    const [, fingerprinted] = await Promise.allSettled([artifact!, snapshot ? fingerprintDatabase(snapshot, db.name, fingerprint!.scope, fingerprint!.items) : Promise.resolve()]);
+    const [, fingerprinted] = await Promise.allSettled([artifact!, snapshot ? fingerprintInSnapshot(snapshot, db.name, fingerprint!, job.grants) : Promise.resolve()]);
     await artifact!;
     if (fingerprinted.status === 'rejected') throw fingerprinted.reason;
     return {
       name: db.name,
       charset: db.charset,
       collation: db.collation,
+      ...(job.more.properties?.comment !== undefined ? { comment: job.more.properties.comment } : {}),
+      ...(job.more.history && dump.family === 'mariadb' ? { history: true } : {}),
+      ...(job.more.reads.length > 0 ? { reads: job.more.reads } : {}),
       bytes: db.bytes,
       artifact: name,
       ...(hold.binlog ? { binlog: hold.binlog } : {}),
@@ -156,6 +174,12 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
     await artifact?.catch(() => undefined);
     for (const c of [snapshot, locker]) if (c) await c.end().catch(() => c.destroy());
   }
+}
+
+/** Rows and definitions, both in the snapshot lined up with the dump's. */
+async function fingerprintInSnapshot(c: Connection, database: string, fingerprint: Fingerprint, grants: boolean): Promise<void> {
+  await fingerprintDatabase(c, database, fingerprint.scope, fingerprint.items);
+  await readDefinitions(c, database, { scope: fingerprint.scope, grants }, fingerprint.definitions);
 }
 
 async function openSnapshot(c: Connection): Promise<void> {

@@ -2,7 +2,12 @@ import { renameOption, type Fingerprint, type RestoreContext, type RestoreResult
 import { HoldfastError } from '../../src/core/errors.js';
 import { formatEndpoint } from '../../src/core/service.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
-import { ACCOUNTS_ARTIFACT, restoreAccounts, retryAccounts, type AccountsOutcome } from './mysql-accounts.js';
+import { ACCOUNTS_ARTIFACT, applyDeferred, restoreAccounts, type AccountsOutcome } from './mysql-accounts.js';
+import { alterDatabase, createDatabase, readDatabaseProperties, type DatabaseProperties } from './mysql-database-properties.js';
+import { readDefinitions } from './mysql-definitions.js';
+import { borrowDatabaseGrants } from './mysql-grants.js';
+import { loadOrder } from './mysql-load-order.js';
+import { accountsNote, partialFailure, selfReferences, trimmedToolExit } from './mysql-server-restore.js';
 import { connect, ident, mysqlTarget, rows, where, withConnection, type Connection, type MyTarget } from './mysql-connection.js';
 import { defaultsFiles, type DefaultsFiles } from './mysql-defaults-file.js';
 import type { DumpedDatabase } from './mysql-dump-backup.js';
@@ -14,13 +19,18 @@ import { checkMysqlToolExit, FAMILY_TITLE, requireTool, type Family, type ToolIn
 /**
  * Restores a `dump` snapshot:
  * 1. checks every target first: a non-empty database is refused without --force;
- * 2. accounts and grants, on another server only, never touching an account
- *    that exists there;
- * 3. each database: a missing or empty target is loaded directly (and put
- *    back as it was if the load fails); a non-empty one (--force) through a
- *    scratch database `<name>__holdfast` swapped in at the end (mysql-swap.ts),
- *    so a failed load leaves it untouched;
- * 4. fingerprints of the restored databases, keyed by the source names.
+ * 2. accounts and global grants on another server (mysql-accounts.ts: an
+ *    account that exists there is left alone unless it is the snapshot's own);
+ * 3. each database, after those its views read (mysql-load-order.ts), with
+ *    its recorded charset, collation and comment: a missing or empty target
+ *    is loaded directly (and put back as it was if the load fails); a
+ *    non-empty one (--force) through a scratch database `<name>__holdfast`
+ *    swapped in at the end (mysql-swap.ts), so a failed load leaves it untouched;
+ * 4. grants on tables, columns and routines once every database is there,
+ *    rewritten to the new name of a database restored under another name;
+ * 5. a failure part-way says which databases were replaced and which not,
+ *    and removes the accounts this restore created (mysql-server-restore.ts);
+ * 6. fingerprints (rows and definitions) of the restored databases, keyed by the source names.
  */
 export async function restoreDump(ctx: RestoreContext): Promise<RestoreResult> {
   const t = mysqlTarget(ctx.target);
@@ -41,8 +51,8 @@ export async function restoreDump(ctx: RestoreContext): Promise<RestoreResult> {
 
     // 1. Check all targets before changing anything.
     for (const item of plan) {
-      const found = await rows<{ charset: string; collation: string }>(admin, 'SELECT DEFAULT_CHARACTER_SET_NAME AS charset, DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [item.to]);
-      item.existing = found[0];
+      const found = await readDatabaseProperties(admin, item.to);
+      if (found) item.existing = found;
       item.empty = !item.existing || (await isEmptyDatabase(admin, item.to));
       if (!item.empty && !ctx.force) {
         throw new HoldfastError('target', `database ${JSON.stringify(item.to)} on ${where(t)} is not empty`, {
@@ -53,33 +63,67 @@ export async function restoreDump(ctx: RestoreContext): Promise<RestoreResult> {
       }
     }
 
-    // 2. Accounts, on another server only: on the same server they are the live ones.
-    const sameServer = facts.identity === ctx.recorded.details.serverIdentity;
-    const hasAccounts = ctx.artifacts.records.some((r) => r.name === ACCOUNTS_ARTIFACT);
-    let accounts: AccountsOutcome | undefined;
-    if (hasAccounts && !sameServer && ctx.options.globals !== false) {
-      ctx.progress.phase('accounts');
-      accounts = await restoreAccounts(admin, ctx.artifacts);
-    } else if (hasAccounts) {
-      ctx.note(sameServer ? 'accounts skipped: the target is the server the backup came from' : 'accounts skipped (--no-globals)');
-    }
-
-    const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'full', items: {} };
-    for (const [index, item] of plan.entries()) {
-      ctx.progress.phase(`restore ${item.to}`);
-      const load = (database: string) => loadDump(ctx, t, client, files, item.record, database, index);
-      if (item.empty) await loadDirect(admin, item, load);
-      else await loadThroughScratch(t, admin, item, load);
-      if (ctx.recorded.fingerprint) {
-        ctx.progress.phase(`fingerprint ${item.to}`);
-        const items = await withConnection(t, item.to, (c) => fingerprintDatabase(c, item.to, fingerprint.scope));
-        for (const [key, value] of Object.entries(items)) fingerprint.items[`${item.db.name}${key.slice(item.to.length)}`] = value;
+    // Views that read other databases: those must be in this restore or already on the target.
+    for (const item of plan) {
+      for (const other of item.db.reads ?? []) {
+        if (plan.some((p) => p.to === other)) continue;
+        const [there] = await rows(admin, 'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [other]);
+        if (!there) {
+          throw new HoldfastError('target', `views of database ${JSON.stringify(item.db.name)} read database ${JSON.stringify(other)}, which is neither on ${where(t)} nor restored with it`, {
+            service: t.service,
+            driver: 'mysql',
+            hint: `restore ${JSON.stringify(other)} first (or both together: drop --database)`,
+          });
+        }
       }
     }
-    if (accounts) {
-      // Grants on tables and routines could not apply before their databases existed.
-      if (accounts.failed.length > 0) accounts = await retryAccounts(admin, accounts);
-      ctx.note(`accounts: ${accounts.applied} statements applied, ${accounts.skipped} skipped (accounts that exist on the target are left as they are)${accounts.failed.length ? `, ${accounts.failed.length} failed: ${accounts.firstError}` : ''}`);
+    const ordered = loadOrder(plan, t.service);
+
+    // 2. Accounts and global grants before loading (definers exist then); grants on objects once every database is there.
+    const sameServer = facts.identity === ctx.recorded.details.serverIdentity;
+    const hasAccounts = ctx.artifacts.records.some((r) => r.name === ACCOUNTS_ARTIFACT);
+    const renamed = plan.some((p) => p.to !== p.db.name);
+    let accounts: AccountsOutcome | undefined;
+    if (hasAccounts && ctx.options.globals !== false && (!sameServer || renamed)) {
+      ctx.progress.phase('accounts');
+      const recordedNames = ((ctx.recorded.details.databases as DumpedDatabase[] | undefined) ?? []).map((d) => d.name);
+      accounts = await restoreAccounts(admin, ctx.artifacts, { restored: new Map(plan.map((p) => [p.db.name, p.to])), recorded: recordedNames, sameServer });
+    } else if (hasAccounts) {
+      ctx.note(sameServer ? 'accounts skipped: the target is the server the backup came from' : 'accounts and grants skipped (--no-globals)');
+      if (renamed && ctx.recorded.fingerprint?.definitions) {
+        ctx.note('grants were not given on the new database names, so the definitions comparison lists them; a restore test checks them on a throwaway server when a mariadbd of the backup\'s series is installed');
+      }
+    }
+
+    const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'full', items: {}, ...(ctx.recorded.fingerprint?.definitions ? { definitions: {} } : {}) };
+    const replaced: string[] = [];
+    try {
+      for (const item of ordered) {
+        const index = plan.indexOf(item);
+        ctx.progress.phase(`restore ${item.to}`);
+        const load = (database: string) => loadDump(ctx, t, client, files, item.record, database, index);
+        if (item.empty) await loadDirect(admin, item, load);
+        else await loadThroughScratch(t, admin, item, load);
+        replaced.push(item.to);
+      }
+      if (accounts) await applyDeferred(admin, accounts);
+    } catch (error) {
+      throw await partialFailure(ctx, t, admin, { error, replaced, plan: ordered.map((p) => p.to), accounts });
+    }
+    if (accounts) ctx.note(accountsNote(accounts, sameServer));
+    for (const item of plan.filter((p) => p.to !== p.db.name)) {
+      const named = selfReferences(ctx.recorded.fingerprint?.definitions, item.db.name);
+      if (named.length > 0) ctx.note(`${item.to}: ${named.length} objects name ${item.db.name} in their code and still act on it, not on ${item.to}: ${named.join(', ')}`);
+    }
+    const rename = Object.fromEntries(plan.map((p) => [p.to, p.db.name]));
+    for (const item of plan) {
+      if (!ctx.recorded.fingerprint) break;
+      ctx.progress.phase(`fingerprint ${item.to}`);
+      await withConnection(t, item.to, async (c) => {
+        const items = await fingerprintDatabase(c, item.to, fingerprint.scope);
+        for (const [key, value] of Object.entries(items)) fingerprint.items[`${item.db.name}${key.slice(item.to.length)}`] = value;
+        if (fingerprint.definitions) await readDefinitions(c, item.to, { scope: fingerprint.scope, rename, grants: hasAccounts }, fingerprint.definitions);
+      });
     }
     return {
       location: plan.map((p) => formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false)).join(', '),
@@ -96,7 +140,7 @@ interface PlannedDatabase {
   db: DumpedDatabase;
   record: ArtifactRecord;
   to: string;
-  existing?: { charset: string; collation: string };
+  existing?: DatabaseProperties;
   empty?: boolean;
 }
 
@@ -141,13 +185,14 @@ async function isEmptyDatabase(c: Connection, name: string): Promise<boolean> {
 
 /** Missing or empty target: load into it; on failure put it back as it was (absent, or empty). */
 async function loadDirect(c: Connection, item: PlannedDatabase, load: (db: string) => Promise<void>): Promise<void> {
-  const settings = item.existing ?? item.db;
-  if (!item.existing) await createDatabase(c, item.to, settings);
+  if (!item.existing) await createDatabase(c, item.to, item.db);
+  else await alterDatabase(c, item.to, item.db);
   try {
     await load(item.to);
   } catch (error) {
     await c.query(`DROP DATABASE IF EXISTS ${ident(item.to)}`).catch(() => undefined);
     if (item.existing) await createDatabase(c, item.to, item.existing).catch(() => undefined);
+
     throw error;
   }
 }
@@ -156,14 +201,17 @@ async function loadThroughScratch(t: MyTarget, c: Connection, item: PlannedDatab
   const scratch = scratchName(item.to);
   await c.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`);
   await createDatabase(c, scratch, item.db);
+  const giveBack = await borrowDatabaseGrants(c, item.to, scratch);
   try {
     await load(scratch);
   } catch (error) {
     await c.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
+    await giveBack();
     throw error;
   }
   try {
     await withConnection(t, undefined, (s) => swapIn(s, scratch, item.to, item.db));
+    await giveBack();
   } catch (error) {
     throw new HoldfastError('internal', `moving the restored database from ${scratch} into ${item.to} failed half-way: ${(error as Error).message}`, {
       service: t.service,
@@ -172,10 +220,6 @@ async function loadThroughScratch(t: MyTarget, c: Connection, item: PlannedDatab
       cause: error,
     });
   }
-}
-
-async function createDatabase(c: Connection, name: string, settings: { charset: string; collation: string }): Promise<void> {
-  await c.query(`CREATE DATABASE ${ident(name)} CHARACTER SET ? COLLATE ?`, [settings.charset, settings.collation]);
 }
 
 /** `<name>__holdfast`, within the 64-character limit of database names. */
@@ -194,5 +238,5 @@ async function loadDump(ctx: RestoreContext, t: MyTarget, client: ToolInfo, file
     args: [`--defaults-file=${optionFile}`, '--binary-mode', '--default-character-set=utf8mb4', '--max-allowed-packet=1073741824', `--database=${database}`],
     secrets: [t.password],
   });
-  checkMysqlToolExit(client.name, exit, t.service, 'the target was left as it was');
+  checkMysqlToolExit(client.name, trimmedToolExit(exit), t.service, 'the target was left as it was');
 }

@@ -125,3 +125,45 @@ export function statementAccount(statement: string): AccountName | undefined {
 export function literal(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
+
+/** The database a `GRANT ... ON db.obj TO ...` is about, and the same statement about another database. */
+export interface GrantOn {
+  database: string;
+  /** `db.*`: a grant on the database, which MariaDB and MySQL take before the database exists. */
+  wholeDatabase: boolean;
+  rewrite(to: string): string;
+}
+
+/**
+ * `GRANT privileges ON [FUNCTION|PROCEDURE|TABLE] db.obj TO ...` as dump
+ * tools and SHOW GRANTS write it; undefined for global grants (`*.*`), role
+ * grants and anything else. The ON is found outside quotes and column lists.
+ */
+export function grantOn(statement: string): GrantOn | undefined {
+  if (!/^GRANT\s/i.test(statement)) return undefined;
+  let depth = 0;
+  let i = 0;
+  let on = -1;
+  while (i < statement.length) {
+    const ch = statement[i]!;
+    if (ch === "'" || ch === '"' || ch === '`') i = skipQuoted(statement, i);
+    else {
+      if (ch === '(') depth++;
+      else if (ch === ')') depth--;
+      else if (depth === 0 && /\s/.test(ch) && /^\sON\s/i.test(statement.slice(i, i + 4))) {
+        on = i + 4;
+        break;
+      }
+      i++;
+    }
+  }
+  if (on < 0) return undefined;
+  const rest = statement.slice(on);
+  const m = /^(\s*(?:(?:FUNCTION|PROCEDURE|PACKAGE\s+BODY|PACKAGE|TABLE)\s+)?)(`(?:[^`]|``)*`|[A-Za-z0-9_$]+)\s*\.\s*/i.exec(rest);
+  if (!m) return undefined;
+  const raw = m[2]!;
+  const database = raw.startsWith('`') ? raw.slice(1, -1).replace(/``/g, '`') : raw;
+  const head = statement.slice(0, on) + m[1]!;
+  const tail = rest.slice(m[0].length);
+  return { database, wholeDatabase: tail.startsWith('*'), rewrite: (to) => `${head}\`${to.replace(/`/g, '``')}\`.${tail}` };
+}

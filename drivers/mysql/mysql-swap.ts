@@ -1,4 +1,5 @@
 import { ident, qualified, rows, type Connection } from './mysql-connection.js';
+import { createDatabase, type DatabaseProperties } from './mysql-database-properties.js';
 
 /**
  * MySQL has no RENAME DATABASE. A restore over a non-empty database loads
@@ -10,24 +11,26 @@ import { ident, qualified, rows, type Connection } from './mysql-connection.js';
  *   3. move all tables in one RENAME TABLE (no copy, atomic), after dropping
  *      the scratch's triggers (RENAME TABLE refuses to move a table that has
  *      triggers to another database);
- *   4. recreate views, triggers, routines and events in the target, each with
+ *   4. recreate routines, views, triggers and events in the target, each with
  *      the sql_mode, collation and time zone it was created with (the text
  *      travels as utf8mb4, so the stored character_set_client becomes utf8mb4);
  *   5. drop the scratch.
  * Database-level grants live in mysql.db and survive the drop.
  */
-export async function swapIn(c: Connection, scratch: string, target: string, charset: { charset: string; collation: string }): Promise<void> {
+export async function swapIn(c: Connection, scratch: string, target: string, properties: DatabaseProperties): Promise<void> {
   const objects = await readDefinitions(c, scratch);
   await c.query(`DROP DATABASE ${ident(target)}`);
-  await c.query(`CREATE DATABASE ${ident(target)} CHARACTER SET ? COLLATE ?`, [charset.charset, charset.collation]);
+  await createDatabase(c, target, properties);
   for (const trigger of objects.triggers) await c.query(`DROP TRIGGER ${qualified(scratch, trigger.name)}`);
   if (objects.tables.length > 0) {
     await c.query(`RENAME TABLE ${objects.tables.map((t) => `${qualified(scratch, t)} TO ${qualified(target, t)}`).join(', ')}`);
   }
   await c.query(`USE ${ident(target)}`);
   try {
+    // Routines first: they bind late, and a view may call one (SHOW CREATE VIEW checks it).
+    for (const d of objects.routines) await createWith(c, d);
     await createViews(c, objects.views);
-    for (const d of [...objects.triggers, ...objects.routines, ...objects.events]) await createWith(c, d);
+    for (const d of [...objects.triggers, ...objects.events]) await createWith(c, d);
   } finally {
     await c.query("SET NAMES utf8mb4, sql_mode = DEFAULT, time_zone = '+00:00'");
   }
