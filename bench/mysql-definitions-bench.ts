@@ -66,7 +66,7 @@ try {
 
   const env = { HOLDFAST_REPO: join(work, 'repo'), HOLDFAST_SRC_PASSWORD: server.rootPassword, HOLDFAST_SRC_TARGET_PASSWORD: server.rootPassword };
   const backups: number[] = [];
-  for (let r = 0; r < rounds; r++) backups.push((await timed('node', [BIN, 'backup', '--quiet', '--fingerprint', 'counts', '--service', `src=${mysqlUrl(server, 'wide')}`], env)).seconds);
+  for (let r = 0; r < rounds; r++) backups.push((await timed('node', [BIN, 'backup', '--init', '--quiet', '--fingerprint', 'counts', '--service', `src=${mysqlUrl(server, 'wide')}`], env)).seconds);
   const restores: number[] = [];
   for (let r = 0; r < rounds; r++) {
     restores.push((await timed('node', [BIN, 'restore', 'latest', '--quiet', '--target', `src=${mysqlUrl(server, `copy${r}`)}`], env)).seconds);
