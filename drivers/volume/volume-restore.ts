@@ -13,6 +13,7 @@ import { resolveDestinations, type Destination } from './volume-destinations.js'
 import { stopTimeoutOf, usersOf } from './volume-mounts.js';
 import { canRestore, createArgs, extractArgs, probeTar, type TarFlavor } from './volume-tar-flavor.js';
 import { indexFingerprint } from './volume-tar-index.js';
+import { restoreAllowance } from './volume-tar-outside.js';
 import { scanArchive } from './volume-tar-scan.js';
 import { fingerprintMount } from './volume-fingerprint.js';
 
@@ -39,7 +40,7 @@ export async function restoreVolumes(ctx: RestoreContext): Promise<RestoreResult
   const destinations = await resolveDestinations(api, ctx, recorded);
 
   ctx.progress.phase('check archives');
-  for (const d of destinations) await assertSafeArchive(ctx, d.recorded.artifact, d.recorded.source);
+  for (const d of destinations) await assertSafeArchive(ctx, d.recorded.artifact, d.recorded.source, d.recorded);
 
   const flavor = await restoreFlavor(api, ctx);
   for (const d of destinations) {
@@ -62,7 +63,7 @@ export async function restoreVolumes(ctx: RestoreContext): Promise<RestoreResult
     for (const d of destinations) {
       ctx.progress.phase(`extract ${d.source}`);
       await create(api, d, service);
-      await extract(ctx, api, flavor, { type: d.type, source: d.source, artifact: d.recorded.artifact, ...(d.wipe ? { wipe: true } : {}) });
+      await extract(ctx, api, flavor, { type: d.type, source: d.source, artifact: d.recorded.artifact, ...(d.wipe ? { wipe: true } : {}), ...(devicesAllowed(ctx, d.recorded) ? { devices: true } : {}) });
     }
   } catch (error) {
     failure = error;
@@ -93,20 +94,33 @@ export async function restoreVolumes(ctx: RestoreContext): Promise<RestoreResult
   };
 }
 
+/** Device nodes are recreated only when the backup recorded them and the user said --allow-devices. */
+function devicesAllowed(ctx: RestoreContext, recorded?: RecordedVolume): boolean {
+  const option = ctx.options.allow_devices;
+  return (option === true || option === 'true') && (recorded?.devices?.length ?? 0) > 0;
+}
+
 /**
  * Reads an archive once and refuses it whole if a member would land outside
  * the target (`..`, absolute paths, symlinks or hard links out, device
- * nodes) or if it is cut short: nothing is touched before this passed.
+ * nodes) or could be read differently by tar (volume-tar-guard.ts), or if it
+ * is cut short: nothing is touched before this passed. What the backup
+ * recorded (`recorded`) may pass: its symlinks out of the volume, and its
+ * device nodes with --allow-devices.
  */
-export async function assertSafeArchive(ctx: RestoreContext, artifact: string, label: string): Promise<void> {
+export async function assertSafeArchive(ctx: RestoreContext, artifact: string, label: string, recorded?: RecordedVolume): Promise<void> {
   const service = ctx.source.name;
-  const scan = await scanArchive(ctx.artifacts.open(artifact), false).catch((error: unknown) => {
+  const allow = restoreAllowance(recorded, devicesAllowed(ctx, recorded));
+  const scan = await scanArchive(ctx.artifacts.open(artifact), false, allow).catch((error: unknown) => {
     throw new HoldfastError('integrity', `the archive of ${label} is not a readable tar: ${(error as Error).message}`, { service, hint: 'restore from another snapshot', cause: error });
   });
   if (scan.unsafeCount > 0) {
-    throw new HoldfastError('integrity', `the archive of ${label} has ${scan.unsafeCount} entries that would land outside the target: ${scan.unsafe.slice(0, 5).join('; ')}`, {
+    const devices = recorded?.devices?.length && !devicesAllowed(ctx, recorded) && scan.unsafe.some((u) => u.endsWith(': a device node'));
+    throw new HoldfastError('integrity', `the archive of ${label} has ${scan.unsafeCount} entries that would land outside the target or that tar could read otherwise: ${scan.unsafe.slice(0, 5).join('; ')}`, {
       service,
-      hint: 'nothing was extracted; this archive cannot be restored safely (inspect it with zstd -dc ARTIFACT | tar -tv)',
+      hint: devices
+        ? `nothing was extracted; the backup recorded ${recorded!.devices!.length} device nodes: pass --allow-devices to recreate them`
+        : 'nothing was extracted; this archive cannot be restored safely (inspect it with zstd -dc ARTIFACT | tar -tv)',
     });
   }
   if (!scan.complete) throw new HoldfastError('integrity', `the archive of ${label} is truncated`, { service, hint: 'restore from another snapshot' });
@@ -172,6 +186,8 @@ export interface ExtractTarget {
   subdir?: string;
   /** Empty the target first (--force, or a directory holdfast owns). */
   wipe?: boolean;
+  /** The archive may hold device nodes (recorded, --allow-devices): else tar runs without the capability to make one. */
+  devices?: boolean;
 }
 
 /**
@@ -185,7 +201,9 @@ export async function extract(ctx: RestoreContext, api: DockerApi, flavor: TarFl
   const into = d.subdir ? `${DST}/${d.subdir}` : DST;
   const io = api.host.startsWith('unix://') ? await FifoDir.create() : undefined;
   try {
-    const helper = await startIdleHelper(api, 'restore', { image: flavor.image, mounts: [{ type: d.type, source: d.source, target: DST, readOnly: false }, ...(io ? [io.mount] : [])], signal: ctx.signal });
+    // Without CAP_MKNOD no device node can appear, whatever tar makes of the archive.
+    const capDrop = d.devices ? [] : ['MKNOD'];
+    const helper = await startIdleHelper(api, 'restore', { image: flavor.image, mounts: [{ type: d.type, source: d.source, target: DST, readOnly: false }, ...(io ? [io.mount] : [])], capDrop, signal: ctx.signal });
     try {
       if (d.wipe) {
         // A fixed script: the names it removes come from the volume, never from a user.
