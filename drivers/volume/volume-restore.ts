@@ -11,7 +11,7 @@ import { holdOrder } from '../../src/docker/docker-order.js';
 import type { RecordedVolume } from './volume-backup.js';
 import { resolveDestinations, type Destination } from './volume-destinations.js';
 import { stopTimeoutOf, usersOf } from './volume-mounts.js';
-import { canRestore, createArgs, extractArgs, probeTar, type TarFlavor } from './volume-tar-flavor.js';
+import { canRestore, createArgs, extractArgs, HOST_TAR, probeTar, type TarFlavor } from './volume-tar-flavor.js';
 import { indexFingerprint } from './volume-tar-index.js';
 import { restoreAllowance } from './volume-tar-outside.js';
 import { scanArchive } from './volume-tar-scan.js';
@@ -126,21 +126,33 @@ export async function assertSafeArchive(ctx: RestoreContext, artifact: string, l
   if (!scan.complete) throw new HoldfastError('integrity', `the archive of ${label} is truncated`, { service, hint: 'restore from another snapshot' });
 }
 
-/** The recorded helper image when it is still here (same tar), unless the user names another. */
+/** The image the user chose (config or --target), else the default; the snapshot's own only with --force. */
 export async function restoreFlavor(api: DockerApi, ctx: RestoreContext): Promise<TarFlavor> {
   const chosen = typeof ctx.target.options.helper_image === 'string' ? ctx.target.options.helper_image : undefined;
-  return restoreTarFlavor(api, ctx.recorded.details.tar as TarFlavor | undefined, chosen, ctx.source.name);
+  return restoreTarFlavor(api, ctx.recorded.details.tar as TarFlavor | undefined, chosen, ctx.source.name, { force: ctx.force, note: ctx.note });
 }
 
 /**
- * The tar that restores an archive: HOLDFAST_HELPER_IMAGE, a chosen image,
- * the one the backup used when it is still on the daemon, else the default;
- * refused when it would not restore what the recorded tar kept. Exported for
- * rollback, which checks this before it stops anything.
+ * The tar that restores an archive (as root, into the target):
+ * HOLDFAST_HELPER_IMAGE, an image the user chose, else the default. The
+ * image a manifest names is untrusted input (a snapshot may come from
+ * elsewhere): it is used only with --force and when it is still on the
+ * daemon, and either way the note says which image ran. Refused when it
+ * would not restore what the recorded tar kept. Exported for rollback,
+ * which checks this before it stops anything.
  */
-export async function restoreTarFlavor(api: DockerApi, recorded: TarFlavor | undefined, chosenImage: string | undefined, service: string): Promise<TarFlavor> {
+export async function restoreTarFlavor(api: DockerApi, recorded: TarFlavor | undefined, chosenImage: string | undefined, service: string, options: { force?: boolean; note?: (text: string) => void } = {}): Promise<TarFlavor> {
   const chosen = process.env.HOLDFAST_HELPER_IMAGE || chosenImage;
-  const image = chosen ?? (recorded && (await api.imagePresent(recorded.image)) ? recorded.image : helperImage());
+  let image = chosen ?? helperImage();
+  const named = recorded?.image;
+  if (!chosen && named && named !== HOST_TAR && named !== image) {
+    if (options.force && (await api.imagePresent(named))) {
+      image = named;
+      options.note?.(`extracting with the helper image ${named}, which the snapshot names (--force)`);
+    } else {
+      options.note?.(`the snapshot names the helper image ${named}; extracting with ${image} instead (set HOLDFAST_HELPER_IMAGE, or pass --force to use the snapshot's)`);
+    }
+  }
   const flavor = await probeTar(api, image, service);
   const problem = recorded ? canRestore(recorded, flavor) : undefined;
   if (problem) {
