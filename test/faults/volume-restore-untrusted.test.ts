@@ -77,11 +77,12 @@ describe('volume restores from an untrusted repository', () => {
       async () => {
         const target = lab.name(`crafted${counts.crafted}`);
         const res = await holdfast(['--repo', repo, 'restore', snapshot, '--target', `v=volume:${target}`, '--force'], lab.env());
-        const listing = res.code === 0 ? await lab.inVolume(target, 'ls -la /v') : '';
-        expect(res.code, `restore exited 0; the volume holds:\n${listing}`).toBe(1);
+        const created = await docker(['volume', 'ls', '-q', '--filter', `name=${target}`]);
+        const listing = created ? await lab.inVolume(target, 'ls -la /v') : '';
+        expect(created, `restore exited ${res.code} and the volume holds:\n${listing}\n${res.stdout}`).toBe('');
+        expect(res.code).toBe(1);
         expect(res.stderr).toContain('nothing was extracted');
         expect(res.stderr).toMatch(crafted.reason);
-        expect(await docker(['volume', 'ls', '-q', '--filter', `name=${target}`])).toBe('');
         counts.refused++;
       },
     );
