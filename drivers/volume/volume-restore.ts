@@ -13,7 +13,8 @@ import { resolveDestinations, type Destination } from './volume-destinations.js'
 import { stopTimeoutOf, usersOf } from './volume-mounts.js';
 import { canRestore, createArgs, extractArgs, HOST_TAR, probeTar, type TarFlavor } from './volume-tar-flavor.js';
 import { indexFingerprint } from './volume-tar-index.js';
-import { restoreAllowance } from './volume-tar-outside.js';
+import { auditFindArgs, parseFindOutput, unexpectedEntries } from './volume-tar-audit.js';
+import { restoreAllowance, type OutsideEntries } from './volume-tar-outside.js';
 import { scanArchive } from './volume-tar-scan.js';
 import { fingerprintMount } from './volume-fingerprint.js';
 
@@ -63,7 +64,7 @@ export async function restoreVolumes(ctx: RestoreContext): Promise<RestoreResult
     for (const d of destinations) {
       ctx.progress.phase(`extract ${d.source}`);
       await create(api, d, service);
-      await extract(ctx, api, flavor, { type: d.type, source: d.source, artifact: d.recorded.artifact, ...(d.wipe ? { wipe: true } : {}), ...(devicesAllowed(ctx, d.recorded) ? { devices: true } : {}) });
+      await extract(ctx, api, flavor, { type: d.type, source: d.source, artifact: d.recorded.artifact, ...(d.wipe ? { wipe: true } : {}), ...(devicesAllowed(ctx, d.recorded) ? { devices: true } : {}), recorded: d.recorded });
     }
   } catch (error) {
     failure = error;
@@ -200,6 +201,8 @@ export interface ExtractTarget {
   wipe?: boolean;
   /** The archive may hold device nodes (recorded, --allow-devices): else tar runs without the capability to make one. */
   devices?: boolean;
+  /** What the backup recorded of devices and outward symlinks: the audit after extraction lets exactly these stay. */
+  recorded?: Partial<OutsideEntries>;
 }
 
 /**
@@ -234,6 +237,7 @@ export async function extract(ctx: RestoreContext, api: DockerApi, flavor: TarFl
           hint: 'the destination may hold part of the data: restore again with --force',
         });
       }
+      await auditExtracted(ctx, helper, d, into);
     } finally {
       await helper.stop();
     }
@@ -293,6 +297,36 @@ async function listingFingerprint(api: DockerApi, flavor: TarFlavor, d: Destinat
   } finally {
     await helper.stop();
   }
+}
+
+/**
+ * Reads what tar left (symlinks and device nodes, from the file system) and
+ * removes what neither the archive check nor the backup's record allowed:
+ * the archive check reads the archive with a parser of its own, this does
+ * not depend on it agreeing with tar. Without GNU find in the helper, a note
+ * says the audit did not run (device nodes still cannot appear: see capDrop).
+ */
+async function auditExtracted(ctx: RestoreContext, helper: IdleHelper, d: ExtractTarget, into: string): Promise<void> {
+  const service = ctx.source.name;
+  const run = await helper.exec(auditFindArgs(into), ctx.signal);
+  const chunks: Buffer[] = [];
+  run.stdout.on('data', (c: Buffer) => chunks.push(c));
+  const exit = await run.done;
+  if (exit.exitCode !== 0) {
+    ctx.note(`${d.source}: the extracted tree was not audited (the helper's find: ${exit.stderr.trim().split('\n')[0] ?? `status ${exit.exitCode}`})`);
+    return;
+  }
+  const bad = unexpectedEntries(parseFindOutput(Buffer.concat(chunks)), d.recorded, d.devices === true);
+  if (bad.length === 0) return;
+  for (let i = 0; i < bad.length; i += 200) {
+    const out = await helperExec(helper, ['rm', '-f', '--', ...bad.slice(i, i + 200).map((b) => `${into}/${b.path}`)]);
+    if (out.exitCode !== 0) throw new HoldfastError('target', `could not remove unexpected entries from ${d.type} ${d.source}: ${out.stderr.trim()}`, { service });
+  }
+  const shown = bad.slice(0, 5).map((b) => (b.kind === 'device' ? `${b.path}: a device node` : `${b.path} -> ${b.target}`));
+  throw new HoldfastError('integrity', `after extraction, ${d.type} ${d.source} held ${bad.length} entries the archive check did not allow (${shown.join('; ')}); they were removed`, {
+    service,
+    hint: 'this archive reads differently to tar than to holdfast (crafted or damaged): restore from another snapshot',
+  });
 }
 
 async function helperExec(helper: IdleHelper, cmd: string[]): Promise<StreamExit> {
