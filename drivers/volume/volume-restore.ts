@@ -230,14 +230,19 @@ export async function extract(ctx: RestoreContext, api: DockerApi, flavor: TarFl
         if (out.exitCode !== 0) throw new HoldfastError('target', `could not create ${d.subdir} in ${d.type} ${d.source}: ${out.stderr.trim()}`, { service });
       }
       const channel = io && (await io.verify(helper)) ? io : undefined;
-      const exit = channel ? await viaFifo(ctx, helper, channel, flavor, d, into) : await viaStdin(ctx, helper, flavor, d, into);
+      // A tar that failed half way may have left part of a hostile archive: the audit runs either way.
+      const audited = () => auditExtracted(ctx, helper, d, into).then(() => undefined, (error: unknown) => error as Error);
+      const exit = await (channel ? viaFifo(ctx, helper, channel, flavor, d, into) : viaStdin(ctx, helper, flavor, d, into)).catch(async (error: unknown) => {
+        const found = await audited();
+        throw found ?? error;
+      });
+      const found = await audited();
       if (exit.exitCode !== 0) {
-        throw new HoldfastError('tool', `tar extract into ${d.type} ${d.source} exited with status ${exit.exitCode}: ${exit.stderr.trim().split('\n').slice(-4).join('\n')}`, {
-          service,
-          hint: 'the destination may hold part of the data: restore again with --force',
-        });
+        const tarSaid = `tar extract into ${d.type} ${d.source} exited with status ${exit.exitCode}: ${exit.stderr.trim().split('\n').slice(-4).join('\n')}`;
+        if (found instanceof HoldfastError && found.code === 'integrity') throw new HoldfastError('integrity', `${found.message}; ${tarSaid}`, { service, ...(found.hint ? { hint: found.hint } : {}) });
+        throw new HoldfastError('tool', tarSaid, { service, hint: 'the destination may hold part of the data: restore again with --force' });
       }
-      await auditExtracted(ctx, helper, d, into);
+      if (found) throw found;
     } finally {
       await helper.stop();
     }
@@ -303,7 +308,7 @@ async function listingFingerprint(api: DockerApi, flavor: TarFlavor, d: Destinat
  * Reads what tar left (symlinks and device nodes, from the file system) and
  * removes what neither the archive check nor the backup's record allowed:
  * the archive check reads the archive with a parser of its own, this does
- * not depend on it agreeing with tar. Without GNU find in the helper, a note
+ * not depend on it agreeing with tar. When find fails in the helper, a note
  * says the audit did not run (device nodes still cannot appear: see capDrop).
  */
 async function auditExtracted(ctx: RestoreContext, helper: IdleHelper, d: ExtractTarget, into: string): Promise<void> {
@@ -313,17 +318,17 @@ async function auditExtracted(ctx: RestoreContext, helper: IdleHelper, d: Extrac
   run.stdout.on('data', (c: Buffer) => chunks.push(c));
   const exit = await run.done;
   if (exit.exitCode !== 0) {
-    ctx.note(`${d.source}: the extracted tree was not audited (the helper's find: ${exit.stderr.trim().split('\n')[0] ?? `status ${exit.exitCode}`})`);
+    ctx.note(`${d.source}: the extracted tree was not audited (find in the helper: ${exit.stderr.trim().split('\n')[0] || `status ${exit.exitCode}`})`);
     return;
   }
-  const bad = unexpectedEntries(parseFindOutput(Buffer.concat(chunks)), d.recorded, d.devices === true);
+  const bad = unexpectedEntries(parseFindOutput(Buffer.concat(chunks), into), d.recorded, d.devices === true);
   if (bad.length === 0) return;
   for (let i = 0; i < bad.length; i += 200) {
     const out = await helperExec(helper, ['rm', '-f', '--', ...bad.slice(i, i + 200).map((b) => `${into}/${b.path}`)]);
     if (out.exitCode !== 0) throw new HoldfastError('target', `could not remove unexpected entries from ${d.type} ${d.source}: ${out.stderr.trim()}`, { service });
   }
   const shown = bad.slice(0, 5).map((b) => (b.kind === 'device' ? `${b.path}: a device node` : `${b.path} -> ${b.target}`));
-  throw new HoldfastError('integrity', `after extraction, ${d.type} ${d.source} held ${bad.length} entries the archive check did not allow (${shown.join('; ')}); they were removed`, {
+  throw new HoldfastError('integrity', `after extraction, ${d.type} ${d.source} held ${bad.length} ${bad.length === 1 ? 'entry' : 'entries'} the archive check did not allow (${shown.join('; ')}); they were removed`, {
     service,
     hint: 'this archive reads differently to tar than to holdfast (crafted or damaged): restore from another snapshot',
   });

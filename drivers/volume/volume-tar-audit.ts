@@ -2,7 +2,7 @@ import type { OutsideEntries } from './volume-tar-outside.js';
 
 /**
  * The check after extraction: what tar really left in the target, read from
- * the file system (`find -printf`), not from the archive. The check before
+ * the file system (find and readlink in the helper), not from the archive. The check before
  * extraction (volume-tar-guard.ts) reads the archive with a second parser;
  * should it ever read one otherwise than tar, a symlink out of the volume
  * or a device node that it never saw still shows up here, and is removed.
@@ -15,18 +15,29 @@ export interface FoundEntry {
   target?: string;
 }
 
-/** `find DIR ( -type l -printf 'l%P\0%l\0' ) -o ( ( -type b -o -type c ) -printf 'd%P\0\0' )` */
+/**
+ * A fixed script (the directory is its only argument, never part of its
+ * text) that prints `l<path>\0<text>\0` for each symlink and
+ * `d<path>\0\0` for each device node under it. Portable: busybox find has
+ * no -printf, so readlink -n prints each symlink's text.
+ */
+const AUDIT_SCRIPT =
+  'find "$1" \\( -type l -o -type b -o -type c \\) -exec sh -c \'for f; do if [ -L "$f" ]; then printf "l%s\\0" "$f"; readlink -n "$f"; printf "\\0"; else printf "d%s\\0\\0" "$f"; fi; done\' sh {} +';
+
 export function auditFindArgs(dir: string): string[] {
-  return ['find', dir, '(', '-type', 'l', '-printf', 'l%P\\0%l\\0', ')', '-o', '(', '(', '-type', 'b', '-o', '-type', 'c', ')', '-printf', 'd%P\\0\\0', ')'];
+  return ['sh', '-c', AUDIT_SCRIPT, 'sh', dir];
 }
 
-export function parseFindOutput(out: Buffer): FoundEntry[] {
+/** The script's output, paths made relative to `dir`. */
+export function parseFindOutput(out: Buffer, dir: string): FoundEntry[] {
   const fields = out.toString('utf8').split('\0');
+  const prefix = `${dir.replace(/\/+$/, '')}/`;
   const found: FoundEntry[] = [];
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const head = fields[i]!;
-    if (head.startsWith('l')) found.push({ path: head.slice(1), kind: 'link', target: fields[i + 1]! });
-    else if (head.startsWith('d')) found.push({ path: head.slice(1), kind: 'device' });
+    const path = head.slice(1).startsWith(prefix) ? head.slice(1 + prefix.length) : head.slice(1);
+    if (head.startsWith('l')) found.push({ path, kind: 'link', target: fields[i + 1]! });
+    else if (head.startsWith('d')) found.push({ path, kind: 'device' });
   }
   return found;
 }

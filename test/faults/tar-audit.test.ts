@@ -1,6 +1,6 @@
 /**
- * Fault suite: the audit after extraction reads what tar left on disk (GNU
- * find, here on this machine's own file system) and names every symlink out
+ * Fault suite: the audit after extraction reads what tar left on disk (find and
+ * readlink, here on this machine's own file system) and names every symlink out
  * of the target and every device node that the backup did not record, so a
  * restore does not depend on its archive parser agreeing with tar.
  */
@@ -27,7 +27,7 @@ describe('the audit of an extracted tree', () => {
     await symlink('/etc', join(dir, 'etc')); // out, not recorded
     execFileSync('mknod', [join(dir, 'null'), 'c', '1', '3']);
     const [find, ...args] = auditFindArgs(dir);
-    const found = parseFindOutput(execFileSync(find!, args));
+    const found = parseFindOutput(execFileSync(find!, args), dir);
     expect(found.sort((x, y) => x.path.localeCompare(y.path))).toEqual([
       { path: 'a/b/c/rootward', kind: 'link', target: '../../../../..' },
       { path: 'a/b/c/up', kind: 'link', target: '../..' },
