@@ -1,3 +1,4 @@
+/** The audit of a restored tree after tar: symlinks and device nodes as the file system has them. */
 import type { OutsideEntries } from './volume-tar-outside.js';
 
 /**

@@ -1,3 +1,4 @@
+/** Device nodes and outward symlinks of a volume: recorded at backup, let through at restore only as recorded. */
 import { PathGuard, type GuardAllowance } from './volume-tar-guard.js';
 import type { TarMember } from './volume-tar-parse.js';
 
