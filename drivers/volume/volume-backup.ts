@@ -26,6 +26,10 @@ export interface RecordedVolume {
   labels?: Record<string, string>;
   entries: number;
   bytes: number;
+  /** Device nodes in it: a restore recreates them only with --allow-devices. */
+  devices?: string[];
+  /** Symlinks in it that lead out of it (path -> text): a restore refuses any other. */
+  outsideLinks?: Record<string, string>;
 }
 
 const SRC = '/holdfast/src';
@@ -176,6 +180,8 @@ async function recordVolume(api: DockerApi, mount: ServiceMount, copy: MountCopy
     ...(volume ? { driver: volume.driver, options: volume.options, labels: volume.labels } : {}),
     entries: copy.entries,
     bytes: copy.bytes,
+    ...(copy.outside.devices.length ? { devices: copy.outside.devices } : {}),
+    ...(Object.keys(copy.outside.outsideLinks).length ? { outsideLinks: copy.outside.outsideLinks } : {}),
   };
 }
 

@@ -36,7 +36,7 @@ export async function resolveDestinations(api: DockerApi, ctx: RestoreContext, r
     });
   }
   const e = ctx.target.endpoint;
-  if (ctx.inPlace || !e) return recorded.map((r) => ({ recorded: r, type: r.type, source: r.source }));
+  if (ctx.inPlace || !e) return confirmedInPlace(ctx, recorded.map((r) => ({ recorded: r, type: r.type, source: r.source })));
   if (e.scheme === 'file') return [single(recorded, service, 'bind', e.path)];
   if (e.scheme === 'volume') {
     if (!e.path.includes('=')) return [single(recorded, service, 'volume', e.path)];
@@ -75,6 +75,29 @@ export async function resolveDestinations(api: DockerApi, ctx: RestoreContext, r
     service,
     hint: `use --target ${service}=volume:NEW, container:NAME or an absolute directory`,
   });
+}
+
+/**
+ * In place, a bind mount's host path comes from the manifest, which is
+ * untrusted input (a snapshot may come from another host or a bundle): it
+ * is written to only when the current configuration names it too (a
+ * container of the service mounts it now), or with --force; either way it
+ * is shown.
+ */
+function confirmedInPlace(ctx: RestoreContext, destinations: Destination[]): Destination[] {
+  const service = ctx.source.name;
+  const mounted = (path: string) => [ctx.target, ctx.source].some((s) => s.container?.mounts.some((m) => m.type === 'bind' && m.source === path));
+  const unnamed = destinations.filter((d) => d.type === 'bind' && !mounted(d.source)).map((d) => d.source);
+  if (unnamed.length === 0) return destinations;
+  const list = unnamed.join(', ');
+  if (!ctx.force) {
+    throw new HoldfastError('target', `the snapshot restores ${service} into the host path${unnamed.length > 1 ? 's' : ''} ${list}, which the current configuration does not name`, {
+      service,
+      hint: `check that this is where the data belongs, then pass --force to write there; or restore elsewhere: --target ${service}=volume:${destinations.map((d) => `${d.recorded.source}=${d.type === 'bind' ? '/new/dir' : 'NEW'}`).join(',')}`,
+    });
+  }
+  ctx.note(`restoring into the host path${unnamed.length > 1 ? 's' : ''} ${list}, named by the snapshot only (--force)`);
+  return destinations;
 }
 
 function single(recorded: RecordedVolume[], service: string, type: 'volume' | 'bind', source: string): Destination {

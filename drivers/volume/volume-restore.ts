@@ -11,8 +11,10 @@ import { holdOrder } from '../../src/docker/docker-order.js';
 import type { RecordedVolume } from './volume-backup.js';
 import { resolveDestinations, type Destination } from './volume-destinations.js';
 import { stopTimeoutOf, usersOf } from './volume-mounts.js';
-import { canRestore, createArgs, extractArgs, probeTar, type TarFlavor } from './volume-tar-flavor.js';
+import { canRestore, createArgs, extractArgs, HOST_TAR, probeTar, type TarFlavor } from './volume-tar-flavor.js';
 import { indexFingerprint } from './volume-tar-index.js';
+import { auditFindArgs, parseFindOutput, unexpectedEntries } from './volume-tar-audit.js';
+import { restoreAllowance, type OutsideEntries } from './volume-tar-outside.js';
 import { scanArchive } from './volume-tar-scan.js';
 import { fingerprintMount } from './volume-fingerprint.js';
 
@@ -39,7 +41,7 @@ export async function restoreVolumes(ctx: RestoreContext): Promise<RestoreResult
   const destinations = await resolveDestinations(api, ctx, recorded);
 
   ctx.progress.phase('check archives');
-  for (const d of destinations) await assertSafeArchive(ctx, d.recorded.artifact, d.recorded.source);
+  for (const d of destinations) await assertSafeArchive(ctx, d.recorded.artifact, d.recorded.source, d.recorded);
 
   const flavor = await restoreFlavor(api, ctx);
   for (const d of destinations) {
@@ -62,7 +64,7 @@ export async function restoreVolumes(ctx: RestoreContext): Promise<RestoreResult
     for (const d of destinations) {
       ctx.progress.phase(`extract ${d.source}`);
       await create(api, d, service);
-      await extract(ctx, api, flavor, { type: d.type, source: d.source, artifact: d.recorded.artifact, ...(d.wipe ? { wipe: true } : {}) });
+      await extract(ctx, api, flavor, { type: d.type, source: d.source, artifact: d.recorded.artifact, ...(d.wipe ? { wipe: true } : {}), ...(devicesAllowed(ctx, d.recorded) ? { devices: true } : {}), recorded: d.recorded });
     }
   } catch (error) {
     failure = error;
@@ -93,40 +95,65 @@ export async function restoreVolumes(ctx: RestoreContext): Promise<RestoreResult
   };
 }
 
+/** Device nodes are recreated only when the backup recorded them and the user said --allow-devices. */
+function devicesAllowed(ctx: RestoreContext, recorded?: RecordedVolume): boolean {
+  const option = ctx.options.allow_devices;
+  return (option === true || option === 'true') && (recorded?.devices?.length ?? 0) > 0;
+}
+
 /**
  * Reads an archive once and refuses it whole if a member would land outside
  * the target (`..`, absolute paths, symlinks or hard links out, device
- * nodes) or if it is cut short: nothing is touched before this passed.
+ * nodes) or could be read differently by tar (volume-tar-guard.ts), or if it
+ * is cut short: nothing is touched before this passed. What the backup
+ * recorded (`recorded`) may pass: its symlinks out of the volume, and its
+ * device nodes with --allow-devices.
  */
-export async function assertSafeArchive(ctx: RestoreContext, artifact: string, label: string): Promise<void> {
+export async function assertSafeArchive(ctx: RestoreContext, artifact: string, label: string, recorded?: RecordedVolume): Promise<void> {
   const service = ctx.source.name;
-  const scan = await scanArchive(ctx.artifacts.open(artifact), false).catch((error: unknown) => {
+  const allow = restoreAllowance(recorded, devicesAllowed(ctx, recorded));
+  const scan = await scanArchive(ctx.artifacts.open(artifact), false, allow).catch((error: unknown) => {
     throw new HoldfastError('integrity', `the archive of ${label} is not a readable tar: ${(error as Error).message}`, { service, hint: 'restore from another snapshot', cause: error });
   });
   if (scan.unsafeCount > 0) {
-    throw new HoldfastError('integrity', `the archive of ${label} has ${scan.unsafeCount} entries that would land outside the target: ${scan.unsafe.slice(0, 5).join('; ')}`, {
+    const devices = recorded?.devices?.length && !devicesAllowed(ctx, recorded) && scan.unsafe.some((u) => u.endsWith(': a device node'));
+    throw new HoldfastError('integrity', `the archive of ${label} has ${scan.unsafeCount} entries that would land outside the target or that tar could read otherwise: ${scan.unsafe.slice(0, 5).join('; ')}`, {
       service,
-      hint: 'nothing was extracted; this archive cannot be restored safely (inspect it with zstd -dc ARTIFACT | tar -tv)',
+      hint: devices
+        ? `nothing was extracted; the backup recorded ${recorded!.devices!.length} device nodes: pass --allow-devices to recreate them`
+        : 'nothing was extracted; this archive cannot be restored safely (inspect it with zstd -dc ARTIFACT | tar -tv)',
     });
   }
   if (!scan.complete) throw new HoldfastError('integrity', `the archive of ${label} is truncated`, { service, hint: 'restore from another snapshot' });
 }
 
-/** The recorded helper image when it is still here (same tar), unless the user names another. */
+/** The image the user chose (config or --target), else the default; the snapshot's own only with --force. */
 export async function restoreFlavor(api: DockerApi, ctx: RestoreContext): Promise<TarFlavor> {
   const chosen = typeof ctx.target.options.helper_image === 'string' ? ctx.target.options.helper_image : undefined;
-  return restoreTarFlavor(api, ctx.recorded.details.tar as TarFlavor | undefined, chosen, ctx.source.name);
+  return restoreTarFlavor(api, ctx.recorded.details.tar as TarFlavor | undefined, chosen, ctx.source.name, { force: ctx.force, note: ctx.note });
 }
 
 /**
- * The tar that restores an archive: HOLDFAST_HELPER_IMAGE, a chosen image,
- * the one the backup used when it is still on the daemon, else the default;
- * refused when it would not restore what the recorded tar kept. Exported for
- * rollback, which checks this before it stops anything.
+ * The tar that restores an archive (as root, into the target):
+ * HOLDFAST_HELPER_IMAGE, an image the user chose, else the default. The
+ * image a manifest names is untrusted input (a snapshot may come from
+ * elsewhere): it is used only with --force and when it is still on the
+ * daemon, and either way the note says which image ran. Refused when it
+ * would not restore what the recorded tar kept. Exported for rollback,
+ * which checks this before it stops anything.
  */
-export async function restoreTarFlavor(api: DockerApi, recorded: TarFlavor | undefined, chosenImage: string | undefined, service: string): Promise<TarFlavor> {
+export async function restoreTarFlavor(api: DockerApi, recorded: TarFlavor | undefined, chosenImage: string | undefined, service: string, options: { force?: boolean; note?: (text: string) => void } = {}): Promise<TarFlavor> {
   const chosen = process.env.HOLDFAST_HELPER_IMAGE || chosenImage;
-  const image = chosen ?? (recorded && (await api.imagePresent(recorded.image)) ? recorded.image : helperImage());
+  let image = chosen ?? helperImage();
+  const named = recorded?.image;
+  if (!chosen && named && named !== HOST_TAR && named !== image) {
+    if (options.force && (await api.imagePresent(named))) {
+      image = named;
+      options.note?.(`extracting with the helper image ${named}, which the snapshot names (--force)`);
+    } else {
+      options.note?.(`the snapshot names the helper image ${named}; extracting with ${image} instead (set HOLDFAST_HELPER_IMAGE, or pass --force to use the snapshot's)`);
+    }
+  }
   const flavor = await probeTar(api, image, service);
   const problem = recorded ? canRestore(recorded, flavor) : undefined;
   if (problem) {
@@ -172,6 +199,10 @@ export interface ExtractTarget {
   subdir?: string;
   /** Empty the target first (--force, or a directory holdfast owns). */
   wipe?: boolean;
+  /** The archive may hold device nodes (recorded, --allow-devices): else tar runs without the capability to make one. */
+  devices?: boolean;
+  /** What the backup recorded of devices and outward symlinks: the audit after extraction lets exactly these stay. */
+  recorded?: Partial<OutsideEntries>;
 }
 
 /**
@@ -185,7 +216,9 @@ export async function extract(ctx: RestoreContext, api: DockerApi, flavor: TarFl
   const into = d.subdir ? `${DST}/${d.subdir}` : DST;
   const io = api.host.startsWith('unix://') ? await FifoDir.create() : undefined;
   try {
-    const helper = await startIdleHelper(api, 'restore', { image: flavor.image, mounts: [{ type: d.type, source: d.source, target: DST, readOnly: false }, ...(io ? [io.mount] : [])], signal: ctx.signal });
+    // Without CAP_MKNOD no device node can appear, whatever tar makes of the archive.
+    const capDrop = d.devices ? [] : ['MKNOD'];
+    const helper = await startIdleHelper(api, 'restore', { image: flavor.image, mounts: [{ type: d.type, source: d.source, target: DST, readOnly: false }, ...(io ? [io.mount] : [])], capDrop, signal: ctx.signal });
     try {
       if (d.wipe) {
         // A fixed script: the names it removes come from the volume, never from a user.
@@ -197,13 +230,19 @@ export async function extract(ctx: RestoreContext, api: DockerApi, flavor: TarFl
         if (out.exitCode !== 0) throw new HoldfastError('target', `could not create ${d.subdir} in ${d.type} ${d.source}: ${out.stderr.trim()}`, { service });
       }
       const channel = io && (await io.verify(helper)) ? io : undefined;
-      const exit = channel ? await viaFifo(ctx, helper, channel, flavor, d, into) : await viaStdin(ctx, helper, flavor, d, into);
+      // A tar that failed half way may have left part of a hostile archive: the audit runs either way.
+      const audited = () => auditExtracted(ctx, helper, d, into).then(() => undefined, (error: unknown) => error as Error);
+      const exit = await (channel ? viaFifo(ctx, helper, channel, flavor, d, into) : viaStdin(ctx, helper, flavor, d, into)).catch(async (error: unknown) => {
+        const found = await audited();
+        throw found ?? error;
+      });
+      const found = await audited();
       if (exit.exitCode !== 0) {
-        throw new HoldfastError('tool', `tar extract into ${d.type} ${d.source} exited with status ${exit.exitCode}: ${exit.stderr.trim().split('\n').slice(-4).join('\n')}`, {
-          service,
-          hint: 'the destination may hold part of the data: restore again with --force',
-        });
+        const tarSaid = `tar extract into ${d.type} ${d.source} exited with status ${exit.exitCode}: ${exit.stderr.trim().split('\n').slice(-4).join('\n')}`;
+        if (found instanceof HoldfastError && found.code === 'integrity') throw new HoldfastError('integrity', `${found.message}; ${tarSaid}`, { service, ...(found.hint ? { hint: found.hint } : {}) });
+        throw new HoldfastError('tool', tarSaid, { service, hint: 'the destination may hold part of the data: restore again with --force' });
       }
+      if (found) throw found;
     } finally {
       await helper.stop();
     }
@@ -263,6 +302,36 @@ async function listingFingerprint(api: DockerApi, flavor: TarFlavor, d: Destinat
   } finally {
     await helper.stop();
   }
+}
+
+/**
+ * Reads what tar left (symlinks and device nodes, from the file system) and
+ * removes what neither the archive check nor the backup's record allowed:
+ * the archive check reads the archive with a parser of its own, this does
+ * not depend on it agreeing with tar. When find fails in the helper, a note
+ * says the audit did not run (device nodes still cannot appear: see capDrop).
+ */
+async function auditExtracted(ctx: RestoreContext, helper: IdleHelper, d: ExtractTarget, into: string): Promise<void> {
+  const service = ctx.source.name;
+  const run = await helper.exec(auditFindArgs(into), ctx.signal);
+  const chunks: Buffer[] = [];
+  run.stdout.on('data', (c: Buffer) => chunks.push(c));
+  const exit = await run.done;
+  if (exit.exitCode !== 0) {
+    ctx.note(`${d.source}: the extracted tree was not audited (find in the helper: ${exit.stderr.trim().split('\n')[0] || `status ${exit.exitCode}`})`);
+    return;
+  }
+  const bad = unexpectedEntries(parseFindOutput(Buffer.concat(chunks), into), d.recorded, d.devices === true);
+  if (bad.length === 0) return;
+  for (let i = 0; i < bad.length; i += 200) {
+    const out = await helperExec(helper, ['rm', '-f', '--', ...bad.slice(i, i + 200).map((b) => `${into}/${b.path}`)]);
+    if (out.exitCode !== 0) throw new HoldfastError('target', `could not remove unexpected entries from ${d.type} ${d.source}: ${out.stderr.trim()}`, { service });
+  }
+  const shown = bad.slice(0, 5).map((b) => (b.kind === 'device' ? `${b.path}: a device node` : `${b.path} -> ${b.target}`));
+  throw new HoldfastError('integrity', `after extraction, ${d.type} ${d.source} held ${bad.length} ${bad.length === 1 ? 'entry' : 'entries'} the archive check did not allow (${shown.join('; ')}); they were removed`, {
+    service,
+    hint: 'this archive reads differently to tar than to holdfast (crafted or damaged): restore from another snapshot',
+  });
 }
 
 async function helperExec(helper: IdleHelper, cmd: string[]): Promise<StreamExit> {

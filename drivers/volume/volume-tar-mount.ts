@@ -8,6 +8,7 @@ import { readFifo, unblockFifoReader, type FifoDir } from '../../src/docker/dock
 import type { IdleHelper } from '../../src/docker/docker-helper.js';
 import { createArgs, HOST_TAR, type TarFlavor } from './volume-tar-flavor.js';
 import { indexArgs, indexFingerprint } from './volume-tar-index.js';
+import { outsideFromListing, type OutsideEntries } from './volume-tar-outside.js';
 import { TarScanner } from './volume-tar-scan.js';
 
 export interface MountCopy {
@@ -16,6 +17,8 @@ export interface MountCopy {
   bytes: number;
   checksum: string;
   unsafe: string[];
+  /** Device nodes and symlinks out of the volume: recorded, so that a restore lets exactly these through. */
+  outside: OutsideEntries;
 }
 
 /**
@@ -67,6 +70,8 @@ export async function startCopy(
       });
     }
     if (liveChange) ctx.note(`${label}: files changed while tar read them (a live copy): ${tail}`);
+    const devices = result.copy.outside.devices;
+    if (devices.length) ctx.note(`${label}: ${devices.length} device nodes (e.g. ${devices.slice(0, 3).join(', ')}); a restore recreates them only with --allow-devices`);
     return { artifact: name, ...result.copy };
   }).catch(discard);
   done.catch(() => undefined); // judged by the caller, after the writers are resumed
@@ -94,7 +99,7 @@ async function viaIndex(ctx: BackupContext, helper: IdleHelper, channel: FifoDir
     const listing = await readFile(join(channel.dir, index), 'utf8').catch(() => '');
     if (exited.value.exitCode === 0 && !listing) throw new HoldfastError('tool', `tar wrote no listing for ${label}`, { service: ctx.service.name });
     const fp = indexFingerprint(listing);
-    return { tar: exited.value, copy: { entries: fp.entries, bytes: fp.bytes, checksum: fp.checksum, unsafe: [] as string[] } };
+    return { tar: exited.value, copy: { entries: fp.entries, bytes: fp.bytes, checksum: fp.checksum, unsafe: [] as string[], outside: outsideFromListing(listing) } };
   })();
   return { tarDone: run.done, finish };
 }
@@ -116,7 +121,7 @@ async function viaLocalIndex(ctx: BackupContext, channel: FifoDir, flavor: TarFl
     const listing = await readFile(index, 'utf8').catch(() => '');
     if (exit.code === 0 && !listing) throw new HoldfastError('tool', `tar wrote no listing for ${label}`, { service: ctx.service.name });
     const fp = indexFingerprint(listing);
-    return { tar: { exitCode: exit.code, stderr: exit.stderr }, copy: { entries: fp.entries, bytes: fp.bytes, checksum: fp.checksum, unsafe: [] as string[] } };
+    return { tar: { exitCode: exit.code, stderr: exit.stderr }, copy: { entries: fp.entries, bytes: fp.bytes, checksum: fp.checksum, unsafe: [] as string[], outside: outsideFromListing(listing) } };
   })();
   return { tarDone: Promise.race([exited, writing]), finish };
 }
@@ -133,7 +138,7 @@ async function viaStream(ctx: BackupContext, helper: IdleHelper, channel: FifoDi
     run.stdout.resume();
     void run.done.finally(() => reader.writerDone());
   }
-  const scanner = new TarScanner({ contents: ctx.fingerprintScope === 'full' });
+  const scanner = new TarScanner({ contents: ctx.fingerprintScope === 'full', record: true });
   source.on('error', (e) => scanner.destroy(e));
   source.pipe(scanner);
   const writing = ctx.artifacts.write(name, scanner, record);
@@ -159,7 +164,7 @@ async function viaStream(ctx: BackupContext, helper: IdleHelper, channel: FifoDi
     }
     if (scan.unsafeCount) ctx.note(`${label}: ${scan.unsafeCount} entries point outside the volume and a restore will refuse them, e.g. ${scan.unsafe.slice(0, 3).join('; ')}`);
     const tar: StreamExit = exited.value;
-    return { tar, copy: { entries: scan.entries, bytes: scan.bytes, checksum: scan.checksum, unsafe: scan.unsafe } };
+    return { tar, copy: { entries: scan.entries, bytes: scan.bytes, checksum: scan.checksum, unsafe: scan.unsafe, outside: scan.outside } };
   })();
   return { tarDone: run.done, finish };
 }

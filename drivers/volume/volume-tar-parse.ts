@@ -126,7 +126,7 @@ export class TarParser {
       mode: octal(b, 100, 8) & 0o7777,
       uid: pax.uid !== undefined ? Number(pax.uid) : octal(b, 108, 8),
       gid: pax.gid !== undefined ? Number(pax.gid) : octal(b, 116, 8),
-      storedSize: pax.size !== undefined ? Number(pax.size) : size,
+      storedSize: pax.size !== undefined ? decimal(pax.size, 'size') : size,
       size: 0,
       mtime: Math.floor(pax.mtime !== undefined ? Number(pax.mtime) : octal(b, 136, 12)),
       linkpath: pax.linkpath ?? this.longLink ?? cstr(b, 157, 100),
@@ -172,7 +172,13 @@ export class TarParser {
     const raw = Buffer.concat(meta.parts);
     if (meta.type === 'L') this.longName = raw.toString('utf8').replace(/\0.*$/s, '');
     else if (meta.type === 'K') this.longLink = raw.toString('utf8').replace(/\0.*$/s, '');
-    else Object.assign(meta.type === 'g' ? this.globalPax : this.pax, parsePax(raw));
+    else {
+      const records = parsePax(raw);
+      // A global path, link or size would apply to every member after it: nothing holdfast restores writes one, and readers differ on it.
+      const unsafe = meta.type === 'g' ? Object.keys(records).find((k) => k === 'path' || k === 'linkpath' || k === 'size' || k.startsWith('GNU.sparse.')) : undefined;
+      if (unsafe) throw new Error(`a global pax header sets ${unsafe}`);
+      Object.assign(meta.type === 'g' ? this.globalPax : this.pax, records);
+    }
   }
 }
 
@@ -199,6 +205,12 @@ export function parsePax(input: Buffer | string): Record<string, string> {
   return out;
 }
 
+/** A pax number that frames the archive: plain decimal digits, as GNU tar reads it (`Number` would take `0x10` or ` 1`). */
+function decimal(value: string, key: string): number {
+  if (!/^\d{1,18}$/.test(value)) throw new Error(`a pax header gives ${key}=${JSON.stringify(value)}, not a decimal number`);
+  return Number(value);
+}
+
 function cstr(b: Buffer, start: number, len: number): string {
   const end = b.indexOf(0, start);
   return b.toString('utf8', start, end >= 0 && end < start + len ? end : start + len);
@@ -212,5 +224,7 @@ function octal(b: Buffer, start: number, len: number): number {
     return n;
   }
   const text = b.toString('latin1', start, start + len).replace(/^[ \0]+/, '').replace(/[\0 ].*$/s, '');
+  // Strict: GNU tar refuses a header with garbage here and skips to the next one, which this reader would not do.
+  if (!/^[0-7]*$/.test(text)) throw new Error(`a numeric header field holds ${JSON.stringify(text)}, not an octal number`);
   return text ? parseInt(text, 8) : 0;
 }

@@ -2,7 +2,8 @@ import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { TreeFingerprint } from './volume-tar-fingerprint.js';
-import { PathGuard } from './volume-tar-guard.js';
+import { PathGuard, type GuardAllowance } from './volume-tar-guard.js';
+import { emptyOutside, recordingAllowance, type OutsideEntries } from './volume-tar-outside.js';
 import { TarParser, type TarMember } from './volume-tar-parse.js';
 
 export interface ScanResult {
@@ -14,6 +15,8 @@ export interface ScanResult {
   /** Members that would escape the target on extraction (at most 20 kept). */
   unsafe: string[];
   unsafeCount: number;
+  /** With `record`: the device nodes and outward symlinks it let through (a backup writes them down). */
+  outside: OutsideEntries;
 }
 
 /**
@@ -24,13 +27,20 @@ export interface ScanResult {
  */
 export class TarScanner extends Transform {
   private readonly fingerprint: TreeFingerprint;
-  private readonly guard = new PathGuard();
+  private readonly guard: PathGuard;
   private readonly parser: TarParser;
   private readonly unsafe: string[] = [];
   private unsafeCount = 0;
+  private readonly outside = emptyOutside();
 
-  constructor(options: { contents: boolean }) {
+  /**
+   * `allow`: what a restore lets through (what the backup recorded);
+   * `record`: a backup's scan, which lets devices and outward symlinks
+   * through and writes them down instead.
+   */
+  constructor(options: { contents: boolean; allow?: GuardAllowance; record?: boolean }) {
     super({ highWaterMark: 1 << 20 });
+    this.guard = new PathGuard(options.record ? recordingAllowance(this.outside) : options.allow);
     this.fingerprint = new TreeFingerprint(options.contents);
     this.parser = new TarParser({
       member: (m: TarMember) => {
@@ -55,13 +65,13 @@ export class TarScanner extends Transform {
 
   result(): ScanResult {
     const d = this.fingerprint.digest();
-    return { complete: this.parser.ended, entries: d.entries, bytes: d.bytes, checksum: d.checksum, unsafe: [...this.unsafe], unsafeCount: this.unsafeCount };
+    return { complete: this.parser.ended, entries: d.entries, bytes: d.bytes, checksum: d.checksum, unsafe: [...this.unsafe], unsafeCount: this.unsafeCount, outside: this.outside };
   }
 }
 
 /** Scans a whole archive stream and drops the bytes. */
-export async function scanArchive(source: Readable, contents: boolean): Promise<ScanResult> {
-  const scanner = new TarScanner({ contents });
+export async function scanArchive(source: Readable, contents: boolean, allow?: GuardAllowance): Promise<ScanResult> {
+  const scanner = new TarScanner({ contents, ...(allow ? { allow } : {}) });
   await pipeline(source, scanner, new Writable({ write: (_c, _e, cb) => cb() }));
   return scanner.result();
 }

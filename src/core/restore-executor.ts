@@ -139,9 +139,11 @@ export function recordedResult(record: ServiceRecord): BackupResult {
 
 /** The service as it was at backup, with today's configuration (endpoint, credentials) when there is one. */
 export function sourceService(name: string, record: ServiceRecord, configured: Service | undefined): Service {
-  if (configured) return { ...configured, engine: record.engine, options: { ...record.options, ...configured.options } };
+  // A manifest is untrusted input: options that choose what runs as root (the helper image) come from the config or the command line only.
+  const { helper_image: _fromManifest, ...recorded } = record.options;
+  if (configured) return { ...configured, engine: record.engine, options: { ...recorded, ...configured.options } };
   // Not configured here: the endpoint the manifest recorded (it never holds a password).
-  const service: Service = { name, engine: record.engine, options: record.options, origin: 'config' };
+  const service: Service = { name, engine: record.engine, options: recorded, origin: 'config' };
   if (record.endpoint) service.endpoint = parseEndpoint(record.endpoint, false, name);
   return service;
 }

@@ -121,6 +121,8 @@ export interface RunSpec {
   mounts: Array<{ type: 'volume' | 'bind'; source: string; target: string; readOnly: boolean }>;
   user?: string;
   stdin?: boolean;
+  /** Capabilities the container runs without (`MKNOD`: a restore that may not create device nodes). */
+  capDrop?: readonly string[];
   signal?: AbortSignal;
 }
 

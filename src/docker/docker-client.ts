@@ -268,6 +268,7 @@ class DockerodeApi implements DockerApi {
         HostConfig: {
           NetworkMode: 'none',
           Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
+          ...(spec.capDrop?.length ? { CapDrop: [...spec.capDrop] } : {}),
         },
       });
       // v: helper images may declare VOLUMEs (the postgres image does): their anonymous volumes go too.

@@ -156,7 +156,9 @@ async function verifyArtifacts(request: RollbackRequest): Promise<void> {
 async function checkHelper(api: DockerApi, request: RollbackRequest): Promise<void> {
   for (const step of request.steps.filter((s) => s.method === 'physical')) {
     try {
-      await restoreTarFlavor(api, step.record.details.tar as TarFlavor | undefined, undefined, step.service);
+      // As the restore will choose (volume-restore.ts restoreFlavor): the configured image, else the recorded one (a confirmed rollback forces), else the default.
+      const configured = request.configured.get(step.service)?.options.helper_image;
+      await restoreTarFlavor(api, step.record.details.tar as TarFlavor | undefined, typeof configured === 'string' ? configured : undefined, step.service, { force: true });
     } catch (error) {
       const e = toHoldfastError(error, { service: step.service });
       throw new HoldfastError(e.code, `${e.message}; nothing was stopped or changed`, { service: step.service, ...(e.hint ? { hint: e.hint } : {}), cause: error });

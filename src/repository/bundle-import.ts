@@ -55,7 +55,7 @@ export async function importBundle(repo: Repository, source: Readable, options: 
     part = MANIFEST_ENTRY;
     const manifestBytes = await small(tar, MANIFEST_ENTRY);
     if (sha256(manifestBytes) !== header.manifestSha256) throw damaged(MANIFEST_ENTRY, `its sha256 ${sha256(manifestBytes)} differs from the header's ${header.manifestSha256}`);
-    const manifest = parseManifest(manifestBytes.toString('utf8'), 'in the bundle');
+    const manifest = parseManifest(manifestBytes.toString('utf8'), `in the bundle of snapshot ${header.snapshot}`);
     if (manifest.id !== header.snapshot) throw damaged(MANIFEST_ENTRY, `it is snapshot ${manifest.id}, the header says ${header.snapshot}`);
     for (const service of Object.keys(manifest.services)) {
       try {

@@ -157,7 +157,7 @@ export class DirRepository implements Repository {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
       throw wrap(error, this.location);
     }
-    return parseManifest(this.layout.decodeDocument(data, manifestContext(id), `the manifest of snapshot ${id}`), `of snapshot ${id}`);
+    return parseManifest(this.layout.decodeDocument(data, manifestContext(id), `the manifest of snapshot ${id}`), `of snapshot ${id}`, id);
   }
 
   async resolve(ref: string): Promise<string> {

@@ -1,5 +1,6 @@
 import type { Consistency, Fingerprint, Inspection } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
+import { assertManifestSound } from './manifest-check.js';
 
 export const MANIFEST_FORMAT = 1;
 
@@ -85,8 +86,12 @@ export interface Manifest {
   services: Record<string, ServiceRecord>;
 }
 
-/** Parses and checks a manifest: a truncated or foreign file gives a clear error. */
-export function parseManifest(text: string, where: string): Manifest {
+/**
+ * Parses and checks a manifest: a truncated, foreign or unsafe file (an
+ * artifact path out of its snapshot, an impossible size, another snapshot's
+ * id than `expectedId`, where it was found) gives a clear 'integrity' error.
+ */
+export function parseManifest(text: string, where: string, expectedId?: string): Manifest {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -109,6 +114,7 @@ export function parseManifest(text: string, where: string): Manifest {
       });
     }
   }
+  assertManifestSound(m as Manifest, where, expectedId);
   return m as Manifest;
 }
 

@@ -8,7 +8,8 @@ export const restoreUsage: CommandUsage = {
       .positional('snapshot', { type: 'string', describe: 'id, unique prefix, tag or "latest"' })
       .positional('services', { type: 'string', array: true, describe: 'services to restore (default: all)' })
       .option('target', { type: 'string', array: true, describe: 'where a service goes: NAME=URL (e.g. db=postgres://127.0.0.1:5432/copy) or NAME=/empty/dir; its password from HOLDFAST_<NAME>_TARGET_PASSWORD[_FILE], else HOLDFAST_<NAME>_PASSWORD' })
-      .option('force', { type: 'boolean', default: false, describe: 'replace a non-empty target' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace a non-empty target; restore into bind-mount paths and with a helper image that only the snapshot names' })
+      .option('allow-devices', { type: 'boolean', default: false, describe: 'recreate the device nodes a volume backup recorded (refused without it)' })
       .option('recreate', {
         type: 'boolean',
         default: false,

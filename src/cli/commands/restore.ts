@@ -54,6 +54,7 @@ export const restoreCommand: HoldfastCommand = {
     const snapshot = await repo.load(await repo.resolve(String(args.snapshot)));
     const options: Record<string, unknown> = { ...engineOptions(strings(args.option)), jobs: args.jobs, globals: args.globals };
     if (args.database !== undefined) options.database = args.database;
+    if (args['allow-devices']) options.allow_devices = true;
     Object.assign(options, renameOptions(args['rename-pattern'], args['rename-replacement']));
     const configured = new Map(ctx.config.services.map((s) => [s.name, s]));
     const outcomes = await runRestore(repo, await ctx.drivers(), {

@@ -2,7 +2,7 @@ import type { CommandUsage } from '../command.js';
 
 export const verifyUsage: CommandUsage = {
   command: 'verify <snapshot>',
-  describe: 'Recompute the checksum of every artifact of a snapshot; with --restore-test, also restore each service into a scratch target and compare fingerprints',
+  describe: 'Recompute the checksum of every artifact of a snapshot and decompress it; with --restore-test, also restore each service into a scratch target and compare fingerprints',
   builder: (y) =>
     y
       .positional('snapshot', { type: 'string', describe: 'id, unique prefix, tag or "latest"' })

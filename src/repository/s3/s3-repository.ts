@@ -151,7 +151,7 @@ export class S3Repository implements Repository {
     return listSnapshots(ids, async (id) => {
       const text = await this.store.getText(manifestKey(id));
       // No manifest object: being written or removed, not a snapshot.
-      return text === undefined ? undefined : parseManifest(text, `of snapshot ${id}`);
+      return text === undefined ? undefined : parseManifest(text, `of snapshot ${id}`, id);
     });
   }
 
@@ -160,7 +160,7 @@ export class S3Repository implements Repository {
     if (!SNAPSHOT_ID.test(id)) throw notFound(id);
     const text = await this.store.getText(manifestKey(id));
     if (text === undefined) throw notFound(id);
-    return parseManifest(text, `of snapshot ${id}`);
+    return parseManifest(text, `of snapshot ${id}`, id);
   }
 
   async resolve(ref: string): Promise<string> {
