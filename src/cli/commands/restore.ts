@@ -53,6 +53,8 @@ export const restoreCommand: HoldfastCommand = {
     const snapshot = await repo.load(await repo.resolve(String(args.snapshot)));
     const options: Record<string, unknown> = { ...engineOptions(strings(args.option)), jobs: args.jobs, globals: args.globals };
     if (args.database !== undefined) options.database = args.database;
+    for (const key of ['owner', 'acl', 'tablespaces'] as const) if (args[key] === false) options[key] = false;
+    if (strings(args['tablespace-map']).length) options.tablespace_map = strings(args['tablespace-map']);
     Object.assign(options, renameOptions(args['rename-pattern'], args['rename-replacement']));
     const configured = new Map(ctx.config.services.map((s) => [s.name, s]));
     const outcomes = await runRestore(repo, await ctx.drivers(), {
