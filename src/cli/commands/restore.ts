@@ -79,7 +79,7 @@ export const restoreCommand: HoldfastCommand = {
           process.stderr.write(`holdfast: [${o.service}] ${o.error?.message}\n${o.error?.hint ? `  hint: ${o.error.hint}\n` : ''}`);
           continue;
         }
-        const fp = o.fingerprint ? (o.fingerprint.equal ? `fingerprints equal (${o.fingerprint.compared} tables)` : `FINGERPRINTS DIFFER: ${o.fingerprint.differences.slice(0, 5).join('; ')}`) : 'no fingerprint compared';
+        const fp = o.fingerprint ? (o.fingerprint.equal ? `fingerprints equal (${o.fingerprint.compared} objects)` : `FINGERPRINTS DIFFER: ${o.fingerprint.differences.slice(0, 5).join('; ')}`) : 'no fingerprint compared';
         ctx.out.line(`${o.service}: restored to ${o.location} in ${formatDuration(o.durationMs)}; ${fp}`);
         for (const n of o.notes) ctx.out.info(`note: [${o.service}] ${n}`);
       }
