@@ -207,6 +207,23 @@ describe('postgres fidelity: everything comes back, and the proof notices when n
     await expectSameAsSource(src, { shop: 'shop_copy', library: 'library' });
   });
 
+  test('a whole-server restore that stops part-way says which databases were restored and which not, with pg_restore\'s own words', async () => {
+    const other = await startPgCluster({ password: 'partial-pw' });
+    try {
+      // Without the globals and owners, shop's grants name roles the target lacks: its pg_restore fails.
+      const failed = await holdfast(['restore', snapshot, '--json', '--no-globals', '--no-owner', '--no-tablespaces', '--target', `db=${server(other)}`], { ...env, HOLDFAST_DB_TARGET_PASSWORD: other.password });
+      expect(failed.code).toBe(1);
+      const error = failed.json<RestoreDoc>().services[0]!.error!;
+      expect(error.message).toMatch(/^database "shop", pg_restore: pg_restore .*role "(reader|auditors|Ødd ""quoted"" role)" does not exist/s);
+      expect(error.message).toMatch(/already restored: "latin", "library", "postgres"; not restored \(left as they were\): "shop", "Ünïcode \\"db\\""$/);
+      expect(error.hint).toMatch(/--database NAME/);
+      const there = (await other.query<{ d: string }>('SELECT datname AS d FROM pg_database WHERE NOT datistemplate ORDER BY 1')).map((r) => r.d);
+      expect(there).toEqual(['latin', 'library', 'postgres']);
+    } finally {
+      await other.stop();
+    }
+  });
+
   test('the restore test passes on the good snapshot', async () => {
     const verified = await holdfast(['verify', snapshot, '--restore-test', '--json'], env);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
