@@ -28,10 +28,10 @@ const mb = Number(arg('mb', '1000'));
 const rounds = Number(arg('rounds', '3'));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** ~500 objects: 60 tables (key, index, sequence, comment), 60 views, 60 functions, 20 types, 3 schemas. */
+/** ~500 objects: 80 tables (key, index, sequence, comment), 80 views, 80 functions, 20 types, 3 schemas. */
 async function addObjects(c: PgCluster, database: string): Promise<number> {
   const sql: string[] = ['CREATE SCHEMA a', 'CREATE SCHEMA b', 'CREATE SCHEMA c'];
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < 80; i++) {
     const s = ['a', 'b', 'c'][i % 3];
     sql.push(`CREATE TABLE ${s}.t${i} (id serial PRIMARY KEY, name text NOT NULL, v numeric(10,2) CHECK (v >= 0), at timestamptz DEFAULT now())`);
     sql.push(`CREATE INDEX ON ${s}.t${i} (name, at)`, `COMMENT ON TABLE ${s}.t${i} IS 'table ${i}'`);
