@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { databaseDefinition } from '../../drivers/postgres/postgres-definitions.js';
-import { settingValue, splitList, type DatabaseProperties } from '../../drivers/postgres/postgres-database-properties.js';
+import type pg from 'pg';
+import { applyDatabaseProperties, createDatabaseLike, settingValue, splitList, type DatabaseProperties } from '../../drivers/postgres/postgres-database-properties.js';
 import { partialFailure, psqlErrors } from '../../drivers/postgres/postgres-restore-steps.js';
 import { planTablespaces } from '../../drivers/postgres/postgres-tablespaces.js';
 import { HoldfastError } from '../../src/core/errors.js';
@@ -72,5 +73,62 @@ describe('errors of a restore', () => {
     expect(e.hint).toMatch(/^fix it; .*--database NAME/);
     expect(e.code).toBe('tool');
     expect(partialFailure(new Error('x'), 'db', [], ['only']).message).toBe('x');
+  });
+});
+
+/** A client that records statements and refuses those matching `refuse` with the server's words. */
+function fakeClient(refuse: Array<[RegExp, string]>) {
+  const sql: string[] = [];
+  const client = {
+    async query(text: string) {
+      sql.push(text);
+      const no = refuse.find(([re]) => re.test(text));
+      if (no) throw new Error(no[1]);
+      return { rows: [], rowCount: 0 };
+    },
+  } as unknown as pg.Client;
+  return { client, sql };
+}
+
+describe('what cannot be applied on the target is a note that says what and why', () => {
+  const props: DatabaseProperties = {
+    owner: 'app', acl: [{ grantee: '', grantor: 'app', privilege: 'TEMPORARY', grantable: false }, { grantee: 'reader', grantor: 'app', privilege: 'CONNECT', grantable: false }],
+    comment: 'shop', connlimit: 10, encoding: 'UTF8', localeProvider: 'i', collate: 'C', ctype: 'C', icuLocale: 'de-DE', collversion: null, tablespace: 'pg_default',
+    settings: [{ role: null, settings: ['work_mem=8MB', 'no_such.thing=1'] }, { role: 'reader', settings: ['statement_timeout=5s'] }],
+  };
+
+  test('missing roles, a refused setting; the rest is applied', async () => {
+    const { client, sql } = fakeClient([[/no_such/, 'unrecognized configuration parameter "no_such.thing"']]);
+    const notes: string[] = [];
+    await applyDatabaseProperties(client, 'w', props, { owner: true, acl: true, roles: new Set(['app']), note: (n) => notes.push(n), label: 'shop' });
+    expect(notes).toEqual([
+      'shop: ACL entry CONNECT for reader not applied: the role does not exist on the target',
+      'shop: setting no_such.thing=1 not applied: unrecognized configuration parameter "no_such.thing"',
+      'shop: settings of role reader in this database (statement_timeout=5s) not applied: the role does not exist on the target',
+    ]);
+    expect(sql).toEqual([
+      'ALTER DATABASE "w" OWNER TO "app"',
+      'REVOKE ALL ON DATABASE "w" FROM PUBLIC, "app"',
+      'GRANT TEMPORARY ON DATABASE "w" TO PUBLIC',
+      "COMMENT ON DATABASE \"w\" IS 'shop'",
+      'ALTER DATABASE "w" CONNECTION LIMIT 10',
+      'ALTER DATABASE "w" SET "work_mem" TO \'8MB\'',
+      'ALTER DATABASE "w" SET "no_such.thing" TO \'1\'',
+    ]);
+  });
+
+  test('--no-owner and --no-acl are said, never silent', async () => {
+    const { client } = fakeClient([]);
+    const notes: string[] = [];
+    await applyDatabaseProperties(client, 'w', props, { owner: false, acl: false, roles: new Set(['app', 'reader']), note: (n) => notes.push(n), label: 'shop' });
+    expect(notes).toEqual(['shop: owner app not applied (--no-owner)', 'shop: ACL not applied (--no-acl): the database has the default privileges (PUBLIC may connect)']);
+  });
+
+  test('an ICU locale the target refuses: created with libc, and the note gives the server\'s reason', async () => {
+    const { client, sql } = fakeClient([[/ICU_LOCALE/, 'ICU locale "de-DE" could not be opened']]);
+    const notes: string[] = [];
+    await createDatabaseLike(client, 'w', props, 15, undefined, (n) => notes.push(n), 'shop');
+    expect(sql[1]).toBe("CREATE DATABASE \"w\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'");
+    expect(notes).toEqual(['shop: created without locale provider icu (ICU locale de-DE): the target refused it (ICU locale "de-DE" could not be opened); its sort order may differ from the source']);
   });
 });
