@@ -9,6 +9,7 @@ import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { skipExistingRoles } from './postgres-globals-filter.js';
 import { serverFacts } from './postgres-inspector.js';
 import { PsqlSession } from './postgres-psql-session.js';
+import { psqlErrors } from './postgres-restore-steps.js';
 import { checkPgToolExit } from './postgres-tools.js';
 
 interface RecordedDatabase {
@@ -70,7 +71,7 @@ export async function restoreInContainer(ctx: RestoreContext): Promise<RestoreRe
       const exit = await feed(pc, ['psql', '--no-psqlrc', '--quiet', '--set', 'ON_ERROR_STOP=0', '--no-password'], 'postgres', ctx.artifacts.open(globals.name).pipe(skipExistingRoles(roles)), ctx.signal);
       checkPgToolExit('psql', exit, pc.service);
       const errors = (exit.stderr.match(/ERROR:/g) ?? []).length;
-      if (errors > 0) ctx.note(`globals: ${errors} statements failed; roles that existed were left as they were`);
+      if (errors > 0) ctx.note(`globals: ${errors} statements failed: ${psqlErrors(exit.stderr)}; roles that existed were left as they were`);
     }
     const roles = new Set((await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
     const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'full', items: {} };
