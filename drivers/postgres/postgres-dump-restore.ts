@@ -110,22 +110,22 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
     const wantDefinitions = !!ctx.recorded.fingerprint?.definitions;
     const definitions: Definitions = {};
     const replaced: string[] = [];
-    for (const [index, item] of plan.entries()) {
+    for (const item of plan) {
       try {
         await restoreOne(ctx, t, admin, item, { pgRestore: pgRestore.path, jobs, withOwner, withAcl, roles: existingRoles, tablespaces, major: facts.major });
         replaced.push(item.to);
+        if (ctx.recorded.fingerprint) {
+          ctx.progress.phase(`fingerprint ${item.to}`);
+          await inStep(t.service, item.to, 'fingerprint', () =>
+            withClient(t, item.to, async (c) => {
+              const items = await fingerprintDatabase(c, item.to, fingerprint.scope);
+              for (const [key, value] of Object.entries(items)) fingerprint.items[`${item.db.name}${key.slice(item.to.length)}`] = value;
+              if (wantDefinitions) await definitionsOfDatabase(c, item.db.name, await readDatabaseProperties(c), definitions);
+            }),
+          );
+        }
       } catch (error) {
-        throw partialFailure(error, t.service, replaced, plan.slice(index).map((p) => p.to));
-      }
-      if (ctx.recorded.fingerprint) {
-        ctx.progress.phase(`fingerprint ${item.to}`);
-        await inStep(t.service, item.to, 'fingerprint', () =>
-          withClient(t, item.to, async (c) => {
-            const items = await fingerprintDatabase(c, item.to, fingerprint.scope);
-            for (const [key, value] of Object.entries(items)) fingerprint.items[`${item.db.name}${key.slice(item.to.length)}`] = value;
-            if (wantDefinitions) await definitionsOfDatabase(c, item.db.name, await readDatabaseProperties(c), definitions);
-          }),
-        );
+        throw partialFailure(error, t.service, replaced, plan.map((p) => p.to).filter((n) => !replaced.includes(n)));
       }
     }
     const prefixes = plan.map((p) => p.db.name);
