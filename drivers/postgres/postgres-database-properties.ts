@@ -125,24 +125,34 @@ export interface ApplyOptions {
  * the property, the value and the server's reason; the rest still apply.
  */
 export async function applyDatabaseProperties(c: pg.Client, name: string, p: DatabaseProperties, o: ApplyOptions): Promise<void> {
-  const db = ident(name);
-  const run = async (what: string, sql: string) => {
+  for (const { what, sql } of databasePropertyStatements(name, p, o)) {
     try {
       await c.query(sql);
     } catch (error) {
       o.note(`${o.label}: ${what} not applied: ${(error as Error).message}`);
     }
-  };
+    if (sql.startsWith('SET ROLE')) await c.query('RESET ROLE').catch(() => undefined);
+  }
+}
+
+/**
+ * The statements that give `name` the recorded properties, each with what it
+ * applies (for a note when it fails). What cannot be applied at all (a role
+ * the target lacks, --no-owner, --no-acl) is said through `o.note` here.
+ */
+export function databasePropertyStatements(name: string, p: DatabaseProperties, o: ApplyOptions): Array<{ what: string; sql: string }> {
+  const db = ident(name);
+  const out: Array<{ what: string; sql: string }> = [];
   const missing = (role: string) => role !== '' && !o.roles.has(role);
   if (!o.owner) o.note(`${o.label}: owner ${p.owner} not applied (--no-owner)`);
   else if (missing(p.owner)) o.note(`${o.label}: owner ${p.owner} not applied: the role does not exist on the target`);
-  else await run(`owner ${p.owner}`, `ALTER DATABASE ${db} OWNER TO ${ident(p.owner)}`);
+  else out.push({ what: `owner ${p.owner}`, sql: `ALTER DATABASE ${db} OWNER TO ${ident(p.owner)}` });
 
   if (p.acl && !o.acl) o.note(`${o.label}: ACL not applied (--no-acl): the database has the default privileges (PUBLIC may connect)`);
-  else if (p.acl) await applyAcl(c, db, p, o, run);
+  else if (p.acl) out.push(...aclStatements(db, p, o));
 
-  if (p.comment !== null) await run('comment', `COMMENT ON DATABASE ${db} IS ${literal(p.comment)}`);
-  if (p.connlimit !== -1) await run(`connection limit ${p.connlimit}`, `ALTER DATABASE ${db} CONNECTION LIMIT ${Number(p.connlimit)}`);
+  if (p.comment !== null) out.push({ what: 'comment', sql: `COMMENT ON DATABASE ${db} IS ${literal(p.comment)}` });
+  if (p.connlimit !== -1) out.push({ what: `connection limit ${p.connlimit}`, sql: `ALTER DATABASE ${db} CONNECTION LIMIT ${Number(p.connlimit)}` });
   for (const { role, settings } of p.settings) {
     if (role !== null && missing(role)) {
       o.note(`${o.label}: settings of role ${role} in this database (${settings.join(', ')}) not applied: the role does not exist on the target`);
@@ -152,15 +162,16 @@ export async function applyDatabaseProperties(c: pg.Client, name: string, p: Dat
       const at = setting.indexOf('=');
       const key = setting.slice(0, at);
       const target = role === null ? `ALTER DATABASE ${db}` : `ALTER ROLE ${ident(role)} IN DATABASE ${db}`;
-      await run(`setting ${setting}${role === null ? '' : ` for role ${role}`}`, `${target} SET ${ident(key)} TO ${settingValue(key, setting.slice(at + 1))}`);
+      out.push({ what: `setting ${setting}${role === null ? '' : ` for role ${role}`}`, sql: `${target} SET ${ident(key)} TO ${settingValue(key, setting.slice(at + 1))}` });
     }
   }
+  return out;
 }
 
 /** Revokes what a fresh database grants, then grants exactly the recorded entries (as their grantor when it is not the owner). */
-async function applyAcl(c: pg.Client, db: string, p: DatabaseProperties, o: ApplyOptions, run: (what: string, sql: string) => Promise<void>): Promise<void> {
+function aclStatements(db: string, p: DatabaseProperties, o: ApplyOptions): Array<{ what: string; sql: string }> {
   const owner = o.owner && o.roles.has(p.owner) ? p.owner : undefined;
-  await run('ACL (revoking the defaults)', `REVOKE ALL ON DATABASE ${db} FROM PUBLIC${owner ? `, ${ident(owner)}` : ''}`);
+  const out = [{ what: 'ACL (revoking the defaults)', sql: `REVOKE ALL ON DATABASE ${db} FROM PUBLIC${owner ? `, ${ident(owner)}` : ''}` }];
   for (const e of p.acl!) {
     const who = e.grantee === '' ? 'PUBLIC' : ident(e.grantee);
     if (e.grantee !== '' && !o.roles.has(e.grantee)) {
@@ -170,9 +181,9 @@ async function applyAcl(c: pg.Client, db: string, p: DatabaseProperties, o: Appl
     const grant = `GRANT ${e.privilege} ON DATABASE ${db} TO ${who}${e.grantable ? ' WITH GRANT OPTION' : ''}`;
     // A grant by someone other than the owner is recorded under that grantor: made as that role, it comes back the same.
     const asGrantor = e.grantor !== p.owner && o.roles.has(e.grantor);
-    await run(`ACL entry ${e.privilege} for ${e.grantee || 'PUBLIC'}`, asGrantor ? `SET ROLE ${ident(e.grantor)}; ${grant}; RESET ROLE` : grant);
-    if (asGrantor) await c.query('RESET ROLE').catch(() => undefined);
+    out.push({ what: `ACL entry ${e.privilege} for ${e.grantee || 'PUBLIC'}`, sql: asGrantor ? `SET ROLE ${ident(e.grantor)}; ${grant}; RESET ROLE` : grant });
   }
+  return out;
 }
 
 /** Settings that hold a list, written as the server would re-read them (as pg_dump does). */

@@ -103,8 +103,8 @@ describe('what cannot be applied on the target is a note that says what and why'
     await applyDatabaseProperties(client, 'w', props, { owner: true, acl: true, roles: new Set(['app']), note: (n) => notes.push(n), label: 'shop' });
     expect(notes).toEqual([
       'shop: ACL entry CONNECT for reader not applied: the role does not exist on the target',
-      'shop: setting no_such.thing=1 not applied: unrecognized configuration parameter "no_such.thing"',
       'shop: settings of role reader in this database (statement_timeout=5s) not applied: the role does not exist on the target',
+      'shop: setting no_such.thing=1 not applied: unrecognized configuration parameter "no_such.thing"',
     ]);
     expect(sql).toEqual([
       'ALTER DATABASE "w" OWNER TO "app"',
