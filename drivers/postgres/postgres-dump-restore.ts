@@ -15,7 +15,7 @@ import { checkPgToolExit, requireTool } from './postgres-tools.js';
 import { skipExistingRoles } from './postgres-globals-filter.js';
 import { applyDatabaseProperties, createDatabaseLike, readDatabaseProperties, type DatabaseProperties } from './postgres-database-properties.js';
 import { definitionsOfDatabase, roleDefinitions, type Definitions } from './postgres-definitions.js';
-import { preCreateExtensions, updateExtensions, type RecordedExtension } from './postgres-extensions.js';
+import { preCreateExtensions, updateExtensions, type ExtensionSession, type RecordedExtension } from './postgres-extensions.js';
 import { inStep, partialFailure, psqlErrors } from './postgres-restore-steps.js';
 import { planTablespaces, targetTablespaces, type TablespaceObject, type TablespacePlan } from './postgres-tablespaces.js';
 
@@ -169,11 +169,11 @@ async function restoreOne(ctx: RestoreContext, t: PgTarget, admin: pg.Client, it
   await step('create the database', () => createDatabaseLike(admin, scratch, props ?? item.db, s.major, dbTablespace, ctx.note, label));
   try {
     await withClient(t, scratch, async (c) => {
-      if (item.db.extensions) await step('create extensions at their recorded versions', () => preCreateExtensions(c, item.db.extensions!, ctx.note, label));
+      if (item.db.extensions) await step('create extensions at their recorded versions', () => preCreateExtensions(extensionSession(c), item.db.extensions!, ctx.note, label));
     });
     await step('pg_restore', () => runPgRestore(ctx, t, s.pgRestore, scratch, item, { noOwner: !s.withOwner, noAcl: !s.withAcl, noTablespaces: s.tablespaces.noTablespaces }, s.jobs));
     await withClient(t, scratch, async (c) => {
-      if (item.db.extensions) await step('update extensions', () => updateExtensions(c, item.db.extensions!, ctx.note, label));
+      if (item.db.extensions) await step('update extensions', () => updateExtensions(extensionSession(c), item.db.extensions!, ctx.note, label));
       for (const move of s.tablespaces.moves(item.db.tablespaceObjects ?? [])) {
         await step(`move ${move.what}`, () => c.query(move.sql));
       }
@@ -187,6 +187,10 @@ async function restoreOne(ctx: RestoreContext, t: PgTarget, admin: pg.Client, it
     await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
     throw error;
   }
+}
+
+function extensionSession(c: pg.Client): ExtensionSession {
+  return { query: (sql) => c.query(sql), exec: async (sql) => void (await c.query(sql)) };
 }
 
 /** The admin session's database: one that is not being replaced (a session cannot rename the database it sits in). */
