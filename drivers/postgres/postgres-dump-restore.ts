@@ -16,7 +16,7 @@ import { skipExistingRoles } from './postgres-globals-filter.js';
 import { applyDatabaseProperties, createDatabaseLike, readDatabaseProperties, type DatabaseProperties } from './postgres-database-properties.js';
 import { definitionsOfDatabase, roleDefinitions, type Definitions } from './postgres-definitions.js';
 import { preCreateExtensions, updateExtensions, type ExtensionSession, type RecordedExtension } from './postgres-extensions.js';
-import { inStep, partialFailure, psqlErrors } from './postgres-restore-steps.js';
+import { inStep, partialFailure, psqlErrors, withRolesUndone } from './postgres-restore-steps.js';
 import { planTablespaces, targetTablespaces, type TablespaceObject, type TablespacePlan } from './postgres-tablespaces.js';
 
 interface RecordedDatabase {
@@ -82,9 +82,11 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
     const globals = ctx.artifacts.records.find((r) => r.kind === 'globals');
     let globalsErrors = '';
     let globalsApplied = false;
+    let rolesBefore: Set<string> | undefined;
     if (globals && !sameServer && ctx.options.globals !== false) {
       ctx.progress.phase('globals');
       const roles = new Set((await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+      rolesBefore = roles;
       const { count, text } = await applyGlobals(ctx, t, psql.path, globals, roles, adminDatabase(plan));
       globalsErrors = text;
       globalsApplied = true;
@@ -94,56 +96,63 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
     }
 
     // 3. Roles and tablespaces the restore needs, before any database changes.
-    const existingRoles = new Set((await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
-    const missingOwners = [...new Set(plan.flatMap((p) => (p.db.owners ?? []).filter((r) => !existingRoles.has(r))))];
-    if (missingOwners.length && withOwner) {
-      throw new HoldfastError('target', `the target lacks role${missingOwners.length > 1 ? 's' : ''} ${missingOwners.join(', ')}, which own${missingOwners.length > 1 ? '' : 's'} objects in the snapshot`, {
-        service: t.service,
-        driver: 'postgres',
-        hint: 'restore the globals too (leave out --no-globals), create the roles on the target, or pass --no-owner (objects then belong to the restoring user; add --no-acl if grants name those roles)',
-      });
-    }
-    const used = new Set(plan.flatMap((p) => [...(p.db.tablespaceObjects ?? []).map((o) => o.tablespace), ...(p.db.properties && p.db.properties.tablespace !== 'pg_default' ? [p.db.properties.tablespace] : [])]));
-    const tablespaces = planTablespaces(ctx.options, used, await targetTablespaces(admin), t.service, globalsErrors);
-
-    const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'full', items: {} };
-    const wantDefinitions = !!ctx.recorded.fingerprint?.definitions;
-    const definitions: Definitions = {};
     const replaced: string[] = [];
-    for (const item of plan) {
-      try {
-        await restoreOne(ctx, t, admin, item, { pgRestore: pgRestore.path, jobs, withOwner, withAcl, roles: existingRoles, tablespaces, major: facts.major });
-        replaced.push(item.to);
-        if (ctx.recorded.fingerprint) {
-          ctx.progress.phase(`fingerprint ${item.to}`);
-          await inStep(t.service, item.to, 'fingerprint', () =>
-            withClient(t, item.to, async (c) => {
-              const items = await fingerprintDatabase(c, item.to, fingerprint.scope);
-              for (const [key, value] of Object.entries(items)) fingerprint.items[`${item.db.name}${key.slice(item.to.length)}`] = value;
-              if (wantDefinitions) await definitionsOfDatabase(c, item.db.name, await readDatabaseProperties(c), definitions);
-            }),
-          );
+    const restoreAll = async (): Promise<RestoreResult> => {
+      const existingRoles = new Set((await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+      const missingOwners = [...new Set(plan.flatMap((p) => (p.db.owners ?? []).filter((r) => !existingRoles.has(r))))];
+      if (missingOwners.length && withOwner) {
+        throw new HoldfastError('target', `the target lacks role${missingOwners.length > 1 ? 's' : ''} ${missingOwners.join(', ')}, which own${missingOwners.length > 1 ? '' : 's'} objects in the snapshot`, {
+          service: t.service,
+          driver: 'postgres',
+          hint: 'restore the globals too (leave out --no-globals), create the roles on the target, or pass --no-owner (objects then belong to the restoring user; add --no-acl if grants name those roles)',
+        });
+      }
+      const used = new Set(plan.flatMap((p) => [...(p.db.tablespaceObjects ?? []).map((o) => o.tablespace), ...(p.db.properties && p.db.properties.tablespace !== 'pg_default' ? [p.db.properties.tablespace] : [])]));
+      const tablespaces = planTablespaces(ctx.options, used, await targetTablespaces(admin), t.service, globalsErrors);
+
+      const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'full', items: {} };
+      const wantDefinitions = !!ctx.recorded.fingerprint?.definitions;
+      const definitions: Definitions = {};
+      for (const item of plan) {
+        try {
+          await restoreOne(ctx, t, admin, item, { pgRestore: pgRestore.path, jobs, withOwner, withAcl, roles: existingRoles, tablespaces, major: facts.major });
+          replaced.push(item.to);
+          if (ctx.recorded.fingerprint) {
+            ctx.progress.phase(`fingerprint ${item.to}`);
+            await inStep(t.service, item.to, 'fingerprint', () =>
+              withClient(t, item.to, async (c) => {
+                const items = await fingerprintDatabase(c, item.to, fingerprint.scope);
+                for (const [key, value] of Object.entries(items)) fingerprint.items[`${item.db.name}${key.slice(item.to.length)}`] = value;
+                if (wantDefinitions) await definitionsOfDatabase(c, item.db.name, await readDatabaseProperties(c), definitions);
+              }),
+            );
+          }
+        } catch (error) {
+          throw partialFailure(error, t.service, replaced, plan.map((p) => p.to).filter((n) => !replaced.includes(n)));
         }
-      } catch (error) {
-        throw partialFailure(error, t.service, replaced, plan.map((p) => p.to).filter((n) => !replaced.includes(n)));
       }
-    }
-    const prefixes = plan.map((p) => p.db.name);
-    if (wantDefinitions) {
-      tablespaces.renameBack(definitions);
-      // Roles are compared when this restore applied the globals: those the backup recorded, as recorded.
-      const recordedRoles = Object.keys(ctx.recorded.fingerprint!.definitions!).filter((k) => k.startsWith('role '));
-      if (globalsApplied && recordedRoles.length) {
-        Object.assign(definitions, await roleDefinitions(admin, recordedRoles.map((k) => k.slice(5))));
-        prefixes.push(...recordedRoles);
+      const prefixes = plan.map((p) => p.db.name);
+      if (wantDefinitions) {
+        tablespaces.renameBack(definitions);
+        // Roles are compared when this restore applied the globals: those the backup recorded, as recorded.
+        const recordedRoles = Object.keys(ctx.recorded.fingerprint!.definitions!).filter((k) => k.startsWith('role '));
+        if (globalsApplied && recordedRoles.length) {
+          Object.assign(definitions, await roleDefinitions(admin, recordedRoles.map((k) => k.slice(5))));
+          prefixes.push(...recordedRoles);
+        }
+        fingerprint.definitions = definitions;
       }
-      fingerprint.definitions = definitions;
-    }
-    return {
-      location: plan.map((p) => formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false)).join(', '),
-      ...(ctx.recorded.fingerprint ? { fingerprint } : {}),
-      details: { fingerprintPrefixes: prefixes, databases: plan.map((p) => ({ from: p.db.name, to: p.to })) },
+      return {
+        location: plan.map((p) => formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false)).join(', '),
+        ...(ctx.recorded.fingerprint ? { fingerprint } : {}),
+        details: { fingerprintPrefixes: prefixes, databases: plan.map((p) => ({ from: p.db.name, to: p.to })) },
+      };
     };
+    try {
+      return await restoreAll();
+    } catch (error) {
+      throw await withRolesUndone(error, admin, t.service, rolesBefore, replaced.length > 0, ctx.options.keep_roles === true || ctx.options.keep_roles === 'true');
+    }
   });
 }
 

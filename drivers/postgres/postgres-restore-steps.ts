@@ -1,4 +1,6 @@
+import type pg from 'pg';
 import { HoldfastError, toHoldfastError } from '../../src/core/errors.js';
+import { ident } from './postgres-connection.js';
 
 /**
  * How a restore of several databases reports a failure: the error names the
@@ -39,4 +41,27 @@ export function psqlErrors(stderr: string, max = 3): string {
     .map((l) => l.replace(/^psql:[^:]*:\d+:\s*/, '').replace(/\s+/g, ' ').trim());
   if (errors.length === 0) return '';
   return errors.slice(0, max).join('; ') + (errors.length > max ? `; and ${errors.length - max} more` : '');
+}
+
+/**
+ * A restore that failed: the roles its globals created are dropped again when
+ * no database was restored (nothing uses them), unless asked to keep them
+ * (`--option keep_roles=true`); the error says which were removed or kept.
+ */
+export async function withRolesUndone(error: unknown, admin: pg.Client, service: string, before: Set<string> | undefined, someRestored: boolean, keep: boolean): Promise<unknown> {
+  if (!before || !(error instanceof HoldfastError)) return error;
+  const now = (await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles').catch(() => ({ rows: [] as Array<{ rolname: string }> }))).rows.map((r) => r.rolname);
+  const created = now.filter((r) => !before.has(r));
+  if (created.length === 0) return error;
+  let tail: string;
+  if (someRestored || keep) {
+    tail = `the roles it created are kept (${someRestored ? 'the restored databases use them' : 'keep_roles'}): ${created.join(', ')}`;
+  } else {
+    const failed: string[] = [];
+    for (const role of created) {
+      await admin.query(`DROP OWNED BY ${ident(role)}; DROP ROLE ${ident(role)}`).catch((e: Error) => failed.push(`${role} (${e.message})`));
+    }
+    tail = `the roles it had created were removed${failed.length ? `, except ${failed.join(', ')}` : ''}`;
+  }
+  return new HoldfastError(error.code, `${error.message}; ${tail}`, { service, driver: 'postgres', ...(error.hint ? { hint: error.hint } : {}), cause: error });
 }

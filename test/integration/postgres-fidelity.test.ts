@@ -151,6 +151,9 @@ describe('postgres fidelity: everything comes back, and the proof notices when n
     expect(error.message).toMatch(/tablespace fast, which the target does not have \(creating it failed: .*directory/);
     expect(error.hint).toMatch(/--tablespace-map fast=|--no-tablespaces/);
     expect((await fresh.query<{ d: string }>("SELECT datname AS d FROM pg_database WHERE datname IN ('shop', 'latin')")).length).toBe(0);
+    // The roles its globals had created are gone again: nothing was restored that uses them.
+    expect(error.message).toMatch(/the roles it had created were removed$/);
+    expect(await fresh.query("SELECT rolname FROM pg_roles WHERE rolname IN ('reader', 'app_owner', 'auditors')")).toEqual([]);
 
     const restored = await holdfast(['restore', snapshot, '--json', '--target', `db=${server(fresh)}`, '--tablespace-map', 'fast=fast2'], targetEnv);
     expectEqual(restored.json<RestoreDoc>());
