@@ -47,6 +47,9 @@ export async function restoreInContainer(ctx: RestoreContext): Promise<RestoreRe
   if (plan.length === 0) {
     throw new HoldfastError('not-found', `the snapshot has no database ${JSON.stringify(only)}`, { service: pc.service, hint: `it has: ${recorded.map((d) => d.name).join(', ')}` });
   }
+  if (ctx.options.tablespace_map !== undefined) {
+    throw new HoldfastError('usage', '--tablespace-map is not supported for a restore into a container yet', { service: pc.service, driver: 'postgres', hint: 'use --no-tablespaces, or create the tablespaces in the container first' });
+  }
   const pgRestore = await containerToolVersion(pc, 'pg_restore');
   if (!pgRestore) throw new HoldfastError('tool', `pg_restore is not in the image of container ${pc.name}`, { service: pc.service, driver: 'postgres' });
   // Never connected to a database it replaces: `postgres` itself may be in the snapshot.
