@@ -13,7 +13,7 @@ import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { skipExistingRoles } from './postgres-globals-filter.js';
 import { serverFacts } from './postgres-inspector.js';
 import { PsqlSession } from './postgres-psql-session.js';
-import { psqlErrors } from './postgres-restore-steps.js';
+import { partialFailure, psqlErrors } from './postgres-restore-steps.js';
 import { checkPgToolExit } from './postgres-tools.js';
 
 interface RecordedDatabase {
@@ -100,42 +100,48 @@ export async function restoreInContainer(ctx: RestoreContext): Promise<RestoreRe
     const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'full', items: {} };
     const wantDefinitions = !!ctx.recorded.fingerprint?.definitions;
     const definitions: Definitions = {};
+    const replaced: string[] = [];
     for (const db of plan) {
-      ctx.progress.phase(`restore ${db.name}`);
-      const scratch = `${db.name.slice(0, 40)}__holdfast`;
-      await admin.command(`DROP DATABASE IF EXISTS ${ident(scratch)}`);
-      await createScratch(admin, scratch, db);
       try {
-        if (db.extensions) await withExtensionSession(pc, scratch, ctx.signal, (c) => preCreateExtensions(c, db.extensions!, ctx.note, db.name));
-        const no = [...(withOwner ? [] : ['--no-owner']), ...(withAcl ? [] : ['--no-acl']), ...(ctx.options.tablespaces === false ? ['--no-tablespaces'] : [])];
-        const base = ['pg_restore', '--exit-on-error', '--no-password', `--dbname=${conninfoFor(scratch)}`, ...no];
-        const sections = db.postData ? [['--section=pre-data', '--section=data'], ['--section=post-data']] : [[]];
-        for (const [i, extra] of sections.entries()) {
-          const artifact = i === 1 ? db.postData! : db.artifact;
-          checkPgToolExit('pg_restore', await feed(pc, [...base, ...extra], scratch, ctx.artifacts.open(artifact), ctx.signal), pc.service);
-        }
-        if (db.extensions) await withExtensionSession(pc, scratch, ctx.signal, (c) => updateExtensions(c, db.extensions!, ctx.note, db.name));
-        if (db.properties) {
-          const runScript = (script: Readable) => feed(pc, ['psql', '--no-psqlrc', '--quiet', '--set', 'ON_ERROR_STOP=0', '--no-password'], adminDb, script, ctx.signal);
-          await applyPropertiesInContainer(scratch, db.properties, { owner: withOwner, acl: withAcl, roles, note: ctx.note, label: db.name }, runScript);
-        }
-        if (exists.get(db.name)) {
-          await admin.query(`SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE datname = ${literal(db.name)} AND pid <> pg_backend_pid()`);
-          await admin.command(`DROP DATABASE ${ident(db.name)}`);
-        }
-        await admin.command(`ALTER DATABASE ${ident(scratch)} RENAME TO ${ident(db.name)}`);
-      } catch (error) {
-        await admin.command(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
-        throw error;
-      }
-      if (ctx.recorded.fingerprint) {
-        const session = await PsqlSession.open(pc, db.name, ctx.signal);
+        ctx.progress.phase(`restore ${db.name}`);
+        const scratch = `${db.name.slice(0, 40)}__holdfast`;
+        await admin.command(`DROP DATABASE IF EXISTS ${ident(scratch)}`);
+        await createScratch(admin, scratch, db);
         try {
-          await fingerprintDatabase(session, db.name, fingerprint.scope, fingerprint.items);
-          if (wantDefinitions) await definitionsOfDatabase(session, db.name, await readDatabaseProperties(session), definitions);
-        } finally {
-          await session.close();
+          if (db.extensions) await withExtensionSession(pc, scratch, ctx.signal, (c) => preCreateExtensions(c, db.extensions!, ctx.note, db.name));
+          const no = [...(withOwner ? [] : ['--no-owner']), ...(withAcl ? [] : ['--no-acl']), ...(ctx.options.tablespaces === false ? ['--no-tablespaces'] : [])];
+          const base = ['pg_restore', '--exit-on-error', '--no-password', `--dbname=${conninfoFor(scratch)}`, ...no];
+          const sections = db.postData ? [['--section=pre-data', '--section=data'], ['--section=post-data']] : [[]];
+          for (const [i, extra] of sections.entries()) {
+            const artifact = i === 1 ? db.postData! : db.artifact;
+            checkPgToolExit('pg_restore', await feed(pc, [...base, ...extra], scratch, ctx.artifacts.open(artifact), ctx.signal), pc.service);
+          }
+          if (db.extensions) await withExtensionSession(pc, scratch, ctx.signal, (c) => updateExtensions(c, db.extensions!, ctx.note, db.name));
+          if (db.properties) {
+            const runScript = (script: Readable) => feed(pc, ['psql', '--no-psqlrc', '--quiet', '--set', 'ON_ERROR_STOP=0', '--no-password'], adminDb, script, ctx.signal);
+            await applyPropertiesInContainer(scratch, db.properties, { owner: withOwner, acl: withAcl, roles, note: ctx.note, label: db.name }, runScript);
+          }
+          if (exists.get(db.name)) {
+            await admin.query(`SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE datname = ${literal(db.name)} AND pid <> pg_backend_pid()`);
+            await admin.command(`DROP DATABASE ${ident(db.name)}`);
+          }
+          await admin.command(`ALTER DATABASE ${ident(scratch)} RENAME TO ${ident(db.name)}`);
+        } catch (error) {
+          await admin.command(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
+          throw error;
         }
+        replaced.push(db.name);
+        if (ctx.recorded.fingerprint) {
+          const session = await PsqlSession.open(pc, db.name, ctx.signal);
+          try {
+            await fingerprintDatabase(session, db.name, fingerprint.scope, fingerprint.items);
+            if (wantDefinitions) await definitionsOfDatabase(session, db.name, await readDatabaseProperties(session), definitions);
+          } finally {
+            await session.close();
+          }
+        }
+      } catch (error) {
+        throw partialFailure(error, pc.service, replaced, plan.map((d) => d.name).filter((n) => !replaced.includes(n)));
       }
     }
     const prefixes = plan.map((d) => d.name);
