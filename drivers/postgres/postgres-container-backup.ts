@@ -6,8 +6,9 @@ import { execToArtifact } from '../../src/docker/docker-artifact.js';
 import { containerRecord } from '../volume/volume-record.js';
 import { pgContainer, pgExec, type PgContainer } from './postgres-container.js';
 import { containerToolVersion } from './postgres-container-strategies.js';
-import { fingerprintDatabase } from './postgres-fingerprint.js';
-import { listDatabases, objectOwners, serverFacts, type DatabaseFacts } from './postgres-inspector.js';
+import { roleDefinitions } from './postgres-definitions.js';
+import { describeInSnapshot } from './postgres-dump-backup.js';
+import { listDatabases, serverFacts, type DatabaseFacts } from './postgres-inspector.js';
 import { PsqlSession } from './postgres-psql-session.js';
 import { checkPgToolExit } from './postgres-tools.js';
 
@@ -24,18 +25,20 @@ export async function backupInContainer(ctx: BackupContext): Promise<BackupResul
   const admin = await PsqlSession.open(pc, 'postgres', ctx.signal);
   let facts;
   let databases: DatabaseFacts[];
+  let roles = {};
   try {
     facts = await serverFacts(admin);
     databases = pick(await listDatabases(admin), ctx.service.options.databases, pc);
+    if (ctx.fingerprintScope !== 'none') roles = await roleDefinitions(admin);
   } finally {
     await admin.close();
   }
   const tool = await containerToolVersion(pc, 'pg_dump');
   if (!tool) throw new HoldfastError('tool', `pg_dump is not in the image of container ${pc.name}`, { service: pc.service, driver: 'postgres', hint: 'use an image with the PostgreSQL client tools' });
 
-  const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {} };
+  const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {}, definitions: roles };
   const globals = dumpGlobals(ctx, pc);
-  const dumped: Array<DatabaseFacts & { lsn?: string; owners: string[]; artifact: string; postData: string }> = [];
+  const dumped: Array<DatabaseFacts & { lsn?: string; artifact: string; postData: string }> = [];
   try {
     for (const [index, db] of databases.entries()) dumped.push(await dumpDatabase(ctx, pc, db, index, fingerprint));
   } finally {
@@ -105,16 +108,15 @@ async function dumpDatabase(ctx: BackupContext, pc: PgContainer, db: DatabaseFac
     const results = await Promise.allSettled([
       dump(name, 'pg_dump', []),
       dump(postData, 'pg_dump-post-data', ['--section=post-data']),
-      fingerprint ? fingerprintDatabase(held, db.name, fingerprint.scope, fingerprint.items) : Promise.resolve(undefined),
-      objectOwners(held),
+      describeInSnapshot(held, db.name, fingerprint),
     ]);
     // A failed session query ends the transaction that holds the snapshot, and pg_dump then fails on
     // "invalid snapshot identifier": the session's error is the cause, so it is reported first.
-    const failed = [results[2], results[3], results[0], results[1]].find((r): r is PromiseRejectedResult => r!.status === 'rejected');
+    const failed = [results[2], results[0], results[1]].find((r): r is PromiseRejectedResult => r!.status === 'rejected');
     if (failed) throw failed.reason;
     await held.command('COMMIT');
-    const owners = (results[3] as PromiseFulfilledResult<string[]>).value;
-    return { ...db, ...(lsn ? { lsn } : {}), owners, artifact: name, postData };
+    const described = (results[2] as PromiseFulfilledResult<Awaited<ReturnType<typeof describeInSnapshot>>>).value;
+    return { ...db, ...(lsn ? { lsn } : {}), ...described, artifact: name, postData };
   } finally {
     await held.close();
   }

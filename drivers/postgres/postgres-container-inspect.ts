@@ -1,6 +1,8 @@
 import type { Fingerprint, FingerprintScope, Inspection } from '../../src/core/driver.js';
 import type { Service } from '../../src/core/service.js';
 import { pgContainer } from './postgres-container.js';
+import { readDatabaseProperties } from './postgres-database-properties.js';
+import { definitionsOfDatabase, roleDefinitions } from './postgres-definitions.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { listDatabases, serverFacts } from './postgres-inspector.js';
 import { PsqlSession } from './postgres-psql-session.js';
@@ -23,18 +25,21 @@ export async function inspectInContainer(service: Service): Promise<Inspection> 
   }
 }
 
-/** Counts (and checksums) per table of every database, as the host path computes them. */
+/** Counts (and checksums) per table of every database, and the definitions, as the host path computes them. */
 export async function fingerprintInContainer(service: Service, scope: FingerprintScope): Promise<Fingerprint> {
   const inspection = await inspectInContainer(service);
   const pc = await pgContainer(service);
   const items: Fingerprint['items'] = {};
+  const admin = await PsqlSession.open(pc, 'postgres');
+  const definitions = await roleDefinitions(admin).finally(() => admin.close());
   for (const db of inspection.objects) {
     const session = await PsqlSession.open(pc, db.name);
     try {
       await fingerprintDatabase(session, db.name, scope, items);
+      await definitionsOfDatabase(session, db.name, await readDatabaseProperties(session), definitions);
     } finally {
       await session.close();
     }
   }
-  return { scope, items };
+  return { scope, items, definitions };
 }

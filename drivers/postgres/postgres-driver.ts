@@ -12,6 +12,8 @@ import { detectPostgres, POSTGRES_SCHEMES } from './postgres-detect.js';
 import { backupWithPgDump } from './postgres-dump-backup.js';
 import { restorePgDump } from './postgres-dump-restore.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
+import { readDatabaseProperties } from './postgres-database-properties.js';
+import { definitionsOfDatabase, roleDefinitions } from './postgres-definitions.js';
 import { inspectServer, selectDatabases, serverFacts } from './postgres-inspector.js';
 import { postgresStrategies } from './postgres-strategies.js';
 import { postgresScratchTarget } from './postgres-scratch.js';
@@ -27,7 +29,10 @@ export const postgresDriver: Driver = {
     // In a container: the image's own tools through docker exec (they match the server).
     if (isContainerService(service)) return containerStrategies(service, signal);
     const t = pgTarget(service);
-    return withClient(t, undefined, async (c) => postgresStrategies(await serverFacts(c)));
+    return withClient(t, undefined, async (c) => {
+      const tablespaces = (await c.query<{ n: string }>("SELECT spcname AS n FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY 1")).rows.map((r) => r.n);
+      return postgresStrategies(await serverFacts(c), tablespaces);
+    });
   },
 
   inspect(service) {
@@ -38,10 +43,15 @@ export const postgresDriver: Driver = {
   async fingerprint(service, scope) {
     if (isContainerService(service)) return fingerprintInContainer(service, scope);
     const t = pgTarget(service);
-    const dbs = await withClient(t, undefined, (c) => selectDatabases(c, t, service.options.databases));
+    const { dbs, definitions } = await withClient(t, undefined, async (c) => ({ dbs: await selectDatabases(c, t, service.options.databases), definitions: await roleDefinitions(c) }));
     const items = {};
-    for (const db of dbs) await withClient(t, db.name, (c) => fingerprintDatabase(c, db.name, scope, items));
-    return { scope, items };
+    for (const db of dbs) {
+      await withClient(t, db.name, async (c) => {
+        await fingerprintDatabase(c, db.name, scope, items);
+        await definitionsOfDatabase(c, db.name, await readDatabaseProperties(c), definitions);
+      });
+    }
+    return { scope, items, definitions };
   },
 
   backup(ctx) {

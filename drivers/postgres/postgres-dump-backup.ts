@@ -3,9 +3,14 @@ import { HoldfastError } from '../../src/core/errors.js';
 import type { ToolExit } from '../../src/core/process.js';
 import { artifactSlug, toolToArtifact } from '../../src/core/tool-artifact.js';
 import { connect, toolEnv, withClient, type PgTarget } from './postgres-connection.js';
+import type { PgQueryable } from './postgres-queryable.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { objectOwners, selectDatabases, serverFacts, type DatabaseFacts } from './postgres-inspector.js';
 import { checkPgToolExit, requireTool } from './postgres-tools.js';
+import { readDatabaseProperties, type DatabaseProperties } from './postgres-database-properties.js';
+import { definitionsOfDatabase, roleDefinitions } from './postgres-definitions.js';
+import { recordExtensions, type RecordedExtension } from './postgres-extensions.js';
+import { tablespaceObjects, type TablespaceObject } from './postgres-tablespaces.js';
 
 /**
  * Strategy `pg_dump`: `pg_dumpall --globals-only`, then one `pg_dump -Fc -Z0`
@@ -17,14 +22,16 @@ import { checkPgToolExit, requireTool } from './postgres-tools.js';
  * transaction, so it describes exactly what the dump holds even under writes.
  */
 export async function backupWithPgDump(ctx: BackupContext, t: PgTarget): Promise<BackupResult> {
-  const { facts, databases } = await withClient(t, undefined, async (c) => ({
+  const { facts, databases, roles } = await withClient(t, undefined, async (c) => ({
     facts: await serverFacts(c),
     databases: await selectDatabases(c, t, ctx.service.options.databases),
+    // Cluster-wide, like the globals dump beside it; compared when a restore applies the globals.
+    roles: ctx.fingerprintScope === 'none' ? {} : await roleDefinitions(c),
   }));
   const pgDump = await requireTool('pg_dump', facts.major, t.service);
   const pgDumpAll = await requireTool('pg_dumpall', facts.major, t.service);
 
-  const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {} };
+  const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {}, definitions: { ...roles } };
   // Roles and tablespaces come out beside the first database's dump.
   const globals = dumpGlobals(ctx, t, pgDumpAll.path);
   const perDatabase: DumpedDatabase[] = [];
@@ -36,6 +43,7 @@ export async function backupWithPgDump(ctx: BackupContext, t: PgTarget): Promise
     await globals.catch(() => undefined);
   }
   await globals;
+  noteTablespaces(ctx, perDatabase);
 
   return {
     details: {
@@ -67,7 +75,27 @@ async function dumpGlobals(ctx: BackupContext, t: PgTarget, pgDumpAll: string): 
   }
 }
 
-type DumpedDatabase = DatabaseFacts & { lsn?: string; owners: string[]; artifact: string; postData: string };
+type DumpedDatabase = DatabaseFacts & {
+  lsn?: string;
+  owners: string[];
+  artifact: string;
+  postData: string;
+  properties: DatabaseProperties;
+  extensions: RecordedExtension[];
+  tablespaceObjects: TablespaceObject[];
+};
+
+/** Which tablespaces the snapshot uses, for `show` (a restore onto another server needs them, or a map). */
+function noteTablespaces(ctx: BackupContext, dbs: readonly DumpedDatabase[]): void {
+  const uses = dbs
+    .map((d) => {
+      const names = new Set(d.tablespaceObjects.map((o) => o.tablespace));
+      if (d.properties.tablespace !== 'pg_default') names.add(d.properties.tablespace);
+      return names.size ? `${d.name}: ${[...names].join(', ')}` : '';
+    })
+    .filter(Boolean);
+  if (uses.length) ctx.note(`tablespaces in use (${uses.join('; ')}); a restore onto another server needs them there, or --tablespace-map OLD=NEW, or --no-tablespaces`);
+}
 
 /**
  * One database: export a snapshot in a held REPEATABLE READ transaction, then
@@ -91,15 +119,29 @@ async function dumpDatabase(ctx: BackupContext, t: PgTarget, pgDump: string, db:
     const results = await Promise.allSettled([
       toolToArtifact(ctx.artifacts, { name, kind: 'pg_dump', label: db.name }, pgDump, args, options),
       toolToArtifact(ctx.artifacts, { name: postData, kind: 'pg_dump-post-data', label: db.name }, pgDump, [...args, '--section=post-data'], options),
-      fingerprint ? fingerprintDatabase(held, db.name, fingerprint.scope, fingerprint.items) : Promise.resolve(undefined),
-      objectOwners(held),
+      describeInSnapshot(held, db.name, fingerprint),
     ]);
-    const [, , , owners] = unwrapAll(results);
+    const [, , described] = unwrapAll(results);
     await held.query('COMMIT');
-    return { ...db, ...(lsn ? { lsn } : {}), owners: owners as string[], artifact: name, postData };
+    return { ...db, ...(lsn ? { lsn } : {}), ...(described as Described), artifact: name, postData };
   } finally {
     await held.end().catch(() => undefined);
   }
+}
+
+type Described = Pick<DumpedDatabase, 'owners' | 'properties' | 'extensions' | 'tablespaceObjects'>;
+
+/**
+ * Everything read from the dump's snapshot in the held session, one query
+ * after another (a session runs one at a time): the row fingerprint, the
+ * definitions, the owners, the database-level properties, the extensions and
+ * the relations outside the default tablespace.
+ */
+export async function describeInSnapshot(held: PgQueryable, database: string, fingerprint: Fingerprint | undefined): Promise<Described> {
+  if (fingerprint) await fingerprintDatabase(held, database, fingerprint.scope, fingerprint.items);
+  const properties = await readDatabaseProperties(held);
+  if (fingerprint) await definitionsOfDatabase(held, database, properties, (fingerprint.definitions ??= {}));
+  return { owners: await objectOwners(held), properties, extensions: await recordExtensions(held), tablespaceObjects: await tablespaceObjects(held) };
 }
 
 /** Like Promise.all over settled results, but only after every one has settled (no dangling work). */

@@ -13,6 +13,11 @@ import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { serverFacts } from './postgres-inspector.js';
 import { checkPgToolExit, requireTool } from './postgres-tools.js';
 import { skipExistingRoles } from './postgres-globals-filter.js';
+import { applyDatabaseProperties, createDatabaseLike, readDatabaseProperties, type DatabaseProperties } from './postgres-database-properties.js';
+import { definitionsOfDatabase, roleDefinitions, type Definitions } from './postgres-definitions.js';
+import { preCreateExtensions, updateExtensions, type ExtensionSession, type RecordedExtension } from './postgres-extensions.js';
+import { inStep, partialFailure, psqlErrors, withRolesUndone } from './postgres-restore-steps.js';
+import { planTablespaces, targetTablespaces, type TablespaceObject, type TablespacePlan } from './postgres-tablespaces.js';
 
 interface RecordedDatabase {
   name: string;
@@ -23,6 +28,10 @@ interface RecordedDatabase {
   artifact: string;
   /** The post-data section alone (snapshots since 0.1.0). */
   postData?: string;
+  /** Database-level properties (owner, ACL, locale, settings...), applied after the restore. */
+  properties?: DatabaseProperties;
+  extensions?: RecordedExtension[];
+  tablespaceObjects?: TablespaceObject[];
 }
 
 /** Archives above this size are restored with `pg_restore -j` from a temporary file. */
@@ -32,18 +41,26 @@ const PARALLEL_THRESHOLD = 64 * 1024 * 1024;
  * Restores a `pg_dump` snapshot:
  * 1. checks every target first: a non-empty database is refused without --force;
  * 2. globals, when the target is another server (roles already there are skipped);
- * 3. each database into a scratch database `<name>__holdfast`, then swapped in by
- *    rename, so a failed restore leaves the target as it was;
- * 4. `--no-owner --no-acl` when a role that owns objects is missing on the target;
- * 5. fingerprints of the restored databases, keyed by the source names.
+ * 3. owners and tablespaces the target lacks are refused before any database
+ *    changes, unless --no-owner, --tablespace-map or --no-tablespaces say otherwise;
+ * 4. each database into a working copy `<name>__holdfast` created with the
+ *    recorded encoding, locale provider and ICU locale, its extensions at their
+ *    recorded versions, then its database-level properties (owner, ACL,
+ *    comment, connection limit, settings), then swapped in by rename, so a
+ *    failed restore leaves that database as it was; the admin session sits in
+ *    a database that is not being replaced (template1 when `postgres` is);
+ * 5. fingerprints (rows and definitions) of the restored databases, keyed by
+ *    the source names.
  */
 export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult> {
   const t = pgTarget(ctx.target);
   const recordedDbs = (ctx.recorded.details.databases as RecordedDatabase[] | undefined) ?? [];
   const plan = mapDatabases(ctx, t, recordedDbs);
   const jobs = Math.max(1, Number(ctx.options.jobs ?? 2));
+  const withOwner = ctx.options.owner !== false;
+  const withAcl = ctx.options.acl !== false;
 
-  return withClient(t, 'postgres', async (admin) => {
+  return withClient(t, adminDatabase(plan), async (admin) => {
     const facts = await serverFacts(admin);
     const pgRestore = await requireTool('pg_restore', Math.max(facts.major, majorOf(ctx.recorded.details.toolVersion)), t.service);
     const psql = await requireTool('psql', 0, t.service);
@@ -63,43 +80,138 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
     // 2. Globals, for another server only: on the same server the roles are the live ones.
     const sameServer = facts.systemIdentifier === ctx.recorded.details.systemIdentifier;
     const globals = ctx.artifacts.records.find((r) => r.kind === 'globals');
+    let globalsErrors = '';
+    let globalsApplied = false;
+    let rolesBefore: Set<string> | undefined;
     if (globals && !sameServer && ctx.options.globals !== false) {
       ctx.progress.phase('globals');
       const roles = new Set((await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
-      const errors = await applyGlobals(ctx, t, psql.path, globals, roles);
-      if (errors > 0) ctx.note(`globals: ${errors} statements failed (see the server log); roles that existed were left as they were`);
+      rolesBefore = roles;
+      const { count, text } = await applyGlobals(ctx, t, psql.path, globals, roles, adminDatabase(plan));
+      globalsErrors = text;
+      globalsApplied = true;
+      if (count > 0) ctx.note(`globals: ${count} statement${count > 1 ? 's' : ''} failed: ${text}; roles that existed were left as they were`);
     } else if (globals) {
       ctx.note(sameServer ? 'globals skipped: the target is the server the backup came from' : 'globals skipped (--no-globals)');
     }
 
-    const existingRoles = new Set((await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
-    const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'full', items: {} };
-    for (const item of plan) {
-      ctx.progress.phase(`restore ${item.to}`);
-      const missing = (item.db.owners ?? []).filter((r) => !existingRoles.has(r));
-      if (missing.length) ctx.note(`${item.to}: restored with --no-owner --no-acl; missing roles: ${missing.join(', ')}`);
-      const scratch = scratchName(item.to);
-      await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`);
-      await createDatabase(admin, scratch, item.db, ctx);
-      try {
-        await runPgRestore(ctx, t, pgRestore.path, scratch, item, missing.length > 0, jobs);
-        await swapIn(admin, scratch, item.to, item.exists);
-      } catch (error) {
-        await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
-        throw error;
+    // 3. Roles and tablespaces the restore needs, before any database changes.
+    const replaced: string[] = [];
+    const restoreAll = async (): Promise<RestoreResult> => {
+      const existingRoles = new Set((await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+      const missingOwners = [...new Set(plan.flatMap((p) => (p.db.owners ?? []).filter((r) => !existingRoles.has(r))))];
+      if (missingOwners.length && withOwner) {
+        throw new HoldfastError('target', `the target lacks role${missingOwners.length > 1 ? 's' : ''} ${missingOwners.join(', ')}, which own${missingOwners.length > 1 ? '' : 's'} objects in the snapshot`, {
+          service: t.service,
+          driver: 'postgres',
+          hint: 'restore the globals too (leave out --no-globals), create the roles on the target, or pass --no-owner (objects then belong to the restoring user; add --no-acl if grants name those roles)',
+        });
       }
-      if (ctx.recorded.fingerprint) {
-        ctx.progress.phase(`fingerprint ${item.to}`);
-        const items = await withClient(t, item.to, (c) => fingerprintDatabase(c, item.to, fingerprint.scope));
-        for (const [key, value] of Object.entries(items)) fingerprint.items[`${item.db.name}${key.slice(item.to.length)}`] = value;
+      const used = new Set(plan.flatMap((p) => [...(p.db.tablespaceObjects ?? []).map((o) => o.tablespace), ...(p.db.properties && p.db.properties.tablespace !== 'pg_default' ? [p.db.properties.tablespace] : [])]));
+      const tablespaces = planTablespaces(ctx.options, used, await targetTablespaces(admin), t.service, globalsErrors);
+
+      const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'full', items: {} };
+      const wantDefinitions = !!ctx.recorded.fingerprint?.definitions;
+      const definitions: Definitions = {};
+      for (const item of plan) {
+        try {
+          await restoreOne(ctx, t, admin, item, { pgRestore: pgRestore.path, jobs, withOwner, withAcl, roles: existingRoles, tablespaces, major: facts.major });
+          replaced.push(item.to);
+          if (ctx.recorded.fingerprint) {
+            ctx.progress.phase(`fingerprint ${item.to}`);
+            await inStep(t.service, item.to, 'fingerprint', () =>
+              withClient(t, item.to, async (c) => {
+                const items = await fingerprintDatabase(c, item.to, fingerprint.scope);
+                for (const [key, value] of Object.entries(items)) fingerprint.items[`${item.db.name}${key.slice(item.to.length)}`] = value;
+                if (wantDefinitions) await definitionsOfDatabase(c, item.db.name, await readDatabaseProperties(c), definitions);
+              }),
+            );
+          }
+        } catch (error) {
+          throw partialFailure(error, t.service, replaced, plan.map((p) => p.to).filter((n) => !replaced.includes(n)));
+        }
       }
-    }
-    return {
-      location: plan.map((p) => formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false)).join(', '),
-      ...(ctx.recorded.fingerprint ? { fingerprint } : {}),
-      details: { fingerprintPrefixes: plan.map((p) => p.db.name), databases: plan.map((p) => ({ from: p.db.name, to: p.to })) },
+      const prefixes = plan.map((p) => p.db.name);
+      if (wantDefinitions) {
+        tablespaces.renameBack(definitions);
+        // Roles are compared when this restore applied the globals: those the backup recorded, as recorded.
+        const recordedRoles = Object.keys(ctx.recorded.fingerprint!.definitions!).filter((k) => k.startsWith('role '));
+        if (globalsApplied && recordedRoles.length) {
+          Object.assign(definitions, await roleDefinitions(admin, recordedRoles.map((k) => k.slice(5))));
+          prefixes.push(...recordedRoles);
+        }
+        fingerprint.definitions = definitions;
+      }
+      return {
+        location: plan.map((p) => formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false)).join(', '),
+        ...(ctx.recorded.fingerprint ? { fingerprint } : {}),
+        details: { fingerprintPrefixes: prefixes, databases: plan.map((p) => ({ from: p.db.name, to: p.to })) },
+      };
     };
+    try {
+      return await restoreAll();
+    } catch (error) {
+      throw await withRolesUndone(error, admin, t.service, rolesBefore, replaced.length > 0, ctx.options.keep_roles === true || ctx.options.keep_roles === 'true');
+    }
   });
+}
+
+interface RestoreSettings {
+  pgRestore: string;
+  jobs: number;
+  withOwner: boolean;
+  withAcl: boolean;
+  roles: ReadonlySet<string>;
+  tablespaces: TablespacePlan;
+  major: number;
+}
+
+/** One database: a working copy with the recorded locale, extensions, pg_restore, properties, tablespace moves, then the swap. */
+async function restoreOne(ctx: RestoreContext, t: PgTarget, admin: pg.Client, item: PlannedDatabase, s: RestoreSettings): Promise<void> {
+  const step = <T>(name: string, work: () => Promise<T>) => inStep(t.service, item.to, name, work);
+  ctx.progress.phase(`restore ${item.to}`);
+  const label = item.to === item.db.name ? item.to : `${item.to} (${item.db.name} in the snapshot)`;
+  const scratch = scratchName(item.to);
+  const props = item.db.properties;
+  await step('drop a leftover working copy', () => admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`));
+  const dbTablespace = props && props.tablespace !== 'pg_default' ? s.tablespaces.target(props.tablespace) : undefined;
+  await step('create the database', () => createDatabaseLike(admin, scratch, props ?? item.db, s.major, dbTablespace, ctx.note, label));
+  try {
+    await withClient(t, scratch, async (c) => {
+      if (item.db.extensions) await step('create extensions at their recorded versions', () => preCreateExtensions(extensionSession(c), item.db.extensions!, ctx.note, label));
+    });
+    await step('pg_restore', () => runPgRestore(ctx, t, s.pgRestore, scratch, item, { noOwner: !s.withOwner, noAcl: !s.withAcl, noTablespaces: s.tablespaces.noTablespaces }, s.jobs));
+    await withClient(t, scratch, async (c) => {
+      if (item.db.extensions) await step('update extensions', () => updateExtensions(extensionSession(c), item.db.extensions!, ctx.note, label));
+      for (const move of s.tablespaces.moves(item.db.tablespaceObjects ?? [])) {
+        await step(`move ${move.what}`, () => c.query(move.sql));
+      }
+    });
+    if (props) {
+      await step('apply database properties', () => applyDatabaseProperties(admin, scratch, props, { owner: s.withOwner, acl: s.withAcl, roles: s.roles, note: ctx.note, label }));
+      await step('compare the collation version', () => noteCollationVersion(admin, scratch, props, ctx.note, label));
+    }
+    await step('swap the restored copy in', () => swapIn(admin, scratch, item.to, item.exists));
+  } catch (error) {
+    await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
+    throw error;
+  }
+}
+
+function extensionSession(c: pg.Client): ExtensionSession {
+  return { query: (sql) => c.query(sql), exec: async (sql) => void (await c.query(sql)) };
+}
+
+/** The admin session's database: one that is not being replaced (a session cannot rename the database it sits in). */
+function adminDatabase(plan: readonly PlannedDatabase[]): string {
+  return ['postgres', 'template1'].find((d) => !plan.some((p) => p.to === d))!;
+}
+
+/** The ICU or libc collation version of the new database against the recorded one: text indexes may need a REINDEX when they differ. */
+async function noteCollationVersion(c: pg.Client, name: string, p: DatabaseProperties, note: (t: string) => void, label: string): Promise<void> {
+  if (!p.collversion) return;
+  const now = (await c.query<{ v: string | null }>('SELECT datcollversion AS v FROM pg_database WHERE datname = $1', [name])).rows[0]?.v;
+  if (now && now !== p.collversion) note(`${label}: collation version ${now} on the target, ${p.collversion} at backup: text sort order may differ; REINDEX indexes on text and run ALTER DATABASE ... REFRESH COLLATION VERSION`);
 }
 
 interface PlannedDatabase {
@@ -158,20 +270,6 @@ async function isEmptyDatabase(t: PgTarget, name: string): Promise<boolean> {
   });
 }
 
-async function createDatabase(c: pg.Client, name: string, db: RecordedDatabase, ctx: RestoreContext): Promise<void> {
-  const base = `CREATE DATABASE ${ident(name)} TEMPLATE template0`;
-  if (db.encoding && db.collate && db.ctype) {
-    const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
-    try {
-      await c.query(`${base} ENCODING ${q(db.encoding)} LC_COLLATE ${q(db.collate)} LC_CTYPE ${q(db.ctype)}`);
-      return;
-    } catch (error) {
-      ctx.note(`${db.name}: created with the server's default locale: ${(error as Error).message}`);
-    }
-  }
-  await c.query(base);
-}
-
 async function swapIn(c: pg.Client, scratch: string, final: string, exists: boolean | undefined): Promise<void> {
   if (exists) {
     const old = `${scratchName(final)}_old`;
@@ -184,9 +282,9 @@ async function swapIn(c: pg.Client, scratch: string, final: string, exists: bool
   }
 }
 
-async function applyGlobals(ctx: RestoreContext, t: PgTarget, psql: string, record: ArtifactRecord, existingRoles: ReadonlySet<string>): Promise<number> {
-  const run = runTool(psql, ['--no-psqlrc', '--quiet', '--set', 'ON_ERROR_STOP=0', '--no-password', '--dbname', 'postgres'], {
-    env: toolEnv(t, 'postgres'),
+async function applyGlobals(ctx: RestoreContext, t: PgTarget, psql: string, record: ArtifactRecord, existingRoles: ReadonlySet<string>, database: string): Promise<{ count: number; text: string }> {
+  const run = runTool(psql, ['--no-psqlrc', '--quiet', '--set', 'ON_ERROR_STOP=0', '--no-password', '--dbname', database], {
+    env: toolEnv(t, database),
     stdin: 'pipe',
     stdout: 'ignore',
     signal: ctx.signal,
@@ -195,11 +293,11 @@ async function applyGlobals(ctx: RestoreContext, t: PgTarget, psql: string, reco
   await pipeline(ctx.artifacts.open(record.name), skipExistingRoles(existingRoles), run.stdin!);
   const exit = await run.done;
   checkPgToolExit('psql', exit, t.service);
-  return (exit.stderr.match(/ERROR:/g) ?? []).length;
+  return { count: (exit.stderr.match(/ERROR:/g) ?? []).length, text: psqlErrors(exit.stderr) };
 }
 
-async function runPgRestore(ctx: RestoreContext, t: PgTarget, pgRestore: string, database: string, item: PlannedDatabase, noOwner: boolean, jobs: number): Promise<void> {
-  const base = ['--exit-on-error', '--no-password', '--dbname', database, ...(noOwner ? ['--no-owner', '--no-acl'] : [])];
+async function runPgRestore(ctx: RestoreContext, t: PgTarget, pgRestore: string, database: string, item: PlannedDatabase, no: { noOwner: boolean; noAcl: boolean; noTablespaces: boolean }, jobs: number): Promise<void> {
+  const base = ['--exit-on-error', '--no-password', '--dbname', database, ...(no.noOwner ? ['--no-owner'] : []), ...(no.noAcl ? ['--no-acl'] : []), ...(no.noTablespaces ? ['--no-tablespaces'] : [])];
   const spec = (extra: string[]) => ({ command: pgRestore, args: [...base, ...extra], env: toolEnv(t, database), secrets: [t.password] });
   const run = async (extra: string[]) => checkPgToolExit('pg_restore', await runTool(pgRestore, [...base, ...extra], { env: toolEnv(t, database), stdout: 'ignore', signal: ctx.signal, secrets: [t.password] }).done, t.service);
   const postData = item.db.postData ? ctx.artifacts.records.find((r) => r.name === item.db.postData) : undefined;

@@ -13,13 +13,15 @@ async function toolRequirement(name: string, facts: ServerFacts) {
 }
 
 /** The strategies, strongest first, with their requirements checked against the server. */
-export async function postgresStrategies(facts: ServerFacts): Promise<StrategyOffer[]> {
+export async function postgresStrategies(facts: ServerFacts, tablespaces: readonly string[] = []): Promise<StrategyOffer[]> {
+  // A restore onto another server needs these (or --tablespace-map / --no-tablespaces): the plan says so up front.
+  const uses = tablespaces.length ? `; tablespaces ${tablespaces.join(', ')} (a restore elsewhere needs them, --tablespace-map or --no-tablespaces)` : '';
   const [pgDump, pgDumpAll, pgBasebackup] = await Promise.all(['pg_dump', 'pg_dumpall', 'pg_basebackup'].map((n) => toolRequirement(n, facts)));
   return [
     {
       name: 'pg_dump',
       consistency: 'transactional',
-      summary: 'pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only',
+      summary: `pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only${uses}`,
       requirements: [pgDump!, pgDumpAll!],
       restoresIntoNewer: true,
     },

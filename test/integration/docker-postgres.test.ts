@@ -18,6 +18,9 @@ describe('PostgreSQL in a container: tools through docker exec', () => {
     [db, copy] = await Promise.all([lab.postgres('db', p1, { volume: await lab.volume('pgdata') }), lab.postgres('copy', p2, { password: 'another-secret' })]);
     await lab.psql(db, 'CREATE DATABASE shop');
     await lab.psql(db, "CREATE TABLE orders (id int PRIMARY KEY, what text); INSERT INTO orders SELECT g, repeat('x', g % 50) FROM generate_series(1, 3000) g", 'shop');
+    // Database-level properties and an extension at an older version: a restore must bring them back (issue 11).
+    await lab.psql(db, "CREATE ROLE clerk LOGIN; REVOKE CONNECT, TEMPORARY ON DATABASE shop FROM PUBLIC; GRANT CONNECT ON DATABASE shop TO clerk; COMMENT ON DATABASE shop IS 'orders'; ALTER DATABASE shop SET work_mem = '8MB'");
+    await lab.psql(db, "CREATE EXTENSION citext VERSION '1.4'", 'shop');
   });
 
   afterAll(async () => {
@@ -48,7 +51,12 @@ describe('PostgreSQL in a container: tools through docker exec', () => {
     const restore = await holdfast(['--repo', repo, 'restore', doc.snapshot, 'db', '--database', 'shop', '--target', `db=container:${copy}`, '--json'], lab.env());
     expect(restore.code, restore.stderr + restore.stdout).toBe(0);
     const out = restore.json<{ services: Array<{ status: string; location: string; fingerprint: { equal: boolean; compared: number } }> }>().services[0]!;
-    expect(out).toMatchObject({ status: 'ok', location: `container:${copy}/shop`, fingerprint: { equal: true, compared: 1 } });
+    expect(out).toMatchObject({ status: 'ok', location: `container:${copy}/shop`, fingerprint: { equal: true } });
+    expect(out.fingerprint.compared).toBeGreaterThan(4); // the table, and the definitions: the database, its schema, the table, the roles
+    const props = "SELECT array_to_string(ARRAY(SELECT x::text FROM unnest(datacl) x ORDER BY 1), ' ') || ' | ' || shobj_description(oid, 'pg_database') || ' | ' || (SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting WHERE setdatabase = d.oid AND setrole = 0) FROM pg_database d WHERE datname = 'shop'";
+    expect(await lab.psql(copy, props, 'postgres', 'another-secret')).toBe(await lab.psql(db, props));
+    expect(await lab.psql(copy, props, 'postgres', 'another-secret')).not.toMatch(/(^| )=/); // PUBLIC may not connect
+    expect(await lab.psql(copy, "SELECT extversion FROM pg_extension WHERE extname = 'citext'", 'shop', 'another-secret')).toBe('1.4');
     expect(await lab.psql(copy, 'SELECT count(*), sum(length(what)) FROM orders', 'shop', 'another-secret')).toBe('3000\t73500');
 
     // Into the same non-empty database again: refused, and nothing changed.

@@ -61,7 +61,7 @@ describe('configuration, credentials and tools', () => {
     expect(ambiguous.stderr).toMatch(/--database NAME/);
     const one = await holdfast(['--config', config, 'restore', id, '--database', 'audit', '--target', `db=${pg.url('audit_copy')}`, '--json'], {});
     expect(one.code, one.stderr + one.stdout).toBe(0);
-    expect(one.json<{ services: Array<{ fingerprint: { equal: boolean; compared: number } }> }>().services[0]!.fingerprint).toMatchObject({ equal: true, compared: 3 });
+    expect(one.json<{ services: Array<{ fingerprint: { equal: boolean; compared: number } }> }>().services[0]!.fingerprint).toMatchObject({ equal: true, compared: 11 }); // 3 tables; 8 definitions
   });
 
   test('~/.pgpass (PGPASSFILE) is honoured when holdfast is given no password', async () => {
@@ -90,7 +90,7 @@ describe('configuration, credentials and tools', () => {
     expect(pinned.stderr).toMatch(/hint: install the PostgreSQL client/);
   });
 
-  test('restoring into a server that lacks the owning roles uses --no-owner and says so', async () => {
+  test('restoring into a server that lacks the owning roles is refused, unless --no-owner is asked for; the owners it dropped show as differences', async () => {
     const other = await startPgCluster({ password: 'second-server-pw' });
     try {
       await pg.query("DO $$ BEGIN CREATE ROLE reporting LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
@@ -98,11 +98,16 @@ describe('configuration, credentials and tools', () => {
       const env = { HOLDFAST_DB_PASSWORD: pg.password, HOLDFAST_DB_TARGET_PASSWORD: other.password, HOLDFAST_REPO: join(work, 'roles-repo') };
       const backup = await holdfast(['backup', '--json', '--service', `db=${pg.url('audit')}`], env);
       const id = backup.json<{ snapshot: string }>().snapshot;
-      const restore = await holdfast(['restore', id, '--no-globals', '--json', '--target', `db=${other.url('audit')}`], env);
-      expect(restore.code, restore.stderr).toBe(0);
-      const outcome = restore.json<{ services: Array<{ notes: string[]; fingerprint: { equal: boolean } }> }>().services[0]!;
-      expect(outcome.notes.join('\n')).toMatch(/--no-owner --no-acl; missing roles: reporting/);
+      const refused = await holdfast(['restore', id, '--no-globals', '--json', '--target', `db=${other.url('audit')}`], env);
+      expect(refused.code).toBe(1);
+      expect(refused.json<{ services: Array<{ error: { message: string; hint: string } }> }>().services[0]!.error).toMatchObject({ message: expect.stringMatching(/lacks role reporting/), hint: expect.stringMatching(/--no-owner/) });
+      expect(await other.query("SELECT 1 FROM pg_database WHERE datname = 'audit'")).toEqual([]);
+
+      const restore = await holdfast(['restore', id, '--no-globals', '--no-owner', '--json', '--target', `db=${other.url('audit')}`, '--accept', 'audit.public.report:owner'], env);
+      expect(restore.code, restore.stderr + restore.stdout).toBe(0);
+      const outcome = restore.json<{ services: Array<{ notes: string[]; fingerprint: { equal: boolean; accepted: string[] } }> }>().services[0]!;
       expect(outcome.fingerprint.equal).toBe(true);
+      expect(outcome.fingerprint.accepted).toEqual(['audit.public.report: owner is "postgres" after restore, "reporting" at backup']);
       expect(await other.query('SELECT v FROM report', 'audit')).toEqual([{ v: 7 }]);
     } finally {
       await other.stop();

@@ -55,6 +55,8 @@ export const restoreCommand: HoldfastCommand = {
     const options: Record<string, unknown> = { ...engineOptions(strings(args.option)), jobs: args.jobs, globals: args.globals };
     if (args.database !== undefined) options.database = args.database;
     if (args['allow-devices']) options.allow_devices = true;
+    for (const key of ['owner', 'acl', 'tablespaces'] as const) if (args[key] === false) options[key] = false;
+    if (strings(args['tablespace-map']).length) options.tablespace_map = strings(args['tablespace-map']);
     Object.assign(options, renameOptions(args['rename-pattern'], args['rename-replacement']));
     const configured = new Map(ctx.config.services.map((s) => [s.name, s]));
     const outcomes = await runRestore(repo, await ctx.drivers(), {
@@ -79,7 +81,8 @@ export const restoreCommand: HoldfastCommand = {
           process.stderr.write(`holdfast: [${o.service}] ${o.error?.message}\n${o.error?.hint ? `  hint: ${o.error.hint}\n` : ''}`);
           continue;
         }
-        const fp = o.fingerprint ? (o.fingerprint.equal ? `fingerprints equal (${fingerprintObjects(snapshot.services[o.service]?.engine ?? '', o.fingerprint.compared)})` : `FINGERPRINTS DIFFER: ${o.fingerprint.differences.slice(0, 5).join('; ')}`) : 'no fingerprint compared';
+        const engine = snapshot.services[o.service]?.engine ?? '';
+        const fp = o.fingerprint ? (o.fingerprint.equal ? `fingerprints equal (${engine === 'volume' ? fingerprintObjects(engine, o.fingerprint.compared) : `${o.fingerprint.compared} objects`})` : `FINGERPRINTS DIFFER: ${o.fingerprint.differences.slice(0, 5).join('; ')}`) : 'no fingerprint compared';
         ctx.out.line(`${o.service}: restored to ${o.location} in ${formatDuration(o.durationMs)}; ${fp}`);
         for (const n of o.notes) ctx.out.info(`note: [${o.service}] ${n}`);
       }
