@@ -13,6 +13,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, type Readable } from 'node:stream';
 import { HoldfastError } from '../../core/errors.js';
+import { stallTimeoutMs } from '../../core/stall-timeout.js';
 import { s3Error, s3ErrorName, s3Status } from './s3-errors.js';
 import type { S3Location } from './s3-location.js';
 
@@ -44,7 +45,8 @@ export class S3Store {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: 3,
-      requestHandler: { connectionTimeout: 10_000, requestTimeout: 300_000 },
+      // socketTimeout bounds a stall (a server that stops reading or answering); requestTimeout would only warn.
+      requestHandler: { connectionTimeout: 10_000, socketTimeout: stallTimeoutMs() },
     });
   }
 
