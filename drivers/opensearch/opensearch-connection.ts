@@ -1,4 +1,4 @@
-import { Client } from '@opensearch-project/opensearch';
+import { Client, Connection } from '@opensearch-project/opensearch';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
@@ -39,7 +39,14 @@ export function connectOpenSearch(service: Service): OpenSearchApi {
   // arrive, and with one retry a stall fails within two timeouts; the deadline below also covers an answer that
   // stops mid-body, which the client's timeout no longer watches.
   const stallMs = Math.min(30_000, stallTimeoutMs());
-  const client = new Client({ node: location, ...(auth ? { auth } : {}), ssl: { rejectUnauthorized: e.params.insecure !== 'true' }, requestTimeout: stallMs, maxRetries: 1 });
+  const client = new Client({
+    node: location,
+    ...(auth ? { auth } : {}),
+    ssl: { rejectUnauthorized: e.params.insecure !== 'true' },
+    requestTimeout: stallMs,
+    maxRetries: 1,
+    Connection: QuietConnection,
+  });
   return {
     service: service.name,
     location,
@@ -63,6 +70,22 @@ export function connectOpenSearch(service: Service): OpenSearchApi {
     },
     close: () => client.close(),
   };
+}
+
+/**
+ * The client's connection, except that once an answer has begun it no longer
+ * prints a later socket error with console.log: that went to stdout, into the
+ * middle of a --json document. The answer's own stream still reports it.
+ */
+class QuietConnection extends Connection {
+  override request(params: any, callback: any): any {
+    const request = super.request(params, callback) as { on?: (event: string, listener: () => void) => void; removeAllListeners?: (event: string) => void };
+    request.on?.('response', () => {
+      request.removeAllListeners?.('error');
+      request.on?.('error', () => undefined);
+    });
+    return request;
+  }
 }
 
 /** Turns client errors into messages that say what the server answered and what to do. */
