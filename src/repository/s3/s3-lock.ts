@@ -94,7 +94,7 @@ export class S3Lock {
         if (check) throw new LockHeld(check.info);
         continue;
       }
-      return { lock: new S3Lock(store, info, etag || check.etag), ...(tookOverFrom ? { tookOverFrom } : {}), bestEffort: false };
+      return { lock: new S3Lock(store, info, etag || check.etag || undefined), ...(tookOverFrom ? { tookOverFrom } : {}), bestEffort: false };
     }
     throw new HoldfastError('repository', `cannot take the repository lock s3://${store.where.bucket}/${store.key(LOCK_KEY)}: other writers keep taking it`, {
       hint: 'wait for the other holdfast runs to finish',
@@ -133,7 +133,9 @@ export class S3Lock {
     this.timer = undefined;
     const holder = await readLock(this.store);
     if (holder?.info.token !== this.info.token) return;
-    await this.store.deleteIfMatch(LOCK_KEY, holder.etag);
+    // Conditional, so that a lock taken over meanwhile (this run judged stale from another host) stays.
+    if (holder.etag) await this.store.deleteIfMatch(LOCK_KEY, holder.etag);
+    else await this.store.delete(LOCK_KEY);
   }
 }
 
