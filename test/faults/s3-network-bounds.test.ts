@@ -93,3 +93,23 @@ describe('S3 uploads against a misbehaving server', () => {
     });
   }
 });
+
+describe('S3 downloads against a misbehaving server', () => {
+  test('an answer that stalls mid-body fails the artifact stream within the stall timeout', async () => {
+    server = await startMisbehaving('stall-mid-body');
+    const store = new S3Store(parseS3Location('s3://bounds/repo', { ...process.env, AWS_ENDPOINT_URL_S3: server.url }));
+    const started = Date.now();
+    try {
+      const stream = store.openRead('snapshots/x/db/data.zst');
+      const error = await new Promise<Error>((resolve, reject) => {
+        stream.on('data', () => undefined);
+        stream.once('error', resolve);
+        stream.once('end', () => reject(new Error('the download ended')));
+      });
+      expect(error.message).toMatch(/no answer|timed out|stall/i);
+      expect(Date.now() - started).toBeLessThan(BOUND_MS);
+    } finally {
+      store.destroy();
+    }
+  });
+});
