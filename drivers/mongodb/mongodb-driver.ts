@@ -6,6 +6,7 @@ import { backupWithMongodump } from './mongodb-dump-backup.js';
 import { restoreMongodump } from './mongodb-dump-restore.js';
 import { backupWithExport } from './mongodb-export-backup.js';
 import { restoreExport } from './mongodb-export-restore.js';
+import { defineDatabase } from './mongodb-definitions.js';
 import { fingerprintDatabase } from './mongodb-fingerprint.js';
 import { inspectServer, selectDatabases, serverFacts } from './mongodb-inspector.js';
 import { mongoStrategies } from './mongodb-strategies.js';
@@ -34,8 +35,12 @@ export const mongoDriver: Driver = {
     const t = mongoTarget(service);
     return withClient(t, async (c) => {
       const items = {};
-      for (const db of (await selectDatabases(c, t, service.options.databases)).databases) await fingerprintDatabase(c, db.name, scope, db.name, items);
-      return { scope, items };
+      const definitions = {};
+      for (const db of (await selectDatabases(c, t, service.options.databases)).databases) {
+        await fingerprintDatabase(c, db.name, scope, db.name, items);
+        await defineDatabase(c, db.name, db.name, definitions);
+      }
+      return { scope, items, definitions };
     });
   },
 

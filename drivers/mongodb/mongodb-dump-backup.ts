@@ -2,6 +2,7 @@ import type { BackupContext, BackupResult, Fingerprint } from '../../src/core/dr
 import type { ToolExit } from '../../src/core/process.js';
 import { artifactSlug, toolToArtifact } from '../../src/core/tool-artifact.js';
 import { connectionUri, withClient, type MongoTarget } from './mongodb-connection.js';
+import { defineDatabase } from './mongodb-definitions.js';
 import { fingerprintDatabase } from './mongodb-fingerprint.js';
 import { describeServer, listUserCollections, selectDatabases, serverFacts } from './mongodb-inspector.js';
 import { oplogPlan } from './mongodb-strategies.js';
@@ -51,13 +52,14 @@ export async function backupWithMongodump(ctx: BackupContext, t: MongoTarget): P
       }
     });
 
-    const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {} };
+    const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {}, definitions: {} };
     for (const [i, db] of databases.entries()) {
       const collections = (await listUserCollections(c, db.name)).map((x) => x.name);
       recorded.push({ name: db.name, collections, artifact: runs[whole ? 0 : i]!.name });
       if (fingerprint) {
         ctx.progress.phase(`fingerprint ${db.name}`);
         await fingerprintDatabase(c, db.name, fingerprint.scope, db.name, fingerprint.items);
+        await defineDatabase(c, db.name, db.name, fingerprint.definitions);
       }
     }
     if (fingerprint) ctx.note('fingerprints are read after the dump: writes made meanwhile show up as differences after a restore');

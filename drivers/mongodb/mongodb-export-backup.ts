@@ -3,6 +3,7 @@ import { BSON, type Document, type MongoClient } from 'mongodb';
 import type { BackupContext, BackupResult, Fingerprint } from '../../src/core/driver.js';
 import { artifactSlug } from '../../src/core/tool-artifact.js';
 import { withClient, type MongoTarget } from './mongodb-connection.js';
+import { defineDatabase } from './mongodb-definitions.js';
 import { CollectionDigest } from './mongodb-fingerprint.js';
 import { describeServer, listUserCollections, selectDatabases, serverFacts } from './mongodb-inspector.js';
 
@@ -43,11 +44,13 @@ export async function backupWithExport(ctx: BackupContext, t: MongoTarget): Prom
     const { databases } = await selectDatabases(c, t, ctx.service.options.databases);
     ctx.note('export: each collection is read at its own time (no point in time across collections)');
     const metadata: ExportMetadata = { format: 1, databases: [] };
-    const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {} };
+    const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {}, definitions: {} };
     let index = 0;
     for (const db of databases) {
       const entry: ExportMetadata['databases'][number] = { name: db.name, collections: [] };
       metadata.databases.push(entry);
+      // Definitions read before the documents, as the metadata: the same moment for both.
+      if (fingerprint) await defineDatabase(c, db.name, db.name, fingerprint.definitions);
       for (const coll of await listUserCollections(c, db.name)) {
         const indexes = coll.type === 'collection' ? await c.db(db.name).collection(coll.name).listIndexes().toArray() : [];
         const item: ExportMetadata['databases'][number]['collections'][number] = { name: coll.name, type: coll.type, options: coll.options, indexes, count: 0 };

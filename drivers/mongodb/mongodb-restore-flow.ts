@@ -2,6 +2,7 @@ import type { MongoClient } from 'mongodb';
 import type { Fingerprint, RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { formatEndpoint } from '../../src/core/service.js';
 import { mongoTarget, withClient, type MongoTarget } from './mongodb-connection.js';
+import { defineDatabase } from './mongodb-definitions.js';
 import { fingerprintDatabase } from './mongodb-fingerprint.js';
 import type { ServerAbilities } from './mongodb-inspector.js';
 import { checkTargets, dropScratch, mapDatabases, swapIn, type DatabaseMapping } from './mongodb-restore-target.js';
@@ -35,11 +36,12 @@ export async function restoreThroughScratch(
       await swapIn(c, to, can, replaced.has(to));
       if (replaced.has(to)) ctx.note(`${to}: replaced; it now holds exactly the collections of the snapshot${can.renameDropTarget ? '' : ' (each old collection was dropped just before its replacement was renamed in: the server has no atomic dropTarget)'}`);
     }
-    const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'counts', items: {} };
+    const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'counts', items: {}, ...(ctx.recorded.fingerprint?.definitions ? { definitions: {} } : {}) };
     if (ctx.recorded.fingerprint) {
       for (const { from, to } of plan) {
         ctx.progress.phase(`fingerprint ${to}`);
         await fingerprintDatabase(c, to, fingerprint.scope, from, fingerprint.items);
+        if (fingerprint.definitions) await defineDatabase(c, to, from, fingerprint.definitions);
       }
     }
     return {

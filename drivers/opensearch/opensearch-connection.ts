@@ -1,7 +1,8 @@
-import { Client } from '@opensearch-project/opensearch';
+import { Client, Connection } from '@opensearch-project/opensearch';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
+import { stallTimeoutMs } from '../../src/core/stall-timeout.js';
 
 /**
  * The few calls holdfast makes, described locally (STYLE: the driver does not
@@ -33,28 +34,71 @@ export function connectOpenSearch(service: Service): OpenSearchApi {
   const location = `${tls ? 'https' : 'http'}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port ?? 9200}`;
   const password = lookupPassword(service);
   const auth = e.user ? { username: e.user, password: password ?? '' } : undefined;
-  // The default 30 s request timeout is fine: long work (snapshot, restore) is polled, never held open.
-  const client = new Client({ node: location, ...(auth ? { auth } : {}), ssl: { rejectUnauthorized: e.params.insecure !== 'true' } });
+  // Long work (snapshot, restore) is polled, never held open: 30 s without progress is a stall, or less when
+  // HOLDFAST_STALL_TIMEOUT_SECONDS says so. The client's timeout watches the socket until the answer's headers
+  // arrive, and with one retry a stall fails within two timeouts; the deadline below also covers an answer that
+  // stops mid-body, which the client's timeout no longer watches.
+  const stallMs = Math.min(30_000, stallTimeoutMs());
+  const client = new Client({
+    node: location,
+    ...(auth ? { auth } : {}),
+    ssl: { rejectUnauthorized: e.params.insecure !== 'true' },
+    requestTimeout: stallMs,
+    maxRetries: 1,
+    Connection: QuietConnection,
+  });
   return {
     service: service.name,
     location,
     async call(method, path, body, query) {
+      const request = client.transport.request({ method, path, ...(body === undefined ? {} : { body: body as any }), ...(query ? { querystring: query } : {}) });
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          request.abort();
+          reject(Object.assign(new Error('Request timed out'), { name: 'TimeoutError' }));
+        }, 3 * stallMs);
+      });
       try {
-        const res = await client.transport.request({ method, path, ...(body === undefined ? {} : { body: body as any }), ...(query ? { querystring: query } : {}) });
+        const res = await Promise.race([request, deadline]);
         return res.body as any;
       } catch (cause) {
-        throw openSearchError(service.name, location, method, path, cause);
+        throw openSearchError(service.name, location, method, path, cause, stallMs);
+      } finally {
+        clearTimeout(timer);
       }
     },
     close: () => client.close(),
   };
 }
 
+/**
+ * The client's connection, except that once an answer has begun it no longer
+ * prints a later socket error with console.log: that went to stdout, into the
+ * middle of a --json document. The answer's own stream still reports it.
+ */
+class QuietConnection extends Connection {
+  override request(params: any, callback: any): any {
+    const request = super.request(params, callback) as { on?: (event: string, listener: () => void) => void; removeAllListeners?: (event: string) => void };
+    request.on?.('response', () => {
+      request.removeAllListeners?.('error');
+      request.on?.('error', () => undefined);
+    });
+    return request;
+  }
+}
+
 /** Turns client errors into messages that say what the server answered and what to do. */
-function openSearchError(service: string, location: string, method: string, path: string, cause: unknown): HoldfastError {
+function openSearchError(service: string, location: string, method: string, path: string, cause: unknown, stallMs: number): HoldfastError {
   const err = cause as { name?: string; statusCode?: number; body?: any; message?: string };
   const opts = { service, driver: 'opensearch', cause };
-  if (err.name === 'ConnectionError' || err.name === 'TimeoutError' || err.name === 'NoLivingConnectionsError') {
+  if (err.name === 'TimeoutError') {
+    return new HoldfastError('connect', `OpenSearch at ${location} gave no answer to ${method} ${path}: it stalled (no progress for ${stallMs / 1000} s, retried once)`, {
+      ...opts,
+      hint: "check the node's health and log (GET _cluster/health); on a slow link raise HOLDFAST_STALL_TIMEOUT_SECONDS (at most 30 s per try)",
+    });
+  }
+  if (err.name === 'ConnectionError' || err.name === 'NoLivingConnectionsError') {
     return new HoldfastError('connect', `cannot reach OpenSearch at ${location}: ${err.message}`, { ...opts, hint: 'check the host and port in the service URL and that the node is running' });
   }
   if (err.statusCode === 401 || err.statusCode === 403) {
@@ -63,7 +107,9 @@ function openSearchError(service: string, location: string, method: string, path
       hint: `put the user in the URL (opensearch://admin@host:9200) and the password in HOLDFAST_${service.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PASSWORD`,
     });
   }
-  const reason = err.body?.error?.root_cause?.[0]?.reason ?? err.body?.error?.reason ?? err.message ?? String(cause);
+  // A body that is not OpenSearch's JSON error (a proxy's page, plain text) is shown as it came, shortened.
+  const text = typeof err.body === 'string' && err.body.trim() !== '' ? err.body.trim().replace(/\s+/g, ' ').slice(0, 300) : undefined;
+  const reason = err.body?.error?.root_cause?.[0]?.reason ?? err.body?.error?.reason ?? text ?? err.message ?? String(cause);
   const code = err.statusCode === 404 ? 'not-found' : 'tool';
   return Object.assign(new HoldfastError(code, `${method} ${path} failed (${err.statusCode ?? '?'}): ${reason}`, opts), { status: err.statusCode, reason });
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Fingerprint, FingerprintScope } from '../../src/core/driver.js';
 import type { OpenSearchApi } from './opensearch-connection.js';
+import { defineIndices } from './opensearch-definitions.js';
 
 const PAGE = 1000;
 const MASK = (1n << 128n) - 1n;
@@ -23,7 +24,7 @@ export async function fingerprintIndices(os: OpenSearchApi, indices: readonly st
       items[keyOf(index)] = await checksumIndex(os, index);
     }
   }
-  return { scope, items };
+  return { scope, items, definitions: await defineIndices(os, indices, keyOf) };
 }
 
 interface Hit {

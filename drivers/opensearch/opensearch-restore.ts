@@ -1,5 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
-import type { RestoreContext, RestoreResult } from '../../src/core/driver.js';
+import type { Fingerprint, RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { waitFor } from '../../src/core/wait.js';
 import { REPOSITORY_ARTIFACT } from './opensearch-backup.js';
@@ -81,8 +81,17 @@ async function run(ctx: RestoreContext, os: OpenSearchApi): Promise<RestoreResul
   if (ctx.recorded.fingerprint) {
     ctx.progress.phase('fingerprint');
     result.fingerprint = await fingerprintIndices(os, targets, ctx.recorded.fingerprint.scope, (t) => originalOf.get(t) ?? t);
+    if (ctx.options.aliases === false) leaveAliasesOut(result.fingerprint, ctx.recorded.fingerprint);
   }
   return result;
+}
+
+/** With `aliases: false` the snapshot's aliases were left out on purpose: they are not compared. */
+function leaveAliasesOut(restored: Fingerprint, recorded: Fingerprint): void {
+  for (const [key, props] of Object.entries(restored.definitions ?? {})) {
+    for (const name of Object.keys(props)) if (name.startsWith('alias.')) delete props[name];
+    for (const [name, value] of Object.entries(recorded.definitions?.[key] ?? {})) if (name.startsWith('alias.')) props[name] = value;
+  }
 }
 
 /**

@@ -39,10 +39,13 @@ export function reportError(out: Output, error: unknown): number {
   const e = toHoldfastError(error);
   const message = redactUrl(e.describe());
   process.stderr.write(`holdfast: ${message}\n`);
-  if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
+  if (e.hint) process.stderr.write(`  hint: ${redactUrl(e.hint)}\n`);
   if (out.verbose && e.code === 'internal') process.stderr.write(`${(e.cause as Error | undefined)?.stack ?? e.stack}\n`);
   else if (e.code === 'internal' && !out.verbose) process.stderr.write('  (run with --verbose for details)\n');
-  if (out.json) out.document({ status: 'error', error: e.toJSON() });
+  if (out.json) {
+    const json = e.toJSON();
+    out.document({ status: 'error', error: { ...json, message, ...(e.hint ? { hint: redactUrl(e.hint) } : {}) } });
+  }
   return exitCodeFor(e);
 }
 

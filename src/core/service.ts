@@ -101,13 +101,22 @@ export function parseEndpoint(raw: string, allowPassword: boolean, service?: str
   if (opaque) {
     return { scheme: opaque[1]!, host: '', path: opaque[2]!, params: {} };
   }
+  const shown = JSON.stringify(redactRawUrl(raw));
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new HoldfastError('config', `cannot parse the URL ${JSON.stringify(redactUrl(raw))}`, {
+    throw new HoldfastError('config', `cannot parse the URL ${shown}`, {
       service,
-      hint: 'write it as scheme://user@host:port/path, e.g. postgres://app@127.0.0.1:5432/app',
+      hint: `write it as scheme://user@host:port/path, e.g. postgres://app@127.0.0.1:5432/app; ${ENCODE_HINT}`,
+    });
+  }
+  // A '#', '/' or '?' in a password ends the host part early: the parser then sees a host and port made of its
+  // pieces, and the rest of the password in the path. An '@' there is refused (encoded, %40, it is fine).
+  if (/@/.test(url.pathname + url.search + url.hash)) {
+    throw new HoldfastError('config', `the URL ${shown} has an '@' after its host part: its user or password holds a character that must be percent-encoded`, {
+      service,
+      hint: ENCODE_HINT,
     });
   }
   const scheme = url.protocol.replace(/:$/, '');
@@ -117,17 +126,24 @@ export function parseEndpoint(raw: string, allowPassword: boolean, service?: str
       hint: `drop it from the URL and set HOLDFAST_${envName(service ?? 'SERVICE')}_PASSWORD or ..._PASSWORD_FILE instead`,
     });
   }
+  const decode = (part: string, what: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new HoldfastError('config', `the ${what} in the URL ${shown} holds a '%' that is not followed by two hex digits`, { service, hint: ENCODE_HINT });
+    }
+  };
   const params: Record<string, string> = {};
   url.searchParams.forEach((value, key) => (params[key] = value));
   const endpoint: Endpoint = {
     scheme,
     host: url.hostname.replace(/^\[|\]$/g, ''),
-    path: decodeURIComponent(url.pathname.replace(/^\//, '')),
+    path: decode(url.pathname.replace(/^\//, ''), 'path'),
     params,
   };
   if (url.port) endpoint.port = Number(url.port);
-  if (url.username) endpoint.user = decodeURIComponent(url.username);
-  if (url.password) endpoint.password = decodeURIComponent(url.password);
+  if (url.username) endpoint.user = decode(url.username, 'user');
+  if (url.password) endpoint.password = decode(url.password, 'password');
   return endpoint;
 }
 
@@ -141,10 +157,30 @@ export function formatEndpoint(e: Endpoint, withUser = true): string {
   return `${e.scheme}://${user}${host}${port}${path}`;
 }
 
-/** Removes `:password@` from anything that looks like a URL. */
+const ENCODE_HINT =
+  "percent-encode these characters in a user or password (# as %23, @ as %40, / as %2F, ? as %3F, % as %25, : as %3A), or better, drop the password from the URL and set HOLDFAST_<SERVICE>_PASSWORD or ..._PASSWORD_FILE";
+
+/**
+ * Removes `:password@` from anything that looks like a URL. The password
+ * runs to the last '@' before a space or quote: it may itself hold '@', '#',
+ * '/', '?' or '%' when it was not percent-encoded.
+ */
 export function redactUrl(text: string): string {
-  // Greedy up to the last '@' before the host: a password may itself contain '@'.
-  return text.replace(/(\w+:\/\/[^:/@\s]*):[^\s/?#]*@/g, '$1:***@');
+  return text.replace(/(\b[A-Za-z][\w+.-]*:\/\/[^:/@\s"'`]*):[^\s"'`]*@/g, '$1:***@');
+}
+
+/**
+ * One URL as typed, for a message, even when it cannot be parsed: all
+ * between the user's ':' and the last '@' goes (a password may hold spaces
+ * and quotes too).
+ */
+export function redactRawUrl(raw: string): string {
+  const start = /^[A-Za-z][\w+.-]*:\/\//.exec(raw)?.[0].length;
+  if (start === undefined) return redactUrl(raw);
+  const at = raw.lastIndexOf('@');
+  const colon = raw.indexOf(':', start);
+  if (at < start || colon < 0 || colon > at) return raw;
+  return `${raw.slice(0, colon)}:***${raw.slice(at)}`;
 }
 
 /** `my-db.1` -> `MY_DB_1`, for environment variable names. */

@@ -1,17 +1,24 @@
 import { hostname } from 'node:os';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { HoldfastError } from '../core/errors.js';
+import { createExclusive, inspect, removeLeftovers, removeStale, type LockFileState } from './lock-file.js';
 
 /**
- * One writer at a time: an exclusive lock file holding the owner's pid and
- * host. A lock whose process is gone (same host) is stale and taken over, so
- * a `kill -9` never blocks the next run.
+ * One writer at a time: a lock file holding the owner's pid, host and a
+ * token, created whole and exclusively (lock-file.ts). A lock whose process
+ * is gone (same host) is stale and taken over in one step that only one
+ * contender can take, so a `kill -9` never blocks the next run and two runs
+ * starting together never both hold it.
  */
 export interface LockInfo {
   pid: number;
   host: string;
   since: string;
   command: string;
+  /** Tells this holder's lock from any other (absent in locks of older versions). */
+  token?: string;
 }
 
 export interface LockWait {
@@ -23,7 +30,10 @@ export interface LockWait {
 }
 
 export class RepositoryLock {
-  private constructor(private readonly path: string) {}
+  private constructor(
+    private readonly path: string,
+    private readonly token: string,
+  ) {}
 
   /**
    * Takes the lock. While a live process holds it, retries every second for
@@ -49,43 +59,67 @@ export class RepositoryLock {
   }
 
   private static async tryAcquire(path: string, command: string): Promise<{ lock: RepositoryLock; tookOverFrom?: LockInfo } | { holder: LockInfo }> {
-    const info: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command };
+    const info: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command, token: randomUUID() };
+    const text = JSON.stringify(info);
     let tookOverFrom: LockInfo | undefined;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(path, JSON.stringify(info), { flag: 'wx', mode: 0o600 });
-        return tookOverFrom ? { lock: new RepositoryLock(path), tookOverFrom } : { lock: new RepositoryLock(path) };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (await createExclusive(path, text)) {
+        await removeLeftovers(path).catch(() => undefined);
+        return { lock: new RepositoryLock(path, info.token!), ...(tookOverFrom ? { tookOverFrom } : {}) };
       }
-      const holder = await readLock(path);
-      if (holder && isAlive(holder)) return { holder };
-      await rm(path, { force: true });
-      tookOverFrom ??= holder;
+      const state = await inspect(path);
+      if (!state) continue; // released in between: try again
+      const holder = parseLock(state);
+      if (!isStale(state)) return { holder: holder ?? beingWritten(state) };
+      if (await removeStale(path, state, text, isStale)) tookOverFrom ??= holder ?? beingWritten(state);
+      else await new Promise((r) => setTimeout(r, 5 + Math.random() * 20)); // another taker is at work: look again in a moment
     }
-    throw new HoldfastError('repository', `cannot take the repository lock ${path}`, { hint: 'remove it if no holdfast is running' });
+    throw new HoldfastError('repository', `cannot take the repository lock ${path}: other writers keep taking it`, {
+      hint: `wait for the other holdfast runs to finish; if none runs, remove ${path} and any ${basename(path)}.takeover-* next to it`,
+    });
   }
 
   async release(): Promise<void> {
-    const holder = await readLock(this.path);
-    if (holder?.pid === process.pid) await rm(this.path, { force: true });
+    // Only while the lock is still ours: nobody takes over the lock of a live process, so this is a check, not a race.
+    const state = await inspect(this.path);
+    if (state && parseLock(state)?.token === this.token) await rm(this.path, { force: true });
   }
 }
 
-async function readLock(path: string): Promise<LockInfo | undefined> {
+function parseLock(state: LockFileState): LockInfo | undefined {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as LockInfo;
+    const info = JSON.parse(state.text) as LockInfo;
+    return typeof info.pid === 'number' && typeof info.host === 'string' ? info : undefined;
   } catch {
-    return undefined; // vanished or half-written: treat as stale
+    return undefined;
   }
 }
 
-function isAlive(info: LockInfo): boolean {
-  if (info.host !== hostname()) return true; // cannot tell: assume it runs
+/** Seconds an unreadable lock file is given before it counts as stale (HOLDFAST_LOCK_GRACE_SECONDS, default 10). */
+function graceMs(): number {
+  const seconds = Number(process.env.HOLDFAST_LOCK_GRACE_SECONDS ?? 10);
+  return (Number.isFinite(seconds) && seconds >= 0 ? seconds : 10) * 1000;
+}
+
+/**
+ * A lock is stale when its process is gone (same host). One that cannot be
+ * read (empty, half-written by a version that wrote in place, or on a
+ * filesystem without hard links) may be being written right now: it is stale
+ * only once it is older than the grace period.
+ */
+function isStale(state: LockFileState): boolean {
+  const info = parseLock(state);
+  if (!info) return Date.now() - state.mtimeMs > graceMs();
+  if (info.host !== hostname()) return false; // cannot tell: assume it runs
   try {
     process.kill(info.pid, 0);
-    return true;
+    return false;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return (error as NodeJS.ErrnoException).code !== 'EPERM';
   }
+}
+
+/** The holder of a lock file that cannot be read yet, for messages. */
+function beingWritten(state: LockFileState): LockInfo {
+  return { pid: 0, host: 'unknown', since: new Date(state.mtimeMs).toISOString(), command: 'a writer whose lock file is not readable yet' };
 }

@@ -52,7 +52,7 @@ describe.runIf(openSearchAvailable())('restore test: opensearch snapshot (real n
     const id = await backup();
     const before = await sourceState();
     const result = await holdfast(['verify', id, '--restore-test', '--json'], env);
-    expectRestoreTestPassed(result, 'src', '2 objects equal (full)');
+    expectRestoreTestPassed(result, 'src', '4 objects equal (full)'); // 2 indices: rows and definitions
     expect(await sourceState()).toEqual(before);
     expect(await scratch()).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -96,6 +96,18 @@ describe('DirRepository: the writer lock', () => {
     expect(lock.pid).toBe(process.pid);
     await writer.abort();
     expect(await listDir(root)).not.toContain('lock');
+  });
+
+  test('an empty lock file (a writer may be writing it) is not stale until the grace period has passed', async () => {
+    const { repo, root } = await tempRepo();
+    await writeFile(join(root, 'lock'), '');
+    await expect(repo.beginSnapshot('backup')).rejects.toMatchObject({ code: 'repository', message: expect.stringContaining('not readable yet') });
+    const past = new Date(Date.now() - 60_000);
+    await utimes(join(root, 'lock'), past, past);
+    const writer = await repo.beginSnapshot('backup');
+    expect(writer.notes.join('\n')).toContain('took over a stale lock');
+    await writer.abort();
+    expect((await listDir(root)).filter((name) => name.startsWith('lock'))).toEqual([]);
   });
 
   test('lock() is the same lock: a backup blocks forget and forget blocks a backup', async () => {

@@ -1,4 +1,5 @@
 import { HoldfastError } from '../../core/errors.js';
+import { stallTimeoutText } from '../../core/stall-timeout.js';
 import type { S3Location } from './s3-location.js';
 
 const CREDENTIAL_ERRORS = new Set([
@@ -56,6 +57,12 @@ export function s3Error(error: unknown, doing: string, where: S3Location): Holdf
   const status = s3Status(error);
   const message = (error as SdkError | undefined)?.message ?? String(error);
   const net = networkCode(error);
+  if (net === 'timeout') {
+    return new HoldfastError('connect', `${where.server} stalled while ${doing}: no progress for ${stallTimeoutText()}`, {
+      hint: 'check that the S3 server is healthy (its logs, its disk); on a slow link raise HOLDFAST_STALL_TIMEOUT_SECONDS; nothing half-written is listed, and the next backup removes the leftovers',
+      cause: error,
+    });
+  }
   if (net) {
     return new HoldfastError('connect', `cannot reach ${where.server} while ${doing} (${net})`, {
       hint: 'check AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and that the S3 server is running and reachable; nothing half-written is listed, and the next backup removes the leftovers',
@@ -83,7 +90,10 @@ export function s3Error(error: unknown, doing: string, where: S3Location): Holdf
   if (name === 'Region is missing' || /Region is missing/i.test(message)) {
     return new HoldfastError('config', `no AWS region set for ${where.server}`, { hint: 'set AWS_REGION (e.g. us-east-1), or a region in your AWS profile', cause: error });
   }
-  return new HoldfastError('repository', `${where.server} failed while ${doing}: ${name ? `${name}: ` : ''}${message}`, {
+  // An answer that is not S3's XML (a proxy's or a failing gateway's page): its status and body say more than the parser.
+  const raw = (error as { $responseBodyText?: unknown }).$responseBodyText;
+  const said = typeof raw === 'string' && raw.trim() !== '' && /deserializ|parse error/i.test(message) ? raw.trim().replace(/\s+/g, ' ').slice(0, 300) : `${name ? `${name}: ` : ''}${message}`;
+  return new HoldfastError('repository', `${where.server} failed while ${doing}${status ? ` (HTTP ${status})` : ''}: ${said}`, {
     hint: `check the bucket s3://${where.bucket} and the server's logs`,
     cause: error,
   });

@@ -1,4 +1,5 @@
 import { HoldfastError } from '../../core/errors.js';
+import { redactRawUrl } from '../../core/service.js';
 
 /**
  * Where an s3:// repository lives, read from `--repo s3://bucket/prefix` and
@@ -41,14 +42,14 @@ export function parseS3Location(location: string, env: NodeJS.ProcessEnv = proce
   const prefix = parts.length ? parts.join('/') + '/' : '';
   const endpoint = nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL);
   if (endpoint !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
-    throw new HoldfastError('config', `the S3 endpoint ${JSON.stringify(endpoint)} is not a URL such as http://127.0.0.1:9000`, {
+    throw new HoldfastError('config', `the S3 endpoint ${JSON.stringify(redactRawUrl(endpoint))} is not a URL such as http://127.0.0.1:9000`, {
       hint: 'set AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) to the scheme, host and port of the S3-compatible server',
     });
   }
   const region = nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? (endpoint ? 'us-east-1' : undefined);
   const style = nonEmpty(env.HOLDFAST_S3_PATH_STYLE);
   const forcePathStyle = style !== undefined ? style === '1' || style === 'true' : endpoint !== undefined;
-  return { bucket, prefix, endpoint, region, forcePathStyle, server: endpoint ? `the S3 server at ${endpoint}` : 'AWS S3' };
+  return { bucket, prefix, endpoint, region, forcePathStyle, server: endpoint ? `the S3 server at ${redactRawUrl(endpoint)}` : 'AWS S3' };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
