@@ -220,11 +220,25 @@ export interface ArtifactSource {
 }
 
 export interface ProgressSink {
-  /** Bytes read from the engine so far (uncompressed), for the progress line. */
+  /**
+   * Raw (uncompressed) bytes moved so far, for the progress line: read from
+   * the engine at backup, decompressed from the artifacts at restore.
+   */
   add(bytes: number): void;
   /** A short phase name: `dump app`, `fingerprint`, ... */
   phase(text: string): void;
+  /** Stored (compressed) bytes written to the repository, shown beside the raw ones. */
+  stored?(bytes: number): void;
+  /**
+   * The raw bytes this service's work should reach, for a percentage and an
+   * ETA: exact at restore (the manifest's sizes), an estimate at backup (the
+   * engine's own size of the data), which the line marks with `~`.
+   */
+  expect?(bytes: number, estimate?: boolean): void;
 }
+
+/** The byte counters of a ProgressSink, as artifact writers and readers feed them. */
+export type ByteProgress = Pick<ProgressSink, 'add' | 'stored'>;
 
 export interface RunContext {
   signal: AbortSignal;

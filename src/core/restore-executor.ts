@@ -88,8 +88,9 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
         hint: `pass --target ${name}=URL, or define the service in holdfast.yml`,
       });
     }
+    progress.expect?.(rawSize(record));
     if (!request.verified) {
-      progress.phase('verify');
+      progress.phase('verify checksums');
       for (const artifact of record.artifacts) {
         await repo.verifyArtifact(request.snapshot.id, name, artifact, request.signal);
       }
@@ -103,7 +104,7 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
       target,
       inPlace,
       strategy: record.strategy,
-      artifacts: repo.artifacts(request.snapshot.id, name, record.artifacts, request.signal),
+      artifacts: repo.artifacts(request.snapshot.id, name, record.artifacts, request.signal, progress),
       recorded,
       force: request.force,
       options: request.options,
@@ -127,6 +128,11 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
   } finally {
     request.progress.finish(name);
   }
+}
+
+/** The raw bytes a restore of the service reads out of its artifacts: the progress line's 100%. */
+export function rawSize(record: ServiceRecord): number {
+  return record.artifacts.reduce((sum, a) => sum + a.rawBytes, 0);
 }
 
 /** What the backup recorded for a service, as drivers read it. */

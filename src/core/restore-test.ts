@@ -3,7 +3,7 @@ import { HoldfastError, toHoldfastError } from './errors.js';
 import { compareFingerprints, type FingerprintComparison } from './fingerprint.js';
 import type { ProgressReporter } from './progress.js';
 import type { DriverRegistry } from './registry.js';
-import { recordedResult, sourceService } from './restore-executor.js';
+import { rawSize, recordedResult, sourceService } from './restore-executor.js';
 import { newScratchRun } from './scratch-names.js';
 import type { Service } from './service.js';
 import type { Manifest, ServiceRecord } from '../repository/manifest.js';
@@ -109,6 +109,7 @@ async function testService(
     const driver = registry.get(record.driver);
     const source = sourceService(name, record, request.configured.get(name));
     const recorded = recordedResult(record);
+    progress.expect?.(rawSize(record));
     progress.phase('scratch target');
     scratch = driver.scratchTarget ? await driver.scratchTarget({ source, strategy: record.strategy, recorded, run: scratchRun.run, prefix: scratchRun.prefix, signal: request.signal }) : undefined;
     if (!scratch) {
@@ -119,7 +120,7 @@ async function testService(
       target: scratch.target,
       inPlace: false,
       strategy: record.strategy,
-      artifacts: repo.artifacts(request.snapshot.id, name, record.artifacts, request.signal),
+      artifacts: repo.artifacts(request.snapshot.id, name, record.artifacts, request.signal, progress),
       recorded,
       force: false,
       options: { ...request.options, ...scratch.options },

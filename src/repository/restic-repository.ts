@@ -2,7 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { hostname } from 'node:os';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ArtifactSource } from '../core/driver.js';
+import type { ArtifactSource, ByteProgress } from '../core/driver.js';
+import { ByteMeter } from './byte-meter.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
 import { runTool } from '../core/process.js';
 import { checksumGuard, openArtifactStream } from './artifact-reader.js';
@@ -124,26 +125,28 @@ export class ResticRepository implements Repository {
     return resolveSnapshotRef(ref, await this.list());
   }
 
-  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource {
+  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal, progress?: ByteProgress): ArtifactSource {
+    // restic's artifacts are stored as they are: what it hands out is the raw bytes.
+    const read = (record: ArtifactRecord) => this.openDecoded(id, service, record, signal).pipe(new ByteMeter({ onBytes: progress ? (n) => progress.add(n) : undefined }));
     const find = (name: string) => {
       const record = findArtifact(id, service, records, name);
       return record;
     };
     return {
       records,
-      open: (name) => this.openDecoded(id, service, find(name), signal),
+      open: (name) => read(find(name)),
       pipeToCommand: async (name, command) => {
         const consumer = runTool(command.command, command.args, { env: command.env, secrets: command.secrets, stdin: 'pipe', stdout: command.stdout ?? 'ignore', signal });
         consumer.stdout?.resume();
         // A consumer that stops reading early (it failed) breaks the pipe: its exit says why.
-        const feeding = pipeline(this.openDecoded(id, service, find(name), signal), consumer.stdin!).catch((error: unknown) => error);
+        const feeding = pipeline(read(find(name)), consumer.stdin!).catch((error: unknown) => error);
         const [exit, fed] = await Promise.all([consumer.done, feeding]);
         if (fed && exit.code === 0) throw fed;
         return exit;
       },
       extractToFile: async (name, path) => {
         try {
-          await pipeline(this.openDecoded(id, service, find(name), signal), createWriteStream(path));
+          await pipeline(read(find(name)), createWriteStream(path));
         } catch (error) {
           throw toHoldfastError(error, { service });
         }
