@@ -15,6 +15,7 @@ import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { inspectServer, selectDatabases, serverFacts } from './postgres-inspector.js';
 import { postgresStrategies } from './postgres-strategies.js';
 import { postgresScratchTarget } from './postgres-scratch.js';
+import { postgresRestoreNeeds } from './postgres-privileges.js';
 
 export const postgresDriver: Driver = {
   engine: 'postgres',
@@ -61,6 +62,7 @@ export const postgresDriver: Driver = {
     return isContainerService(service) ? waitForContainerServer(service, signal) : Promise.resolve();
   },
   scratchTarget: postgresScratchTarget,
+  restoreNeeds: postgresRestoreNeeds,
 
   restore(ctx) {
     switch (ctx.strategy) {

@@ -13,6 +13,7 @@ import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { serverFacts } from './postgres-inspector.js';
 import { checkPgToolExit, requireTool } from './postgres-tools.js';
 import { skipExistingRoles } from './postgres-globals-filter.js';
+import { cannotCreateDatabase, checkRestorePrivileges } from './postgres-privileges.js';
 
 interface RecordedDatabase {
   name: string;
@@ -63,6 +64,8 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
     // 2. Globals, for another server only: on the same server the roles are the live ones.
     const sameServer = facts.systemIdentifier === ctx.recorded.details.systemIdentifier;
     const globals = ctx.artifacts.records.find((r) => r.kind === 'globals');
+    // What the role may do, checked before anything changes (postgres-privileges.ts).
+    const direct = await checkRestorePrivileges(admin, t, plan.map((p) => p.to), { globals: Boolean(globals && !sameServer && ctx.options.globals !== false), force: ctx.force });
     if (globals && !sameServer && ctx.options.globals !== false) {
       ctx.progress.phase('globals');
       const roles = new Set((await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
@@ -78,15 +81,20 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
       ctx.progress.phase(`restore ${item.to}`);
       const missing = (item.db.owners ?? []).filter((r) => !existingRoles.has(r));
       if (missing.length) ctx.note(`${item.to}: restored with --no-owner --no-acl; missing roles: ${missing.join(', ')}`);
-      const scratch = scratchName(item.to);
-      await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`);
-      await createDatabase(admin, scratch, item.db, ctx);
-      try {
-        await runPgRestore(ctx, t, pgRestore.path, scratch, item, missing.length > 0, jobs);
-        await swapIn(admin, scratch, item.to, item.exists);
-      } catch (error) {
-        await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
-        throw error;
+      if (direct.has(item.to)) {
+        ctx.note(`${item.to}: restored straight into the existing empty database (the role cannot create the working copy it would swap in)`);
+        await runPgRestore(ctx, t, pgRestore.path, item.to, item, missing.length > 0, jobs);
+      } else {
+        const scratch = scratchName(item.to);
+        await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`);
+        await createDatabase(admin, scratch, item.db, ctx);
+        try {
+          await runPgRestore(ctx, t, pgRestore.path, scratch, item, missing.length > 0, jobs);
+          await swapIn(admin, scratch, item.to, item.exists);
+        } catch (error) {
+          await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
+          throw error;
+        }
       }
       if (ctx.recorded.fingerprint) {
         ctx.progress.phase(`fingerprint ${item.to}`);
@@ -166,6 +174,8 @@ async function createDatabase(c: pg.Client, name: string, db: RecordedDatabase, 
       await c.query(`${base} ENCODING ${q(db.encoding)} LC_COLLATE ${q(db.collate)} LC_CTYPE ${q(db.ctype)}`);
       return;
     } catch (error) {
+      const refused = cannotCreateDatabase(error, pgTarget(ctx.target).user, name, ctx.target.name);
+      if (refused) throw refused;
       ctx.note(`${db.name}: created with the server's default locale: ${(error as Error).message}`);
     }
   }

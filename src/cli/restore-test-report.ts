@@ -35,6 +35,7 @@ export async function proveSnapshot(ctx: CommandContext, repo: Repository, manif
     options: restoreOptions,
     signal: ctx.signal,
     progress: ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json, ctx.out.verbose),
+    announce: (line) => ctx.out.info(line),
   });
   const annotation = restoreTestAnnotation(services);
   if (!ctx.signal.aborted) await repo.annotate(manifest.id, 'restore-test', annotation);

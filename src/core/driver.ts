@@ -46,6 +46,35 @@ export interface Driver {
    * it has removed what it created itself.
    */
   scratchTarget?(ctx: ScratchContext): Promise<ScratchTarget | undefined>;
+  /**
+   * Optional: what restoring into `target` needs from the account holdfast
+   * connects as (create databases, own the target, superuser for roles),
+   * checked without changing anything, each need with the statement that
+   * meets it: for `plan`, `restore --dry-run` and the restore test's notice of
+   * its scratch place. Example: `{ need: 'create database app (role app
+   * needs CREATEDB)', met: false, fix: 'ALTER ROLE "app" CREATEDB;' }`.
+   */
+  restoreNeeds?(ctx: RestoreNeedsContext): Promise<RestoreNeed[]>;
+}
+
+/** What a restore would be asked to do, for Driver.restoreNeeds. */
+export interface RestoreNeedsContext {
+  target: Service;
+  strategy: string;
+  inPlace: boolean;
+  force: boolean;
+  /** Restore options as the restore would get them (`database`, `rename`, `globals`). */
+  options: Record<string, unknown>;
+  /** What the backup recorded; absent for `plan`, which asks about the live service restored in place. */
+  recorded?: BackupResult;
+}
+
+/** One thing a restore needs from the account it runs as, and whether it has it. */
+export interface RestoreNeed {
+  need: string;
+  met: boolean;
+  /** The statement (or step) that meets it, naming the account. */
+  fix?: string;
 }
 
 /**
