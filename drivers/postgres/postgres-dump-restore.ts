@@ -14,6 +14,7 @@ import { serverFacts } from './postgres-inspector.js';
 import { checkPgToolExit, requireTool } from './postgres-tools.js';
 import { skipExistingRoles } from './postgres-globals-filter.js';
 import { cannotCreateDatabase, checkRestorePrivileges } from './postgres-privileges.js';
+import { endedNote, endSessions, sessionPolicy, type EndedSessions } from './postgres-sessions.js';
 
 interface RecordedDatabase {
   name: string;
@@ -77,6 +78,7 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
 
     const existingRoles = new Set((await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
     const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'full', items: {} };
+    const ended: EndedSessions[] = [];
     for (const item of plan) {
       ctx.progress.phase(`restore ${item.to}`);
       const missing = (item.db.owners ?? []).filter((r) => !existingRoles.has(r));
@@ -90,7 +92,7 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
         await createDatabase(admin, scratch, item.db, ctx);
         try {
           await runPgRestore(ctx, t, pgRestore.path, scratch, item, missing.length > 0, jobs);
-          await swapIn(admin, scratch, item.to, item.exists);
+          await swapIn(admin, scratch, item.to, item.exists, ctx, ended);
         } catch (error) {
           await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
           throw error;
@@ -105,7 +107,7 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
     return {
       location: plan.map((p) => formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false)).join(', '),
       ...(ctx.recorded.fingerprint ? { fingerprint } : {}),
-      details: { fingerprintPrefixes: plan.map((p) => p.db.name), databases: plan.map((p) => ({ from: p.db.name, to: p.to })) },
+      details: { fingerprintPrefixes: plan.map((p) => p.db.name), databases: plan.map((p) => ({ from: p.db.name, to: p.to })), terminatedSessions: ended },
     };
   });
 }
@@ -182,10 +184,16 @@ async function createDatabase(c: pg.Client, name: string, db: RecordedDatabase, 
   await c.query(base);
 }
 
-async function swapIn(c: pg.Client, scratch: string, final: string, exists: boolean | undefined): Promise<void> {
+async function swapIn(c: pg.Client, scratch: string, final: string, exists: boolean | undefined, ctx: RestoreContext, ended: EndedSessions[]): Promise<void> {
   if (exists) {
     const old = `${scratchName(final)}_old`;
-    await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [final]);
+    // Sessions on the database it replaces are terminated and named, or waited for (postgres-sessions.ts).
+    const sessions = await endSessions(c, final, sessionPolicy(ctx.options, ctx.target.name));
+    const note = endedNote(sessions);
+    if (note) {
+      ctx.note(note);
+      ended.push(sessions);
+    }
     await c.query(`ALTER DATABASE ${ident(final)} RENAME TO ${ident(old)}`);
     await c.query(`ALTER DATABASE ${ident(scratch)} RENAME TO ${ident(final)}`);
     await c.query(`DROP DATABASE ${ident(old)}`);

@@ -36,6 +36,8 @@ export interface ServiceRestoreOutcome {
   durationMs: number;
   fingerprint?: FingerprintComparison;
   error?: ReturnType<typeof errorRecord>;
+  /** Sessions the restore ended on the databases it replaced (`--force`): how many, where, which applications. */
+  terminatedSessions?: Array<{ database: string; terminated: number; applications: string[] }>;
   notes: string[];
 }
 
@@ -114,6 +116,8 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
     };
     const result = await driver.restore(ctx);
     const outcome: ServiceRestoreOutcome = { service: name, status: 'ok', location: result.location, durationMs: Date.now() - started, notes };
+    const ended = result.details.terminatedSessions as ServiceRestoreOutcome['terminatedSessions'];
+    if (ended?.length) outcome.terminatedSessions = ended;
     if (record.fingerprint && result.fingerprint) {
       const prefixes = result.details.fingerprintPrefixes as string[] | undefined;
       outcome.fingerprint = compareFingerprints(record.fingerprint, result.fingerprint, { prefixes, accept: request.accept });

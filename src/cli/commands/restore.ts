@@ -54,7 +54,7 @@ export const restoreCommand: HoldfastCommand = {
     const repo = ctx.repository();
     await repo.open({ create: false });
     const snapshot = await repo.load(await repo.resolve(String(args.snapshot)));
-    const options: Record<string, unknown> = { ...engineOptions(strings(args.option)), jobs: args.jobs, globals: args.globals };
+    const options: Record<string, unknown> = { ...engineOptions(strings(args.option)), jobs: args.jobs, globals: args.globals, terminate: args.terminate, sessions_timeout: args['sessions-timeout'] };
     if (args.database !== undefined) options.database = args.database;
     Object.assign(options, renameOptions(args['rename-pattern'], args['rename-replacement']));
     const configured = new Map(ctx.config.services.map((s) => [s.name, s]));
