@@ -1,4 +1,5 @@
 import { Client } from '@opensearch-project/opensearch';
+import { withProtocolNamed } from '../../src/core/protocol-probe.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
@@ -43,7 +44,8 @@ export function connectOpenSearch(service: Service): OpenSearchApi {
         const res = await client.transport.request({ method, path, ...(body === undefined ? {} : { body: body as any }), ...(query ? { querystring: query } : {}) });
         return res.body as any;
       } catch (cause) {
-        throw openSearchError(service.name, location, method, path, cause);
+        // A fast failure at a port that speaks another protocol is named as such (protocol-probe.ts).
+        throw await withProtocolNamed(openSearchError(service.name, location, method, path, cause), { host: e.host, port: e.port ?? 9200, expected: 'HTTP' });
       }
     },
     close: () => client.close(),

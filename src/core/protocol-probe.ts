@@ -60,16 +60,7 @@ export async function connectOrNameProtocol<T>(
   if (!endpoint.host || endpoint.host.startsWith('/') || !endpoint.port) return connecting;
   let settled = false;
   const watched = connecting.finally(() => (settled = true));
-  const mismatch = async (): Promise<HoldfastError | undefined> => {
-    const found = await probeProtocol(endpoint.host, endpoint.port);
-    if (found.protocol && found.protocol !== endpoint.expected && !(endpoint.expected === 'MongoDB' && found.protocol === 'HTTP')) {
-      return wrongProtocol(endpoint, `this port answers ${found.protocol}'s protocol, not ${endpoint.expected}'s`, found.protocol);
-    }
-    if (found.greeting !== undefined) {
-      return wrongProtocol(endpoint, `this port greets with ${JSON.stringify(found.greeting)}, which is not ${endpoint.expected}`);
-    }
-    return undefined;
-  };
+  const mismatch = () => protocolMismatch(endpoint);
   const slow = new Promise<'slow'>((resolve) => setTimeout(() => resolve('slow'), SLOW_MS).unref());
   let first: T | 'slow';
   try {
@@ -91,6 +82,29 @@ export async function connectOrNameProtocol<T>(
     }
   }
   return watched;
+}
+
+/** The error naming what speaks at the endpoint when it is not `expected`; undefined when it is, or nothing tells. */
+export async function protocolMismatch(endpoint: { host: string; port: number; expected: Protocol; service?: string; driver?: string }): Promise<HoldfastError | undefined> {
+  const found = await probeProtocol(endpoint.host, endpoint.port);
+  if (found.protocol && found.protocol !== endpoint.expected) {
+    return wrongProtocol(endpoint, `this port answers ${found.protocol}'s protocol, not ${endpoint.expected}'s`, found.protocol);
+  }
+  if (found.greeting !== undefined) {
+    return wrongProtocol(endpoint, `this port greets with ${JSON.stringify(found.greeting)}, which is not ${endpoint.expected}`);
+  }
+  return undefined;
+}
+
+/**
+ * For clients whose failure comes fast but reads as an outage (an HTTP
+ * client at a database's port: "socket hang up"): a 'connect' error is
+ * replaced by one naming what speaks there, when something else does.
+ */
+export async function withProtocolNamed(error: HoldfastError, endpoint: { host: string; port: number; expected: Protocol }): Promise<HoldfastError> {
+  if (error.code !== 'connect' || !endpoint.host || !endpoint.port) return error;
+  const named = await protocolMismatch({ ...endpoint, ...(error.service ? { service: error.service } : {}), ...(error.driver ? { driver: error.driver } : {}) }).catch(() => undefined);
+  return named ?? error;
 }
 
 /** A connect that takes longer than this (on a local network a handshake takes milliseconds) is probed. */
