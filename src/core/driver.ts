@@ -256,6 +256,8 @@ export interface ProgressSink {
   add(bytes: number): void;
   /** A short phase name: `dump app`, `fingerprint`, ... */
   phase(text: string): void;
+  /** How far the current phase is, shown after its name on a terminal (`120 MiB of 372 MiB stored`); never logged. */
+  detail?(text: string): void;
   /** Stored (compressed) bytes written to the repository, shown beside the raw ones. */
   stored?(bytes: number): void;
   /**

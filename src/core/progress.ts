@@ -7,6 +7,7 @@ interface ServiceState {
   expected?: number;
   estimate: boolean;
   phase: string;
+  detail?: string;
   done: boolean;
   rate: RateWindow;
   since: number;
@@ -58,8 +59,10 @@ export class ProgressReporter {
         state.expected = bytes;
         state.estimate = estimate;
       },
+      detail: (text) => (state.detail = text),
       phase: (text) => {
         state.phase = text;
+        state.detail = undefined;
         if (this.trace) this.traceLine(`${service}: ${text}`);
       },
     };
@@ -118,17 +121,24 @@ export class ProgressReporter {
       s.rate.sample(now, s.raw);
       raw += s.raw;
       stored += s.stored;
-      if (s.expected === undefined) allKnown = false;
+      // A finished service is at its 100%, whatever was expected of it.
+      if (s.done) expected += s.raw;
+      else if (s.expected === undefined) allKnown = false;
       else expected += Math.max(s.expected, s.raw);
       estimate ||= s.estimate;
       if (s.done) continue;
       running++;
-      lines.push(`${name}: ${s.phase}  ${amounts(s.raw, s.expected, s.estimate, s.stored, s.rate.perSecond(), s.rate.span() >= ETA_AFTER_MS)}`);
+      lines.push(`${name}: ${s.phase}${s.detail ? ` ${s.detail}` : ''}  ${amounts(s.raw, s.expected, s.estimate, s.stored, s.rate.perSecond(), s.rate.span() >= ETA_AFTER_MS)}`);
     }
     this.total.sample(now, raw);
-    if (this.services.size > 1 || lines.length === 0) {
+    // A total when several services share the line; none once nothing runs (the done lines tell).
+    if (this.services.size > 1 && running > 0) {
       const elapsed = formatDuration(Math.round((now - this.started) / 1000) * 1000);
       lines.push(`total: ${running} running, ${elapsed}  ${amounts(raw, allKnown ? expected : undefined, estimate, stored, this.total.perSecond(), this.total.span() >= ETA_AFTER_MS)}`);
+    }
+    if (lines.length === 0) {
+      this.clear();
+      return;
     }
     const width = Math.max(20, (this.out.columns || 100) - 1);
     const text = lines.map((l) => (l.length > width ? l.slice(0, width) : l)).join('\x1b[K\n');
@@ -140,6 +150,8 @@ export class ProgressReporter {
 /** `512 MiB of ~1.4 GiB (36%) at 40 MiB/s, ETA 23s, stored 61 MiB` */
 function amounts(raw: number, expected: number | undefined, estimate: boolean, stored: number, rate: number, withEta = false): string {
   let text = formatBytes(raw);
+  // Within a few KB of the end (a globals file a restore onto its own server skips): at the end.
+  if (expected !== undefined && expected > raw && expected - raw < Math.max(64 * 1024, expected / 1000)) raw = expected;
   if (expected !== undefined && expected > 0) {
     const of = `of ${estimate ? '~' : ''}${formatBytes(expected)}`;
     // An estimate can be passed (a dump is rarely the size of the tables on disk): then no percentage.

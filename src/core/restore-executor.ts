@@ -1,7 +1,7 @@
 import type { BackupResult, RestoreContext } from './driver.js';
 import { HoldfastError, toHoldfastError } from './errors.js';
 import { compareFingerprints, type FingerprintComparison } from './fingerprint.js';
-import type { ProgressReporter } from './progress.js';
+import { formatBytes, type ProgressReporter } from './progress.js';
 import type { DriverRegistry } from './registry.js';
 import { parseEndpoint, type Service } from './service.js';
 import type { Manifest, ServiceRecord } from '../repository/manifest.js';
@@ -92,9 +92,15 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
     }
     progress.expect?.(rawSize(record));
     if (!request.verified) {
+      // The checksums of a large snapshot take a while: the phase counts the stored bytes checked.
+      const stored = record.artifacts.reduce((sum, a) => sum + a.storedBytes, 0);
+      let checked = 0;
       progress.phase('verify checksums');
       for (const artifact of record.artifacts) {
-        await repo.verifyArtifact(request.snapshot.id, name, artifact, request.signal);
+        await repo.verifyArtifact(request.snapshot.id, name, artifact, request.signal, (n) => {
+          checked += n;
+          progress.detail?.(`${formatBytes(checked)} of ${formatBytes(stored)} stored`);
+        });
       }
     }
     if (request.recreate && inPlace) {

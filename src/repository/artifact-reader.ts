@@ -65,9 +65,9 @@ function storedBytes(path: string, where: ArtifactWhere, unseal?: Unseal): Reada
   return unseal ? [file, unseal()] : [file];
 }
 
-async function verifyStored(stored: Readable[], record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Promise<void> {
+async function verifyStored(stored: Readable[], record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void> {
   try {
-    await pipeline([...stored, checksumGuard(record, where), new PassThrough().resume()], { signal });
+    await pipeline([...stored, checksumGuard(record, where), new ByteMeter({ onBytes: onStoredBytes }), new PassThrough().resume()], { signal });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw mismatch(where, 'the file is missing');
     throw error;
@@ -75,13 +75,13 @@ async function verifyStored(stored: Readable[], record: ArtifactRecord, where: A
 }
 
 /** Recomputes the sha256 and size of a stored artifact (its tags too when encrypted); throws an 'integrity' error naming it. */
-export function verifyArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal): Promise<void> {
-  return verifyStored(storedBytes(path, where, unseal), record, where, signal);
+export function verifyArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal, onStoredBytes?: (n: number) => void): Promise<void> {
+  return verifyStored(storedBytes(path, where, unseal), record, where, signal, onStoredBytes);
 }
 
 /** The same check over stored bytes from anywhere (an object store's GET). */
-export function verifyArtifactStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Promise<void> {
-  return verifyStored([named(stored, where)], record, where, signal);
+export function verifyArtifactStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void> {
+  return verifyStored([named(stored, where)], record, where, signal, onStoredBytes);
 }
 
 function guardStored(stored: Readable[], record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {

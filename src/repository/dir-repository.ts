@@ -200,9 +200,9 @@ export class DirRepository implements Repository {
     );
   }
 
-  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
+  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void> {
     const where = artifactWhere(id, service, record.name);
-    await verifyArtifactFile(this.artifactPath(id, service, record.name), record, where, signal, this.layout.unseal(where));
+    await verifyArtifactFile(this.artifactPath(id, service, record.name), record, where, signal, this.layout.unseal(where), onStoredBytes);
   }
 
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {

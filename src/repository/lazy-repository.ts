@@ -51,8 +51,8 @@ export class LazyRepository implements Repository {
   async checkStorage(options: { readData: boolean; signal?: AbortSignal }): Promise<string[]> {
     return (await (await this.ready()).checkStorage?.(options)) ?? [];
   }
-  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
-    return (await this.ready()).verifyArtifact(id, service, record, signal);
+  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void> {
+    return (await this.ready()).verifyArtifact(id, service, record, signal, onStoredBytes);
   }
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {
     return this.loaded().openStored(id, service, record, signal);

@@ -49,7 +49,7 @@ export interface Repository {
    */
   checkStorage?(options: { readData: boolean; signal?: AbortSignal }): Promise<string[]>;
   /** Recomputes an artifact's checksum (and authenticates it, when encrypted); throws an 'integrity' error naming it. */
-  verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void>;
+  verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void>;
   /**
    * The stored (compressed, never encrypted: decrypted when the repository
    * is) bytes of an artifact, as the manifest's sha256 and storedBytes describe them: for export. The stream

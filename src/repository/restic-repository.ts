@@ -161,8 +161,8 @@ export class ResticRepository implements Repository {
     return (await this.sizes).get(`${located.snapshot.id}:${located.path}`) ?? null;
   }
 
-  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
-    await pipeline(this.openStored(id, service, record, signal), new PassThrough().resume());
+  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void> {
+    await pipeline(this.openStored(id, service, record, signal), new ByteMeter({ onBytes: onStoredBytes }), new PassThrough().resume());
   }
 
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {

@@ -196,9 +196,9 @@ export class S3Repository implements Repository {
     };
   }
 
-  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
+  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void> {
     const where = `${id}/${service}/${record.name}`;
-    await verifyArtifactStream(this.store.openRead(artifactKey(id, service, record.name), signal), record, where, signal);
+    await verifyArtifactStream(this.store.openRead(artifactKey(id, service, record.name), signal), record, where, signal, onStoredBytes);
   }
 
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {

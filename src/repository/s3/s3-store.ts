@@ -73,18 +73,6 @@ export class S3Store {
     }
   }
 
-  /** The object's text with its ETag and time, or undefined when it does not exist: for conditional writes. */
-  async getVersioned(relative: string): Promise<{ text: string; etag: string; lastModified: number } | undefined> {
-    try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(relative) }));
-      const text = await out.Body!.transformToString('utf8');
-      return { text, etag: out.ETag ?? '', lastModified: out.LastModified?.getTime() ?? 0 };
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw s3Error(error, `reading ${relative}`, this.where);
-    }
-  }
-
   async exists(relative: string): Promise<boolean> {
     return (await this.size(relative)) !== undefined;
   }
@@ -106,53 +94,22 @@ export class S3Store {
    * server does not implement conditional writes.
    */
   async putText(relative: string, text: string, options: { ifNoneMatch?: boolean } = {}): Promise<'ok' | 'exists' | 'unsupported'> {
-    return (await this.putConditional(relative, text, options.ifNoneMatch ? { ifNoneMatch: true } : {})).written;
-  }
-
-  /**
-   * Writes a small object under a condition: If-None-Match: * (only if absent)
-   * or If-Match: <etag> (only if it is still that version), atomically on the
-   * server. 'exists' when the condition failed (the key is taken, changed or
-   * gone), 'unsupported' when the server does not implement the condition.
-   */
-  async putConditional(
-    relative: string,
-    text: string,
-    condition: { ifNoneMatch?: boolean; ifMatch?: string },
-  ): Promise<{ written: 'ok'; etag: string } | { written: 'exists' | 'unsupported' }> {
-    const conditional = condition.ifNoneMatch === true || condition.ifMatch !== undefined;
     try {
-      const out = await this.client.send(
+      await this.client.send(
         new PutObjectCommand({
           Bucket: this.where.bucket,
           Key: this.key(relative),
           Body: text,
           ContentType: 'application/json',
-          ...(condition.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
-          ...(condition.ifMatch !== undefined ? { IfMatch: condition.ifMatch } : {}),
+          ...(options.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
         }),
       );
-      return { written: 'ok', etag: out.ETag ?? '' };
+      return 'ok';
     } catch (error) {
-      if (conditional && conditionFailed(error)) return { written: 'exists' };
-      if (conditional && notImplemented(error)) return { written: 'unsupported' };
+      const name = s3ErrorName(error);
+      if (options.ifNoneMatch && (name === 'PreconditionFailed' || s3Status(error) === 412 || name === 'ConditionalRequestConflict')) return 'exists';
+      if (options.ifNoneMatch && (name === 'NotImplemented' || s3Status(error) === 501)) return 'unsupported';
       throw s3Error(error, `writing ${relative}`, this.where);
-    }
-  }
-
-  /**
-   * Deletes an object only while it is still the version `etag` (If-Match):
-   * false when it changed. A server that does not implement the condition
-   * gets a plain delete.
-   */
-  async deleteIfMatch(relative: string, etag: string): Promise<boolean> {
-    try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.where.bucket, Key: this.key(relative), IfMatch: etag }));
-      return true;
-    } catch (error) {
-      if (isNotFound(error) || conditionFailed(error)) return false;
-      if (notImplemented(error)) return this.delete(relative).then(() => true);
-      throw s3Error(error, `deleting ${relative}`, this.where);
     }
   }
 
@@ -307,16 +264,6 @@ export class S3Store {
   destroy(): void {
     this.client.destroy();
   }
-}
-
-function conditionFailed(error: unknown): boolean {
-  const name = s3ErrorName(error);
-  // 404 for If-Match on an object that is gone; 409 when two conditional writes meet on AWS.
-  return name === 'PreconditionFailed' || name === 'ConditionalRequestConflict' || s3Status(error) === 412 || s3Status(error) === 409 || isNotFound(error);
-}
-
-function notImplemented(error: unknown): boolean {
-  return s3ErrorName(error) === 'NotImplemented' || s3Status(error) === 501;
 }
 
 function isNotFound(error: unknown): boolean {
