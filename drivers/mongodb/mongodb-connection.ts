@@ -1,4 +1,5 @@
 import { MongoClient, MongoServerError, type MongoClientOptions } from 'mongodb';
+import { connectOrNameProtocol } from '../../src/core/protocol-probe.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword, passwordEnvPrefixes } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
@@ -70,7 +71,8 @@ export function clientOptions(t: MongoTarget): MongoClientOptions {
 export async function connect(t: MongoTarget): Promise<MongoClient> {
   const client = new MongoClient(connectionUri(t), clientOptions(t));
   try {
-    await client.connect();
+    // A port that answers another protocol is named within a second, not after server selection's 10 s.
+    await connectOrNameProtocol(client.connect(), { host: t.host, port: t.port, expected: 'MongoDB', service: t.service, driver: 'mongodb' }, () => void client.close().catch(() => undefined));
     // `listDatabases` needs authentication where `ping` does not: it proves the user may read.
     await client.db('admin').command({ listDatabases: 1, nameOnly: true });
   } catch (error) {

@@ -1,4 +1,6 @@
+import { createConnection as createCoreConnection } from 'mysql2';
 import mysql from 'mysql2/promise';
+import { connectOrNameProtocol } from '../../src/core/protocol-probe.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword, passwordEnvPrefixes } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
@@ -55,7 +57,7 @@ export function where(t: MyTarget): string {
 export async function connect(t: MyTarget, database?: string): Promise<Connection> {
   let conn: Connection;
   try {
-    conn = await mysql.createConnection({
+    const core = createCoreConnection({
       ...(t.socket ? { socketPath: t.socket } : { host: t.host, port: t.port }),
       user: t.user,
       ...(t.password !== undefined ? { password: t.password } : {}),
@@ -67,6 +69,15 @@ export async function connect(t: MyTarget, database?: string): Promise<Connectio
       bigNumberStrings: true,
       multipleStatements: false,
     });
+    // What mysql2/promise's createConnection does, with a handle on the attempt to stop it.
+    const connecting = new Promise<Connection>((resolve, reject) => {
+      core.once('connect', () => resolve(core.promise()));
+      core.once('error', reject);
+    });
+    // A port that answers another protocol is named within a second, not after the 10 s timeout.
+    conn = t.socket
+      ? await connecting
+      : await connectOrNameProtocol(connecting, { host: t.host, port: t.port, expected: 'MySQL / MariaDB', service: t.service, driver: 'mysql' }, () => core.destroy());
   } catch (error) {
     throw describeConnectError(error, t, database);
   }
@@ -91,6 +102,7 @@ export async function rows<T>(c: Connection, sql: string, values?: unknown[]): P
 }
 
 export function describeConnectError(error: unknown, t: MyTarget, database?: string): HoldfastError {
+  if (error instanceof HoldfastError) return error;
   const err = error as { code?: string; errno?: number; message?: string };
   const base = { service: t.service, driver: 'mysql', cause: error };
   switch (err.code) {

@@ -11,6 +11,7 @@ import { backupPhysical } from './mysql-physical-backup.js';
 import { restorePhysical } from './mysql-physical-restore.js';
 import { mysqlStrategies } from './mysql-strategies.js';
 import { mysqlScratchTarget } from './mysql-scratch.js';
+import { mysqlRestoreNeeds } from './mysql-privileges.js';
 
 /** One driver for MySQL and MariaDB: the family is read from the server, and each gets the tools of its own. */
 export const mysqlDriver: Driver = {
@@ -55,6 +56,7 @@ export const mysqlDriver: Driver = {
   },
 
   scratchTarget: mysqlScratchTarget,
+  restoreNeeds: mysqlRestoreNeeds,
 
   restore(ctx) {
     switch (ctx.strategy) {

@@ -63,6 +63,8 @@ export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<B
   try {
     const facts = await serverFacts(admin);
     const databases = await selectDatabases(admin, t, ctx.service.options.databases);
+    // The tables' size on disk is what the progress line can promise (an estimate: a dump is text, without indexes).
+    ctx.progress.expect?.(databases.reduce((sum, d) => sum + d.bytes, 0), true);
     const dump = await requireTool('dump', facts.family, t.service);
     const outside = await nonTransactionalTables(admin, databases.map((d) => d.name));
     const lockOutside = ctx.service.options.lock_non_transactional === true;

@@ -1,4 +1,5 @@
 import { Client, Connection } from '@opensearch-project/opensearch';
+import { withProtocolNamed } from '../../src/core/protocol-probe.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
@@ -63,7 +64,8 @@ export function connectOpenSearch(service: Service): OpenSearchApi {
         const res = await Promise.race([request, deadline]);
         return res.body as any;
       } catch (cause) {
-        throw openSearchError(service.name, location, method, path, cause, stallMs);
+        // A fast failure at a port that speaks another protocol is named as such (protocol-probe.ts).
+        throw await withProtocolNamed(openSearchError(service.name, location, method, path, cause, stallMs), { host: e.host, port: e.port ?? 9200, expected: 'HTTP' });
       } finally {
         clearTimeout(timer);
       }

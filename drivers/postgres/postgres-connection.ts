@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { connectOrNameProtocol } from '../../src/core/protocol-probe.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword, passwordEnvPrefixes } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
@@ -68,7 +69,8 @@ export async function connect(t: PgTarget, database?: string): Promise<pg.Client
   });
   client.on('error', () => undefined); // surfaced through the failing query instead
   try {
-    await client.connect();
+    // A port that answers another protocol is named within a second, not after the 10 s timeout.
+    await connectOrNameProtocol(client.connect(), { host: t.host, port: t.port, expected: 'PostgreSQL', service: t.service, driver: 'postgres' });
     await client.query("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'");
   } catch (error) {
     await client.end().catch(() => undefined);
@@ -87,6 +89,7 @@ export async function withClient<T>(t: PgTarget, database: string | undefined, w
 }
 
 export function describeConnectError(error: unknown, t: PgTarget, database: string): HoldfastError {
+  if (error instanceof HoldfastError) return error;
   const err = error as { code?: string; message?: string };
   const where = `${t.host}:${t.port}`;
   if (/client password must be a string/.test(err.message ?? '')) {

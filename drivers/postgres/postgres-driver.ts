@@ -17,6 +17,7 @@ import { definitionsOfDatabase, roleDefinitions } from './postgres-definitions.j
 import { inspectServer, selectDatabases, serverFacts } from './postgres-inspector.js';
 import { postgresStrategies } from './postgres-strategies.js';
 import { postgresScratchTarget } from './postgres-scratch.js';
+import { postgresRestoreNeeds } from './postgres-privileges.js';
 
 export const postgresDriver: Driver = {
   engine: 'postgres',
@@ -71,6 +72,7 @@ export const postgresDriver: Driver = {
     return isContainerService(service) ? waitForContainerServer(service, signal) : Promise.resolve();
   },
   scratchTarget: postgresScratchTarget,
+  restoreNeeds: postgresRestoreNeeds,
 
   restore(ctx) {
     switch (ctx.strategy) {

@@ -28,6 +28,8 @@ export async function backupWithPgDump(ctx: BackupContext, t: PgTarget): Promise
     // Cluster-wide, like the globals dump beside it; compared when a restore applies the globals.
     roles: ctx.fingerprintScope === 'none' ? {} : await roleDefinitions(c),
   }));
+  // The size on disk is what the progress line can promise: a dump is usually somewhat smaller (no indexes).
+  ctx.progress.expect?.(databases.reduce((sum, d) => sum + (d.bytes ?? 0), 0), true);
   const pgDump = await requireTool('pg_dump', facts.major, t.service);
   const pgDumpAll = await requireTool('pg_dumpall', facts.major, t.service);
 

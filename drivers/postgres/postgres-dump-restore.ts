@@ -17,6 +17,8 @@ import { applyDatabaseProperties, createDatabaseLike, readDatabaseProperties, ty
 import { definitionsOfDatabase, roleDefinitions, type Definitions } from './postgres-definitions.js';
 import { preCreateExtensions, updateExtensions, type ExtensionSession, type RecordedExtension } from './postgres-extensions.js';
 import { inStep, partialFailure, psqlErrors, withRolesUndone } from './postgres-restore-steps.js';
+import { cannotCreateDatabase, checkRestorePrivileges } from './postgres-privileges.js';
+import { endedNote, endSessions, sessionPolicy, type EndedSessions } from './postgres-sessions.js';
 import { planTablespaces, targetTablespaces, type TablespaceObject, type TablespacePlan } from './postgres-tablespaces.js';
 
 interface RecordedDatabase {
@@ -80,6 +82,8 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
     // 2. Globals, for another server only: on the same server the roles are the live ones.
     const sameServer = facts.systemIdentifier === ctx.recorded.details.systemIdentifier;
     const globals = ctx.artifacts.records.find((r) => r.kind === 'globals');
+    // What the role may do, checked before anything changes (postgres-privileges.ts).
+    const direct = await checkRestorePrivileges(admin, t, plan.map((p) => p.to), { globals: Boolean(globals && !sameServer && ctx.options.globals !== false), force: ctx.force });
     let globalsErrors = '';
     let globalsApplied = false;
     let rolesBefore: Set<string> | undefined;
@@ -113,9 +117,10 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
       const fingerprint: Fingerprint = { scope: ctx.recorded.fingerprint?.scope ?? 'full', items: {} };
       const wantDefinitions = !!ctx.recorded.fingerprint?.definitions;
       const definitions: Definitions = {};
+      const ended: EndedSessions[] = [];
       for (const item of plan) {
         try {
-          await restoreOne(ctx, t, admin, item, { pgRestore: pgRestore.path, jobs, withOwner, withAcl, roles: existingRoles, tablespaces, major: facts.major });
+          await restoreOne(ctx, t, admin, item, { pgRestore: pgRestore.path, jobs, withOwner, withAcl, roles: existingRoles, tablespaces, major: facts.major, direct: direct.has(item.to), ended });
           replaced.push(item.to);
           if (ctx.recorded.fingerprint) {
             ctx.progress.phase(`fingerprint ${item.to}`);
@@ -145,7 +150,7 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
       return {
         location: plan.map((p) => formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false)).join(', '),
         ...(ctx.recorded.fingerprint ? { fingerprint } : {}),
-        details: { fingerprintPrefixes: prefixes, databases: plan.map((p) => ({ from: p.db.name, to: p.to })) },
+        details: { fingerprintPrefixes: prefixes, databases: plan.map((p) => ({ from: p.db.name, to: p.to })), terminatedSessions: ended },
       };
     };
     try {
@@ -164,6 +169,10 @@ interface RestoreSettings {
   roles: ReadonlySet<string>;
   tablespaces: TablespacePlan;
   major: number;
+  /** The role cannot create the working copy, and owns the existing empty target: restore straight into it (postgres-privileges.ts). */
+  direct: boolean;
+  /** Sessions the swap ended, named in the output (postgres-sessions.ts). */
+  ended: EndedSessions[];
 }
 
 /** One database: a working copy with the recorded locale, extensions, pg_restore, properties, tablespace moves, then the swap. */
@@ -171,11 +180,18 @@ async function restoreOne(ctx: RestoreContext, t: PgTarget, admin: pg.Client, it
   const step = <T>(name: string, work: () => Promise<T>) => inStep(t.service, item.to, name, work);
   ctx.progress.phase(`restore ${item.to}`);
   const label = item.to === item.db.name ? item.to : `${item.to} (${item.db.name} in the snapshot)`;
-  const scratch = scratchName(item.to);
   const props = item.db.properties;
-  await step('drop a leftover working copy', () => admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`));
-  const dbTablespace = props && props.tablespace !== 'pg_default' ? s.tablespaces.target(props.tablespace) : undefined;
-  await step('create the database', () => createDatabaseLike(admin, scratch, props ?? item.db, s.major, dbTablespace, ctx.note, label));
+  if (s.direct) ctx.note(`${item.to}: restored straight into the existing empty database (the role cannot create the working copy it would swap in)`);
+  const scratch = s.direct ? item.to : scratchName(item.to);
+  if (!s.direct) {
+    await step('drop a leftover working copy', () => admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`));
+    const dbTablespace = props && props.tablespace !== 'pg_default' ? s.tablespaces.target(props.tablespace) : undefined;
+    await step('create the database', () =>
+      createDatabaseLike(admin, scratch, props ?? item.db, s.major, dbTablespace, ctx.note, label).catch((error: unknown) => {
+        throw cannotCreateDatabase(error, t.user, scratch, t.service) ?? error;
+      }),
+    );
+  }
   try {
     await withClient(t, scratch, async (c) => {
       if (item.db.extensions) await step('create extensions at their recorded versions', () => preCreateExtensions(extensionSession(c), item.db.extensions!, ctx.note, label));
@@ -191,9 +207,9 @@ async function restoreOne(ctx: RestoreContext, t: PgTarget, admin: pg.Client, it
       await step('apply database properties', () => applyDatabaseProperties(admin, scratch, props, { owner: s.withOwner, acl: s.withAcl, roles: s.roles, note: ctx.note, label }));
       await step('compare the collation version', () => noteCollationVersion(admin, scratch, props, ctx.note, label));
     }
-    await step('swap the restored copy in', () => swapIn(admin, scratch, item.to, item.exists));
+    if (!s.direct) await step('swap the restored copy in', () => swapIn(admin, scratch, item.to, item.exists, ctx, s.ended));
   } catch (error) {
-    await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
+    if (!s.direct) await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
     throw error;
   }
 }
@@ -270,10 +286,16 @@ async function isEmptyDatabase(t: PgTarget, name: string): Promise<boolean> {
   });
 }
 
-async function swapIn(c: pg.Client, scratch: string, final: string, exists: boolean | undefined): Promise<void> {
+async function swapIn(c: pg.Client, scratch: string, final: string, exists: boolean | undefined, ctx: RestoreContext, ended: EndedSessions[]): Promise<void> {
   if (exists) {
     const old = `${scratchName(final)}_old`;
-    await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [final]);
+    // Sessions on the database it replaces are terminated and named, or waited for (postgres-sessions.ts).
+    const sessions = await endSessions(c, final, sessionPolicy(ctx.options, ctx.target.name));
+    const note = endedNote(sessions);
+    if (note) {
+      ctx.note(note);
+      ended.push(sessions);
+    }
     await c.query(`ALTER DATABASE ${ident(final)} RENAME TO ${ident(old)}`);
     await c.query(`ALTER DATABASE ${ident(scratch)} RENAME TO ${ident(final)}`);
     await c.query(`DROP DATABASE ${ident(old)}`);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { withProtocolNamed } from '../../src/core/protocol-probe.js';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword } from '../../src/core/secrets.js';
@@ -108,6 +109,8 @@ export async function q<T>(node: QdrantNode, what: string, fn: () => Promise<T>)
   try {
     return await fn();
   } catch (cause) {
-    throw qdrantError(node, what, cause);
+    const url = new URL(node.location);
+    // A fast failure at a port that speaks another protocol is named as such (protocol-probe.ts).
+    throw await withProtocolNamed(qdrantError(node, what, cause), { host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)), expected: 'HTTP' });
   }
 }

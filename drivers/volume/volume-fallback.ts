@@ -63,6 +63,10 @@ export function withVolumeFallback(driver: Driver): Driver {
       if (isVolumeStrategy(ctx.strategy)) return (await import('./volume-scratch.js')).volumeScratchTarget(ctx);
       return driver.scratchTarget ? driver.scratchTarget(ctx) : undefined;
     },
+
+    async restoreNeeds(ctx) {
+      return isVolumeStrategy(ctx.strategy) || !driver.restoreNeeds ? [] : driver.restoreNeeds(ctx);
+    },
   };
 }
 

@@ -20,9 +20,18 @@ export interface SnapshotProof {
  * the snapshot as its `restore-test` annotation. An interrupted run stores
  * nothing.
  */
-export async function proveSnapshot(ctx: CommandContext, repo: Repository, manifest: Manifest, restoreTest: boolean, options: Record<string, unknown> = {}): Promise<SnapshotProof> {
+export async function proveSnapshot(
+  ctx: CommandContext,
+  repo: Repository,
+  manifest: Manifest,
+  restoreTest: boolean,
+  options: Record<string, unknown> = {},
+  /** Told the checksums as soon as they are known, before a restore test starts: output in the order of the work. */
+  onChecksums?: (checksums: ArtifactCheck[]) => void,
+): Promise<SnapshotProof> {
   const checksums = await verifySnapshot(repo, manifest, ctx.signal);
   const checksumsOk = checksums.every((r) => r.ok);
+  onChecksums?.(checksums);
   if (!restoreTest) return { checksums, ok: checksumsOk };
   const damaged = new Map<string, string>();
   for (const c of checksums) if (!c.ok && !damaged.has(c.service)) damaged.set(c.service, c.error ?? `artifact ${c.artifact} is damaged`);
@@ -35,6 +44,7 @@ export async function proveSnapshot(ctx: CommandContext, repo: Repository, manif
     options: restoreOptions,
     signal: ctx.signal,
     progress: ProgressReporter.forTerminal(ctx.out.quiet || ctx.out.json, ctx.out.verbose),
+    announce: (line) => ctx.out.info(line),
   });
   const annotation = restoreTestAnnotation(services);
   if (!ctx.signal.aborted) await repo.annotate(manifest.id, 'restore-test', annotation);

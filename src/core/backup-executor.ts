@@ -109,7 +109,7 @@ async function backupService(writer: SnapshotWriter, item: PlanItem, options: Ba
   const timer = timeoutMs > 0 ? setTimeout(() => controller.abort(new Error('timeout')), timeoutMs) : undefined;
   const progress = options.progress.sink(service.name);
   const records: ServiceRecord['artifacts'] = [];
-  const sink = writer.sink(service.name, (n) => progress.add(n), controller.signal);
+  const sink = writer.sink(service.name, progress, controller.signal);
   const ctx: BackupContext = {
     service,
     strategy: item.strategy,

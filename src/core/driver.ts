@@ -46,6 +46,35 @@ export interface Driver {
    * it has removed what it created itself.
    */
   scratchTarget?(ctx: ScratchContext): Promise<ScratchTarget | undefined>;
+  /**
+   * Optional: what restoring into `target` needs from the account holdfast
+   * connects as (create databases, own the target, superuser for roles),
+   * checked without changing anything, each need with the statement that
+   * meets it: for `plan`, `restore --dry-run` and the restore test's notice of
+   * its scratch place. Example: `{ need: 'create database app (role app
+   * needs CREATEDB)', met: false, fix: 'ALTER ROLE "app" CREATEDB;' }`.
+   */
+  restoreNeeds?(ctx: RestoreNeedsContext): Promise<RestoreNeed[]>;
+}
+
+/** What a restore would be asked to do, for Driver.restoreNeeds. */
+export interface RestoreNeedsContext {
+  target: Service;
+  strategy: string;
+  inPlace: boolean;
+  force: boolean;
+  /** Restore options as the restore would get them (`database`, `rename`, `globals`). */
+  options: Record<string, unknown>;
+  /** What the backup recorded; absent for `plan`, which asks about the live service restored in place. */
+  recorded?: BackupResult;
+}
+
+/** One thing a restore needs from the account it runs as, and whether it has it. */
+export interface RestoreNeed {
+  need: string;
+  met: boolean;
+  /** The statement (or step) that meets it, naming the account. */
+  fix?: string;
 }
 
 /**
@@ -220,11 +249,27 @@ export interface ArtifactSource {
 }
 
 export interface ProgressSink {
-  /** Bytes read from the engine so far (uncompressed), for the progress line. */
+  /**
+   * Raw (uncompressed) bytes moved so far, for the progress line: read from
+   * the engine at backup, decompressed from the artifacts at restore.
+   */
   add(bytes: number): void;
   /** A short phase name: `dump app`, `fingerprint`, ... */
   phase(text: string): void;
+  /** How far the current phase is, shown after its name on a terminal (`120 MiB of 372 MiB stored`); never logged. */
+  detail?(text: string): void;
+  /** Stored (compressed) bytes written to the repository, shown beside the raw ones. */
+  stored?(bytes: number): void;
+  /**
+   * The raw bytes this service's work should reach, for a percentage and an
+   * ETA: exact at restore (the manifest's sizes), an estimate at backup (the
+   * engine's own size of the data), which the line marks with `~`.
+   */
+  expect?(bytes: number, estimate?: boolean): void;
 }
+
+/** The byte counters of a ProgressSink, as artifact writers and readers feed them. */
+export type ByteProgress = Pick<ProgressSink, 'add' | 'stored'>;
 
 export interface RunContext {
   signal: AbortSignal;

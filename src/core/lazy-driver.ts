@@ -27,5 +27,7 @@ export function lazyDriver(meta: Pick<Driver, 'engine' | 'title' | 'schemes' | '
       const loaded = await driver();
       return loaded.scratchTarget ? loaded.scratchTarget(ctx) : undefined;
     },
+    // Always present here; a driver without it has nothing to check beforehand.
+    restoreNeeds: async (ctx) => (await driver()).restoreNeeds?.(ctx) ?? [],
   };
 }

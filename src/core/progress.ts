@@ -1,15 +1,39 @@
 import type { ProgressSink } from './driver.js';
 
+/** What one service has done so far. */
+interface ServiceState {
+  raw: number;
+  stored: number;
+  expected?: number;
+  estimate: boolean;
+  phase: string;
+  detail?: string;
+  done: boolean;
+  rate: RateWindow;
+  since: number;
+}
+
+const REFRESH_MS = 250;
+/** The rate (and so the ETA) is over the last few seconds: a dump slows and speeds with the tables. */
+const RATE_WINDOW_MS = 5000;
+const ETA_AFTER_MS = 2000;
+
 /**
- * Progress of long work, one line per refresh on a terminal: bytes read,
- * rate, and what each running service is doing. Silent without a TTY or with
- * --quiet (scripts get only results and errors).
+ * Progress of long work on a terminal: one line per running service (its
+ * phase, raw bytes against the size it should reach, percentage, rate, ETA,
+ * and the stored bytes beside them), and a total line when several run,
+ * redrawn in place four times a second. Raw bytes are what the engine
+ * produced or will receive; stored bytes what the repository holds
+ * (compressed). Silent without a TTY or with --quiet (scripts get only
+ * results and errors); with --verbose, one line per phase change instead.
  */
 export class ProgressReporter {
-  private readonly services = new Map<string, { bytes: number; phase: string; done: boolean }>();
+  private readonly services = new Map<string, ServiceState>();
+  private readonly total = new RateWindow();
   private timer?: NodeJS.Timeout;
   private readonly started = Date.now();
-  private lastWidth = 0;
+  /** Lines drawn last time: the next draw moves the cursor back over them. */
+  private drawn = 0;
 
   constructor(
     private readonly out: NodeJS.WriteStream | undefined,
@@ -23,46 +47,154 @@ export class ProgressReporter {
   }
 
   sink(service: string): ProgressSink {
-    const state = { bytes: 0, phase: 'starting', done: false };
+    const state: ServiceState = { raw: 0, stored: 0, estimate: false, phase: 'starting', done: false, rate: new RateWindow(), since: Date.now() };
+    state.rate.sample(Date.now(), 0);
+    if (this.services.size === 0) this.total.sample(Date.now(), 0);
     this.services.set(service, state);
-    if (this.out && !this.timer) this.timer = setInterval(() => this.render(), 250).unref();
+    if (this.out && !this.timer) this.timer = setInterval(() => this.render(), REFRESH_MS).unref();
     return {
-      add: (n) => (state.bytes += n),
+      add: (n) => (state.raw += n),
+      stored: (n) => (state.stored += n),
+      expect: (bytes, estimate = false) => {
+        state.expected = bytes;
+        state.estimate = estimate;
+      },
+      detail: (text) => (state.detail = text),
       phase: (text) => {
         state.phase = text;
-        if (this.trace) process.stderr.write(`[+${((Date.now() - this.started) / 1000).toFixed(2)}s] ${service}: ${text}\n`);
+        state.detail = undefined;
+        if (this.trace) this.traceLine(`${service}: ${text}`);
       },
     };
   }
 
+  /**
+   * A service ended: on a terminal its line becomes permanent (what it moved,
+   * against what was expected, and how fast), above the lines still running,
+   * so the screen tells the work in the order it happened.
+   */
   finish(service: string): void {
     const state = this.services.get(service);
-    if (state) state.done = true;
-    if (this.trace) process.stderr.write(`[+${((Date.now() - this.started) / 1000).toFixed(2)}s] ${service}: done\n`);
+    if (!state || state.done) return;
+    state.done = true;
+    const seconds = (Date.now() - state.since) / 1000;
+    const line = `${service}: done in ${formatDuration(Math.round(seconds * 1000))}  ${amounts(state.raw, undefined, false, state.stored, seconds > 0 ? state.raw / seconds : 0)}`;
+    if (this.trace) this.traceLine(line);
+    else if (this.out) {
+      this.clear();
+      this.out.write(`${line}\n`);
+    }
+  }
+
+  /**
+   * Takes the progress lines off the screen, so that what is printed next
+   * (a result, a note) is not drawn over; the next refresh draws them again.
+   */
+  clear(): void {
+    if (!this.out || this.drawn === 0) return;
+    this.out.write(`${this.drawn > 1 ? `\x1b[${this.drawn - 1}A` : ''}\r\x1b[J`);
+    this.drawn = 0;
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.out && this.lastWidth) this.out.write(`\r${' '.repeat(this.lastWidth)}\r`);
-    this.lastWidth = 0;
+    this.clear();
+  }
+
+  private traceLine(text: string): void {
+    this.clear();
+    process.stderr.write(`[+${((Date.now() - this.started) / 1000).toFixed(2)}s] ${text}\n`);
   }
 
   private render(): void {
     if (!this.out) return;
-    let total = 0;
-    const running: string[] = [];
+    const now = Date.now();
+    const lines: string[] = [];
+    let raw = 0;
+    let stored = 0;
+    let expected = 0;
+    let allKnown = true;
+    let estimate = false;
+    let running = 0;
     for (const [name, s] of this.services) {
-      total += s.bytes;
-      if (!s.done) running.push(`${name}: ${s.phase} ${formatBytes(s.bytes)}`);
+      s.rate.sample(now, s.raw);
+      raw += s.raw;
+      stored += s.stored;
+      // A finished service is at its 100%, whatever was expected of it.
+      if (s.done) expected += s.raw;
+      else if (s.expected === undefined) allKnown = false;
+      else expected += Math.max(s.expected, s.raw);
+      estimate ||= s.estimate;
+      if (s.done) continue;
+      running++;
+      lines.push(`${name}: ${s.phase}${s.detail ? ` ${s.detail}` : ''}  ${amounts(s.raw, s.expected, s.estimate, s.stored, s.rate.perSecond(), s.rate.span() >= ETA_AFTER_MS)}`);
     }
-    const seconds = (Date.now() - this.started) / 1000;
-    const rate = seconds > 0 ? total / seconds : 0;
-    let line = `${formatBytes(total)} at ${formatBytes(rate)}/s, ${Math.round(seconds)}s | ${running.join(' | ')}`;
-    const width = (this.out.columns || 100) - 1;
-    if (line.length > width) line = line.slice(0, width);
-    this.out.write(`\r${line.padEnd(this.lastWidth)}`);
-    this.lastWidth = line.length;
+    this.total.sample(now, raw);
+    // A total when several services share the line; none once nothing runs (the done lines tell).
+    if (this.services.size > 1 && running > 0) {
+      const elapsed = formatDuration(Math.round((now - this.started) / 1000) * 1000);
+      lines.push(`total: ${running} running, ${elapsed}  ${amounts(raw, allKnown ? expected : undefined, estimate, stored, this.total.perSecond(), this.total.span() >= ETA_AFTER_MS)}`);
+    }
+    if (lines.length === 0) {
+      this.clear();
+      return;
+    }
+    const width = Math.max(20, (this.out.columns || 100) - 1);
+    const text = lines.map((l) => (l.length > width ? l.slice(0, width) : l)).join('\x1b[K\n');
+    this.out.write(`${this.drawn > 1 ? `\x1b[${this.drawn - 1}A` : ''}\r${text}\x1b[K\x1b[J`);
+    this.drawn = lines.length;
+  }
+}
+
+/** `512 MiB of ~1.4 GiB (36%) at 40 MiB/s, ETA 23s, stored 61 MiB` */
+function amounts(raw: number, expected: number | undefined, estimate: boolean, stored: number, rate: number, withEta = false): string {
+  let text = formatBytes(raw);
+  // Within a few KB of the end (a globals file a restore onto its own server skips): at the end.
+  if (expected !== undefined && expected > raw && expected - raw < Math.max(64 * 1024, expected / 1000)) raw = expected;
+  if (expected !== undefined && expected > 0) {
+    const of = `of ${estimate ? '~' : ''}${formatBytes(expected)}`;
+    // An estimate can be passed (a dump is rarely the size of the tables on disk): then no percentage.
+    if (raw <= expected) {
+      const percent = Math.min(estimate ? 99 : 100, Math.floor((raw / expected) * 100));
+      text += ` ${of} (${percent}%)`;
+    } else text += ` (${of})`;
+  }
+  text += ` at ${formatBytes(rate)}/s`;
+  if (withEta && expected !== undefined && raw < expected && rate > 0) text += `, ETA ${formatEta((expected - raw) / rate)}`;
+  if (stored > 0) text += `, stored ${formatBytes(stored)}`;
+  return text;
+}
+
+/** `3s`, `2m05s`, `1h12m`: whole seconds, rounded up (an ETA of 0 reads as done). */
+function formatEta(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** Bytes per second over the last few seconds. */
+class RateWindow {
+  private readonly samples: Array<{ at: number; bytes: number }> = [];
+
+  sample(at: number, bytes: number): void {
+    this.samples.push({ at, bytes });
+    while (this.samples.length > 2 && at - this.samples[0]!.at > RATE_WINDOW_MS) this.samples.shift();
+  }
+
+  /** Milliseconds the samples cover: an ETA from less than a couple of seconds is noise. */
+  span(): number {
+    const first = this.samples[0];
+    const last = this.samples.at(-1);
+    return first && last ? last.at - first.at : 0;
+  }
+
+  perSecond(): number {
+    const first = this.samples[0];
+    const last = this.samples.at(-1);
+    if (!first || !last || last.at <= first.at) return 0;
+    return ((last.bytes - first.bytes) * 1000) / (last.at - first.at);
   }
 }
 

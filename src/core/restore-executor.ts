@@ -1,7 +1,7 @@
 import type { BackupResult, RestoreContext } from './driver.js';
 import { HoldfastError, toHoldfastError } from './errors.js';
 import { compareFingerprints, type FingerprintComparison } from './fingerprint.js';
-import type { ProgressReporter } from './progress.js';
+import { formatBytes, type ProgressReporter } from './progress.js';
 import type { DriverRegistry } from './registry.js';
 import { parseEndpoint, type Service } from './service.js';
 import type { Manifest, ServiceRecord } from '../repository/manifest.js';
@@ -36,6 +36,8 @@ export interface ServiceRestoreOutcome {
   durationMs: number;
   fingerprint?: FingerprintComparison;
   error?: ReturnType<typeof errorRecord>;
+  /** Sessions the restore ended on the databases it replaced (`--force`): how many, where, which applications. */
+  terminatedSessions?: Array<{ database: string; terminated: number; applications: string[] }>;
   notes: string[];
 }
 
@@ -88,10 +90,17 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
         hint: `pass --target ${name}=URL, or define the service in holdfast.yml`,
       });
     }
+    progress.expect?.(rawSize(record));
     if (!request.verified) {
-      progress.phase('verify');
+      // The checksums of a large snapshot take a while: the phase counts the stored bytes checked.
+      const stored = record.artifacts.reduce((sum, a) => sum + a.storedBytes, 0);
+      let checked = 0;
+      progress.phase('verify checksums');
       for (const artifact of record.artifacts) {
-        await repo.verifyArtifact(request.snapshot.id, name, artifact, request.signal);
+        await repo.verifyArtifact(request.snapshot.id, name, artifact, request.signal, (n) => {
+          checked += n;
+          progress.detail?.(`${formatBytes(checked)} of ${formatBytes(stored)} stored`);
+        });
       }
     }
     if (request.recreate && inPlace) {
@@ -103,7 +112,7 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
       target,
       inPlace,
       strategy: record.strategy,
-      artifacts: repo.artifacts(request.snapshot.id, name, record.artifacts, request.signal),
+      artifacts: repo.artifacts(request.snapshot.id, name, record.artifacts, request.signal, progress),
       recorded,
       force: request.force,
       options: request.options,
@@ -113,6 +122,8 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
     };
     const result = await driver.restore(ctx);
     const outcome: ServiceRestoreOutcome = { service: name, status: 'ok', location: result.location, durationMs: Date.now() - started, notes };
+    const ended = result.details.terminatedSessions as ServiceRestoreOutcome['terminatedSessions'];
+    if (ended?.length) outcome.terminatedSessions = ended;
     if (record.fingerprint && result.fingerprint) {
       const prefixes = result.details.fingerprintPrefixes as string[] | undefined;
       outcome.fingerprint = compareFingerprints(record.fingerprint, result.fingerprint, { prefixes, accept: request.accept });
@@ -127,6 +138,11 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
   } finally {
     request.progress.finish(name);
   }
+}
+
+/** The raw bytes a restore of the service reads out of its artifacts: the progress line's 100%. */
+export function rawSize(record: ServiceRecord): number {
+  return record.artifacts.reduce((sum, a) => sum + a.rawBytes, 0);
 }
 
 /** What the backup recorded for a service, as drivers read it. */

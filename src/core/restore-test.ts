@@ -3,7 +3,8 @@ import { HoldfastError, toHoldfastError } from './errors.js';
 import { compareFingerprints, type FingerprintComparison } from './fingerprint.js';
 import type { ProgressReporter } from './progress.js';
 import type { DriverRegistry } from './registry.js';
-import { recordedResult, sourceService } from './restore-executor.js';
+import { rawSize, recordedResult, sourceService } from './restore-executor.js';
+import { restoreNeedsOf } from './restore-needs.js';
 import { newScratchRun } from './scratch-names.js';
 import type { Service } from './service.js';
 import type { Manifest, ServiceRecord } from '../repository/manifest.js';
@@ -44,6 +45,8 @@ export interface RestoreTestRequest {
   accept?: readonly string[];
   signal: AbortSignal;
   progress: ProgressReporter;
+  /** Told up front, per service, where its scratch copy goes and whether the account can make it. */
+  announce?: (line: string) => void;
 }
 
 /**
@@ -109,20 +112,34 @@ async function testService(
     const driver = registry.get(record.driver);
     const source = sourceService(name, record, request.configured.get(name));
     const recorded = recordedResult(record);
+    progress.expect?.(rawSize(record));
     progress.phase('scratch target');
     scratch = driver.scratchTarget ? await driver.scratchTarget({ source, strategy: record.strategy, recorded, run: scratchRun.run, prefix: scratchRun.prefix, signal: request.signal }) : undefined;
     if (!scratch) {
       return verdictOf(name, record, 'failed', `no restore test for ${record.engine}/${record.strategy}: the driver offers no scratch target for it`, started);
+    }
+    const options = { ...request.options, ...scratch.options };
+    const check = await restoreNeedsOf(driver, { service: name, target: scratch.target, strategy: record.strategy, inPlace: false, force: false, options, recorded });
+    const unmet = check.needs.filter((n) => !n.met);
+    request.progress.clear();
+    request.announce?.(
+      `${name}: restore test into ${scratch.describe}: ${check.error ? `could not check the account's rights first (${check.error})` : unmet.length ? `the account cannot: ${unmet.map((n) => n.need).join('; ')}` : 'the account can create it'}`,
+    );
+    if (unmet.length) {
+      throw new HoldfastError('target', `cannot make the scratch copy ${scratch.describe}: ${unmet.map((n) => n.need).join('; ')}`, {
+        service: name,
+        hint: `as a superuser, run: ${unmet.map((n) => n.fix).join('  ')}`,
+      });
     }
     const ctx: RestoreContext = {
       source,
       target: scratch.target,
       inPlace: false,
       strategy: record.strategy,
-      artifacts: repo.artifacts(request.snapshot.id, name, record.artifacts, request.signal),
+      artifacts: repo.artifacts(request.snapshot.id, name, record.artifacts, request.signal, progress),
       recorded,
       force: false,
-      options: { ...request.options, ...scratch.options },
+      options,
       signal: request.signal,
       progress,
       note: (t) => notes.push(t),

@@ -4,6 +4,7 @@ import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HoldfastError } from '../core/errors.js';
 import { assertToolSucceeded } from '../core/process.js';
+import { ByteMeter } from './byte-meter.js';
 import { startDecompressor } from './compression.js';
 import type { ArtifactRecord } from './manifest.js';
 
@@ -64,9 +65,9 @@ function storedBytes(path: string, where: ArtifactWhere, unseal?: Unseal): Reada
   return unseal ? [file, unseal()] : [file];
 }
 
-async function verifyStored(stored: Readable[], record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Promise<void> {
+async function verifyStored(stored: Readable[], record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void> {
   try {
-    await pipeline([...stored, checksumGuard(record, where), new PassThrough().resume()], { signal });
+    await pipeline([...stored, checksumGuard(record, where), new ByteMeter({ onBytes: onStoredBytes }), new PassThrough().resume()], { signal });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw mismatch(where, 'the file is missing');
     throw error;
@@ -74,13 +75,13 @@ async function verifyStored(stored: Readable[], record: ArtifactRecord, where: A
 }
 
 /** Recomputes the sha256 and size of a stored artifact (its tags too when encrypted); throws an 'integrity' error naming it. */
-export function verifyArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal): Promise<void> {
-  return verifyStored(storedBytes(path, where, unseal), record, where, signal);
+export function verifyArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal, onStoredBytes?: (n: number) => void): Promise<void> {
+  return verifyStored(storedBytes(path, where, unseal), record, where, signal, onStoredBytes);
 }
 
 /** The same check over stored bytes from anywhere (an object store's GET). */
-export function verifyArtifactStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Promise<void> {
-  return verifyStored([named(stored, where)], record, where, signal);
+export function verifyArtifactStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void> {
+  return verifyStored([named(stored, where)], record, where, signal, onStoredBytes);
 }
 
 function guardStored(stored: Readable[], record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
@@ -105,23 +106,23 @@ export function guardStoredStream(stored: Readable, record: ArtifactRecord, wher
  * consumer never mistakes a damaged artifact for a complete one. Callers that
  * must not touch a target with bad data verify first (verifyArtifactFile).
  */
-export function openArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal): Readable {
-  return openArtifact(storedBytes(path, where, unseal), record, where, signal);
+export function openArtifactFile(path: string, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, unseal?: Unseal, onRawBytes?: (n: number) => void): Readable {
+  return openArtifact(storedBytes(path, where, unseal), record, where, signal, onRawBytes);
 }
 
 /** The same over stored bytes from anywhere (an object store's GET). */
-export function openArtifactStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
-  return openArtifact([named(stored, where)], record, where, signal);
+export function openArtifactStream(stored: Readable, record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, onRawBytes?: (n: number) => void): Readable {
+  return openArtifact([named(stored, where)], record, where, signal, onRawBytes);
 }
 
-function openArtifact(stored: Readable[], record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal): Readable {
+function openArtifact(stored: Readable[], record: ArtifactRecord, where: ArtifactWhere, signal?: AbortSignal, onRawBytes?: (n: number) => void): Readable {
   const out = new PassThrough();
   const fail = (error: unknown) => {
     if (!out.destroyed) out.destroy(error as Error);
   };
   stored[0]!.on('error', fail);
   if (record.compression === 'none') {
-    pipeline([...stored, checksumGuard(record, where), out], { signal }).catch(fail);
+    pipeline([...stored, checksumGuard(record, where), new ByteMeter({ onBytes: onRawBytes }), out], { signal }).catch(fail);
     return out;
   }
   const decompressor = startDecompressor(signal);
@@ -129,6 +130,7 @@ function openArtifact(stored: Readable[], record: ArtifactRecord, where: Artifac
   const counter = new Transform({
     transform(chunk: Buffer, _enc, callback) {
       rawBytes += chunk.length;
+      onRawBytes?.(chunk.length);
       callback(null, chunk);
     },
   });

@@ -22,11 +22,11 @@ export async function writeArtifactFile(
   path: string,
   source: Readable,
   settings: CompressionSettings,
-  options: { signal?: AbortSignal; onRawBytes?: (n: number) => void; seal?: () => Transform } = {},
+  options: { signal?: AbortSignal; onRawBytes?: (n: number) => void; onStoredBytes?: (n: number) => void; seal?: () => Transform } = {},
 ): Promise<WrittenArtifact> {
   const compressor = startCompressor(settings, options.signal);
   const counter = new ByteMeter({ onBytes: options.onRawBytes });
-  const hasher = new ByteMeter({ sha256: true });
+  const hasher = new ByteMeter({ sha256: true, onBytes: options.onStoredBytes });
   // Private whatever the umask: a repository's files are 0600 (see dir-fs.ts).
   const file = createWriteStream(path, { flags: 'wx', mode: 0o600 });
   const feeding = pipeline(source, counter, compressor.stdin!, { signal: options.signal });

@@ -3,7 +3,7 @@ import { createWriteStream, fdatasync } from 'node:fs';
 import { chmod, open, type FileHandle } from 'node:fs/promises';
 import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ByteMeter } from './byte-meter.js';
+import { ByteMeter, processMeter } from './byte-meter.js';
 import type { CommandSpec } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
 import { lastLines, runCommandSpec, runTool, type ToolExit } from '../core/process.js';
@@ -24,9 +24,11 @@ export async function writeCommandArtifactFile(
   path: string,
   spec: CommandSpec,
   settings: CompressionSettings,
-  options: { signal?: AbortSignal; onStoredBytes?: (n: number) => void } = {},
+  options: { signal?: AbortSignal; onRawBytes?: (n: number) => void; onStoredBytes?: (n: number) => void } = {},
 ): Promise<WrittenArtifact & { exit: ToolExit }> {
   const zstd = runTool('zstd', ['-vv', '-T0', `-${settings.level}`, '-o', path], { stdin: 'pipe', stdout: 'ignore', signal: options.signal });
+  // zstd's reads are the tool's raw output, which Node never sees.
+  const rawMeter = processMeter(zstd.child.pid, 'read', options.onRawBytes);
   let tool;
   try {
     tool = runCommandSpec(spec, { stdout: zstd.stdin!, signal: options.signal });
@@ -41,10 +43,12 @@ export async function writeCommandArtifactFile(
     [toolExit, zstdExit] = await Promise.all([tool.done, zstd.done.catch(withZstdHint)]);
   } catch (error) {
     await follower.stop().catch(() => undefined);
+    await rawMeter.settle();
     throw error;
   }
   if (zstdExit.code !== 0) {
     await follower.stop();
+    await rawMeter.settle();
     zstdFailed(zstdExit, path);
   }
   const { sha256, storedBytes } = await follower.finish();
@@ -52,6 +56,7 @@ export async function writeCommandArtifactFile(
   // private (0700) all along, and the file is made 0600 before anything else can see it.
   await chmod(path, 0o600);
   const rawBytes = reportedRawBytes(zstdExit) ?? (await countDecompressed(path));
+  await rawMeter.settle(rawBytes);
   return { sha256, storedBytes, rawBytes, exit: toolExit };
 }
 
@@ -66,9 +71,10 @@ export async function writeSealedCommandArtifactFile(
   spec: CommandSpec,
   settings: CompressionSettings,
   seal: () => Transform,
-  options: { signal?: AbortSignal; onStoredBytes?: (n: number) => void } = {},
+  options: { signal?: AbortSignal; onRawBytes?: (n: number) => void; onStoredBytes?: (n: number) => void } = {},
 ): Promise<WrittenArtifact & { exit: ToolExit }> {
   const zstd = runTool('zstd', ['-vv', '-T0', `-${settings.level}`, '-c'], { stdin: 'pipe', stdout: 'pipe', signal: options.signal });
+  const rawMeter = processMeter(zstd.child.pid, 'read', options.onRawBytes);
   let tool;
   try {
     tool = runCommandSpec(spec, { stdout: zstd.stdin!, signal: options.signal });
@@ -91,11 +97,15 @@ export async function writeSealedCommandArtifactFile(
     zstd.child.kill('SIGTERM');
     tool.child.kill('SIGTERM');
     await Promise.allSettled([tool.done, zstd.done]);
+    await rawMeter.settle();
     throw error;
   } finally {
     clearInterval(flusher);
   }
-  if (zstdExit.code !== 0) zstdFailed(zstdExit, path);
+  if (zstdExit.code !== 0) {
+    await rawMeter.settle();
+    zstdFailed(zstdExit, path);
+  }
   const handle = await open(path, 'r');
   try {
     await handle.sync();
@@ -103,6 +113,7 @@ export async function writeSealedCommandArtifactFile(
     await handle.close();
   }
   const rawBytes = reportedRawBytes(zstdExit);
+  await rawMeter.settle(rawBytes);
   if (rawBytes === undefined) {
     throw new HoldfastError('tool', 'zstd did not report the size it compressed', { hint: 'install zstd 1.4 or newer (Debian/Ubuntu: apt-get install zstd)' });
   }

@@ -6,6 +6,7 @@ import type { CommandSpec } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
 import { lastLines, runTool, type ToolExit, type ToolRun } from '../core/process.js';
 import { checksumGuard, type Unseal } from './artifact-reader.js';
+import { ByteMeter, processMeter } from './byte-meter.js';
 import type { ArtifactRecord } from './manifest.js';
 
 function corrupt(where: string, exit: ToolExit): HoldfastError {
@@ -40,62 +41,63 @@ type Compression = ArtifactRecord['compression'];
  * uncompressed, as restic-sourced ones are). `feeding` rejects with the
  * stream's own error ('integrity' for a failed decryption or checksum).
  */
-function startUnpacker(input: Packed, args: string[], stdout: ToolRun['stdin'] | 'ignore', signal?: AbortSignal, compression: Compression = 'zstd'): { zstd: ToolRun; feeding: Promise<void> } {
+function startUnpacker(input: Packed, args: string[], stdout: ToolRun['stdin'] | 'ignore', signal?: AbortSignal, compression: Compression = 'zstd', onRawBytes?: (n: number) => void): { zstd: ToolRun; feeding: Promise<void>; meter: { settle(): Promise<void> } } {
   const out = stdout ?? 'ignore';
   const [tool, toolArgs] = compression === 'none' ? ['cat', []] : ['zstd', args];
-  if (typeof input === 'string') return { zstd: runTool(tool, [...toolArgs, input], { stdout: out, signal }), feeding: Promise.resolve() };
-  const zstd = runTool(tool, toolArgs, { stdin: 'pipe', stdout: out, signal });
+  const start = (run: ToolRun) => ({ zstd: run, meter: processMeter(run.child.pid, 'written', onRawBytes) });
+  if (typeof input === 'string') return { ...start(runTool(tool, [...toolArgs, input], { stdout: out, signal })), feeding: Promise.resolve() };
+  const { zstd, meter } = start(runTool(tool, toolArgs, { stdin: 'pipe', stdout: out, signal }));
   const feeding = pipelineAll([...input, zstd.stdin!], signal).catch((error: NodeJS.ErrnoException) => {
     // zstd stopped reading (its consumer ended early, or it failed): its own exit tells.
     if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
     zstd.child.kill('SIGTERM');
     throw error;
   });
-  return { zstd, feeding };
+  return { zstd, feeding, meter };
 }
 
 /** `zstd -d` of a stored artifact straight into a command's stdin. */
-export function decompressIntoCommand(path: string, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal, unseal?: Unseal, compression: Compression = 'zstd'): Promise<ToolExit> {
-  return unpackIntoCommand(fileInput(path, unseal), where, spec, signal, compression);
+export function decompressIntoCommand(path: string, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal, unseal?: Unseal, compression: Compression = 'zstd', onRawBytes?: (n: number) => void): Promise<ToolExit> {
+  return unpackIntoCommand(fileInput(path, unseal), where, spec, signal, compression, onRawBytes);
 }
 
 /** The same for stored bytes that arrive as a stream (an object store's GET), checked against the manifest. */
-export function decompressStreamIntoCommand(stored: Readable, record: ArtifactRecord, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal): Promise<ToolExit> {
-  return unpackIntoCommand(streamInput(stored, record, where), where, spec, signal, record.compression);
+export function decompressStreamIntoCommand(stored: Readable, record: ArtifactRecord, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal, onRawBytes?: (n: number) => void): Promise<ToolExit> {
+  return unpackIntoCommand(streamInput(stored, record, where), where, spec, signal, record.compression, onRawBytes);
 }
 
-async function unpackIntoCommand(input: Packed, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal, compression: Compression = 'zstd'): Promise<ToolExit> {
+async function unpackIntoCommand(input: Packed, where: string, spec: CommandSpec & { stdout?: 'ignore' | 'pipe' }, signal?: AbortSignal, compression: Compression = 'zstd', onRawBytes?: (n: number) => void): Promise<ToolExit> {
   const consumer = runTool(spec.command, spec.args, { env: spec.env, secrets: spec.secrets, stdin: 'pipe', stdout: spec.stdout ?? 'ignore', signal });
   let unpacker;
   try {
-    unpacker = startUnpacker(input, ['-q', '-d', '-c'], consumer.stdin!, signal, compression);
+    unpacker = startUnpacker(input, ['-q', '-d', '-c'], consumer.stdin!, signal, compression, onRawBytes);
   } finally {
     consumer.stdin!.destroy();
   }
   consumer.stdout?.resume();
-  const [exit, unpacked] = await allDone(consumer.done, unpacker.zstd.done, unpacker.feeding);
+  const [exit, unpacked] = await allDone(consumer.done, unpacker.zstd.done, unpacker.feeding).finally(() => unpacker.meter.settle());
   // The consumer stopped reading (it failed): its own exit tells. zstd says Broken pipe; cat dies of SIGPIPE.
   if (unpacked.code !== 0 && unpacked.signal !== 'SIGPIPE' && !/Broken pipe/i.test(unpacked.stderr)) throw corrupt(where, unpacked);
   return exit;
 }
 
 /** `zstd -d -o file`: for tools that need a seekable file (pg_restore -j). */
-export function decompressToFile(path: string, where: string, out: string, signal?: AbortSignal, unseal?: Unseal, compression: Compression = 'zstd'): Promise<void> {
-  return unpackToFile(fileInput(path, unseal), where, out, signal, compression);
+export function decompressToFile(path: string, where: string, out: string, signal?: AbortSignal, unseal?: Unseal, compression: Compression = 'zstd', onRawBytes?: (n: number) => void): Promise<void> {
+  return unpackToFile(fileInput(path, unseal), where, out, signal, compression, onRawBytes);
 }
 
 /** The same for stored bytes that arrive as a stream, checked against the manifest. */
-export function decompressStreamToFile(stored: Readable, record: ArtifactRecord, where: string, out: string, signal?: AbortSignal): Promise<void> {
-  return unpackToFile(streamInput(stored, record, where), where, out, signal, record.compression);
+export function decompressStreamToFile(stored: Readable, record: ArtifactRecord, where: string, out: string, signal?: AbortSignal, onRawBytes?: (n: number) => void): Promise<void> {
+  return unpackToFile(streamInput(stored, record, where), where, out, signal, record.compression, onRawBytes);
 }
 
-async function unpackToFile(input: Packed, where: string, out: string, signal?: AbortSignal, compression: Compression = 'zstd'): Promise<void> {
+async function unpackToFile(input: Packed, where: string, out: string, signal?: AbortSignal, compression: Compression = 'zstd', onRawBytes?: (n: number) => void): Promise<void> {
   if (compression === 'none') {
-    await pipelineAll([...(typeof input === 'string' ? [createReadStream(input, { highWaterMark: 1 << 20 })] : input), createWriteStream(out, { mode: 0o600 })], signal);
+    await pipelineAll([...(typeof input === 'string' ? [createReadStream(input, { highWaterMark: 1 << 20 })] : input), new ByteMeter({ onBytes: onRawBytes }), createWriteStream(out, { mode: 0o600 })], signal);
     return;
   }
-  const { zstd, feeding } = startUnpacker(input, ['-q', '-d', '-f', '-o', out], 'ignore', signal);
-  const [exit] = await allDone(zstd.done, feeding);
+  const { zstd, feeding, meter } = startUnpacker(input, ['-q', '-d', '-f', '-o', out], 'ignore', signal, 'zstd', onRawBytes);
+  const [exit] = await allDone(zstd.done, feeding).finally(() => meter.settle());
   // A temporary copy is as private as the repository: zstd creates it with the umask's mode (in
   // the caller's private temp folder), so it is made 0600 before the tool that reads it starts.
   if (exit.code === 0) return chmod(out, 0o600);

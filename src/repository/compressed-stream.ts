@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ByteMeter } from './byte-meter.js';
+import { ByteMeter, processMeter } from './byte-meter.js';
 import type { CommandSpec } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
 import { assertToolSucceeded, lastLines, runCommandSpec, runTool, type ToolExit } from '../core/process.js';
@@ -21,10 +21,10 @@ export interface CompressedStream {
 }
 
 /** `source` → zstd → hash. Progress counts raw bytes. */
-export function compressStream(source: Readable, settings: CompressionSettings, options: { signal?: AbortSignal; onRawBytes?: (n: number) => void } = {}): CompressedStream {
+export function compressStream(source: Readable, settings: CompressionSettings, options: { signal?: AbortSignal; onRawBytes?: (n: number) => void; onStoredBytes?: (n: number) => void } = {}): CompressedStream {
   const compressor = startCompressor(settings, options.signal);
   const counter = new ByteMeter({ onBytes: options.onRawBytes });
-  const hashing = hashingTransform();
+  const hashing = hashingTransform(options.onStoredBytes);
   compressor.stdout!.pipe(hashing.transform);
   compressor.stdout!.on('error', (error) => hashing.transform.destroy(error));
   const feeding = pipeline(source, counter, compressor.stdin!, { signal: options.signal });
@@ -54,9 +54,10 @@ export function compressStream(source: Readable, settings: CompressionSettings, 
 export function compressCommand(
   spec: CommandSpec,
   settings: CompressionSettings,
-  options: { signal?: AbortSignal; onStoredBytes?: (n: number) => void } = {},
+  options: { signal?: AbortSignal; onRawBytes?: (n: number) => void; onStoredBytes?: (n: number) => void } = {},
 ): CompressedStream & { exit: Promise<ToolExit> } {
   const zstd = runTool('zstd', ['-vv', '-T0', `-${settings.level}`, '-c'], { stdin: 'pipe', signal: options.signal });
+  const rawMeter = processMeter(zstd.child.pid, 'read', options.onRawBytes);
   let tool;
   try {
     tool = runCommandSpec(spec, { stdout: zstd.stdin!, signal: options.signal });
@@ -79,10 +80,12 @@ export function compressCommand(
       [zstdExit] = await Promise.all([zstd.done, hashing.ended, exit]);
     } catch (error) {
       kill();
+      await rawMeter.settle();
       throw error;
     }
     if (zstdExit.code !== 0) throw new HoldfastError('internal', `zstd failed: ${lastLines(zstdExit.stderr, 3)}`);
     const sizes = /\(\s*(\d+) B =>\s*(\d+) B/.exec(zstdExit.stderr);
+    await rawMeter.settle(sizes ? Number(sizes[1]) : undefined);
     if (!sizes) throw new HoldfastError('tool', 'zstd did not report the uncompressed size', { hint: 'install a zstd of version 1.4 or newer' });
     return { ...hashing.result(), rawBytes: Number(sizes[1]) };
   })();

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { ArtifactSource } from '../core/driver.js';
+import type { ArtifactSource, ByteProgress } from '../core/driver.js';
+import { artifactProgress } from './byte-meter.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
 import { openArtifactFile, openStoredFile, verifyArtifactFile } from './artifact-reader.js';
 import { decompressIntoCommand, decompressToFile } from './command-restore.js';
@@ -164,7 +165,8 @@ export class DirRepository implements Repository {
     return resolveSnapshotRef(ref, await this.list());
   }
 
-  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource {
+  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal, progress?: ByteProgress): ArtifactSource {
+    const onRaw = progress ? (n: number) => progress.add(n) : undefined;
     const find = (name: string) => {
       const record = findArtifact(id, service, records, name);
       const where = artifactWhere(id, service, name);
@@ -174,15 +176,20 @@ export class DirRepository implements Repository {
       records,
       open: (name) => {
         const { record, path, where, unseal } = find(name);
-        return openArtifactFile(path, record, where, signal, unseal);
+        return openArtifactFile(path, record, where, signal, unseal, onRaw);
       },
       pipeToCommand: async (name, command) => {
         const { record, path, where, unseal } = find(name);
-        return decompressIntoCommand(path, where, command, signal, unseal, record.compression);
+        const meter = artifactProgress(progress, record.rawBytes);
+        const exit = await decompressIntoCommand(path, where, command, signal, unseal, record.compression, meter.onRaw);
+        meter.complete();
+        return exit;
       },
       extractToFile: async (name, out) => {
         const { record, path, where, unseal } = find(name);
-        await decompressToFile(path, where, out, signal, unseal, record.compression);
+        const meter = artifactProgress(progress, record.rawBytes);
+        await decompressToFile(path, where, out, signal, unseal, record.compression, meter.onRaw);
+        meter.complete();
       },
     };
   }
@@ -205,9 +212,9 @@ export class DirRepository implements Repository {
     ];
   }
 
-  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
+  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void> {
     const where = artifactWhere(id, service, record.name);
-    await verifyArtifactFile(this.artifactPath(id, service, record.name), record, where, signal, this.layout.unseal(where));
+    await verifyArtifactFile(this.artifactPath(id, service, record.name), record, where, signal, this.layout.unseal(where), onStoredBytes);
   }
 
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {

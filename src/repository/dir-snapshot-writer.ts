@@ -3,7 +3,8 @@ import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ArtifactSink } from '../core/driver.js';
+import type { ArtifactSink, ByteProgress } from '../core/driver.js';
+import { meters } from './byte-meter.js';
 import { HoldfastError } from '../core/errors.js';
 import { checksumGuard } from './artifact-reader.js';
 import { writeArtifactFile } from './artifact-writer.js';
@@ -28,7 +29,7 @@ export class DirSnapshotWriter implements SnapshotWriter {
     readonly notes: string[],
   ) {}
 
-  sink(service: string, onBytes?: (n: number) => void, signal?: AbortSignal): ArtifactSink {
+  sink(service: string, progress?: ByteProgress, signal?: AbortSignal): ArtifactSink {
     const dir = join(this.staging, this.layout.serviceDir(service));
     const prepare = async (name: string) => {
       if (!isSafeArtifactName(name)) {
@@ -42,7 +43,7 @@ export class DirSnapshotWriter implements SnapshotWriter {
         const path = await prepare(name);
         const seal = this.layout.seal(artifactWhere(this.id, service, name));
         try {
-          return artifactRecord(name, meta, await writeArtifactFile(path, source, this.compression, { signal, onRawBytes: onBytes, ...(seal ? { seal } : {}) }));
+          return artifactRecord(name, meta, await writeArtifactFile(path, source, this.compression, { signal, ...meters(progress), ...(seal ? { seal } : {}) }));
         } catch (error) {
           throw wrap(error, path, service);
         }
@@ -53,7 +54,7 @@ export class DirSnapshotWriter implements SnapshotWriter {
       writeCommand: async (name, command, meta) => {
         const path = await prepare(name);
         const seal = this.layout.seal(artifactWhere(this.id, service, name));
-        const options = { signal, onStoredBytes: onBytes };
+        const options = { signal, ...meters(progress) };
         try {
           // A plain repository keeps its fast path: the tool's output never passes through Node.
           const written = seal

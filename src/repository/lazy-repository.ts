@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ArtifactSource } from '../core/driver.js';
+import type { ArtifactSource, ByteProgress } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
 import type { ArtifactRecord, Manifest } from './manifest.js';
 import type { LockWait } from './lock.js';
@@ -42,8 +42,8 @@ export class LazyRepository implements Repository {
   async resolve(ref: string): Promise<string> {
     return (await this.ready()).resolve(ref);
   }
-  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource {
-    return this.loaded().artifacts(id, service, records, signal);
+  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal, progress?: ByteProgress): ArtifactSource {
+    return this.loaded().artifacts(id, service, records, signal, progress);
   }
   async storedSize(id: string, service: string, record: ArtifactRecord): Promise<number | null> {
     return (await this.ready()).storedSize(id, service, record);
@@ -54,8 +54,8 @@ export class LazyRepository implements Repository {
   async privacyWarnings(): Promise<string[]> {
     return (await (await this.ready()).privacyWarnings?.()) ?? [];
   }
-  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
-    return (await this.ready()).verifyArtifact(id, service, record, signal);
+  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void> {
+    return (await this.ready()).verifyArtifact(id, service, record, signal, onStoredBytes);
   }
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {
     return this.loaded().openStored(id, service, record, signal);

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ArtifactSink, ArtifactSource } from '../core/driver.js';
+import type { ArtifactSink, ArtifactSource, ByteProgress } from '../core/driver.js';
 import type { LockWait } from './lock.js';
 import type { ArtifactRecord, Manifest } from './manifest.js';
 
@@ -34,7 +34,8 @@ export interface Repository {
   load(id: string): Promise<Manifest>;
   /** An id, a unique id prefix, `latest`, or a tag (the newest snapshot with it). */
   resolve(ref: string): Promise<string>;
-  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource;
+  /** `progress` hears the raw bytes read out of the artifacts (decompressed). */
+  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal, progress?: ByteProgress): ArtifactSource;
   /**
    * The size of an artifact's stored (compressed, unencrypted) bytes as the
    * backend holds it, without reading the data; null when it is missing.
@@ -54,7 +55,7 @@ export interface Repository {
    */
   privacyWarnings?(): Promise<string[]>;
   /** Recomputes an artifact's checksum (and authenticates it, when encrypted); throws an 'integrity' error naming it. */
-  verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void>;
+  verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void>;
   /**
    * The stored (compressed, never encrypted: decrypted when the repository
    * is) bytes of an artifact, as the manifest's sha256 and storedBytes describe them: for export. The stream
@@ -96,7 +97,8 @@ export interface SnapshotWriter {
   readonly id: string;
   /** Notes for the user (a stale lock taken over, leftovers removed). */
   readonly notes: string[];
-  sink(service: string, onRawBytes?: (n: number) => void, signal?: AbortSignal): ArtifactSink;
+  /** `progress` hears the raw bytes taken in and the stored bytes written. */
+  sink(service: string, progress?: ByteProgress, signal?: AbortSignal): ArtifactSink;
   /** Drops what a failed service wrote, so that no half artifact is committed. */
   discardService(service: string): Promise<void>;
   /**

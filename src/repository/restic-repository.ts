@@ -3,7 +3,8 @@ import { dirname, isAbsolute } from 'node:path';
 import { hostname } from 'node:os';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ArtifactSource } from '../core/driver.js';
+import type { ArtifactSource, ByteProgress } from '../core/driver.js';
+import { ByteMeter } from './byte-meter.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
 import { runTool } from '../core/process.js';
 import { checksumGuard, openArtifactStream } from './artifact-reader.js';
@@ -135,26 +136,28 @@ export class ResticRepository implements Repository {
     return resolveSnapshotRef(ref, await this.list());
   }
 
-  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource {
+  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal, progress?: ByteProgress): ArtifactSource {
+    // restic's artifacts are stored as they are: what it hands out is the raw bytes.
+    const read = (record: ArtifactRecord) => this.openDecoded(id, service, record, signal).pipe(new ByteMeter({ onBytes: progress ? (n) => progress.add(n) : undefined }));
     const find = (name: string) => {
       const record = findArtifact(id, service, records, name);
       return record;
     };
     return {
       records,
-      open: (name) => this.openDecoded(id, service, find(name), signal),
+      open: (name) => read(find(name)),
       pipeToCommand: async (name, command) => {
         const consumer = runTool(command.command, command.args, { env: command.env, secrets: command.secrets, stdin: 'pipe', stdout: command.stdout ?? 'ignore', signal });
         consumer.stdout?.resume();
         // A consumer that stops reading early (it failed) breaks the pipe: its exit says why.
-        const feeding = pipeline(this.openDecoded(id, service, find(name), signal), consumer.stdin!).catch((error: unknown) => error);
+        const feeding = pipeline(read(find(name)), consumer.stdin!).catch((error: unknown) => error);
         const [exit, fed] = await Promise.all([consumer.done, feeding]);
         if (fed && exit.code === 0) throw fed;
         return exit;
       },
       extractToFile: async (name, path) => {
         try {
-          await pipeline(this.openDecoded(id, service, find(name), signal), createWriteStream(path, { mode: 0o600 }));
+          await pipeline(read(find(name)), createWriteStream(path, { mode: 0o600 }));
         } catch (error) {
           throw toHoldfastError(error, { service });
         }
@@ -169,8 +172,8 @@ export class ResticRepository implements Repository {
     return (await this.sizes).get(`${located.snapshot.id}:${located.path}`) ?? null;
   }
 
-  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
-    await pipeline(this.openStored(id, service, record, signal), new PassThrough().resume());
+  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void> {
+    await pipeline(this.openStored(id, service, record, signal), new ByteMeter({ onBytes: onStoredBytes }), new PassThrough().resume());
   }
 
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {

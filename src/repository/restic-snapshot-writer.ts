@@ -1,5 +1,5 @@
 import { PassThrough, type Readable } from 'node:stream';
-import type { ArtifactSink, CommandSpec } from '../core/driver.js';
+import type { ArtifactSink, ByteProgress, CommandSpec } from '../core/driver.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
 import { runCommandSpec, type ToolExit } from '../core/process.js';
 import { checksumGuard } from './artifact-reader.js';
@@ -38,7 +38,9 @@ export class ResticSnapshotWriter implements SnapshotWriter {
     private readonly changed: () => void,
   ) {}
 
-  sink(service: string, onBytes?: (n: number) => void, signal?: AbortSignal): ArtifactSink {
+  sink(service: string, progress?: ByteProgress, signal?: AbortSignal): ArtifactSink {
+    // restic stores what it is given (it compresses by itself): raw and stored bytes are the same here.
+    const onBytes = progress ? (n: number) => progress.add(n) : undefined;
     const record = (name: string, meta: { kind: string; label?: string }, sha256: string, bytes: number) => artifactRecord(name, meta, { sha256, storedBytes: bytes, rawBytes: bytes }, 'none');
     return {
       write: async (name, source, meta) => {

@@ -19,15 +19,40 @@ describe('progress on a terminal', () => {
       db.add(3 * 1024 * 1024);
       files.add(512);
       vi.advanceTimersByTime(1000);
-      const line = writes.at(-1)!;
-      expect(line).toMatch(/^\r3\.0 MiB at .*\/s/);
-      expect(line).toContain('db: dump app 3.0 MiB');
-      expect(line).toContain('files: starting 512 B');
+      const frame = writes.at(-1)!;
+      expect(frame).toContain('db: dump app  3.0 MiB at');
+      expect(frame).toContain('files: starting  512 B at');
+      expect(frame).toContain('total: 2 running');
       progress.finish('db');
       vi.advanceTimersByTime(300);
       expect(writes.at(-1)).not.toContain('db:');
       progress.stop();
-      expect(writes.at(-1)).toMatch(/^\r +\r$/);
+      expect(writes.at(-1)).toMatch(/\x1b\[J$/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test('raw bytes against the expected size: percentage, rate, ETA, and the stored bytes beside them', () => {
+    vi.useFakeTimers();
+    try {
+      const { stream, writes } = fakeTerminal();
+      const progress = new ProgressReporter(stream);
+      const db = progress.sink('db');
+      db.expect!(100 * 1024 * 1024, true);
+      db.phase('dump app');
+      for (let second = 0; second < 4; second++) {
+        db.add(10 * 1024 * 1024);
+        db.stored!(1024 * 1024);
+        vi.advanceTimersByTime(1000);
+      }
+      const frame = writes.at(-1)!;
+      expect(frame).toMatch(/db: dump app {2}40 MiB of ~100 MiB \(40%\) at 10 MiB\/s, ETA 6s, stored 4\.0 MiB/);
+      // An estimate passed (a dump larger than the tables' size on disk): no percentage beyond it.
+      db.add(80 * 1024 * 1024);
+      vi.advanceTimersByTime(1000);
+      expect(writes.at(-1)).toContain('120 MiB (of ~100 MiB)');
+      progress.stop();
     } finally {
       vi.useRealTimers();
     }

@@ -7,6 +7,7 @@ import { table } from '../output.js';
 import { HoldfastError } from '../../core/errors.js';
 import { PRE_UPGRADE_TAG, withPhysicalCopies } from '../../core/physical-plan.js';
 import { planUsage } from './plan-usage.js';
+import { describeNeeds, restoreNeedsOf, type ServiceRestoreNeeds } from '../../core/restore-needs.js';
 
 export function physicalWanted(args: Record<string, unknown>): boolean {
   return typeof args.physical === 'boolean' ? args.physical : strings(args.tag).includes(PRE_UPGRADE_TAG);
@@ -39,6 +40,12 @@ export const planCommand: HoldfastCommand = {
   ...planUsage,
   async run(ctx, args) {
     const items = await planChosen(ctx, args);
+    // What an in-place restore of each service would need from its account, checked now (not when it is needed).
+    const needs = new Map<string, ServiceRestoreNeeds>();
+    for (const i of items) {
+      if (i.error || !i.driver || !i.strategy || i.physicalOf) continue;
+      needs.set(i.service.name, await restoreNeedsOf(i.driver, { service: i.service.name, target: i.service, strategy: i.strategy, inPlace: true, force: true, options: {} }));
+    }
     if (ctx.out.json) {
       ctx.out.document({
         services: items.map((i) => ({
@@ -49,6 +56,7 @@ export const planCommand: HoldfastCommand = {
           reason: i.reason,
           ...(i.physicalOf ? { physicalOf: i.physicalOf } : {}),
           offers: i.offers,
+          ...(needs.get(i.service.name) && !i.physicalOf ? { restoreNeeds: needs.get(i.service.name)!.needs } : {}),
           ...(i.error ? { error: i.error.toJSON() } : {}),
         })),
       });
@@ -59,6 +67,12 @@ export const planCommand: HoldfastCommand = {
           items.map((i) => [i.service.name, i.driver?.engine ?? '?', i.strategy ?? '-', i.consistency ?? '-', i.error ? `cannot back up: ${i.error.message}${i.error.hint ? ` (${i.error.hint})` : ''}` : i.reason]),
         ),
       );
+      const lines = [...needs.values()].flatMap(describeNeeds);
+      if (lines.length) {
+        ctx.out.line();
+        ctx.out.line('A restore in place needs:');
+        for (const l of lines) ctx.out.line(`  ${l}`);
+      }
     }
     return items.some((i) => i.error) ? 1 : 0;
   },

@@ -10,6 +10,9 @@ export const restoreUsage: CommandUsage = {
       .option('target', { type: 'string', array: true, describe: 'where a service goes: NAME=URL (e.g. db=postgres://127.0.0.1:5432/copy) or NAME=/empty/dir; its password from HOLDFAST_<NAME>_TARGET_PASSWORD[_FILE], else HOLDFAST_<NAME>_PASSWORD' })
       .option('force', { type: 'boolean', default: false, describe: 'replace a non-empty target; restore into bind-mount paths and with a helper image that only the snapshot names' })
       .option('allow-devices', { type: 'boolean', default: false, describe: 'recreate the device nodes a volume backup recorded (refused without it)' })
+      .option('terminate', { type: 'boolean', default: true, describe: 'end the sessions connected to a database that the restore replaces, and name them (--no-terminate: wait for them to leave instead, up to --sessions-timeout, then fail naming them)' })
+      .option('sessions-timeout', { type: 'number', default: 60, describe: 'with --no-terminate: how many seconds to wait for the sessions to leave' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'change nothing: check what the restore needs from the account it connects as (create databases, own the target, superuser for roles), each need with its fix' })
       .option('recreate', {
         type: 'boolean',
         default: false,

@@ -1,6 +1,9 @@
 import { EXIT, HoldfastError } from '../../core/errors.js';
 import { formatDuration, ProgressReporter } from '../../core/progress.js';
-import { runRestore } from '../../core/restore-executor.js';
+import { recordedResult, runRestore, sourceService } from '../../core/restore-executor.js';
+import { describeNeeds, restoreNeedsOf, type ServiceRestoreNeeds } from '../../core/restore-needs.js';
+import type { Manifest } from '../../repository/manifest.js';
+import type { CommandContext } from '../context.js';
 import { assertServiceName, envName, parseEndpoint, splitAssignment, type Service } from '../../core/service.js';
 import { strings, type HoldfastCommand } from '../command.js';
 import { fingerprintObjects } from '../fingerprint-words.js';
@@ -52,17 +55,19 @@ export const restoreCommand: HoldfastCommand = {
     const repo = ctx.repository();
     await repo.open({ create: false });
     const snapshot = await repo.load(await repo.resolve(String(args.snapshot)));
-    const options: Record<string, unknown> = { ...engineOptions(strings(args.option)), jobs: args.jobs, globals: args.globals };
+    const options: Record<string, unknown> = { ...engineOptions(strings(args.option)), jobs: args.jobs, globals: args.globals, terminate: args.terminate, sessions_timeout: args['sessions-timeout'] };
     if (args.database !== undefined) options.database = args.database;
     if (args['allow-devices']) options.allow_devices = true;
     for (const key of ['owner', 'acl', 'tablespaces'] as const) if (args[key] === false) options[key] = false;
     if (strings(args['tablespace-map']).length) options.tablespace_map = strings(args['tablespace-map']);
     Object.assign(options, renameOptions(args['rename-pattern'], args['rename-replacement']));
     const configured = new Map(ctx.config.services.map((s) => [s.name, s]));
+    const targets = parseTargets(strings(args.target), snapshot.services, configured);
+    if (args['dry-run']) return dryRun(ctx, snapshot, { only: strings(args.services), targets, configured, force: Boolean(args.force), options });
     const outcomes = await runRestore(repo, await ctx.drivers(), {
       snapshot,
       only: strings(args.services),
-      targets: parseTargets(strings(args.target), snapshot.services, configured),
+      targets,
       configured,
       force: Boolean(args.force),
       accept: strings(args.accept),
@@ -93,3 +98,37 @@ export const restoreCommand: HoldfastCommand = {
     return usageOnly ? EXIT.usage : EXIT.failed;
   },
 };
+
+/**
+ * `restore --dry-run`: what each service's restore would need from the
+ * account it connects as, with the fixes; nothing is restored or changed.
+ * Exit 1 when a need is unmet.
+ */
+async function dryRun(
+  ctx: CommandContext,
+  snapshot: Manifest,
+  request: { only: string[]; targets: Map<string, Service>; configured: Map<string, Service>; force: boolean; options: Record<string, unknown> },
+): Promise<number> {
+  const registry = await ctx.drivers();
+  const names = request.only.length > 0 ? request.only : Object.keys(snapshot.services).filter((n) => snapshot.services[n]!.status === 'ok');
+  const results: ServiceRestoreNeeds[] = [];
+  for (const name of names) {
+    const record = snapshot.services[name];
+    if (!record || record.status !== 'ok') throw new HoldfastError('not-found', `snapshot ${snapshot.id} has nothing to restore for ${JSON.stringify(name)}`, { hint: `it holds: ${Object.keys(snapshot.services).join(', ')}` });
+    const source = sourceService(name, record, request.configured.get(name));
+    const target = request.targets.get(name) ?? source;
+    results.push(await restoreNeedsOf(registry.get(record.driver), { service: name, target, strategy: record.strategy, inPlace: !request.targets.has(name), force: request.force, options: request.options, recorded: recordedResult(record) }));
+  }
+  const ok = results.every((r) => !r.error && r.needs.every((n) => n.met));
+  if (ctx.out.json) {
+    ctx.out.document({ snapshot: snapshot.id, dryRun: true, status: ok ? 'ok' : 'failed', services: results });
+  } else {
+    for (const r of results) {
+      const lines = describeNeeds(r);
+      ctx.out.line(lines.length ? `${r.service}: a restore to ${r.where} needs:` : `${r.service}: nothing to check beforehand for a restore to ${r.where}`);
+      for (const l of lines) ctx.out.line(`  ${l}`);
+    }
+    ctx.out.line(ok ? `dry run: snapshot ${snapshot.id} can be restored as asked (nothing was changed)` : `dry run: the restore would fail; see MISSING above (nothing was changed)`);
+  }
+  return ok ? EXIT.ok : EXIT.failed;
+}

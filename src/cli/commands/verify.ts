@@ -49,7 +49,13 @@ export const verifyCommand: HoldfastCommand = {
     const repo = ctx.repository();
     await repo.open({ create: false });
     const manifest = await repo.load(await repo.resolve(String(args.snapshot)));
-    const proof = await proveSnapshot(ctx, repo, manifest, Boolean(args['restore-test']), { jobs: args.jobs, accept: args.accept });
+    const printChecksums = (results: ArtifactCheck[]) => {
+      if (ctx.out.json) return;
+      const checksumsOk = results.every((r) => r.ok);
+      for (const r of results) (r.ok ? ctx.out.details : ctx.out.line)(`${r.ok ? 'ok     ' : 'CORRUPT'}  ${r.service}/${r.artifact}${r.error ? `  ${r.error}` : ''}`);
+      ctx.out.line(checksumsOk ? `snapshot ${manifest.id}: ${results.length} artifacts verified in ${repo.location}` : `snapshot ${manifest.id}: ${results.filter((r) => !r.ok).length} of ${results.length} artifacts are damaged`);
+    };
+    const proof = await proveSnapshot(ctx, repo, manifest, Boolean(args['restore-test']), { jobs: args.jobs, accept: args.accept }, printChecksums);
     if (ctx.signal.aborted) throw new HoldfastError('interrupted', 'verify interrupted; the scratch targets were removed and no verdict was stored', { hint: 'run it again' });
     const results = proof.checksums;
     const checksumsOk = results.every((r) => r.ok);
@@ -62,8 +68,6 @@ export const verifyCommand: HoldfastCommand = {
         ...(proof.restoreTest ? { restoreTest: proof.restoreTest } : {}),
       });
     } else {
-      for (const r of results) (r.ok ? ctx.out.details : ctx.out.line)(`${r.ok ? 'ok     ' : 'CORRUPT'}  ${r.service}/${r.artifact}${r.error ? `  ${r.error}` : ''}`);
-      ctx.out.line(checksumsOk ? `snapshot ${manifest.id}: ${results.length} artifacts verified in ${repo.location}` : `snapshot ${manifest.id}: ${results.filter((r) => !r.ok).length} of ${results.length} artifacts are damaged`);
       if (proof.restoreTest) {
         ctx.out.details();
         printRestoreTest(ctx, manifest, proof.restoreTest.services);

@@ -39,7 +39,7 @@ export function lazyS3Repository(location: string): Repository {
     load: async (id) => (await load()).load(id),
     resolve: async (ref) => (await load()).resolve(ref),
     artifacts: (id, service, records, signal) => opened().artifacts(id, service, records, signal),
-    verifyArtifact: async (id, service, record, signal) => (await load()).verifyArtifact(id, service, record, signal),
+    verifyArtifact: async (id, service, record, signal, onStoredBytes) => (await load()).verifyArtifact(id, service, record, signal, onStoredBytes),
     openStored: (id, service, record, signal) => opened().openStored(id, service, record, signal),
     storedSize: async (id, service, record) => (await load()).storedSize(id, service, record),
     remove: async (id) => (await load()).remove(id),

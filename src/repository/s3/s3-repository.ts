@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
-import type { ArtifactSource } from '../../core/driver.js';
+import type { ArtifactSource, ByteProgress } from '../../core/driver.js';
+import { artifactProgress } from '../byte-meter.js';
 import { HoldfastError, toHoldfastError } from '../../core/errors.js';
 import { guardStoredStream, openArtifactStream, verifyArtifactStream } from '../artifact-reader.js';
 import { decompressStreamIntoCommand, decompressStreamToFile } from '../command-restore.js';
@@ -167,7 +168,8 @@ export class S3Repository implements Repository {
     return resolveSnapshotRef(ref, await this.list());
   }
 
-  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal): ArtifactSource {
+  artifacts(id: string, service: string, records: readonly ArtifactRecord[], signal?: AbortSignal, progress?: ByteProgress): ArtifactSource {
+    const onRaw = progress ? (n: number) => progress.add(n) : undefined;
     const find = (name: string) => {
       const record = findArtifact(id, service, records, name);
       return { record, key: artifactKey(id, service, name), where: `${id}/${service}/${name}` };
@@ -176,22 +178,27 @@ export class S3Repository implements Repository {
       records,
       open: (name) => {
         const { record, key, where } = find(name);
-        return openArtifactStream(this.store.openRead(key, signal), record, where, signal);
+        return openArtifactStream(this.store.openRead(key, signal), record, where, signal, onRaw);
       },
       pipeToCommand: async (name, command) => {
         const { record, key, where } = find(name);
-        return decompressStreamIntoCommand(this.store.openRead(key, signal), record, where, command, signal);
+        const meter = artifactProgress(progress, record.rawBytes);
+        const exit = await decompressStreamIntoCommand(this.store.openRead(key, signal), record, where, command, signal, meter.onRaw);
+        meter.complete();
+        return exit;
       },
       extractToFile: async (name, out) => {
         const { record, key, where } = find(name);
-        await decompressStreamToFile(this.store.openRead(key, signal), record, where, out, signal);
+        const meter = artifactProgress(progress, record.rawBytes);
+        await decompressStreamToFile(this.store.openRead(key, signal), record, where, out, signal, meter.onRaw);
+        meter.complete();
       },
     };
   }
 
-  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Promise<void> {
+  async verifyArtifact(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal, onStoredBytes?: (n: number) => void): Promise<void> {
     const where = `${id}/${service}/${record.name}`;
-    await verifyArtifactStream(this.store.openRead(artifactKey(id, service, record.name), signal), record, where, signal);
+    await verifyArtifactStream(this.store.openRead(artifactKey(id, service, record.name), signal), record, where, signal, onStoredBytes);
   }
 
   openStored(id: string, service: string, record: ArtifactRecord, signal?: AbortSignal): Readable {

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { ArtifactSink } from '../../core/driver.js';
+import type { ArtifactSink, ByteProgress } from '../../core/driver.js';
+import { meters } from '../byte-meter.js';
 import { HoldfastError, toHoldfastError } from '../../core/errors.js';
 import { checksumGuard } from '../artifact-reader.js';
 import type { WrittenArtifact } from '../artifact-writer.js';
@@ -30,7 +31,7 @@ export class S3SnapshotWriter implements SnapshotWriter {
     readonly notes: string[],
   ) {}
 
-  sink(service: string, onBytes?: (n: number) => void, signal?: AbortSignal): ArtifactSink {
+  sink(service: string, progress?: ByteProgress, signal?: AbortSignal): ArtifactSink {
     const key = (name: string) => {
       if (!SAFE_NAME.test(name) || name.length > 200) {
         throw new HoldfastError('internal', `driver chose an unsafe artifact name ${JSON.stringify(name)}`, { service });
@@ -40,12 +41,12 @@ export class S3SnapshotWriter implements SnapshotWriter {
     return {
       write: async (name, source, meta) => {
         const target = key(name);
-        const written = await this.send(target, compressStream(source, this.compression, { signal, onRawBytes: onBytes }), service, signal);
+        const written = await this.send(target, compressStream(source, this.compression, { signal, ...meters(progress) }), service, signal);
         return artifactRecord(name, meta, written);
       },
       writeCommand: async (name, command, meta) => {
         const target = key(name);
-        const compressed = compressCommand(command, this.compression, { signal, onStoredBytes: onBytes });
+        const compressed = compressCommand(command, this.compression, { signal, ...meters(progress) });
         const written = await this.send(target, compressed, service, signal);
         return { record: artifactRecord(name, meta, written), exit: await compressed.exit };
       },
