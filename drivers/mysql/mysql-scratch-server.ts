@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { withDeathSignal } from '../../src/core/process-deathsig.js';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Fingerprint, ScratchContext, ScratchTarget } from '../../src/core/driver.js';
@@ -48,7 +49,7 @@ export async function physicalScratchTarget(ctx: ScratchContext): Promise<Scratc
       }
       const socket = join(base, 'mysqld.sock');
       const log = join(base, 'error.log');
-      server = spawn(
+      const { command, args } = withDeathSignal(
         tool.path,
         [
           '--no-defaults',
@@ -64,8 +65,9 @@ export async function physicalScratchTarget(ctx: ScratchContext): Promise<Scratc
           '--innodb-buffer-pool-size=64M',
           ...(owner ? ['--user=mysql'] : []),
         ],
-        { stdio: 'ignore' },
       );
+      // Dies with holdfast (as root, mysqld's switch to the mysql user clears the flag).
+      server = spawn(command, args, { stdio: 'ignore' });
       const t: MyTarget = { service: ctx.source.name, host: 'localhost', port: 0, user: 'root', socket, passwordFrom: [] };
       const exited = new Promise<never>((_, reject) =>
         server!.once('exit', async (code) => reject(new HoldfastError('tool', `the throwaway server on the restored copy exited (${code}): ${(await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-4).join(' | ')}`, { service: ctx.source.name, driver: 'mysql', hint: 'the restored copy did not start; the server log lines say why' }))),
