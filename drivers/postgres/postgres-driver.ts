@@ -14,6 +14,7 @@ import { restorePgDump } from './postgres-dump-restore.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { inspectServer, selectDatabases, serverFacts } from './postgres-inspector.js';
 import { postgresStrategies } from './postgres-strategies.js';
+import { removePostgresLeftover } from './postgres-leftovers.js';
 import { postgresScratchTarget } from './postgres-scratch.js';
 
 export const postgresDriver: Driver = {
@@ -61,6 +62,7 @@ export const postgresDriver: Driver = {
     return isContainerService(service) ? waitForContainerServer(service, signal) : Promise.resolve();
   },
   scratchTarget: postgresScratchTarget,
+  removeLeftover: removePostgresLeftover,
 
   restore(ctx) {
     switch (ctx.strategy) {

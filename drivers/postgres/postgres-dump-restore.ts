@@ -1,4 +1,4 @@
-import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -6,10 +6,12 @@ import type pg from 'pg';
 import { renameOption, type Fingerprint, type RestoreContext, type RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { runTool } from '../../src/core/process.js';
+import { spoolDir, type SpoolDir } from '../../src/core/spool-dir.js';
 import { formatEndpoint } from '../../src/core/service.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
 import { ident, pgTarget, toolEnv, withClient, type PgTarget } from './postgres-connection.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
+import { forgetLeftover, recordWorkingCopy } from './postgres-leftovers.js';
 import { serverFacts } from './postgres-inspector.js';
 import { checkPgToolExit, requireTool } from './postgres-tools.js';
 import { skipExistingRoles } from './postgres-globals-filter.js';
@@ -79,15 +81,18 @@ export async function restorePgDump(ctx: RestoreContext): Promise<RestoreResult>
       const missing = (item.db.owners ?? []).filter((r) => !existingRoles.has(r));
       if (missing.length) ctx.note(`${item.to}: restored with --no-owner --no-acl; missing roles: ${missing.join(', ')}`);
       const scratch = scratchName(item.to);
+      // In the leftover journal first: a kill -9 from here on leaves nothing the next command does not remove.
+      const leftover = await recordWorkingCopy(ctx.target, scratch, item.to);
       await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`);
       await createDatabase(admin, scratch, item.db, ctx);
       try {
         await runPgRestore(ctx, t, pgRestore.path, scratch, item, missing.length > 0, jobs);
         await swapIn(admin, scratch, item.to, item.exists);
       } catch (error) {
-        await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
+        await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).then(() => forgetLeftover(leftover), () => undefined);
         throw error;
       }
+      await forgetLeftover(leftover);
       if (ctx.recorded.fingerprint) {
         ctx.progress.phase(`fingerprint ${item.to}`);
         const items = await withClient(t, item.to, (c) => fingerprintDatabase(c, item.to, fingerprint.scope));
@@ -209,38 +214,38 @@ async function runPgRestore(ctx: RestoreContext, t: PgTarget, pgRestore: string,
     // indexes and constraints with -j from the few-KB post-data archive.
     checkPgToolExit('pg_restore', await ctx.artifacts.pipeToCommand(item.record.name, spec(['--section=pre-data', '--section=data'])), t.service);
     ctx.progress.phase(`indexes ${item.to}`);
-    const dir = await mkdtemp(join(process.env.HOLDFAST_TMPDIR ?? tmpdir(), 'holdfast-restore-'));
+    const spool = await spoolDir('holdfast-restore-');
     try {
-      const file = join(dir, 'post-data.pgdump');
+      const file = join(spool.path, 'post-data.pgdump');
       await ctx.artifacts.extractToFile(postData.name, file);
       await run(['--jobs', String(jobs), '--section=post-data', file]);
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await spool.remove();
     }
     return;
   }
   // Snapshots without a post-data archive: -j needs the whole dump as a file.
-  const dir = jobs > 1 && item.record.rawBytes >= PARALLEL_THRESHOLD ? await scratchDirFor(item.record.rawBytes) : undefined;
-  if (!dir) {
+  const spool = jobs > 1 && item.record.rawBytes >= PARALLEL_THRESHOLD ? await scratchDirFor(item.record.rawBytes) : undefined;
+  if (!spool) {
     checkPgToolExit('pg_restore', await ctx.artifacts.pipeToCommand(item.record.name, spec([])), t.service);
     return;
   }
   try {
-    const file = join(dir, 'archive.pgdump');
+    const file = join(spool.path, 'archive.pgdump');
     await ctx.artifacts.extractToFile(item.record.name, file);
     await run(['--jobs', String(jobs), file]);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await spool.remove();
   }
 }
 
 /** A private temporary directory with room for `bytes`, or undefined (then the restore streams). */
-async function scratchDirFor(bytes: number): Promise<string | undefined> {
+async function scratchDirFor(bytes: number): Promise<SpoolDir | undefined> {
   const base = process.env.HOLDFAST_TMPDIR ?? tmpdir();
   try {
     const fs = await statfs(base);
     if (fs.bavail * fs.bsize < bytes * 1.1) return undefined;
-    return await mkdtemp(join(base, 'holdfast-restore-'));
+    return await spoolDir('holdfast-restore-', base);
   } catch {
     return undefined;
   }

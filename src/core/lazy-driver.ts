@@ -27,5 +27,9 @@ export function lazyDriver(meta: Pick<Driver, 'engine' | 'title' | 'schemes' | '
       const loaded = await driver();
       return loaded.scratchTarget ? loaded.scratchTarget(ctx) : undefined;
     },
+    removeLeftover: async (service, leftover) => {
+      const loaded = await driver();
+      return loaded.removeLeftover ? loaded.removeLeftover(service, leftover) : false;
+    },
   };
 }
