@@ -81,3 +81,12 @@ async function sweepOne(leftover: Leftover, journal: LeftoverFile, targets: read
     return { keep: true, line: { service: target.service, line: `holdfast: could not remove leftover ${leftover.kind} ${JSON.stringify(leftover.name)} on ${leftover.endpoint} ${of}: ${(error as Error).message}` } };
   }
 }
+
+/**
+ * Run before every command: removes the spool paths (HOLDFAST_TMPDIR) that
+ * runs which died recorded; what lives on a server waits for a command that
+ * touches that server. Costs one directory read when there is nothing to do.
+ */
+export async function sweepSpool(report: (line: string) => void): Promise<void> {
+  for (const { line } of await sweepLeftovers([], async () => false)) report(line);
+}
