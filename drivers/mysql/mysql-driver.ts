@@ -10,6 +10,7 @@ import { backupPhysical } from './mysql-physical-backup.js';
 import { restorePhysical } from './mysql-physical-restore.js';
 import { mysqlStrategies } from './mysql-strategies.js';
 import { mysqlScratchTarget } from './mysql-scratch.js';
+import { removeMysqlLeftover } from './mysql-leftovers.js';
 
 /** One driver for MySQL and MariaDB: the family is read from the server, and each gets the tools of its own. */
 export const mysqlDriver: Driver = {
@@ -50,6 +51,7 @@ export const mysqlDriver: Driver = {
   },
 
   scratchTarget: mysqlScratchTarget,
+  removeLeftover: removeMysqlLeftover,
 
   restore(ctx) {
     switch (ctx.strategy) {
