@@ -107,6 +107,8 @@ export async function runRollback(api: DockerApi, request: RollbackRequest): Pro
   await verifyArtifacts(request);
   await checkHelper(api, request);
   const holds = new Map<string, HeldSet>();
+  // The rollback record while data is being rewritten; still set after an interrupt there (docker-rollback-journal.ts).
+  let rewriting: string | undefined;
   try {
     for (const c of targets.stop) {
       if (request.signal.aborted) break;
@@ -114,17 +116,22 @@ export async function runRollback(api: DockerApi, request: RollbackRequest): Pro
       holds.set(c.id, await holdContainers(api, [{ container: c, mode: 'stop', stopTimeoutSec: stopTimeoutOf(c), service: ownerOf(targets, c) }], request.signal));
     }
     if (!request.signal.aborted) {
-      // Written before the first volume or database is touched: a kill -9 from here on keeps these containers stopped (docker-rollback-journal.ts).
-      const record = await writeRollbackRecord(rollbackRecordOf(api, request, targets));
+      // Written before the first volume or database is touched: a kill -9 from here on keeps these containers stopped.
+      rewriting = await writeRollbackRecord(rollbackRecordOf(api, request, targets));
       if (request.resumes) await finishRollbackRecord(request.resumes.file);
       await restoreAll(api, request, targets, verdicts);
-      if (!request.signal.aborted) await finishRollbackRecord(record);
+      if (!request.signal.aborted) {
+        await finishRollbackRecord(rewriting);
+        rewriting = undefined;
+      }
     }
-    await startAll(api, request, targets, holds, verdicts, outcome);
-    if (request.resumes && !request.signal.aborted) await startLeftStopped(api, request, request.resumes.record, outcome);
+    if (!rewriting) {
+      await startAll(api, request, targets, holds, verdicts, outcome);
+      if (request.resumes && !request.signal.aborted) await startLeftStopped(api, request, request.resumes.record, outcome);
+    }
   } finally {
-    // Whatever happened above: nothing stays stopped.
-    for (const c of targets.start) {
+    // Nothing stays stopped, except on data a rewrite left half-done (then the record and the hold journal keep them, for --resume / --abandon).
+    for (const c of rewriting ? [] : targets.start) {
       const held = holds.get(c.id);
       if (!held) continue;
       holds.delete(c.id);
@@ -135,6 +142,12 @@ export async function runRollback(api: DockerApi, request: RollbackRequest): Pro
         outcome.errors.push(errorRecord(toHoldfastError(error)));
       }
     }
+  }
+  if (rewriting) {
+    const names = [...targets.stop, ...targets.alsoStart].map((c) => c.name).join(', ');
+    throw new HoldfastError('interrupted', `rollback interrupted while it rewrote the data; ${names} are kept stopped: their data may be half-restored`, {
+      hint: 'finish it with `holdfast rollback --resume`, or start them on what is there now with `holdfast rollback --abandon --yes`',
+    });
   }
   if (request.signal.aborted) {
     throw new HoldfastError('interrupted', 'rollback interrupted; every container it stopped was started again', {

@@ -306,6 +306,26 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     expect(await journal()).toEqual([]);
   });
 
+  test('SIGTERM while a rollback rewrites the volumes: the containers stay stopped, it says so, and --resume finishes', async () => {
+    await lab.psql(db, 'DROP TABLE IF EXISTS items');
+    let pid = 0;
+    const running = holdfast(['--repo', repo, 'rollback', 'pre-upgrade'], lab.env(), { onSpawn: (p) => (pid = p) });
+    await waitFor('the rollback rewriting the volumes', async () => ((await rollbackRecords()).length === 1 ? true : undefined), { timeoutMs: 60_000, intervalMs: 10 });
+    process.kill(pid, 'SIGTERM');
+    const res = await running;
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('rollback interrupted while it rewrote the data');
+    expect(res.stderr).toContain('are kept stopped: their data may be half-restored');
+    expect(res.stderr).toContain('holdfast rollback --resume');
+    expect(await lab.held()).toHaveLength(3);
+    const resumed = await holdfast(['--repo', repo, 'rollback', '--resume', '--json'], lab.env());
+    expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+    expect(await lab.psql(db, 'SELECT count(*) FROM items')).toBe('2000');
+    await waitFor('every container running', async () => ((await lab.held()).length === 0 ? true : undefined), { timeoutMs: 60_000 });
+    expect(await rollbackRecords()).toEqual([]);
+    expect(await journal()).toEqual([]);
+  });
+
   /** Kills a rollback once it has begun to rewrite data (its record written), as issue 12 found: 4 of 5 such kills had the next command start the database on a half-restored volume. */
   async function killRollbackWhileRewriting(): Promise<number> {
     await lab.psql(db, 'DROP TABLE IF EXISTS items');
