@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { withDeathSignal } from '../../src/core/process-deathsig.js';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Fingerprint, ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
@@ -24,7 +24,7 @@ import { requireTool, TOOLS_HINT, type Family } from './mysql-tools.js';
  * root, the server runs as the `mysql` system user.
  */
 export async function physicalScratchTarget(ctx: ScratchContext): Promise<ScratchTarget> {
-  const { base, data, owner } = await scratchDataDir(ctx, { user: 'mysql', driver: 'mysql', mode: 0o750 });
+  const { base, data, owner, release } = await scratchDataDir(ctx, { user: 'mysql', driver: 'mysql', mode: 0o750 });
   let server: ChildProcess | undefined;
   const cleanup = async () => {
     if (server && server.exitCode === null && server.signalCode === null) {
@@ -34,7 +34,7 @@ export async function physicalScratchTarget(ctx: ScratchContext): Promise<Scratc
       await exited;
       clearTimeout(timer);
     }
-    await rm(base, { recursive: true, force: true });
+    await release();
   };
   return {
     target: { name: ctx.source.name, engine: 'mysql', endpoint: parseEndpoint(`file:${data}`, false, ctx.source.name), options: {}, origin: 'flag' },

@@ -1,5 +1,5 @@
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { basename, isAbsolute } from 'node:path';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, isAbsolute, join } from 'node:path';
 import { leftoverFiles, ownerAlive, readLeftoverFile, type Leftover, type LeftoverFile } from './leftover-journal.js';
 
 /** A place the current command touches: leftovers recorded there by a dead run are removed. */
@@ -64,8 +64,9 @@ async function sweepOne(leftover: Leftover, journal: LeftoverFile, targets: read
     // Only what holdfast names as its own: an absolute path whose last part starts with "holdfast".
     if (!isAbsolute(leftover.name) || !basename(leftover.name).startsWith('holdfast')) return { keep: false, line: { line: `holdfast: ignored the leftover path ${leftover.name} ${of}: not a holdfast spool path` } };
     try {
+      const stopped = await stopScratchServers(leftover);
       await rm(leftover.name, { recursive: true, force: true });
-      return { keep: false, line: { line: `holdfast: removed leftover spool ${leftover.name} ${of}` } };
+      return { keep: false, line: { line: `holdfast: removed leftover ${stopped.length ? `throwaway server (stopped pid ${stopped.join(', ')}) and its directory` : 'spool'} ${leftover.name} ${of}` } };
     } catch (error) {
       return { keep: true, line: { line: `holdfast: could not remove leftover spool ${leftover.name} ${of}: ${(error as Error).message}` } };
     }
@@ -80,6 +81,29 @@ async function sweepOne(leftover: Leftover, journal: LeftoverFile, targets: read
     // Kept for the next command; said now.
     return { keep: true, line: { service: target.service, line: `holdfast: could not remove leftover ${leftover.kind} ${JSON.stringify(leftover.name)} on ${leftover.endpoint} ${of}: ${(error as Error).message}` } };
   }
+}
+
+/**
+ * A restore test's throwaway server whose holdfast died (pg_ctl detaches
+ * PostgreSQL; mysqld run as root drops the parent-death signal when it
+ * switches user) still runs on the directory: its pid files name it, and
+ * it is killed only when its command line names that directory.
+ */
+async function stopScratchServers(leftover: Leftover): Promise<number[]> {
+  const stopped: number[] = [];
+  for (const rel of leftover.data?.pidFiles?.split(',').filter(Boolean) ?? []) {
+    const pid = Number((await readFile(join(leftover.name, rel), 'utf8').catch(() => '')).split('\n')[0]);
+    if (!Number.isInteger(pid) || pid <= 1) continue;
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ');
+    if (!cmdline.includes(leftover.name)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+      stopped.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return stopped;
 }
 
 /**

@@ -115,3 +115,27 @@ test('this process\'s journal: written before, crossed out after; no file once n
   await journal.remove(entry);
   expect(await readdir(leftoverDir())).toEqual([]);
 });
+
+test('a dead run\'s throwaway server is stopped before its directory goes; a process that its pid file names but that does not run on it is left alone', async () => {
+  const base = await spool('holdfast_scratch_ab12cd_x1');
+  await mkdir(join(base, 'data'));
+  // Stand-ins for a detached postgres (its command line names the directory) and an unrelated process that took a recycled pid.
+  const server = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', join(base, 'data')]);
+  const stranger = spawn('sleep', ['30']);
+  const serverExit = new Promise((r) => server.once('exit', r));
+  try {
+    await writeFile(join(base, 'data', 'postmaster.pid'), `${server.pid}\n${base}/data\n`);
+    await writeFile(join(base, 'mysqld.pid'), `${stranger.pid}\n`);
+    await journalOf({ pid: await deadPid() }, [{ kind: 'path', name: base, data: { pidFiles: 'data/postmaster.pid,mysqld.pid' }, at: 'x' }]);
+    const lines: string[] = [];
+    await sweepSpool((l) => lines.push(l));
+    expect(lines).toEqual([expect.stringContaining(`removed leftover throwaway server (stopped pid ${server.pid}) and its directory ${base}`)]);
+    expect(existsSync(base)).toBe(false);
+    await serverExit;
+    expect(stranger.exitCode).toBeNull();
+    expect(() => process.kill(stranger.pid!, 0)).not.toThrow();
+  } finally {
+    server.kill();
+    stranger.kill();
+  }
+});
