@@ -116,7 +116,7 @@ async function testService(
     const recorded = recordedResult(record);
     progress.phase('scratch target');
     // In the leftover journal before anything exists: what a kill -9 leaves, the next command removes.
-    if (source.endpoint) journalEntry = await leftoverJournal().add({ kind: 'scratch-prefix', name: scratchRun.prefix, driver: record.driver, service: name, endpoint: leftoverEndpoint(source.endpoint) });
+    if (source.endpoint) journalEntry = await leftoverJournal().add({ kind: 'scratch-prefix', name: scratchRun.prefix, driver: record.driver, service: name, endpoint: leftoverEndpoint(source.endpoint), data: { strategy: record.strategy } });
     scratch = driver.scratchTarget ? await driver.scratchTarget({ source, strategy: record.strategy, recorded, run: scratchRun.run, prefix: scratchRun.prefix, signal: request.signal }) : undefined;
     if (!scratch) {
       if (journalEntry) await leftoverJournal().remove(journalEntry);
