@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { waitFor } from '../../src/core/wait.js';
 import { holdfast, savedSnapshot } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 import { filesIn, holdfastEntries, runKillTrials, seededRandom, type TrialKind } from './fault-trials.js';
@@ -88,6 +89,18 @@ describe('kill -9 of a PostgreSQL restore and restore test leaves nothing after 
       },
     }),
   ];
+
+  test('a backup of the server after a killed restore test removes its scratch databases first, and says so', async () => {
+    let pid = 0;
+    const running = holdfast(['verify', snapshot, '--restore-test', '--service', service()], env, { onSpawn: (p) => (pid = p) });
+    await waitFor('a scratch database', async () => ((await leftovers()).some((l) => l.startsWith('database holdfast_scratch_')) ? true : undefined), { timeoutMs: 60_000, intervalMs: 10 });
+    process.kill(pid, 'SIGKILL');
+    await running;
+    const backup = await holdfast(['backup', '--json', '--service', service()], env);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.json<{ notes: string[] }>().notes.join('\n')).toMatch(/removed leftover scratch-prefix "holdfast_scratch_\w+_" on postgres:\/\/127\.0\.0\.1:\d+ of a run killed after/);
+    expect(await leftovers()).toEqual([]);
+  });
 
   for (const make of kinds) {
     test(`${make().kind}: ${TRIALS} kills at random points`, async () => {
