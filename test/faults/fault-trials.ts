@@ -61,7 +61,7 @@ export async function runKillTrials(kind: TrialKind, options: { trials: number; 
     if (trial % 2 === 0) {
       while (!exited && Date.now() - started < options.durationMs * 2 && (await kind.leftovers(trial)).length === 0) await new Promise((r) => setTimeout(r, 15));
     }
-    await new Promise((r) => setTimeout(r, options.random() * (trial % 2 === 0 ? options.durationMs / 2 : options.durationMs)));
+    await new Promise((r) => setTimeout(r, options.random() * (trial % 2 === 0 ? options.durationMs / 4 : options.durationMs)));
     const delay = Date.now() - started;
     const tools = descendants(pid);
     let killed = false;
