@@ -1,5 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../../src/core/wait.js';
@@ -35,8 +36,7 @@ describe('kill -9 of a PostgreSQL restore and restore test leaves nothing after 
     await pg.query('ALTER TABLE t ADD PRIMARY KEY (id); CREATE INDEX t_a ON t (a); CREATE INDEX t_b ON t (b)', 'app');
     work = await mkdtemp(join(tmpdir(), 'holdfast-faults-'));
     env = { HOLDFAST_REPO: join(work, 'repo'), HOLDFAST_DB_PASSWORD: pg.password, HOLDFAST_TMPDIR: join(work, 'spool'), HOLDFAST_STATE_DIR: join(work, 'state'), HOLDFAST_DOCKER: '' };
-    await rm(join(work, 'spool'), { recursive: true, force: true });
-    await import('node:fs/promises').then((fs) => fs.mkdir(join(work, 'spool')));
+    await mkdir(join(work, 'spool'));
     snapshot = savedSnapshot(await holdfast(['backup', '--json', '--service', service()], env));
     const started = Date.now();
     const measure = await holdfast(['restore', snapshot, '--service', service(), '--target', `db=${pg.url('measure')}`], env);
@@ -99,6 +99,26 @@ describe('kill -9 of a PostgreSQL restore and restore test leaves nothing after 
     const backup = await holdfast(['backup', '--json', '--service', service()], env);
     expect(backup.code, backup.stderr).toBe(0);
     expect(backup.json<{ notes: string[] }>().notes.join('\n')).toMatch(/removed leftover scratch-prefix "holdfast_scratch_\w+_" on postgres:\/\/127\.0\.0\.1:\d+ of a run killed after/);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  test('killed between the two renames of the swap: the next command puts the old database back, then drops both copies', async () => {
+    // The state such a kill leaves: the target renamed away to <name>__holdfast_old, the restored copy not yet renamed in.
+    await pg.query('CREATE DATABASE "swapme__holdfast_old"');
+    await pg.query("CREATE TABLE was (v text); INSERT INTO was VALUES ('before the restore')", 'swapme__holdfast_old');
+    await pg.query('CREATE DATABASE "swapme__holdfast"');
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => dead.once('exit', r));
+    const dir = join(work, 'state', 'leftovers');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, `${hostname()}-${dead.pid}-1.json`), JSON.stringify({
+      version: 1, pid: dead.pid, procStart: '1', hostname: hostname(), command: 'restore s1 --force', createdAt: '2026-12-03T10:00:00Z', updatedAt: '2026-12-03T10:00:09Z',
+      leftovers: [{ kind: 'swap', name: 'swapme__holdfast', driver: 'postgres', service: 'db', endpoint: `postgres://127.0.0.1:${pg.port}`, data: { target: 'swapme', old: 'swapme__holdfast_old' }, at: 'x' }],
+    }));
+    const next = await holdfast(['backup', '--json', '--service', service()], env);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.json<{ notes: string[] }>().notes.join('\n')).toContain('put "swapme" back as it was before that restore');
+    expect(await pg.query<{ v: string }>('SELECT v FROM was', 'swapme')).toEqual([{ v: 'before the restore' }]);
     expect(await leftovers()).toEqual([]);
   });
 
