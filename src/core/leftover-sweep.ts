@@ -1,6 +1,6 @@
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
-import { leftoverFiles, ownerAlive, readLeftoverFile, type Leftover, type LeftoverFile } from './leftover-journal.js';
+import { leftoverDir, leftoverFiles, ownerAlive, processStartOf, readLeftoverFile, type Leftover, type LeftoverFile } from './leftover-journal.js';
 
 /** A place the current command touches: leftovers recorded there by a dead run are removed. */
 export interface SweepTarget {
@@ -34,6 +34,7 @@ export interface SweepLine {
  */
 export async function sweepLeftovers(targets: readonly SweepTarget[], remove: LeftoverRemover): Promise<SweepLine[]> {
   const lines: SweepLine[] = [];
+  await removeDeadTempFiles();
   for (const file of await leftoverFiles()) {
     const claimedBy = /\.sweeping-(\d+)$/.exec(file);
     if (claimedBy && ownerAlive({ pid: Number(claimedBy[1]), hostname: (await readLeftoverFile(file))?.hostname ?? '' })) continue;
@@ -56,6 +57,19 @@ export async function sweepLeftovers(targets: readonly SweepTarget[], remove: Le
     await rm(claimed, { force: true });
   }
   return lines;
+}
+
+/**
+ * A run killed while it rewrote its journal leaves `<host>-<pid>-<start>.json.tmp`.
+ * Nothing it lists exists yet (an entry is on disk before its object is made),
+ * so the file of a dead run is simply removed.
+ */
+async function removeDeadTempFiles(): Promise<void> {
+  for (const name of await readdir(leftoverDir()).catch(() => [] as string[])) {
+    const m = /^(.+)-(\d+)-(\d+)\.json\.tmp$/.exec(name);
+    if (!m || ownerAlive({ hostname: m[1]!, pid: Number(m[2]), ...(processStartOf(process.pid) ? { procStart: m[3]! } : {}) })) continue;
+    await rm(join(leftoverDir(), name), { force: true });
+  }
 }
 
 async function sweepOne(leftover: Leftover, journal: LeftoverFile, targets: readonly SweepTarget[], remove: LeftoverRemover): Promise<{ keep: boolean; line?: SweepLine }> {

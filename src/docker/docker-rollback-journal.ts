@@ -56,10 +56,16 @@ export async function finishRollbackRecord(file: string): Promise<void> {
 export async function interruptedRollbacks(): Promise<Array<{ file: string; record: RollbackRecord }>> {
   let names: string[];
   try {
-    names = (await readdir(rollbackDir())).filter((f) => f.endsWith('.json'));
+    names = await readdir(rollbackDir());
   } catch {
     return [];
   }
+  // Killed while writing its record, before it touched any data: nothing to keep stopped, only the half-written file to remove.
+  for (const name of names) {
+    const m = /^(.+)-(\d+)-(\d+)\.json\.tmp$/.exec(name);
+    if (m && m[1] === hostname() && !pidAlive(Number(m[2]))) await rm(join(rollbackDir(), name), { force: true });
+  }
+  names = names.filter((f) => f.endsWith('.json'));
   const out: Array<{ file: string; record: RollbackRecord }> = [];
   for (const name of names) {
     const file = join(rollbackDir(), name);

@@ -139,3 +139,14 @@ test('a dead run\'s throwaway server is stopped before its directory goes; a pro
     stranger.kill();
   }
 });
+
+test('a journal a dead run was rewriting when it was killed (.json.tmp) is removed; a live run\'s is not', async () => {
+  await mkdir(leftoverDir(), { recursive: true });
+  const dead = join(leftoverDir(), `${hostname()}-${await deadPid()}-123.json.tmp`);
+  const live = join(leftoverDir(), `${hostname()}-${process.pid}-${processStartOf(process.pid)}.json.tmp`);
+  await writeFile(dead, '{"version":1,"leftov');
+  await writeFile(live, '{"version":1,"leftov');
+  await sweepSpool(() => undefined);
+  expect(existsSync(dead)).toBe(false);
+  expect(existsSync(live)).toBe(true);
+});
