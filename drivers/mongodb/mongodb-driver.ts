@@ -11,6 +11,7 @@ import { fingerprintDatabase } from './mongodb-fingerprint.js';
 import { inspectServer, selectDatabases, serverFacts } from './mongodb-inspector.js';
 import { mongoStrategies } from './mongodb-strategies.js';
 import { mongoScratchTarget } from './mongodb-scratch.js';
+import { scratchPrefixRemover } from '../../src/core/scratch-leftover.js';
 
 export const mongoDriver: Driver = {
   engine: 'mongodb',
@@ -57,6 +58,7 @@ export const mongoDriver: Driver = {
   },
 
   scratchTarget: mongoScratchTarget,
+  removeLeftover: scratchPrefixRemover(mongoScratchTarget),
 
   restore(ctx) {
     switch (ctx.strategy) {

@@ -1,6 +1,4 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BSON, type Document, type MongoClient } from 'mongodb';
 import type { RestoreContext, RestoreResult } from '../../src/core/driver.js';
@@ -15,6 +13,7 @@ import { replayOplog } from './mongodb-oplog-replay.js';
 import { createIndexes, scratchName, type DatabaseMapping } from './mongodb-restore-target.js';
 import { checkMongoToolExit, requireMongoTool, withToolCredentials } from './mongodb-tools.js';
 import { restoreThroughScratch } from './mongodb-restore-flow.js';
+import { spoolDir } from '../../src/core/spool-dir.js';
 
 /**
  * Restores a `mongodump` snapshot. Every archive goes through mongorestore
@@ -32,7 +31,8 @@ export async function restoreMongodump(ctx: RestoreContext): Promise<RestoreResu
     const can = abilities(facts);
     const mongorestore = await requireMongoTool('mongorestore', t.service);
     if (!can.toolIndexRestore) ctx.note(`indexes created by holdfast from the dump's definitions: ${describeServer(facts)} refuses mongorestore's index specs`);
-    const work = await mkdtemp(join(process.env.HOLDFAST_TMPDIR ?? tmpdir(), 'holdfast-oplog-'));
+    const spool = await spoolDir('holdfast-oplog-');
+    const work = spool.path;
     try {
       for (const artifact of new Set(recorded.filter((d) => plan.some((p) => p.from === d.name)).map((d) => d.artifact))) {
         const mine = plan.filter((p) => recorded.find((d) => d.name === p.from)?.artifact === artifact);
@@ -43,7 +43,7 @@ export async function restoreMongodump(ctx: RestoreContext): Promise<RestoreResu
         if (scanner.oplogEntries > 0) await replay(ctx, c, oplogFile, mine, can, scanner.oplogEntries);
       }
     } finally {
-      await rm(work, { recursive: true, force: true });
+      await spool.remove();
     }
     return can;
   });

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { HoldfastError } from '../../src/core/errors.js';
 import { assertToolSucceeded, lastLines, runToolText, type ToolExit } from '../../src/core/process.js';
+import { spoolDir } from '../../src/core/spool-dir.js';
 
 export type MongoToolName = 'mongodump' | 'mongorestore';
 
@@ -60,7 +60,9 @@ export async function requireMongoTool(name: MongoToolName, service: string): Pr
  */
 export async function withToolCredentials<T>(password: string | undefined, work: (args: string[]) => Promise<T>): Promise<T> {
   if (password === undefined) return work([]);
-  const dir = await mkdtemp(join(process.env.HOLDFAST_TMPDIR ?? tmpdir(), 'holdfast-mongo-'));
+  // In the leftover journal: a password file must not outlive a killed run.
+  const spool = await spoolDir('holdfast-mongo-');
+  const dir = spool.path;
   try {
     await chmod(dir, 0o700);
     const file = join(dir, 'tool.yaml');
@@ -68,7 +70,7 @@ export async function withToolCredentials<T>(password: string | undefined, work:
     await writeFile(file, `password: ${JSON.stringify(password)}\n`, { mode: 0o600 });
     return await work(['--config', file]);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await spool.remove();
   }
 }
 

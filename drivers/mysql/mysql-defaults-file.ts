@@ -1,7 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MyTarget } from './mysql-connection.js';
+import { spoolDir } from '../../src/core/spool-dir.js';
 
 /**
  * The MySQL / MariaDB tools take the connection, password included, from an
@@ -21,7 +21,9 @@ export interface DefaultsFiles {
 }
 
 export async function defaultsFiles(t: MyTarget): Promise<DefaultsFiles> {
-  const dir = await mkdtemp(join(process.env.HOLDFAST_TMPDIR ?? tmpdir(), 'holdfast-mysql-'));
+  // In the leftover journal: a password file must not outlive a killed run.
+  const spool = await spoolDir('holdfast-mysql-');
+  const dir = spool.path;
   let n = 0;
   return {
     async create(label, extra = {}) {
@@ -29,7 +31,7 @@ export async function defaultsFiles(t: MyTarget): Promise<DefaultsFiles> {
       await writeFile(path, optionFileText(t, extra), { mode: 0o600, flag: 'wx' });
       return path;
     },
-    dispose: () => rm(dir, { recursive: true, force: true }),
+    dispose: () => spool.remove(),
   };
 }
 

@@ -12,6 +12,7 @@ import { restorePhysical } from './mysql-physical-restore.js';
 import { mysqlStrategies } from './mysql-strategies.js';
 import { mysqlScratchTarget } from './mysql-scratch.js';
 import { mysqlRestoreNeeds } from './mysql-privileges.js';
+import { removeMysqlLeftover } from './mysql-leftovers.js';
 
 /** One driver for MySQL and MariaDB: the family is read from the server, and each gets the tools of its own. */
 export const mysqlDriver: Driver = {
@@ -57,6 +58,7 @@ export const mysqlDriver: Driver = {
 
   scratchTarget: mysqlScratchTarget,
   restoreNeeds: mysqlRestoreNeeds,
+  removeLeftover: removeMysqlLeftover,
 
   restore(ctx) {
     switch (ctx.strategy) {

@@ -15,6 +15,8 @@ import { fingerprintDatabase } from './mysql-fingerprint.js';
 import { serverFacts } from './mysql-inspector.js';
 import { swapIn } from './mysql-swap.js';
 import { checkMysqlToolExit, FAMILY_TITLE, requireTool, type Family, type ToolInfo } from './mysql-tools.js';
+import type { Service } from '../../src/core/service.js';
+import { forgetMysqlLeftover, recordMysqlLeftover } from './mysql-leftovers.js';
 
 /**
  * Restores a `dump` snapshot:
@@ -102,8 +104,8 @@ export async function restoreDump(ctx: RestoreContext): Promise<RestoreResult> {
         const index = plan.indexOf(item);
         ctx.progress.phase(`restore ${item.to}`);
         const load = (database: string) => loadDump(ctx, t, client, files, item.record, database, index);
-        if (item.empty) await loadDirect(admin, item, load);
-        else await loadThroughScratch(t, admin, item, load);
+        if (item.empty) await loadDirect(ctx.target, admin, item, load);
+        else await loadThroughScratch(ctx.target, t, admin, item, load);
         replaced.push(item.to);
       }
       if (accounts) await applyDeferred(admin, accounts);
@@ -184,7 +186,9 @@ async function isEmptyDatabase(c: Connection, name: string): Promise<boolean> {
 }
 
 /** Missing or empty target: load into it; on failure put it back as it was (absent, or empty). */
-async function loadDirect(c: Connection, item: PlannedDatabase, load: (db: string) => Promise<void>): Promise<void> {
+async function loadDirect(service: Service, c: Connection, item: PlannedDatabase, load: (db: string) => Promise<void>): Promise<void> {
+  // A database made here holds part of the data until the load ends: a kill -9 leaves it to the next command to drop.
+  const leftover = item.existing ? undefined : await recordMysqlLeftover(service, 'partial-load', item.to);
   if (!item.existing) await createDatabase(c, item.to, item.db);
   else await alterDatabase(c, item.to, item.db);
   try {
@@ -192,13 +196,15 @@ async function loadDirect(c: Connection, item: PlannedDatabase, load: (db: strin
   } catch (error) {
     await c.query(`DROP DATABASE IF EXISTS ${ident(item.to)}`).catch(() => undefined);
     if (item.existing) await createDatabase(c, item.to, item.existing).catch(() => undefined);
-
     throw error;
+  } finally {
+    if (leftover) await forgetMysqlLeftover(leftover);
   }
 }
 
-async function loadThroughScratch(t: MyTarget, c: Connection, item: PlannedDatabase, load: (db: string) => Promise<void>): Promise<void> {
+async function loadThroughScratch(service: Service, t: MyTarget, c: Connection, item: PlannedDatabase, load: (db: string) => Promise<void>): Promise<void> {
   const scratch = scratchName(item.to);
+  const leftover = await recordMysqlLeftover(service, 'working-copy', scratch);
   await c.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`);
   await createDatabase(c, scratch, item.db);
   const giveBack = await borrowDatabaseGrants(c, item.to, scratch);
@@ -208,17 +214,24 @@ async function loadThroughScratch(t: MyTarget, c: Connection, item: PlannedDatab
     await c.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
     await giveBack();
     throw error;
+  } finally {
+    await forgetMysqlLeftover(leftover);
   }
+  // Killed during the swap, the target may hold part of the data: the next command says so (mysql-leftovers.ts).
+  const swapping = await recordMysqlLeftover(service, 'swap', scratch, item.to);
   try {
     await withConnection(t, undefined, (s) => swapIn(s, scratch, item.to, item.db));
     await giveBack();
   } catch (error) {
+    // Left for the user to finish by hand, as the hint says: not the next command's to drop.
     throw new HoldfastError('internal', `moving the restored database from ${scratch} into ${item.to} failed half-way: ${(error as Error).message}`, {
       service: t.service,
       driver: 'mysql',
       hint: `the restored data is in ${scratch} (or already in ${item.to}); run the restore again into a new database, or finish by hand`,
       cause: error,
     });
+  } finally {
+    await forgetMysqlLeftover(swapping);
   }
 }
 

@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackupContext, BackupResult, Fingerprint } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
@@ -10,6 +8,7 @@ import { fingerprintDatabase } from './mysql-fingerprint.js';
 import { selectDatabases, serverFacts } from './mysql-inspector.js';
 import { sameSeries } from './mysql-strategies.js';
 import { checkMysqlToolExit, requireTool, TOOLS_HINT } from './mysql-tools.js';
+import { spoolDir } from '../../src/core/spool-dir.js';
 
 export const PHYSICAL_ARTIFACT = 'server.xbstream';
 
@@ -36,7 +35,8 @@ export async function backupPhysical(ctx: BackupContext, t: MyTarget): Promise<B
   }
   if (t.database) ctx.note(`a physical backup holds the whole server, not only ${t.database}`);
   const files = await defaultsFiles(t);
-  const work = await mkdtemp(join(process.env.HOLDFAST_TMPDIR ?? tmpdir(), 'holdfast-mysql-physical-'));
+  const spool = await spoolDir('holdfast-mysql-physical-');
+  const work = spool.path;
   try {
     ctx.progress.phase(tool.name);
     await toolToArtifact(ctx.artifacts, { name: PHYSICAL_ARTIFACT, kind: 'physical' }, tool.path, [`--defaults-file=${await files.create('backup')}`, '--backup', '--stream=xbstream', `--target-dir=${work}`], {
@@ -45,7 +45,7 @@ export async function backupPhysical(ctx: BackupContext, t: MyTarget): Promise<B
     });
   } finally {
     await files.dispose();
-    await rm(work, { recursive: true, force: true });
+    await spool.remove();
   }
   // Taken after the copy: it matches the restored server when nothing wrote meanwhile.
   let fingerprint: Fingerprint | undefined;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { withDeathSignal } from '../../src/core/process-deathsig.js';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Fingerprint, ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
@@ -23,7 +24,7 @@ import { requireTool, TOOLS_HINT, type Family } from './mysql-tools.js';
  * root, the server runs as the `mysql` system user.
  */
 export async function physicalScratchTarget(ctx: ScratchContext): Promise<ScratchTarget> {
-  const { base, data, owner } = await scratchDataDir(ctx, { user: 'mysql', driver: 'mysql', mode: 0o750 });
+  const { base, data, owner, release } = await scratchDataDir(ctx, { user: 'mysql', driver: 'mysql', mode: 0o750 });
   let server: ChildProcess | undefined;
   const cleanup = async () => {
     if (server && server.exitCode === null && server.signalCode === null) {
@@ -33,7 +34,7 @@ export async function physicalScratchTarget(ctx: ScratchContext): Promise<Scratc
       await exited;
       clearTimeout(timer);
     }
-    await rm(base, { recursive: true, force: true });
+    await release();
   };
   return {
     target: { name: ctx.source.name, engine: 'mysql', endpoint: parseEndpoint(`file:${data}`, false, ctx.source.name), options: {}, origin: 'flag' },
@@ -48,7 +49,7 @@ export async function physicalScratchTarget(ctx: ScratchContext): Promise<Scratc
       }
       const socket = join(base, 'mysqld.sock');
       const log = join(base, 'error.log');
-      server = spawn(
+      const { command, args } = withDeathSignal(
         tool.path,
         [
           '--no-defaults',
@@ -64,8 +65,9 @@ export async function physicalScratchTarget(ctx: ScratchContext): Promise<Scratc
           '--innodb-buffer-pool-size=64M',
           ...(owner ? ['--user=mysql'] : []),
         ],
-        { stdio: 'ignore' },
       );
+      // Dies with holdfast (as root, mysqld's switch to the mysql user clears the flag).
+      server = spawn(command, args, { stdio: 'ignore' });
       const t: MyTarget = { service: ctx.source.name, host: 'localhost', port: 0, user: 'root', socket, passwordFrom: [] };
       const exited = new Promise<never>((_, reject) =>
         server!.once('exit', async (code) => reject(new HoldfastError('tool', `the throwaway server on the restored copy exited (${code}): ${(await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-4).join(' | ')}`, { service: ctx.source.name, driver: 'mysql', hint: 'the restored copy did not start; the server log lines say why' }))),

@@ -9,6 +9,7 @@ import { inspectOpenSearch, nodeFacts, selectIndices } from './opensearch-inspec
 import { restoreSnapshot } from './opensearch-restore.js';
 import { openSearchStrategies } from './opensearch-strategies.js';
 import { openSearchScratchTarget } from './opensearch-scratch.js';
+import { scratchPrefixRemover } from '../../src/core/scratch-leftover.js';
 
 async function withNode<T>(service: Service, fn: (os: OpenSearchApi) => Promise<T>): Promise<T> {
   const os = connectOpenSearch(service);
@@ -38,6 +39,7 @@ export const openSearchDriver: Driver = {
   },
 
   scratchTarget: openSearchScratchTarget,
+  removeLeftover: scratchPrefixRemover(openSearchScratchTarget),
 
   restore(ctx) {
     if (ctx.strategy !== 'snapshot') throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'opensearch' });

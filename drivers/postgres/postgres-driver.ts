@@ -16,6 +16,7 @@ import { readDatabaseProperties } from './postgres-database-properties.js';
 import { definitionsOfDatabase, roleDefinitions } from './postgres-definitions.js';
 import { inspectServer, selectDatabases, serverFacts } from './postgres-inspector.js';
 import { postgresStrategies } from './postgres-strategies.js';
+import { removePostgresLeftover } from './postgres-leftovers.js';
 import { postgresScratchTarget } from './postgres-scratch.js';
 import { postgresRestoreNeeds } from './postgres-privileges.js';
 
@@ -73,6 +74,7 @@ export const postgresDriver: Driver = {
   },
   scratchTarget: postgresScratchTarget,
   restoreNeeds: postgresRestoreNeeds,
+  removeLeftover: removePostgresLeftover,
 
   restore(ctx) {
     switch (ctx.strategy) {

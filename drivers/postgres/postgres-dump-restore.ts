@@ -1,4 +1,4 @@
-import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -6,10 +6,12 @@ import type pg from 'pg';
 import { renameOption, type Fingerprint, type RestoreContext, type RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { runTool } from '../../src/core/process.js';
+import { spoolDir, type SpoolDir } from '../../src/core/spool-dir.js';
 import { formatEndpoint } from '../../src/core/service.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
 import { ident, pgTarget, toolEnv, withClient, type PgTarget } from './postgres-connection.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
+import { forgetLeftover, recordWorkingCopy } from './postgres-leftovers.js';
 import { serverFacts } from './postgres-inspector.js';
 import { checkPgToolExit, requireTool } from './postgres-tools.js';
 import { skipExistingRoles } from './postgres-globals-filter.js';
@@ -183,6 +185,8 @@ async function restoreOne(ctx: RestoreContext, t: PgTarget, admin: pg.Client, it
   const props = item.db.properties;
   if (s.direct) ctx.note(`${item.to}: restored straight into the existing empty database (the role cannot create the working copy it would swap in)`);
   const scratch = s.direct ? item.to : scratchName(item.to);
+  // In the leftover journal first: a kill -9 from here on leaves nothing the next command does not remove.
+  const leftover = s.direct ? undefined : await recordWorkingCopy(ctx.target, scratch, item.to);
   if (!s.direct) {
     await step('drop a leftover working copy', () => admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`));
     const dbTablespace = props && props.tablespace !== 'pg_default' ? s.tablespaces.target(props.tablespace) : undefined;
@@ -209,9 +213,10 @@ async function restoreOne(ctx: RestoreContext, t: PgTarget, admin: pg.Client, it
     }
     if (!s.direct) await step('swap the restored copy in', () => swapIn(admin, scratch, item.to, item.exists, ctx, s.ended));
   } catch (error) {
-    if (!s.direct) await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).catch(() => undefined);
+    if (!s.direct) await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)}`).then(() => leftover && forgetLeftover(leftover), () => undefined);
     throw error;
   }
+  if (leftover) await forgetLeftover(leftover);
 }
 
 function extensionSession(c: pg.Client): ExtensionSession {
@@ -329,38 +334,38 @@ async function runPgRestore(ctx: RestoreContext, t: PgTarget, pgRestore: string,
     // indexes and constraints with -j from the few-KB post-data archive.
     checkPgToolExit('pg_restore', await ctx.artifacts.pipeToCommand(item.record.name, spec(['--section=pre-data', '--section=data'])), t.service);
     ctx.progress.phase(`indexes ${item.to}`);
-    const dir = await mkdtemp(join(process.env.HOLDFAST_TMPDIR ?? tmpdir(), 'holdfast-restore-'));
+    const spool = await spoolDir('holdfast-restore-');
     try {
-      const file = join(dir, 'post-data.pgdump');
+      const file = join(spool.path, 'post-data.pgdump');
       await ctx.artifacts.extractToFile(postData.name, file);
       await run(['--jobs', String(jobs), '--section=post-data', file]);
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await spool.remove();
     }
     return;
   }
   // Snapshots without a post-data archive: -j needs the whole dump as a file.
-  const dir = jobs > 1 && item.record.rawBytes >= PARALLEL_THRESHOLD ? await scratchDirFor(item.record.rawBytes) : undefined;
-  if (!dir) {
+  const spool = jobs > 1 && item.record.rawBytes >= PARALLEL_THRESHOLD ? await scratchDirFor(item.record.rawBytes) : undefined;
+  if (!spool) {
     checkPgToolExit('pg_restore', await ctx.artifacts.pipeToCommand(item.record.name, spec([])), t.service);
     return;
   }
   try {
-    const file = join(dir, 'archive.pgdump');
+    const file = join(spool.path, 'archive.pgdump');
     await ctx.artifacts.extractToFile(item.record.name, file);
     await run(['--jobs', String(jobs), file]);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await spool.remove();
   }
 }
 
 /** A private temporary directory with room for `bytes`, or undefined (then the restore streams). */
-async function scratchDirFor(bytes: number): Promise<string | undefined> {
+async function scratchDirFor(bytes: number): Promise<SpoolDir | undefined> {
   const base = process.env.HOLDFAST_TMPDIR ?? tmpdir();
   try {
     const fs = await statfs(base);
     if (fs.bavail * fs.bsize < bytes * 1.1) return undefined;
-    return await mkdtemp(join(base, 'holdfast-restore-'));
+    return await spoolDir('holdfast-restore-', base);
   } catch {
     return undefined;
   }

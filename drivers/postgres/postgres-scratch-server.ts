@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { appendFile, chown, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chown, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Fingerprint, ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
@@ -24,7 +24,7 @@ const SCRATCH_PORT = 5432;
  * runs as the `postgres` system user, as PostgreSQL requires.
  */
 export async function basebackupScratchTarget(ctx: ScratchContext): Promise<ScratchTarget> {
-  const { base, data, owner } = await scratchDataDir(ctx, { user: 'postgres', driver: 'postgres', mode: 0o700 });
+  const { base, data, owner, release } = await scratchDataDir(ctx, { user: 'postgres', driver: 'postgres', mode: 0o700 });
   const user = pgTarget(ctx.source).user;
   return {
     target: { name: ctx.source.name, engine: 'postgres', endpoint: parseEndpoint(`file:${data}`, false, ctx.source.name), options: {}, origin: 'flag' },
@@ -47,7 +47,7 @@ export async function basebackupScratchTarget(ctx: ScratchContext): Promise<Scra
         const stop = serverCommand(owner, pgCtl, ['-D', data, '-m', 'immediate', '-w', '-t', '60', 'stop']);
         await runTool(stop.command, stop.args, { stdout: 'ignore' }).done.catch(() => undefined);
       }
-      await rm(base, { recursive: true, force: true });
+      await release();
     },
   };
 }

@@ -10,6 +10,7 @@ import { inspectQdrant, qdrantVersion, selectCollections } from './qdrant-inspec
 import { restoreSnapshots } from './qdrant-restore.js';
 import { qdrantStrategies } from './qdrant-strategies.js';
 import { qdrantScratchTarget } from './qdrant-scratch.js';
+import { scratchPrefixRemover } from '../../src/core/scratch-leftover.js';
 
 export const qdrantDriver: Driver = {
   engine: 'qdrant',
@@ -37,6 +38,7 @@ export const qdrantDriver: Driver = {
   },
 
   scratchTarget: qdrantScratchTarget,
+  removeLeftover: scratchPrefixRemover(qdrantScratchTarget),
 
   restore(ctx) {
     if (ctx.strategy === 'snapshot') return restoreSnapshots(ctx);

@@ -1,3 +1,4 @@
+import type { Leftover } from '../../src/core/leftover-journal.js';
 import type { Driver, StrategyOffer } from '../../src/core/driver.js';
 import { toHoldfastError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
@@ -23,6 +24,7 @@ export function withVolumeFallback(driver: Driver): Driver {
     inspect: (service) => driver.inspect(service),
     fingerprint: (service, scope) => driver.fingerprint(service, scope),
     ...(driver.waitReady ? { waitReady: (service: Service, signal: AbortSignal) => driver.waitReady!(service, signal) } : {}),
+    ...(driver.removeLeftover ? { removeLeftover: (service: Service, leftover: Leftover) => driver.removeLeftover!(service, leftover) } : {}),
 
     async strategies(service, signal) {
       if (!hasVolumes(service)) return driver.strategies(service, signal);

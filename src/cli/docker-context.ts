@@ -1,7 +1,7 @@
 import type { DockerSettings } from '../core/config.js';
 import type { Service } from '../core/service.js';
 import type { DiscoveredStack } from '../docker/docker-discovery.js';
-import { journalFiles } from '../docker/docker-journal.js';
+import { journalFiles, rollbackFiles } from '../docker/docker-journal.js';
 import type { CommandContext } from './context.js';
 
 /** Docker-related flags every command accepts. */
@@ -45,7 +45,7 @@ export function applyDockerHost(settings?: DockerSettings): void {
  */
 export async function prepareDocker(ctx: CommandContext, flags: DockerFlags): Promise<void> {
   // dockerode costs ~170 ms to load: only when there is Docker work to do.
-  if ((await journalFiles()).length > 0) {
+  if ((await journalFiles()).length > 0 || (await rollbackFiles()).length > 0) {
     const { resumeLeftovers } = await import('../docker/docker-resume.js');
     await resumeLeftovers((line) => process.stderr.write(`${line}\n`));
   }

@@ -84,6 +84,7 @@ export async function main(rawArgv: string[]): Promise<number> {
           const [{ buildContext }, { prepareDocker }, command] = await Promise.all([import('./context.js'), import('./docker-context.js'), load()]);
           const ctx = buildContext(flags, controller.signal);
           await prepareDocker(ctx, args as DockerFlags);
+          await (await import('../core/leftover-sweep.js')).sweepSpool((line) => process.stderr.write(`${line}\n`));
           code = await command.run(ctx, args as Record<string, unknown>);
         } catch (error) {
           code = reportError(out, error);

@@ -8,6 +8,7 @@ import { HOLDFAST_VERSION } from './version.js';
 import type { Manifest, ServiceRecord } from '../repository/manifest.js';
 import type { Repository, SnapshotWriter } from '../repository/repository.js';
 import { runLimited } from './concurrency.js';
+import { cleanLeftoversWith } from './leftover-cleanup.js';
 
 export interface BackupOptions {
   tags: string[];
@@ -39,6 +40,9 @@ export async function runBackup(repo: Repository, items: PlanItem[], options: Ba
   const createdAt = new Date().toISOString();
   const services: Record<string, ServiceRecord> = {};
   try {
+    // A working copy or scratch database that a killed restore left on these servers: gone before the dump would copy it.
+    const touched = items.flatMap((i) => (i.driver ? [{ driver: i.driver, service: i.service }] : []));
+    for (const { line } of await cleanLeftoversWith(touched)) writer.notes.push(line.replace(/^holdfast: /, ''));
     // Physical copies stop what a logical backup of the same service needs running: they come after.
     for (const phase of [items.filter((i) => !i.physicalOf), items.filter((i) => i.physicalOf)]) {
       await runLimited(phase, options.parallel, async (item) => {

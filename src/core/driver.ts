@@ -1,3 +1,4 @@
+import type { Leftover } from './leftover-journal.js';
 import type { Readable } from 'node:stream';
 import type { Endpoint, Service } from './service.js';
 import type { ArtifactRecord } from '../repository/manifest.js';
@@ -46,6 +47,16 @@ export interface Driver {
    * it has removed what it created itself.
    */
   scratchTarget?(ctx: ScratchContext): Promise<ScratchTarget | undefined>;
+  /**
+   * Optional: removes a leftover that a restore or restore test of a run
+   * that died wrote to the leftover journal (leftover-journal.ts) on this
+   * service's server, e.g. `{ kind: 'swap', name: 'app__holdfast' }`.
+   * Called only for journals of dead runs, by the next command that touches
+   * the service. Returns what it did, for the user ("dropped the working
+   * copy"), or false for a kind it does not know.
+   */
+  removeLeftover?(service: Service, leftover: Leftover): Promise<string | false>;
+
   /**
    * Optional: what restoring into `target` needs from the account holdfast
    * connects as (create databases, own the target, superuser for roles),

@@ -1,13 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { HoldfastError } from './errors.js';
+import { withDeathSignal } from './process-deathsig.js';
 import { redactSecrets } from './secrets.js';
 import type { CommandSpec } from './driver.js';
 
 /**
  * Child processes are spawned with argument arrays, never through a shell.
  * Secrets go through the environment of the child (readable only by its
- * owner), never argv.
+ * owner), never argv. Every child gets a parent-death signal: none outlives
+ * a holdfast killed with -9.
  */
 export interface ToolOptions {
   env?: Record<string, string | undefined>;
@@ -43,7 +45,9 @@ const STDERR_KEEP = 16 * 1024;
 export function runTool(command: string, args: readonly string[], options: ToolOptions = {}): ToolRun {
   const env = { ...process.env, ...options.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  const child = spawn(command, args, {
+  // Every tool dies with holdfast (process-deathsig.ts).
+  const spawned = withDeathSignal(command, args, env.PATH);
+  const child = spawn(spawned.command, spawned.args, {
     env,
     cwd: options.cwd,
     stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe'],

@@ -8,6 +8,7 @@ import type { Manifest, ServiceRecord } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { errorRecord } from './backup-executor.js';
 import { recreateForRestore } from './restore-recreate.js';
+import { cleanLeftovers } from './leftover-cleanup.js';
 
 export interface RestoreRequest {
   snapshot: Manifest;
@@ -63,11 +64,17 @@ export async function runRestore(repo: Repository, registry: DriverRegistry, req
       });
     }
   }
+  const leftovers = await leftoverNotes(registry, names.map((name) => {
+    const record = snapshot.services[name]!;
+    return { name, driver: record.driver, service: request.targets.get(name) ?? sourceService(name, record, request.configured.get(name)) };
+  }));
   const outcomes: ServiceRestoreOutcome[] = [];
   try {
     for (const name of names) {
       if (request.signal.aborted) break;
-      outcomes.push(await restoreService(repo, registry, request, name, snapshot.services[name]!));
+      const outcome = await restoreService(repo, registry, request, name, snapshot.services[name]!);
+      outcome.notes.unshift(...(leftovers.get(name) ?? []));
+      outcomes.push(outcome);
     }
   } finally {
     request.progress.stop();
@@ -143,6 +150,20 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
 /** The raw bytes a restore of the service reads out of its artifacts: the progress line's 100%. */
 export function rawSize(record: ServiceRecord): number {
   return record.artifacts.reduce((sum, a) => sum + a.rawBytes, 0);
+}
+
+/**
+ * Removes what runs that died left on these services' servers and in the
+ * spool directory (leftover-cleanup.ts); the lines, per service, become the
+ * first notes of its outcome (a spool path's go to the first service).
+ */
+export async function leftoverNotes(registry: DriverRegistry, touched: ReadonlyArray<{ name: string; driver: string; service: Service }>): Promise<Map<string, string[]>> {
+  const notes = new Map<string, string[]>();
+  for (const { service, line } of await cleanLeftovers(registry, touched)) {
+    const name = service ?? touched[0]?.name ?? '';
+    notes.set(name, [...(notes.get(name) ?? []), line.replace(/^holdfast: /, '')]);
+  }
+  return notes;
 }
 
 /** What the backup recorded for a service, as drivers read it. */

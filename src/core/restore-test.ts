@@ -3,7 +3,8 @@ import { HoldfastError, toHoldfastError } from './errors.js';
 import { compareFingerprints, type FingerprintComparison } from './fingerprint.js';
 import type { ProgressReporter } from './progress.js';
 import type { DriverRegistry } from './registry.js';
-import { rawSize, recordedResult, sourceService } from './restore-executor.js';
+import { leftoverEndpoint, leftoverJournal, type Leftover } from './leftover-journal.js';
+import { leftoverNotes, rawSize, recordedResult, sourceService } from './restore-executor.js';
 import { restoreNeedsOf } from './restore-needs.js';
 import { newScratchRun } from './scratch-names.js';
 import type { Service } from './service.js';
@@ -59,14 +60,17 @@ export interface RestoreTestRequest {
 export async function runRestoreTest(repo: Repository, registry: DriverRegistry, request: RestoreTestRequest): Promise<ServiceRestoreTest[]> {
   const { run, prefix } = newScratchRun();
   const results: ServiceRestoreTest[] = [];
+  const tested = Object.entries(request.snapshot.services).filter(([, record]) => record.status === 'ok');
+  const leftovers = await leftoverNotes(registry, tested.map(([name, record]) => ({ name, driver: record.driver, service: sourceService(name, record, request.configured.get(name)) })));
   try {
-    for (const [name, record] of Object.entries(request.snapshot.services)) {
-      if (record.status !== 'ok') continue;
+    for (const [name, record] of tested) {
       if (request.signal.aborted) {
         results.push(verdictOf(name, record, 'failed', 'interrupted before its turn', Date.now()));
         continue;
       }
-      results.push(await testService(repo, registry, request, name, record, { run, prefix }));
+      const result = await testService(repo, registry, request, name, record, { run, prefix });
+      result.notes.unshift(...(leftovers.get(name) ?? []));
+      results.push(result);
     }
   } finally {
     request.progress.stop();
@@ -107,6 +111,7 @@ async function testService(
   const progress = request.progress.sink(name);
   const notes: string[] = [];
   let scratch: ScratchTarget | undefined;
+  let journalEntry: Leftover | undefined;
   let outcome: ServiceRestoreTest;
   try {
     const driver = registry.get(record.driver);
@@ -114,8 +119,11 @@ async function testService(
     const recorded = recordedResult(record);
     progress.expect?.(rawSize(record));
     progress.phase('scratch target');
+    // In the leftover journal before anything exists: what a kill -9 leaves, the next command removes.
+    if (source.endpoint) journalEntry = await leftoverJournal().add({ kind: 'scratch-prefix', name: scratchRun.prefix, driver: record.driver, service: name, endpoint: leftoverEndpoint(source.endpoint), data: { strategy: record.strategy } });
     scratch = driver.scratchTarget ? await driver.scratchTarget({ source, strategy: record.strategy, recorded, run: scratchRun.run, prefix: scratchRun.prefix, signal: request.signal }) : undefined;
     if (!scratch) {
+      if (journalEntry) await leftoverJournal().remove(journalEntry);
       return verdictOf(name, record, 'failed', `no restore test for ${record.engine}/${record.strategy}: the driver offers no scratch target for it`, started);
     }
     const options = { ...request.options, ...scratch.options };
@@ -174,11 +182,14 @@ async function testService(
     progress.phase('remove scratch');
     try {
       await scratch.cleanup();
+      if (journalEntry) await leftoverJournal().remove(journalEntry);
     } catch (error) {
       const e = toHoldfastError(error);
       outcome.verdict = 'failed';
       outcome.detail = `${outcome.detail ? `${outcome.detail}; ` : ''}the scratch copy ${scratch.describe} could not be removed: ${e.message} (remove it by hand: its name starts with ${scratchRun.prefix})`;
     }
+  } else if (journalEntry) {
+    await leftoverJournal().remove(journalEntry); // scratchTarget failed and removed what it made
   }
   outcome.durationMs = Date.now() - started;
   return outcome;

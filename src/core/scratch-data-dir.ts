@@ -1,8 +1,10 @@
-import { chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chown, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScratchContext } from './driver.js';
 import { HoldfastError } from './errors.js';
+import { leftoverJournal } from './leftover-journal.js';
 import { runTool } from './process.js';
 
 export interface SystemUser {
@@ -16,7 +18,12 @@ export interface ScratchDataDir {
   data: string;
   /** The system user the server runs as when holdfast runs as root (servers refuse root); absent otherwise. */
   owner?: SystemUser;
+  /** Removes the directory (stop the server first) and crosses it out of the leftover journal. */
+  release(): Promise<void>;
 }
+
+/** Pid files a throwaway server writes, relative to `base`: the sweep of a dead run's directory stops what they name (leftover-sweep.ts). */
+export const SCRATCH_SERVER_PID_FILES = ['data/postmaster.pid', 'mysqld.pid'];
 
 /**
  * Creates the private directory of a throwaway server under HOLDFAST_TMPDIR
@@ -27,9 +34,16 @@ export interface ScratchDataDir {
  */
 export async function scratchDataDir(ctx: ScratchContext, server: { user: string; driver: string; mode: number }): Promise<ScratchDataDir> {
   const owner = await systemUser(server.user, server.driver);
-  const base = await mkdtemp(join(process.env.HOLDFAST_TMPDIR ?? tmpdir(), ctx.prefix));
+  // In the leftover journal before it exists: a run killed while its throwaway server runs leaves the next command to stop it and remove this.
+  const base = join(process.env.HOLDFAST_TMPDIR ?? tmpdir(), `${ctx.prefix}${randomBytes(4).toString('hex')}`);
+  const entry = await leftoverJournal().add({ kind: 'path', name: base, data: { pidFiles: SCRATCH_SERVER_PID_FILES.join(',') } });
+  const release = async () => {
+    await rm(base, { recursive: true, force: true });
+    await leftoverJournal().remove(entry);
+  };
   const data = join(base, 'data');
   try {
+    await mkdir(base, { mode: 0o700 });
     await mkdir(data, { mode: server.mode });
     if (owner) {
       await chown(base, owner.uid, owner.gid);
@@ -44,10 +58,10 @@ export async function scratchDataDir(ctx: ScratchContext, server: { user: string
       }
     }
   } catch (error) {
-    await rm(base, { recursive: true, force: true });
+    await release();
     throw error;
   }
-  return { base, data, ...(owner ? { owner } : {}) };
+  return { base, data, ...(owner ? { owner } : {}), release };
 }
 
 /** As root: the uid and gid of the engine's system user, which must exist; otherwise undefined. */

@@ -102,6 +102,15 @@ export async function journalFiles(): Promise<string[]> {
   }
 }
 
+/** Records of rollbacks that have not finished rewriting data (docker-rollback-journal.ts); a cheap check for the start of every command. */
+export async function rollbackFiles(): Promise<string[]> {
+  try {
+    return (await readdir(join(stateDir(), 'rollbacks'))).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+}
+
 export async function readJournal(path: string): Promise<JournalFile | undefined> {
   try {
     const data = JSON.parse(await readFile(path, 'utf8')) as JournalFile;

@@ -5,7 +5,7 @@ import { compareFingerprints, type FingerprintComparison } from '../core/fingerp
 import type { ProgressReporter } from '../core/progress.js';
 import type { DriverRegistry } from '../core/registry.js';
 import { runRestore, sourceService } from '../core/restore-executor.js';
-import type { RollbackStep } from '../core/rollback-plan.js';
+import { recordedVolumes, type RollbackStep } from '../core/rollback-plan.js';
 import type { Service } from '../core/service.js';
 import { waitFor } from '../core/wait.js';
 import { stopTimeoutOf } from '../../drivers/volume/volume-mounts.js';
@@ -17,6 +17,7 @@ import type { ContainerDetails, DockerApi } from './docker-api.js';
 import { holdContainers, type HeldSet } from './docker-holds.js';
 import { rollbackTargets, type RollbackTargets } from './docker-rollback-targets.js';
 import { waitRunning } from './docker-rollback-wait.js';
+import { finishRollbackRecord, writeRollbackRecord, type RollbackRecord } from './docker-rollback-journal.js';
 
 export interface RollbackRequest {
   repo: Repository;
@@ -33,6 +34,8 @@ export interface RollbackRequest {
   progress: ProgressReporter;
   /** One line per stage, for people. */
   report(line: string): void;
+  /** `rollback --resume`: the interrupted rollback this run finishes (its record is replaced by this run's; its containers are started at the end). */
+  resumes?: { file: string; record: RollbackRecord };
 }
 
 export interface RollbackCheck extends FingerprintComparison {
@@ -104,17 +107,31 @@ export async function runRollback(api: DockerApi, request: RollbackRequest): Pro
   await verifyArtifacts(request);
   await checkHelper(api, request);
   const holds = new Map<string, HeldSet>();
+  // The rollback record while data is being rewritten; still set after an interrupt there (docker-rollback-journal.ts).
+  let rewriting: string | undefined;
   try {
     for (const c of targets.stop) {
       if (request.signal.aborted) break;
       report(`stopping ${c.name} (${targets.why.get(c.id)}; stop timeout ${stopTimeoutOf(c)}s)`);
       holds.set(c.id, await holdContainers(api, [{ container: c, mode: 'stop', stopTimeoutSec: stopTimeoutOf(c), service: ownerOf(targets, c) }], request.signal));
     }
-    if (!request.signal.aborted) await restoreAll(api, request, targets, verdicts);
-    await startAll(api, request, targets, holds, verdicts, outcome);
+    if (!request.signal.aborted) {
+      // Written before the first volume or database is touched: a kill -9 from here on keeps these containers stopped.
+      rewriting = await writeRollbackRecord(rollbackRecordOf(api, request, targets));
+      if (request.resumes) await finishRollbackRecord(request.resumes.file);
+      await restoreAll(api, request, targets, verdicts);
+      if (!request.signal.aborted) {
+        await finishRollbackRecord(rewriting);
+        rewriting = undefined;
+      }
+    }
+    if (!rewriting) {
+      await startAll(api, request, targets, holds, verdicts, outcome);
+      if (request.resumes && !request.signal.aborted) await startLeftStopped(api, request, request.resumes.record, outcome);
+    }
   } finally {
-    // Whatever happened above: nothing stays stopped.
-    for (const c of targets.start) {
+    // Nothing stays stopped, except on data a rewrite left half-done (then the record and the hold journal keep them, for --resume / --abandon).
+    for (const c of rewriting ? [] : targets.start) {
       const held = holds.get(c.id);
       if (!held) continue;
       holds.delete(c.id);
@@ -125,6 +142,12 @@ export async function runRollback(api: DockerApi, request: RollbackRequest): Pro
         outcome.errors.push(errorRecord(toHoldfastError(error)));
       }
     }
+  }
+  if (rewriting) {
+    const names = [...targets.stop, ...targets.alsoStart].map((c) => c.name).join(', ');
+    throw new HoldfastError('interrupted', `rollback interrupted while it rewrote the data; ${names} are kept stopped: their data may be half-restored`, {
+      hint: 'finish it with `holdfast rollback --resume`, or start them on what is there now with `holdfast rollback --abandon --yes`',
+    });
   }
   if (request.signal.aborted) {
     throw new HoldfastError('interrupted', 'rollback interrupted; every container it stopped was started again', {
@@ -259,6 +282,35 @@ async function checkEngine(request: RollbackRequest, step: RollbackStep, verdict
   if (!comparison.equal) {
     verdict.verdict = 'mismatch';
     if (!withCopy) verdict.notes.push(`the ${recorded.strategy} fingerprint was taken just before the physical copy: writes between the two also show here`);
+  }
+}
+
+function rollbackRecordOf(api: DockerApi, request: RollbackRequest, targets: RollbackTargets): Parameters<typeof writeRollbackRecord>[0] {
+  const containers = new Map<string, { dockerHost: string; id: string; name: string }>();
+  for (const c of [...targets.stop, ...targets.alsoStart]) containers.set(c.id, { dockerHost: api.host, id: c.id, name: c.name });
+  // Resumed: what the first run stopped stays listed until this run has finished too.
+  for (const c of request.resumes?.record.containers ?? []) containers.set(c.id, c);
+  return {
+    snapshot: request.snapshot.id,
+    services: request.resumes?.record.services ?? request.steps.map((s) => s.service),
+    volumes: request.steps.filter((s) => s.method === 'physical').flatMap((s) => recordedVolumes(s.record).filter((v) => v.type === 'volume').map((v) => v.source)),
+    databases: request.steps.filter((s) => s.method === 'logical').map((s) => s.service),
+    containers: [...containers.values()],
+  };
+}
+
+/** After a resumed rollback: the containers the interrupted one had stopped and that this one did not start (they were stopped already). */
+async function startLeftStopped(api: DockerApi, request: RollbackRequest, record: RollbackRecord, outcome: RollbackOutcome): Promise<void> {
+  for (const c of record.containers) {
+    try {
+      const now = await api.inspectContainer(c.id);
+      if (!now || now.running || now.paused) continue;
+      request.report(`starting ${c.name} (stopped by the interrupted rollback)`);
+      await api.start(c.id);
+      outcome.start.push(c.name);
+    } catch (error) {
+      outcome.errors.push(errorRecord(toHoldfastError(error)));
+    }
   }
 }
 

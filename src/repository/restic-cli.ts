@@ -1,8 +1,7 @@
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { LockWait } from './lock.js';
 import { HoldfastError } from '../core/errors.js';
+import { onPath } from '../core/process-deathsig.js';
 import { lastLines, runTool, type ToolExit, type ToolRun } from '../core/process.js';
 import { describeResticLock, parseResticLock } from './restic-lock.js';
 
@@ -12,9 +11,10 @@ import { describeResticLock, parseResticLock } from './restic-lock.js';
  * RESTIC_PASSWORD / RESTIC_PASSWORD_FILE / RESTIC_PASSWORD_COMMAND: a URL
  * with credentials (rest:https://user:pass@host/) never reaches argv.
  *
- * Every restic runs under `setpriv --pdeathsig KILL` when util-linux has it:
- * a holdfast killed with -9 takes its restic along, so a `backup --stdin`
- * never sees an end of input that nobody sealed and saves nothing.
+ * Every restic runs under `setpriv --pdeathsig KILL` (runTool does it for
+ * every tool): a holdfast killed with -9 takes its restic along, so a
+ * `backup --stdin` never sees an end of input that nobody sealed and saves
+ * nothing.
  */
 export class ResticCli {
   /** What happened that the user should know (a stale lock removed). */
@@ -30,8 +30,7 @@ export class ResticCli {
   spawn(args: readonly string[], options: { stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore' | Writable; signal?: AbortSignal } = {}): ToolRun {
     assertPasswordSource();
     const restic = resticPath();
-    const [command, prefix] = setprivPath() ? [setprivPath()!, ['--pdeathsig', 'KILL', '--', restic]] : [restic, []];
-    return runTool(command, [...prefix, ...args], {
+    return runTool(restic, args, {
       env: { RESTIC_REPOSITORY: this.repository, RESTIC_PROGRESS_FPS: undefined },
       stdin: options.stdin ?? 'ignore',
       stdout: options.stdout ?? 'pipe',
@@ -134,32 +133,13 @@ function assertPasswordSource(): void {
 }
 
 let restic: string | undefined;
-let setpriv: string | null | undefined;
 
 function resticPath(): string {
-  restic ??= onPath('restic');
+  restic ??= onPath('restic', process.env.PATH);
   if (!restic) {
     throw new HoldfastError('tool', 'restic is not installed or not on PATH', {
       hint: 'install restic 0.14 or newer (Debian/Ubuntu: apt-get install restic)',
     });
   }
   return restic;
-}
-
-function setprivPath(): string | undefined {
-  if (setpriv === undefined) setpriv = process.platform === 'linux' ? (onPath('setpriv') ?? null) : null;
-  return setpriv ?? undefined;
-}
-
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // next
-    }
-  }
-  return undefined;
 }

@@ -6,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../../src/core/wait.js';
 import { holdfast } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
+import { descendants, survivorsAfter } from '../support/process-tree.js';
 import { committedSnapshots, stagingLeftovers } from '../support/repo-files.js';
+
+/** Sessions of holdfast's tools on the server: they run with PGAPPNAME=holdfast (postgres-connection.ts). */
+async function holdfastSessions(pg: PgCluster): Promise<number> {
+  const rows = await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'holdfast'");
+  return rows[0]!.n;
+}
 
 /** Resolves once a staged artifact of the running backup has some bytes in it. */
 async function artifactStarted(repo: string): Promise<void> {
@@ -48,9 +55,16 @@ describe('a backup stopped half-way leaves nothing that snapshots lists', () => 
       let pid = 0;
       const running = holdfast(['backup', '--service', `db=${pg.url('big')}`], env, { onSpawn: (p) => (pid = p) });
       await artifactStarted(repo);
+      const tools = descendants(pid);
+      expect(tools.map((t) => t.name)).toContain('pg_dump');
       process.kill(pid, signal);
       const stopped = await running;
       expect(stopped.code).not.toBe(0);
+      // Every tool of the run dies with it (parent-death signal), within about a second,
+      // and no session of it (holdfast's tools connect as application_name 'holdfast') stays on the server.
+      expect(await survivorsAfter(tools, 1000)).toEqual([]);
+      await waitFor('no holdfast session on the server', async () => (await holdfastSessions(pg)) === 0 || undefined, { timeoutMs: 1500, intervalMs: 50 }).catch(() => undefined);
+      expect(await holdfastSessions(pg)).toBe(0);
       if (signal === 'SIGTERM') {
         expect(stopped.stderr).toMatch(/SIGTERM received, stopping/);
         expect(await stagingLeftovers(repo)).toEqual([]); // cleaned up on the way out
@@ -69,9 +83,7 @@ describe('a backup stopped half-way leaves nothing that snapshots lists', () => 
       }
       expect(await committedSnapshots(repo)).toHaveLength(1);
       expect(await stagingLeftovers(repo)).toEqual([]);
-      // No pg_dump orphan keeps running against the server.
-      const dumps = await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pg_dump'");
-      expect(dumps[0]!.n).toBe(0);
+      expect(await holdfastSessions(pg)).toBe(0);
     });
   }
 });

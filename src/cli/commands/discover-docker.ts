@@ -12,6 +12,20 @@ import { table } from '../output.js';
  * planner proposes and why), then what is not backed up and why (excluded,
  * stateless, tmpfs, read-only mounts), and leftovers of runs that died.
  */
+/** What runs that died left in the leftover journal (leftover-journal.ts): removed by the next command that touches their server. */
+async function leftoverNotes(): Promise<string[]> {
+  const { leftoverFiles, ownerAlive, readLeftoverFile } = await import('../../core/leftover-journal.js');
+  const notes: string[] = [];
+  for (const file of await leftoverFiles()) {
+    const journal = await readLeftoverFile(file);
+    if (!journal || ownerAlive(journal)) continue;
+    for (const l of journal.leftovers) {
+      notes.push(`leftover ${l.kind} ${l.name}${l.endpoint ? ` on ${l.endpoint}` : ''} of holdfast pid ${journal.pid} (that run died after ${journal.updatedAt}); the next ${l.endpoint ? `restore or restore test of ${l.service ?? 'that service'}` : 'holdfast command'} removes it`);
+    }
+  }
+  return notes;
+}
+
 export async function discoverDocker(ctx: CommandContext, stack: DiscoveredStack): Promise<number> {
   const services = ctx.config.services;
   const rows = await Promise.all(services.map((s) => describeService(ctx, s)));
@@ -28,6 +42,7 @@ export async function discoverDocker(ctx: CommandContext, stack: DiscoveredStack
   for (const v of stack.scratchVolumes) notes.push(`leftover scratch volume ${v} of a restore test that died; the next restore test removes it, or: docker volume rm ${v}`);
   const journals = await journalFiles();
   if (journals.length) notes.push(`hold journals of unfinished runs: ${journals.join(', ')}`);
+  for (const line of await leftoverNotes()) notes.push(line);
 
   if (ctx.out.json) {
     ctx.out.document({ docker: { host: stack.host }, services: rows, containers: others, notes });

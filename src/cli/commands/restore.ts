@@ -83,6 +83,7 @@ export const restoreCommand: HoldfastCommand = {
     } else {
       for (const o of outcomes) {
         if (o.status === 'failed') {
+          for (const n of o.notes) ctx.out.info(`note: [${o.service}] ${n}`);
           process.stderr.write(`holdfast: [${o.service}] ${o.error?.message}\n${o.error?.hint ? `  hint: ${o.error.hint}\n` : ''}`);
           continue;
         }

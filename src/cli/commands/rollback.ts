@@ -4,6 +4,7 @@ import { rollbackSteps } from '../../core/rollback-plan.js';
 import { dockerApi } from '../../docker/docker-lazy.js';
 import type { RollbackOutcome } from '../../docker/docker-rollback.js';
 import { strings, type HoldfastCommand } from '../command.js';
+import type { CommandContext } from '../context.js';
 import { table } from '../output.js';
 import { rollbackUsage } from './rollback-usage.js';
 
@@ -12,6 +13,8 @@ export const rollbackCommand: HoldfastCommand = {
   async run(ctx, args) {
     const waitSec = Number(args['wait-timeout']);
     if (!Number.isFinite(waitSec) || waitSec <= 0) throw new HoldfastError('usage', '--wait-timeout must be a number of seconds above 0', { hint: 'for example --wait-timeout 300' });
+    if (args.resume || args.abandon) return interrupted(ctx, args, waitSec * 1000);
+    if (args.snapshot === undefined) throw new HoldfastError('usage', 'name the snapshot to roll back to', { hint: 'holdfast rollback SNAPSHOT|TAG [SERVICE..], or --resume / --abandon for a rollback that was killed' });
     const repo = ctx.repository();
     await repo.open({ create: false });
     const snapshot = await repo.load(await repo.resolve(String(args.snapshot)));
@@ -36,6 +39,23 @@ export const rollbackCommand: HoldfastCommand = {
     return outcome.status === 'ok' || outcome.status === 'dry-run' ? EXIT.ok : EXIT.failed;
   },
 };
+
+/** --resume / --abandon (rollback-resume.ts). */
+async function interrupted(ctx: CommandContext, args: Record<string, unknown>, waitTimeoutMs: number): Promise<number> {
+  if (args.resume && args.abandon) throw new HoldfastError('usage', '--resume and --abandon exclude each other', { hint: 'finish the rollback (--resume) or give it up (--abandon)' });
+  if (args.snapshot !== undefined) throw new HoldfastError('usage', `--${args.resume ? 'resume' : 'abandon'} takes no snapshot: it acts on the rollback that was killed`, { hint: `holdfast rollback --${args.resume ? 'resume' : 'abandon'}` });
+  const { abandonRollbacks, resumeRollbacks } = await import('./rollback-resume.js');
+  if (args.abandon) {
+    const { code, started } = await abandonRollbacks(ctx, Boolean(args.yes));
+    if (ctx.out.json) ctx.out.document({ status: 'abandoned', started });
+    else ctx.out.line(`interrupted rollback abandoned; started ${started.join(', ') || 'nothing'}`);
+    return code;
+  }
+  const { code, outcomes } = await resumeRollbacks(ctx, waitTimeoutMs, Boolean(args['allow-new-image']));
+  if (ctx.out.json) ctx.out.document(outcomes.length === 1 ? outcomes[0] : { rollbacks: outcomes });
+  else for (const o of outcomes) print(ctx.out.line, o);
+  return code;
+}
 
 function print(line: (text?: string) => void, o: RollbackOutcome): void {
   if (o.status === 'dry-run') {

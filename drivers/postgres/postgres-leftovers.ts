@@ -1,0 +1,67 @@
+import type pg from 'pg';
+import { leftoverEndpoint, leftoverJournal, type Leftover } from '../../src/core/leftover-journal.js';
+import { SCRATCH_PREFIX } from '../../src/core/scratch-names.js';
+import type { Service } from '../../src/core/service.js';
+import { ident, pgTarget, withClient } from './postgres-connection.js';
+import { isContainerService } from './postgres-container.js';
+import { dropScratchDatabases } from './postgres-scratch.js';
+
+/**
+ * What a PostgreSQL restore writes to the leftover journal, and how the next
+ * command removes it after a kill -9:
+ * - 'swap': the working copy `<name>__holdfast` of a restore, and the
+ *   `<name>__holdfast_old` that the swap renames the target to for a moment.
+ *   Killed between the two renames, the target is missing: the old database
+ *   is renamed back (the target as it was before the restore), then both
+ *   copies are dropped. Never half-applied: either the restored database is
+ *   the target, or the one from before is.
+ * - 'scratch-prefix': a restore test's `holdfast_scratch_<run>_*` databases.
+ */
+export async function recordWorkingCopy(service: Service, scratch: string, target: string): Promise<Leftover> {
+  return leftoverJournal().add({ kind: 'swap', name: scratch, driver: 'postgres', service: service.name, endpoint: leftoverEndpoint(service.endpoint!), data: { target, old: `${scratch}_old` } });
+}
+
+/** Crosses a working copy out: swapped in, or dropped. */
+export function forgetLeftover(leftover: Leftover): Promise<void> {
+  return leftoverJournal().remove(leftover);
+}
+
+export async function removePostgresLeftover(service: Service, leftover: Leftover): Promise<string | false> {
+  if (isContainerService(service)) return false;
+  const t = pgTarget(service);
+  if (leftover.kind === 'scratch-prefix') {
+    if (!leftover.name.startsWith(SCRATCH_PREFIX)) return false;
+    await dropScratchDatabases(t, leftover.name);
+    return `dropped the restore test's databases ${leftover.name}*`;
+  }
+  if (leftover.kind !== 'swap' || !leftover.data?.target || !leftover.data.old) return false;
+  const { target, old } = leftover.data;
+  return withClient(t, 'postgres', async (c) => {
+    const done: string[] = [];
+    if (!(await exists(c, target)) && (await exists(c, old))) {
+      await c.query(`ALTER DATABASE ${ident(old)} RENAME TO ${ident(target)}`);
+      done.push(`put ${JSON.stringify(target)} back as it was before that restore (it was killed half-way through the swap)`);
+    }
+    for (const name of [leftover.name, old]) {
+      if (!(await exists(c, name))) continue;
+      await dropDatabase(c, name);
+      done.push(`dropped ${JSON.stringify(name)}`);
+    }
+    return done.join('; ') || 'already gone';
+  });
+}
+
+async function exists(c: pg.Client, name: string): Promise<boolean> {
+  return (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount! > 0;
+}
+
+/** DROP … WITH (FORCE) from PostgreSQL 13: a backend of the killed pg_restore may still be finishing a statement. */
+async function dropDatabase(c: pg.Client, name: string): Promise<void> {
+  const version = Number((await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v);
+  if (version >= 130000) {
+    await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+  } else {
+    await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+    await c.query(`DROP DATABASE IF EXISTS ${ident(name)}`);
+  }
+}
