@@ -1,10 +1,11 @@
 /**
  * The freshness of each service's backups, from the repository's manifests
  * and restore-test verdicts: what `holdfast status` prints and `serve`'s
- * metrics export. Pure: the caller reads the repository.
+ * metrics export.
  */
 import type { Manifest } from '../repository/manifest.js';
-import type { RestoreTestAnnotation, RestoreTestVerdict } from './restore-test.js';
+import { isBroken, type Repository } from '../repository/repository.js';
+import { readRestoreTest, type RestoreTestAnnotation, type RestoreTestVerdict } from './restore-test.js';
 
 export interface ServiceFreshness {
   service: string;
@@ -71,4 +72,15 @@ export function serviceFreshness(snapshots: readonly SnapshotWithVerdict[], serv
     }
     return row;
   });
+}
+
+/** Every readable snapshot with its restore-test verdict, oldest first. */
+export async function snapshotsWithVerdicts(repo: Repository): Promise<SnapshotWithVerdict[]> {
+  const out: SnapshotWithVerdict[] = [];
+  for (const e of await repo.list()) {
+    if (isBroken(e)) continue;
+    const restoreTest = readRestoreTest(await repo.annotations(e.id));
+    out.push({ manifest: e, ...(restoreTest ? { restoreTest } : {}) });
+  }
+  return out;
 }

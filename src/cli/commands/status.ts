@@ -1,23 +1,10 @@
 import { formatAge, parseDuration } from '../../core/duration.js';
 import { EXIT } from '../../core/errors.js';
 import { formatBytes } from '../../core/progress.js';
-import { readRestoreTest } from '../../core/restore-test.js';
-import { serviceFreshness, type FreshnessBounds, type ServiceFreshness, type SnapshotWithVerdict } from '../../core/status-report.js';
-import { isBroken, type Repository } from '../../repository/repository.js';
+import { serviceFreshness, snapshotsWithVerdicts, type FreshnessBounds, type ServiceFreshness } from '../../core/status-report.js';
 import type { HoldfastCommand } from '../command.js';
 import { table } from '../output.js';
 import { statusUsage } from './status-usage.js';
-
-/** Every readable snapshot with its restore-test verdict, oldest first (status and serve's metrics). */
-export async function snapshotsWithVerdicts(repo: Repository): Promise<SnapshotWithVerdict[]> {
-  const out: SnapshotWithVerdict[] = [];
-  for (const e of await repo.list()) {
-    if (isBroken(e)) continue;
-    const restoreTest = readRestoreTest(await repo.annotations(e.id));
-    out.push({ manifest: e, ...(restoreTest ? { restoreTest } : {}) });
-  }
-  return out;
-}
 
 export const statusCommand: HoldfastCommand = {
   ...statusUsage,
