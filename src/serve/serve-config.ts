@@ -24,11 +24,14 @@
  *     on: [failure, recovery]    # and success
  *     webhook: { url: https://hooks.example/holdfast, timeout: 10s, retries: 3 }
  *     healthchecks: https://hc.example/ping/UUID  # or { start, success, fail }
+ *     email: { host: smtp.example, port: 587, from: holdfast@example, to: [ops@example], username: holdfast }
+ *                                # password: HOLDFAST_SMTP_PASSWORD[_FILE]
  */
 import { dirname, join, resolve } from 'node:path';
 import { Cron } from 'croner';
 import { parseDuration } from '../core/duration.js';
 import { HoldfastError } from '../core/errors.js';
+import type { EmailSettings } from './notify-email.js';
 
 export const JOB_TYPES = ['backup', 'restore-test', 'forget', 'check'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
@@ -75,7 +78,7 @@ export interface ServeSettings {
   statePath: string;
   graceMs: number;
   metrics?: { host: string; port: number };
-  notify: { on: NotifyEvent[]; webhook?: WebhookSettings };
+  notify: { on: NotifyEvent[]; webhook?: WebhookSettings; email?: EmailSettings };
 }
 
 type Doc = Record<string, unknown>;
@@ -223,7 +226,7 @@ export function serveSettings(document: Doc | undefined, configPath: string | un
   const serve = mapping(document?.serve, 'serve', 'e.g. serve: { grace: 10m, metrics: { port: 9464 } }');
   noUnknown(serve, ['state', 'grace', 'metrics', 'timezone'], 'serve');
   const notify = mapping(document?.notify, 'notify', 'e.g. notify: { on: [failure, recovery], webhook: { url: https://... } }');
-  noUnknown(notify, ['on', 'webhook', 'healthchecks'], 'notify');
+  noUnknown(notify, ['on', 'webhook', 'healthchecks', 'email'], 'notify');
   const defaults: { timezone?: string; pings?: PingUrls } = {};
   if (serve.timezone !== undefined) defaults.timezone = timeZone(serve.timezone, 'serve.timezone');
   const pings = pingUrls(notify.healthchecks, 'notify.healthchecks');
@@ -258,5 +261,35 @@ export function serveSettings(document: Doc | undefined, configPath: string | un
     if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw bad(`notify.webhook.retries ${JSON.stringify(w.retries)} is not a count from 0 to 10`, 'e.g. retries: 3');
     settings.notify.webhook = { url: httpUrl(w.url, 'notify.webhook.url'), timeoutMs: w.timeout === undefined ? 10_000 : duration(w.timeout, 'notify.webhook.timeout'), retries };
   }
+  if (notify.email !== undefined) settings.notify.email = emailSettings(notify.email);
   return settings;
+}
+
+function emailSettings(raw: unknown): EmailSettings {
+  const hint = 'e.g. email: { host: smtp.example.org, port: 587, from: holdfast@example.org, to: [ops@example.org] }';
+  const e = mapping(raw, 'notify.email', hint);
+  noUnknown(e, ['host', 'port', 'secure', 'from', 'to', 'username', 'timeout', 'retries'], 'notify.email');
+  if (typeof e.host !== 'string' || e.host === '') throw bad('notify.email has no host', hint);
+  const secure = bool(e.secure, false, 'notify.email.secure');
+  const port = e.port === undefined ? (secure ? 465 : 587) : Number(e.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(`notify.email.port ${JSON.stringify(e.port)} is not a port`, hint);
+  const address = (v: unknown, what: string) => {
+    const text = String(v ?? '');
+    if (!/^[^\s@]+@[^\s@]+$/.test(text.replace(/^.*<(.+)>$/, '$1'))) throw bad(`${what} ${JSON.stringify(text)} is not an email address`, hint);
+    return text;
+  };
+  const to = (Array.isArray(e.to) ? e.to : e.to === undefined ? [] : [e.to]).map((t, i) => address(t, `notify.email.to[${i}]`));
+  if (to.length === 0) throw bad('notify.email has no recipient (to)', hint);
+  const retries = e.retries === undefined ? 2 : Number(e.retries);
+  if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw bad(`notify.email.retries ${JSON.stringify(e.retries)} is not a count from 0 to 10`, hint);
+  return {
+    host: e.host,
+    port,
+    secure,
+    from: address(e.from, 'notify.email.from'),
+    to,
+    ...(e.username !== undefined ? { username: String(e.username) } : {}),
+    timeoutMs: e.timeout === undefined ? 10_000 : duration(e.timeout, 'notify.email.timeout'),
+    retries,
+  };
 }

@@ -40,7 +40,8 @@ export class ServeMetrics {
   private readonly up = this.g('holdfast_serve_start_timestamp_seconds', 'when serve started');
 
   constructor(jobs: readonly JobSpec[]) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'holdfast_process_' });
+    // The event-loop delay monitor samples every 10 ms by default: a second keeps an idle serve idle.
+    collectDefaultMetrics({ register: this.registry, prefix: 'holdfast_process_', eventLoopMonitoringPrecision: 1000 });
     this.up.set(Date.now() / 1000);
     for (const job of jobs) {
       this.jobSkipped.inc({ job: job.name, type: job.type }, 0);

@@ -18,6 +18,7 @@ import { hostname } from 'node:os';
 import { HOLDFAST_VERSION } from '../core/version.js';
 import type { JobOutcome, RunStatus } from './job-run.js';
 import { postWithRetries } from './notify-http.js';
+import { sendEmail } from './notify-email.js';
 import type { JobSpec, NotifyEvent, ServeSettings } from './serve-config.js';
 import type { ServeLog } from './serve-log.js';
 
@@ -56,6 +57,26 @@ export function webhookBody(event: NotifyEvent, run: RunRecord): Record<string, 
   };
 }
 
+/** Subject and plain text of a notification mail: the same facts as the webhook body. */
+export function emailMessage(event: NotifyEvent, run: RunRecord): { subject: string; text: string } {
+  const b = webhookBody(event, run);
+  const o = run.outcome;
+  const what = event === 'failure' ? `${o.status === 'partial' ? 'partly failed' : 'FAILED'}${o.failedServices.length ? ` (${o.failedServices.map((f) => f.service).join(', ')})` : ''}` : event === 'recovery' ? 'recovered' : 'succeeded';
+  const lines = [
+    `holdfast ${run.job.type} job ${run.job.name} ${what} on ${String(b.host)}.`,
+    '',
+    `run:       ${run.runId}`,
+    `status:    ${o.status}`,
+    `snapshot:  ${o.snapshot ?? '(none saved)'}`,
+    `started:   ${String(b.startedAt)}`,
+    `finished:  ${String(b.finishedAt)} (${Math.round(Number(b.durationMs) / 1000)}s)`,
+    ...(o.error ? ['', `error:     ${o.error}`] : []),
+    ...(o.hint ? [`hint:      ${o.hint}`] : []),
+    ...o.failedServices.map((f) => `  [${f.service}] ${f.error ?? 'failed'}${f.hint ? `\n      hint: ${f.hint}` : ''}`),
+  ];
+  return { subject: `holdfast: ${run.job.name} ${what} on ${String(b.host)}`, text: `${lines.join('\n')}\n` };
+}
+
 export class ServeNotifier {
   constructor(
     private readonly settings: ServeSettings['notify'],
@@ -84,6 +105,18 @@ export class ServeNotifier {
           if (r.ok) this.log.info(`webhook sent (${event})`, { job: run.job.name, runId: run.runId, attempts: r.attempts });
           else this.log.error(`webhook ${webhook.url} not delivered after ${r.attempts} attempts: ${r.error}; the job's outcome stands`, { job: run.job.name, runId: run.runId, event });
         }),
+      );
+    }
+    const email = this.settings.email;
+    if (email && event && this.settings.on.includes(event)) {
+      work.push(
+        sendEmail(email, emailMessage(event, run)).then(
+          (r) => {
+            if (r.ok) this.log.info(`email sent to ${email.to.join(', ')} (${event})`, { job: run.job.name, runId: run.runId, attempts: r.attempts });
+            else this.log.error(`email through ${email.host}:${email.port} not sent after ${r.attempts} attempts: ${r.error}; the job's outcome stands`, { job: run.job.name, runId: run.runId, event });
+          },
+          (error: Error) => this.log.error(`email not sent: ${error.message}; the job's outcome stands`, { job: run.job.name, runId: run.runId, event }),
+        ),
       );
     }
     await Promise.all(work);

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../../src/core/wait.js';
 import { initRepo } from '../support/cli.js';
@@ -116,12 +117,68 @@ describe('serve tells of a failure and of the recovery: webhook, pings and metri
     await initRepo(repo, env);
     const refused = await freePort();
     const config = join(work, 'holdfast2.yml');
-    await writeFile(config, `services:\n  db: ${pg.url('app')}\njobs:\n  nightly: { type: backup, schedule: "*/2 * * * * *" }\nnotify:\n  on: [success]\n  webhook: { url: "http://127.0.0.1:${refused}/hook", timeout: 2s, retries: 1 }\nserve:\n  metrics: false\n`);
+    await writeFile(config, `services:\n  db: ${pg.url('app')}\njobs:\n  nightly: { type: backup, schedule: "*/2 * * * * *" }\nnotify:\n  on: [success, recovery]\n  webhook: { url: "http://127.0.0.1:${refused}/hook", timeout: 2s, retries: 1 }\nserve:\n  metrics: false\n`);
     const serve = startServe(['--config', config], env);
     try {
       const done = await serve.waitForLine('the backup', (l) => l.msg === 'run finished: ok');
       const logged = await serve.waitForLine('the delivery failure', (l) => l.level === 'error' && l.msg.startsWith('webhook'));
       expect(logged.msg).toBe(`webhook http://127.0.0.1:${refused}/hook not delivered after 2 attempts: connection refused; the job's outcome stands`);
+      expect(logged.runId).toBe(done.runId);
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited()).toBe(0);
+    } finally {
+      serve.child.kill('SIGKILL');
+    }
+  });
+
+  test('email: a failure mail reaches a local SMTP server; an SMTP server that is down is logged clearly', async () => {
+    const mails: Array<{ from: string; to: string[]; data: string }> = [];
+    const smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      onData(stream, session, callback) {
+        let data = '';
+        stream.on('data', (d: Buffer) => (data += d.toString()));
+        stream.on('end', () => {
+          mails.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), data });
+          callback();
+        });
+      },
+    });
+    const smtpPort = await freePort();
+    await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', () => r()));
+    const repo = join(work, 'repo3');
+    const env = { HOLDFAST_REPO: repo, HOLDFAST_OK_PASSWORD: pg.password, HOLDFAST_GONE_PASSWORD: 'x' };
+    await initRepo(repo, env);
+    const config = join(work, 'holdfast3.yml');
+    const down = await freePort();
+    try {
+      await writeFile(config, `services:\n  ok: ${pg.url('app')}\n  gone: postgres://postgres@127.0.0.1:${down}/app\njobs:\n  nightly: { type: backup, schedule: "*/2 * * * * *" }\nnotify:\n  email: { host: 127.0.0.1, port: ${smtpPort}, from: holdfast@example.org, to: [ops@example.org] }\nserve:\n  metrics: false\n`);
+      const serve = startServe(['--config', config], env);
+      try {
+        await serve.waitForLine('the email', (l) => l.msg.startsWith('email sent to ops@example.org (failure)'));
+        serve.child.kill('SIGTERM');
+        expect(await serve.exited()).toBe(0);
+      } finally {
+        serve.child.kill('SIGKILL');
+      }
+      expect(mails[0]).toMatchObject({ from: 'holdfast@example.org', to: ['ops@example.org'] });
+      expect(mails[0]!.data).toMatch(/^Subject: holdfast: nightly partly failed \(gone\) on /m);
+      expect(mails[0]!.data).toMatch(/snapshot:  \d{8}T/);
+      expect(mails[0]!.data).toMatch(/\[gone\] cannot reach PostgreSQL/);
+      expect(mails[0]!.data).toMatch(/hint: /);
+    } finally {
+      await new Promise<void>((r) => smtp.close(() => r()));
+    }
+
+    // The same job with the SMTP server down: the backup is saved, the mail's failure logged
+    // (the first run is a recovery: serve's state file remembers the failure above).
+    await writeFile(config, `services:\n  ok: ${pg.url('app')}\njobs:\n  nightly: { type: backup, schedule: "*/2 * * * * *" }\nnotify:\n  on: [success, recovery]\n  email: { host: 127.0.0.1, port: ${smtpPort}, from: holdfast@example.org, to: ops@example.org, retries: 0, timeout: 3s }\nserve:\n  metrics: false\n`);
+    const serve = startServe(['--config', config], env);
+    try {
+      const done = await serve.waitForLine('the backup', (l) => l.msg === 'run finished: ok');
+      const logged = await serve.waitForLine('the mail failure', (l) => l.level === 'error' && l.msg.startsWith('email'));
+      expect(logged.msg).toBe(`email through 127.0.0.1:${smtpPort} not sent after 1 attempts: connection refused; the job's outcome stands`);
       expect(logged.runId).toBe(done.runId);
       serve.child.kill('SIGTERM');
       expect(await serve.exited()).toBe(0);
