@@ -208,7 +208,9 @@ export class ServeDaemon {
       await repo.open({ create: false });
       const snapshots = await snapshotsWithVerdicts(repo);
       const stored = snapshots.reduce((n, s) => n + totalBytes(s.manifest).stored, 0);
-      this.metrics.repository(serviceFreshness(snapshots, [], {}), snapshots.length, stored);
+      const perService = new Map<string, number>();
+      for (const { manifest } of snapshots) for (const [name, s] of Object.entries(manifest.services)) if (s.status === 'ok') perService.set(name, (perService.get(name) ?? 0) + 1);
+      this.metrics.repository(serviceFreshness(snapshots, [], {}), snapshots.length, stored, perService);
     } catch (error) {
       this.log.warn(`cannot read the repository for metrics: ${toHoldfastError(error).message}`);
     }

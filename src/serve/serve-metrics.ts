@@ -35,6 +35,7 @@ export class ServeMetrics {
   private readonly rtPassed = this.g('holdfast_service_restore_test_ok', '1 when the newest restore test of the service passed, else 0', ['service']);
   private readonly rtTime = this.g('holdfast_service_restore_test_timestamp_seconds', 'time of the newest restore test of the service', ['service']);
   private readonly rtAge = this.g('holdfast_service_restore_test_age_seconds', 'age of the newest restore test of the service', ['service']);
+  private readonly svcSnapshots = this.g('holdfast_service_snapshots', 'snapshots in the repository in which the service is ok', ['service']);
   private readonly snapshots = this.g('holdfast_repository_snapshots', 'snapshots in the repository');
   private readonly repoStored = this.g('holdfast_repository_stored_bytes', 'stored bytes of all snapshots in the repository (before deduplication by a restic backend)');
   private readonly up = this.g('holdfast_serve_start_timestamp_seconds', 'when serve started');
@@ -68,8 +69,9 @@ export class ServeMetrics {
   }
 
   /** The repository's view: newest good snapshot and restore test per service, snapshot count and size. */
-  repository(rows: ServiceFreshness[], snapshotCount: number, storedBytes: number): void {
+  repository(rows: ServiceFreshness[], snapshotCount: number, storedBytes: number, perService: ReadonlyMap<string, number> = new Map()): void {
     this.freshness = rows;
+    for (const [service, n] of perService) this.svcSnapshots.set({ service }, n);
     this.snapshots.set(snapshotCount);
     this.repoStored.set(storedBytes);
     for (const r of rows) {

@@ -100,6 +100,8 @@ describe('serve tells of a failure and of the recovery: webhook, pings and metri
       expect(metricValue(recovered, 'holdfast_service_last_backup_ok', 'service="db"')).toBe(1);
       expect(metricValue(recovered, 'holdfast_service_last_success_timestamp_seconds', 'service="db"')).toBeGreaterThan(Date.now() / 1000 - 60);
       expect(metricValue(recovered, 'holdfast_job_runs_total', 'status="partial"')).toBeGreaterThanOrEqual(1);
+      expect(metricValue(recovered, 'holdfast_service_snapshots', 'service="db"')).toBeGreaterThanOrEqual(1);
+      expect(metricValue(recovered, 'holdfast_service_snapshots', 'service="ok"')).toBeGreaterThan(metricValue(recovered, 'holdfast_service_snapshots', 'service="db"')!);
       serve.child.kill('SIGTERM');
       expect(await serve.exited()).toBe(0);
     } finally {
