@@ -70,7 +70,7 @@ describe('serve tells of a failure and of the recovery: webhook, pings and metri
     const serve = startServe(['--config', config], env);
     const metrics = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     try {
-      const failure = await waitFor('the failure webhook', async () => hooks.got.find((r) => r.path === '/hook'), { timeoutMs: 20_000, intervalMs: 50 });
+      const failure = await waitFor('the failure webhook', async () => hooks.got.find((r) => r.path === '/hook'), { timeoutMs: 40_000, intervalMs: 50 });
       const body = JSON.parse(failure.body) as Record<string, unknown>;
       expect(body).toMatchObject({ event: 'failure', job: 'nightly', type: 'backup', status: 'partial' });
       expect(body.snapshot).toMatch(/./);
@@ -91,7 +91,7 @@ describe('serve tells of a failure and of the recovery: webhook, pings and metri
       expect(failed).toMatch(/^holdfast_repository_snapshots [1-9]/m);
 
       await writeFile(secret, pg.password);
-      const recovery = await waitFor('the recovery webhook', async () => hooks.got.map((r) => (r.path === '/hook' ? (JSON.parse(r.body) as Record<string, unknown>) : undefined)).find((b) => b?.event === 'recovery'), { timeoutMs: 20_000, intervalMs: 50 });
+      const recovery = await waitFor('the recovery webhook', async () => hooks.got.map((r) => (r.path === '/hook' ? (JSON.parse(r.body) as Record<string, unknown>) : undefined)).find((b) => b?.event === 'recovery'), { timeoutMs: 40_000, intervalMs: 50 });
       expect(recovery).toMatchObject({ status: 'ok', failedServices: [], error: null });
       expect(recovery.snapshot).toMatch(/./);
       await waitFor('the success ping', async () => hooks.got.find((r) => r.path === '/hc' && r.body.startsWith('ok ')), { timeoutMs: 5000, intervalMs: 50 });

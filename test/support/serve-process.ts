@@ -48,7 +48,7 @@ export function startServe(args: string[], env: Record<string, string | undefine
     child,
     lines,
     stderr: () => stderr,
-    waitForLine: (what, match, timeoutMs = 20_000) =>
+    waitForLine: (what, match, timeoutMs = 40_000) =>
       waitFor(what, async () => {
         const found = lines.find(match);
         if (found) return found;
