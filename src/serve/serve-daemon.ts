@@ -24,6 +24,9 @@ import { ServeMetrics } from './serve-metrics.js';
 import { ServeNotifier } from './serve-notifier.js';
 import { loadServeState, saveServeState, type ServeState } from './serve-state.js';
 
+/** After the grace period's abort, how long a job may take to clean up before serve exits regardless. */
+const ABORT_WAIT_MS = 60_000;
+
 export interface ServeOptions {
   settings: ServeSettings;
   flags: GlobalFlags & DockerFlags;
@@ -93,8 +96,7 @@ export class ServeDaemon {
       if (this.options.stop.aborted) resolve();
       else this.options.stop.addEventListener('abort', () => resolve(), { once: true });
     });
-    await this.shutdown();
-    return 0;
+    return this.shutdown();
   }
 
   /** Runs missed while serve was down (catch_up: true): one run now, not one per missed time. */
@@ -216,7 +218,7 @@ export class ServeDaemon {
     }
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(): Promise<number> {
     this.stopping = true;
     for (const cron of this.crons) cron.stop();
     for (const t of this.jitterTimers.values()) clearTimeout(t);
@@ -233,11 +235,20 @@ export class ServeDaemon {
       if (late) {
         this.log.warn('grace period over: interrupting the running job (it cleans up: containers resumed, nothing partial kept)', { job: running.job.name, runId: running.runId });
         running.controller.abort(new HoldfastError('interrupted', 'stopped by serve after the grace period'));
-        await running.done;
+        // A step that does not heed the abort must not keep serve from stopping: a bounded wait, then exit 1.
+        let hardTimer: NodeJS.Timeout | undefined;
+        const stuck = await Promise.race([running.done.then(() => false), new Promise<boolean>((resolve) => (hardTimer = setTimeout(() => resolve(true), ABORT_WAIT_MS)))]);
+        clearTimeout(hardTimer);
+        if (stuck) {
+          this.log.error(`the interrupted job did not stop within ${ABORT_WAIT_MS / 1000}s; exiting anyway (containers it held are resumed at the next start)`, { job: running.job.name, runId: running.runId });
+          await this.close();
+          return 1;
+        }
       }
     }
     await this.close();
     this.log.info('serve stopped');
+    return 0;
   }
 
   private async close(): Promise<void> {

@@ -48,13 +48,19 @@ export function startServe(args: string[], env: Record<string, string | undefine
     child,
     lines,
     stderr: () => stderr,
-    waitForLine: (what, match, timeoutMs = 40_000) =>
-      waitFor(what, async () => {
-        const found = lines.find(match);
-        if (found) return found;
-        if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode} before ${what}:\n${stderr}\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
-        return undefined;
-      }, { timeoutMs, intervalMs: 50 }),
+    waitForLine: async (what, match, timeoutMs = 40_000) => {
+      try {
+        return await waitFor(what, async () => {
+          const found = lines.find(match);
+          if (found) return found;
+          if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}`);
+          return undefined;
+        }, { timeoutMs, intervalMs: 50 });
+      } catch (error) {
+        // The log says why: show its end with the failure.
+        throw new Error(`${(error as Error).message}\n--- serve log ---\n${lines.slice(-30).map((l) => JSON.stringify(l)).join('\n')}\n--- stderr ---\n${stderr}`);
+      }
+    },
     exited: () => exit,
   };
 }
