@@ -5,7 +5,6 @@
  * reported to the caller (which logs it) and never fails a job.
  */
 import { readFileSync } from 'node:fs';
-import { createTransport } from 'nodemailer';
 import { HoldfastError } from '../core/errors.js';
 import type { DeliveryResult } from './notify-http.js';
 
@@ -48,6 +47,8 @@ function describeSmtpFailure(error: unknown): string {
 
 export async function sendEmail(settings: EmailSettings, message: EmailMessage): Promise<DeliveryResult> {
   const password = smtpPassword();
+  // Loaded on the first mail only: an idle serve without email need not carry it.
+  const { createTransport } = await import('nodemailer');
   const transport = createTransport({
     host: settings.host,
     port: settings.port,

@@ -9,5 +9,5 @@ export const serveUsage: CommandUsage = {
       .option('log-format', { choices: ['text', 'json'] as const, default: 'text', describe: 'log lines as text, or as JSON lines (time, level, msg, job, runId, ...)' })
       .option('metrics-port', { type: 'number', describe: "the metrics endpoint's port (overrides serve.metrics.port; 0: any free port)" })
       .example('$0 serve --check', 'validate jobs: and print when each job runs next')
-      .epilogue('Configuration: jobs:, serve: and notify: in holdfast.yml (see the README). SIGTERM/SIGINT: no new runs; the running job may finish within serve.grace (default 10m), then it is interrupted cleanly. Exit status: 0 after a clean stop, 2 for a bad configuration (nothing is started).'),
+      .epilogue('Configuration: jobs:, serve: and notify: in holdfast.yml (see the README). SIGTERM/SIGINT: no new runs; the running job may finish within serve.grace (default 10m), then it is interrupted cleanly. Exit status: 0 after a clean stop, 2 for a bad configuration (nothing is started), 1 when an interrupted job did not stop within 60 s of its abort.'),
 };
