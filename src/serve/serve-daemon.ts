@@ -26,6 +26,8 @@ import { loadServeState, saveServeState, type ServeState } from './serve-state.j
 
 /** After the grace period's abort, how long a job may take to clean up before serve exits regardless. */
 const ABORT_WAIT_MS = 60_000;
+/** At shutdown, how long notifications still being delivered may take. */
+const DELIVERY_WAIT_MS = 15_000;
 
 export interface ServeOptions {
   settings: ServeSettings;
@@ -58,6 +60,7 @@ export class ServeDaemon {
   readonly metrics: ServeMetrics;
   private readonly notifier: ServeNotifier;
   private server?: Server & { port: number };
+  private readonly deliveries = new Set<Promise<void>>();
 
   constructor(private readonly options: ServeOptions) {
     this.metrics = new ServeMetrics(options.settings.jobs);
@@ -191,8 +194,10 @@ export class ServeDaemon {
     };
     if (outcome.status === 'ok') this.log.info(`run finished: ok`, fields);
     else this.log.error(`run finished: ${outcome.status}`, fields);
-    await startPing;
-    await this.notifier.finished({ job, runId, startedAt, finishedAt, outcome }, previous.lastStatus);
+    // Deliveries (with their retries) do not hold up the next job; shutdown waits for them a little.
+    const delivery = startPing.then(() => this.notifier.finished({ job, runId, startedAt, finishedAt, outcome }, previous.lastStatus)).catch((error) => this.log.error(`notification failed: ${(error as Error).message}`, { job: job.name, runId }));
+    this.deliveries.add(delivery);
+    void delivery.finally(() => this.deliveries.delete(delivery));
   }
 
   private async saveState(): Promise<void> {
@@ -245,6 +250,11 @@ export class ServeDaemon {
           return 1;
         }
       }
+    }
+    if (this.deliveries.size) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.deliveries), new Promise((resolve) => (timer = setTimeout(resolve, DELIVERY_WAIT_MS)))]);
+      clearTimeout(timer);
     }
     await this.close();
     this.log.info('serve stopped');
