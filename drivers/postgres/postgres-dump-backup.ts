@@ -110,7 +110,12 @@ async function dumpDatabase(ctx: BackupContext, t: PgTarget, pgDump: string, db:
   const postData = `${artifactSlug(db.name, index)}.post-data.pgdump`;
   ctx.progress.phase(`dump ${db.name}`);
   const held = await connect(t, db.name);
+  // An abort (SIGTERM, serve's grace period over) must also end a query that waits, e.g. the
+  // fingerprint's count behind another session's lock: closing the connection fails it.
+  const onAbort = () => void held.end().catch(() => undefined);
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
   try {
+    if (ctx.signal.aborted) throw new HoldfastError('interrupted', 'interrupted', { service: t.service });
     await held.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const snap = await held.query<{ id: string; lsn: string | null }>(
       'SELECT pg_export_snapshot() AS id, CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn',
@@ -127,6 +132,7 @@ async function dumpDatabase(ctx: BackupContext, t: PgTarget, pgDump: string, db:
     await held.query('COMMIT');
     return { ...db, ...(lsn ? { lsn } : {}), ...(described as Described), artifact: name, postData };
   } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
     await held.end().catch(() => undefined);
   }
 }

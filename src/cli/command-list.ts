@@ -11,6 +11,8 @@ import { restoreUsage } from './commands/restore-usage.js';
 import { rollbackUsage } from './commands/rollback-usage.js';
 import { showUsage } from './commands/show-usage.js';
 import { snapshotsUsage } from './commands/snapshots-usage.js';
+import { statusUsage } from './commands/status-usage.js';
+import { serveUsage } from './commands/serve-usage.js';
 import { verifyUsage } from './commands/verify-usage.js';
 
 /** A command as the CLI lists it: its usage now, its handler (and all it imports) only when it runs. */
@@ -34,4 +36,6 @@ export const COMMANDS: readonly ListedCommand[] = [
   { usage: exportUsage, load: async () => (await import('./commands/export.js')).exportCommand },
   { usage: importUsage, load: async () => (await import('./commands/import.js')).importCommand },
   { usage: forgetUsage, load: async () => (await import('./commands/forget.js')).forgetCommand },
+  { usage: statusUsage, load: async () => (await import('./commands/status.js')).statusCommand },
+  { usage: serveUsage, load: async () => (await import('./commands/serve.js')).serveCommand },
 ];

@@ -55,7 +55,7 @@ export async function main(rawArgv: string[]): Promise<number> {
     .option('verbose', { type: 'boolean', default: false, describe: 'stack traces for internal errors' })
     .option('docker', { type: 'boolean', describe: 'add the services of Docker containers (DOCKER_HOST), or HOLDFAST_DOCKER=1' })
     .option('project', { type: 'string', describe: 'only the containers of this compose project (implies --docker)' })
-    .epilogue('Exit status: 0 done, 1 failed, 2 bad usage or configuration, 3 some services failed and the rest were saved.')
+    .epilogue('Exit status: 0 done, 1 failed, 2 bad usage or configuration, 3 some services failed and the rest were saved, 4 (status) a service has no good snapshot or one older than --max-age.')
     .version(HOLDFAST_VERSION)
     .help()
     .strict()

@@ -24,6 +24,8 @@ export interface HoldfastConfig {
   repo?: string;
   services: Service[];
   docker?: DockerSettings;
+  /** The whole parsed file, for sections only some commands read (serve's jobs:, serve:, notify:). */
+  document?: Record<string, unknown>;
 }
 
 export interface DockerSettings {
@@ -39,6 +41,7 @@ export function loadConfig(explicitPath: string | undefined, serviceFlags: reado
   if (path) {
     config.path = path;
     const doc = readYaml(path);
+    config.document = doc;
     if (doc.repo !== undefined) config.repo = String(doc.repo);
     if (doc.docker !== undefined && doc.docker !== null) config.docker = dockerSettings(doc.docker, path);
     const services = doc.services ?? {};

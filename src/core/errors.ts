@@ -74,8 +74,11 @@ export class HoldfastError extends Error {
   }
 }
 
-/** Exit statuses of DESIGN.md: 0 done, 1 failed, 2 bad usage or configuration, 3 partial. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3 } as const;
+/**
+ * Exit statuses of DESIGN.md: 0 done, 1 failed, 2 bad usage or configuration, 3 partial;
+ * and 4 for `status`: some service has no good snapshot, or one older than --max-age.
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3, stale: 4 } as const;
 
 export function exitCodeFor(error: unknown): number {
   if (error instanceof HoldfastError && (error.code === 'usage' || error.code === 'config')) {

@@ -29,7 +29,7 @@ describe('exitCodeFor', () => {
   });
 
   test('the exit statuses of the design', () => {
-    expect(EXIT).toEqual({ ok: 0, failed: 1, usage: 2, partial: 3 });
+    expect(EXIT).toEqual({ ok: 0, failed: 1, usage: 2, partial: 3, stale: 4 });
   });
 });
 
