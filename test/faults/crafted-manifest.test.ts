@@ -13,7 +13,7 @@ import { ANNOTATIONS_ENTRY, BUNDLE_FORMAT, BUNDLE_KIND, HEADER_ENTRY, MANIFEST_E
 import { tarEnd, tarHeader } from '../../src/repository/bundle-tar.js';
 import { DirRepository } from '../../src/repository/dir-repository.js';
 import type { Manifest } from '../../src/repository/manifest.js';
-import { holdfast } from '../support/cli.js';
+import { holdfast, initRepo } from '../support/cli.js';
 import { cleanupTemp, listDir, manifest, serviceRecord, tempDir } from '../unit/helpers/temp-repo.js';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -134,6 +134,7 @@ describe('crafted manifests are refused with an integrity error naming the snaps
     const bundle = join(dir, 'crafted.hfb');
     await writeFile(bundle, bundleOf(m, artifact));
     const target = join(dir, 'import-target');
+    await initRepo(target);
     counts.cases++;
     const out = await holdfast(['--repo', target, 'import', bundle], {}, { cwd: dir });
     expect(out.code, out.stdout + out.stderr).not.toBe(0);
