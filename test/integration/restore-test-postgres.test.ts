@@ -97,6 +97,18 @@ describe('restore test: postgres pg_dump', () => {
     expect(show.json<{ restoreTest: { passed: boolean } }>().restoreTest.passed).toBe(true);
   });
 
+  test('backup --verify prints in the order of the work: the backup table and its saved line, then the restore test', async () => {
+    const result = await holdfast(['backup', '--verify', '--service', `db=${url}`], env);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stdout.split('\n');
+    const saved = lines.findIndex((l) => /^snapshot \S+ saved to /.test(l));
+    const verdicts = lines.findIndex((l) => /^SERVICE\s+ENGINE\s+STRATEGY\s+VERDICT/.test(l));
+    const proved = lines.findIndex((l) => /^snapshot \S+ verified and restore-tested$/.test(l));
+    expect(saved, result.stdout).toBeGreaterThan(lines.findIndex((l) => /^SERVICE\s+ENGINE\s+STRATEGY\s+CONSISTENCY/.test(l)));
+    expect(verdicts, result.stdout).toBeGreaterThan(saved);
+    expect(proved, result.stdout).toBeGreaterThan(verdicts);
+  });
+
   test('a deleted artifact fails the checksum phase, names the service, restores nothing', async () => {
     const id = await backup();
     const [first] = await artifactNames(env.HOLDFAST_REPO!, id, 'db');

@@ -30,13 +30,6 @@ export const backupCommand: HoldfastCommand = {
       progress,
     });
     for (const note of outcome.notes) ctx.out.info(`note: ${note}`);
-    let verified: boolean | undefined;
-    let proof: SnapshotProof | undefined;
-    if (args.verify && outcome.manifest) {
-      proof = await proveSnapshot(ctx, repo, outcome.manifest, true, { accept: args.accept });
-      verified = proof.ok;
-    }
-    const code = verified === false ? EXIT.failed : outcome.status === 'ok' ? EXIT.ok : outcome.status === 'partial' ? EXIT.partial : EXIT.failed;
     const services_ = Object.entries(outcome.services).map(([name, s]) => ({
       service: name,
       engine: s.engine,
@@ -51,6 +44,28 @@ export const backupCommand: HoldfastCommand = {
       ...(s.error ? { error: s.error } : {}),
       ...(s.notes.length ? { notes: s.notes } : {}),
     }));
+    // The backup's own result first, in the order the work happened: the restore test of --verify comes after it.
+    if (!ctx.out.json) {
+      ctx.out.details(
+        table(
+          ['SERVICE', 'ENGINE', 'STRATEGY', 'CONSISTENCY', 'STATUS', 'SIZE', 'STORED', 'TIME'],
+          services_.map((s) => [s.service, s.engine, s.strategy, s.consistency ?? '-', s.status, formatBytes(s.bytes), formatBytes(s.storedBytes), formatDuration(s.durationMs)]),
+        ),
+      );
+      for (const s of services_) {
+        if (s.error) process.stderr.write(`holdfast: [${s.service}] ${s.error.message}\n${s.error.hint ? `  hint: ${s.error.hint}\n` : ''}`);
+        for (const n of s.notes ?? []) ctx.out.info(`note: [${s.service}] ${n}`);
+      }
+      if (outcome.snapshotId) ctx.out.line(`snapshot ${outcome.snapshotId} saved to ${repo.location}${outcome.status === 'ok' ? '' : ' without the failed services'}`);
+      else ctx.out.line(`no snapshot was saved to ${repo.location}: every service failed`);
+    }
+    let verified: boolean | undefined;
+    let proof: SnapshotProof | undefined;
+    if (args.verify && outcome.manifest) {
+      proof = await proveSnapshot(ctx, repo, outcome.manifest, true, { accept: args.accept });
+      verified = proof.ok;
+    }
+    const code = verified === false ? EXIT.failed : outcome.status === 'ok' ? EXIT.ok : outcome.status === 'partial' ? EXIT.partial : EXIT.failed;
     if (ctx.out.json) {
       ctx.out.document({
         snapshot: outcome.snapshotId ?? null,
@@ -63,25 +78,11 @@ export const backupCommand: HoldfastCommand = {
       });
       return code;
     }
-    ctx.out.details(
-      table(
-        ['SERVICE', 'ENGINE', 'STRATEGY', 'CONSISTENCY', 'STATUS', 'SIZE', 'STORED', 'TIME'],
-        services_.map((s) => [s.service, s.engine, s.strategy, s.consistency ?? '-', s.status, formatBytes(s.bytes), formatBytes(s.storedBytes), formatDuration(s.durationMs)]),
-      ),
-    );
-    for (const s of services_) {
-      if (s.error) process.stderr.write(`holdfast: [${s.service}] ${s.error.message}\n${s.error.hint ? `  hint: ${s.error.hint}\n` : ''}`);
-      for (const n of s.notes ?? []) ctx.out.info(`note: [${s.service}] ${n}`);
-    }
-    if (outcome.snapshotId) {
-      ctx.out.line(`snapshot ${outcome.snapshotId} saved to ${repo.location}${outcome.status === 'ok' ? '' : ' without the failed services'}${verified ? ', verified and restore-tested' : ''}`);
-    } else {
-      ctx.out.line(`no snapshot was saved to ${repo.location}: every service failed`);
-    }
     if (proof?.restoreTest && outcome.manifest) {
       ctx.out.details();
       printRestoreTest(ctx, outcome.manifest, proof.restoreTest.services);
     }
+    if (verified === true) ctx.out.line(`snapshot ${outcome.snapshotId} verified and restore-tested`);
     if (verified === false) ctx.out.line('verification FAILED: see the errors above');
     return code;
   },
