@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import type { Service } from '../../src/core/service.js';
@@ -32,7 +32,7 @@ export async function dumpScratchServer(ctx: ScratchContext): Promise<ScratchTar
   const install = findBinary('mariadb-install-db') ?? findBinary('mysql_install_db');
   if (!server || !install || server.family !== 'mariadb' || !version || !sameSeries(server.version, version)) return undefined;
 
-  const { base, data, owner } = await scratchDataDir(ctx, { user: 'mysql', driver: 'mysql', mode: 0o750 });
+  const { base, data, owner, release } = await scratchDataDir(ctx, { user: 'mysql', driver: 'mysql', mode: 0o750 });
   let child: ChildProcess | undefined;
   const cleanup = async () => {
     if (child && child.exitCode === null && child.signalCode === null) {
@@ -42,7 +42,8 @@ export async function dumpScratchServer(ctx: ScratchContext): Promise<ScratchTar
       await exited;
       clearTimeout(timer);
     }
-    await rm(base, { recursive: true, force: true });
+    // The directory and its leftover-journal entry go together (scratch-data-dir.ts).
+    await release();
   };
   const fail = (what: string, detail: string) =>
     new HoldfastError('tool', `the throwaway server for the restore test ${what}: ${detail}`, { service: ctx.source.name, driver: 'mysql', hint: 'the server log lines say why; HOLDFAST_TMPDIR moves its directory' });

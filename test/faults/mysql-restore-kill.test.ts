@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -32,6 +32,9 @@ describe('kill -9 of a MariaDB restore and restore test leaves nothing after the
     await seedMysqlSample(server, 'shop', ROWS);
     work = await mkdtemp(join(tmpdir(), 'holdfast-faults-my-'));
     await mkdir(join(work, 'spool'));
+    // The restore test runs a throwaway MariaDB as the mysql user, under HOLDFAST_TMPDIR: it must be able to get there.
+    await chmod(work, 0o711);
+    await chmod(join(work, 'spool'), 0o711);
     env = { HOLDFAST_REPO: join(work, 'repo'), HOLDFAST_DB_PASSWORD: server.rootPassword, HOLDFAST_TMPDIR: join(work, 'spool'), HOLDFAST_STATE_DIR: join(work, 'state'), HOLDFAST_DOCKER: '' };
     snapshot = savedSnapshot(await holdfast(['backup', '--json', '--service', service()], env));
     const started = Date.now();
