@@ -29,6 +29,8 @@ export interface RestoreRequest {
   verified?: boolean;
   /** Known, declared fingerprint differences (`--accept`): shown, not counted as a mismatch. */
   accept?: readonly string[];
+  /** Run the configured pre-/post-restore hooks of an in-place restore (hooks.ts); default true. Rollback, which stops and starts the containers itself, passes false. */
+  hooks?: boolean;
 }
 
 export interface ServiceRestoreOutcome {
@@ -88,7 +90,7 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
   const notes: string[] = [];
   const progress = request.progress.sink(name);
   // Hooks are the configured service's (never the manifest's), and run only for a restore in place.
-  const hooked = request.configured.get(name) && !request.targets.has(name) ? sourceService(name, record, request.configured.get(name)) : undefined;
+  const hooked = request.hooks !== false && request.configured.get(name) && !request.targets.has(name) ? sourceService(name, record, request.configured.get(name)) : undefined;
   let preRan = false;
   let outcome: ServiceRestoreOutcome;
   try {
