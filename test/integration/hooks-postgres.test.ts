@@ -95,6 +95,18 @@ describe('hooks around a PostgreSQL backup and restore', () => {
     expect(alone.stderr).toMatch(/\[db2\] pre-backup hook .* exited with status 7: the app would not pause/);
   });
 
+  test('a failing pre-restore hook leaves the target as it was; the post-restore hook learns why', async () => {
+    const path = await config('restore', { db: ['hooks:', `  pre-restore: 'echo "app still running" >&2; exit 5'`, `  post-restore: '${RECORD}'`] });
+    await pg.query('CREATE TABLE IF NOT EXISTS kept (n int)', 'app');
+    const id = savedSnapshot(await holdfast(['--config', path, 'backup', '--json'], env));
+    await pg.query('INSERT INTO kept VALUES (1)', 'app');
+    const r = await holdfast(['--config', path, 'restore', id, '--force'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[db\] pre-restore hook \(holdfast\.yml: \/bin\/sh\) exited with status 5: app still running/);
+    expect(await pg.query('SELECT n FROM kept', 'app')).toEqual([{ n: 1 }]);
+    expect(await readFile(marks, 'utf8')).toBe(`post-restore db failed ${id} pre-restore hook (holdfast.yml: /bin/sh) exited with status 5: app still running\n`);
+  });
+
   test('a hanging hook is stopped at its timeout, with what it started', async () => {
     const path = await config('hang', { db: ['hooks:', '  timeout: 1s', `  pre-backup: 'echo $$ > "$MARKS.pid"; sleep 300; echo late > "$MARKS"'`, `  post-backup: '${RECORD}'`] });
     const started = Date.now();
