@@ -9,6 +9,7 @@ import type { Manifest, ServiceRecord } from '../repository/manifest.js';
 import type { Repository, SnapshotWriter } from '../repository/repository.js';
 import { runLimited } from './concurrency.js';
 import { cleanLeftoversWith } from './leftover-cleanup.js';
+import { runHooks, runPostHooks } from './hooks.js';
 
 export interface BackupOptions {
   tags: string[];
@@ -142,11 +143,14 @@ async function backupService(writer: SnapshotWriter, item: PlanItem, options: Ba
       },
     },
   };
+  let record: ServiceRecord;
   try {
+    // A failing pre-hook fails the service before anything of it is written.
+    await runHooks(service, 'pre-backup', { snapshot: writer.id });
     const result: BackupResult = await driver.backup(ctx);
     if (controller.signal.aborted) throw abortReason(controller.signal, service.name, timeoutMs);
     if (records.length === 0) throw new HoldfastError('internal', 'the driver stored no artifact', { service: service.name, driver: driver.engine });
-    return {
+    record = {
       ...base,
       status: 'ok',
       durationMs: Date.now() - started,
@@ -158,12 +162,16 @@ async function backupService(writer: SnapshotWriter, item: PlanItem, options: Ba
   } catch (error) {
     const e = controller.signal.aborted ? abortReason(controller.signal, service.name, timeoutMs) : toHoldfastError(error, { service: service.name, driver: driver.engine });
     await writer.discardService(service.name);
-    return { ...base, durationMs: Date.now() - started, error: errorRecord(e) };
+    record = { ...base, durationMs: Date.now() - started, error: errorRecord(e) };
   } finally {
     clearTimeout(timer);
     options.signal.removeEventListener('abort', onAbort);
     options.progress.finish(service.name);
   }
+  // After failures too (a pre-hook that stopped an application must be able to start it again).
+  const failed = await runPostHooks(service, 'post-backup', { snapshot: writer.id, status: record.status === 'ok' ? 'ok' : 'failed', ...(record.error ? { error: record.error.message } : {}) });
+  if (failed) notes.push(failed);
+  return record;
 }
 
 function abortReason(signal: AbortSignal, service: string, timeoutMs: number): HoldfastError {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { HoldfastError } from './errors.js';
+import { parseConfigHooks } from './hooks.js';
 import { assertServiceName, parseEndpoint, splitAssignment, type Service } from './service.js';
 
 /**
@@ -121,8 +122,10 @@ function serviceFromConfig(name: string, raw: unknown, path: string): Service {
   if (typeof settings !== 'object' || settings === null) {
     throw new HoldfastError('config', `${path}: service ${name} must be a URL or a mapping`, { service: name });
   }
-  const { url, engine, strategy, ...options } = settings as Record<string, unknown>;
+  const { url, engine, strategy, hooks, ...options } = settings as Record<string, unknown>;
   const service: Service = { name, options, origin: 'config' };
+  // Kept out of options: options go into the manifest, and a manifest must never choose what runs.
+  if (hooks !== undefined && hooks !== null) service.hooks = parseConfigHooks(hooks, name, path);
   if (url !== undefined) service.endpoint = parseEndpoint(String(url), true, name);
   if (engine !== undefined) service.engine = String(engine);
   if (strategy !== undefined) service.strategy = String(strategy);

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'target' // a restore target that cannot be used (not empty without --force, ...)
   | 'no-space' // the disk is full
   | 'timeout'
+  | 'hook' // a pre- or post-hook of a service failed
   | 'interrupted' // SIGINT / SIGTERM
   | 'internal';
 

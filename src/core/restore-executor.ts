@@ -9,6 +9,7 @@ import type { Repository } from '../repository/repository.js';
 import { errorRecord } from './backup-executor.js';
 import { recreateForRestore } from './restore-recreate.js';
 import { cleanLeftovers } from './leftover-cleanup.js';
+import { runHooks, runPostHooks } from './hooks.js';
 
 export interface RestoreRequest {
   snapshot: Manifest;
@@ -28,6 +29,8 @@ export interface RestoreRequest {
   verified?: boolean;
   /** Known, declared fingerprint differences (`--accept`): shown, not counted as a mismatch. */
   accept?: readonly string[];
+  /** Run the configured pre-/post-restore hooks of an in-place restore (hooks.ts); default true. Rollback, which stops and starts the containers itself, passes false. */
+  hooks?: boolean;
 }
 
 export interface ServiceRestoreOutcome {
@@ -86,6 +89,10 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
   const started = Date.now();
   const notes: string[] = [];
   const progress = request.progress.sink(name);
+  // Hooks are the configured service's (never the manifest's), and run only for a restore in place.
+  const hooked = request.hooks !== false && request.configured.get(name) && !request.targets.has(name) ? sourceService(name, record, request.configured.get(name)) : undefined;
+  let preRan = false;
+  let outcome: ServiceRestoreOutcome;
   try {
     const driver = registry.get(record.driver);
     const source = sourceService(name, record, request.configured.get(name));
@@ -110,6 +117,10 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
         });
       }
     }
+    if (hooked) {
+      preRan = true;
+      await runHooks(hooked, 'pre-restore', { snapshot: request.snapshot.id });
+    }
     if (request.recreate && inPlace) {
       await recreateForRestore(driver, record, target, { service: name, snapshot: request.snapshot.id, signal: request.signal, progress, note: (t) => notes.push(t) });
     }
@@ -128,7 +139,7 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
       note: (t) => notes.push(t),
     };
     const result = await driver.restore(ctx);
-    const outcome: ServiceRestoreOutcome = { service: name, status: 'ok', location: result.location, durationMs: Date.now() - started, notes };
+    outcome = { service: name, status: 'ok', location: result.location, durationMs: Date.now() - started, notes };
     const ended = result.details.terminatedSessions as ServiceRestoreOutcome['terminatedSessions'];
     if (ended?.length) outcome.terminatedSessions = ended;
     if (record.fingerprint && result.fingerprint) {
@@ -138,13 +149,19 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
     } else {
       notes.push('no fingerprint to compare (recorded with --fingerprint none, or the strategy restores files only)');
     }
-    return outcome;
   } catch (error) {
     const e = toHoldfastError(error, { service: name, driver: record.driver });
-    return { service: name, status: 'failed', durationMs: Date.now() - started, error: errorRecord(e), notes };
+    outcome = { service: name, status: 'failed', durationMs: Date.now() - started, error: errorRecord(e), notes };
   } finally {
     request.progress.finish(name);
   }
+  // After a failed pre-hook too; not when the checksums stopped the restore before its pre-hook ran.
+  if (hooked && preRan) {
+    const error = outcome.error?.message ?? (outcome.status === 'mismatch' ? 'the restored data differs from the fingerprint recorded at backup' : undefined);
+    const failed = await runPostHooks(hooked, 'post-restore', { snapshot: request.snapshot.id, status: outcome.status === 'ok' ? 'ok' : 'failed', ...(error ? { error } : {}) });
+    if (failed) notes.push(failed);
+  }
+  return outcome;
 }
 
 /** The raw bytes a restore of the service reads out of its artifacts: the progress line's 100%. */

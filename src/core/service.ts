@@ -1,4 +1,5 @@
 import { HoldfastError } from './errors.js';
+import type { ServiceHooks } from './hooks.js';
 
 /**
  * A service is one stateful thing to back up: a database server, a search
@@ -27,6 +28,8 @@ export interface Service {
   origin: 'config' | 'flag' | 'docker';
   /** The Docker container behind the service, when it runs in one (discovery or a `container:` URL). */
   container?: ServiceContainer;
+  /** Commands before and after its backup and restore, from holdfast.yml (hooks.ts); its container's labels add theirs. */
+  hooks?: ServiceHooks;
 }
 
 /**

@@ -207,6 +207,8 @@ async function restoreAll(api: DockerApi, request: RollbackRequest, targets: Rol
         signal: request.signal,
         progress: request.progress,
         verified: true,
+        // The rollback holds the containers itself: a hook exec'd into a container it stopped would fail the service.
+        hooks: false,
       });
       if (!restored) continue; // interrupted before it began
       verdict.notes.push(...restored.notes);
