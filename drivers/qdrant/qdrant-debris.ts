@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pidAlive } from '../../src/docker/docker-helper.js';
-import { processStart, stateDir } from '../../src/docker/docker-journal.js';
+import { processStart, stateDir } from '../../src/core/state-dir.js';
 import { q, type QdrantNode } from './qdrant-connection.js';
 import { removeUploaded } from './qdrant-transfer.js';
 

@@ -3,7 +3,7 @@ import type { DockerApi } from '../../src/docker/docker-api.js';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { helperText, requireImage } from '../../src/docker/docker-helper.js';
-import { stateDir } from '../../src/docker/docker-journal.js';
+import { stateDir } from '../../src/core/state-dir.js';
 import { runToolText } from '../../src/core/process.js';
 
 /**

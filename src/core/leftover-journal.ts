@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { processStart, stateDir } from './state-dir.js';
 
 /**
  * The leftover journal: before a run creates something it must remove
@@ -49,26 +49,12 @@ export function leftoverEndpoint(endpoint: { scheme: string; host: string; port?
   return `${endpoint.scheme}://${endpoint.host}${endpoint.port ? `:${endpoint.port}` : ''}`;
 }
 
-/** HOLDFAST_STATE_DIR, else /var/lib/holdfast for root, else $XDG_STATE_HOME/holdfast (as the hold journal). */
-function stateDir(): string {
-  if (process.env.HOLDFAST_STATE_DIR) return process.env.HOLDFAST_STATE_DIR;
-  if (process.getuid?.() === 0) return '/var/lib/holdfast';
-  return join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'holdfast');
-}
-
 export function leftoverDir(): string {
   return join(stateDir(), 'leftovers');
 }
 
-/** The start time of a process (field 22 of /proc/PID/stat), or undefined off Linux or when it is gone. */
-export function processStartOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
+/** The start time of a process, or undefined off Linux or when it is gone (state-dir.ts). */
+export const processStartOf = processStart;
 
 /** Whether the process that wrote a journal still runs: same host, pid alive, and the same process (not a recycled pid). */
 export function ownerAlive(file: Pick<LeftoverFile, 'pid' | 'procStart' | 'hostname'>): boolean {

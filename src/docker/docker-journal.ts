@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { processStart, stateDir } from '../core/state-dir.js';
+
+export { processStart, stateDir };
 
 /**
  * The hold journal: before holdfast stops or pauses a container it writes
@@ -32,26 +34,10 @@ export interface JournalFile {
   entries: JournalEntry[];
 }
 
-/** HOLDFAST_STATE_DIR, else /var/lib/holdfast for root, else $XDG_STATE_HOME/holdfast (~/.local/state/holdfast). */
-export function stateDir(): string {
-  if (process.env.HOLDFAST_STATE_DIR) return process.env.HOLDFAST_STATE_DIR;
-  if (process.getuid?.() === 0) return '/var/lib/holdfast';
-  return join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'holdfast');
-}
-
 export function journalDir(): string {
   return join(stateDir(), 'held');
 }
 
-/** The start time of a process (field 22 of /proc/PID/stat), or undefined off Linux. */
-export function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
 
 /** This process's journal; writes are serialized. */
 export class HoldJournal {
