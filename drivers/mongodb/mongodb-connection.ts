@@ -1,5 +1,5 @@
 import { MongoClient, MongoServerError, type MongoClientOptions } from 'mongodb';
-import { connectOrNameProtocol } from '../../src/core/protocol-probe.js';
+import { connectOrNameProtocol, refuseGreetingServer } from '../../src/core/protocol-probe.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword, passwordEnvPrefixes } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
@@ -69,6 +69,8 @@ export function clientOptions(t: MongoTarget): MongoClientOptions {
 
 /** A connected client; the first command proves the credentials, so errors surface here and not mid-backup. */
 export async function connect(t: MongoTarget): Promise<MongoClient> {
+  // Before the client exists: it cannot be trusted with a port where another engine greets (protocol-probe.ts).
+  await refuseGreetingServer({ host: t.host, port: t.port, expected: 'MongoDB', service: t.service, driver: 'mongodb' });
   const client = new MongoClient(connectionUri(t), clientOptions(t));
   try {
     // A port that answers another protocol is named within a second, not after server selection's 10 s.

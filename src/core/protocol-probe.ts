@@ -97,6 +97,20 @@ export async function protocolMismatch(endpoint: { host: string; port: number; e
 }
 
 /**
+ * For a protocol whose server never speaks first (MongoDB): a server that
+ * greets unasked within `ms` is another engine (MySQL / MariaDB greet at
+ * once), named before the client is let near it. The MongoDB driver reads a
+ * MariaDB greeting as a message and grows its heap until the process dies,
+ * so this check must come before its connect, not after a slow one.
+ */
+export async function refuseGreetingServer(endpoint: { host: string; port: number; expected: Protocol; service?: string; driver?: string }, ms = 150): Promise<void> {
+  if (!endpoint.host || endpoint.host.startsWith('/') || !endpoint.port) return;
+  const greeting = await exchange(endpoint.host, endpoint.port, undefined, ms);
+  if (!greeting) return;
+  throw (await protocolMismatch(endpoint).catch(() => undefined)) ?? wrongProtocol(endpoint, `this port greets with ${JSON.stringify(printable(greeting))} before it is asked anything, which ${endpoint.expected} never does`);
+}
+
+/**
  * For clients whose failure comes fast but reads as an outage (an HTTP
  * client at a database's port: "socket hang up"): a 'connect' error is
  * replaced by one naming what speaks there, when something else does.

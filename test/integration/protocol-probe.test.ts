@@ -54,10 +54,12 @@ describe('a URL whose scheme does not match what the port speaks', () => {
     expect(elapsed).toBeLessThan(8000);
   }, 30_000);
 
-  test('mongodb:// and opensearch:// at a PostgreSQL port are named too, without waiting for a timeout', async () => {
+  test('mongodb:// and opensearch:// at a PostgreSQL port, and mongodb:// at a MariaDB port, are named too, without waiting for a timeout', async () => {
     for (const [url, found, expected] of [
       [`docs=mongodb://127.0.0.1:${pg.port}/app`, 'PostgreSQL', 'MongoDB'],
       [`search=opensearch://127.0.0.1:${pg.port}`, 'PostgreSQL', 'HTTP'],
+      // MariaDB greets first: the MongoDB client's own monitor kept the process alive for a minute after the answer.
+      [`docs=mongodb://127.0.0.1:${maria.port}/app`, 'MySQL / MariaDB', 'MongoDB'],
     ] as const) {
       const started = Date.now();
       const r = await holdfast(['plan', '--service', url], {});
