@@ -39,6 +39,7 @@ describe('postgres fidelity: everything comes back, and the proof notices when n
   let env: Record<string, string>;
   let snapshot: string;
   let recorded: Fingerprint;
+  let chinookBefore: { schema: string; rows: Record<string, string> };
   const server = (c: PgCluster) => `postgres://postgres@127.0.0.1:${c.port}`;
 
   async function tablespaceDir(name: string): Promise<string> {
@@ -128,6 +129,7 @@ describe('postgres fidelity: everything comes back, and the proof notices when n
     await src.query('CREATE DATABASE chinook');
     await writeFile(join(work, 'chinook.sql'), chinookSql('postgres'));
     await psqlFile(src, 'chinook', join(work, 'chinook.sql'));
+    chinookBefore = { schema: await schemaDump(src, 'chinook'), rows: await chinookRows(src) };
     // The fresh server has a tablespace of another name: the snapshot's `fast` cannot be created there (its directory belongs to the source).
     await fresh.query(`CREATE TABLESPACE fast2 LOCATION '${await tablespaceDir('ts-fresh')}'`);
     env = { HOLDFAST_REPO: join(work, 'repo'), HOLDFAST_DB_PASSWORD: src.password };
@@ -206,8 +208,10 @@ describe('postgres fidelity: everything comes back, and the proof notices when n
     await src.query("UPDATE kept_in_postgres SET note = 'damaged'");
     await src.query('ALTER DATABASE shop OWNER TO postgres; GRANT ALL ON DATABASE shop TO PUBLIC');
     await src.query('DELETE FROM orders WHERE id % 3 = 0', 'shop');
+    await src.query('DROP TABLE "PlaylistTrack"; DELETE FROM "InvoiceLine" WHERE "InvoiceLineId" > 2000', 'chinook');
     const restored = await holdfast(['restore', snapshot, '--json', '--force'], env);
     expectEqual(restored.json<RestoreDoc>());
+    expect({ schema: await schemaDump(src, 'chinook'), rows: await chinookRows(src) }).toEqual(chinookBefore);
     expect(await src.query('SELECT note FROM kept_in_postgres')).toEqual([{ note: 'the maintenance database has data too' }]);
     const [shop] = await src.query<{ owner: string; acl: string }>("SELECT pg_get_userbyid(datdba) AS owner, datacl::text AS acl FROM pg_database WHERE datname = 'shop'");
     expect(shop!.owner).toBe('app_owner');
