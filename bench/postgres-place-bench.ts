@@ -41,6 +41,8 @@ function containerCluster(port: number): PgCluster {
     async query(sql, database = 'postgres', params) {
       const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: PASSWORD, database });
       await c.connect();
+      // A container's /dev/shm is 64 MB: parallel index builds there fail with "could not resize shared memory segment".
+      await c.query('SET max_parallel_maintenance_workers = 0; SET max_parallel_workers_per_gather = 0');
       try {
         return (await c.query(sql, params)).rows;
       } finally {
