@@ -44,7 +44,7 @@ describe('serve jitter', () => {
       expect(delayMs).toBeLessThan(1500);
       const waited = Date.parse(start.time) - Date.parse(start.scheduledAt as string);
       expect(waited).toBeGreaterThanOrEqual(delayMs - 5);
-      expect(waited).toBeLessThan(delayMs + 1000);
+      expect(waited).toBeLessThan(delayMs + 2000);
     }
     // Drawn anew each run: four draws from [0, 1500) ms are not all the same.
     expect(new Set(delays.map((d) => d.delayMs)).size).toBeGreaterThan(1);
