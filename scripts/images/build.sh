@@ -4,7 +4,8 @@
 # host's Debian packages plus the files in fixtures/images/<name>/.
 #
 # Usage: scripts/images/build.sh [--force] [--no-cache] [IMAGE...]
-#   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin   (default: busybox postgres)
+#   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin |
+#          ferretdb | ferretdb-notools   (default: busybox postgres)
 #   --force     rebuild even when the image's input fingerprint is unchanged
 #   --no-cache  pass --no-cache to docker build (implies --force)
 #
@@ -13,6 +14,9 @@
 #   postgres-hostbin  -> holdfast-test/postgres-hostbin:15  (route b: needs -v /usr:/usr:ro)
 #   opensearch-hostbin -> holdfast-test/opensearch-hostbin:2 (host Java + the runner of
 #                        scripts/install/opensearch.sh, both mounted read-only; see its Dockerfile)
+#   ferretdb          -> holdfast-test/ferretdb:1.24          (MongoDB wire: FerretDB + the Database
+#                        Tools of scripts/install/mongodb.sh, static binaries copied in)
+#   ferretdb-notools  -> holdfast-test/ferretdb-notools:1.24  (the same without mongodump/mongorestore)
 #
 # Starts the test daemon if needed (scripts/install/docker.sh) and builds
 # into it. Installs busybox-static / postgresql-15 / postgresql-client-15
@@ -39,9 +43,10 @@ for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
     --no-cache) FORCE=1; BUILD_ARGS+=(--no-cache) ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     busybox|postgres|postgres-hostbin|opensearch-hostbin) IMAGES+=("$a") ;;
-    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin)" ;;
+    ferretdb|ferretdb-notools) IMAGES+=("$a") ;;
+    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin ferretdb ferretdb-notools)" ;;
   esac
 done
 [ ${#IMAGES[@]} -gt 0 ] || IMAGES=(busybox postgres)
@@ -53,6 +58,7 @@ tag_of() {
     postgres) echo "holdfast-test/postgres:$PG_MAJOR" ;;
     postgres-hostbin) echo "holdfast-test/postgres-hostbin:$PG_MAJOR" ;;
     opensearch-hostbin) echo holdfast-test/opensearch-hostbin:2 ;;
+    ferretdb|ferretdb-notools) echo "holdfast-test/$1:1.24" ;;
   esac
 }
 
@@ -235,11 +241,44 @@ stage_opensearch-hostbin() {
   mkdir -p "$C/owned/home" "$C/owned/snapshots" "$C/owned/tmp"
 }
 
+# ---- MongoDB wire (FerretDB) -------------------------------------------------
+# The static Go binaries of scripts/install/mongodb.sh (built there once), with
+# busybox for sh/cat/nc and the entrypoint of fixtures/images/ferretdb.
+MONGO_BIN=${HOLDFAST_TEST_CACHE:-/opt/holdfast-test}/bin
+ensure_ferretdb() {
+  [ -x "$MONGO_BIN/ferretdb" ] && [ -x "$MONGO_BIN/mongodump" ] && [ -x "$MONGO_BIN/mongorestore" ] \
+    || bash "$REPO/scripts/install/mongodb.sh" >&2 || die "scripts/install/mongodb.sh failed"
+}
+ferretdb_fingerprint() { cat "$FIX/ferretdb/"* "$MONGO_BIN/mongodb.stamp" 2>/dev/null || true; }
+stage_ferretdb_rootfs() { # ctx with-tools
+  local C=$1 R=$1/rootfs t
+  ensure_busybox; ensure_ferretdb
+  mkdir -p "$R/etc" "$R/root" "$R/tmp" "$R/data/db" "$R/usr/local/bin"
+  add_busybox "$R" classic
+  cp "$FIX/ferretdb/passwd" "$FIX/ferretdb/group" "$R/etc/"
+  chmod 1777 "$R/tmp"; chmod 0700 "$R/root"
+  cp "$MONGO_BIN/ferretdb" "$R/usr/local/bin/"
+  if [ "$2" = with-tools ]; then
+    for t in mongodump mongorestore bsondump; do cp "$MONGO_BIN/$t" "$R/usr/local/bin/"; done
+  fi
+  cp "$FIX/ferretdb/docker-entrypoint.sh" "$R/usr/local/bin/docker-entrypoint.sh"
+  chmod 0755 "$R/usr/local/bin/"*
+}
+stage_ferretdb() {
+  cp "$FIX/ferretdb/Dockerfile" "$1/"
+  stage_ferretdb_rootfs "$1" with-tools
+}
+stage_ferretdb-notools() {
+  cp "$FIX/ferretdb-notools/Dockerfile" "$1/"
+  stage_ferretdb_rootfs "$1" no-tools
+}
+
 fingerprint() { # image
   {
     echo "$1"
     cat "${BASH_SOURCE[0]}"
     find "$FIX/$1" "$FIX/postgres" -type f -print0 | sort -z | xargs -0 cat
+    case "$1" in ferretdb*) ferretdb_fingerprint ;; esac
     dpkg-query -W -f '${Package} ${Version}\n'
   } | sha256sum | cut -c1-16
 }
