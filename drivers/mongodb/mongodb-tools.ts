@@ -59,18 +59,28 @@ export async function requireMongoTool(name: MongoToolName, service: string): Pr
  * tools read `password`, `uri` and `sslPEMKeyPassword` from it (100.3+).
  */
 export async function withToolCredentials<T>(password: string | undefined, work: (args: string[]) => Promise<T>): Promise<T> {
-  if (password === undefined) return work([]);
+  const config = await toolConfigFile(password);
+  try {
+    return await work(config.args);
+  } finally {
+    await config.remove();
+  }
+}
+
+/** The --config arguments for `password` (none without one), and how to remove the file; see withToolCredentials. */
+export async function toolConfigFile(password: string | undefined): Promise<{ args: string[]; remove(): Promise<void> }> {
+  if (password === undefined) return { args: [], remove: async () => undefined };
   // In the leftover journal: a password file must not outlive a killed run.
   const spool = await spoolDir('holdfast-mongo-');
-  const dir = spool.path;
   try {
-    await chmod(dir, 0o700);
-    const file = join(dir, 'tool.yaml');
+    await chmod(spool.path, 0o700);
+    const file = join(spool.path, 'tool.yaml');
     // A JSON string is a valid YAML double-quoted scalar: every character survives.
     await writeFile(file, `password: ${JSON.stringify(password)}\n`, { mode: 0o600 });
-    return await work(['--config', file]);
-  } finally {
+    return { args: ['--config', file], remove: () => spool.remove() };
+  } catch (error) {
     await spool.remove();
+    throw error;
   }
 }
 
