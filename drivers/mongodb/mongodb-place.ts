@@ -31,8 +31,8 @@ export interface MongoAt {
 export interface MissingTool {
   missing: true;
   name: MongoToolName;
-  /** What was looked for where: "not in image X, nor on this host (not on PATH)". */
-  detail: string;
+  /** Where it was looked for: "on PATH", "in image X, nor on this host (on PATH)". */
+  where: string;
   hint: string;
 }
 
@@ -96,8 +96,8 @@ async function imageToolVersion(container: MongoContainer, name: MongoToolName):
 async function hostTool(name: MongoToolName, t: MongoTarget, via?: MongoContainer): Promise<MongoToolAt | MissingTool> {
   const found = await mongoToolVersion(name);
   if (!found) {
-    const where = process.env.HOLDFAST_MONGO_BINDIR ? `not in HOLDFAST_MONGO_BINDIR (${process.env.HOLDFAST_MONGO_BINDIR})` : 'not on PATH';
-    return { missing: true, name, detail: via ? `not in image ${via.image}, nor on this host (${where})` : where, hint: MONGO_TOOLS_HINT };
+    const where = process.env.HOLDFAST_MONGO_BINDIR ? `in HOLDFAST_MONGO_BINDIR (${process.env.HOLDFAST_MONGO_BINDIR})` : 'on PATH';
+    return { missing: true, name, where: via ? `in image ${via.image}, nor on this host (${where})` : where, hint: MONGO_TOOLS_HINT };
   }
   // Credentials only with a user: a password alone would make the tools try to log in as nobody.
   const password = t.user ? t.password : undefined;
@@ -169,6 +169,6 @@ function execTool(container: MongoContainer, name: MongoToolName, version: strin
 /** The tool, or a 'tool' error naming where it was looked for. */
 export function requireTool(found: MongoToolAt | MissingTool, service: string): MongoToolAt {
   if (!found.missing) return found;
-  throw new HoldfastError('tool', `${found.name} was not found: ${found.detail}`, { service, driver: 'mongodb', hint: found.hint });
+  throw new HoldfastError('tool', `${found.name} was not found ${found.where}`, { service, driver: 'mongodb', hint: found.hint });
 }
 

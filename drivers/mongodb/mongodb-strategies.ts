@@ -35,7 +35,7 @@ export function mongoStrategies(facts: ServerFacts, whole: boolean, at: MongoAt,
   const tool: Requirement = {
     what: 'mongodump (MongoDB Database Tools)',
     met: !dump.missing,
-    detail: dump.missing ? dump.detail : at.container ? dump.placed : dump.placed.replace(/^on this host: /, ''),
+    detail: dump.missing ? `not ${dump.where}` : at.container ? dump.placed : dump.placed.replace(/^on this host: /, ''),
     ...(dump.missing ? { hint: dump.hint } : {}),
   };
   const cut = oplogPlan(facts, whole);

@@ -44,14 +44,6 @@ export async function mongoToolVersion(name: MongoToolName): Promise<MongoToolVe
   }
 }
 
-/** The tool, or a 'tool' error that says where holdfast looked. */
-export async function requireMongoTool(name: MongoToolName, service: string): Promise<MongoToolVersion> {
-  const found = await mongoToolVersion(name);
-  if (found) return found;
-  const where = process.env.HOLDFAST_MONGO_BINDIR ? `in HOLDFAST_MONGO_BINDIR (${process.env.HOLDFAST_MONGO_BINDIR})` : 'on PATH';
-  throw new HoldfastError('tool', `${name} was not found ${where}`, { service, driver: 'mongodb', hint: MONGO_TOOLS_HINT });
-}
-
 /**
  * Runs `work` with the arguments that hand the password to a Database Tool
  * without argv: `--config FILE`, a YAML file (mode 0600, in a private 0700
