@@ -75,6 +75,8 @@ export interface MongoContainer {
   innerPort: number;
   /** The node client's target: the tunnel's local port, the credentials read into memory. */
   t: MongoTarget;
+  /** Sidecars of runs killed earlier (kill -9) that opening this place removed, for a note. */
+  cleaned: string[];
 }
 
 /**
@@ -87,7 +89,7 @@ export async function openMongoContainer(service: Service, signal?: AbortSignal)
   const api = await dockerApi();
   const ref = service.container?.id ?? service.endpoint?.path;
   if (!ref) throw new HoldfastError('config', 'no container named for this service', { service: service.name, driver: 'mongodb', hint: 'use container:NAME' });
-  await removeLeftoverHelpers(api);
+  const cleaned = await removeLeftoverHelpers(api);
   const own = ownCredentials(service);
   const sidecarImage = typeof service.options.sidecar_image === 'string' ? service.options.sidecar_image : undefined;
   let sidecar: LazySidecar | undefined;
@@ -119,7 +121,7 @@ export async function openMongoContainer(service: Service, signal?: AbortSignal)
       ...credentials,
     };
     const image = (await opened.api.inspectContainer(opened.id))?.image ?? service.container?.image ?? 'its image';
-    return { place: opened, name: opened.containerName, image, innerPort: port, t };
+    return { place: opened, name: opened.containerName, image, innerPort: port, t, cleaned };
   } catch (error) {
     await opened.close();
     throw error;

@@ -11,6 +11,9 @@ import { inspectServer, selectDatabases, serverFacts } from './mongodb-inspector
 import { mongoStrategies } from './mongodb-strategies.js';
 import { mongoScratchTarget } from './mongodb-scratch.js';
 import { openMongo, withMongo } from './mongodb-place.js';
+import { isMongoContainerService } from './mongodb-container.js';
+import { containerRecord } from '../volume/volume-record.js';
+import { waitForMongoContainer } from './mongodb-container-ready.js';
 import { scratchPrefixRemover } from '../../src/core/scratch-leftover.js';
 
 export const mongoDriver: Driver = {
@@ -53,13 +56,22 @@ export const mongoDriver: Driver = {
       throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'mongodb', hint: 'choose mongodump or export' });
     }
     const at = await openMongo(ctx.service, ctx.signal);
+    if (at.container?.cleaned.length) ctx.note(`removed helper containers left by a holdfast killed earlier: ${at.container.cleaned.join(', ')}`);
     try {
-      return ctx.strategy === 'mongodump' ? await backupWithMongodump(ctx, at) : await backupWithExport(ctx, at.t);
+      const result = ctx.strategy === 'mongodump' ? await backupWithMongodump(ctx, at) : await backupWithExport(ctx, at.t);
+      if (!at.container) return result;
+      // The container the service lives in: `restore --recreate` starts it again from this record on another Docker host.
+      const container = ctx.service.container ? { container: containerRecord(ctx.service.container) } : {};
+      return { ...result, details: { ...result.details, toolsRanIn: `container ${at.container.name}`, ...container } };
     } finally {
       await at.close();
     }
   },
 
+  // After `restore --recreate` started the container again: its server must accept work before the restore.
+  waitReady(service, signal) {
+    return isMongoContainerService(service) ? waitForMongoContainer(service, signal) : Promise.resolve();
+  },
   scratchTarget: mongoScratchTarget,
   removeLeftover: scratchPrefixRemover(mongoScratchTarget),
 

@@ -68,8 +68,6 @@ export async function backupWithMongodump(ctx: BackupContext, at: MongoAt): Prom
         oplog: cut.oplog,
         ...(cut.oplog ? { oplogEntries } : {}),
         toolVersion: tool.version,
-        // The container the service lives in (restore --recreate starts it again elsewhere), and where the tool ran.
-        toolsRanIn: at.container ? `container ${at.container.name}` : 'this host',
         place: tool.placed,
         databases: recorded,
       },

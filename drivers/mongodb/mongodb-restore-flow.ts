@@ -21,6 +21,7 @@ export async function restoreThroughScratch(
   load: (c: MongoClient, at: MongoAt, plan: DatabaseMapping[]) => Promise<ServerAbilities>,
 ): Promise<RestoreResult> {
   const at = await openMongo(ctx.target, ctx.signal);
+  if (at.container?.cleaned.length) ctx.note(`removed helper containers left by a holdfast killed earlier: ${at.container.cleaned.join(', ')}`);
   try {
     return await restoreAt(ctx, at, recordedDatabases, load);
   } finally {

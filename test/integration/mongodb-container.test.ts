@@ -23,6 +23,7 @@ describe.runIf(process.getuid?.() === 0)('MongoDB in its own container, no publi
   let bare: string;
   let secretFile: string;
   let env: Record<string, string>;
+  let snapshot = '';
   const outputs: string[] = [];
 
   const run = async (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => {
@@ -84,6 +85,7 @@ describe.runIf(process.getuid?.() === 0)('MongoDB in its own container, no publi
   test('backup, restore test, and restore into fresh containers with equal fingerprints; no sidecar left, no password anywhere', async () => {
     const backup = await run(['backup', '--docker', '--project', project, '--fingerprint', 'full', '--json']);
     const id = savedSnapshot(backup);
+    snapshot = id;
     const services = backup.json<{ services: Array<{ service: string; strategy: string; status: string }> }>().services;
     expect(services.map((s) => [s.service, s.strategy, s.status]).sort()).toEqual([
       ['mongo', 'mongodump', 'ok'],
@@ -131,6 +133,64 @@ describe.runIf(process.getuid?.() === 0)('MongoDB in its own container, no publi
       expect(text).not.toContain(PASSWORD);
       expect(text).not.toContain(FILE_PASSWORD);
     }
+  }, 300_000);
+
+  test('restore in place into the same container, and into the container recreated from the manifest after it was removed', async () => {
+    snapshot ||= savedSnapshot(await run(['backup', '--docker', '--project', project, '--fingerprint', 'full', '--json']));
+    const count = () => withContainerClient(db, { user: 'root', password: PASSWORD }, (c) => c.db('shop').collection('orders').countDocuments());
+    await withContainerClient(db, { user: 'root', password: PASSWORD }, (c) => c.db('shop').collection('orders').deleteMany({ _id: { $lt: 100 } as never }));
+    expect(await count()).toBe(1400);
+    const refused = await run(['restore', snapshot, 'mongo', '--json']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout + refused.stderr).toContain('is not empty');
+    const inPlace = await run(['restore', snapshot, 'mongo', '--force', '--json']);
+    expect(inPlace.code, inPlace.stderr + inPlace.stdout).toBe(0);
+    expect(inPlace.json<{ services: Array<{ status: string; fingerprint: { equal: boolean } }> }>().services[0]).toMatchObject({ status: 'ok', fingerprint: { equal: true } });
+    expect(await count()).toBe(1500);
+
+    // The container is gone (another Docker host, a lost machine): --recreate starts it from the manifest, on fresh volumes,
+    // with the credentials its image needs taken from holdfast's environment (never argv).
+    await docker(['rm', '-f', '-v', db]);
+    await docker(['volume', 'rm', lab.name('dbdata')]);
+    try {
+      const recreated = await run(['restore', snapshot, 'mongo', '--recreate', '--json'], { MONGO_INITDB_ROOT_USERNAME: 'root', MONGO_INITDB_ROOT_PASSWORD: PASSWORD });
+      expect(recreated.code, recreated.stderr + recreated.stdout).toBe(0);
+      const doc = recreated.json<{ services: Array<{ status: string; notes: string[]; fingerprint: { equal: boolean } }> }>().services[0]!;
+      expect(doc).toMatchObject({ status: 'ok', fingerprint: { equal: true } });
+      expect(doc.notes.join('\n')).toContain(`started container ${db}`);
+      expect(await docker(['inspect', '-f', '{{.HostConfig.NetworkMode}}', db])).toBe('none');
+      expect(await count()).toBe(1500);
+    } finally {
+      // The recreated container carries holdfast's and compose's labels, not the lab's.
+      await docker(['rm', '-f', '-v', db]).catch(() => undefined);
+    }
+    expect(await lab.helpers()).toEqual([]);
+    for (const text of outputs) expect(text).not.toContain(PASSWORD);
+  }, 300_000);
+
+  test('a replica-set member with an oplog: mongodump --oplog through exec, one point in time, restored into a fresh container', async () => {
+    // FerretDB advertises a replica set and records an oplog once local.oplog.rs exists (capped): what mongodump --oplog needs.
+    const member = await mongoContainer('member', MONGO_IMAGES.ferretdb, ['-e', 'FERRETDB_REPL_SET_NAME=rs0', '-e', 'MONGO_INITDB_ROOT_USERNAME=root', '-e', `MONGO_INITDB_ROOT_PASSWORD=${PASSWORD}`], { volume: false });
+    await withContainerClient(member, { user: 'root', password: PASSWORD }, async (c) => {
+      await c.db('local').createCollection('oplog.rs', { capped: true, size: 16 * 1024 * 1024 });
+      await c.db('ledger').collection('entries').insertMany(Array.from({ length: 400 }, (_, i) => ({ _id: i, amount: i * 10 })));
+    });
+    const service = `ledger=container:${member}`;
+    const plan = await run(['plan', '--service', service, '--json']);
+    const item = plan.json<{ services: Array<{ strategy: string; consistency: string; reason: string }> }>().services[0]!;
+    expect(item).toMatchObject({ strategy: 'mongodump', consistency: 'transactional' });
+    expect(item.reason).toContain(`inside container ${member}: its image has mongodump`);
+    expect(item.reason).toContain('with --oplog: one point in time');
+    const backup = await run(['backup', '--service', service, '--fingerprint', 'full', '--json']);
+    const id = savedSnapshot(backup);
+    const fresh = await mongoContainer('ledgercopy', MONGO_IMAGES.ferretdb, ['-e', 'MONGO_INITDB_ROOT_USERNAME=root', '-e', `MONGO_INITDB_ROOT_PASSWORD=${PASSWORD}`], { volume: false });
+    const restore = await run(['restore', id, '--target', `ledger=container:${fresh}`, '--json']);
+    expect(restore.code, restore.stderr + restore.stdout).toBe(0);
+    expect(restore.json<{ services: Array<{ status: string; fingerprint: { equal: boolean } }> }>().services[0]).toMatchObject({ status: 'ok', fingerprint: { equal: true } });
+    const show = await run(['show', id, '--json']);
+    expect(show.stdout).toMatch(/"oplog": true/);
+    expect(show.stdout).toContain(`inside container ${member}: its image has mongodump`);
+    expect(await lab.helpers()).toEqual([]);
   }, 300_000);
 
   test('a container whose server requires credentials it does not hold: a clear error naming the service and the fix', async () => {
