@@ -48,11 +48,13 @@ const READ_CREDENTIALS = [...SETTINGS, 'printf "%s\\n%s" "$u" "$p"'].join('\n');
  * Runs a Database Tool with the credentials added: holdfast's own (from the
  * exec's environment) or the container's. The password goes to the tool as a
  * YAML --config file on a pipe (fd 3, a here-document), single-quoted with
- * every ' doubled, so any character but a line break survives. Commands other
+ * every ' doubled, so any character but a line break survives; no file is
+ * written in the container. Commands other
  * than the tools run as given.
  */
 const WRAPPER = [
   'case "${1##*/}" in mongodump|mongorestore) ;; *) exec "$@" ;; esac',
+  'case "${2:-}" in --version|--help) exec "$@" ;; esac',
   'own_u=${HOLDFAST_MONGO_USER:-}; own_p=${HOLDFAST_MONGO_PASSWORD:-}',
   'unset HOLDFAST_MONGO_USER HOLDFAST_MONGO_PASSWORD',
   ...SETTINGS,
@@ -61,7 +63,9 @@ const WRAPPER = [
   'if [ -z "$u" ] || [ -z "$p" ]; then exec "$@"; fi',
   `case "$p" in *'`,
   `'*) echo "holdfast: the MongoDB password holds a line break, which a --config file cannot carry" >&2; exit 2 ;; esac`,
-  `q=$(printf '%s' "$p" | sed "s/'/''/g")`,
+  // Every ' doubled for YAML, in the shell itself: no sed needed in the image.
+  `q=; r=$p`,
+  `while :; do case "$r" in *"'"*) q="$q\${r%%"'"*}''"; r=\${r#*"'"} ;; *) q=$q$r; break ;; esac; done`,
   'exec "$@" --username "$u" --authenticationDatabase admin --config /dev/fd/3 3<<HOLDFAST_CONFIG',
   "password: '$q'",
   'HOLDFAST_CONFIG',
