@@ -93,7 +93,8 @@ export async function openMongoContainer(service: Service, signal?: AbortSignal)
   const api = await dockerApi();
   const ref = service.container?.id ?? service.endpoint?.path;
   if (!ref) throw new HoldfastError('config', 'no container named for this service', { service: service.name, driver: 'mongodb', hint: 'use container:NAME' });
-  const cleaned = await removeLeftoverHelpers(api);
+  // Two services of one run may race for the same leftover: a failed removal is left to the next command.
+  const cleaned = await removeLeftoverHelpers(api).catch(() => [] as string[]);
   const own = ownCredentials(service);
   const sidecarImage = typeof service.options.sidecar_image === 'string' ? service.options.sidecar_image : undefined;
   let sidecar: LazySidecar | undefined;

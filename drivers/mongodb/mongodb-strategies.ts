@@ -31,7 +31,7 @@ const PER_COLLECTION: Consistency = 'engine-snapshot';
  */
 export function mongoStrategies(facts: ServerFacts, whole: boolean, at: MongoAt, dump: MongoToolAt | MissingTool): StrategyOffer[] {
   const server = describeServer(facts);
-  const inContainer = at.container ? `${dump.missing ? '' : `${dump.placed}; `}` : '';
+  const inContainer = at.container && !dump.missing ? `(${dump.placed}); ` : '';
   const tool: Requirement = {
     what: 'mongodump (MongoDB Database Tools)',
     met: !dump.missing,
