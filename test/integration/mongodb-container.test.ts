@@ -96,6 +96,8 @@ describe.runIf(process.getuid?.() === 0)('MongoDB in its own container, no publi
     const verify = await run(['verify', id, '--restore-test', '--json']);
     expectRestoreTestPassed(verify, 'mongo');
     expectRestoreTestPassed(verify, 'stock');
+    const scratch = verify.json<{ restoreTest: { services: Array<{ service: string; scratch?: string }> } }>().restoreTest.services.find((s) => s.service === 'mongo')?.scratch;
+    expect(scratch).toMatch(new RegExp(`^temporary databases holdfast_scratch_\\w+_crm, holdfast_scratch_\\w+_shop in container ${db}$`));
     expect(await lab.helpers()).toEqual([]);
     // The restore test left no scratch database in the source.
     const dbs = await withContainerClient(db, { user: 'root', password: PASSWORD }, async (c) => ((await c.db('admin').command({ listDatabases: 1, nameOnly: true })) as { databases: Array<{ name: string }> }).databases.map((d) => d.name));
