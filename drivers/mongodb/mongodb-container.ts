@@ -15,7 +15,8 @@ import type { MongoTarget } from './mongodb-connection.js';
  * mongorestore run through docker exec.
  *
  * Credentials are the container's own settings (MONGO_INITDB_ROOT_USERNAME /
- * _PASSWORD and their _FILE variants, as the official image takes them),
+ * _PASSWORD and their _FILE variants, as the official image takes them;
+ * Bitnami's MONGODB_ROOT_USER / MONGODB_ROOT_PASSWORD[_FILE]),
  * unless holdfast has its own for the service (`user` option and
  * HOLDFAST_<NAME>_PASSWORD[_FILE]). Inside an exec a fixed wrapper reads them
  * in the container and hands the password to the tool on a pipe (`--config
@@ -39,6 +40,12 @@ const SETTINGS = [
   'if [ -z "$u" ] && [ -n "${MONGO_INITDB_ROOT_USERNAME_FILE:-}" ]; then u=$(cat "$MONGO_INITDB_ROOT_USERNAME_FILE") || exit 3; fi',
   'p=${MONGO_INITDB_ROOT_PASSWORD:-}',
   'if [ -z "$p" ] && [ -n "${MONGO_INITDB_ROOT_PASSWORD_FILE:-}" ]; then p=$(cat "$MONGO_INITDB_ROOT_PASSWORD_FILE") || exit 3; fi',
+  // Bitnami's images: MONGODB_ROOT_USER (default root) and MONGODB_ROOT_PASSWORD[_FILE].
+  'if [ -z "$u" ] && [ -z "$p" ]; then',
+  '  p=${MONGODB_ROOT_PASSWORD:-}',
+  '  if [ -z "$p" ] && [ -n "${MONGODB_ROOT_PASSWORD_FILE:-}" ]; then p=$(cat "$MONGODB_ROOT_PASSWORD_FILE") || exit 3; fi',
+  '  if [ -n "$p" ]; then u=${MONGODB_ROOT_USER:-root}; fi',
+  'fi',
 ];
 
 /** Prints the user, a line break, the password: read into holdfast's memory only. */

@@ -209,6 +209,12 @@ describe.runIf(process.getuid?.() === 0)('MongoDB in its own container, no publi
     expect(failed.services[0]!.error.hint).toContain('HOLDFAST_VAULT_PASSWORD');
     expect(pinned.stdout + pinned.stderr).not.toContain('never-shown-9');
     expect(await lab.helpers()).toEqual([]);
+
+    // The same server where the container holds Bitnami's settings for its root user: they are used.
+    const bitnami = await mongoContainer('bitnami', MONGO_IMAGES.ferretdb, ['-e', 'FERRETDB_TEST_ENABLE_NEW_AUTH=true', '-e', 'FERRETDB_SETUP_DATABASE=admin', '-e', 'FERRETDB_SETUP_USERNAME=root', '-e', 'FERRETDB_SETUP_PASSWORD=bitnami-pw-5', '-e', 'MONGODB_ROOT_PASSWORD=bitnami-pw-5'], { volume: false });
+    const plan = await run(['plan', '--service', `vault=container:${bitnami}`, '--json']);
+    expect(plan.json<{ services: Array<{ strategy: string; reason: string }> }>().services[0], plan.stdout).toMatchObject({ strategy: 'mongodump' });
+    expect(plan.stdout + plan.stderr).not.toContain('bitnami-pw-5');
   }, 120_000);
 
   test('a sidecar left by a holdfast killed with -9 is removed by the next command', async () => {
