@@ -52,7 +52,7 @@ export interface MongoToolAt {
   placed: string;
   /** Runs the tool (connection and credential arguments added) and stores its stdout; returns its exit for the caller to read. */
   toArtifact(sink: ArtifactSink, artifact: { name: string; kind: string; label?: string }, args: string[], signal?: AbortSignal): Promise<ToolExit>;
-  /** Starts the tool (connection and credential arguments added), stdout dropped. */
+  /** Starts the tool (connection and credential arguments added); the caller reads or drops its stdout. */
   start(args: string[], options: { stdin?: boolean; signal?: AbortSignal }): Promise<MongoToolRun>;
 }
 
