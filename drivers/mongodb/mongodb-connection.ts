@@ -18,6 +18,17 @@ export interface MongoTarget {
   params: Record<string, string>;
   /** Where the password is looked up, for messages. */
   passwordFrom: string[];
+  /** How messages name the server when host:port is not what the user knows (a tunnel to a container). */
+  display?: string;
+  /** What to do when the server requires credentials and none are known (a container's own settings). */
+  authHint?: string;
+  /** What to check when the server cannot be reached (a container's port, its sidecar). */
+  connectHint?: string;
+}
+
+/** host:port, or what the target says it is for the user. */
+export function serverName(t: Pick<MongoTarget, 'host' | 'port' | 'display'>): string {
+  return t.display ?? `${t.host}:${t.port}`;
 }
 
 export function mongoTarget(service: Service): MongoTarget {
@@ -98,7 +109,7 @@ export async function withClient<T>(t: MongoTarget, work: (c: MongoClient) => Pr
 /** Names connection and credential failures as such; other errors keep their message, prefixed by the service. */
 export function describeMongoError(error: unknown, t: MongoTarget): HoldfastError {
   if (error instanceof HoldfastError) return error.forService(t.service, 'mongodb');
-  const where = `${t.host}:${t.port}`;
+  const where = serverName(t);
   const err = error as { code?: number | string; codeName?: string; message?: string; name?: string };
   const message = err.message ?? String(error);
   const base = { service: t.service, driver: 'mongodb', cause: error };
@@ -113,13 +124,13 @@ export function describeMongoError(error: unknown, t: MongoTarget): HoldfastErro
       ...base,
       hint: t.user
         ? `give ${t.user} the backup/restore roles (or root), or use another user`
-        : `the server requires authentication: put the user in the URL (mongodb://USER@${where}/...) and its password in ${t.passwordFrom.join(' or ')}`,
+        : t.authHint ?? `the server requires authentication: put the user in the URL (mongodb://USER@${where}/...) and its password in ${t.passwordFrom.join(' or ')}`,
     });
   }
   if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|Server selection timed out|connect ECONN/i.test(message) || err.name === 'MongoServerSelectionError') {
     return new HoldfastError('connect', `cannot reach MongoDB at ${where}: ${message.split('\n')[0]}`, {
       ...base,
-      hint: 'check the host and port in the service URL, and that the server is running and accepts TCP connections',
+      hint: t.connectHint ?? 'check the host and port in the service URL, and that the server is running and accepts TCP connections',
     });
   }
   return new HoldfastError('internal', `MongoDB at ${where}: ${message}`, base);

@@ -1,6 +1,5 @@
 import type { Driver } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
-import { mongoTarget, withClient } from './mongodb-connection.js';
 import { detectMongo, MONGO_SCHEMES } from './mongodb-detect.js';
 import { backupWithMongodump } from './mongodb-dump-backup.js';
 import { restoreMongodump } from './mongodb-dump-restore.js';
@@ -11,6 +10,10 @@ import { fingerprintDatabase } from './mongodb-fingerprint.js';
 import { inspectServer, selectDatabases, serverFacts } from './mongodb-inspector.js';
 import { mongoStrategies } from './mongodb-strategies.js';
 import { mongoScratchTarget } from './mongodb-scratch.js';
+import { openMongo, withMongo } from './mongodb-place.js';
+import { isMongoContainerService } from './mongodb-container.js';
+import { containerRecord } from '../volume/volume-record.js';
+import { waitForMongoContainer } from './mongodb-container-ready.js';
 import { scratchPrefixRemover } from '../../src/core/scratch-leftover.js';
 
 export const mongoDriver: Driver = {
@@ -20,24 +23,27 @@ export const mongoDriver: Driver = {
 
   detect: detectMongo,
 
-  strategies(service) {
-    const t = mongoTarget(service);
-    return withClient(t, async (c) => {
-      const { whole } = await selectDatabases(c, t, service.options.databases);
-      return mongoStrategies(await serverFacts(c), whole);
+  strategies(service, signal) {
+    return withMongo(service, signal, async (c, at) => {
+      const { whole } = await selectDatabases(c, at.t, service.options.databases);
+      return mongoStrategies(await serverFacts(c), whole, at, await at.tool('mongodump'));
     });
   },
 
-  inspect(service) {
-    return inspectServer(mongoTarget(service), service.options.databases);
+  async inspect(service) {
+    const at = await openMongo(service);
+    try {
+      return await inspectServer(at.t, service.options.databases);
+    } finally {
+      await at.close();
+    }
   },
 
   fingerprint(service, scope) {
-    const t = mongoTarget(service);
-    return withClient(t, async (c) => {
+    return withMongo(service, undefined, async (c, at) => {
       const items = {};
       const definitions = {};
-      for (const db of (await selectDatabases(c, t, service.options.databases)).databases) {
+      for (const db of (await selectDatabases(c, at.t, service.options.databases)).databases) {
         await fingerprintDatabase(c, db.name, scope, db.name, items);
         await defineDatabase(c, db.name, db.name, definitions);
       }
@@ -45,18 +51,27 @@ export const mongoDriver: Driver = {
     });
   },
 
-  backup(ctx) {
-    const t = mongoTarget(ctx.service);
-    switch (ctx.strategy) {
-      case 'mongodump':
-        return backupWithMongodump(ctx, t);
-      case 'export':
-        return backupWithExport(ctx, t);
-      default:
-        throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'mongodb', hint: 'choose mongodump or export' });
+  async backup(ctx) {
+    if (ctx.strategy !== 'mongodump' && ctx.strategy !== 'export') {
+      throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'mongodb', hint: 'choose mongodump or export' });
+    }
+    const at = await openMongo(ctx.service, ctx.signal);
+    if (at.container?.cleaned.length) ctx.note(`removed helper containers left by a holdfast killed earlier: ${at.container.cleaned.join(', ')}`);
+    try {
+      const result = ctx.strategy === 'mongodump' ? await backupWithMongodump(ctx, at) : await backupWithExport(ctx, at.t);
+      if (!at.container) return result;
+      // The container the service lives in: `restore --recreate` starts it again from this record on another Docker host.
+      const container = ctx.service.container ? { container: containerRecord(ctx.service.container) } : {};
+      return { ...result, details: { ...result.details, toolsRanIn: `container ${at.container.name}`, ...container } };
+    } finally {
+      await at.close();
     }
   },
 
+  // After `restore --recreate` started the container again: its server must accept work before the restore.
+  waitReady(service, signal) {
+    return isMongoContainerService(service) ? waitForMongoContainer(service, signal) : Promise.resolve();
+  },
   scratchTarget: mongoScratchTarget,
   removeLeftover: scratchPrefixRemover(mongoScratchTarget),
 

@@ -1,12 +1,11 @@
 import type { BackupContext, BackupResult, Fingerprint } from '../../src/core/driver.js';
-import type { ToolExit } from '../../src/core/process.js';
-import { artifactSlug, toolToArtifact } from '../../src/core/tool-artifact.js';
-import { connectionUri, withClient, type MongoTarget } from './mongodb-connection.js';
+import { artifactSlug } from '../../src/core/tool-artifact.js';
+import { withClient } from './mongodb-connection.js';
 import { defineDatabase } from './mongodb-definitions.js';
 import { fingerprintDatabase } from './mongodb-fingerprint.js';
 import { describeServer, listUserCollections, selectDatabases, serverFacts } from './mongodb-inspector.js';
 import { oplogPlan } from './mongodb-strategies.js';
-import { checkMongoToolExit, requireMongoTool, withToolCredentials } from './mongodb-tools.js';
+import { requireTool, type MongoAt } from './mongodb-place.js';
 
 /** What a mongodump snapshot records per database, for the restore. */
 export interface DumpedDatabase {
@@ -22,37 +21,31 @@ export interface DumpedDatabase {
  * member takes `--oplog` (one archive, one point in time: the end of the
  * dump); a service that names databases gets one archive per database, each
  * collection read at its own time (mongodump takes one --db at a time, and
- * --oplog refuses --db). The password reaches mongodump through a --config
- * file, never argv.
+ * --oplog refuses --db). mongodump runs where the service's place says: this
+ * host, or inside the service's container (mongodb-place.ts). The password
+ * reaches it through a --config file, never argv.
  */
-export async function backupWithMongodump(ctx: BackupContext, t: MongoTarget): Promise<BackupResult> {
+export async function backupWithMongodump(ctx: BackupContext, at: MongoAt): Promise<BackupResult> {
+  const t = at.t;
   return withClient(t, async (c) => {
     const facts = await serverFacts(c);
     const { databases, whole } = await selectDatabases(c, t, ctx.service.options.databases);
     // sizeOnDisk is compressed by WiredTiger: an estimate for the progress line, marked as such.
     ctx.progress.expect?.(databases.reduce((sum, d) => sum + d.bytes, 0), true);
-    const tool = await requireMongoTool('mongodump', t.service);
+    const tool = requireTool(await at.tool('mongodump'), t.service);
+    if (at.container) ctx.note(`mongodump ran ${tool.placed}`);
     const cut = oplogPlan(facts, whole);
     if (!cut.oplog) ctx.note(`not one point in time: ${cut.why}`);
 
     const runs = whole ? [{ name: 'server.archive', label: '(all databases)', args: cut.oplog ? ['--oplog'] : [] }] : databases.map((d, i) => ({ name: `${artifactSlug(d.name, i)}.archive`, label: d.name, args: ['--db', d.name] }));
     const recorded: DumpedDatabase[] = [];
     let oplogEntries = 0;
-    await withToolCredentials(t.user ? t.password : undefined, async (credentials) => {
-      for (const run of runs) {
-        ctx.progress.phase(`mongodump ${run.label}`);
-        let exit: ToolExit | undefined;
-        await toolToArtifact(ctx.artifacts, { name: run.name, kind: 'mongodump-archive', label: run.label }, tool.path, ['--uri', connectionUri(t), ...credentials, '--archive', ...run.args], {
-          secrets: [t.password],
-          checkExit: (e) => {
-            exit = e;
-            checkMongoToolExit('mongodump', e, t);
-          },
-        });
-        const dumped = /dumped (\d+) oplog entr/.exec(exit?.stderr ?? '');
-        if (dumped) oplogEntries += Number(dumped[1]);
-      }
-    });
+    for (const run of runs) {
+      ctx.progress.phase(`mongodump ${run.label}`);
+      const exit = await tool.toArtifact(ctx.artifacts, { name: run.name, kind: 'mongodump-archive', label: run.label }, ['--archive', ...run.args], ctx.signal);
+      const dumped = /dumped (\d+) oplog entr/.exec(exit.stderr);
+      if (dumped) oplogEntries += Number(dumped[1]);
+    }
 
     const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {}, definitions: {} };
     for (const [i, db] of databases.entries()) {
@@ -75,6 +68,7 @@ export async function backupWithMongodump(ctx: BackupContext, t: MongoTarget): P
         oplog: cut.oplog,
         ...(cut.oplog ? { oplogEntries } : {}),
         toolVersion: tool.version,
+        place: tool.placed,
         databases: recorded,
       },
       ...(fingerprint ? { fingerprint } : {}),

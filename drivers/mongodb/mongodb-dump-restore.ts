@@ -3,15 +3,14 @@ import { join } from 'node:path';
 import { BSON, type Document, type MongoClient } from 'mongodb';
 import type { RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
-import { runTool } from '../../src/core/process.js';
 import { ArchiveScanner } from './mongodb-archive.js';
 import { readToEnd, writeChunk } from './mongodb-artifact-read.js';
-import { connectionUri, type MongoTarget } from './mongodb-connection.js';
 import type { DumpedDatabase } from './mongodb-dump-backup.js';
 import { abilities, describeServer, SCRATCH_PREFIX, serverFacts, type ServerAbilities } from './mongodb-inspector.js';
 import { replayOplog } from './mongodb-oplog-replay.js';
 import { createIndexes, scratchName, type DatabaseMapping } from './mongodb-restore-target.js';
-import { checkMongoToolExit, requireMongoTool, withToolCredentials } from './mongodb-tools.js';
+import { checkMongoToolExit } from './mongodb-tools.js';
+import { requireTool, type MongoAt, type MongoToolAt } from './mongodb-place.js';
 import { restoreThroughScratch } from './mongodb-restore-flow.js';
 import { spoolDir } from '../../src/core/spool-dir.js';
 
@@ -26,10 +25,11 @@ import { spoolDir } from '../../src/core/spool-dir.js';
  */
 export async function restoreMongodump(ctx: RestoreContext): Promise<RestoreResult> {
   const recorded = (ctx.recorded.details.databases as DumpedDatabase[] | undefined) ?? [];
-  return restoreThroughScratch(ctx, recorded.map((d) => d.name), async (c, t, plan) => {
+  return restoreThroughScratch(ctx, recorded.map((d) => d.name), async (c, at, plan) => {
     const facts = await serverFacts(c);
     const can = abilities(facts);
-    const mongorestore = await requireMongoTool('mongorestore', t.service);
+    const mongorestore = requireTool(await at.tool('mongorestore'), at.t.service);
+    if (at.container) ctx.note(`mongorestore ran ${mongorestore.placed}`);
     if (!can.toolIndexRestore) ctx.note(`indexes created by holdfast from the dump's definitions: ${describeServer(facts)} refuses mongorestore's index specs`);
     const spool = await spoolDir('holdfast-oplog-');
     const work = spool.path;
@@ -38,7 +38,7 @@ export async function restoreMongodump(ctx: RestoreContext): Promise<RestoreResu
         const mine = plan.filter((p) => recorded.find((d) => d.name === p.from)?.artifact === artifact);
         const oplogFile = join(work, `${artifact}.oplog.bson`);
         ctx.progress.phase(`mongorestore ${mine.map((p) => p.to).join(', ')}`);
-        const scanner = await runMongorestore(ctx, t, mongorestore.path, artifact, mine, can, oplogFile);
+        const scanner = await runMongorestore(ctx, at, mongorestore, artifact, mine, can, oplogFile);
         if (!can.toolIndexRestore) await indexesFromArchive(c, scanner, mine);
         if (scanner.oplogEntries > 0) await replay(ctx, c, oplogFile, mine, can, scanner.oplogEntries);
       }
@@ -49,51 +49,50 @@ export async function restoreMongodump(ctx: RestoreContext): Promise<RestoreResu
   });
 }
 
-async function runMongorestore(ctx: RestoreContext, t: MongoTarget, tool: string, artifact: string, plan: DatabaseMapping[], can: ServerAbilities, oplogFile: string): Promise<ArchiveScanner> {
+async function runMongorestore(ctx: RestoreContext, at: MongoAt, tool: MongoToolAt, artifact: string, plan: DatabaseMapping[], can: ServerAbilities, oplogFile: string): Promise<ArchiveScanner> {
+  const t = at.t;
   const scanner = new ArchiveScanner();
   const ns = plan.flatMap(({ from, to }) => ['--nsInclude', `${pattern(from)}.*`, '--nsFrom', `${pattern(from)}.$coll$`, '--nsTo', `${pattern(to)}.${pattern(scratchName(''))}$coll$`]);
-  // Credentials only with a user: a password alone would make the tools try to log in as nobody.
-  await withToolCredentials(t.user ? t.password : undefined, async (credentials) => {
-    const args = ['--uri', connectionUri(t), ...credentials, '--archive', '--stopOnError', ...(can.toolIndexRestore ? [] : ['--noIndexRestore']), ...ns];
-    const run = runTool(tool, args, { stdin: 'pipe', stdout: 'ignore', signal: ctx.signal, secrets: [t.password] });
-    const stdin = run.stdin!;
-    const oplog = createWriteStream(oplogFile, { mode: 0o600 });
-    let oplogFailed: Error | undefined;
-    oplog.on('error', (error) => (oplogFailed ??= error));
-    let damaged: unknown;
-    let toolGone = false;
-    try {
-      // Through Node rather than straight into the tool: the archive is checked and its oplog kept on the way.
-      await readToEnd(ctx.artifacts.open(artifact), async (chunk) => {
-        if (damaged !== undefined) return;
-        let docs: Buffer[];
-        try {
-          docs = scanner.feed(chunk);
-        } catch (error) {
-          damaged = error;
-          stdin.end(); // mongorestore stops on the cut-off archive; the scratch collections are dropped
-          return;
-        }
-        for (const doc of docs) await writeChunk(oplog, doc);
-        if (!toolGone) toolGone = !(await writeChunk(stdin, chunk));
-      });
-      if (damaged === undefined) scanner.finish();
-    } catch (error) {
-      damaged ??= error;
-    } finally {
-      stdin.end();
-      oplog.end();
-      await new Promise<void>((resolve) => oplog.once('close', () => resolve()));
-    }
-    const exit = await run.done;
-    // The archive's own error (damaged, truncated) explains a tool that failed on it.
-    if (damaged !== undefined) throw damaged;
-    checkMongoToolExit('mongorestore', exit, t);
-    if (toolGone) throw new HoldfastError('tool', 'mongorestore exited before it had read the whole archive', { service: t.service, driver: 'mongodb' });
-    if (oplogFailed) {
-      throw new HoldfastError('no-space', `cannot keep the captured oplog in ${oplogFile}: ${oplogFailed.message}`, { service: t.service, driver: 'mongodb', hint: 'free space in HOLDFAST_TMPDIR (default the system temp dir), or point it elsewhere' });
-    }
-  });
+  const run = await tool.start(['--archive', '--stopOnError', ...(can.toolIndexRestore ? [] : ['--noIndexRestore']), ...ns], { stdin: true, signal: ctx.signal });
+  run.stdout.resume();
+  const stdin = run.stdin!;
+  stdin.on('error', () => undefined); // a tool that exited: seen by writeChunk, judged by its exit
+  const oplog = createWriteStream(oplogFile, { mode: 0o600 });
+  let oplogFailed: Error | undefined;
+  oplog.on('error', (error) => (oplogFailed ??= error));
+  let damaged: unknown;
+  let toolGone = false;
+  try {
+    // Through Node rather than straight into the tool: the archive is checked and its oplog kept on the way.
+    await readToEnd(ctx.artifacts.open(artifact), async (chunk) => {
+      if (damaged !== undefined) return;
+      let docs: Buffer[];
+      try {
+        docs = scanner.feed(chunk);
+      } catch (error) {
+        damaged = error;
+        stdin.end(); // mongorestore stops on the cut-off archive; the scratch collections are dropped
+        return;
+      }
+      for (const doc of docs) await writeChunk(oplog, doc);
+      if (!toolGone) toolGone = !(await writeChunk(stdin, chunk));
+    });
+    if (damaged === undefined) scanner.finish();
+  } catch (error) {
+    damaged ??= error;
+  } finally {
+    stdin.end();
+    oplog.end();
+    await new Promise<void>((resolve) => oplog.once('close', () => resolve()));
+  }
+  const exit = await run.done;
+  // The archive's own error (damaged, truncated) explains a tool that failed on it.
+  if (damaged !== undefined) throw damaged;
+  checkMongoToolExit('mongorestore', exit, t);
+  if (toolGone) throw new HoldfastError('tool', 'mongorestore exited before it had read the whole archive', { service: t.service, driver: 'mongodb' });
+  if (oplogFailed) {
+    throw new HoldfastError('no-space', `cannot keep the captured oplog in ${oplogFile}: ${oplogFailed.message}`, { service: t.service, driver: 'mongodb', hint: 'free space in HOLDFAST_TMPDIR (default the system temp dir), or point it elsewhere' });
+  }
   return scanner;
 }
 

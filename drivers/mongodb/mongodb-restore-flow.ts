@@ -1,11 +1,12 @@
 import type { MongoClient } from 'mongodb';
 import type { Fingerprint, RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { formatEndpoint } from '../../src/core/service.js';
-import { mongoTarget, withClient, type MongoTarget } from './mongodb-connection.js';
+import { withClient } from './mongodb-connection.js';
 import { defineDatabase } from './mongodb-definitions.js';
 import { fingerprintDatabase } from './mongodb-fingerprint.js';
 import type { ServerAbilities } from './mongodb-inspector.js';
 import { checkTargets, dropScratch, mapDatabases, swapIn, type DatabaseMapping } from './mongodb-restore-target.js';
+import { openMongo, type MongoAt } from './mongodb-place.js';
 
 /**
  * The frame both restores share: map and check the target databases (a
@@ -17,16 +18,26 @@ import { checkTargets, dropScratch, mapDatabases, swapIn, type DatabaseMapping }
 export async function restoreThroughScratch(
   ctx: RestoreContext,
   recordedDatabases: string[],
-  load: (c: MongoClient, t: MongoTarget, plan: DatabaseMapping[]) => Promise<ServerAbilities>,
+  load: (c: MongoClient, at: MongoAt, plan: DatabaseMapping[]) => Promise<ServerAbilities>,
 ): Promise<RestoreResult> {
-  const t = mongoTarget(ctx.target);
+  const at = await openMongo(ctx.target, ctx.signal);
+  if (at.container?.cleaned.length) ctx.note(`removed helper containers left by a holdfast killed earlier: ${at.container.cleaned.join(', ')}`);
+  try {
+    return await restoreAt(ctx, at, recordedDatabases, load);
+  } finally {
+    await at.close();
+  }
+}
+
+async function restoreAt(ctx: RestoreContext, at: MongoAt, recordedDatabases: string[], load: (c: MongoClient, at: MongoAt, plan: DatabaseMapping[]) => Promise<ServerAbilities>): Promise<RestoreResult> {
+  const t = at.t;
   const plan = mapDatabases(ctx, t, recordedDatabases);
   return withClient(t, async (c) => {
     const replaced = await checkTargets(c, t, plan, ctx.force);
     for (const { to } of plan) await dropScratch(c, to);
     let can: ServerAbilities;
     try {
-      can = await load(c, t, plan);
+      can = await load(c, at, plan);
     } catch (error) {
       for (const { to } of plan) await dropScratch(c, to).catch(() => undefined);
       throw error;
@@ -45,9 +56,9 @@ export async function restoreThroughScratch(
       }
     }
     return {
-      location: plan.map((p) => formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false)).join(', '),
+      location: plan.map((p) => (at.container ? `container:${at.container.name}/${p.to}` : formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false))).join(', '),
       ...(ctx.recorded.fingerprint ? { fingerprint } : {}),
-      details: { fingerprintPrefixes: plan.map((p) => p.from), databases: plan },
+      details: { fingerprintPrefixes: plan.map((p) => p.from), databases: plan, ...(at.container ? { container: at.container.name } : {}) },
     };
   });
 }

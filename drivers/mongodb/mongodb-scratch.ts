@@ -1,6 +1,8 @@
 import type { ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import { sameServerScratchTarget } from '../../src/core/scratch-names.js';
-import { mongoTarget, withClient, type MongoTarget } from './mongodb-connection.js';
+import type { Service } from '../../src/core/service.js';
+import { isMongoContainerService } from './mongodb-container.js';
+import { withMongo } from './mongodb-place.js';
 
 /** MongoDB allows 64 bytes for a database name; FerretDB's backends one fewer. */
 const MAX_NAME_BYTES = 63;
@@ -13,12 +15,16 @@ const MAX_NAME_BYTES = 63;
  */
 export async function mongoScratchTarget(ctx: ScratchContext): Promise<ScratchTarget | undefined> {
   if (ctx.strategy !== 'mongodump' && ctx.strategy !== 'export') return undefined;
-  const t = mongoTarget(ctx.source);
-  return sameServerScratchTarget(ctx, { maxNameBytes: MAX_NAME_BYTES, keepSourcePath: true, drop: () => dropScratchDatabases(t, ctx.prefix) });
+  const target = sameServerScratchTarget(ctx, { maxNameBytes: MAX_NAME_BYTES, keepSourcePath: true, drop: () => dropScratchDatabases(ctx.source, ctx.prefix) });
+  if (!isMongoContainerService(ctx.source)) return target;
+  // `container:<database>` would read as a container's name: say which container holds the temporary databases.
+  const names = Object.values((target.options.rename as Record<string, string> | undefined) ?? {});
+  return { ...target, describe: `temporary databases ${names.join(', ') || `${ctx.prefix}*`} in container ${ctx.source.container?.name ?? ctx.source.endpoint?.path}` };
 }
 
-export async function dropScratchDatabases(t: MongoTarget, prefix: string): Promise<void> {
-  await withClient(t, async (c) => {
+/** Drops every database of the run; for a service in a container, through a sidecar of its own. */
+export async function dropScratchDatabases(service: Service, prefix: string): Promise<void> {
+  await withMongo(service, undefined, async (c) => {
     const { databases } = (await c.db('admin').command({ listDatabases: 1, nameOnly: true })) as { databases: Array<{ name: string }> };
     for (const { name } of databases) if (name.startsWith(prefix)) await c.db(name).dropDatabase();
   });

@@ -1,6 +1,6 @@
 import type { Consistency, Requirement, StrategyOffer } from '../../src/core/driver.js';
 import { describeServer, type ServerFacts } from './mongodb-inspector.js';
-import { MONGO_TOOLS_HINT, mongoToolVersion } from './mongodb-tools.js';
+import type { MissingTool, MongoAt, MongoToolAt } from './mongodb-place.js';
 
 /**
  * Whether a mongodump of this service is one point in time: only a dump of
@@ -23,29 +23,35 @@ export function oplogPlan(facts: ServerFacts, whole: boolean): { oplog: boolean;
  */
 const PER_COLLECTION: Consistency = 'engine-snapshot';
 
-/** The strategies, strongest first, with their requirements checked. */
-export async function mongoStrategies(facts: ServerFacts, whole: boolean): Promise<StrategyOffer[]> {
+/**
+ * The strategies, strongest first, with their requirements checked. For a
+ * service in a container, the summaries say where mongodump runs and why
+ * (the image's own, or this host's through a sidecar) and how the driver
+ * reaches the server.
+ */
+export function mongoStrategies(facts: ServerFacts, whole: boolean, at: MongoAt, dump: MongoToolAt | MissingTool): StrategyOffer[] {
   const server = describeServer(facts);
-  const dump = await mongoToolVersion('mongodump');
+  const inContainer = at.container && !dump.missing ? `(${dump.placed}); ` : '';
   const tool: Requirement = {
     what: 'mongodump (MongoDB Database Tools)',
-    met: !!dump,
-    detail: dump ? `${dump.path} is ${dump.version}` : process.env.HOLDFAST_MONGO_BINDIR ? `not in HOLDFAST_MONGO_BINDIR (${process.env.HOLDFAST_MONGO_BINDIR})` : 'not on PATH',
-    hint: MONGO_TOOLS_HINT,
+    met: !dump.missing,
+    detail: dump.missing ? `not ${dump.where}` : at.container ? dump.placed : dump.placed.replace(/^on this host: /, ''),
+    ...(dump.missing ? { hint: dump.hint } : {}),
   };
   const cut = oplogPlan(facts, whole);
+  const driverPath = at.container ? `, through a sidecar tunnel to container ${at.container.name}` : '';
   return [
     {
       name: 'mongodump',
       consistency: cut.oplog ? 'transactional' : PER_COLLECTION,
-      summary: `mongodump --archive ${cut.why} [${server}]`,
+      summary: `mongodump --archive ${inContainer}${cut.why} [${server}]`,
       requirements: [tool],
       restoresIntoNewer: true,
     },
     {
       name: 'export',
       consistency: PER_COLLECTION,
-      summary: `documents as BSON through the mongodb driver, with options and index definitions; each collection read at its own time [${server}]`,
+      summary: `documents as BSON through the mongodb driver${driverPath}, with options and index definitions; each collection read at its own time [${server}]`,
       requirements: [],
       restoresIntoNewer: true,
     },

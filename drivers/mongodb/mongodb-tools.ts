@@ -44,14 +44,6 @@ export async function mongoToolVersion(name: MongoToolName): Promise<MongoToolVe
   }
 }
 
-/** The tool, or a 'tool' error that says where holdfast looked. */
-export async function requireMongoTool(name: MongoToolName, service: string): Promise<MongoToolVersion> {
-  const found = await mongoToolVersion(name);
-  if (found) return found;
-  const where = process.env.HOLDFAST_MONGO_BINDIR ? `in HOLDFAST_MONGO_BINDIR (${process.env.HOLDFAST_MONGO_BINDIR})` : 'on PATH';
-  throw new HoldfastError('tool', `${name} was not found ${where}`, { service, driver: 'mongodb', hint: MONGO_TOOLS_HINT });
-}
-
 /**
  * Runs `work` with the arguments that hand the password to a Database Tool
  * without argv: `--config FILE`, a YAML file (mode 0600, in a private 0700
@@ -59,18 +51,28 @@ export async function requireMongoTool(name: MongoToolName, service: string): Pr
  * tools read `password`, `uri` and `sslPEMKeyPassword` from it (100.3+).
  */
 export async function withToolCredentials<T>(password: string | undefined, work: (args: string[]) => Promise<T>): Promise<T> {
-  if (password === undefined) return work([]);
+  const config = await toolConfigFile(password);
+  try {
+    return await work(config.args);
+  } finally {
+    await config.remove();
+  }
+}
+
+/** The --config arguments for `password` (none without one), and how to remove the file; see withToolCredentials. */
+export async function toolConfigFile(password: string | undefined): Promise<{ args: string[]; remove(): Promise<void> }> {
+  if (password === undefined) return { args: [], remove: async () => undefined };
   // In the leftover journal: a password file must not outlive a killed run.
   const spool = await spoolDir('holdfast-mongo-');
-  const dir = spool.path;
   try {
-    await chmod(dir, 0o700);
-    const file = join(dir, 'tool.yaml');
+    await chmod(spool.path, 0o700);
+    const file = join(spool.path, 'tool.yaml');
     // A JSON string is a valid YAML double-quoted scalar: every character survives.
     await writeFile(file, `password: ${JSON.stringify(password)}\n`, { mode: 0o600 });
-    return await work(['--config', file]);
-  } finally {
+    return { args: ['--config', file], remove: () => spool.remove() };
+  } catch (error) {
     await spool.remove();
+    throw error;
   }
 }
 

@@ -4,7 +4,8 @@
 # host's Debian packages plus the files in fixtures/images/<name>/.
 #
 # Usage: scripts/images/build.sh [--force] [--no-cache] [IMAGE...]
-#   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin | holdfast   (default: busybox postgres)
+#   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin | holdfast |
+#          ferretdb | ferretdb-notools   (default: busybox postgres)
 #   --force     rebuild even when the image's input fingerprint is unchanged
 #   --no-cache  pass --no-cache to docker build (implies --force)
 #
@@ -16,6 +17,9 @@
 #   holdfast          -> holdfast:local  (the repository's Dockerfile, built the registry-free way:
 #                        host packages + `npm pack`; needs base.sh, mariadb.sh, restic.sh and
 #                        mongodb.sh to have run, and npm's cache or registry for its dependencies)
+#   ferretdb          -> holdfast-test/ferretdb:1.24          (MongoDB wire: FerretDB + the Database
+#                        Tools of scripts/install/mongodb.sh, static binaries copied in)
+#   ferretdb-notools  -> holdfast-test/ferretdb-notools:1.24  (the same without mongodump/mongorestore)
 #
 # Starts the test daemon if needed (scripts/install/docker.sh) and builds
 # into it. Installs busybox-static / postgresql-15 / postgresql-client-15
@@ -42,9 +46,10 @@ for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
     --no-cache) FORCE=1; BUILD_ARGS+=(--no-cache) ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     busybox|postgres|postgres-hostbin|opensearch-hostbin|holdfast) IMAGES+=("$a") ;;
-    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin holdfast)" ;;
+    ferretdb|ferretdb-notools) IMAGES+=("$a") ;;
+    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin holdfast ferretdb ferretdb-notools)" ;;
   esac
 done
 [ ${#IMAGES[@]} -gt 0 ] || IMAGES=(busybox postgres)
@@ -57,6 +62,7 @@ tag_of() {
     postgres-hostbin) echo "holdfast-test/postgres-hostbin:$PG_MAJOR" ;;
     opensearch-hostbin) echo holdfast-test/opensearch-hostbin:2 ;;
     holdfast) echo holdfast:local ;;
+    ferretdb|ferretdb-notools) echo "holdfast-test/$1:1.24" ;;
   esac
 }
 
@@ -294,6 +300,37 @@ stage_holdfast() {
   ln -s /opt/holdfast/node_modules/.bin/holdfast "$R/usr/local/bin/holdfast"
   mkdir -p "$R/etc/holdfast" "$C/owned/repo" "$C/owned/state"
   [ -x "$R/usr/lib/postgresql/15/bin/pg_dump" ] && [ -x "$R/usr/bin/mariadb-dump" ] || die "client tools missing from the staged rootfs"
+
+# ---- MongoDB wire (FerretDB) -------------------------------------------------
+# The static Go binaries of scripts/install/mongodb.sh (built there once), with
+# busybox for sh/cat/nc and the entrypoint of fixtures/images/ferretdb.
+MONGO_BIN=${HOLDFAST_TEST_CACHE:-/opt/holdfast-test}/bin
+ensure_ferretdb() {
+  [ -x "$MONGO_BIN/ferretdb" ] && [ -x "$MONGO_BIN/mongodump" ] && [ -x "$MONGO_BIN/mongorestore" ] \
+    || bash "$REPO/scripts/install/mongodb.sh" >&2 || die "scripts/install/mongodb.sh failed"
+}
+ferretdb_fingerprint() { cat "$FIX/ferretdb/"* "$MONGO_BIN/mongodb.stamp" 2>/dev/null || true; }
+stage_ferretdb_rootfs() { # ctx with-tools
+  local C=$1 R=$1/rootfs t
+  ensure_busybox; ensure_ferretdb
+  mkdir -p "$R/etc" "$R/root" "$R/tmp" "$R/data/db" "$R/usr/local/bin"
+  add_busybox "$R" classic
+  cp "$FIX/ferretdb/passwd" "$FIX/ferretdb/group" "$R/etc/"
+  chmod 1777 "$R/tmp"; chmod 0700 "$R/root"
+  cp "$MONGO_BIN/ferretdb" "$R/usr/local/bin/"
+  if [ "$2" = with-tools ]; then
+    for t in mongodump mongorestore bsondump; do cp "$MONGO_BIN/$t" "$R/usr/local/bin/"; done
+  fi
+  cp "$FIX/ferretdb/docker-entrypoint.sh" "$R/usr/local/bin/docker-entrypoint.sh"
+  chmod 0755 "$R/usr/local/bin/"*
+}
+stage_ferretdb() {
+  cp "$FIX/ferretdb/Dockerfile" "$1/"
+  stage_ferretdb_rootfs "$1" with-tools
+}
+stage_ferretdb-notools() {
+  cp "$FIX/ferretdb-notools/Dockerfile" "$1/"
+  stage_ferretdb_rootfs "$1" no-tools
 }
 
 fingerprint() { # image
@@ -301,6 +338,7 @@ fingerprint() { # image
     echo "$1"
     cat "${BASH_SOURCE[0]}"
     find "$FIX/$1" "$FIX/postgres" -type f -print0 | sort -z | xargs -0 cat
+    case "$1" in ferretdb*) ferretdb_fingerprint ;; esac
     dpkg-query -W -f '${Package} ${Version}\n'
     if [ "$1" = holdfast ]; then
       # what `npm pack` ships and installs, and the MongoDB tools' build stamp
