@@ -300,6 +300,7 @@ stage_holdfast() {
   ln -s /opt/holdfast/node_modules/.bin/holdfast "$R/usr/local/bin/holdfast"
   mkdir -p "$R/etc/holdfast" "$C/owned/repo" "$C/owned/state"
   [ -x "$R/usr/lib/postgresql/15/bin/pg_dump" ] && [ -x "$R/usr/bin/mariadb-dump" ] || die "client tools missing from the staged rootfs"
+}
 
 # ---- MongoDB wire (FerretDB) -------------------------------------------------
 # The static Go binaries of scripts/install/mongodb.sh (built there once), with
