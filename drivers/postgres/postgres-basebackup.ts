@@ -3,51 +3,58 @@ import { isAbsolute, resolve } from 'node:path';
 import type { BackupContext, BackupResult, RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { assertToolSucceeded, runTool } from '../../src/core/process.js';
-import { toolToArtifact } from '../../src/core/tool-artifact.js';
-import { toolEnv, withClient, type PgTarget } from './postgres-connection.js';
+import { containerRecord } from '../volume/volume-record.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { selectDatabases, serverFacts } from './postgres-inspector.js';
-import { checkPgToolExit, requireTool, toolVersion } from './postgres-tools.js';
+import { requireSiteTool, withSession, withSite } from './postgres-site.js';
+import { checkPgToolExit, toolVersion } from './postgres-tools.js';
 
 /**
  * Strategy `pg_basebackup`: a physical copy of the whole cluster as one tar
  * stream (`-D - -Ft`), with the WAL needed to make it consistent (`-X fetch`)
  * and the backup manifest with SHA256 checksums inside the tar.
  * `--checkpoint=fast`: a spread checkpoint made it wait minutes (ENGINES.md).
+ * Wherever the server is: the host's tool over the URL, or the image's own
+ * inside the container over its Unix socket (a replication connection that
+ * the image's pg_hba.conf allows locally), streamed out of the exec, so the
+ * physical copy needs no stop of the server.
  */
-export async function backupWithBasebackup(ctx: BackupContext, t: PgTarget): Promise<BackupResult> {
-  const facts = await withClient(t, undefined, serverFacts);
-  const tool = await requireTool('pg_basebackup', facts.major, t.service);
-  ctx.progress.phase('pg_basebackup');
-  await toolToArtifact(
-    ctx.artifacts,
-    { name: 'base.tar', kind: 'basebackup' },
-    tool.path,
-    ['--pgdata=-', '--format=tar', '--wal-method=fetch', '--checkpoint=fast', '--manifest-checksums=SHA256', '--no-password', '--label=holdfast'],
-    { env: toolEnv(t), secrets: [t.password], checkExit: (exit) => checkPgToolExit('pg_basebackup', exit, t.service) },
-  );
-  // Counts only, taken after the copy: they describe the cluster as the copy
-  // left it when nothing writes; under writes they are indicative.
-  let fingerprint: BackupResult['fingerprint'];
-  if (ctx.fingerprintScope !== 'none') {
-    ctx.progress.phase('fingerprint');
-    fingerprint = { scope: ctx.fingerprintScope, items: {} };
-    const dbs = await withClient(t, undefined, (c) => selectDatabases(c, t, undefined));
-    for (const db of dbs) {
-      await withClient(t, db.name, (c) => fingerprintDatabase(c, db.name, fingerprint!.scope, fingerprint!.items));
+export function backupWithBasebackup(ctx: BackupContext): Promise<BackupResult> {
+  return withSite(ctx.service, ctx.signal, async (site) => {
+    const facts = await withSession(site, undefined, serverFacts, ctx.signal);
+    const tool = await requireSiteTool(site, 'pg_basebackup', facts.major);
+    ctx.progress.phase('pg_basebackup');
+    await site.place.toArtifact(
+      [tool.path, '--pgdata=-', '--format=tar', '--wal-method=fetch', '--checkpoint=fast', '--manifest-checksums=SHA256', '--no-password', '--label=holdfast'],
+      ctx.artifacts,
+      { name: 'base.tar', kind: 'basebackup' },
+      { env: site.env(), secrets: site.secrets, signal: ctx.signal, judge: (exit) => checkPgToolExit('pg_basebackup', exit, site.service) },
+    );
+    // Counts only, taken after the copy: they describe the cluster as the copy
+    // left it when nothing writes; under writes they are indicative.
+    let fingerprint: BackupResult['fingerprint'];
+    if (ctx.fingerprintScope !== 'none') {
+      ctx.progress.phase('fingerprint');
+      fingerprint = { scope: ctx.fingerprintScope, items: {} };
+      const dbs = await withSession(site, undefined, (c) => selectDatabases(c, site, undefined), ctx.signal);
+      for (const db of dbs) {
+        await withSession(site, db.name, (c) => fingerprintDatabase(c, db.name, fingerprint!.scope, fingerprint!.items), ctx.signal);
+      }
+      ctx.note('pg_basebackup: the fingerprint was taken after the copy; it matches the restore only if nothing wrote meanwhile');
     }
-    ctx.note('pg_basebackup: the fingerprint was taken after the copy; it matches the restore only if nothing wrote meanwhile');
-  }
-  return {
-    details: {
-      serverVersion: facts.version,
-      serverVersionNum: facts.versionNum,
-      systemIdentifier: facts.systemIdentifier,
-      toolVersion: tool.version,
-      fingerprintExact: false,
-    },
-    ...(fingerprint ? { fingerprint } : {}),
-  };
+    return {
+      details: {
+        serverVersion: facts.version,
+        serverVersionNum: facts.versionNum,
+        systemIdentifier: facts.systemIdentifier,
+        toolVersion: tool.version,
+        fingerprintExact: false,
+        ...site.record(),
+        ...(ctx.service.container ? { container: containerRecord(ctx.service.container) } : {}),
+      },
+      ...(fingerprint ? { fingerprint } : {}),
+    };
+  });
 }
 
 /** Target of a physical restore: `file:/path` or a plain absolute path, an empty or missing directory. */
