@@ -60,7 +60,7 @@ async function backupAt(ctx: BackupContext, site: PgSite): Promise<BackupResult>
       serverVersionNum: facts.versionNum,
       systemIdentifier: facts.systemIdentifier,
       toolVersion: pgDump.version,
-      ...site.record(),
+      ...site.record(pgDump),
       databases: perDatabase,
       ...(ctx.service.container ? { container: containerRecord(ctx.service.container) } : {}),
     },

@@ -49,7 +49,7 @@ export function backupWithBasebackup(ctx: BackupContext): Promise<BackupResult> 
         systemIdentifier: facts.systemIdentifier,
         toolVersion: tool.version,
         fingerprintExact: false,
-        ...site.record(),
+        ...site.record(tool),
         ...(ctx.service.container ? { container: containerRecord(ctx.service.container) } : {}),
       },
       ...(fingerprint ? { fingerprint } : {}),

@@ -37,8 +37,8 @@ export interface PgSite {
   tool(name: string): Promise<ToolVersion | undefined>;
   /** Where a database lives, for the restore's location. */
   location(database: string): string;
-  /** What the manifest records (details.place; details.toolsRanIn for older readers). */
-  record(): Record<string, unknown>;
+  /** What the manifest records (details.place; details.toolsRanIn for older readers); `tool` says why the place fits. */
+  record(tool?: ToolVersion): Record<string, unknown>;
   close(): Promise<void>;
 }
 
@@ -69,7 +69,7 @@ function hostSite(service: Service): PgSite {
     session: async (database) => clientSession(await connect(t, database)),
     tool: (name) => toolVersion(name),
     location: (database) => formatEndpoint({ ...service.endpoint!, path: database }, false),
-    record: () => ({ place: { kind: 'host', where: hostPlace.where } }),
+    record: (tool) => ({ place: { kind: 'host', where: hostPlace.where, ...(tool ? { why: placeWhy(hostPlace, tool) } : {}) } }),
     close: async () => undefined,
   };
 }
@@ -102,9 +102,21 @@ async function containerSite(service: Service, signal?: AbortSignal): Promise<Pg
       return found;
     },
     location: (database) => `container:${place.containerName}/${database}`,
-    record: () => ({ place: { kind: 'container', where: place.where }, toolsRanIn: `container ${place.containerName}` }),
+    record: (tool) => ({ place: { kind: 'container', where: place.where, ...(tool ? { why: placeWhy(place, tool) } : {}) }, toolsRanIn: `container ${place.containerName}` }),
     close: () => place.close(),
   };
+}
+
+/** Why the place fits, for plan and show: "its image has pg_dump 15.4", "pg_dump 15.4 (/usr/lib/postgresql/15/bin/pg_dump)". */
+export function placeWhy(place: Place, tool: ToolVersion): string {
+  const name = tool.path.split('/').pop();
+  if (place.kind === 'container') return `its image has ${name} ${tool.version}`;
+  return `${name} ${tool.version}${tool.path.includes('/') ? ` (${tool.path})` : ''}`;
+}
+
+/** The place in one short line: "inside container shop-db-1: its image has pg_dump 15.4". */
+export function placeLine(place: Place, tool: ToolVersion | undefined): string {
+  return tool ? `${place.where}: ${placeWhy(place, tool)}` : place.where;
 }
 
 /** Opens a site for the work, and closes it after. */

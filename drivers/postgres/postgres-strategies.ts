@@ -2,7 +2,7 @@ import type { Requirement, StrategyOffer } from '../../src/core/driver.js';
 import { toHoldfastError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
 import { serverFacts, type ServerFacts } from './postgres-inspector.js';
-import { pgSite, withSession, withSite, type PgSite } from './postgres-site.js';
+import { pgSite, placeLine, withSession, withSite, type PgSite } from './postgres-site.js';
 import { PG_TOOLS_HINT } from './postgres-tools.js';
 
 /**
@@ -23,7 +23,7 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
     );
   }
   // In a container, a failure to get in is an unmet requirement of its own, so the plan can say which.
-  const dump: StrategyOffer = { name: 'pg_dump', consistency: 'transactional', summary: `pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only, run inside container ${container}`, requirements: [], restoresIntoNewer: true };
+  const dump: StrategyOffer = { name: 'pg_dump', consistency: 'transactional', summary: `inside container ${container}: pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only`, requirements: [], restoresIntoNewer: true };
   let site: PgSite;
   try {
     site = await pgSite(service, signal);
@@ -49,7 +49,6 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
     }
     const all = await offers(site, facts, tablespaces, service.strategy === 'pg_basebackup' ? await localReplication(site, signal) : undefined);
     all[0]!.requirements.unshift(...dump.requirements, { what: 'psql in the container connects with the known credentials', met: true, detail: `PostgreSQL ${facts.version}` });
-    all[0]!.summary = `${dump.summary}${all[0]!.summary.slice('pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only'.length)}`;
     return all;
   } finally {
     await site.close();
@@ -96,18 +95,20 @@ async function offers(site: PgSite, facts: ServerFacts, tablespaces: readonly st
   const uses = tablespaces.length ? `; tablespaces ${tablespaces.join(', ')} (a restore elsewhere needs them, --tablespace-map or --no-tablespaces)` : '';
   const [pgDump, pgDumpAll, pgBasebackup] = await Promise.all(['pg_dump', 'pg_dumpall', 'pg_basebackup'].map((n) => toolRequirement(site, n, facts.major)));
   const inContainer = site.place.kind === 'container';
+  // The place in one short line first ("inside container shop-db-1: its image has pg_dump 15.4"): plan's WHY and show's why.
+  const dumpTool = await site.tool('pg_dump');
   const all: StrategyOffer[] = [
     {
       name: 'pg_dump',
       consistency: 'transactional',
-      summary: `pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only${uses}`,
+      summary: `${placeLine(site.place, dumpTool)}; pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only${uses}`,
       requirements: [pgDump!, pgDumpAll!],
       restoresIntoNewer: true,
     },
     {
       name: 'pg_basebackup',
       consistency: 'transactional',
-      summary: `physical copy of the cluster with its WAL (pg_basebackup -Ft -X fetch)${inContainer ? `, streamed out of ${site.where}, the server running` : ''}`,
+      summary: `${site.place.where}: physical copy of the cluster with its WAL (pg_basebackup -Ft -X fetch)${inContainer ? ', streamed out of the exec, the server running' : ''}`,
       requirements: [
         pgBasebackup!,
         {

@@ -46,6 +46,15 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
     await lab.cleanup();
   });
 
+  test('plan and show say where the tools run, in one short line', async () => {
+    const plan = await holdfast(['plan', '--service', `db=container:${src}`], lab.env());
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(new RegExp(`inside container ${src}: its image has pg_dump 15\\.\\d+; pg_dump per database`));
+    const show = await holdfast(['--repo', repo, 'show', snapshot], lab.env());
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(new RegExp(`\\n  place: inside container ${src}: its image has pg_dump 15\\.\\d+\\n`));
+  });
+
   test('--tablespace-map OLD=NEW into another container: the table lands in the mapped tablespace, fingerprints equal', async () => {
     const res = await holdfast(['--repo', repo, 'restore', snapshot, 'db', '--database', 'shop', '--target', `db=container:${dst}`, '--tablespace-map', 'fast=slow', '--json'], lab.env());
     expect(res.code, res.stderr + res.stdout).toBe(0);
@@ -90,7 +99,7 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
     expect(id.services[0]).toMatchObject({ strategy: 'pg_basebackup', status: 'ok' });
     expect(await docker(['inspect', '-f', '{{.State.Running}} {{.State.StartedAt}}', src])).toBe(`true ${started}`);
     const manifest = JSON.parse(await readFile(join(repo, 'snapshots', id.snapshot, 'manifest.json'), 'utf8')) as { services: Record<string, { details: Record<string, unknown> }> };
-    expect(manifest.services.db!.details.place).toEqual({ kind: 'container', where: `inside container ${src}` });
+    expect(manifest.services.db!.details.place).toEqual({ kind: 'container', where: `inside container ${src}`, why: expect.stringMatching(/^its image has pg_basebackup 15\.\d+$/) });
 
     const datadir = join(await lab.dir('restored'), 'data');
     const restore = await holdfast(['--repo', repo, 'restore', id.snapshot, 'db', '--target', `db=file:${datadir}`, '--json'], lab.env());
