@@ -63,7 +63,7 @@ export function physicalTargetDir(ctx: RestoreContext): string {
   if (!e || e.scheme !== 'file' || !isAbsolute(e.path)) {
     throw new HoldfastError('usage', 'a pg_basebackup snapshot restores into an empty data directory, not into a running server', {
       service: ctx.source.name,
-      hint: `pass --target ${ctx.source.name}=file:/absolute/path/to/new/datadir, then start a server of the same major version on it`,
+      hint: `pass --target ${ctx.source.name}=file:/absolute/path/to/new/datadir (or =volume:NAME for a container), then start a server of the same major version on it`,
     });
   }
   return resolve(e.path);
@@ -75,6 +75,8 @@ export function physicalTargetDir(ctx: RestoreContext): string {
  * Run as root, the files go to the owner of the target directory.
  */
 export async function restoreBasebackup(ctx: RestoreContext): Promise<RestoreResult> {
+  // Into a Docker volume: the data directory of a container to be started on it (a copy taken inside a container, say).
+  if (ctx.target.endpoint?.scheme === 'volume') return (await import('./postgres-basebackup-volume.js')).restoreBasebackupIntoVolume(ctx);
   const dir = physicalTargetDir(ctx);
   const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;

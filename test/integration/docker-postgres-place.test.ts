@@ -84,7 +84,7 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
     expect(await lab.psql(dst, 'SELECT count(*) FROM w', 'words', 'other-secret')).toBe('3');
   });
 
-  test('pg_basebackup inside the container: streamed out of the exec with the server running, restored into an empty directory', async () => {
+  test('pg_basebackup inside the container: streamed out of the exec with the server running, restored into an empty directory and into a volume', async () => {
     // pg_basebackup -D - writes one tablespace only: the one outside the data directory goes first.
     await lab.psql(src, 'DROP DATABASE shop');
     await lab.psql(src, 'DROP TABLESPACE fast');
@@ -107,5 +107,17 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
     expect(restore.json<RestoreDoc>().services[0]).toMatchObject({ status: 'ok', location: `file:${datadir}` });
     expect((await readFile(join(datadir, 'PG_VERSION'), 'utf8')).trim()).toBe('15');
     expect(await readFile(join(datadir, 'backup_manifest'), 'utf8')).toContain('"Files"');
+
+    // Into a volume: a container of the same image starts on it, with the data of the copy.
+    const volume = await lab.volume('restored');
+    const intoVolume = await holdfast(['--repo', repo, 'restore', id.snapshot, 'db', '--target', `db=volume:${volume}`, '--json'], lab.env());
+    expect(intoVolume.code, intoVolume.stderr + intoVolume.stdout).toBe(0);
+    expect(intoVolume.json<RestoreDoc>().services[0]).toMatchObject({ status: 'ok', location: `volume:${volume}` });
+    expect(intoVolume.json<RestoreDoc>().services[0]!.notes.join('\n')).not.toContain('pg_verifybackup not run'); // checked with the image's own
+    const copy = await lab.postgres('copy', await freePort(), { volume });
+    expect(await lab.psql(copy, 'SELECT count(*) FROM w', 'words')).toBe('3');
+    const busy = await holdfast(['--repo', repo, 'restore', id.snapshot, 'db', '--target', `db=volume:${volume}`, '--force'], lab.env());
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain(`volume ${volume} is in use by running container ${copy}`);
   });
 });
