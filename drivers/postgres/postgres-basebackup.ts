@@ -21,7 +21,8 @@ import { checkPgToolExit, toolVersion } from './postgres-tools.js';
  */
 export function backupWithBasebackup(ctx: BackupContext): Promise<BackupResult> {
   return withSite(ctx.service, ctx.signal, async (site) => {
-    const facts = await withSession(site, undefined, serverFacts, ctx.signal);
+    // The role it connected as: a restore test starts a server on the copy and connects as it (in a container, POSTGRES_USER).
+    const { facts, user } = await withSession(site, undefined, async (c) => ({ facts: await serverFacts(c), user: (await c.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u }), ctx.signal);
     const tool = await requireSiteTool(site, 'pg_basebackup', facts.major);
     ctx.progress.phase('pg_basebackup');
     await site.place.toArtifact(
@@ -49,6 +50,7 @@ export function backupWithBasebackup(ctx: BackupContext): Promise<BackupResult> 
         systemIdentifier: facts.systemIdentifier,
         toolVersion: tool.version,
         fingerprintExact: false,
+        connectedAs: user,
         ...site.record(tool),
         ...(ctx.service.container ? { container: containerRecord(ctx.service.container) } : {}),
       },

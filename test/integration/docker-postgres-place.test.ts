@@ -106,6 +106,9 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
     expect(restore.code, restore.stderr + restore.stdout).toBe(0);
     expect(restore.json<RestoreDoc>().services[0]).toMatchObject({ status: 'ok', location: `file:${datadir}` });
     expect((await readFile(join(datadir, 'PG_VERSION'), 'utf8')).trim()).toBe('15');
+    // The restore test of the copy: a throwaway server on this host, connected to as the container's POSTGRES_USER.
+    const verified = await holdfast(['--repo', repo, 'verify', id.snapshot, '--restore-test'], lab.env());
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0);
     expect(await readFile(join(datadir, 'backup_manifest'), 'utf8')).toContain('"Files"');
 
     // Into a volume: a container of the same image starts on it, with the data of the copy.
