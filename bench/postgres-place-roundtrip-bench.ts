@@ -3,14 +3,14 @@
  * host, on the same server and the same data (issue #14: in-container
  * within 1.1x of the host).
  *
- *   npm run build && node dist/bench/postgres-place-bench.js [--mb 150] [--rounds 3]
+ *   npm run build && node dist/bench/postgres-place-roundtrip-bench.js [--mb 150] [--rounds 3]
  *
  * One container of the test image (holdfast-test/postgres:15, built by
  * scripts/images/build.sh) on the host network: `holdfast backup` reaches it
  * once by URL (this host's pg_dump, a pg.Client) and once as
  * `container:NAME` (the image's pg_dump through docker exec, psql for SQL).
  * Then the restore of each snapshot in place (--force), by the same place.
- * Interleaved rounds, medians; writes bench/out/postgres-place.json.
+ * Interleaved rounds, medians; writes bench/out/postgres-place-roundtrip.json.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -78,7 +78,7 @@ try {
   console.log(JSON.stringify(result, null, 2));
   const out = fileURLToPath(new URL('../../bench/out/', import.meta.url));
   await mkdir(out, { recursive: true });
-  await writeFile(join(out, 'postgres-place.json'), JSON.stringify(result, null, 2));
+  await writeFile(join(out, 'postgres-place-roundtrip.json'), JSON.stringify(result, null, 2));
 } finally {
   await lab.cleanup();
 }
