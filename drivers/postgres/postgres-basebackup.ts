@@ -3,51 +3,60 @@ import { isAbsolute, resolve } from 'node:path';
 import type { BackupContext, BackupResult, RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { assertToolSucceeded, runTool } from '../../src/core/process.js';
-import { toolToArtifact } from '../../src/core/tool-artifact.js';
-import { toolEnv, withClient, type PgTarget } from './postgres-connection.js';
+import { containerRecord } from '../volume/volume-record.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { selectDatabases, serverFacts } from './postgres-inspector.js';
-import { checkPgToolExit, requireTool, toolVersion } from './postgres-tools.js';
+import { requireSiteTool, withSession, withSite } from './postgres-site.js';
+import { checkPgToolExit, toolVersion } from './postgres-tools.js';
 
 /**
  * Strategy `pg_basebackup`: a physical copy of the whole cluster as one tar
  * stream (`-D - -Ft`), with the WAL needed to make it consistent (`-X fetch`)
  * and the backup manifest with SHA256 checksums inside the tar.
  * `--checkpoint=fast`: a spread checkpoint made it wait minutes (ENGINES.md).
+ * Wherever the server is: the host's tool over the URL, or the image's own
+ * inside the container over its Unix socket (a replication connection that
+ * the image's pg_hba.conf allows locally), streamed out of the exec, so the
+ * physical copy needs no stop of the server.
  */
-export async function backupWithBasebackup(ctx: BackupContext, t: PgTarget): Promise<BackupResult> {
-  const facts = await withClient(t, undefined, serverFacts);
-  const tool = await requireTool('pg_basebackup', facts.major, t.service);
-  ctx.progress.phase('pg_basebackup');
-  await toolToArtifact(
-    ctx.artifacts,
-    { name: 'base.tar', kind: 'basebackup' },
-    tool.path,
-    ['--pgdata=-', '--format=tar', '--wal-method=fetch', '--checkpoint=fast', '--manifest-checksums=SHA256', '--no-password', '--label=holdfast'],
-    { env: toolEnv(t), secrets: [t.password], checkExit: (exit) => checkPgToolExit('pg_basebackup', exit, t.service) },
-  );
-  // Counts only, taken after the copy: they describe the cluster as the copy
-  // left it when nothing writes; under writes they are indicative.
-  let fingerprint: BackupResult['fingerprint'];
-  if (ctx.fingerprintScope !== 'none') {
-    ctx.progress.phase('fingerprint');
-    fingerprint = { scope: ctx.fingerprintScope, items: {} };
-    const dbs = await withClient(t, undefined, (c) => selectDatabases(c, t, undefined));
-    for (const db of dbs) {
-      await withClient(t, db.name, (c) => fingerprintDatabase(c, db.name, fingerprint!.scope, fingerprint!.items));
+export function backupWithBasebackup(ctx: BackupContext): Promise<BackupResult> {
+  return withSite(ctx.service, ctx.signal, async (site) => {
+    // The role it connected as: a restore test starts a server on the copy and connects as it (in a container, POSTGRES_USER).
+    const { facts, user } = await withSession(site, undefined, async (c) => ({ facts: await serverFacts(c), user: (await c.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u }), ctx.signal);
+    const tool = await requireSiteTool(site, 'pg_basebackup', facts.major);
+    ctx.progress.phase('pg_basebackup');
+    await site.place.toArtifact(
+      [tool.path, '--pgdata=-', '--format=tar', '--wal-method=fetch', '--checkpoint=fast', '--manifest-checksums=SHA256', '--no-password', '--label=holdfast'],
+      ctx.artifacts,
+      { name: 'base.tar', kind: 'basebackup' },
+      { env: site.env(), secrets: site.secrets, signal: ctx.signal, judge: (exit) => checkPgToolExit('pg_basebackup', exit, site.service) },
+    );
+    // Counts only, taken after the copy: they describe the cluster as the copy
+    // left it when nothing writes; under writes they are indicative.
+    let fingerprint: BackupResult['fingerprint'];
+    if (ctx.fingerprintScope !== 'none') {
+      ctx.progress.phase('fingerprint');
+      fingerprint = { scope: ctx.fingerprintScope, items: {} };
+      const dbs = await withSession(site, undefined, (c) => selectDatabases(c, site, undefined), ctx.signal);
+      for (const db of dbs) {
+        await withSession(site, db.name, (c) => fingerprintDatabase(c, db.name, fingerprint!.scope, fingerprint!.items), ctx.signal);
+      }
+      ctx.note('pg_basebackup: the fingerprint was taken after the copy; it matches the restore only if nothing wrote meanwhile');
     }
-    ctx.note('pg_basebackup: the fingerprint was taken after the copy; it matches the restore only if nothing wrote meanwhile');
-  }
-  return {
-    details: {
-      serverVersion: facts.version,
-      serverVersionNum: facts.versionNum,
-      systemIdentifier: facts.systemIdentifier,
-      toolVersion: tool.version,
-      fingerprintExact: false,
-    },
-    ...(fingerprint ? { fingerprint } : {}),
-  };
+    return {
+      details: {
+        serverVersion: facts.version,
+        serverVersionNum: facts.versionNum,
+        systemIdentifier: facts.systemIdentifier,
+        toolVersion: tool.version,
+        fingerprintExact: false,
+        connectedAs: user,
+        ...site.record(tool),
+        ...(ctx.service.container ? { container: containerRecord(ctx.service.container) } : {}),
+      },
+      ...(fingerprint ? { fingerprint } : {}),
+    };
+  });
 }
 
 /** Target of a physical restore: `file:/path` or a plain absolute path, an empty or missing directory. */
@@ -56,7 +65,7 @@ export function physicalTargetDir(ctx: RestoreContext): string {
   if (!e || e.scheme !== 'file' || !isAbsolute(e.path)) {
     throw new HoldfastError('usage', 'a pg_basebackup snapshot restores into an empty data directory, not into a running server', {
       service: ctx.source.name,
-      hint: `pass --target ${ctx.source.name}=file:/absolute/path/to/new/datadir, then start a server of the same major version on it`,
+      hint: `pass --target ${ctx.source.name}=file:/absolute/path/to/new/datadir (or =volume:NAME for a container), then start a server of the same major version on it`,
     });
   }
   return resolve(e.path);
@@ -68,6 +77,8 @@ export function physicalTargetDir(ctx: RestoreContext): string {
  * Run as root, the files go to the owner of the target directory.
  */
 export async function restoreBasebackup(ctx: RestoreContext): Promise<RestoreResult> {
+  // Into a Docker volume: the data directory of a container to be started on it (a copy taken inside a container, say).
+  if (ctx.target.endpoint?.scheme === 'volume') return (await import('./postgres-basebackup-volume.js')).restoreBasebackupIntoVolume(ctx);
   const dir = physicalTargetDir(ctx);
   const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;

@@ -1,7 +1,8 @@
 import { HoldfastError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
 import { waitFor } from '../../src/core/wait.js';
-import { pgContainer, pgExecText } from './postgres-container.js';
+import { runText } from '../../src/place/place.js';
+import { pgContainerPlace } from './postgres-container.js';
 
 const READY_TIMEOUT_MS = 180_000;
 
@@ -16,13 +17,13 @@ export async function waitForContainerServer(service: Service, signal: AbortSign
   const stopped = await waitFor(
     `PostgreSQL in container ${service.endpoint?.path ?? service.name}`,
     async () => {
-      const pc = await pgContainer(service, signal).catch((error: unknown) => {
+      const opened = await pgContainerPlace(service, signal).catch((error: unknown) => {
         // The container stopped (a missing POSTGRES_PASSWORD, a bad setting): no point waiting on.
         if (error instanceof HoldfastError && (error.code === 'connect' || error.code === 'not-found')) return error;
         throw error;
       });
-      if (pc instanceof HoldfastError) return pc;
-      const probe = await pgExecText(pc, ['pg_isready', '-q', '-h', '127.0.0.1'], { signal });
+      if (opened instanceof HoldfastError) return opened;
+      const probe = await runText(opened.place, ['pg_isready', '-q', '-h', '127.0.0.1'], { signal });
       return probe.exitCode === 0 ? null : undefined;
     },
     { timeoutMs: READY_TIMEOUT_MS, intervalMs: 500, signal },

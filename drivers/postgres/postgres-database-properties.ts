@@ -1,6 +1,5 @@
-import type pg from 'pg';
 import { ident } from './postgres-connection.js';
-import type { PgQueryable } from './postgres-queryable.js';
+import type { PgQueryable, PgSession } from './postgres-queryable.js';
 
 /**
  * The properties of a PostgreSQL database that `pg_restore` without
@@ -82,7 +81,7 @@ const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
  * ICU locale or a libc locale it lacks), it tries without ICU, then with the
  * server's defaults, and says what it dropped and why.
  */
-export async function createDatabaseLike(c: pg.Client, name: string, p: Partial<DatabaseProperties>, targetMajor: number, tablespace: string | undefined, note: (t: string) => void, label: string): Promise<void> {
+export async function createDatabaseLike(c: Pick<PgSession, 'exec'>, name: string, p: Partial<DatabaseProperties>, targetMajor: number, tablespace: string | undefined, note: (t: string) => void, label: string): Promise<void> {
   const base = `CREATE DATABASE ${ident(name)} TEMPLATE template0${tablespace ? ` TABLESPACE ${ident(tablespace)}` : ''}`;
   const libc = p.encoding && p.collate && p.ctype ? ` ENCODING ${literal(p.encoding)} LC_COLLATE ${literal(p.collate)} LC_CTYPE ${literal(p.ctype)}` : '';
   const attempts: Array<{ sql: string; lost?: string }> = [];
@@ -97,7 +96,7 @@ export async function createDatabaseLike(c: pg.Client, name: string, p: Partial<
   let failure = '';
   for (const [i, attempt] of attempts.entries()) {
     try {
-      await c.query(attempt.sql);
+      await c.exec(attempt.sql);
       if (attempt.lost && i > 0) note(`${label}: created without ${attempt.lost}: the target refused it (${failure}); its sort order may differ from the source`);
       return;
     } catch (error) {
@@ -105,6 +104,13 @@ export async function createDatabaseLike(c: pg.Client, name: string, p: Partial<
       if (i === attempts.length - 1) throw error;
     }
   }
+}
+
+/** One statement, made as `asRole` when set (a grant by someone other than the owner). */
+export interface PropertyStatement {
+  what: string;
+  sql: string;
+  asRole?: string;
 }
 
 export interface ApplyOptions {
@@ -124,14 +130,16 @@ export interface ApplyOptions {
  * one that fails (a missing role, an unknown setting) becomes a note naming
  * the property, the value and the server's reason; the rest still apply.
  */
-export async function applyDatabaseProperties(c: pg.Client, name: string, p: DatabaseProperties, o: ApplyOptions): Promise<void> {
-  for (const { what, sql } of databasePropertyStatements(name, p, o)) {
+export async function applyDatabaseProperties(c: Pick<PgSession, 'exec'>, name: string, p: DatabaseProperties, o: ApplyOptions): Promise<void> {
+  for (const { what, sql, asRole } of databasePropertyStatements(name, p, o)) {
     try {
-      await c.query(sql);
+      // One statement a call: psql in a container runs each on its own, and SET ROLE must not outlive a failed grant.
+      if (asRole) await c.exec(`SET ROLE ${ident(asRole)}`);
+      await c.exec(sql);
     } catch (error) {
       o.note(`${o.label}: ${what} not applied: ${(error as Error).message}`);
     }
-    if (sql.startsWith('SET ROLE')) await c.query('RESET ROLE').catch(() => undefined);
+    if (asRole) await c.exec('RESET ROLE').catch(() => undefined);
   }
 }
 
@@ -140,9 +148,9 @@ export async function applyDatabaseProperties(c: pg.Client, name: string, p: Dat
  * applies (for a note when it fails). What cannot be applied at all (a role
  * the target lacks, --no-owner, --no-acl) is said through `o.note` here.
  */
-export function databasePropertyStatements(name: string, p: DatabaseProperties, o: ApplyOptions): Array<{ what: string; sql: string }> {
+export function databasePropertyStatements(name: string, p: DatabaseProperties, o: ApplyOptions): PropertyStatement[] {
   const db = ident(name);
-  const out: Array<{ what: string; sql: string }> = [];
+  const out: PropertyStatement[] = [];
   const missing = (role: string) => role !== '' && !o.roles.has(role);
   if (!o.owner) o.note(`${o.label}: owner ${p.owner} not applied (--no-owner)`);
   else if (missing(p.owner)) o.note(`${o.label}: owner ${p.owner} not applied: the role does not exist on the target`);
@@ -169,9 +177,9 @@ export function databasePropertyStatements(name: string, p: DatabaseProperties, 
 }
 
 /** Revokes what a fresh database grants, then grants exactly the recorded entries (as their grantor when it is not the owner). */
-function aclStatements(db: string, p: DatabaseProperties, o: ApplyOptions): Array<{ what: string; sql: string }> {
+function aclStatements(db: string, p: DatabaseProperties, o: ApplyOptions): PropertyStatement[] {
   const owner = o.owner && o.roles.has(p.owner) ? p.owner : undefined;
-  const out = [{ what: 'ACL (revoking the defaults)', sql: `REVOKE ALL ON DATABASE ${db} FROM PUBLIC${owner ? `, ${ident(owner)}` : ''}` }];
+  const out: PropertyStatement[] = [{ what: 'ACL (revoking the defaults)', sql: `REVOKE ALL ON DATABASE ${db} FROM PUBLIC${owner ? `, ${ident(owner)}` : ''}` }];
   for (const e of p.acl!) {
     const who = e.grantee === '' ? 'PUBLIC' : ident(e.grantee);
     if (e.grantee !== '' && !o.roles.has(e.grantee)) {
@@ -181,7 +189,7 @@ function aclStatements(db: string, p: DatabaseProperties, o: ApplyOptions): Arra
     const grant = `GRANT ${e.privilege} ON DATABASE ${db} TO ${who}${e.grantable ? ' WITH GRANT OPTION' : ''}`;
     // A grant by someone other than the owner is recorded under that grantor: made as that role, it comes back the same.
     const asGrantor = e.grantor !== p.owner && o.roles.has(e.grantor);
-    out.push({ what: `ACL entry ${e.privilege} for ${e.grantee || 'PUBLIC'}`, sql: asGrantor ? `SET ROLE ${ident(e.grantor)}; ${grant}; RESET ROLE` : grant });
+    out.push({ what: `ACL entry ${e.privilege} for ${e.grantee || 'PUBLIC'}`, sql: grant, ...(asGrantor ? { asRole: e.grantor } : {}) });
   }
   return out;
 }

@@ -1,25 +1,26 @@
 import type { Driver } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
-import { pgTarget, withClient } from './postgres-connection.js';
 import { backupWithBasebackup, restoreBasebackup } from './postgres-basebackup.js';
-import { isContainerService } from './postgres-container.js';
-import { backupInContainer } from './postgres-container-backup.js';
-import { fingerprintInContainer, inspectInContainer } from './postgres-container-inspect.js';
+import { backupWithPgDump } from './postgres-backup.js';
 import { waitForContainerServer } from './postgres-container-ready.js';
-import { restoreInContainer } from './postgres-container-restore.js';
-import { containerStrategies } from './postgres-container-strategies.js';
+import { isContainerService } from './postgres-container.js';
 import { detectPostgres, POSTGRES_SCHEMES } from './postgres-detect.js';
-import { backupWithPgDump } from './postgres-dump-backup.js';
-import { restorePgDump } from './postgres-dump-restore.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { readDatabaseProperties } from './postgres-database-properties.js';
 import { definitionsOfDatabase, roleDefinitions } from './postgres-definitions.js';
-import { inspectServer, selectDatabases, serverFacts } from './postgres-inspector.js';
-import { postgresStrategies } from './postgres-strategies.js';
+import { inspectServer, selectDatabases } from './postgres-inspector.js';
 import { removePostgresLeftover } from './postgres-leftovers.js';
-import { postgresScratchTarget } from './postgres-scratch.js';
 import { postgresRestoreNeeds } from './postgres-privileges.js';
+import { restorePgDump } from './postgres-restore.js';
+import { postgresScratchTarget } from './postgres-scratch.js';
+import { withSession, withSite } from './postgres-site.js';
+import { postgresStrategies } from './postgres-strategies.js';
 
+/**
+ * PostgreSQL, one driver for every place (postgres-site.ts): a server
+ * reached by URL gets this host's tools and a pg.Client; a server in a
+ * container gets the image's own tools and psql through docker exec.
+ */
 export const postgresDriver: Driver = {
   engine: 'postgres',
   title: 'PostgreSQL',
@@ -27,43 +28,32 @@ export const postgresDriver: Driver = {
 
   detect: detectPostgres,
 
-  async strategies(service, signal) {
-    // In a container: the image's own tools through docker exec (they match the server).
-    if (isContainerService(service)) return containerStrategies(service, signal);
-    const t = pgTarget(service);
-    return withClient(t, undefined, async (c) => {
-      const tablespaces = (await c.query<{ n: string }>("SELECT spcname AS n FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY 1")).rows.map((r) => r.n);
-      return postgresStrategies(await serverFacts(c), tablespaces);
+  strategies: postgresStrategies,
+
+  inspect(service) {
+    return withSite(service, undefined, (site) => inspectServer(site, service.options.databases));
+  },
+
+  fingerprint(service, scope) {
+    return withSite(service, undefined, async (site) => {
+      const { dbs, definitions } = await withSession(site, undefined, async (c) => ({ dbs: await selectDatabases(c, site, service.options.databases), definitions: await roleDefinitions(c) }));
+      const items = {};
+      for (const db of dbs) {
+        await withSession(site, db.name, async (c) => {
+          await fingerprintDatabase(c, db.name, scope, items);
+          await definitionsOfDatabase(c, db.name, await readDatabaseProperties(c), definitions);
+        });
+      }
+      return { scope, items, definitions };
     });
   },
 
-  inspect(service) {
-    if (isContainerService(service)) return inspectInContainer(service);
-    return inspectServer(pgTarget(service), service.options.databases);
-  },
-
-  async fingerprint(service, scope) {
-    if (isContainerService(service)) return fingerprintInContainer(service, scope);
-    const t = pgTarget(service);
-    const { dbs, definitions } = await withClient(t, undefined, async (c) => ({ dbs: await selectDatabases(c, t, service.options.databases), definitions: await roleDefinitions(c) }));
-    const items = {};
-    for (const db of dbs) {
-      await withClient(t, db.name, async (c) => {
-        await fingerprintDatabase(c, db.name, scope, items);
-        await definitionsOfDatabase(c, db.name, await readDatabaseProperties(c), definitions);
-      });
-    }
-    return { scope, items, definitions };
-  },
-
   backup(ctx) {
-    if (isContainerService(ctx.service) && ctx.strategy === 'pg_dump') return backupInContainer(ctx);
-    const t = pgTarget(ctx.service);
     switch (ctx.strategy) {
       case 'pg_dump':
-        return backupWithPgDump(ctx, t);
+        return backupWithPgDump(ctx);
       case 'pg_basebackup':
-        return backupWithBasebackup(ctx, t);
+        return backupWithBasebackup(ctx);
       default:
         throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'postgres' });
     }
@@ -79,7 +69,7 @@ export const postgresDriver: Driver = {
   restore(ctx) {
     switch (ctx.strategy) {
       case 'pg_dump':
-        return isContainerService(ctx.target) ? restoreInContainer(ctx) : restorePgDump(ctx);
+        return restorePgDump(ctx);
       case 'pg_basebackup':
         return restoreBasebackup(ctx);
       default:

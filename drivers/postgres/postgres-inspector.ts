@@ -1,7 +1,7 @@
 import type { PgQueryable } from './postgres-queryable.js';
 import type { Inspection } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
-import { withClient, type PgTarget } from './postgres-connection.js';
+import type { PgSite } from './postgres-site.js';
 
 export interface ServerFacts {
   version: string;
@@ -63,14 +63,14 @@ export async function listDatabases(c: PgQueryable): Promise<DatabaseFacts[]> {
 }
 
 /** The databases a service covers: the URL's, the `databases` option, or all that accept connections. */
-export async function selectDatabases(c: PgQueryable, t: PgTarget, option: unknown): Promise<DatabaseFacts[]> {
+export async function selectDatabases(c: PgQueryable, t: Pick<PgSite, 'service' | 'where' | 'database'>, option: unknown): Promise<DatabaseFacts[]> {
   const all = await listDatabases(c);
   const wanted = Array.isArray(option) ? option.map(String) : t.database ? [t.database] : undefined;
   if (!wanted) return all;
   return wanted.map((name) => {
     const found = all.find((d) => d.name === name);
     if (!found) {
-      throw new HoldfastError('not-found', `database ${JSON.stringify(name)} does not exist on ${t.host}:${t.port}`, {
+      throw new HoldfastError('not-found', `database ${JSON.stringify(name)} does not exist ${t.where}`, {
         service: t.service,
         driver: 'postgres',
         hint: `it has: ${all.map((d) => d.name).join(', ')}`,
@@ -90,14 +90,18 @@ export async function objectOwners(c: PgQueryable): Promise<string[]> {
   return rows.map((r) => r.owner).sort();
 }
 
-export async function inspectServer(t: PgTarget, databasesOption: unknown): Promise<Inspection> {
-  return withClient(t, undefined, async (c) => {
+/** Version and databases of the server, wherever it is. */
+export async function inspectServer(site: PgSite, databasesOption: unknown): Promise<Inspection> {
+  const c = await site.session();
+  try {
     const facts = await serverFacts(c);
-    const dbs = await selectDatabases(c, t, databasesOption);
+    const dbs = await selectDatabases(c, site, databasesOption);
     return {
       version: facts.version,
       objects: dbs.map((d) => ({ name: d.name, kind: 'database', bytes: d.bytes })),
-      details: { systemIdentifier: facts.systemIdentifier, inRecovery: facts.inRecovery },
+      details: { systemIdentifier: facts.systemIdentifier, inRecovery: facts.inRecovery, ...(site.place.containerName ? { container: site.place.containerName } : {}) },
     };
-  });
+  } finally {
+    await c.close();
+  }
 }

@@ -1,9 +1,10 @@
-import type pg from 'pg';
 import { leftoverEndpoint, leftoverJournal, type Leftover } from '../../src/core/leftover-journal.js';
 import { SCRATCH_PREFIX } from '../../src/core/scratch-names.js';
 import type { Service } from '../../src/core/service.js';
-import { ident, pgTarget, withClient } from './postgres-connection.js';
+import { ident } from './postgres-connection.js';
 import { isContainerService } from './postgres-container.js';
+import { literal, type PgSession } from './postgres-queryable.js';
+import { withSession, withSite } from './postgres-site.js';
 import { dropScratchDatabases } from './postgres-scratch.js';
 
 /**
@@ -28,18 +29,17 @@ export function forgetLeftover(leftover: Leftover): Promise<void> {
 
 export async function removePostgresLeftover(service: Service, leftover: Leftover): Promise<string | false> {
   if (isContainerService(service)) return false;
-  const t = pgTarget(service);
   if (leftover.kind === 'scratch-prefix') {
     if (!leftover.name.startsWith(SCRATCH_PREFIX)) return false;
-    await dropScratchDatabases(t, leftover.name);
+    await withSite(service, undefined, (site) => dropScratchDatabases(site, leftover.name));
     return `dropped the restore test's databases ${leftover.name}*`;
   }
   if (leftover.kind !== 'swap' || !leftover.data?.target || !leftover.data.old) return false;
   const { target, old } = leftover.data;
-  return withClient(t, 'postgres', async (c) => {
+  return withSite(service, undefined, (site) => withSession(site, 'postgres', async (c) => {
     const done: string[] = [];
     if (!(await exists(c, target)) && (await exists(c, old))) {
-      await c.query(`ALTER DATABASE ${ident(old)} RENAME TO ${ident(target)}`);
+      await c.exec(`ALTER DATABASE ${ident(old)} RENAME TO ${ident(target)}`);
       done.push(`put ${JSON.stringify(target)} back as it was before that restore (it was killed half-way through the swap)`);
     }
     for (const name of [leftover.name, old]) {
@@ -48,20 +48,20 @@ export async function removePostgresLeftover(service: Service, leftover: Leftove
       done.push(`dropped ${JSON.stringify(name)}`);
     }
     return done.join('; ') || 'already gone';
-  });
+  }));
 }
 
-async function exists(c: pg.Client, name: string): Promise<boolean> {
-  return (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount! > 0;
+async function exists(c: PgSession, name: string): Promise<boolean> {
+  return (await c.query(`SELECT 1 AS x FROM pg_database WHERE datname = ${literal(name)}`)).rows.length > 0;
 }
 
 /** DROP … WITH (FORCE) from PostgreSQL 13: a backend of the killed pg_restore may still be finishing a statement. */
-async function dropDatabase(c: pg.Client, name: string): Promise<void> {
+export async function dropDatabase(c: PgSession, name: string): Promise<void> {
   const version = Number((await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v);
   if (version >= 130000) {
-    await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+    await c.exec(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
   } else {
-    await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
-    await c.query(`DROP DATABASE IF EXISTS ${ident(name)}`);
+    await c.query(`SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE datname = ${literal(name)} AND pid <> pg_backend_pid()`);
+    await c.exec(`DROP DATABASE IF EXISTS ${ident(name)}`);
   }
 }

@@ -1,8 +1,8 @@
-import type pg from 'pg';
 import { renameOption, type RestoreNeed, type RestoreNeedsContext } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
-import { ident, pgTarget, withClient, type PgTarget } from './postgres-connection.js';
-import { isContainerService } from './postgres-container.js';
+import { ident } from './postgres-connection.js';
+import { literal, type PgSession } from './postgres-queryable.js';
+import { withSession, withSite, type PgSite } from './postgres-site.js';
 import { selectDatabases, serverFacts } from './postgres-inspector.js';
 
 /**
@@ -32,35 +32,36 @@ export interface TargetDatabase {
   empty?: boolean;
 }
 
-export async function rolePowers(c: pg.Client): Promise<RolePowers> {
+export async function rolePowers(c: PgSession): Promise<RolePowers> {
   const { rows } = await c.query<{ role: string; superuser: boolean; createdb: boolean }>(
     'SELECT rolname AS role, rolsuper AS superuser, rolcreatedb AS createdb FROM pg_roles WHERE rolname = current_user',
   );
   return rows[0] ?? { role: 'current_user', superuser: false, createdb: false };
 }
 
-export async function targetDatabases(c: pg.Client, t: PgTarget, names: readonly string[]): Promise<TargetDatabase[]> {
+export async function targetDatabases(c: PgSession, t: PgSite, names: readonly string[]): Promise<TargetDatabase[]> {
   const out: TargetDatabase[] = [];
   for (const name of names) {
-    const { rows } = await c.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [name]);
+    const { rows } = await c.query<{ owner: string }>(`SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = ${literal(name)}`);
     if (!rows[0]) {
       out.push({ name, exists: false });
       continue;
     }
-    const empty = await isEmpty(t, name).catch(() => undefined);
+    const empty = await isEmptyDatabase(t, name).catch(() => undefined);
     out.push({ name, exists: true, owner: rows[0].owner, ...(empty !== undefined ? { empty } : {}) });
   }
   return out;
 }
 
-async function isEmpty(t: PgTarget, name: string): Promise<boolean> {
-  return withClient(t, name, async (c) => {
+/** Has the database no relations of its own? */
+export async function isEmptyDatabase(site: PgSite, name: string, signal?: AbortSignal): Promise<boolean> {
+  return withSession(site, name, async (c) => {
     const { rows } = await c.query<{ n: string }>(
       `SELECT count(*)::text AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`,
     );
     return rows[0]!.n === '0';
-  });
+  }, signal);
 }
 
 export interface RestorePlanOfRole {
@@ -136,9 +137,8 @@ export function cannotCreateDatabase(error: unknown, role: string, name: string,
  * the live ones, replaced in place), and globals when they would be applied.
  */
 export async function postgresRestoreNeeds(ctx: RestoreNeedsContext): Promise<RestoreNeed[]> {
-  if (ctx.strategy !== 'pg_dump' || isContainerService(ctx.target)) return [];
-  const t = pgTarget(ctx.target);
-  return withClient(t, 'postgres', async (c) => {
+  if (ctx.strategy !== 'pg_dump') return [];
+  return withSite(ctx.target, undefined, (t) => withSession(t, 'postgres', async (c) => {
     const facts = await serverFacts(c);
     let names: string[];
     let force = ctx.force;
@@ -156,16 +156,16 @@ export async function postgresRestoreNeeds(ctx: RestoreNeedsContext): Promise<Re
     }
     const role = await rolePowers(c);
     return restoreNeeds(role, await targetDatabases(c, t, names), { globals, force }).needs;
-  });
+  }));
 }
 
 /**
  * The check the restore runs first: every unmet need at once, with the
  * fixes; returns the databases to restore into directly.
  */
-export async function checkRestorePrivileges(c: pg.Client, t: PgTarget, names: readonly string[], options: { globals: boolean; force: boolean }): Promise<Set<string>> {
+export async function checkRestorePrivileges(c: PgSession, t: PgSite, names: readonly string[], options: { globals: boolean; force: boolean }): Promise<Set<string>> {
   const role = await rolePowers(c);
   const { needs, direct } = restoreNeeds(role, await targetDatabases(c, t, names), options);
-  assertNeedsMet(needs, role.role, `${t.host}:${t.port}`, t.service);
+  assertNeedsMet(needs, role.role, t.where.replace(/^(on|in) /, ''), t.service);
   return direct;
 }

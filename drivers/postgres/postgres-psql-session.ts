@@ -2,19 +2,31 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { lastLines } from '../../src/core/process.js';
 import { redactSecrets } from '../../src/core/secrets.js';
 import type { StreamRun } from '../../src/docker/docker-api.js';
-import { pgExec, type PgContainer } from './postgres-container.js';
-import type { PgQueryable } from './postgres-queryable.js';
+import type { Place } from '../../src/place/place.js';
+import type { PgSession } from './postgres-queryable.js';
 
 /**
- * One psql process inside the container, kept open: SQL goes in on stdin,
- * each result comes back as one line of JSON (`jsonb_agg` of the rows), and
- * a marker line says a statement finished. It holds a transaction open as
- * long as needed (the exported snapshot for pg_dump) and answers the same
- * queries a pg.Client would, so the fingerprint and inspector code serve
- * both. With ON_ERROR_STOP, psql exits on the first error, and the pending
- * call fails with its message.
+ * One psql process where the place is (inside the container), kept open:
+ * SQL goes in on stdin, each result comes back as one line of JSON
+ * (`jsonb_agg` of the rows), and a marker line says a statement finished.
+ * It holds a transaction open as long as needed (the exported snapshot for
+ * pg_dump) and answers the same queries a pg.Client would, so one driver
+ * serves both places. psql runs with ON_ERROR_STOP off: after each statement
+ * `\if :ERROR` prints the SQLSTATE and message of a failure, and the call
+ * rejects with them while the session goes on (a fallback CREATE DATABASE,
+ * a property that cannot be applied), as with a pg.Client.
  */
-export class PsqlSession implements PgQueryable {
+export interface PsqlSessionOptions {
+  service: string;
+  /** For messages: "container shop-db-1". */
+  where: string;
+  /** The command's environment (PGDATABASE among it). */
+  env: Record<string, string | undefined>;
+  secrets: Array<string | undefined>;
+  signal?: AbortSignal;
+}
+
+export class PsqlSession implements PgSession {
   private buffer = '';
   private lines: string[] = [];
   private waiter?: () => void;
@@ -25,7 +37,7 @@ export class PsqlSession implements PgQueryable {
 
   private constructor(
     private readonly run: StreamRun,
-    private readonly pc: PgContainer,
+    private readonly o: PsqlSessionOptions,
     readonly database: string,
   ) {
     run.stdout.setEncoding('utf8');
@@ -49,27 +61,42 @@ export class PsqlSession implements PgQueryable {
     );
   }
 
-  static async open(pc: PgContainer, database: string, signal?: AbortSignal): Promise<PsqlSession> {
-    const run = await pgExec(pc, ['psql', '--no-psqlrc', '--no-align', '--tuples-only', '--quiet', '--set', 'ON_ERROR_STOP=1', '--no-password'], { database, stdin: true, ...(signal ? { signal } : {}) });
-    const session = new PsqlSession(run, pc, database);
-    // The settings that make row text stable across servers (as the host path's connect()).
-    await session.command("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'");
+  static async open(place: Place, database: string, o: PsqlSessionOptions): Promise<PsqlSession> {
+    const run = await place.run(['psql', '--no-psqlrc', '--no-align', '--tuples-only', '--quiet', '--set', 'ON_ERROR_STOP=0', '--no-password'], {
+      env: { ...o.env, PGDATABASE: database },
+      stdin: true,
+      secrets: o.secrets,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    const session = new PsqlSession(run, o, database);
+    try {
+      // The settings that make row text stable across servers (as connect() on the host).
+      for (const set of ["SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'", 'SET extra_float_digits = 1', "SET bytea_output = 'hex'"]) await session.exec(set);
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
     return session;
   }
 
   /** Rows of one SELECT (no trailing semicolon), as JSON values. */
   query<R extends Record<string, any> = any>(sql: string): Promise<{ rows: R[] }> { // eslint-disable-line @typescript-eslint/no-explicit-any
     return this.enqueue(async () => {
-      const out = await this.send(`SELECT coalesce(jsonb_agg(q), '[]'::jsonb)::text FROM (${sql}) q;`);
+      const out = await this.send(`SELECT coalesce(jsonb_agg(q), '[]'::jsonb)::text FROM (${sql}) q`);
       return { rows: JSON.parse(out.join('\n') || '[]') as R[] };
     });
   }
 
-  /** Statements without rows (BEGIN, SET, CREATE DATABASE ...). */
-  command(sql: string): Promise<void> {
+  /** One statement without rows (BEGIN, SET, CREATE DATABASE ...). */
+  exec(sql: string): Promise<void> {
     return this.enqueue(async () => {
-      await this.send(`${sql};`);
+      await this.send(sql);
     });
+  }
+
+  /** The former name of exec(). */
+  command(sql: string): Promise<void> {
+    return this.exec(sql);
   }
 
   async close(): Promise<void> {
@@ -86,12 +113,22 @@ export class PsqlSession implements PgQueryable {
   }
 
   private async send(sql: string): Promise<string[]> {
-    const marker = `__holdfast_done_${++this.seq}__`;
+    const n = ++this.seq;
+    const done = `__holdfast_done_${n}__`;
+    const failed = `__holdfast_error_${n}__`;
     if (this.closed) throw this.failure();
-    this.run.stdin!.write(`${sql}\n\\echo ${marker}\n`);
+    this.run.stdin!.write(`${sql.replace(/;\s*$/, '')};\n\\if :ERROR\n\\echo ${failed} :LAST_ERROR_SQLSTATE :LAST_ERROR_MESSAGE\n\\endif\n\\echo ${done}\n`);
     for (;;) {
-      const at = this.lines.indexOf(marker);
-      if (at >= 0) return this.lines.splice(0, at + 1).slice(0, at);
+      const at = this.lines.indexOf(done);
+      if (at >= 0) {
+        const out = this.lines.splice(0, at + 1).slice(0, at);
+        const e = out.findIndex((l) => l.startsWith(`${failed} `));
+        if (e >= 0) {
+          const [, code, ...message] = out.slice(e).join('\n').split(' ');
+          throw Object.assign(new Error(message.join(' ').trim() || `statement failed (${code})`), { code });
+        }
+        return out;
+      }
       if (this.closed) throw this.failure();
       await new Promise<void>((resolve) => (this.waiter = resolve));
       this.waiter = undefined;
@@ -99,10 +136,10 @@ export class PsqlSession implements PgQueryable {
   }
 
   private failure(): HoldfastError {
-    const text = redactSecrets(lastLines(this.exit?.stderr ?? '', 4), this.pc.secrets);
+    const text = redactSecrets(lastLines(this.exit?.stderr ?? '', 4), this.o.secrets);
     const auth = /password authentication failed|no password supplied|authentication failed/i.test(text);
-    return new HoldfastError(auth ? 'auth' : 'tool', `psql in container ${this.pc.name} (database ${this.database}) stopped: ${text || `exit status ${this.exit?.exitCode ?? 'unknown'}`}`, {
-      service: this.pc.service,
+    return new HoldfastError(auth ? 'auth' : 'tool', `psql ${this.o.where} (database ${this.database}) stopped: ${text || `exit status ${this.exit?.exitCode ?? 'unknown'}`}`, {
+      service: this.o.service,
       driver: 'postgres',
       hint: auth ? 'set HOLDFAST_<SERVICE>_PASSWORD (or POSTGRES_PASSWORD in the container) to the password of POSTGRES_USER' : 'see the message; the server log of the container has more (docker logs)',
     });

@@ -1,6 +1,6 @@
-import type pg from 'pg';
 import { HoldfastError, toHoldfastError } from '../../src/core/errors.js';
 import { ident } from './postgres-connection.js';
+import type { PgSession } from './postgres-queryable.js';
 
 /**
  * How a restore of several databases reports a failure: the error names the
@@ -48,7 +48,7 @@ export function psqlErrors(stderr: string, max = 3): string {
  * no database was restored (nothing uses them), unless asked to keep them
  * (`--option keep_roles=true`); the error says which were removed or kept.
  */
-export async function withRolesUndone(error: unknown, admin: pg.Client, service: string, before: Set<string> | undefined, someRestored: boolean, keep: boolean): Promise<unknown> {
+export async function withRolesUndone(error: unknown, admin: PgSession, service: string, before: Set<string> | undefined, someRestored: boolean, keep: boolean): Promise<unknown> {
   if (!before || !(error instanceof HoldfastError)) return error;
   const now = (await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles').catch(() => ({ rows: [] as Array<{ rolname: string }> }))).rows.map((r) => r.rolname);
   const created = now.filter((r) => !before.has(r));
@@ -59,7 +59,7 @@ export async function withRolesUndone(error: unknown, admin: pg.Client, service:
   } else {
     const failed: string[] = [];
     for (const role of created) {
-      await admin.query(`DROP OWNED BY ${ident(role)}; DROP ROLE ${ident(role)}`).catch((e: Error) => failed.push(`${role} (${e.message})`));
+      await admin.exec(`DROP OWNED BY ${ident(role)}`).then(() => admin.exec(`DROP ROLE ${ident(role)}`)).catch((e: Error) => failed.push(`${role} (${e.message})`));
     }
     tail = `the roles it had created were removed${failed.length ? `, except ${failed.join(', ')}` : ''}`;
   }

@@ -25,7 +25,8 @@ const SCRATCH_PORT = 5432;
  */
 export async function basebackupScratchTarget(ctx: ScratchContext): Promise<ScratchTarget> {
   const { base, data, owner, release } = await scratchDataDir(ctx, { user: 'postgres', driver: 'postgres', mode: 0o700 });
-  const user = pgTarget(ctx.source).user;
+  // Recorded since the copy can be taken inside a container (its POSTGRES_USER); older snapshots: the URL's user.
+  const user = typeof ctx.recorded.details.connectedAs === 'string' ? ctx.recorded.details.connectedAs : pgTarget(ctx.source).user;
   return {
     target: { name: ctx.source.name, engine: 'postgres', endpoint: parseEndpoint(`file:${data}`, false, ctx.source.name), options: {}, origin: 'flag' },
     options: {},

@@ -1,6 +1,8 @@
 import type { ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import { sameServerScratchTarget } from '../../src/core/scratch-names.js';
-import { ident, pgTarget, withClient, type PgTarget } from './postgres-connection.js';
+import { literal } from './postgres-queryable.js';
+import { dropDatabase } from './postgres-leftovers.js';
+import { pgSite, withSession, type PgSite } from './postgres-site.js';
 import { isContainerService } from './postgres-container.js';
 import { containerScratchTarget } from './postgres-container-scratch.js';
 import { basebackupScratchTarget } from './postgres-scratch-server.js';
@@ -22,22 +24,14 @@ export async function postgresScratchTarget(ctx: ScratchContext): Promise<Scratc
   if (ctx.strategy === 'pg_basebackup') return basebackupScratchTarget(ctx);
   if (ctx.strategy !== 'pg_dump') return undefined;
   if (isContainerService(ctx.source)) return containerScratchTarget(ctx);
-  const t = pgTarget(ctx.source);
-  return sameServerScratchTarget(ctx, { maxNameBytes: MAX_NAME_BYTES, restoreOptions: { globals: false }, drop: () => dropScratchDatabases(t, ctx.prefix) });
+  const site = await pgSite(ctx.source);
+  return sameServerScratchTarget(ctx, { maxNameBytes: MAX_NAME_BYTES, restoreOptions: { globals: false }, drop: () => dropScratchDatabases(site, ctx.prefix) });
 }
 
 /** Drops every database whose name starts with the prefix (the scratch copies and the restore's working copies). */
-export async function dropScratchDatabases(t: PgTarget, prefix: string): Promise<void> {
-  await withClient(t, 'postgres', async (c) => {
-    const version = Number((await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v);
-    const { rows } = await c.query<{ name: string }>('SELECT datname AS name FROM pg_database WHERE left(datname, length($1)) = $1', [prefix]);
-    for (const { name } of rows) {
-      if (version >= 130000) {
-        await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
-      } else {
-        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
-        await c.query(`DROP DATABASE IF EXISTS ${ident(name)}`);
-      }
-    }
+export async function dropScratchDatabases(site: PgSite, prefix: string): Promise<void> {
+  await withSession(site, 'postgres', async (c) => {
+    const { rows } = await c.query<{ name: string }>(`SELECT datname AS name FROM pg_database WHERE left(datname, length(${literal(prefix)})) = ${literal(prefix)}`);
+    for (const { name } of rows) await dropDatabase(c, name);
   });
 }

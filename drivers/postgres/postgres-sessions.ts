@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type pg from 'pg';
+import type { PgSession } from './postgres-queryable.js';
+import { literal } from './postgres-queryable.js';
 import { HoldfastError } from '../../src/core/errors.js';
 
 /**
@@ -24,11 +25,10 @@ interface SessionRow {
   client: string | null;
 }
 
-async function sessionsOn(c: pg.Client, database: string): Promise<SessionRow[]> {
+async function sessionsOn(c: PgSession, database: string): Promise<SessionRow[]> {
   const { rows } = await c.query<SessionRow>(
     `SELECT pid, application_name AS application, usename AS user, host(client_addr) AS client
-       FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
-    [database],
+       FROM pg_stat_activity WHERE datname = ${literal(database)} AND pid <> pg_backend_pid()`,
   );
   return rows;
 }
@@ -46,7 +46,7 @@ export interface SessionPolicy {
 }
 
 /** Empties `database` of other sessions, as the policy says; returns who was terminated. */
-export async function endSessions(c: pg.Client, database: string, policy: SessionPolicy): Promise<EndedSessions> {
+export async function endSessions(c: PgSession, database: string, policy: SessionPolicy): Promise<EndedSessions> {
   let rows = await sessionsOn(c, database);
   if (!policy.terminate) {
     const deadline = Date.now() + policy.waitMs;
@@ -65,7 +65,7 @@ export async function endSessions(c: pg.Client, database: string, policy: Sessio
   }
   if (rows.length === 0) return { database, terminated: 0, applications: [] };
   // Only the sessions listed (a WHERE clause may call pg_terminate_backend on rows before it filters them).
-  const { rows: ended } = await c.query<{ pid: number; ok: boolean }>('SELECT pid, pg_terminate_backend(pid) AS ok FROM unnest($1::int[]) AS pid', [rows.map((r) => r.pid)]);
+  const { rows: ended } = await c.query<{ pid: number; ok: boolean }>(`SELECT pid, pg_terminate_backend(pid) AS ok FROM unnest('{${rows.map((r) => Number(r.pid)).join(',')}}'::int[]) AS pid`);
   const gone = new Set(ended.filter((r) => r.ok).map((r) => r.pid));
   const victims = rows.filter((r) => gone.has(r.pid));
   return { database, terminated: victims.length, applications: describe(victims) };

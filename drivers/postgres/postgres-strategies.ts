@@ -1,34 +1,114 @@
-import type { StrategyOffer } from '../../src/core/driver.js';
-import type { ServerFacts } from './postgres-inspector.js';
-import { PG_TOOLS_HINT, toolVersion } from './postgres-tools.js';
+import type { Requirement, StrategyOffer } from '../../src/core/driver.js';
+import { toHoldfastError } from '../../src/core/errors.js';
+import type { Service } from '../../src/core/service.js';
+import { serverFacts, type ServerFacts } from './postgres-inspector.js';
+import { pgSite, placeLine, withSession, withSite, type PgSite } from './postgres-site.js';
+import { PG_TOOLS_HINT } from './postgres-tools.js';
 
-async function toolRequirement(name: string, facts: ServerFacts) {
-  const found = await toolVersion(name);
+/**
+ * The strategies, strongest first, with their requirements checked for real
+ * where the server is: on this host for a URL (the host's tools), inside the
+ * service's container otherwise (the image's tools, psql getting in with the
+ * known credentials). When one fails, the plan says which; for a container
+ * with volumes the volume fallback (volume-fallback.ts) takes over.
+ */
+export async function postgresStrategies(service: Service, signal?: AbortSignal): Promise<StrategyOffer[]> {
+  const container = service.container?.name ?? (service.endpoint?.scheme === 'container' ? service.endpoint.path : undefined);
+  if (container === undefined) {
+    return withSite(service, signal, (site) =>
+      withSession(site, undefined, async (c) => {
+        const tablespaces = (await c.query<{ n: string }>("SELECT spcname AS n FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY 1")).rows.map((r) => r.n);
+        return offers(site, await serverFacts(c), tablespaces);
+      }),
+    );
+  }
+  // In a container, a failure to get in is an unmet requirement of its own, so the plan can say which.
+  const dump: StrategyOffer = { name: 'pg_dump', consistency: 'transactional', summary: `inside container ${container}: pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only`, requirements: [], restoresIntoNewer: true };
+  let site: PgSite;
+  try {
+    site = await pgSite(service, signal);
+    dump.requirements.push({ what: 'the container runs', met: true, detail: site.place.containerName ?? container });
+  } catch (error) {
+    const e = toHoldfastError(error);
+    dump.requirements.push({ what: 'the container runs', met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+    return [dump];
+  }
+  try {
+    let facts: ServerFacts;
+    let tablespaces: string[];
+    try {
+      ({ facts, tablespaces } = await withSession(site, undefined, async (c) => ({
+        facts: await serverFacts(c),
+        tablespaces: (await c.query<{ n: string }>("SELECT spcname AS n FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY 1")).rows.map((r) => r.n),
+      }), signal));
+    } catch (error) {
+      const e = toHoldfastError(error);
+      dump.requirements.push({ what: 'psql in the container connects with the known credentials', met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+      dump.requirements.push(...(await Promise.all(['pg_dump', 'pg_dumpall'].map((n) => toolRequirement(site, n, undefined)))));
+      return [dump];
+    }
+    const all = await offers(site, facts, tablespaces, service.strategy === 'pg_basebackup' ? await localReplication(site, signal) : undefined);
+    all[0]!.requirements.unshift(...dump.requirements, { what: 'psql in the container connects with the known credentials', met: true, detail: `PostgreSQL ${facts.version}` });
+    return all;
+  } finally {
+    await site.close();
+  }
+}
+
+async function toolRequirement(site: PgSite, name: string, major: number | undefined): Promise<Requirement> {
+  const found = await site.tool(name);
+  const inImage = site.place.kind === 'container';
   return {
-    what: `${name} of major ${facts.major} or newer`,
-    met: !!found && found.major >= facts.major,
-    detail: found ? `${found.path} is ${found.version}` : 'not installed',
-    hint: PG_TOOLS_HINT,
+    what: `${name}${inImage ? ' in the image' : ''}${major ? ` of major ${major} or newer` : ''}`,
+    met: !!found && (major === undefined || found.major >= major),
+    detail: found ? (inImage ? `${name} ${found.version}` : `${found.path} is ${found.version}`) : inImage ? 'not in the image' : 'not installed',
+    hint: inImage ? 'use an image that ships the PostgreSQL client tools (the official postgres images do)' : PG_TOOLS_HINT,
   };
 }
 
-/** The strategies, strongest first, with their requirements checked against the server. */
-export async function postgresStrategies(facts: ServerFacts, tablespaces: readonly string[] = []): Promise<StrategyOffer[]> {
+/**
+ * pg_basebackup inside the container connects over its Unix socket: the
+ * image's pg_hba.conf must allow a `local replication` connection (the
+ * official images do, with trust). Read from pg_hba_file_rules (superuser).
+ */
+async function localReplication(site: PgSite, signal?: AbortSignal): Promise<Requirement> {
+  const what = 'a replication connection on the container\'s own socket (pg_hba.conf: local replication)';
+  const hint = 'add a line "local replication all trust" (or scram-sha-256) to pg_hba.conf in the container and reload, or leave the physical copy to the volume tar';
+  try {
+    const rules = await withSession(site, undefined, (c) => c.query<{ method: string }>("SELECT auth_method AS method FROM pg_hba_file_rules WHERE type = 'local' AND database @> ARRAY['replication'] AND error IS NULL ORDER BY line_number"), signal);
+    // The first matching line decides; `all` does not match replication connections.
+    const first = rules.rows[0];
+    return { what, met: !!first && first.method !== 'reject', detail: first ? `pg_hba.conf: local replication ${first.method}` : 'pg_hba.conf has no local replication line', hint };
+  } catch (error) {
+    return { what, met: false, detail: toHoldfastError(error).message, hint };
+  }
+}
+
+/**
+ * The offers. In a container, pg_basebackup (streamed out of the exec, the
+ * server running) is offered when the service pins it: a rollback puts a
+ * volume tar back in place, not a base backup yet, so the pre-upgrade copy
+ * of a container stays the volume tar by default.
+ */
+async function offers(site: PgSite, facts: ServerFacts, tablespaces: readonly string[], replication?: Requirement): Promise<StrategyOffer[]> {
   // A restore onto another server needs these (or --tablespace-map / --no-tablespaces): the plan says so up front.
   const uses = tablespaces.length ? `; tablespaces ${tablespaces.join(', ')} (a restore elsewhere needs them, --tablespace-map or --no-tablespaces)` : '';
-  const [pgDump, pgDumpAll, pgBasebackup] = await Promise.all(['pg_dump', 'pg_dumpall', 'pg_basebackup'].map((n) => toolRequirement(n, facts)));
-  return [
+  const [pgDump, pgDumpAll, pgBasebackup] = await Promise.all(['pg_dump', 'pg_dumpall', 'pg_basebackup'].map((n) => toolRequirement(site, n, facts.major)));
+  const inContainer = site.place.kind === 'container';
+  // The place in one short line first ("inside container shop-db-1: its image has pg_dump 15.4"): plan's WHY and show's why.
+  const dumpTool = await site.tool('pg_dump');
+  const all: StrategyOffer[] = [
     {
       name: 'pg_dump',
       consistency: 'transactional',
-      summary: `pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only${uses}`,
+      summary: `${placeLine(site.place, dumpTool)}; pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only${uses}`,
       requirements: [pgDump!, pgDumpAll!],
       restoresIntoNewer: true,
     },
     {
       name: 'pg_basebackup',
       consistency: 'transactional',
-      summary: 'physical copy of the cluster with its WAL (pg_basebackup -Ft -X fetch)',
+      summary: `${site.place.where}: physical copy of the cluster with its WAL (pg_basebackup -Ft -X fetch)${inContainer ? ', streamed out of the exec, the server running' : ''}`,
       requirements: [
         pgBasebackup!,
         {
@@ -48,4 +128,8 @@ export async function postgresStrategies(facts: ServerFacts, tablespaces: readon
       physical: true,
     },
   ];
+  if (!inContainer) return all;
+  if (!replication) return all.slice(0, 1);
+  all[1]!.requirements.push(replication);
+  return all;
 }

@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import { HoldfastError } from '../../src/core/errors.js';
 import type { Definitions } from './postgres-definitions.js';
 import type { PgQueryable } from './postgres-queryable.js';
@@ -98,6 +97,6 @@ function parseMap(value: unknown, service: string): Record<string, string> {
   return out;
 }
 
-export async function targetTablespaces(c: pg.Client): Promise<Set<string>> {
+export async function targetTablespaces(c: PgQueryable): Promise<Set<string>> {
   return new Set((await c.query<{ n: string }>('SELECT spcname AS n FROM pg_tablespace')).rows.map((r) => r.n));
 }

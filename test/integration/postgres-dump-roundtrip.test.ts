@@ -86,6 +86,8 @@ describe('postgres pg_dump: backup, damage, restore', () => {
     expect(manifest.services.db.artifacts.map((a) => a.kind)).toEqual(['pg_dump', 'pg_dump-post-data', 'globals']);
     expect(manifest.services.db.artifacts[0]!.label).toBe('app');
     expect(show.stdout).not.toContain(pg.password);
+    // Where the tools ran, in one short line (issue 14).
+    expect((await holdfast(['show', id], env)).stdout).toMatch(/\n  place: on this host: pg_dump \d+\.\d+/);
     const verify = await holdfast(['verify', id], env);
     expect(verify.code, verify.stderr).toBe(0);
     expect(verify.stdout).toContain('3 artifacts verified');

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { databaseDefinition } from '../../drivers/postgres/postgres-definitions.js';
-import type pg from 'pg';
+import type { PgSession } from '../../drivers/postgres/postgres-queryable.js';
 import { applyDatabaseProperties, createDatabaseLike, settingValue, splitList, type DatabaseProperties } from '../../drivers/postgres/postgres-database-properties.js';
 import { partialFailure, psqlErrors } from '../../drivers/postgres/postgres-restore-steps.js';
 import { planTablespaces } from '../../drivers/postgres/postgres-tablespaces.js';
@@ -86,7 +86,10 @@ function fakeClient(refuse: Array<[RegExp, string]>) {
       if (no) throw new Error(no[1]);
       return { rows: [], rowCount: 0 };
     },
-  } as unknown as pg.Client;
+    async exec(text: string) {
+      await client.query(text);
+    },
+  } as unknown as PgSession;
   return { client, sql };
 }
 

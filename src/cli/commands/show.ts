@@ -30,6 +30,9 @@ export const showCommand: HoldfastCommand = {
       ctx.out.line();
       ctx.out.line(`${name}: ${s.engine} via ${s.strategy}${s.status === 'failed' ? '' : ` (${s.consistency})`}, ${s.status}, ${formatDuration(s.durationMs)}${s.endpoint ? `, ${s.endpoint}` : ''}`);
       ctx.out.line(`  why: ${s.reason}`);
+      // Where the engine's tools ran (issue #14): details.place = { kind, where, why }.
+      const place = s.details.place as { where?: string; why?: string } | undefined;
+      if (place?.where) ctx.out.line(`  place: ${place.where}${place.why ? `: ${place.why}` : ''}`);
       if (s.error) ctx.out.line(`  error: ${s.error.message}${s.error.hint ? ` (hint: ${s.error.hint})` : ''}`);
       for (const a of s.artifacts) {
         ctx.out.line(`  ${a.name}${a.label ? ` [${a.label}]` : ''}  ${formatBytes(a.rawBytes)} -> ${formatBytes(a.storedBytes)}  sha256 ${a.sha256.slice(0, 16)}…`);
