@@ -4,7 +4,7 @@
 # host's Debian packages plus the files in fixtures/images/<name>/.
 #
 # Usage: scripts/images/build.sh [--force] [--no-cache] [IMAGE...]
-#   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin   (default: busybox postgres)
+#   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin | mariadb   (default: busybox postgres)
 #   --force     rebuild even when the image's input fingerprint is unchanged
 #   --no-cache  pass --no-cache to docker build (implies --force)
 #
@@ -13,6 +13,8 @@
 #   postgres-hostbin  -> holdfast-test/postgres-hostbin:15  (route b: needs -v /usr:/usr:ro)
 #   opensearch-hostbin -> holdfast-test/opensearch-hostbin:2 (host Java + the runner of
 #                        scripts/install/opensearch.sh, both mounted read-only; see its Dockerfile)
+#   mariadb           -> holdfast-test/mariadb:10.11        (route b: the host's MariaDB 10.11 of
+#                        scripts/install/mariadb.sh through -v /usr:/usr:ro; fixtures/images/mariadb-hostbin)
 #
 # Starts the test daemon if needed (scripts/install/docker.sh) and builds
 # into it. Installs busybox-static / postgresql-15 / postgresql-client-15
@@ -39,9 +41,9 @@ for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
     --no-cache) FORCE=1; BUILD_ARGS+=(--no-cache) ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-    busybox|postgres|postgres-hostbin|opensearch-hostbin) IMAGES+=("$a") ;;
-    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin)" ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    busybox|postgres|postgres-hostbin|opensearch-hostbin|mariadb) IMAGES+=("$a") ;;
+    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin mariadb)" ;;
   esac
 done
 [ ${#IMAGES[@]} -gt 0 ] || IMAGES=(busybox postgres)
@@ -53,8 +55,10 @@ tag_of() {
     postgres) echo "holdfast-test/postgres:$PG_MAJOR" ;;
     postgres-hostbin) echo "holdfast-test/postgres-hostbin:$PG_MAJOR" ;;
     opensearch-hostbin) echo holdfast-test/opensearch-hostbin:2 ;;
+    mariadb) echo holdfast-test/mariadb:10.11 ;;
   esac
 }
+fixture_of() { case "$1" in mariadb) echo mariadb-hostbin ;; *) echo "$1" ;; esac; }
 
 apt_install() {
   export DEBIAN_FRONTEND=noninteractive
@@ -235,11 +239,28 @@ stage_opensearch-hostbin() {
   mkdir -p "$C/owned/home" "$C/owned/snapshots" "$C/owned/tmp"
 }
 
+# The host's MariaDB (mariadbd, mariadb-install-db, the client tools) runs
+# through a read-only mount of /usr; the image holds only /etc and the
+# entrypoint. mariadb-dump is in it that way, as in the official image.
+stage_mariadb() {
+  local C=$1 R=$1/rootfs
+  [ -x /usr/sbin/mariadbd ] || bash "$REPO/scripts/install/mariadb.sh" >&2
+  [ -x /usr/sbin/mariadbd ] && [ -x /usr/bin/mariadb-dump ] || die "MariaDB is not installed: run scripts/install/mariadb.sh"
+  cp "$FIX/mariadb-hostbin/Dockerfile" "$C/"
+  merged_usr_skeleton "$R"
+  rmdir "$R/usr/local/bin" "$R/usr/local" "$R/usr/lib64" "$R/usr/lib" "$R/usr/sbin" "$R/usr/bin" "$R/docker-entrypoint-initdb.d"
+  cp "$FIX/mariadb-hostbin/passwd" "$FIX/mariadb-hostbin/group" "$R/etc/"
+  cp "$FIX/mariadb-hostbin/docker-entrypoint.sh" "$R/docker-entrypoint.sh"
+  chmod 0755 "$R/docker-entrypoint.sh"
+  ln -s /usr/share/zoneinfo/Etc/UTC "$R/etc/localtime"
+  mkdir -p "$C/owned-lib" "$C/owned-run"
+}
+
 fingerprint() { # image
   {
     echo "$1"
     cat "${BASH_SOURCE[0]}"
-    find "$FIX/$1" "$FIX/postgres" -type f -print0 | sort -z | xargs -0 cat
+    find "$FIX/$(fixture_of "$1")" "$FIX/postgres" -type f -print0 | sort -z | xargs -0 cat
     dpkg-query -W -f '${Package} ${Version}\n'
   } | sha256sum | cut -c1-16
 }
