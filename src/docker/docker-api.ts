@@ -123,6 +123,8 @@ export interface RunSpec {
   stdin?: boolean;
   /** Capabilities the container runs without (`MKNOD`: a restore that may not create device nodes). */
   capDrop?: readonly string[];
+  /** `container:<id>` for a sidecar that shares a service container's network namespace; default `none`. */
+  networkMode?: `container:${string}`;
   signal?: AbortSignal;
 }
 

@@ -264,9 +264,10 @@ class DockerodeApi implements DockerApi {
         OpenStdin: !!spec.stdin,
         StdinOnce: !!spec.stdin,
         Tty: false,
-        NetworkDisabled: true,
+        // A sidecar joins a service container's namespace (its localhost); every other helper has no network.
+        NetworkDisabled: !spec.networkMode,
         HostConfig: {
-          NetworkMode: 'none',
+          NetworkMode: spec.networkMode ?? 'none',
           Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
           ...(spec.capDrop?.length ? { CapDrop: [...spec.capDrop] } : {}),
         },

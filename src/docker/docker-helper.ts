@@ -46,6 +46,8 @@ export function runHelper(api: DockerApi, purpose: string, spec: Omit<RunSpec, '
  * 250 ms for a new container): the hold window stays short.
  */
 export interface IdleHelper {
+  /** The helper container's id (none for a local runner with the same shape). */
+  id?: string;
   exec(cmd: readonly string[], signal?: AbortSignal, options?: { stdin?: boolean }): Promise<StreamRun>;
   /** Removes the helper (also after an error). */
   stop(): Promise<void>;
@@ -56,6 +58,7 @@ export async function startIdleHelper(api: DockerApi, purpose: string, spec: Omi
   run.stdout.resume();
   const id = run.containerId!;
   return {
+    id,
     exec: (cmd, signal, options) => api.exec(id, { cmd, ...(signal ? { signal } : {}), ...(options?.stdin ? { stdin: true } : {}) }),
     stop: async () => {
       run.abort();

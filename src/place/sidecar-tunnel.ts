@@ -1,0 +1,88 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { HoldfastError } from '../core/errors.js';
+import type { StreamRun } from '../docker/docker-api.js';
+import type { Reached } from './place.js';
+
+/**
+ * A TCP tunnel through docker exec: a listener on 127.0.0.1 (a free port,
+ * this machine only) whose every connection runs one forwarder inside a
+ * container that sees the engine (a sidecar in its network namespace) and
+ * pipes the bytes both ways through the exec's stdin and stdout. Clients
+ * (mysql2, the mongodb driver, HTTP) connect to it as to the engine.
+ *
+ * The forwarder is fixed text: `nc HOST PORT` where the image has nc (its
+ * EOF on stdin half-closes the connection and the reply is still read),
+ * else bash's /dev/tcp. Host and port reach it as arguments, never spliced
+ * into the script.
+ */
+const FORWARDER = [
+  'if command -v nc >/dev/null 2>&1; then exec nc "$1" "$2"; fi',
+  'if command -v bash >/dev/null 2>&1; then exec bash -c \'exec 3<>"/dev/tcp/$1/$2" || exit 1; cat <&3 & cat >&3; wait\' holdfast-forward "$1" "$2"; fi',
+  'echo "the sidecar image has neither nc nor bash" >&2; exit 127',
+].join('\n');
+
+export interface Tunnel extends Reached {
+  /** The stderr of the last forwarder that failed ("can't connect", "neither nc nor bash"), for errors. */
+  lastError(): string | undefined;
+}
+
+export type ExecIn = (cmd: readonly string[], options: { stdin: true; signal?: AbortSignal }) => Promise<StreamRun>;
+
+export async function openTunnel(exec: ExecIn, host: string, port: number, options: { service: string; where: string; signal?: AbortSignal }): Promise<Tunnel> {
+  let lastError: string | undefined;
+  const sockets = new Set<Socket>();
+  const runs = new Set<StreamRun>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.pause();
+    exec(['sh', '-c', FORWARDER, 'holdfast-forward', host, String(port)], { stdin: true, ...(options.signal ? { signal: options.signal } : {}) }).then(
+      (run) => splice(socket, run),
+      (error: unknown) => {
+        lastError = (error as Error).message;
+        socket.destroy();
+      },
+    );
+  });
+  function splice(socket: Socket, run: StreamRun): void {
+    runs.add(run);
+    const stdin = run.stdin!;
+    stdin.on('error', () => undefined);
+    socket.pipe(stdin);
+    run.stdout.pipe(socket);
+    socket.resume();
+    // The client went away: stop the forwarder (the exec's stream is cut, nc then exits on EPIPE/EOF).
+    socket.on('close', () => run.abort());
+    run.done.then(
+      (exit) => {
+        runs.delete(run);
+        if (exit.exitCode !== 0 && exit.stderr.trim()) lastError = exit.stderr.trim().split('\n').slice(-2).join(' ');
+        socket.end();
+      },
+      () => {
+        runs.delete(run);
+        socket.destroy();
+      },
+    );
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(new HoldfastError('internal', `cannot open a local port for the tunnel to ${options.where}: ${error.message}`, { service: options.service, cause: error })));
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new HoldfastError('internal', 'the tunnel has no TCP address', { service: options.service });
+  let closed = false;
+  return {
+    host: '127.0.0.1',
+    port: address.port,
+    lastError: () => lastError,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      for (const s of sockets) s.destroy();
+      for (const r of runs) r.abort();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
