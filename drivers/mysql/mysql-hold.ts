@@ -26,8 +26,8 @@ export interface HoldOptions {
   lockWaitSeconds: number;
   /** Work to do inside the hold before the tool starts (open the fingerprint snapshot, lock tables). */
   inside: () => Promise<void>;
-  /** The tool's private option-file path: it finds the tool's process. */
-  marker: string;
+  /** The tool's private option-file path: it finds the tool's process (undefined: the tool runs in a container, matched by connection order). */
+  marker: string | undefined;
   /** The database the tool dumps (it selects it once its snapshot is open). */
   database: string;
   /** Starts the tool; `exited()` tells whether it has ended. */
@@ -72,7 +72,8 @@ export async function atOneMoment(t: MyTarget, o: HoldOptions): Promise<HoldResu
       o.startTool();
       return { held, ...(binlog ? { binlog } : {}), heldMs: 0, problems };
     }
-    const find = await toolThreadFinder(hold, { marker: o.marker, user: t.user, database: o.database, exact: !t.socket });
+    // A tool in a container (or behind a tunnel) is no local process: the connection order finds its thread.
+    const find = await toolThreadFinder(hold, { marker: o.marker ?? '', user: t.user, database: o.database, exact: !t.socket && !t.container && o.marker !== undefined });
     o.startTool();
     const deadline = Date.now() + (o.timeoutMs ?? 30_000);
     let confirmedBy: HoldResult['confirmedBy'];
