@@ -5,7 +5,7 @@ import { ContainerPlace } from '../../src/place/container-place.js';
 import { runText, type Reached } from '../../src/place/place.js';
 import { LazySidecar } from '../../src/place/sidecar-place.js';
 import type { MyTarget } from './mysql-connection.js';
-import type { ToolInfo } from './mysql-tools.js';
+import { parseToolVersion, toolNames, type ToolInfo } from './mysql-tools.js';
 
 /**
  * MySQL / MariaDB inside its own container, with or without a published
@@ -37,14 +37,17 @@ export interface MyContainer {
   port: number;
   /** Where the credentials came from, for messages. */
   credentials: string;
-  /** The image's tools found so far, by `role:family` (mysql-tool-place.ts). */
-  tools: Map<string, Promise<ToolInfo | undefined>>;
+  /** The image's tools by name, as their --version answered (undefined: missing), read when the container was opened. */
+  tools: Map<string, ToolInfo | undefined>;
 }
 
 /** Does this service reach MySQL / MariaDB through a container rather than a URL? */
 export function isContainerService(service: Service): boolean {
   return service.endpoint?.scheme === 'container' || (!service.endpoint && !!service.container);
 }
+
+/** The image's tools that a dump and a restore may use, probed when the container is opened. */
+const PROBED = [...new Set([...toolNames('dump', 'mariadb').split(' or '), ...toolNames('client', 'mariadb').split(' or ')])];
 
 /** Exit status of the wrapper when the container holds no credentials it knows. */
 const NO_CREDENTIALS = 97;
@@ -68,7 +71,11 @@ const RESOLVE = [
 export const WRAPPER = [
   'if [ "${HOLDFAST_MY_MODE:-}" = plain ]; then exec "$@"; fi',
   RESOLVE,
-  'if [ "${HOLDFAST_MY_MODE:-}" = credentials ]; then printf "%s\\n%s\\n%s" "$from" "$u" "$p"; exit 0; fi',
+  // One exec for both: the --version of each tool named in "$@" (none when missing), then the credentials.
+  'if [ "${HOLDFAST_MY_MODE:-}" = credentials ]; then',
+  '  for t in "$@"; do v=; if command -v "$t" >/dev/null 2>&1; then v=$("$t" --version 2>/dev/null) || v=; fi; printf "%s\\t%s\\n" "$t" "$v"; done',
+  '  printf -- "--holdfast--\\n%s\\n%s\\n%s" "$from" "$u" "$p"; exit 0',
+  'fi',
   'MYSQL_PWD=$p; export MYSQL_PWD',
   'tool=$1; shift',
   'exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@"',
@@ -100,7 +107,7 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
   sidecar = new LazySidecar(place.api, { id: place.id, name: place.containerName }, { service: service.name, ...(image ? { image } : {}), ...(signal ? { signal } : {}) });
   let reached: Reached | undefined;
   try {
-    const found = await runText(place, ['true'], { env: { HOLDFAST_MY_MODE: 'credentials' }, ...(signal ? { signal } : {}) });
+    const found = await runText(place, [...PROBED], { env: { HOLDFAST_MY_MODE: 'credentials' }, ...(signal ? { signal } : {}) });
     if (found.exitCode === NO_CREDENTIALS) {
       throw new HoldfastError('auth', `the container ${place.containerName} has no credentials holdfast can use: none of MARIADB_ROOT_PASSWORD, MYSQL_ROOT_PASSWORD (or their _FILE), MARIADB_ALLOW_EMPTY_ROOT_PASSWORD, MARIADB_USER with MARIADB_PASSWORD is set in it`, {
         service: service.name,
@@ -115,7 +122,14 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
         hint: 'the image needs a POSIX sh, cat, sed and mktemp',
       });
     }
-    const [from, u, ...rest] = found.stdout.split('\n');
+    const cut = found.stdout.indexOf('--holdfast--\n');
+    const tools = new Map<string, ToolInfo | undefined>();
+    for (const line of found.stdout.slice(0, Math.max(cut, 0)).split('\n').filter(Boolean)) {
+      const [name, version] = [line.slice(0, line.indexOf('\t')), line.slice(line.indexOf('\t') + 1)];
+      const info = version ? parseToolVersion(name, version) : undefined;
+      tools.set(name, info ? { ...info, inContainer: true } : undefined);
+    }
+    const [from, u, ...rest] = found.stdout.slice(cut + '--holdfast--\n'.length).split('\n');
     reached = await place.reach('127.0.0.1', port, signal);
     const tunnel = reached;
     const target: MyTarget & { release(): Promise<void> } = {
@@ -125,7 +139,7 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
       user: u || 'root',
       password: rest.join('\n'),
       passwordFrom: passwordEnvPrefixes(service).map((p) => `${p}_PASSWORD[_FILE]`),
-      container: { place, name: place.containerName, port, credentials: describeSource(from), tools: new Map() },
+      container: { place, name: place.containerName, port, credentials: describeSource(from), tools },
       release: async () => {
         await tunnel.close().catch(() => undefined);
         await place.close();

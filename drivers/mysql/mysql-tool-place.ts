@@ -48,24 +48,19 @@ export async function requirePlacedTool(t: MyTarget, role: ToolRole, family: Fam
   return placed.tool;
 }
 
-/** The first tool of the role's candidates in the container's image that answers --version; cached per place. */
+/** The first of the role's candidates that the image has and that answered --version (probed when the container was opened). */
 async function containerTool(t: MyTarget, role: ToolRole, family: Family): Promise<ToolInfo | undefined> {
   const c = t.container!;
-  const key = `${role}:${family}`;
-  let found = c.tools.get(key);
-  if (!found) {
-    found = (async () => {
-      for (const name of toolNames(role, family).split(' or ')) {
-        const out = await runText(c.place, [name, '--version'], { env: { HOLDFAST_MY_MODE: 'plain' } }).catch(() => undefined);
-        if (out?.exitCode !== 0) continue;
-        const info = parseToolVersion(name, `${out.stdout}\n${out.stderr}`);
-        if (info) return { ...info, inContainer: true };
-      }
-      return undefined;
-    })();
-    c.tools.set(key, found);
+  for (const name of toolNames(role, family).split(' or ')) {
+    if (!c.tools.has(name)) {
+      const out = await runText(c.place, [name, '--version'], { env: { HOLDFAST_MY_MODE: 'plain' } }).catch(() => undefined);
+      const info = out?.exitCode === 0 ? parseToolVersion(name, `${out.stdout}\n${out.stderr}`) : undefined;
+      c.tools.set(name, info ? { ...info, inContainer: true } : undefined);
+    }
+    const found = c.tools.get(name);
+    if (found) return found;
   }
-  return found;
+  return undefined;
 }
 
 /** One run of a tool: its marker (the host's option file, found in /proc by the hold) and how to run it. */

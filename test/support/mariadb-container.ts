@@ -30,12 +30,14 @@ export interface MariadbContainerOptions {
   args?: string[];
   project?: string;
   service?: string;
+  /** mariadbd options (default: a 32 MiB buffer pool, enough for the tests). */
+  serverArgs?: string[];
 }
 
 /** Starts one MariaDB container with no network and waits until it answers on its socket. */
 export async function mariadbContainer(lab: DockerLab, short: string, o: MariadbContainerOptions): Promise<string> {
   const mounts = ['-v', '/usr:/usr:ro', ...(o.volume ? ['-v', `${o.volume}:/var/lib/mysql`] : []), ...(o.args ?? [])];
-  const name = await lab.run(short, [...o.env, ...mounts, MARIADB_IMAGE, '--innodb-buffer-pool-size=32M'], { ...(o.project ? { project: o.project } : {}), ...(o.service ? { service: o.service } : {}) });
+  const name = await lab.run(short, [...o.env, ...mounts, MARIADB_IMAGE, ...(o.serverArgs ?? ['--innodb-buffer-pool-size=32M'])], { ...(o.project ? { project: o.project } : {}), ...(o.service ? { service: o.service } : {}) });
   // The entrypoint's final server listens on 127.0.0.1:3306; its init server does not.
   await waitFor(`mariadb in ${name}`, async () => ((await docker(['exec', name, 'mariadb-admin', '--no-defaults', '--protocol=tcp', '-h127.0.0.1', '-uUNKNOWN', 'ping']).then(() => true, (e: Error) => /Access denied/.test(e.message))) ? true : undefined), {
     timeoutMs: 60_000,
