@@ -83,7 +83,7 @@ export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<B
     const dumped: DumpedDatabase[] = [];
     for (const [index, db] of databases.entries()) {
       const mine = outside.filter((x) => x.database === db.name);
-      dumped.push(await dumpDatabase(ctx, t, { facts, dump, files, db, index, fingerprint, lockTables: lockOutside ? mine : [], more: more.get(db.name)!, grants: accounts }));
+      dumped.push(await dumpDatabase(ctx, t, { facts, dump, files, db, index, fingerprint, lockTables: lockOutside ? mine : [], more: more.get(db.name)!, grants: accounts, admin }));
     }
     const exact = dumped.every((d) => d.snapshotConfirmedBy !== undefined) && (outside.length === 0 || lockOutside);
     return {
@@ -123,6 +123,8 @@ interface DumpJob {
   more: DatabaseDumpFacts;
   /** Whether the accounts were saved: without them grants cannot come back, and the definitions leave them out. */
   grants: boolean;
+  /** The backup's own connection, idle while a database is dumped: the hold runs on it. */
+  admin: Connection;
 }
 
 async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Promise<DumpedDatabase> {
@@ -138,6 +140,7 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
     const hold = await atOneMoment(t, {
       facts: job.facts,
       lockWaitSeconds: Number(ctx.service.options.hold_timeout ?? 10),
+      connection: job.admin,
       marker: run.marker,
       database: db.name,
       signal: ctx.signal,

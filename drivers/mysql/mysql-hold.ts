@@ -36,6 +36,8 @@ export interface HoldOptions {
   signal: AbortSignal;
   /** How long to wait for the tool's snapshot before releasing anyway. */
   timeoutMs?: number;
+  /** An idle connection of the caller's to hold commits on (left open); else one of its own. Each new connection through a tunnel costs a docker exec. */
+  connection?: Connection;
 }
 
 export interface HoldResult {
@@ -50,7 +52,7 @@ export interface HoldResult {
 }
 
 export async function atOneMoment(t: MyTarget, o: HoldOptions): Promise<HoldResult> {
-  const hold = await connect(t);
+  const hold = o.connection ?? (await connect(t));
   let held = false;
   let heldAt = Date.now();
   try {
@@ -90,7 +92,7 @@ export async function atOneMoment(t: MyTarget, o: HoldOptions): Promise<HoldResu
     return { held, ...(confirmedBy ? { confirmedBy } : {}), ...(binlog ? { binlog } : {}), heldMs: Date.now() - heldAt, problems };
   } finally {
     if (held) await releaseCommits(hold, o.facts).catch(() => undefined);
-    await hold.end().catch(() => hold.destroy());
+    if (!o.connection) await hold.end().catch(() => hold.destroy());
   }
 }
 
