@@ -3,7 +3,7 @@
  * exec, SQL through a sidecar tunnel) against the same server version on
  * this host, on the same data, in one run.
  *
- *   npm run build && node dist/bench/mysql-container-bench.js [--rows 800000] [--tables 4] [--rounds 3]
+ *   npm run build && node dist/bench/mysql-container-bench.js [--rows 600000] [--tables 4] [--rounds 3]
  *
  * The sysbench-like dataset (mysql-dataset.ts) is built on the host server
  * and loaded into the container (the same rows in both). Then `holdfast
@@ -11,7 +11,10 @@
  * and the default row counts; medians kept. The fixed cost of each place
  * (Node, planning, for the container the sidecar, the tunnel and a few
  * docker execs) is measured on an empty database and taken out for the
- * throughput of the data path. Prints the ratios (container / host: the
+ * throughput of the data path. The raw tools run too, without holdfast:
+ * `mariadb-dump > /dev/null` on this host, and `docker exec ... mariadb-dump
+ * > /dev/null` (the same tool in the container, its output through
+ * dockerd's stdio copy). Prints the ratios (container / host: the
  * target is at most 1.1) and the hold window (ms) of each.
  * Needs root (the private test dockerd) and scripts/images/build.sh mariadb.
  */
@@ -33,7 +36,7 @@ const arg = (name: string, fallback: string) => {
   const at = process.argv.indexOf(`--${name}`);
   return at > 0 && process.argv[at + 1] ? process.argv[at + 1]! : fallback;
 };
-const totalRows = Number(arg('rows', '800000'));
+const totalRows = Number(arg('rows', '600000'));
 const tables = Number(arg('tables', '4'));
 const rounds = Number(arg('rounds', '3'));
 const MiB = (n: number) => Math.round((n / 1048576) * 10) / 10;
@@ -85,6 +88,8 @@ try {
     containerNone: backup(inside, 'none'),
     hostCounts: backup(host, 'counts'),
     containerCounts: backup(inside, 'counts'),
+    rawHost: () => timed('bash', ['-c', `'${mariadbBinary('mariadb-dump')}' --defaults-file='${cnf}' --single-transaction bench > /dev/null`]),
+    rawExec: () => timed('bash', ['-c', `docker exec -e MYSQL_PWD="$PW" ${container} mariadb-dump --no-defaults -uroot -h127.0.0.1 --protocol=tcp --single-transaction bench > /dev/null`], { PW: server.rootPassword }),
     hostEmpty: backup(`db=${mysqlUrl(server, 'empty')}`, 'none'),
     containerEmpty: backup(`db=container:${empty}`, 'none'),
   });
@@ -111,6 +116,7 @@ try {
     ratios: {
       'container / host, --fingerprint none': ratio(runs.containerNone.seconds, runs.hostNone.seconds),
       'container / host, row counts': ratio(runs.containerCounts.seconds, runs.hostCounts.seconds),
+      'raw: docker exec mariadb-dump / mariadb-dump on this host': ratio(runs.rawExec.seconds, runs.rawHost.seconds),
       'container / host, data path (time beyond an empty database)': ratio(runs.containerNone.seconds - runs.containerEmpty.seconds, runs.hostNone.seconds - runs.hostEmpty.seconds),
     },
   };
