@@ -39,6 +39,10 @@ export interface MyContainer {
   credentials: string;
   /** The image's tools by name, as their --version answered (undefined: missing), read when the container was opened. */
   tools: Map<string, ToolInfo | undefined>;
+  /** `/proc/<pid>/root` of the container when its files are reachable from here ('' when not; mysql-container-fifo.ts). */
+  fifoRoot?: string;
+  /** How the last tool output left the container, for the manifest. */
+  output?: 'pipe' | 'exec';
 }
 
 /** Does this service reach MySQL / MariaDB through a container rather than a URL? */
@@ -78,6 +82,8 @@ export const WRAPPER = [
   'fi',
   'MYSQL_PWD=$p; export MYSQL_PWD',
   'tool=$1; shift',
+  // HOLDFAST_MY_OUT: a named pipe that holdfast reads from the host (mysql-container-fifo.ts).
+  'if [ -n "${HOLDFAST_MY_OUT:-}" ]; then exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@" > "$HOLDFAST_MY_OUT"; fi',
   'exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@"',
 ].join('\n');
 

@@ -96,6 +96,8 @@ export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<B
         toolVersion: dump.version,
         // Where the tool ran: the manifest and `show` say it.
         place: dump.inContainer ? `inside container ${t.container!.name}` : t.container ? `on this host, through a tunnel to container ${t.container.name}` : 'on this host',
+        // A dump in a container: its output through a named pipe read on this host, or the exec stream (mysql-container-fifo.ts).
+        ...(dump.inContainer && t.container?.output ? { output: t.container.output } : {}),
         binlogEnabled: facts.binlog,
         accounts,
         databases: dumped,

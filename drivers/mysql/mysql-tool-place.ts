@@ -5,6 +5,7 @@ import { toolToArtifact } from '../../src/core/tool-artifact.js';
 import { runText, runWithInput } from '../../src/place/place.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
 import type { MyTarget } from './mysql-connection.js';
+import { fifoRoot, toArtifactThroughFifo } from './mysql-container-fifo.js';
 import type { DefaultsFiles } from './mysql-defaults-file.js';
 import { checkTool, FAMILY_TITLE, parseToolVersion, toolNames, TOOLS_HINT, type Family, type ToolCheck, type ToolInfo, type ToolRole } from './mysql-tools.js';
 
@@ -77,7 +78,13 @@ export async function prepareRun(t: MyTarget, tool: ToolInfo, files: DefaultsFil
     const place = t.container.place;
     return {
       marker: undefined,
-      toArtifact: (sink, artifact, args, judge) => place.toArtifact([tool.path, ...args], sink, artifact, { judge }),
+      toArtifact: async (sink, artifact, args, judge) => {
+        // Through a pipe read on the host when the container's files are reachable from here; else the exec stream.
+        const root = await fifoRoot(t.container!);
+        const viaFifo = root ? await toArtifactThroughFifo(t.container!, root, [tool.path, ...args], sink, artifact, judge) : undefined;
+        t.container!.output = viaFifo ? 'pipe' : 'exec';
+        return viaFifo ?? place.toArtifact([tool.path, ...args], sink, artifact, { judge });
+      },
       load: async (artifacts, name, args) => {
         const exit = await runWithInput(place, [tool.path, ...args], artifacts.open(name));
         return { code: exit.exitCode, signal: null, stderr: exit.stderr };

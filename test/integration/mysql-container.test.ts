@@ -62,8 +62,9 @@ describe('MySQL / MariaDB inside its own container', () => {
     expect(await lab.held()).toEqual([]);
     expect(await lab.helpers()).toEqual([]); // the sidecar of the tunnel is gone
     const manifestText = await readFile(join(repo, 'snapshots', doc.snapshot, 'manifest.json'), 'utf8');
-    const details = (JSON.parse(manifestText) as { services: Record<string, { details: { place: string; databases: Array<{ name: string; heldMs: number; snapshotConfirmedBy?: string }> } }> }).services.db!.details;
+    const details = (JSON.parse(manifestText) as { services: Record<string, { details: { place: string; output: string; databases: Array<{ name: string; heldMs: number; snapshotConfirmedBy?: string }> } }> }).services.db!.details;
     expect(details.place).toBe(`inside container ${db}`);
+    expect(details.output).toBe('pipe'); // read on this host through the container's /proc root, not dockerd's stdio copy
     expect(details.databases).toEqual([expect.objectContaining({ name: 'shop', snapshotConfirmedBy: 'connection-order' })]);
     expect(details.databases[0]!.heldMs).toBeLessThan(5000);
 
