@@ -1,15 +1,15 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import type { ArtifactSink } from '../../src/core/driver.js';
+import type { ArtifactSink, ArtifactSource } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import type { ToolExit } from '../../src/core/process.js';
-import { unblockFifoReader } from '../../src/docker/docker-fifo.js';
+import { unblockFifoReader, unblockWriter } from '../../src/docker/docker-fifo.js';
 import { runText } from '../../src/place/place.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
 import type { MyContainer } from './mysql-container.js';
 
 /**
- * A dump's bytes out of the container without dockerd's stdio copy.
+ * A dump's bytes out of the container (and back in at restore) without dockerd's stdio copy.
  * Measured here (bench/mysql-container-bench.ts, 114 MiB of dump): `docker
  * exec mariadb-dump > /dev/null` took 2.4 times as long as the same tool on
  * the host: every byte goes container -> containerd-shim -> dockerd -> the
@@ -66,13 +66,11 @@ export async function toArtifactThroughFifo(
   artifact: { name: string; kind: string; label?: string },
   judge: (exit: ToolExit) => void,
 ): Promise<ArtifactRecord | undefined> {
-  const made = await runText(c.place, ['sh', '-c', 'd=$(mktemp -d /tmp/holdfast-io.XXXXXX) && mkfifo -m 600 "$d/out" && printf %s "$d"'], { env: { HOLDFAST_MY_MODE: 'plain' } }).catch(() => undefined);
-  const dir = made?.exitCode === 0 ? made.stdout.trim() : '';
-  if (!/^\/tmp\/holdfast-io\.[A-Za-z0-9]+$/.test(dir)) return undefined;
-  const hostPath = `${root}${dir}/out`;
+  const dir = await makePipe(c, root);
+  if (!dir) return undefined;
+  const hostPath = `${root}${dir}/pipe`;
   try {
-    if (!existsSync(hostPath)) return undefined;
-    const run = await c.place.run(argv, { env: { HOLDFAST_MY_OUT: `${dir}/out` } });
+    const run = await c.place.run(argv, { env: { HOLDFAST_MY_OUT: `${dir}/pipe` } });
     run.stdout.resume();
     // If the wrapper ends before it opens the pipe (no credentials), dd must not wait for a writer forever.
     const ended = run.done.finally(() => unblockFifoReader(hostPath));
@@ -93,7 +91,46 @@ export async function toArtifactThroughFifo(
       throw error;
     }
   } finally {
-    // Removed from here, through the same /proc root (one docker exec fewer); by an exec if that fails.
-    await rm(`${root}${dir}`, { recursive: true, force: true }).catch(() => runText(c.place, ['rm', '-rf', dir], { env: { HOLDFAST_MY_MODE: 'plain' } }).catch(() => undefined));
+    await removePipe(c, root, dir);
   }
+}
+
+/**
+ * The other way, for a restore: the artifact decompressed by `dd` into a
+ * pipe in the container that the client reads as its stdin. Resolves with
+ * the client's exit; undefined when no pipe could be made.
+ */
+export async function loadThroughFifo(c: MyContainer, root: string, argv: readonly string[], artifacts: ArtifactSource, name: string): Promise<ToolExit | undefined> {
+  const dir = await makePipe(c, root);
+  if (!dir) return undefined;
+  const hostPath = `${root}${dir}/pipe`;
+  try {
+    const run = await c.place.run(argv, { env: { HOLDFAST_MY_IN: `${dir}/pipe` } });
+    run.stdout.resume();
+    // A client that ends before it opens the pipe must not leave dd waiting for a reader.
+    const ended = run.done.finally(() => unblockWriter(hostPath));
+    const [fed, exited] = await Promise.allSettled([artifacts.pipeToCommand(name, { command: 'dd', args: [`of=${hostPath}`, 'bs=1M', 'status=none'], stdout: 'ignore' }), ended]);
+    if (exited.status === 'rejected') throw exited.reason;
+    const exit: ToolExit = { code: exited.value.exitCode, signal: null, stderr: exited.value.stderr };
+    if (exit.code === 0 && fed.status === 'rejected') throw fed.reason;
+    if (exit.code === 0 && fed.status === 'fulfilled' && fed.value.code !== 0) throw new HoldfastError('tool', `feeding the dump into the container's pipe failed: ${fed.value.stderr.trim()}`);
+    return exit;
+  } finally {
+    await removePipe(c, root, dir);
+  }
+}
+
+/** A private directory with one named pipe in the container's /tmp, made by the user its tools run as; its path there, when the host sees it too. */
+async function makePipe(c: MyContainer, root: string): Promise<string | undefined> {
+  const made = await runText(c.place, ['sh', '-c', 'd=$(mktemp -d /tmp/holdfast-io.XXXXXX) && mkfifo -m 600 "$d/pipe" && printf %s "$d"'], { env: { HOLDFAST_MY_MODE: 'plain' } }).catch(() => undefined);
+  const dir = made?.exitCode === 0 ? made.stdout.trim() : '';
+  if (!/^\/tmp\/holdfast-io\.[A-Za-z0-9]+$/.test(dir)) return undefined;
+  if (existsSync(`${root}${dir}/pipe`)) return dir;
+  await removePipe(c, root, dir);
+  return undefined;
+}
+
+/** Removed from here, through the same /proc root (one docker exec fewer); by an exec if that fails. */
+async function removePipe(c: MyContainer, root: string, dir: string): Promise<void> {
+  await rm(`${root}${dir}`, { recursive: true, force: true }).catch(() => runText(c.place, ['rm', '-rf', dir], { env: { HOLDFAST_MY_MODE: 'plain' } }).catch(() => undefined));
 }

@@ -82,8 +82,9 @@ export const WRAPPER = [
   'fi',
   'MYSQL_PWD=$p; export MYSQL_PWD',
   'tool=$1; shift',
-  // HOLDFAST_MY_OUT: a named pipe that holdfast reads from the host (mysql-container-fifo.ts).
+  // HOLDFAST_MY_OUT / _IN: a named pipe that holdfast reads / writes from the host (mysql-container-fifo.ts).
   'if [ -n "${HOLDFAST_MY_OUT:-}" ]; then exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@" > "$HOLDFAST_MY_OUT"; fi',
+  'if [ -n "${HOLDFAST_MY_IN:-}" ]; then exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@" < "$HOLDFAST_MY_IN"; fi',
   'exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@"',
 ].join('\n');
 

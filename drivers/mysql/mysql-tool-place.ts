@@ -5,7 +5,7 @@ import { toolToArtifact } from '../../src/core/tool-artifact.js';
 import { runText, runWithInput } from '../../src/place/place.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
 import type { MyTarget } from './mysql-connection.js';
-import { fifoRoot, toArtifactThroughFifo } from './mysql-container-fifo.js';
+import { fifoRoot, loadThroughFifo, toArtifactThroughFifo } from './mysql-container-fifo.js';
 import type { DefaultsFiles } from './mysql-defaults-file.js';
 import { checkTool, FAMILY_TITLE, parseToolVersion, toolNames, TOOLS_HINT, type Family, type ToolCheck, type ToolInfo, type ToolRole } from './mysql-tools.js';
 
@@ -86,6 +86,9 @@ export async function prepareRun(t: MyTarget, tool: ToolInfo, files: DefaultsFil
         return viaFifo ?? place.toArtifact([tool.path, ...args], sink, artifact, { judge });
       },
       load: async (artifacts, name, args) => {
+        const root = await fifoRoot(t.container!);
+        const viaFifo = root ? await loadThroughFifo(t.container!, root, [tool.path, ...args], artifacts, name) : undefined;
+        if (viaFifo) return viaFifo;
         const exit = await runWithInput(place, [tool.path, ...args], artifacts.open(name));
         return { code: exit.exitCode, signal: null, stderr: exit.stderr };
       },
