@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import type { ArtifactSource, BackupContext } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
-import { toolToArtifact } from '../../src/core/tool-artifact.js';
 import { rows, type Connection, type MyTarget } from './mysql-connection.js';
 import type { ServerFacts } from './mysql-inspector.js';
 import { grantOn, splitStatements, statementAccount, literal, type AccountName } from './mysql-sql-text.js';
+import type { ToolRunPlan } from './mysql-tool-place.js';
 import { checkMysqlToolExit, type ToolInfo } from './mysql-tools.js';
 
 export const ACCOUNTS_ARTIFACT = 'accounts.sql';
@@ -19,13 +19,10 @@ const SYSTEM_ACCOUNTS = new Set(['mariadb.sys@localhost', 'mysql.sys@localhost',
  * name a role). Without the privileges to read them the backup goes on
  * without, and says so.
  */
-export async function backupAccounts(ctx: BackupContext, t: MyTarget, facts: ServerFacts, dump: ToolInfo, optionFile: string, c: Connection): Promise<boolean> {
+export async function backupAccounts(ctx: BackupContext, t: MyTarget, facts: ServerFacts, dump: ToolInfo, run: ToolRunPlan, c: Connection): Promise<boolean> {
   try {
     if (facts.family === 'mariadb') {
-      await toolToArtifact(ctx.artifacts, { name: ACCOUNTS_ARTIFACT, kind: 'accounts' }, dump.path, [`--defaults-file=${optionFile}`, '--system=users', '--skip-comments'], {
-        secrets: [t.password],
-        checkExit: (exit) => checkMysqlToolExit(dump.name, exit, t.service),
-      });
+      await run.toArtifact(ctx.artifacts, { name: ACCOUNTS_ARTIFACT, kind: 'accounts' }, ['--system=users', '--skip-comments'], (exit) => checkMysqlToolExit(dump.name, exit, t.service));
     } else {
       await ctx.artifacts.write(ACCOUNTS_ARTIFACT, Readable.from([await mysqlAccountsScript(c)]), { kind: 'accounts' });
     }

@@ -4,6 +4,7 @@ import { connectOrNameProtocol } from '../../src/core/protocol-probe.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword, passwordEnvPrefixes } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
+import type { MyContainer } from './mysql-container.js';
 import { MYSQL_SCHEMES } from './mysql-detect.js';
 
 export type Connection = mysql.Connection;
@@ -21,14 +22,16 @@ export interface MyTarget {
   database?: string;
   /** Where the password is looked up, for messages. */
   passwordFrom: string[];
+  /** The server runs in this container: host and port are a tunnel to it, its tools run there (mysql-container.ts). */
+  container?: MyContainer;
 }
 
 export function mysqlTarget(service: Service): MyTarget {
   const e = service.endpoint;
   if (!e || !(MYSQL_SCHEMES as readonly string[]).includes(e.scheme)) {
-    throw new HoldfastError('config', 'a MySQL / MariaDB service needs a mysql:// or mariadb:// URL', {
+    throw new HoldfastError('config', 'a MySQL / MariaDB service needs a mysql:// or mariadb:// URL, or container:NAME', {
       service: service.name,
-      hint: 'for example mysql://root@127.0.0.1:3306/shop',
+      hint: 'for example mysql://root@127.0.0.1:3306/shop, or container:shop-db-1 for a server in a container',
     });
   }
   const target: MyTarget = {
@@ -47,6 +50,7 @@ export function mysqlTarget(service: Service): MyTarget {
 
 /** `host:port` (or the socket) for messages. */
 export function where(t: MyTarget): string {
+  if (t.container) return `container ${t.container.name}`;
   return t.socket ? `${t.socket}` : `${t.host}:${t.port}`;
 }
 
@@ -111,7 +115,9 @@ export function describeConnectError(error: unknown, t: MyTarget, database?: str
     case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
       return new HoldfastError('auth', `the server at ${where(t)} refused user ${t.user}: ${err.message}`, {
         ...base,
-        hint: `check the user in the URL and the password in ${t.passwordFrom.join(' or ')}`,
+        hint: t.container
+          ? `the credentials came from ${t.container.credentials}; set the password holdfast should use in ${t.passwordFrom.join(' or ')} (and user: NAME in the service options)`
+          : `check the user in the URL and the password in ${t.passwordFrom.join(' or ')}`,
       });
     case 'ER_BAD_DB_ERROR':
       return new HoldfastError('not-found', `database ${JSON.stringify(database)} does not exist on ${where(t)}`, {
@@ -128,7 +134,10 @@ export function describeConnectError(error: unknown, t: MyTarget, database?: str
         hint: 'check the host and port (or socket) in the URL, and that the server is running and accepts connections',
       });
     default:
-      return new HoldfastError('connect', `cannot connect to MySQL / MariaDB at ${where(t)}: ${err.message ?? String(error)}`, base);
+      return new HoldfastError('connect', `cannot connect to MySQL / MariaDB at ${where(t)}: ${err.message ?? String(error)}`, {
+        ...base,
+        ...(t.container ? { hint: `check that the server in ${t.container.name} listens on its 127.0.0.1:${t.container.port} (the port option of the service)` } : {}),
+      });
   }
 }
 

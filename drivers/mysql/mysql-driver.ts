@@ -1,6 +1,7 @@
 import type { Driver } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
-import { mysqlTarget, withConnection } from './mysql-connection.js';
+import { withConnection } from './mysql-connection.js';
+import { withTarget } from './mysql-target.js';
 import { detectMysql, MYSQL_SCHEMES } from './mysql-detect.js';
 import { backupWithDump } from './mysql-dump-backup.js';
 import { restoreDump } from './mysql-dump-restore.js';
@@ -22,38 +23,44 @@ export const mysqlDriver: Driver = {
 
   detect: detectMysql,
 
-  async strategies(service) {
-    const t = mysqlTarget(service);
-    return mysqlStrategies(t, await withConnection(t, undefined, serverFacts));
+  // A server in a container is reached through it (mysql-target.ts): its tools, its credentials, a tunnel.
+  strategies(service, signal) {
+    return withTarget(service, async (t) => mysqlStrategies(t, await withConnection(t, undefined, serverFacts)), signal);
   },
 
   inspect(service) {
-    return inspectServer(mysqlTarget(service), service.options.databases);
+    return withTarget(service, (t) => inspectServer(t, service.options.databases));
   },
 
-  async fingerprint(service, scope) {
-    const t = mysqlTarget(service);
-    return withConnection(t, undefined, async (c) => {
-      const items = {};
-      const definitions = {};
-      for (const db of await selectDatabases(c, t, service.options.databases)) {
-        await fingerprintDatabase(c, db.name, scope, items);
-        await readDefinitions(c, db.name, { scope }, definitions);
-      }
-      return { scope, items, definitions };
-    });
+  fingerprint(service, scope) {
+    return withTarget(service, (t) =>
+      withConnection(t, undefined, async (c) => {
+        const items = {};
+        const definitions = {};
+        for (const db of await selectDatabases(c, t, service.options.databases)) {
+          await fingerprintDatabase(c, db.name, scope, items);
+          await readDefinitions(c, db.name, { scope }, definitions);
+        }
+        return { scope, items, definitions };
+      }),
+    );
   },
 
   backup(ctx) {
-    const t = mysqlTarget(ctx.service);
-    switch (ctx.strategy) {
-      case 'dump':
-        return backupWithDump(ctx, t);
-      case 'physical':
-        return backupPhysical(ctx, t);
-      default:
-        throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'mysql' });
-    }
+    return withTarget(
+      ctx.service,
+      (t) => {
+        switch (ctx.strategy) {
+          case 'dump':
+            return backupWithDump(ctx, t);
+          case 'physical':
+            return backupPhysical(ctx, t);
+          default:
+            throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'mysql' });
+        }
+      },
+      ctx.signal,
+    );
   },
 
   scratchTarget: mysqlScratchTarget,

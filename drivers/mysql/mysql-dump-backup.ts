@@ -1,5 +1,5 @@
 import type { BackupContext, BackupResult, Fingerprint } from '../../src/core/driver.js';
-import { artifactSlug, toolToArtifact } from '../../src/core/tool-artifact.js';
+import { artifactSlug } from '../../src/core/tool-artifact.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
 import { backupAccounts } from './mysql-accounts.js';
 import type { BinlogPosition } from './mysql-binlog.js';
@@ -10,7 +10,8 @@ import { readDefinitions } from './mysql-definitions.js';
 import { describeDatabases, type DatabaseDumpFacts } from './mysql-load-order.js';
 import { atOneMoment, type HoldResult } from './mysql-hold.js';
 import { describeTables, nonTransactionalTables, selectDatabases, serverFacts, type DatabaseFacts, type ServerFacts, type TableEngine } from './mysql-inspector.js';
-import { checkMysqlToolExit, requireTool, type ToolInfo } from './mysql-tools.js';
+import { prepareRun, requirePlacedTool } from './mysql-tool-place.js';
+import { checkMysqlToolExit, type ToolInfo } from './mysql-tools.js';
 
 /** What the manifest records per database; the restore reads it back. */
 export interface DumpedDatabase {
@@ -65,7 +66,7 @@ export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<B
     const databases = await selectDatabases(admin, t, ctx.service.options.databases);
     // The tables' size on disk is what the progress line can promise (an estimate: a dump is text, without indexes).
     ctx.progress.expect?.(databases.reduce((sum, d) => sum + d.bytes, 0), true);
-    const dump = await requireTool('dump', facts.family, t.service);
+    const dump = await requirePlacedTool(t, 'dump', facts.family);
     const outside = await nonTransactionalTables(admin, databases.map((d) => d.name));
     const lockOutside = ctx.service.options.lock_non_transactional === true;
     if (outside.length > 0) {
@@ -75,14 +76,14 @@ export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<B
           : `tables outside InnoDB are not covered by the dump's transaction and may have changed while it ran: ${describeTables(outside)}; set lock_non_transactional: true in the service options to hold a READ lock on them during the dump (their writers wait)`,
       );
     }
-    const accounts = await backupAccounts(ctx, t, facts, dump, await files.create('accounts'), admin);
+    const accounts = await backupAccounts(ctx, t, facts, dump, await prepareRun(t, dump, files, 'accounts'), admin);
     const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {}, definitions: {} };
     const more = await describeDatabases(admin, databases.map((d) => d.name));
     for (const db of databases) if (more.get(db.name)?.versionedByTrxId) ctx.note(`${db.name}: system-versioned tables with transaction-precise history (${more.get(db.name)!.versionedByTrxId}) keep only current rows: mariadb-dump --dump-history dumps timestamp-based history only`);
     const dumped: DumpedDatabase[] = [];
     for (const [index, db] of databases.entries()) {
       const mine = outside.filter((x) => x.database === db.name);
-      dumped.push(await dumpDatabase(ctx, t, { facts, dump, files, db, index, fingerprint, lockTables: lockOutside ? mine : [], more: more.get(db.name)!, grants: accounts }));
+      dumped.push(await dumpDatabase(ctx, t, { facts, dump, files, db, index, fingerprint, lockTables: lockOutside ? mine : [], more: more.get(db.name)!, grants: accounts, admin }));
     }
     const exact = dumped.every((d) => d.snapshotConfirmedBy !== undefined) && (outside.length === 0 || lockOutside);
     return {
@@ -93,6 +94,10 @@ export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<B
         serverIdentity: facts.identity,
         tool: dump.name,
         toolVersion: dump.version,
+        // Where the tool ran: the manifest and `show` say it.
+        place: dump.inContainer ? `inside container ${t.container!.name}` : t.container ? `on this host, through a tunnel to container ${t.container.name}` : 'on this host',
+        // A dump in a container: its output through a named pipe read on this host, or the exec stream (mysql-container-fifo.ts).
+        ...(dump.inContainer && t.container?.output ? { output: t.container.output } : {}),
         binlogEnabled: facts.binlog,
         accounts,
         databases: dumped,
@@ -120,13 +125,15 @@ interface DumpJob {
   more: DatabaseDumpFacts;
   /** Whether the accounts were saved: without them grants cannot come back, and the definitions leave them out. */
   grants: boolean;
+  /** The backup's own connection, idle while a database is dumped: the hold runs on it. */
+  admin: Connection;
 }
 
 async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Promise<DumpedDatabase> {
   const { db, dump, fingerprint } = job;
   const name = `${artifactSlug(db.name, job.index)}.sql`;
   ctx.progress.phase(`dump ${db.name}`);
-  const optionFile = await job.files.create(`dump-${job.index}`);
+  const run = await prepareRun(t, dump, job.files, `dump-${job.index}`);
   const snapshot = fingerprint ? await connect(t, db.name) : undefined;
   const locker = job.lockTables.length > 0 ? await connect(t) : undefined;
   let artifact: Promise<ArtifactRecord> | undefined;
@@ -135,7 +142,8 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
     const hold = await atOneMoment(t, {
       facts: job.facts,
       lockWaitSeconds: Number(ctx.service.options.hold_timeout ?? 10),
-      marker: optionFile,
+      connection: job.admin,
+      marker: run.marker,
       database: db.name,
       signal: ctx.signal,
       inside: async () => {
@@ -143,10 +151,9 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
         if (locker) await locker.query(`LOCK TABLES ${job.lockTables.map((x) => `${qualified(x.database, x.table)} READ`).join(', ')}`);
       },
       startTool: () => {
-        artifact = toolToArtifact(ctx.artifacts, { name, kind: 'dump', label: db.name }, dump.path, [`--defaults-file=${optionFile}`, ...dumpArgs(dump, { history: job.more.history }), '--', db.name], {
-          secrets: [t.password],
-          checkExit: (exit) => checkMysqlToolExit(dump.name, exit, t.service, DUMP_PRIVILEGES_HINT),
-        });
+        artifact = run.toArtifact(ctx.artifacts, { name, kind: 'dump', label: db.name }, [...dumpArgs(dump, { history: job.more.history }), '--', db.name], (exit) =>
+          checkMysqlToolExit(dump.name, exit, t.service, DUMP_PRIVILEGES_HINT),
+        );
         artifact.then(
           () => (exited = true),
           () => (exited = true),

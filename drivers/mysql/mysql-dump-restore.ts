@@ -8,13 +8,15 @@ import { readDefinitions } from './mysql-definitions.js';
 import { borrowDatabaseGrants } from './mysql-grants.js';
 import { loadOrder } from './mysql-load-order.js';
 import { accountsNote, partialFailure, selfReferences, trimmedToolExit } from './mysql-server-restore.js';
-import { connect, ident, mysqlTarget, rows, where, withConnection, type Connection, type MyTarget } from './mysql-connection.js';
+import { connect, ident, rows, where, withConnection, type Connection, type MyTarget } from './mysql-connection.js';
 import { defaultsFiles, type DefaultsFiles } from './mysql-defaults-file.js';
 import type { DumpedDatabase } from './mysql-dump-backup.js';
 import { fingerprintDatabase } from './mysql-fingerprint.js';
 import { serverFacts } from './mysql-inspector.js';
 import { swapIn } from './mysql-swap.js';
-import { checkMysqlToolExit, FAMILY_TITLE, requireTool, type Family, type ToolInfo } from './mysql-tools.js';
+import { checkMysqlToolExit, FAMILY_TITLE, type Family, type ToolInfo } from './mysql-tools.js';
+import { prepareRun, requirePlacedTool } from './mysql-tool-place.js';
+import { withTarget } from './mysql-target.js';
 import type { Service } from '../../src/core/service.js';
 import { forgetMysqlLeftover, recordMysqlLeftover } from './mysql-leftovers.js';
 
@@ -34,8 +36,11 @@ import { forgetMysqlLeftover, recordMysqlLeftover } from './mysql-leftovers.js';
  *    and removes the accounts this restore created (mysql-server-restore.ts);
  * 6. fingerprints (rows and definitions) of the restored databases, keyed by the source names.
  */
-export async function restoreDump(ctx: RestoreContext): Promise<RestoreResult> {
-  const t = mysqlTarget(ctx.target);
+export function restoreDump(ctx: RestoreContext): Promise<RestoreResult> {
+  return withTarget(ctx.target, (t) => restoreInto(ctx, t), ctx.signal);
+}
+
+async function restoreInto(ctx: RestoreContext, t: MyTarget): Promise<RestoreResult> {
   const plan = mapDatabases(ctx, t, (ctx.recorded.details.databases as DumpedDatabase[] | undefined) ?? []);
   const admin = await connect(t);
   const files = await defaultsFiles(t);
@@ -49,7 +54,7 @@ export async function restoreDump(ctx: RestoreContext): Promise<RestoreResult> {
         hint: `restore into a ${FAMILY_TITLE[from]} server`,
       });
     }
-    const client = await requireTool('client', facts.family, t.service);
+    const client = await requirePlacedTool(t, 'client', facts.family);
 
     // 1. Check all targets before changing anything.
     for (const item of plan) {
@@ -128,7 +133,7 @@ export async function restoreDump(ctx: RestoreContext): Promise<RestoreResult> {
       });
     }
     return {
-      location: plan.map((p) => formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false)).join(', '),
+      location: plan.map((p) => (t.container ? `container:${t.container.name}/${p.to}` : formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false))).join(', '),
       ...(ctx.recorded.fingerprint ? { fingerprint } : {}),
       details: { fingerprintPrefixes: plan.map((p) => p.db.name), databases: plan.map((p) => ({ from: p.db.name, to: p.to })) },
     };
@@ -244,12 +249,8 @@ export function scratchName(name: string): string {
 
 /** The dump decompressed straight into the client's stdin, with the target database selected. */
 async function loadDump(ctx: RestoreContext, t: MyTarget, client: ToolInfo, files: DefaultsFiles, record: ArtifactRecord, database: string, index: number): Promise<void> {
-  const optionFile = await files.create(`load-${index}`);
-  const exit = await ctx.artifacts.pipeToCommand(record.name, {
-    command: client.path,
-    // --binary-mode: a dump is not typed input (no \r\n rewriting, NUL bytes pass).
-    args: [`--defaults-file=${optionFile}`, '--binary-mode', '--default-character-set=utf8mb4', '--max-allowed-packet=1073741824', `--database=${database}`],
-    secrets: [t.password],
-  });
+  const run = await prepareRun(t, client, files, `load-${index}`);
+  // --binary-mode: a dump is not typed input (no \r\n rewriting, NUL bytes pass).
+  const exit = await run.load(ctx.artifacts, record.name, ['--binary-mode', '--default-character-set=utf8mb4', '--max-allowed-packet=1073741824', `--database=${database}`]);
   checkMysqlToolExit(client.name, trimmedToolExit(exit), t.service, 'the target was left as it was');
 }

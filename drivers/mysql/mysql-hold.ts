@@ -26,8 +26,8 @@ export interface HoldOptions {
   lockWaitSeconds: number;
   /** Work to do inside the hold before the tool starts (open the fingerprint snapshot, lock tables). */
   inside: () => Promise<void>;
-  /** The tool's private option-file path: it finds the tool's process. */
-  marker: string;
+  /** The tool's private option-file path: it finds the tool's process (undefined: the tool runs in a container, matched by connection order). */
+  marker: string | undefined;
   /** The database the tool dumps (it selects it once its snapshot is open). */
   database: string;
   /** Starts the tool; `exited()` tells whether it has ended. */
@@ -36,6 +36,8 @@ export interface HoldOptions {
   signal: AbortSignal;
   /** How long to wait for the tool's snapshot before releasing anyway. */
   timeoutMs?: number;
+  /** An idle connection of the caller's to hold commits on (left open); else one of its own. Each new connection through a tunnel costs a docker exec. */
+  connection?: Connection;
 }
 
 export interface HoldResult {
@@ -50,7 +52,7 @@ export interface HoldResult {
 }
 
 export async function atOneMoment(t: MyTarget, o: HoldOptions): Promise<HoldResult> {
-  const hold = await connect(t);
+  const hold = o.connection ?? (await connect(t));
   let held = false;
   let heldAt = Date.now();
   try {
@@ -72,7 +74,8 @@ export async function atOneMoment(t: MyTarget, o: HoldOptions): Promise<HoldResu
       o.startTool();
       return { held, ...(binlog ? { binlog } : {}), heldMs: 0, problems };
     }
-    const find = await toolThreadFinder(hold, { marker: o.marker, user: t.user, database: o.database, exact: !t.socket });
+    // A tool in a container (or behind a tunnel) is no local process: the connection order finds its thread.
+    const find = await toolThreadFinder(hold, { marker: o.marker ?? '', user: t.user, database: o.database, exact: !t.socket && !t.container && o.marker !== undefined });
     o.startTool();
     const deadline = Date.now() + (o.timeoutMs ?? 30_000);
     let confirmedBy: HoldResult['confirmedBy'];
@@ -89,7 +92,7 @@ export async function atOneMoment(t: MyTarget, o: HoldOptions): Promise<HoldResu
     return { held, ...(confirmedBy ? { confirmedBy } : {}), ...(binlog ? { binlog } : {}), heldMs: Date.now() - heldAt, problems };
   } finally {
     if (held) await releaseCommits(hold, o.facts).catch(() => undefined);
-    await hold.end().catch(() => hold.destroy());
+    if (!o.connection) await hold.end().catch(() => hold.destroy());
   }
 }
 

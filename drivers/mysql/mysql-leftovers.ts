@@ -1,7 +1,9 @@
 import { leftoverEndpoint, leftoverJournal, type Leftover } from '../../src/core/leftover-journal.js';
 import { SCRATCH_PREFIX } from '../../src/core/scratch-names.js';
 import type { Service } from '../../src/core/service.js';
-import { ident, mysqlTarget, withConnection } from './mysql-connection.js';
+import type { MyTarget } from './mysql-connection.js';
+import { ident, withConnection } from './mysql-connection.js';
+import { withTarget } from './mysql-target.js';
 import { dropScratchDatabases } from './mysql-scratch.js';
 
 /**
@@ -25,8 +27,11 @@ export function forgetMysqlLeftover(leftover: Leftover): Promise<void> {
   return leftoverJournal().remove(leftover);
 }
 
-export async function removeMysqlLeftover(service: Service, leftover: Leftover): Promise<string | false> {
-  const t = mysqlTarget(service);
+export function removeMysqlLeftover(service: Service, leftover: Leftover): Promise<string | false> {
+  return withTarget(service, (t) => removeLeftover(t, leftover));
+}
+
+async function removeLeftover(t: MyTarget, leftover: Leftover): Promise<string | false> {
   if (leftover.kind === 'scratch-prefix') {
     if (!leftover.name.startsWith(SCRATCH_PREFIX)) return false;
     await dropScratchDatabases(t, leftover.name);

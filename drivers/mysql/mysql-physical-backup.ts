@@ -24,6 +24,13 @@ export const PHYSICAL_ARTIFACT = 'server.xbstream';
  * BLOCK_COMMIT).
  */
 export async function backupPhysical(ctx: BackupContext, t: MyTarget): Promise<BackupResult> {
+  if (t.container) {
+    throw new HoldfastError('config', `a physical copy of the server inside container ${t.container.name} is not supported yet`, {
+      service: t.service,
+      driver: 'mysql',
+      hint: 'use the dump strategy (the default), or a tar of its volumes with the server stopped (--strategy NAME=tar)',
+    });
+  }
   const { facts, databases } = await withConnection(t, undefined, async (c) => ({ facts: await serverFacts(c), databases: await selectDatabases(c, { ...t, database: undefined }, undefined) }));
   const tool = await requireTool('backup', facts.family, t.service);
   if (!sameSeries(tool.version, facts.versionNumber)) {

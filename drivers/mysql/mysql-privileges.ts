@@ -1,5 +1,6 @@
 import { renameOption, type RestoreNeed, type RestoreNeedsContext } from '../../src/core/driver.js';
-import { mysqlTarget, rows, withConnection, type Connection } from './mysql-connection.js';
+import { rows, withConnection, type Connection } from './mysql-connection.js';
+import { withTarget } from './mysql-target.js';
 import { serverFacts } from './mysql-inspector.js';
 
 /**
@@ -55,8 +56,7 @@ export function missingOn(grants: readonly Grant[], database: string, wanted: re
 
 export async function mysqlRestoreNeeds(ctx: RestoreNeedsContext): Promise<RestoreNeed[]> {
   if (ctx.strategy !== 'dump') return [];
-  const t = mysqlTarget(ctx.target);
-  return withConnection(t, undefined, async (c) => {
+  return withTarget(ctx.target, (t) => withConnection(t, undefined, async (c) => {
     const grants = parseGrants((await rows<Record<string, string>>(c, 'SHOW GRANTS')).map((r) => Object.values(r)[0]!));
     const account = (await rows<{ account: string }>(c, 'SELECT CURRENT_USER() AS account'))[0]?.account ?? '?@%';
     const at = account.lastIndexOf('@');
@@ -98,7 +98,7 @@ export async function mysqlRestoreNeeds(ctx: RestoreNeedsContext): Promise<Resto
       needs.push({ need: `create the accounts of the snapshot on this server (${who} needs CREATE USER and GRANT OPTION)`, met: missing.length === 0 && option, fix: `GRANT CREATE USER ON *.* TO ${who} WITH GRANT OPTION;   -- or restore with --no-globals` });
     }
     return needs;
-  });
+  }));
 }
 
 async function databaseState(c: Connection, name: string): Promise<'missing' | 'empty' | 'full'> {

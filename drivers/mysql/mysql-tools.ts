@@ -46,6 +46,8 @@ export interface ToolInfo {
   family: Family;
   /** The server version the tool belongs to, e.g. `10.11.19` or `8.0.36`. */
   version: string;
+  /** It is the image's tool, run inside the service's container (mysql-tool-place.ts); `path` is its name there. */
+  inContainer?: boolean;
 }
 
 const cache = new Map<string, Promise<ToolInfo | undefined>>();

@@ -5,7 +5,7 @@
 #
 # Usage: scripts/images/build.sh [--force] [--no-cache] [IMAGE...]
 #   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin | holdfast |
-#          ferretdb | ferretdb-notools   (default: busybox postgres)
+#          ferretdb | ferretdb-notools | mariadb   (default: busybox postgres)
 #   --force     rebuild even when the image's input fingerprint is unchanged
 #   --no-cache  pass --no-cache to docker build (implies --force)
 #
@@ -20,6 +20,8 @@
 #   ferretdb          -> holdfast-test/ferretdb:1.24          (MongoDB wire: FerretDB + the Database
 #                        Tools of scripts/install/mongodb.sh, static binaries copied in)
 #   ferretdb-notools  -> holdfast-test/ferretdb-notools:1.24  (the same without mongodump/mongorestore)
+#   mariadb           -> holdfast-test/mariadb:10.11        (route b: the host's MariaDB 10.11 of
+#                        scripts/install/mariadb.sh through -v /usr:/usr:ro; fixtures/images/mariadb-hostbin)
 #
 # Starts the test daemon if needed (scripts/install/docker.sh) and builds
 # into it. Installs busybox-static / postgresql-15 / postgresql-client-15
@@ -46,10 +48,10 @@ for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
     --no-cache) FORCE=1; BUILD_ARGS+=(--no-cache) ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     busybox|postgres|postgres-hostbin|opensearch-hostbin|holdfast) IMAGES+=("$a") ;;
-    ferretdb|ferretdb-notools) IMAGES+=("$a") ;;
-    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin holdfast ferretdb ferretdb-notools)" ;;
+    ferretdb|ferretdb-notools|mariadb) IMAGES+=("$a") ;;
+    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin holdfast ferretdb ferretdb-notools mariadb)" ;;
   esac
 done
 [ ${#IMAGES[@]} -gt 0 ] || IMAGES=(busybox postgres)
@@ -63,8 +65,10 @@ tag_of() {
     opensearch-hostbin) echo holdfast-test/opensearch-hostbin:2 ;;
     holdfast) echo holdfast:local ;;
     ferretdb|ferretdb-notools) echo "holdfast-test/$1:1.24" ;;
+    mariadb) echo holdfast-test/mariadb:10.11 ;;
   esac
 }
+fixture_of() { case "$1" in mariadb) echo mariadb-hostbin ;; *) echo "$1" ;; esac; }
 
 apt_install() {
   export DEBIAN_FRONTEND=noninteractive
@@ -334,11 +338,28 @@ stage_ferretdb-notools() {
   stage_ferretdb_rootfs "$1" no-tools
 }
 
+# The host's MariaDB (mariadbd, mariadb-install-db, the client tools) runs
+# through a read-only mount of /usr; the image holds only /etc and the
+# entrypoint. mariadb-dump is in it that way, as in the official image.
+stage_mariadb() {
+  local C=$1 R=$1/rootfs
+  [ -x /usr/sbin/mariadbd ] || bash "$REPO/scripts/install/mariadb.sh" >&2
+  [ -x /usr/sbin/mariadbd ] && [ -x /usr/bin/mariadb-dump ] || die "MariaDB is not installed: run scripts/install/mariadb.sh"
+  cp "$FIX/mariadb-hostbin/Dockerfile" "$C/"
+  merged_usr_skeleton "$R"
+  rmdir "$R/usr/local/bin" "$R/usr/local" "$R/usr/lib64" "$R/usr/lib" "$R/usr/sbin" "$R/usr/bin" "$R/docker-entrypoint-initdb.d"
+  cp "$FIX/mariadb-hostbin/passwd" "$FIX/mariadb-hostbin/group" "$R/etc/"
+  cp "$FIX/mariadb-hostbin/docker-entrypoint.sh" "$R/docker-entrypoint.sh"
+  chmod 0755 "$R/docker-entrypoint.sh"
+  ln -s /usr/share/zoneinfo/Etc/UTC "$R/etc/localtime"
+  mkdir -p "$C/owned-lib" "$C/owned-run"
+}
+
 fingerprint() { # image
   {
     echo "$1"
     cat "${BASH_SOURCE[0]}"
-    find "$FIX/$1" "$FIX/postgres" -type f -print0 | sort -z | xargs -0 cat
+    find "$FIX/$(fixture_of "$1")" "$FIX/postgres" -type f -print0 | sort -z | xargs -0 cat
     case "$1" in ferretdb*) ferretdb_fingerprint ;; esac
     dpkg-query -W -f '${Package} ${Version}\n'
     if [ "$1" = holdfast ]; then

@@ -1,0 +1,175 @@
+import { HoldfastError } from '../../src/core/errors.js';
+import { lookupPassword, passwordEnvPrefixes } from '../../src/core/secrets.js';
+import type { Service } from '../../src/core/service.js';
+import { ContainerPlace } from '../../src/place/container-place.js';
+import { runText, type Reached } from '../../src/place/place.js';
+import { LazySidecar } from '../../src/place/sidecar-place.js';
+import type { MyTarget } from './mysql-connection.js';
+import { parseToolVersion, toolNames, type ToolInfo } from './mysql-tools.js';
+
+/**
+ * MySQL / MariaDB inside its own container, with or without a published
+ * port. The image's tools (mariadb-dump, mariadb) run there through docker
+ * exec (mysql-tool-place.ts), so they match the server; holdfast's SQL (the
+ * hold, inspect, fingerprints, definitions) reaches the server's
+ * 127.0.0.1:3306 as the container sees it through a sidecar tunnel
+ * (src/place/sidecar-tunnel.ts).
+ *
+ * Credentials are the container's own: a fixed wrapper script resolves
+ * them inside it, in the order the official image's entrypoint uses them
+ * (https://mariadb.com/kb/en/mariadb-server-docker-official-image-environment-variables/):
+ * MARIADB_ROOT_PASSWORD / MYSQL_ROOT_PASSWORD (or their _FILE), then
+ * MARIADB_ALLOW_EMPTY_ROOT_PASSWORD / MYSQL_ALLOW_EMPTY_PASSWORD, then
+ * MARIADB_USER + MARIADB_PASSWORD (MYSQL_USER + MYSQL_PASSWORD). A password
+ * holdfast has for the service (HOLDFAST_<NAME>_PASSWORD[_FILE]) wins and
+ * reaches the exec as environment. The wrapper hands the password to the
+ * tool as MYSQL_PWD, in the tool's environment inside the container (where
+ * the image's own MARIADB_ROOT_PASSWORD already is, readable by the same
+ * users), never in argv; `--no-defaults` keeps an option file of the image
+ * from changing user or host. The SQL connection needs it in holdfast's memory: the wrapper's
+ * `credentials` mode prints user and password on the exec's stdout, which
+ * holdfast keeps in memory only (never argv, a manifest or a log).
+ */
+export interface MyContainer {
+  place: ContainerPlace;
+  name: string;
+  /** The server's port inside the container (the `port` option; 3306). */
+  port: number;
+  /** Where the credentials came from, for messages. */
+  credentials: string;
+  /** The image's tools by name, as their --version answered (undefined: missing), read when the container was opened. */
+  tools: Map<string, ToolInfo | undefined>;
+  /** `/proc/<pid>/root` of the container when its files are reachable from here ('' when not; mysql-container-fifo.ts). */
+  fifoRoot?: string;
+  /** How the last tool output left the container, for the manifest. */
+  output?: 'pipe' | 'exec';
+}
+
+/** Does this service reach MySQL / MariaDB through a container rather than a URL? */
+export function isContainerService(service: Service): boolean {
+  return service.endpoint?.scheme === 'container' || (!service.endpoint && !!service.container);
+}
+
+/** The image's tools that a dump and a restore may use, probed when the container is opened. */
+const PROBED = [...new Set([...toolNames('dump', 'mariadb').split(' or '), ...toolNames('client', 'mariadb').split(' or ')])];
+
+/** Exit status of the wrapper when the container holds no credentials it knows. */
+const NO_CREDENTIALS = 97;
+
+// Fixed text: values reach it only through the environment, arguments only through "$@".
+const RESOLVE = [
+  'val=',
+  'read_var() {',
+  '  eval "v=\\${$1:-}"; eval "f=\\${$1_FILE:-}"',
+  '  if [ -n "$f" ] && [ -r "$f" ]; then v=$(cat "$f"); fi',
+  '  if [ -n "$v" ]; then val=$v; return 0; fi',
+  '  return 1',
+  '}',
+  'if [ -n "${HOLDFAST_MY_PASSWORD+x}" ]; then u=${HOLDFAST_MY_USER:-root}; p=$HOLDFAST_MY_PASSWORD; from=holdfast',
+  'elif read_var MARIADB_ROOT_PASSWORD || read_var MYSQL_ROOT_PASSWORD; then u=root; p=$val; from=root-password',
+  'elif [ -n "${MARIADB_ALLOW_EMPTY_ROOT_PASSWORD:-}${MYSQL_ALLOW_EMPTY_PASSWORD:-}" ]; then u=root; p=; from=empty-root-password',
+  'elif [ -n "${MARIADB_USER:-${MYSQL_USER:-}}" ] && { read_var MARIADB_PASSWORD || read_var MYSQL_PASSWORD; }; then u=${MARIADB_USER:-$MYSQL_USER}; p=$val; from=user-password',
+  `else echo "holdfast: no credentials in this container" >&2; exit ${NO_CREDENTIALS}; fi`,
+].join('\n');
+
+export const WRAPPER = [
+  'if [ "${HOLDFAST_MY_MODE:-}" = plain ]; then exec "$@"; fi',
+  RESOLVE,
+  // One exec for both: the --version of each tool named in "$@" (none when missing), then the credentials.
+  'if [ "${HOLDFAST_MY_MODE:-}" = credentials ]; then',
+  '  for t in "$@"; do v=; if command -v "$t" >/dev/null 2>&1; then v=$("$t" --version 2>/dev/null) || v=; fi; printf "%s\\t%s\\n" "$t" "$v"; done',
+  '  printf -- "--holdfast--\\n%s\\n%s\\n%s" "$from" "$u" "$p"; exit 0',
+  'fi',
+  'MYSQL_PWD=$p; export MYSQL_PWD',
+  'tool=$1; shift',
+  // HOLDFAST_MY_OUT / _IN: a named pipe that holdfast reads / writes from the host (mysql-container-fifo.ts).
+  'if [ -n "${HOLDFAST_MY_OUT:-}" ]; then exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@" > "$HOLDFAST_MY_OUT"; fi',
+  'if [ -n "${HOLDFAST_MY_IN:-}" ]; then exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@" < "$HOLDFAST_MY_IN"; fi',
+  'exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@"',
+].join('\n');
+
+/**
+ * Opens the container of a service: the place its tools run in, the
+ * credentials it was given, and a tunnel to its server for holdfast's SQL.
+ * Fails naming the service and the fix when the container is gone, stopped,
+ * or holds no credentials holdfast knows.
+ */
+export async function openContainerTarget(service: Service, signal?: AbortSignal): Promise<MyTarget & { release(): Promise<void> }> {
+  const ref = service.container?.id ?? service.endpoint?.path;
+  if (!ref) throw new HoldfastError('config', 'no container named for this service', { service: service.name, driver: 'mysql', hint: 'use container:NAME' });
+  const port = Number(service.options.port ?? 3306);
+  const password = lookupPassword(service);
+  const user = typeof service.options.user === 'string' ? service.options.user : service.endpoint?.user;
+  let sidecar: LazySidecar | undefined;
+  const place = await ContainerPlace.open(ref, {
+    service: service.name,
+    engine: 'MySQL / MariaDB',
+    wrapper: WRAPPER,
+    env: { HOLDFAST_MY_PORT: String(port), ...(password !== undefined ? { HOLDFAST_MY_PASSWORD: password, ...(user ? { HOLDFAST_MY_USER: user } : {}) } : {}) },
+    reach: (host, p, s) => sidecar!.reach(host, p, s),
+    onClose: async () => sidecar?.close(),
+    ...(signal ? { signal } : {}),
+  });
+  const image = typeof service.options.sidecar_image === 'string' ? service.options.sidecar_image : service.container?.labels['holdfast.sidecar-image'];
+  sidecar = new LazySidecar(place.api, { id: place.id, name: place.containerName }, { service: service.name, ...(image ? { image } : {}), ...(signal ? { signal } : {}) });
+  let reached: Reached | undefined;
+  try {
+    const found = await runText(place, [...PROBED], { env: { HOLDFAST_MY_MODE: 'credentials' }, ...(signal ? { signal } : {}) });
+    if (found.exitCode === NO_CREDENTIALS) {
+      throw new HoldfastError('auth', `the container ${place.containerName} has no credentials holdfast can use: none of MARIADB_ROOT_PASSWORD, MYSQL_ROOT_PASSWORD (or their _FILE), MARIADB_ALLOW_EMPTY_ROOT_PASSWORD, MARIADB_USER with MARIADB_PASSWORD is set in it`, {
+        service: service.name,
+        driver: 'mysql',
+        hint: `give holdfast the password of an account with RELOAD and SELECT: ${passwordEnvPrefixes(service).map((p) => `${p}_PASSWORD`).join(' or ')} (or _FILE) in holdfast's environment, with user: NAME in the service options`,
+      });
+    }
+    if (found.exitCode !== 0) {
+      throw new HoldfastError('tool', `the credential script in container ${place.containerName} failed (${found.exitCode}): ${found.stderr.trim().split('\n').slice(-2).join(' ')}`, {
+        service: service.name,
+        driver: 'mysql',
+        hint: 'the image needs a POSIX sh, cat, sed and mktemp',
+      });
+    }
+    const cut = found.stdout.indexOf('--holdfast--\n');
+    const tools = new Map<string, ToolInfo | undefined>();
+    for (const line of found.stdout.slice(0, Math.max(cut, 0)).split('\n').filter(Boolean)) {
+      const [name, version] = [line.slice(0, line.indexOf('\t')), line.slice(line.indexOf('\t') + 1)];
+      const info = version ? parseToolVersion(name, version) : undefined;
+      tools.set(name, info ? { ...info, inContainer: true } : undefined);
+    }
+    const [from, u, ...rest] = found.stdout.slice(cut + '--holdfast--\n'.length).split('\n');
+    reached = await place.reach('127.0.0.1', port, signal);
+    const tunnel = reached;
+    const target: MyTarget & { release(): Promise<void> } = {
+      service: service.name,
+      host: reached.host,
+      port: reached.port,
+      user: u || 'root',
+      password: rest.join('\n'),
+      passwordFrom: passwordEnvPrefixes(service).map((p) => `${p}_PASSWORD[_FILE]`),
+      container: { place, name: place.containerName, port, credentials: describeSource(from), tools },
+      release: async () => {
+        await tunnel.close().catch(() => undefined);
+        await place.close();
+      },
+    };
+    if (service.endpoint?.path && service.endpoint.scheme !== 'container') target.database = service.endpoint.path;
+    return target;
+  } catch (error) {
+    await reached?.close().catch(() => undefined);
+    await place.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+function describeSource(from: string | undefined): string {
+  switch (from) {
+    case 'holdfast':
+      return "holdfast's password for the service";
+    case 'root-password':
+      return 'the container\'s MARIADB_ROOT_PASSWORD / MYSQL_ROOT_PASSWORD';
+    case 'empty-root-password':
+      return 'root with an empty password (MARIADB_ALLOW_EMPTY_ROOT_PASSWORD)';
+    default:
+      return "the container's MARIADB_USER / MARIADB_PASSWORD";
+  }
+}

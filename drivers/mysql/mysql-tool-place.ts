@@ -1,0 +1,109 @@
+import type { ArtifactSink, ArtifactSource } from '../../src/core/driver.js';
+import { HoldfastError } from '../../src/core/errors.js';
+import type { ToolExit } from '../../src/core/process.js';
+import { toolToArtifact } from '../../src/core/tool-artifact.js';
+import { runText, runWithInput } from '../../src/place/place.js';
+import type { ArtifactRecord } from '../../src/repository/manifest.js';
+import type { MyTarget } from './mysql-connection.js';
+import { fifoRoot, loadThroughFifo, toArtifactThroughFifo } from './mysql-container-fifo.js';
+import type { DefaultsFiles } from './mysql-defaults-file.js';
+import { checkTool, FAMILY_TITLE, parseToolVersion, toolNames, TOOLS_HINT, type Family, type ToolCheck, type ToolInfo, type ToolRole } from './mysql-tools.js';
+
+/**
+ * Where a MySQL / MariaDB tool runs, chosen in one place (`placeTool`), with
+ * the reason the plan shows:
+ * - a server reached by URL: the tool on this host;
+ * - a server in a container: the image's own tool through docker exec
+ *   ("inside container shop-db-1: its image has mariadb-dump 10.11.19"),
+ *   since it matches the server; when the image has none of the family,
+ *   this host's tool through the tunnel to the container, and the plan says
+ *   which tool the image lacks.
+ * Then `prepareRun` runs it there: stdout into an artifact, or an artifact
+ * into its stdin.
+ */
+export interface PlacedTool extends ToolCheck {
+  /** Where it runs and why, for the plan and the manifest. */
+  why: string;
+}
+
+export async function placeTool(t: MyTarget, role: ToolRole, family: Family): Promise<PlacedTool> {
+  if (!t.container) {
+    const check = await checkTool(role, family);
+    return { ...check, why: check.tool ? `on this host (${check.tool.path} ${check.tool.version})` : 'on this host' };
+  }
+  const inside = await containerTool(t, role, family);
+  if (inside && inside.family === family) return { tool: inside, why: `inside container ${t.container.name}: its image has ${inside.name} ${inside.version}` };
+  const lacks = inside
+    ? `its ${inside.name} is ${FAMILY_TITLE[inside.family]}'s and the server ${FAMILY_TITLE[family]}`
+    : `its image has no ${toolNames(role, family)}`;
+  const host = await checkTool(role, family);
+  if (host.problem || !host.tool) {
+    return { problem: `${lacks} (container ${t.container.name}), and on this host: ${host.problem ?? 'not found'}`, why: `container ${t.container.name}: ${lacks}` };
+  }
+  return { tool: host.tool, why: `on this host through a tunnel to container ${t.container.name}: ${lacks}, so ${host.tool.path} ${host.tool.version} runs instead` };
+}
+
+export async function requirePlacedTool(t: MyTarget, role: ToolRole, family: Family): Promise<ToolInfo> {
+  const placed = await placeTool(t, role, family);
+  if (placed.problem || !placed.tool) throw new HoldfastError('tool', placed.problem ?? `${toolNames(role, family)} not found`, { service: t.service, driver: 'mysql', hint: TOOLS_HINT[family] });
+  return placed.tool;
+}
+
+/** The first of the role's candidates that the image has and that answered --version (probed when the container was opened). */
+async function containerTool(t: MyTarget, role: ToolRole, family: Family): Promise<ToolInfo | undefined> {
+  const c = t.container!;
+  for (const name of toolNames(role, family).split(' or ')) {
+    if (!c.tools.has(name)) {
+      const out = await runText(c.place, [name, '--version'], { env: { HOLDFAST_MY_MODE: 'plain' } }).catch(() => undefined);
+      const info = out?.exitCode === 0 ? parseToolVersion(name, `${out.stdout}\n${out.stderr}`) : undefined;
+      c.tools.set(name, info ? { ...info, inContainer: true } : undefined);
+    }
+    const found = c.tools.get(name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** One run of a tool: its marker (the host's option file, found in /proc by the hold) and how to run it. */
+export interface ToolRunPlan {
+  /** The host option file's path in the tool's argv; undefined inside a container (the hold then goes by connection order). */
+  marker: string | undefined;
+  toArtifact(sink: ArtifactSink, artifact: { name: string; kind: string; label?: string }, args: readonly string[], judge: (exit: ToolExit) => void): Promise<ArtifactRecord>;
+  /** The artifact decompressed into the tool's stdin; resolves with its exit. */
+  load(artifacts: ArtifactSource, name: string, args: readonly string[]): Promise<ToolExit>;
+}
+
+export async function prepareRun(t: MyTarget, tool: ToolInfo, files: DefaultsFiles, label: string): Promise<ToolRunPlan> {
+  if (tool.inContainer && t.container) {
+    const place = t.container.place;
+    return {
+      marker: undefined,
+      toArtifact: async (sink, artifact, args, judge) => {
+        // Through a pipe read on the host when the container's files are reachable from here; else the exec stream.
+        const root = await fifoRoot(t.container!);
+        const viaFifo = root ? await toArtifactThroughFifo(t.container!, root, [tool.path, ...args], sink, artifact, judge) : undefined;
+        t.container!.output = viaFifo ? 'pipe' : 'exec';
+        return viaFifo ?? place.toArtifact([tool.path, ...args], sink, artifact, { judge });
+      },
+      load: async (artifacts, name, args) => {
+        const root = await fifoRoot(t.container!);
+        const viaFifo = root ? await loadThroughFifo(t.container!, root, [tool.path, ...args], artifacts, name) : undefined;
+        if (viaFifo) return viaFifo;
+        const exit = await runWithInput(place, [tool.path, ...args], artifacts.open(name));
+        return { code: exit.exitCode, signal: null, stderr: exit.stderr };
+      },
+    };
+  }
+  const optionFile = await files.create(label);
+  return {
+    marker: optionFile,
+    toArtifact: (sink, artifact, args, judge) =>
+      toolToArtifact(sink, artifact, tool.path, [`--defaults-file=${optionFile}`, ...args], {
+        secrets: [t.password],
+        checkExit: (exit) => {
+          if (exit.code !== 0) judge(exit);
+        },
+      }),
+    load: (artifacts, name, args) => artifacts.pipeToCommand(name, { command: tool.path, args: [`--defaults-file=${optionFile}`, ...args], secrets: [t.password] }),
+  };
+}

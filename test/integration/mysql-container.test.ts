@@ -1,0 +1,131 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { holdfast } from '../support/cli.js';
+import { DockerLab } from '../support/docker.js';
+import { ensureMariadbImage, mariadbContainer, mariadbSql } from '../support/mariadb-container.js';
+
+// MariaDB in containers with NO published port (`--network none`: only their own loopback).
+// holdfast runs the image's mariadb-dump / mariadb through docker exec, with the container's own
+// credentials, and reaches the server's 127.0.0.1:3306 for its SQL through a sidecar tunnel.
+const SECRET = 'lab-my-secret "quoted" \\ #x';
+const OTHER = 'another-my-secret';
+
+describe('MySQL / MariaDB inside its own container', () => {
+  const lab = new DockerLab();
+  const project = `${lab.prefix}p`;
+  let repo: string;
+  let db: string;
+  let copy: string;
+
+  beforeAll(async () => {
+    await lab.init();
+    ensureMariadbImage();
+    repo = join(await lab.dir('repo'), 'repo');
+    const secrets = await lab.dir('secrets');
+    await writeFile(join(secrets, 'root'), OTHER, { mode: 0o644 });
+    [db, copy] = await Promise.all([
+      mariadbContainer(lab, 'db', { env: ['-e', `MARIADB_ROOT_PASSWORD=${SECRET}`], volume: await lab.volume('dbdata'), project, service: 'db' }),
+      // The fresh container takes its password from a file, as a Docker secret would give it.
+      mariadbContainer(lab, 'copy', { env: ['-e', 'MARIADB_ROOT_PASSWORD_FILE=/run/secrets/root'], args: ['-v', `${secrets}:/run/secrets:ro`] }),
+    ]);
+    await mariadbSql(db, 'CREATE DATABASE shop');
+    await mariadbSql(
+      db,
+      `CREATE TABLE orders (id INT PRIMARY KEY, what VARCHAR(60), at TIMESTAMP NULL) ENGINE=InnoDB;
+       INSERT INTO orders SELECT seq, REPEAT('x', seq % 50), FROM_UNIXTIME(1700000000 + seq) FROM seq_1_to_3000;
+       CREATE VIEW big AS SELECT id FROM orders WHERE LENGTH(what) > 40;
+       CREATE PROCEDURE bump(IN n INT) UPDATE orders SET what = CONCAT(what, 'y') WHERE id = n;
+       CREATE USER clerk@'%' IDENTIFIED BY 'clerk-pw'; GRANT SELECT ON shop.* TO clerk@'%'`,
+      'shop',
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    await lab.cleanup();
+  });
+
+  test('plan --docker --project picks the dump inside the container, not a tar with the server stopped', async () => {
+    const plan = await holdfast(['plan', '--docker', '--project', project, '--json'], lab.env());
+    expect(plan.code, plan.stderr).toBe(0);
+    const item = plan.json<{ services: Array<{ service: string; strategy: string; consistency: string; reason: string }> }>().services.find((s) => s.service === 'db')!;
+    expect(item).toMatchObject({ strategy: 'dump', consistency: 'transactional' });
+    expect(item.reason).toContain(`inside container ${db}: its image has mariadb-dump 10.11`);
+    expect(plan.stdout + plan.stderr).not.toContain(SECRET);
+  });
+
+  test('backup through exec, restore test on the same server, restore into a fresh container: equal fingerprints, no password anywhere', async () => {
+    const backup = await holdfast(['--repo', repo, 'backup', '--docker', '--project', project, '--fingerprint', 'full', '--json'], lab.env());
+    expect(backup.code, backup.stderr).toBe(0);
+    const doc = backup.json<{ snapshot: string; services: Array<{ service: string; strategy: string; consistency: string; status: string }> }>();
+    expect(doc.services.find((s) => s.service === 'db')).toMatchObject({ strategy: 'dump', consistency: 'transactional', status: 'ok' });
+    expect(await lab.held()).toEqual([]);
+    expect(await lab.helpers()).toEqual([]); // the sidecar of the tunnel is gone
+    const manifestText = await readFile(join(repo, 'snapshots', doc.snapshot, 'manifest.json'), 'utf8');
+    const details = (JSON.parse(manifestText) as { services: Record<string, { details: { place: string; output: string; databases: Array<{ name: string; heldMs: number; snapshotConfirmedBy?: string }> } }> }).services.db!.details;
+    expect(details.place).toBe(`inside container ${db}`);
+    expect(details.output).toBe('pipe'); // read on this host through the container's /proc root, not dockerd's stdio copy
+    expect(details.databases).toEqual([expect.objectContaining({ name: 'shop', snapshotConfirmedBy: 'connection-order' })]);
+    expect(details.databases[0]!.heldMs).toBeLessThan(5000);
+
+    const verify = await holdfast(['--repo', repo, 'verify', doc.snapshot, '--restore-test', '--json'], lab.env());
+    expect(verify.code, verify.stderr + verify.stdout).toBe(0);
+    expect(verify.json<{ restoreTest: { passed: boolean } }>().restoreTest.passed).toBe(true);
+    expect(await mariadbSql(db, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'holdfast\\_scratch\\_%'")).toBe('0');
+
+    const restore = await holdfast(['--repo', repo, 'restore', doc.snapshot, 'db', '--target', `db=container:${copy}`, '--json'], lab.env());
+    expect(restore.code, restore.stderr + restore.stdout).toBe(0);
+    const out = restore.json<{ services: Array<{ status: string; location: string; fingerprint: { equal: boolean; compared: number } }> }>().services[0]!;
+    expect(out).toMatchObject({ status: 'ok', location: `container:${copy}/shop`, fingerprint: { equal: true } });
+    expect(out.fingerprint.compared).toBeGreaterThan(3);
+    const rows = 'SELECT COUNT(*), SUM(LENGTH(what)), (SELECT COUNT(*) FROM big) FROM orders';
+    expect(await mariadbSql(copy, rows, 'shop')).toBe(await mariadbSql(db, rows, 'shop'));
+    expect(await mariadbSql(copy, "SELECT COUNT(*) FROM mysql.user WHERE User = 'clerk'")).toBe('1');
+
+    // Into the same container again, over the live database: refused without --force, and nothing changed.
+    await mariadbSql(db, "UPDATE orders SET what = 'changed' WHERE id = 1", 'shop');
+    const again = await holdfast(['--repo', repo, 'restore', doc.snapshot, 'db'], lab.env());
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`database "shop" on container ${db} is not empty`);
+    const forced = await holdfast(['--repo', repo, 'restore', doc.snapshot, 'db', '--force', '--json'], lab.env());
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(await mariadbSql(db, 'SELECT what FROM orders WHERE id = 1', 'shop')).toBe('x');
+
+    const all = [backup, verify, restore, again, forced].map((r) => r.stdout + r.stderr).join('\n') + manifestText;
+    expect(all).not.toContain(SECRET);
+    expect(all).not.toContain(OTHER);
+    expect(await lab.helpers()).toEqual([]);
+  }, 240_000);
+
+  test("an image without mariadb-dump: the plan names the missing tool and runs this host's through the tunnel", async () => {
+    // Both names of the dump tool in the image are made unusable (a bind mount of /dev/null over them).
+    const bare = await mariadbContainer(lab, 'bare', { env: ['-e', `MARIADB_ROOT_PASSWORD=${OTHER}`], args: ['-v', '/dev/null:/usr/bin/mariadb-dump:ro'] });
+    await mariadbSql(bare, 'CREATE DATABASE app');
+    await mariadbSql(bare, 'CREATE TABLE t (n INT PRIMARY KEY); INSERT INTO t SELECT seq FROM seq_1_to_100', 'app');
+    const plan = await holdfast(['plan', '--service', `bare=container:${bare}`, '--json'], lab.env());
+    expect(plan.code, plan.stderr).toBe(0);
+    const item = plan.json<{ services: Array<{ strategy: string; reason: string }> }>().services[0]!;
+    expect(item.strategy).toBe('dump');
+    expect(item.reason).toContain(`on this host through a tunnel to container ${bare}: its image has no mariadb-dump or mysqldump, so /usr/bin/mariadb-dump 10.11`);
+
+    const backup = await holdfast(['--repo', repo, 'backup', '--service', `bare=container:${bare}`, '--fingerprint', 'full', '--json'], lab.env());
+    expect(backup.code, backup.stderr).toBe(0);
+    const doc = backup.json<{ snapshot: string; services: Array<{ strategy: string; status: string }> }>();
+    expect(doc.services[0]).toMatchObject({ strategy: 'dump', status: 'ok' });
+    const verify = await holdfast(['--repo', repo, 'verify', doc.snapshot, '--restore-test', '--json'], lab.env());
+    expect(verify.code, verify.stderr + verify.stdout).toBe(0);
+    expect(plan.stdout + backup.stdout + backup.stderr + verify.stdout + verify.stderr).not.toContain(OTHER);
+    expect(await lab.helpers()).toEqual([]);
+  }, 180_000);
+
+  test('a container with no credentials holdfast can use: a clear error naming the service and the fix', async () => {
+    // The official image's MARIADB_RANDOM_ROOT_PASSWORD: the password is only in the container's log.
+    const locked = await mariadbContainer(lab, 'locked', { env: ['-e', 'MARIADB_RANDOM_ROOT_PASSWORD=1'] });
+    const res = await holdfast(['--repo', repo, 'backup', '--service', `locked=container:${locked}`, '--strategy', 'locked=dump'], lab.env());
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain('locked');
+    expect(res.stderr).toContain(`the container ${locked} has no credentials holdfast can use`);
+    expect(res.stderr).toContain('HOLDFAST_LOCKED_PASSWORD');
+    expect(res.stdout + res.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+  }, 120_000);
+});
