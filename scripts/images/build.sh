@@ -4,7 +4,7 @@
 # host's Debian packages plus the files in fixtures/images/<name>/.
 #
 # Usage: scripts/images/build.sh [--force] [--no-cache] [IMAGE...]
-#   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin   (default: busybox postgres)
+#   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin | qdrant-hostbin   (default: busybox postgres)
 #   --force     rebuild even when the image's input fingerprint is unchanged
 #   --no-cache  pass --no-cache to docker build (implies --force)
 #
@@ -13,6 +13,7 @@
 #   postgres-hostbin  -> holdfast-test/postgres-hostbin:15  (route b: needs -v /usr:/usr:ro)
 #   opensearch-hostbin -> holdfast-test/opensearch-hostbin:2 (host Java + the runner of
 #                        scripts/install/opensearch.sh, both mounted read-only; see its Dockerfile)
+#   qdrant-hostbin    -> holdfast-test/qdrant:hostbin (the FAKE Qdrant on the host's node, mounted read-only)
 #
 # Starts the test daemon if needed (scripts/install/docker.sh) and builds
 # into it. Installs busybox-static / postgresql-15 / postgresql-client-15
@@ -40,8 +41,8 @@ for a in "$@"; do
     --force) FORCE=1 ;;
     --no-cache) FORCE=1; BUILD_ARGS+=(--no-cache) ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-    busybox|postgres|postgres-hostbin|opensearch-hostbin) IMAGES+=("$a") ;;
-    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin)" ;;
+    busybox|postgres|postgres-hostbin|opensearch-hostbin|qdrant-hostbin) IMAGES+=("$a") ;;
+    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin qdrant-hostbin)" ;;
   esac
 done
 [ ${#IMAGES[@]} -gt 0 ] || IMAGES=(busybox postgres)
@@ -53,6 +54,7 @@ tag_of() {
     postgres) echo "holdfast-test/postgres:$PG_MAJOR" ;;
     postgres-hostbin) echo "holdfast-test/postgres-hostbin:$PG_MAJOR" ;;
     opensearch-hostbin) echo holdfast-test/opensearch-hostbin:2 ;;
+    qdrant-hostbin) echo holdfast-test/qdrant:hostbin ;;
   esac
 }
 
@@ -233,6 +235,18 @@ stage_opensearch-hostbin() {
   [ -d /etc/ssl/certs/java ] && cp -a /etc/ssl/certs/java "$R/etc/ssl/certs/"
   ln -s /usr/share/zoneinfo/Etc/UTC "$R/etc/localtime"
   mkdir -p "$C/owned/home" "$C/owned/snapshots" "$C/owned/tmp"
+}
+
+# The host's node, sh and printenv come from a read-only mount of /usr; the fake's JavaScript from another.
+stage_qdrant-hostbin() {
+  local C=$1 R=$1/rootfs
+  command -v node >/dev/null || die "node is not installed"
+  cp "$FIX/qdrant-hostbin/Dockerfile" "$C/"
+  merged_usr_skeleton "$R"
+  rmdir "$R/usr/local/bin" "$R/usr/local" "$R/usr/lib64" "$R/usr/lib" "$R/usr/sbin" "$R/usr/bin" "$R/docker-entrypoint-initdb.d"
+  printf 'root:x:0:0:root:/root:/bin/sh\nqdrant:x:1000:1000:qdrant:/tmp:/bin/sh\n' >"$R/etc/passwd"
+  printf 'root:x:0:\nqdrant:x:1000:\n' >"$R/etc/group"
+  mkdir -p "$R/opt/qdrant-fake"
 }
 
 fingerprint() { # image
