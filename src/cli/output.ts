@@ -59,16 +59,17 @@ export function table(headers: string[], rows: string[][]): string {
 export { HoldfastError };
 
 /**
- * One short line for a plan item in a table (`plan`, `discover`): where the
- * work runs and why, or the reason the chosen strategy won, then what was
- * skipped with each distinct reason once ("tar, tar-pause: the helper image
+ * One line for a plan item in a table (`plan`, `discover`): where the work
+ * runs and why, the reason the chosen strategy won, then what was skipped
+ * with each distinct reason once ("tar, tar-pause: the helper image
  * ... is not on the daemon"), where the full reason repeated it per
  * strategy. --json keeps the full reason.
  */
 export function shortWhy(item: { reason: string; strategy?: string; consistency?: string; place?: { where: string; reason: string }; error?: { message: string; hint?: string } }): string {
   if (item.error) return `cannot back up: ${groupSegments(item.error.message)}${item.error.hint ? ` (hint: ${groupSegments(item.error.hint)})` : ''}`;
   const skippedAt = item.reason.indexOf('; skipped ');
-  const head = item.place ? `${item.place.where}: ${item.place.reason}` : item.reason.startsWith('pinned') ? item.reason.slice(0, skippedAt < 0 ? undefined : skippedAt) : 'strongest available';
+  const reason = item.reason.slice(0, skippedAt < 0 ? undefined : skippedAt);
+  const head = item.place ? `${item.place.where}: ${item.place.reason}; ${reason}` : reason;
   return skippedAt < 0 ? head : `${head}; skipped ${groupSegments(item.reason.slice(skippedAt + '; skipped '.length))}`;
 }
 
