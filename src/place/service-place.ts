@@ -263,12 +263,15 @@ async function sweep(api: DockerApi, needs: PlaceNeeds): Promise<void> {
 }
 
 // Fixed text: names and paths reach it only as arguments; the value goes to stdout, never to a log.
+// printenv where the image has it (it also reads names a shell cannot, `http.port`), else the shell's own variable.
+const VALUE = "val() { if command -v printenv >/dev/null 2>&1; then printenv \"$1\"; return; fi; case \"$1\" in ''|[0-9]*|*[!A-Za-z0-9_]*) return 1 ;; esac; eval \"[ \\\"\\${$1+x}\\\" = x ] && printf '%s\\n' \\\"\\$$1\\\"\"; }";
 const SECRET = [
+  VALUE,
   'for n; do',
   '  case "$n" in',
   '    /*) if [ -r "$n" ]; then exec cat "$n"; fi ;;',
-  '    *) if v=$(printenv "$n"); then printf "%s" "$v"; exit 0; fi',
-  '       if f=$(printenv "${n}_FILE") && [ -r "$f" ]; then exec cat "$f"; fi ;;',
+  '    *) if v=$(val "$n"); then printf "%s" "$v"; exit 0; fi',
+  '       if f=$(val "${n}_FILE") && [ -r "$f" ]; then exec cat "$f"; fi ;;',
   '  esac',
   'done',
   'exit 3',
@@ -311,7 +314,7 @@ export async function containerVariable(service: Service, name: string, signal?:
   const details = await runningContainer(api, service, 'the engine');
   if (!details.envNames.includes(name)) return undefined;
   const place = new ContainerPlace(api, details.id, details.name, { service: service.name, engine: 'the engine' });
-  const out = await runText(place, ['printenv', name], signal ? { signal } : {});
+  const out = await runText(place, ['sh', '-c', `${VALUE}\nval "$1"`, 'holdfast-variable', name], signal ? { signal } : {});
   return out.exitCode === 0 ? out.stdout.replace(/\r?\n$/, '') : undefined;
 }
 
