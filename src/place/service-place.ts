@@ -140,8 +140,6 @@ export async function openServicePlace(service: Service, needs: PlaceNeeds): Pro
   const details = await runningContainer(api, service, needs.engine);
   if (needs.signal?.aborted) throw new HoldfastError('interrupted', 'interrupted', { service: service.name });
   const target = { id: details.id, name: details.name };
-  // A container that shares another's namespace (pod-style, --network container:X): the sidecar joins X's.
-  const netTarget = await namespaceOwner(api, details);
   const port = servicePort(service, needs.port);
   const pin = pinnedPlace(service);
   const namedImage = typeof service.options.sidecar_image === 'string' && service.options.sidecar_image !== '' ? service.options.sidecar_image : undefined;
@@ -149,11 +147,11 @@ export async function openServicePlace(service: Service, needs: PlaceNeeds): Pro
 
   const base = { port, container: target } as const;
   const sidecar = (reason: string): ServicePlace => {
-    const place = new SidecarPlace(api, netTarget, { service: service.name, ...(image ? { image } : {}), ...(needs.signal ? { signal: needs.signal } : {}) });
+    const place = new SidecarPlace(api, target, { service: service.name, ...(image ? { image } : {}), ...(needs.signal ? { signal: needs.signal } : {}) });
     return { ...base, place: sweeping(place, api, needs), kind: 'sidecar', reason, tools: Object.fromEntries(wanted.map((t) => [t, t.split('|')[0]])), missing: [] };
   };
   const container = (reason: string, tools: Record<string, string | undefined>): ServicePlace => {
-    const lazy = new LazySidecar(api, netTarget, { service: service.name, ...(image ? { image } : {}), ...(needs.signal ? { signal: needs.signal } : {}) });
+    const lazy = new LazySidecar(api, target, { service: service.name, ...(image ? { image } : {}), ...(needs.signal ? { signal: needs.signal } : {}) });
     const place = new ContainerPlace(api, details.id, details.name, {
       service: service.name,
       engine: needs.engine,
@@ -187,13 +185,6 @@ export async function openServicePlace(service: Service, needs: PlaceNeeds): Pro
   const published = port !== undefined ? publishedPort(details.ports, port) : undefined;
   if (published) return host(`port ${port} is published at ${published.host}:${published.port}`);
   return sidecar(port !== undefined ? `port ${port} is not published` : 'no published port');
-}
-
-async function namespaceOwner(api: DockerApi, details: ContainerDetails): Promise<{ id: string; name: string }> {
-  const m = /^container:(.+)$/.exec(details.networkMode);
-  if (!m) return { id: details.id, name: details.name };
-  const owner = await api.inspectContainer(m[1]!);
-  return owner ? { id: owner.id, name: owner.name } : { id: details.id, name: details.name };
 }
 
 function orText(tool: string): string {

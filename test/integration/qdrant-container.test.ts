@@ -32,6 +32,8 @@ describe.runIf(process.getuid?.() === 0)('qdrant inside its container, no publis
   let project: string;
   let source: string;
   let fresh: string;
+  let podProject: string;
+  let podQdrant: string;
   let repo: string;
   let env: Record<string, string>;
   let snapshot: string;
@@ -59,6 +61,11 @@ describe.runIf(process.getuid?.() === 0)('qdrant inside its container, no publis
       qdrantContainer(lab, 'vectors', code, { project, env: [`QDRANT__SERVICE__API_KEY=${KEY}`, `QDRANT__SERVICE__HTTP_PORT=${PROJECT_PORT}`], volume: await lab.volume('storage') }),
       qdrantContainer(lab, 'fresh', code),
     ]);
+    // Pod-style: Qdrant in the network namespace of another container, its place pinned by a label.
+    podProject = lab.name('pod');
+    const pod = await lab.run('pod', [IMAGES.busybox, 'sleep', '600']);
+    podQdrant = await qdrantContainer(lab, 'podq', code, { project: podProject, network: `container:${pod}`, labels: ['holdfast.place=container'] });
+    await seedQdrant(await urlOf(podQdrant));
     await seedQdrant(await urlOf(source), KEY);
   }, 120_000);
 
@@ -106,6 +113,16 @@ describe.runIf(process.getuid?.() === 0)('qdrant inside its container, no publis
     expect(restore.code, restore.stderr + restore.stdout).toBe(0);
     expect(restore.json<Doc>().services[0]!.fingerprint).toMatchObject({ equal: true });
     expect(await docsCount(await clientOf(fresh))).toBe(120);
+    expect(await lab.helpers()).toEqual([]);
+  }, 120_000);
+
+  test('pinned by the label holdfast.place=container, in a pod-style namespace: the place says so, and the backup runs', async () => {
+    const plan = await holdfast(['plan', '--project', podProject, '--json'], env);
+    expect(plan.code, plan.stderr + plan.stdout).toBe(0);
+    expect(plan.json<{ services: unknown[] }>().services).toMatchObject([{ service: 'podq', strategy: 'snapshot', place: { kind: 'container', where: `inside container ${podQdrant}`, reason: 'pinned by label holdfast.place=container' } }]);
+    const backup = await holdfast(['backup', '--project', podProject, '--json'], env);
+    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
+    expect(backup.json<Doc>().services[0]).toMatchObject({ service: 'podq', status: 'ok', strategy: 'snapshot' });
     expect(await lab.helpers()).toEqual([]);
   }, 120_000);
 
