@@ -55,11 +55,14 @@ export const openSearchDriver: Driver = {
 
   // The scratch indices live on the source's node; their cleanup runs later, through a place of its own.
   async scratchTarget(ctx: ScratchContext) {
-    const target = await withOpenSearchPlace(ctx.source, { signal: ctx.signal }, (source) => openSearchScratchTarget({ ...ctx, source }));
+    let location: string | undefined;
+    const target = await withOpenSearchPlace(ctx.source, { signal: ctx.signal }, (source, reached) => ((location = reached?.location), openSearchScratchTarget({ ...ctx, source })));
     if (!target || target.target === ctx.source) return target;
     return {
       ...target,
       target: ctx.source,
+      // The node's own name, not the tunnel's passing port.
+      describe: location ? target.describe.replace(/^\S+/, location) : target.describe,
       cleanup: () => withOpenSearchPlace(ctx.source, {}, async (source) => (await openSearchScratchTarget({ ...ctx, source }))?.cleanup()),
     };
   },

@@ -271,7 +271,7 @@ const SECRET = [
 /**
  * A password or api key the container itself was given, read inside it:
  * the service option / label `secret_file` (a path in the container),
- * `secret_env` (a variable), else the engine's own variables in order
+ * `secret_env` (a variable), which must then be readable; else the engine's own variables in order
  * (each with its `_FILE` variant). Only names travel in argv; the value
  * comes back on the exec's stdout and goes into a request header or the
  * environment of a command, never into a message. Undefined when none is set.
@@ -281,8 +281,9 @@ export async function containerSecret(service: Service, variables: readonly stri
   const names: string[] = [];
   if (typeof service.options.secret_file === 'string' && service.options.secret_file.startsWith('/')) names.push(service.options.secret_file);
   if (typeof service.options.secret_env === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(service.options.secret_env)) names.push(service.options.secret_env);
+  // A secret the user named is the one: no quiet fallback to the engine's variables when it cannot be read.
   const explicit = names.length > 0;
-  names.push(...variables);
+  if (!explicit) names.push(...variables);
   const api = await dockerApi();
   const details = await runningContainer(api, service, 'the engine');
   // Nothing to read: no exec (the container's variable names are known without their values).

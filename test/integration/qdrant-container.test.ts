@@ -34,6 +34,8 @@ describe.runIf(process.getuid?.() === 0)('qdrant inside its container, no publis
   let fresh: string;
   let podProject: string;
   let podQdrant: string;
+  let keyProject: string;
+  let keyed: string;
   let repo: string;
   let env: Record<string, string>;
   let snapshot: string;
@@ -66,6 +68,10 @@ describe.runIf(process.getuid?.() === 0)('qdrant inside its container, no publis
     const pod = await lab.run('pod', [IMAGES.busybox, 'sleep', '600']);
     podQdrant = await qdrantContainer(lab, 'podq', code, { project: podProject, network: `container:${pod}`, labels: ['holdfast.place=container'] });
     await seedQdrant(await urlOf(podQdrant));
+    // The key in a file inside the container that a label names (a compose secret, /run/secrets/...).
+    keyProject = lab.name('keyed');
+    keyed = await qdrantContainer(lab, 'keyed', code, { project: keyProject, env: [`QDRANT__SERVICE__API_KEY=${KEY}`], labels: ['holdfast.secret-file=/tmp/qdrant-key'] });
+    await seedQdrant(await urlOf(keyed), KEY);
     await seedQdrant(await urlOf(source), KEY);
   }, 120_000);
 
@@ -123,6 +129,19 @@ describe.runIf(process.getuid?.() === 0)('qdrant inside its container, no publis
     const backup = await holdfast(['backup', '--project', podProject, '--json'], env);
     expect(backup.code, backup.stderr + backup.stdout).toBe(0);
     expect(backup.json<Doc>().services[0]).toMatchObject({ service: 'podq', status: 'ok', strategy: 'snapshot' });
+    expect(await lab.helpers()).toEqual([]);
+  }, 120_000);
+
+  test('the label holdfast.secret-file names the key inside the container: unreadable, a clear error; then the backup uses it', async () => {
+    const missing = await holdfast(['plan', '--project', keyProject, '--json'], env);
+    expect(missing.code).toBe(1);
+    const error = missing.json<{ services: Array<{ error: { message: string; hint: string } }> }>().services[0]!.error;
+    expect(error.message).toBe(`the secret named by secret_file /tmp/qdrant-key is not readable inside container ${keyed}`);
+    expect(error.hint).toContain('holdfast.secret-file');
+    await docker(['exec', keyed, 'sh', '-c', `printf %s ${KEY} > /tmp/qdrant-key`]);
+    const backup = await holdfast(['backup', '--project', keyProject, '--json'], env);
+    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
+    expect(backup.stdout + backup.stderr).not.toContain(KEY);
     expect(await lab.helpers()).toEqual([]);
   }, 120_000);
 
