@@ -44,7 +44,7 @@ async function run(ctx: BackupContext, os: OpenSearchApi): Promise<BackupResult>
   await os.call('GET', `/_cluster/health/${indices.map(encodeURIComponent).join(',')}`, undefined, { wait_for_status: 'yellow', timeout: '20s' });
   await assertNoSnapshotRunning(os);
   await registerRepository(os, BACKUP_REPO, place.location, false);
-  if (!place.volume) await assertHostDirectory(name, place);
+  if (!place.volume && !place.inContainer) await assertHostDirectory(name, place);
 
   const snapshot = `holdfast-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
   ctx.progress.phase(`snapshot ${indices.length} indices`);
@@ -81,6 +81,11 @@ async function run(ctx: BackupContext, os: OpenSearchApi): Promise<BackupResult>
 async function copyRepository(ctx: BackupContext, place: RepoPlace, snapshot: string): Promise<Record<string, unknown>> {
   const name = ctx.service.name;
   const meta = { kind: 'opensearch-fs-repository', label: snapshot };
+  if (place.inContainer) {
+    const { copyRepositoryOutByExec } = await import('./opensearch-repo-exec.js');
+    await copyRepositoryOutByExec(ctx, place.inContainer, place.location, REPOSITORY_ARTIFACT, meta);
+    return { copiedFrom: { container: place.inContainer, path: place.location, transport: 'exec' } };
+  }
   if (place.volume) {
     const { copyDirOut } = await import('../volume/volume-dir-transfer.js');
     const v = place.volume;

@@ -26,14 +26,23 @@ export function osOption(service: Service, key: string): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/**
+ * Services whose endpoint is a tunnel to a node inside a container
+ * (opensearch-place.ts): the node's own name for messages, and the password
+ * read inside the container, which never goes into options (they reach the manifest).
+ */
+export const reachedVia = new WeakMap<Service, { location: string; password?: string }>();
+
 export function connectOpenSearch(service: Service): OpenSearchApi {
   const e = service.endpoint;
   if (!e?.host) {
     throw new HoldfastError('config', 'an OpenSearch service needs a URL such as opensearch://127.0.0.1:9200', { service: service.name, driver: 'opensearch' });
   }
   const tls = e.params.tls === 'true' || e.scheme === 'opensearchs' || e.scheme === 'https';
-  const location = `${tls ? 'https' : 'http'}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port ?? 9200}`;
-  const password = lookupPassword(service);
+  const url = `${tls ? 'https' : 'http'}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port ?? 9200}`;
+  const via = reachedVia.get(service);
+  const location = via?.location ?? url;
+  const password = via ? via.password : lookupPassword(service);
   const auth = e.user ? { username: e.user, password: password ?? '' } : undefined;
   // Long work (snapshot, restore) is polled, never held open: 30 s without progress is a stall, or less when
   // HOLDFAST_STALL_TIMEOUT_SECONDS says so. The client's timeout watches the socket until the answer's headers
@@ -41,7 +50,7 @@ export function connectOpenSearch(service: Service): OpenSearchApi {
   // stops mid-body, which the client's timeout no longer watches.
   const stallMs = Math.min(30_000, stallTimeoutMs());
   const client = new Client({
-    node: location,
+    node: url,
     ...(auth ? { auth } : {}),
     ssl: { rejectUnauthorized: e.params.insecure !== 'true' },
     requestTimeout: stallMs,

@@ -1,24 +1,29 @@
-import type { Driver } from '../../src/core/driver.js';
+import type { Driver, ScratchContext } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
+import type { Leftover } from '../../src/core/leftover-journal.js';
 import type { Service } from '../../src/core/service.js';
 import { backupWithSnapshot } from './opensearch-backup.js';
 import { connectOpenSearch, type OpenSearchApi } from './opensearch-connection.js';
 import { detectOpenSearch, OPENSEARCH_SCHEMES } from './opensearch-detect.js';
 import { fingerprintIndices } from './opensearch-fingerprint.js';
 import { inspectOpenSearch, nodeFacts, selectIndices } from './opensearch-inspector.js';
+import { withOpenSearchPlace } from './opensearch-place.js';
 import { restoreSnapshot } from './opensearch-restore.js';
 import { openSearchStrategies } from './opensearch-strategies.js';
 import { openSearchScratchTarget } from './opensearch-scratch.js';
 import { scratchPrefixRemover } from '../../src/core/scratch-leftover.js';
 
-async function withNode<T>(service: Service, fn: (os: OpenSearchApi) => Promise<T>): Promise<T> {
+// Every entry point runs where the node is reached (opensearch-place.ts): by its URL, or through a tunnel into its container.
+async function withNode<T>(service: Service, fn: (os: OpenSearchApi, service: Service) => Promise<T>): Promise<T> {
   const os = connectOpenSearch(service);
   try {
-    return await fn(os);
+    return await fn(os, service);
   } finally {
     await os.close();
   }
 }
+
+const removeScratchLeftover = scratchPrefixRemover(openSearchScratchTarget);
 
 export const openSearchDriver: Driver = {
   engine: 'opensearch',
@@ -27,22 +32,48 @@ export const openSearchDriver: Driver = {
 
   detect: detectOpenSearch,
 
-  strategies: (service) => withNode(service, async (os) => openSearchStrategies(await nodeFacts(os))),
+  strategies: (service, signal) =>
+    withOpenSearchPlace(service, signal ? { signal } : {}, (s, reached) =>
+      withNode(s, async (os) => {
+        const offers = openSearchStrategies(await nodeFacts(os));
+        return reached ? offers.map((o) => ({ ...o, place: reached.record })) : offers;
+      }),
+    ),
 
-  inspect: (service) => withNode(service, inspectOpenSearch),
+  inspect: (service) => withOpenSearchPlace(service, {}, (s) => withNode(s, inspectOpenSearch)),
 
-  fingerprint: (service, scope) => withNode(service, async (os) => fingerprintIndices(os, await selectIndices(os, service), scope)),
+  fingerprint: (service, scope) => withOpenSearchPlace(service, {}, (s) => withNode(s, async (os, s2) => fingerprintIndices(os, await selectIndices(os, s2), scope))),
 
   backup(ctx) {
     if (ctx.strategy !== 'snapshot') throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'opensearch', hint: 'the opensearch driver offers: snapshot' });
-    return backupWithSnapshot(ctx);
+    return withOpenSearchPlace(ctx.service, { signal: ctx.signal, note: ctx.note }, async (service, reached) => {
+      const result = await backupWithSnapshot({ ...ctx, service });
+      if (reached) result.details.place = reached.record;
+      return result;
+    });
   },
 
-  scratchTarget: openSearchScratchTarget,
-  removeLeftover: scratchPrefixRemover(openSearchScratchTarget),
+  // The scratch indices live on the source's node; their cleanup runs later, through a place of its own.
+  async scratchTarget(ctx: ScratchContext) {
+    let location: string | undefined;
+    const target = await withOpenSearchPlace(ctx.source, { signal: ctx.signal }, (source, reached) => ((location = reached?.location), openSearchScratchTarget({ ...ctx, source })));
+    if (!target || target.target === ctx.source) return target;
+    return {
+      ...target,
+      target: ctx.source,
+      // The node's own name, not the tunnel's passing port.
+      describe: location ? target.describe.replace(/^\S+/, location) : target.describe,
+      cleanup: () => withOpenSearchPlace(ctx.source, {}, async (source) => (await openSearchScratchTarget({ ...ctx, source }))?.cleanup()),
+    };
+  },
+  removeLeftover: (service: Service, leftover: Leftover) => withOpenSearchPlace(service, {}, (s) => removeScratchLeftover(s, leftover)),
 
   restore(ctx) {
     if (ctx.strategy !== 'snapshot') throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'opensearch' });
-    return restoreSnapshot(ctx);
+    return withOpenSearchPlace(ctx.target, { signal: ctx.signal, note: ctx.note }, async (target, reached) => {
+      const result = await restoreSnapshot({ ...ctx, target });
+      if (reached) result.details.place = reached.record;
+      return result;
+    });
   },
 };

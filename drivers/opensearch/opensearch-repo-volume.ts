@@ -42,6 +42,10 @@ export function repoVolume(service: Service, container: string, mounts: readonly
   return { container, type: covering.m.type, source: covering.m.source, subdir: covering.rel };
 }
 
+function coveredByMount(mounts: readonly ServiceMount[], location: string): boolean {
+  return mounts.some((m) => (m.type === 'volume' || m.type === 'bind') && !posix.relative(m.destination, location).startsWith('..') && !isAbsolute(posix.relative(m.destination, location)));
+}
+
 /**
  * Where a holdfast repository lives, with the volume that holds it when the
  * node runs in a container (and repo_path_host does not name a host path
@@ -51,7 +55,10 @@ export async function resolveRepoPlace(service: Service, pathRepo: string, dir: 
   const place = repoPlace(service, pathRepo, dir, allowLocationOption);
   const container = osOption(service, 'repo_path_host') ? undefined : nodeContainer(service);
   if (!container) return place;
-  return { ...place, volume: repoVolume(service, container, await containerMounts(service, container), place.location) };
+  const mounts = await containerMounts(service, container);
+  // A node holdfast knows runs in that container (opensearch-place.ts) may keep path.repo on the container's own filesystem.
+  if (service.options.repo_by_exec === true && !coveredByMount(mounts, place.location)) return { ...place, inContainer: container };
+  return { ...place, volume: repoVolume(service, container, mounts, place.location) };
 }
 
 async function containerMounts(service: Service, ref: string): Promise<readonly ServiceMount[]> {

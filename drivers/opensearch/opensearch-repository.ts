@@ -18,6 +18,8 @@ export interface RepoPlace {
   hostPath: string;
   /** Set for a containerized node: the volume that holds it, reached through a helper container instead of hostPath. */
   volume?: RepoVolume;
+  /** Set for a node in a container whose path.repo is on the container's own filesystem: copied by docker exec in it. */
+  inContainer?: string;
 }
 
 /**

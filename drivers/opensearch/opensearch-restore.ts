@@ -129,6 +129,10 @@ async function waitForHealth(os: OpenSearchApi, indices: string[], signal: Abort
 
 /** Puts the repository files into the target's path.repo: on this host, or into the node's repository volume through a helper. */
 async function copyRepositoryIn(ctx: RestoreContext, place: RepoPlace): Promise<void> {
+  if (place.inContainer) {
+    const { copyRepositoryInByExec } = await import('./opensearch-repo-exec.js');
+    return copyRepositoryInByExec(ctx, place.inContainer, place.location, REPOSITORY_ARTIFACT);
+  }
   if (place.volume) {
     const { copyDirIn } = await import('../volume/volume-dir-transfer.js');
     await copyDirIn(ctx, { type: place.volume.type, source: place.volume.source, subdir: place.volume.subdir }, REPOSITORY_ARTIFACT);
@@ -147,6 +151,7 @@ async function copyRepositoryIn(ctx: RestoreContext, place: RepoPlace): Promise<
 }
 
 async function removeRepositoryCopy(ctx: RestoreContext, place: RepoPlace): Promise<void> {
+  if (place.inContainer) return (await import('./opensearch-repo-exec.js')).removeRepositoryByExec(ctx.target.name, place.inContainer, place.location);
   if (!place.volume) return rm(place.hostPath, { recursive: true, force: true });
   const { removeDirIn } = await import('../volume/volume-dir-transfer.js');
   const helper = ctx.target.options.helper_image;

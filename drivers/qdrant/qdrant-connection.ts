@@ -13,12 +13,21 @@ import { stallMs } from '../../src/core/http-stall.js';
  */
 export interface QdrantNode {
   readonly service: string;
-  /** `http://host:port` for messages. */
+  /** `http://host:port` for messages and journals (`... in container NAME` for a node reached through a tunnel): stable across runs. */
   readonly location: string;
+  /** The base URL requests go to (a tunnel's local port for a node inside a container). */
+  readonly url: string;
   readonly client: QdrantClient;
   /** Headers for fetch calls (the api-key when there is one). */
   headers(): Record<string, string>;
 }
+
+/**
+ * Services whose endpoint is a tunnel to a node inside a container
+ * (qdrant-place.ts): the node's own name for messages, and the api key read
+ * inside the container, which never goes into options (they reach the manifest).
+ */
+export const reachedVia = new WeakMap<Service, { location: string; apiKey?: string }>();
 
 export function connectQdrant(service: Service): QdrantNode {
   const e = service.endpoint;
@@ -35,14 +44,16 @@ export function connectQdrant(service: Service): QdrantNode {
     });
   }
   const tls = e.params.tls === 'true' || e.scheme === 'qdrants';
-  const location = `${tls ? 'https' : 'http'}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port ?? 6333}`;
-  const apiKey = lookupApiKey(service);
+  const url = `${tls ? 'https' : 'http'}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port ?? 6333}`;
+  const via = reachedVia.get(service);
+  const location = via?.location ?? url;
+  const apiKey = via ? via.apiKey : lookupApiKey(service);
   // checkCompatibility would print a warning on a version mismatch; holdfast reports versions itself.
   // The key goes in as a header, not `apiKey`: with `apiKey` the client prints "Api key is used
   // with unsecure connection." on every construction; README says what plain http means for the key.
   // A JSON call that gets no answer fails after the stall bound (at least 10 min: a snapshot is made with wait=true).
-  const client = new QdrantClient({ url: location, ...(apiKey ? { headers: { 'api-key': apiKey } } : {}), checkCompatibility: false, timeout: Math.max(600_000, stallMs()) });
-  return { service: service.name, location, client, headers: (): Record<string, string> => (apiKey ? { 'api-key': apiKey } : {}) };
+  const client = new QdrantClient({ url, ...(apiKey ? { headers: { 'api-key': apiKey } } : {}), checkCompatibility: false, timeout: Math.max(600_000, stallMs()) });
+  return { service: service.name, location, url, client, headers: (): Record<string, string> => (apiKey ? { 'api-key': apiKey } : {}) };
 }
 
 /**
@@ -109,7 +120,7 @@ export async function q<T>(node: QdrantNode, what: string, fn: () => Promise<T>)
   try {
     return await fn();
   } catch (cause) {
-    const url = new URL(node.location);
+    const url = new URL(node.url);
     // A fast failure at a port that speaks another protocol is named as such (protocol-probe.ts).
     throw await withProtocolNamed(qdrantError(node, what, cause), { host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)), expected: 'HTTP' });
   }

@@ -138,7 +138,7 @@ async function snapshotFingerprint(ctx: BackupContext, node: QdrantNode, snap: {
 export async function clusterPeers(node: QdrantNode): Promise<number> {
   let res: Response;
   try {
-    res = await fetch(`${node.location}/cluster`, { headers: node.headers(), signal: AbortSignal.timeout(stallMs()) });
+    res = await fetch(`${node.url}/cluster`, { headers: node.headers(), signal: AbortSignal.timeout(stallMs()) });
   } catch (cause) {
     throw qdrantError(node, 'read the cluster status (GET /cluster)', cause);
   }

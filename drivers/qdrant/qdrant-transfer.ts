@@ -20,7 +20,7 @@ export async function downloadSnapshot(node: QdrantNode, collection: string, sna
 
 /** The same for any snapshot file the node serves (`/snapshots/{name}`: a full-storage snapshot). */
 export async function downloadChecked(node: QdrantNode, what: string, path: string, snapshot: { name: string; size: number; checksum?: string | null }, signal: AbortSignal, onBytes: (n: number) => void = () => undefined): Promise<Readable> {
-  const url = `${node.location}${path}`;
+  const url = `${node.url}${path}`;
   let res: Response;
   const controller = new AbortController();
   const onAbort = () => controller.abort();
@@ -84,7 +84,7 @@ export async function uploadSnapshot(node: QdrantNode, collection: string, artif
     yield Buffer.from(`\r\n--${boundary}--\r\n`);
   }
   const query = new URLSearchParams({ priority: 'snapshot', wait: 'true', ...(checksum ? { checksum } : {}) });
-  const url = new URL(`${node.location}/collections/${enc(collection)}/snapshots/upload?${query}`);
+  const url = new URL(`${node.url}/collections/${enc(collection)}/snapshots/upload?${query}`);
   const source = Readable.from(body());
   // The artifact is freed whatever ends the upload.
   source.once('close', () => artifact.destroy());

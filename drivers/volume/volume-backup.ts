@@ -60,12 +60,14 @@ export async function backupVolumes(ctx: BackupContext, strategy: VolumeStrategy
     api.host.startsWith('unix://') ? FifoDir.create() : Promise.resolve(undefined),
     localMountPaths(api, service, mounts, helperTar),
   ] as const);
-  const failed = prep.find((p) => p.status === 'rejected');
+  // A missing helper image fails the backup only when the copy needs the helper (no local tar).
+  const localOk = prep[3].status === 'fulfilled' && !('why' in prep[3].value) && prep[2].status === 'fulfilled' && !!prep[2].value;
+  const failed = prep.find((p, i) => p.status === 'rejected' && !(i === 1 && localOk));
   if (failed) {
     if (prep[2].status === 'fulfilled') await prep[2].value?.remove();
     throw (failed as PromiseRejectedResult).reason;
   }
-  const [removed, helperFlavor, io, local] = prep.map((p) => (p as PromiseFulfilledResult<unknown>).value) as [string[], TarFlavor, FifoDir | undefined, Awaited<ReturnType<typeof localMountPaths>>];
+  const [removed, helperFlavor, io, local] = prep.map((p) => (p.status === 'fulfilled' ? p.value : undefined)) as [string[], TarFlavor, FifoDir | undefined, Awaited<ReturnType<typeof localMountPaths>>];
   if (removed.length) ctx.note(`removed helper containers left by runs that died: ${removed.join(', ')}`);
   const localWhyNot = 'why' in local ? local.why : undefined;
   const flavor = 'why' in local ? helperFlavor : local.tar;

@@ -26,7 +26,9 @@ export async function localMountPaths(api: DockerApi, service: Service, mounts: 
   if (mode === 'helper') return { why: 'HOLDFAST_VOLUME_TAR=helper' };
   let found = await localPaths(api, service, mounts, mode === 'local');
   if (!('why' in found)) {
-    const misfit = localTarFits(found.tar, await helperTar);
+    // No helper image on the daemon: this machine's tar is the only one, and no helper is needed to copy.
+    const helper = await helperTar.catch(() => undefined);
+    const misfit = helper ? localTarFits(found.tar, helper) : undefined;
     if (misfit) found = { why: misfit };
   }
   if ('why' in found && mode === 'local') {
@@ -36,6 +38,18 @@ export async function localMountPaths(api: DockerApi, service: Service, mounts: 
     });
   }
   return found;
+}
+
+/**
+ * This machine's tar for the mounts, when it can copy them here (as
+ * localMountPaths in `auto` mode, without a helper to compare with), else
+ * undefined: for a plan whose helper image is missing, which then needs no
+ * helper to back up.
+ */
+export async function localTarWithoutHelper(api: DockerApi, service: Service, mounts: readonly ServiceMount[]): Promise<TarFlavor | undefined> {
+  if (volumeTarMode() === 'helper') return undefined;
+  const found = await localPaths(api, service, mounts, false).catch(() => ({ why: 'unknown' }));
+  return 'why' in found ? undefined : found.tar;
 }
 
 function volumeTarMode(): 'auto' | 'helper' | 'local' {

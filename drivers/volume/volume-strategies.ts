@@ -3,6 +3,7 @@ import { toHoldfastError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
 import { helperImage } from '../../src/docker/docker-helper.js';
+import { localTarWithoutHelper } from './volume-local-tar.js';
 import { droppedByFlavor, probeTar } from './volume-tar-flavor.js';
 import { findWriters, mountLabel, quiesceLabel, stateMounts } from './volume-mounts.js';
 
@@ -35,7 +36,10 @@ export async function volumeOffers(service: Service, why?: string): Promise<Stra
     common.push({ what: `tar in the helper image ${image}`, met: true, detail: `${flavor.version}${dropped.length ? `; drops ${dropped.join(', ')}` : ''}` });
   } catch (error) {
     const e = toHoldfastError(error);
-    common.push({ what: `tar in the helper image ${image}`, met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+    // Use no helper when none is needed: the daemon's files are here and this machine's GNU tar reads them.
+    const local = mounts.length > 0 ? await localTarWithoutHelper(api, service, mounts) : undefined;
+    if (local) common.push({ what: 'tar on this machine (no helper needed)', met: true, detail: `${local.version}; the helper image ${image} is not on the daemon, a restore needs it` });
+    else common.push({ what: `tar in the helper image ${image}`, met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });
   }
   const writers = await findWriters(api, mounts, service);
   // A writer's own label wins; `quiesce:` in holdfast.yml covers the rest.

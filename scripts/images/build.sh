@@ -5,7 +5,7 @@
 #
 # Usage: scripts/images/build.sh [--force] [--no-cache] [IMAGE...]
 #   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin | holdfast |
-#          ferretdb | ferretdb-notools | mariadb   (default: busybox postgres)
+#          ferretdb | ferretdb-notools | mariadb | qdrant-hostbin   (default: busybox postgres)
 #   --force     rebuild even when the image's input fingerprint is unchanged
 #   --no-cache  pass --no-cache to docker build (implies --force)
 #
@@ -22,6 +22,7 @@
 #   ferretdb-notools  -> holdfast-test/ferretdb-notools:1.24  (the same without mongodump/mongorestore)
 #   mariadb           -> holdfast-test/mariadb:10.11        (route b: the host's MariaDB 10.11 of
 #                        scripts/install/mariadb.sh through -v /usr:/usr:ro; fixtures/images/mariadb-hostbin)
+#   qdrant-hostbin    -> holdfast-test/qdrant:hostbin (the FAKE Qdrant on the host's node, mounted read-only)
 #
 # Starts the test daemon if needed (scripts/install/docker.sh) and builds
 # into it. Installs busybox-static / postgresql-15 / postgresql-client-15
@@ -48,10 +49,10 @@ for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
     --no-cache) FORCE=1; BUILD_ARGS+=(--no-cache) ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     busybox|postgres|postgres-hostbin|opensearch-hostbin|holdfast) IMAGES+=("$a") ;;
-    ferretdb|ferretdb-notools|mariadb) IMAGES+=("$a") ;;
-    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin holdfast ferretdb ferretdb-notools mariadb)" ;;
+    ferretdb|ferretdb-notools|mariadb|qdrant-hostbin) IMAGES+=("$a") ;;
+    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin holdfast ferretdb ferretdb-notools mariadb qdrant-hostbin)" ;;
   esac
 done
 [ ${#IMAGES[@]} -gt 0 ] || IMAGES=(busybox postgres)
@@ -66,6 +67,7 @@ tag_of() {
     holdfast) echo holdfast:local ;;
     ferretdb|ferretdb-notools) echo "holdfast-test/$1:1.24" ;;
     mariadb) echo holdfast-test/mariadb:10.11 ;;
+    qdrant-hostbin) echo holdfast-test/qdrant:hostbin ;;
   esac
 }
 fixture_of() { case "$1" in mariadb) echo mariadb-hostbin ;; *) echo "$1" ;; esac; }
@@ -353,6 +355,18 @@ stage_mariadb() {
   chmod 0755 "$R/docker-entrypoint.sh"
   ln -s /usr/share/zoneinfo/Etc/UTC "$R/etc/localtime"
   mkdir -p "$C/owned-lib" "$C/owned-run"
+}
+
+# The host's node, sh and printenv come from a read-only mount of /usr; the fake's JavaScript from another.
+stage_qdrant-hostbin() {
+  local C=$1 R=$1/rootfs
+  command -v node >/dev/null || die "node is not installed"
+  cp "$FIX/qdrant-hostbin/Dockerfile" "$C/"
+  merged_usr_skeleton "$R"
+  rmdir "$R/usr/local/bin" "$R/usr/local" "$R/usr/lib64" "$R/usr/lib" "$R/usr/sbin" "$R/usr/bin" "$R/docker-entrypoint-initdb.d"
+  printf 'root:x:0:0:root:/root:/bin/sh\nqdrant:x:1000:1000:qdrant:/tmp:/bin/sh\n' >"$R/etc/passwd"
+  printf 'root:x:0:\nqdrant:x:1000:\n' >"$R/etc/group"
+  mkdir -p "$R/opt/qdrant-fake"
 }
 
 fingerprint() { # image

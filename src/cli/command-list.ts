@@ -4,6 +4,7 @@ import { checkUsage } from './commands/check-usage.js';
 import { discoverUsage } from './commands/discover-usage.js';
 import { exportUsage } from './commands/export-usage.js';
 import { forgetUsage } from './commands/forget-usage.js';
+import { imageUsage } from './commands/image-usage.js';
 import { importUsage } from './commands/import-usage.js';
 import { initUsage } from './commands/init-usage.js';
 import { planUsage } from './commands/plan-usage.js';
@@ -38,4 +39,5 @@ export const COMMANDS: readonly ListedCommand[] = [
   { usage: forgetUsage, load: async () => (await import('./commands/forget.js')).forgetCommand },
   { usage: statusUsage, load: async () => (await import('./commands/status.js')).statusCommand },
   { usage: serveUsage, load: async () => (await import('./commands/serve.js')).serveCommand },
+  { usage: imageUsage, load: async () => (await import('./commands/image.js')).imageCommand },
 ];

@@ -57,3 +57,33 @@ export function table(headers: string[], rows: string[][]): string {
 }
 
 export { HoldfastError };
+
+/**
+ * One line for a plan item in a table (`plan`, `discover`): where the work
+ * runs and why, the reason the chosen strategy won, then what was skipped
+ * with each distinct reason once ("tar, tar-pause: the helper image
+ * ... is not on the daemon"), where the full reason repeated it per
+ * strategy. --json keeps the full reason.
+ */
+export function shortWhy(item: { reason: string; strategy?: string; consistency?: string; place?: { where: string; reason: string }; error?: { message: string; hint?: string } }): string {
+  if (item.error) return `cannot back up: ${groupSegments(item.error.message)}${item.error.hint ? ` (hint: ${groupSegments(item.error.hint)})` : ''}`;
+  const skippedAt = item.reason.indexOf('; skipped ');
+  const reason = item.reason.slice(0, skippedAt < 0 ? undefined : skippedAt);
+  const head = item.place ? `${item.place.where}: ${item.place.reason}; ${reason}` : reason;
+  return skippedAt < 0 ? head : `${head}; skipped ${groupSegments(item.reason.slice(skippedAt + '; skipped '.length))}`;
+}
+
+/** `a: X; b: X; c: Y` -> `a, b: X; c: Y`; plain repeated segments once. */
+export function groupSegments(text: string): string {
+  const rest = /^no backup strategy can run: /.test(text) ? text.slice('no backup strategy can run: '.length) : text;
+  const lead = rest === text ? '' : 'no backup strategy can run: ';
+  const byText = new Map<string, string[]>();
+  for (const segment of rest.split('; ')) {
+    const m = /^([A-Za-z0-9_.-]+): (.+)$/.exec(segment);
+    const [name, body] = m ? [m[1]!, m[2]!] : ['', segment];
+    const names = byText.get(body) ?? [];
+    if (name && !names.includes(name)) names.push(name);
+    byText.set(body, names);
+  }
+  return lead + [...byText.entries()].map(([body, names]) => (names.length ? `${names.join(', ')}: ${body}` : body)).join('; ');
+}

@@ -15,6 +15,12 @@ import { assertServiceName, parseEndpoint, splitAssignment, type Service } from 
  *       databases: [app, audit]    # engine options
  *       timeout: 3600              # seconds
  *       password_file: /run/secrets/db   # or password_env: NAME
+ *     search:
+ *       url: container:shop-search-1
+ *       place: sidecar             # host | container | sidecar (src/place/service-place.ts)
+ *       sidecar_image: busybox     # the sidecar's image (sh + nc, or bash)
+ *       port: 9200                 # the engine's port inside the container, when not its default
+ *       secret_env: NAME           # or secret_file: PATH, inside the container: the password / api key
  *   docker:                      # Docker discovery, as --docker / --project / DOCKER_HOST
  *     host: unix:///var/run/docker.sock   # DOCKER_HOST wins when set
  *     project: shop              # only this compose project (--project wins)

@@ -183,6 +183,18 @@ export interface StrategyOffer {
    * beside a logical backup, for a rollback that puts the files back.
    */
   physical?: boolean;
+  /**
+   * Where its work runs and why (src/place/service-place.ts), for plan and
+   * show: `{ kind: 'sidecar', where: 'in a sidecar joined to container
+   * shop-qdrant-1', reason: 'port 6333 is not published' }`.
+   */
+  place?: OfferPlace;
+}
+
+export interface OfferPlace {
+  kind: 'host' | 'container' | 'sidecar';
+  where: string;
+  reason: string;
 }
 
 export interface Inspection {

@@ -1,4 +1,4 @@
-import type { Consistency, Driver, StrategyOffer } from './driver.js';
+import type { Consistency, Driver, OfferPlace, StrategyOffer } from './driver.js';
 import { HoldfastError, toHoldfastError } from './errors.js';
 import type { DriverRegistry } from './registry.js';
 import type { Service } from './service.js';
@@ -12,6 +12,8 @@ export interface PlanItem {
   consistency?: Consistency;
   /** Why this strategy (or why none). */
   reason: string;
+  /** Where the chosen strategy's work runs, and why (when the driver says). */
+  place?: OfferPlace;
   offers: StrategyOffer[];
   /** Set when no strategy can run: the executor records the service as failed. */
   error?: HoldfastError;
@@ -113,7 +115,8 @@ export async function planService(registry: DriverRegistry, service: Service, si
     return { service, driver, detectedBy, reason: e.message, offers: [], error: e };
   }
   const choice = chooseStrategy(service, offers);
-  return { service, driver, detectedBy, offers, ...choice };
+  const place = offers.find((o) => o.name === choice.strategy)?.place;
+  return { service, driver, detectedBy, offers, ...choice, ...(place ? { place } : {}) };
 }
 
 export async function plan(registry: DriverRegistry, services: Service[], signal?: AbortSignal): Promise<PlanItem[]> {

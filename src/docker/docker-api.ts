@@ -50,6 +50,8 @@ export interface DockerApi {
   run(spec: RunSpec): Promise<StreamRun>;
   /** `docker rm -f`; a container that is already gone is fine. */
   remove(id: string): Promise<void>;
+  /** Builds an image from a tar build context (the Engine API's build endpoint, no network, never pulls); resolves with its id. */
+  buildImage(context: Readable, spec: { tag: string; labels: Record<string, string> }): Promise<string>;
 }
 
 export interface DaemonInfo {

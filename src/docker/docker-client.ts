@@ -1,4 +1,4 @@
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { HoldfastError } from '../core/errors.js';
@@ -141,6 +141,28 @@ class DockerodeApi implements DockerApi {
         if (statusOf(error) === 404) return undefined;
         throw error;
       }
+    });
+  }
+
+  buildImage(context: Readable, spec: { tag: string; labels: Record<string, string> }): Promise<string> {
+    return this.call(`build image ${spec.tag}`, async () => {
+      const engine = (await this.docker) as unknown as { buildImage(c: Readable, o: Record<string, string>): Promise<NodeJS.ReadableStream> };
+      const progress = await engine.buildImage(context, { t: spec.tag, labels: JSON.stringify(spec.labels), networkmode: 'none', rm: '1', forcerm: '1' });
+      // JSON lines: {stream}, {aux: {ID}}, or {error, errorDetail}; the build failed when one says error.
+      let text = '';
+      for await (const chunk of progress) text += chunk.toString();
+      let id: string | undefined;
+      for (const line of text.split('\n').filter(Boolean)) {
+        let item: { error?: string; aux?: { ID?: string } };
+        try {
+          item = JSON.parse(line) as typeof item;
+        } catch {
+          continue;
+        }
+        if (item.error) throw new HoldfastError('tool', `docker build of ${spec.tag} failed: ${item.error.trim()}`, { hint: 'see the message; the build runs FROM scratch with no network' });
+        if (item.aux?.ID) id = item.aux.ID;
+      }
+      return id ?? (await this.imageId(spec.tag)) ?? '';
     });
   }
 

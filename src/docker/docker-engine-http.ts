@@ -77,6 +77,19 @@ export class EngineHttp {
     return this.getContainer(Id);
   }
 
+  /** `POST /build` with a tar build context; resolves with the progress stream (JSON lines) once the daemon answers. */
+  buildImage(context: NodeJS.ReadableStream, options: Record<string, string>): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = request({ socketPath: this.socketPath, method: 'POST', path: `/build${query(options)}`, headers: { host: 'docker', 'content-type': 'application/x-tar' } }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300) readAll(res).then((text) => reject(apiError(status, text)), reject);
+        else resolve(res);
+      });
+      req.once('error', reject);
+      context.pipe(req);
+    });
+  }
+
   /** One JSON call; a status of 300 or more rejects with Docker's message and `statusCode`. */
   private async json(method: string, path: string, body?: unknown): Promise<unknown> {
     const { body: raw, type } = await this.call(method, path, body);

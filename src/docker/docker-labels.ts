@@ -11,6 +11,11 @@ import type { ServiceContainer } from '../core/service.js';
  *   holdfast.group=NAME             containers held together (one window for the group)
  *   holdfast.stop-timeout=30        seconds `docker stop` waits before it kills
  *   holdfast.helper-image=IMAGE     the image that runs tar for its volumes
+ *   holdfast.place=host|container|sidecar   where the engine's work runs (src/place/service-place.ts)
+ *   holdfast.sidecar-image=IMAGE    the image of the sidecar joined to its network namespace
+ *   holdfast.port=6333              the engine's port as the container sees it, when not its default
+ *   holdfast.secret-env=NAME        the variable of the container that holds the engine's password / api key
+ *   holdfast.secret-file=PATH       a file inside the container that holds it (a compose secret)
  */
 export interface UserLabels {
   engine?: string;
@@ -20,6 +25,11 @@ export interface UserLabels {
   group?: string;
   stopTimeout?: number;
   helperImage?: string;
+  place?: string;
+  sidecarImage?: string;
+  port?: number;
+  secretEnv?: string;
+  secretFile?: string;
 }
 
 export type QuiesceMode = 'stop' | 'pause' | 'none';
@@ -37,6 +47,26 @@ export function userLabels(labels: Record<string, string>, container: string): U
   if (labels['holdfast.strategy']) out.strategy = labels['holdfast.strategy'];
   if (labels['holdfast.group']) out.group = labels['holdfast.group'];
   if (labels['holdfast.helper-image']) out.helperImage = labels['holdfast.helper-image'];
+  if (labels['holdfast.sidecar-image']) out.sidecarImage = labels['holdfast.sidecar-image'];
+  if (labels['holdfast.secret-env']) out.secretEnv = labels['holdfast.secret-env'];
+  if (labels['holdfast.secret-file']) out.secretFile = labels['holdfast.secret-file'];
+  const place = labels['holdfast.place'];
+  if (place !== undefined) {
+    if (place !== 'host' && place !== 'container' && place !== 'sidecar') {
+      throw new HoldfastError('config', `container ${container} has holdfast.place=${JSON.stringify(place)}`, {
+        hint: 'use holdfast.place=host, container or sidecar (or drop the label: holdfast then chooses and says why in plan)',
+      });
+    }
+    out.place = place;
+  }
+  const port = labels['holdfast.port'];
+  if (port !== undefined) {
+    const n = Number(port);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) {
+      throw new HoldfastError('config', `container ${container} has holdfast.port=${JSON.stringify(port)}`, { hint: 'give the port the engine listens on inside the container, e.g. holdfast.port=6333' });
+    }
+    out.port = n;
+  }
   const quiesce = labels['holdfast.quiesce'];
   if (quiesce !== undefined) {
     if (quiesce !== 'stop' && quiesce !== 'pause' && quiesce !== 'none') {

@@ -60,6 +60,12 @@ function labelOptions(labels: DiscoveredContainer['labels']): Record<string, unk
   if (labels.group) options.group = labels.group;
   if (labels.stopTimeout !== undefined) options.stop_timeout = labels.stopTimeout;
   if (labels.helperImage) options.helper_image = labels.helperImage;
+  // Where the engine's work runs (service-place.ts); holdfast.yml's place: / sidecar_image: ... land in options too.
+  if (labels.place) options.place = labels.place;
+  if (labels.sidecarImage) options.sidecar_image = labels.sidecarImage;
+  if (labels.port !== undefined) options.port = labels.port;
+  if (labels.secretEnv) options.secret_env = labels.secretEnv;
+  if (labels.secretFile) options.secret_file = labels.secretFile;
   return options;
 }
 

@@ -49,6 +49,22 @@ describe('volume copies with the tar of this machine', () => {
     expect([last, stopped]).toEqual([`line ${counter}`, `stop ${counter}`]);
   });
 
+  test('no helper image on the daemon: the plan takes this machine\'s tar and the backup needs no helper (issue 14 item 6)', async () => {
+    const project = `${lab.prefix}nohelper`;
+    const data = await lab.volume('nohelperdata');
+    await lab.run('nohelperwriter', ['--init', '-v', `${data}:/data`, IMAGES.busybox, 'sh', '-c', 'echo kept > /data/f; sleep 600'], { project, service: 'n' });
+    const env = lab.env({ HOLDFAST_HELPER_IMAGE: 'holdfast-test/no-such-helper:1' });
+    const plan = await holdfast(['plan', '--project', project, '--json'], env);
+    expect(plan.code, plan.stderr + plan.stdout).toBe(0);
+    const item = plan.json<{ services: Array<{ strategy: string; offers: Array<{ name: string; requirements: Array<{ what: string; met: boolean }> }> }> }>().services[0]!;
+    expect(item.strategy).toBe('tar');
+    expect(item.offers[0]!.requirements).toContainEqual(expect.objectContaining({ what: 'tar on this machine (no helper needed)', met: true }));
+    const res = await holdfast(['--repo', repo, 'backup', '--project', project, '--json'], env);
+    const id = savedSnapshot(res);
+    expect(await details(id, 'n')).toMatchObject({ transport: 'local', tar: { image: 'host' } });
+    expect(await lab.helpers()).toEqual([]);
+  });
+
   test('a volume its driver mounts (tmpfs options): auto copies through the helper and says why; local refuses and stores nothing', async () => {
     const project = `${lab.prefix}opts`;
     const data = await lab.volume('tmpfsdata', ['--opt', 'type=tmpfs', '--opt', 'device=tmpfs', '--opt', 'o=size=16m']);

@@ -91,7 +91,7 @@ const FORBIDDEN = 'Forbidden: Global manage access is required';
 /** Routes a read-only key may use (reads, and the read-only POSTs). */
 const READS = /^(points\/(count|scroll)|)$/;
 
-export async function startFakeQdrant(options: { apiKey?: string; readOnlyApiKey?: string; /** Answer GET /cluster as a cluster of this many peers. */ peers?: number } = {}): Promise<FakeQdrant> {
+export async function startFakeQdrant(options: { apiKey?: string; readOnlyApiKey?: string; /** Answer GET /cluster as a cluster of this many peers. */ peers?: number; /** Default 0: a free port. */ port?: number } = {}): Promise<FakeQdrant> {
   const collections = new Map<string, Collection>();
   /** Per collection name: its snapshot directory, which outlives the collection. */
   const snapshots = new Map<string, Map<string, Buffer>>();
@@ -361,7 +361,7 @@ export async function startFakeQdrant(options: { apiKey?: string; readOnlyApiKey
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
   });
   const port = (server.address() as AddressInfo).port;
   return {

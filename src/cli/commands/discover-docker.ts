@@ -4,7 +4,7 @@ import type { DiscoveredStack } from '../../docker/docker-discovery.js';
 import { isStateMount } from '../../docker/docker-discovery.js';
 import { journalFiles } from '../../docker/docker-journal.js';
 import type { CommandContext } from '../context.js';
-import { table } from '../output.js';
+import { shortWhy, table } from '../output.js';
 
 /**
  * `holdfast discover` with Docker: the stack as compose users see it, one
@@ -55,7 +55,7 @@ export async function discoverDocker(ctx: CommandContext, stack: DiscoveredStack
           r.container ? `${r.container.name}${r.container.compose ? ` (${r.container.compose.project}/${r.container.compose.service})` : ''}` : (r.endpoint ?? '-'),
           r.engine ?? '?',
           r.volumes.map((v) => `${v.source}:${v.destination}`).join(', ') || '-',
-          r.error ? `cannot back up: ${r.error.message}` : `${r.strategy} (${r.consistency}): ${r.reason}`,
+          r.error ? shortWhy(r) : `${r.strategy} (${r.consistency}): ${shortWhy(r)}`,
         ]),
       ),
     );
@@ -94,6 +94,7 @@ async function describeService(ctx: CommandContext, service: Service) {
     strategy: item.strategy,
     consistency: item.consistency,
     reason: item.reason,
+    ...(item.place ? { place: item.place } : {}),
     ...(item.error ? { error: item.error.toJSON() as { message: string } } : {}),
   };
 }

@@ -3,7 +3,7 @@ import { plan } from '../../core/planner.js';
 import { splitAssignment } from '../../core/service.js';
 import type { CommandContext } from '../context.js';
 import { strings, type HoldfastCommand } from '../command.js';
-import { table } from '../output.js';
+import { shortWhy, table } from '../output.js';
 import { HoldfastError } from '../../core/errors.js';
 import { PRE_UPGRADE_TAG, withPhysicalCopies } from '../../core/physical-plan.js';
 import { planUsage } from './plan-usage.js';
@@ -54,6 +54,7 @@ export const planCommand: HoldfastCommand = {
           strategy: i.strategy,
           consistency: i.consistency,
           reason: i.reason,
+          ...(i.place ? { place: i.place } : {}),
           ...(i.physicalOf ? { physicalOf: i.physicalOf } : {}),
           offers: i.offers,
           ...(needs.get(i.service.name) && !i.physicalOf ? { restoreNeeds: needs.get(i.service.name)!.needs } : {}),
@@ -64,7 +65,7 @@ export const planCommand: HoldfastCommand = {
       ctx.out.line(
         table(
           ['SERVICE', 'ENGINE', 'STRATEGY', 'CONSISTENCY', 'WHY'],
-          items.map((i) => [i.service.name, i.driver?.engine ?? '?', i.strategy ?? '-', i.consistency ?? '-', i.error ? `cannot back up: ${i.error.message}${i.error.hint ? ` (${i.error.hint})` : ''}` : i.reason]),
+          items.map((i) => [i.service.name, i.driver?.engine ?? '?', i.strategy ?? '-', i.consistency ?? '-', shortWhy(i)]),
         ),
       );
       const lines = [...needs.values()].flatMap(describeNeeds);

@@ -12,6 +12,14 @@ function recordedBytes(details: Record<string, unknown>): number | undefined {
   return volumes.reduce((n: number, v: { bytes: number }) => n + v.bytes, 0);
 }
 
+/** Where the work ran (details.place, recorded by the driver: src/place/service-place.ts), as one phrase. */
+function placeOf(details: Record<string, unknown>): string | undefined {
+  // Where the engine's work ran (issue #14): details.place = { kind, where, reason } (PostgreSQL writes `why`).
+  const p = details.place as { where?: unknown; reason?: unknown; why?: unknown } | undefined;
+  const reason = typeof p?.reason === 'string' ? p.reason : typeof p?.why === 'string' ? p.why : undefined;
+  return p && typeof p.where === 'string' ? `${p.where}${reason ? `: ${reason}` : ''}` : undefined;
+}
+
 export const showCommand: HoldfastCommand = {
   ...showUsage,
   async run(ctx, args) {
@@ -30,9 +38,8 @@ export const showCommand: HoldfastCommand = {
       ctx.out.line();
       ctx.out.line(`${name}: ${s.engine} via ${s.strategy}${s.status === 'failed' ? '' : ` (${s.consistency})`}, ${s.status}, ${formatDuration(s.durationMs)}${s.endpoint ? `, ${s.endpoint}` : ''}`);
       ctx.out.line(`  why: ${s.reason}`);
-      // Where the engine's tools ran (issue #14): details.place = { kind, where, why }.
-      const place = s.details.place as { where?: string; why?: string } | undefined;
-      if (place?.where) ctx.out.line(`  place: ${place.where}${place.why ? `: ${place.why}` : ''}`);
+      const place = placeOf(s.details);
+      if (place) ctx.out.line(`  place: ${place}`);
       if (s.error) ctx.out.line(`  error: ${s.error.message}${s.error.hint ? ` (hint: ${s.error.hint})` : ''}`);
       for (const a of s.artifacts) {
         ctx.out.line(`  ${a.name}${a.label ? ` [${a.label}]` : ''}  ${formatBytes(a.rawBytes)} -> ${formatBytes(a.storedBytes)}  sha256 ${a.sha256.slice(0, 16)}…`);
