@@ -12,7 +12,7 @@ import { mongoStrategies } from './mongodb-strategies.js';
 import { mongoScratchTarget } from './mongodb-scratch.js';
 import { openMongo, withMongo } from './mongodb-place.js';
 import { isMongoContainerService } from './mongodb-container.js';
-import { containerRecord } from '../volume/volume-record.js';
+import { containerRecord } from '../../src/core/container-record.js';
 import { waitForMongoContainer } from './mongodb-container-ready.js';
 import { scratchPrefixRemover } from '../../src/core/scratch-leftover.js';
 

@@ -1,3 +1,4 @@
+import { waitUntilAnswering } from '../../src/core/wait-answering.js';
 import type { Driver } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { withConnection } from './mysql-connection.js';
@@ -26,6 +27,11 @@ export const mysqlDriver: Driver = {
   // A server in a container is reached through it (mysql-target.ts): its tools, its credentials, a tunnel.
   strategies(service, signal) {
     return withTarget(service, async (t) => mysqlStrategies(t, await withConnection(t, undefined, serverFacts)), signal);
+  },
+
+  // `restore --recreate` started its container: wait until the server answers through its place.
+  waitReady(service, signal) {
+    return waitUntilAnswering(mysqlDriver, service, signal);
   },
 
   inspect(service) {

@@ -2,7 +2,7 @@ import type { BackupContext, BackupResult, Fingerprint } from '../../src/core/dr
 import { HoldfastError } from '../../src/core/errors.js';
 import type { ToolExit } from '../../src/core/process.js';
 import { artifactSlug } from '../../src/core/tool-artifact.js';
-import { containerRecord } from '../volume/volume-record.js';
+import { containerRecord } from '../../src/core/container-record.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { objectOwners, selectDatabases, serverFacts, type DatabaseFacts } from './postgres-inspector.js';
 import type { PgQueryable } from './postgres-queryable.js';

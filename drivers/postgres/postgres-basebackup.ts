@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { BackupContext, BackupResult, RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { assertToolSucceeded, runTool } from '../../src/core/process.js';
-import { containerRecord } from '../volume/volume-record.js';
+import { containerRecord } from '../../src/core/container-record.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { selectDatabases, serverFacts } from './postgres-inspector.js';
 import { requireSiteTool, withSession, withSite } from './postgres-site.js';

@@ -1,3 +1,4 @@
+import { waitUntilAnswering } from '../../src/core/wait-answering.js';
 import type { Driver, ScratchContext } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import type { Leftover } from '../../src/core/leftover-journal.js';
@@ -31,6 +32,11 @@ export const qdrantDriver: Driver = {
       const offers = qdrantStrategies((await qdrantVersion(node)).version, await clusterPeers(node));
       return reached ? offers.map((o) => ({ ...o, place: reached.record })) : offers;
     }),
+
+  // `restore --recreate` started its container: wait until the server answers through its place.
+  waitReady(service, signal) {
+    return waitUntilAnswering(qdrantDriver, service, signal);
+  },
 
   inspect: (service) => withQdrantPlace(service, {}, (s) => inspectQdrant(connectQdrant(s))),
 

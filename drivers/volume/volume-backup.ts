@@ -8,7 +8,7 @@ import { helperImage, removeLeftoverHelpers, startIdleHelper, type IdleHelper } 
 import { FifoDir } from '../../src/docker/docker-fifo.js';
 import { holdContainers, type HoldWindow } from '../../src/docker/docker-holds.js';
 import { holdOrder } from '../../src/docker/docker-order.js';
-import { containerRecord } from './volume-record.js';
+import { containerRecord } from '../../src/core/container-record.js';
 import { VOLUME_STRATEGIES, type VolumeStrategy } from './volume-strategies.js';
 import { droppedByFlavor, probeTar, type TarFlavor } from './volume-tar-flavor.js';
 import { startCopy, type MountCopy } from './volume-tar-mount.js';

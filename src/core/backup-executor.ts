@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { containerRecord } from './container-record.js';
 import type { BackupContext, BackupResult } from './driver.js';
 import { HoldfastError, toHoldfastError } from './errors.js';
 import type { PlanItem } from './planner.js';
@@ -155,7 +156,8 @@ async function backupService(writer: SnapshotWriter, item: PlanItem, options: Ba
       status: 'ok',
       durationMs: Date.now() - started,
       artifacts: [...records].sort((a, b) => a.name.localeCompare(b.name)),
-      details: result.details,
+      // Every container-backed service keeps its container's record: `restore --recreate` rebuilds it from there.
+      details: service.container && result.details.container === undefined ? { ...result.details, container: containerRecord(service.container) } : result.details,
       ...(result.fingerprint ? { fingerprint: result.fingerprint } : {}),
       ...(result.inspection ? { inspection: result.inspection } : {}),
     };

@@ -122,7 +122,7 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
       await runHooks(hooked, 'pre-restore', { snapshot: request.snapshot.id });
     }
     if (request.recreate && inPlace) {
-      await recreateForRestore(driver, record, target, { service: name, snapshot: request.snapshot.id, signal: request.signal, progress, note: (t) => notes.push(t) });
+      await recreateForRestore(driver, record, target, { service: name, snapshot: request.snapshot.id, signal: request.signal, progress, note: (t) => notes.push(t), force: request.force });
     }
     const recorded = recordedResult(record);
     const ctx: RestoreContext = {

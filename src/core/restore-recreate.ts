@@ -15,15 +15,16 @@ export async function recreateForRestore(
   driver: Driver,
   record: ServiceRecord,
   target: Service,
-  context: { service: string; snapshot: string; signal: AbortSignal; progress: ProgressSink; note: (text: string) => void },
+  context: { service: string; snapshot: string; signal: AbortSignal; progress: ProgressSink; note: (text: string) => void; force?: boolean },
 ): Promise<void> {
   const container = record.details.container as { name?: unknown } | undefined;
-  const ranInContainer = String(record.details.toolsRanIn ?? '').startsWith('container ');
+  // Its tools ran in the container, or holdfast reached it there (a place: exec or a sidecar, issue #14).
+  const ranInContainer = String(record.details.toolsRanIn ?? '').startsWith('container ') || record.details.place !== undefined;
   if (!driver.waitReady || !ranInContainer || typeof container?.name !== 'string') return;
   if (target.endpoint?.scheme !== 'container' || target.endpoint.path !== container.name) return;
   const [{ dockerApi }, { recreateContainer }] = await Promise.all([import('../docker/docker-lazy.js'), import('../docker/docker-recreate.js')]);
   context.progress.phase('recreate container');
-  const rebuilt = await recreateContainer(await dockerApi(), record.details.container as Parameters<typeof recreateContainer>[1], { service: context.service, snapshot: context.snapshot });
+  const rebuilt = await recreateContainer(await dockerApi(), record.details.container as Parameters<typeof recreateContainer>[1], { service: context.service, snapshot: context.snapshot, readOnlyBinds: context.force === true });
   for (const n of rebuilt.notes) context.note(n);
   if (!rebuilt.created) return;
   context.progress.phase('wait for the server');

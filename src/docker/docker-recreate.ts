@@ -2,7 +2,7 @@ import { HoldfastError } from '../core/errors.js';
 import type { ServiceMount } from '../core/service.js';
 import type { ContainerSpec, DockerApi } from './docker-api.js';
 
-/** What a manifest keeps of a container (drivers/volume/volume-record.ts writes it). */
+/** What a manifest keeps of a container (src/core/container-record.ts writes it). */
 export interface RecordedContainer {
   name: string;
   image: string;
@@ -32,7 +32,7 @@ export interface Recreated {
  * exec, and the user's compose file puts it on its networks and ports later,
  * keeping the volumes. Nothing is replaced: an existing volume is refused.
  */
-export async function recreateContainer(api: DockerApi, recorded: RecordedContainer, context: { service: string; snapshot: string; env?: NodeJS.ProcessEnv }): Promise<Recreated> {
+export async function recreateContainer(api: DockerApi, recorded: RecordedContainer, context: { service: string; snapshot: string; env?: NodeJS.ProcessEnv; readOnlyBinds?: boolean }): Promise<Recreated> {
   const { service } = context;
   const env = context.env ?? process.env;
   if (await api.inspectContainer(recorded.name)) return { created: false, name: recorded.name, notes: [], discard: async () => '' };
@@ -62,7 +62,11 @@ export async function recreateContainer(api: DockerApi, recorded: RecordedContai
         service,
         hint: `start the container yourself with that directory and restore into it: --target ${service}=container:NAME`,
       });
-    } else notes.push(`${m.type} ${m.source} at ${m.destination} (read-only: not state) was not mounted; add it with your compose file`);
+    } else if (m.type === 'bind' && context.readOnlyBinds) {
+      // A host path from the manifest (untrusted input) is mounted only when the user said --force, and read-only.
+      mounts.push({ type: 'bind', source: m.source, target: m.destination, readOnly: true });
+      notes.push(`mounted the host directory ${m.source} read-only at ${m.destination}, as the manifest records it (--force)`);
+    } else notes.push(`${m.type} ${m.source} at ${m.destination} (read-only: not state) was not mounted; add it with your compose file${m.type === 'bind' ? ', or restore with --force to mount it read-only again' : ''}`);
   }
   const own = new Set(imageEnv);
   const wanted = recorded.envNames.filter((n) => !own.has(n));

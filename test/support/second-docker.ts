@@ -30,9 +30,9 @@ export class SecondDocker {
     return { ...process.env, HOLDFAST_TEST_DOCKER_ROOT: this.root, HOLDFAST_TEST_DOCKER_HOST: this.host, DOCKER_HOST: this.host };
   }
 
-  /** Starts the daemon and builds busybox and postgres into it. */
-  async start(): Promise<void> {
-    await run('bash', [join(ROOT, 'scripts/images/build.sh'), 'busybox', 'postgres'], { env: this.env(), maxBuffer: 16 << 20 });
+  /** Starts the daemon and builds the test images into it (busybox and postgres unless told). */
+  async start(images: readonly string[] = ['busybox', 'postgres']): Promise<void> {
+    await run('bash', [join(ROOT, 'scripts/images/build.sh'), ...images], { env: this.env(), maxBuffer: 16 << 20 });
   }
 
   /** The docker CLI against this daemon; stdout trimmed. */

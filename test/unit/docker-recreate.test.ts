@@ -74,6 +74,15 @@ describe('recreateContainer', () => {
     expect(calls.slice(2)).toEqual(['remove container c0ffee', 'remove volume shop_pgdata']);
   });
 
+  test('a read-only bind mount named by the manifest is mounted again, read-only, only with --force', async () => {
+    const plain = await recreateContainer(fakeApi().api, PG, CTX);
+    expect(plain.notes.join('\n')).toContain('or restore with --force to mount it read-only again');
+    const { api, created } = fakeApi();
+    const forced = await recreateContainer(api, PG, { ...CTX, readOnlyBinds: true });
+    expect((created[0] as { mounts: unknown[] }).mounts).toContainEqual({ type: 'bind', source: '/etc/shop/pg.conf', target: '/etc/postgresql/pg.conf', readOnly: true });
+    expect(forced.notes.join('\n')).toContain('mounted the host directory /etc/shop/pg.conf read-only at /etc/postgresql/pg.conf, as the manifest records it (--force)');
+  });
+
   test('an existing container is left alone: the restore goes into it', async () => {
     const { api, calls } = fakeApi({ containers: ['shop-db-1'] });
     expect(await recreateContainer(api, PG, CTX)).toMatchObject({ created: false, notes: [] });

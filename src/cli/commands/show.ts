@@ -14,7 +14,8 @@ function recordedBytes(details: Record<string, unknown>): number | undefined {
 
 /** Where the work ran (details.place, recorded by the driver: src/place/service-place.ts), as one phrase. */
 function placeOf(details: Record<string, unknown>): string | undefined {
-  // Where the engine's work ran (issue #14): details.place = { kind, where, reason } (PostgreSQL writes `why`).
+  // Where the engine's work ran (issue #14): details.place = { kind, where, reason } (PostgreSQL writes `why`, MySQL a phrase).
+  if (typeof details.place === 'string') return details.place;
   const p = details.place as { where?: unknown; reason?: unknown; why?: unknown } | undefined;
   const reason = typeof p?.reason === 'string' ? p.reason : typeof p?.why === 'string' ? p.why : undefined;
   return p && typeof p.where === 'string' ? `${p.where}${reason ? `: ${reason}` : ''}` : undefined;

@@ -1,4 +1,4 @@
-import type { ServiceContainer } from '../../src/core/service.js';
+import type { ServiceContainer } from './service.js';
 
 /**
  * What the manifest keeps of a container so that a rollback or a migration

@@ -1,0 +1,140 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { waitFor } from '../../src/core/wait.js';
+import { connectDocker } from '../../src/docker/docker-client.js';
+import { LazySidecar } from '../../src/place/sidecar-place.js';
+import { holdfast } from '../support/cli.js';
+import { docker, DockerLab, IMAGES } from '../support/docker.js';
+import { ensureMariadbImage, mariadbContainer, mariadbSql } from '../support/mariadb-container.js';
+import { ensureMongoImages, MONGO_IMAGES, waitForMongoContainer, withContainerClient } from '../support/mongo-container.js';
+import { compileFakeQdrant, ensureQdrantImage, qdrantContainer } from '../support/qdrant-container.js';
+import { docsCount, seedQdrant } from '../support/qdrant-data.js';
+import { SecondDocker } from '../support/second-docker.js';
+import { QdrantClient } from '@qdrant/js-client-rest';
+
+// Issue #14's stack: PostgreSQL, MariaDB, a MongoDB-wire server (FerretDB) and Qdrant (the fake:
+// no real Qdrant here) in one compose-labelled project on the private test dockerd, every one with
+// `--network none` (its own loopback only, NO published port), plus an app writing to a volume.
+// holdfast must back up each with its engine's own method in the place it names, stop no database,
+// pass the restore test of every service, and restore the stack onto a second dockerd.
+const PG = 'stack-pg-secret';
+const MY = 'stack-my-secret';
+const MONGO = 'stack-mongo-secret';
+
+interface PlanDoc {
+  services: Array<{ service: string; engine: string; strategy: string; consistency: string; reason: string }>;
+}
+interface RunDoc {
+  snapshot?: string;
+  services: Array<{ service: string; status: string; strategy?: string; fingerprint?: { equal: boolean; compared: number }; restoreTest?: { verdict: string }; error?: { message: string } }>;
+}
+
+describe.runIf(process.getuid?.() === 0)('a stack with no published port: every engine by its own method, in its own place', () => {
+  const lab = new DockerLab();
+  const project = `${lab.prefix}s`;
+  const hostB = new SecondDocker(`stk${process.pid}`);
+  const names: Record<string, string> = {};
+  const started: Record<string, string> = {};
+  const sidecars: LazySidecar[] = [];
+  let repo: string;
+  let snapshot: string;
+  let outputs = '';
+
+  const run = async (args: string[], extra: Record<string, string> = {}) => {
+    const r = await holdfast(['--repo', repo, ...args], lab.env({ HOLDFAST_SIDECAR_IMAGE: IMAGES.busybox, ...extra }));
+    outputs += r.stdout + r.stderr;
+    return r;
+  };
+  const qdrantUrl = async (container: string, dockerHost?: string) => {
+    const api = connectDocker(dockerHost);
+    const id = (await api.inspectContainer(container))!.id;
+    const sidecar = new LazySidecar(api, { id, name: container }, { service: 'test', image: IMAGES.busybox });
+    sidecars.push(sidecar);
+    const t = await sidecar.reach('127.0.0.1', 6333);
+    return `http://${t.host}:${t.port}`;
+  };
+
+  beforeAll(async () => {
+    await lab.init();
+    process.env.HOLDFAST_STATE_DIR = lab.stateDir; // the test's own seeding sidecars carry the lab's state tag
+    ensureMariadbImage();
+    ensureMongoImages();
+    ensureQdrantImage();
+    repo = join(await lab.dir('repo'), 'repo');
+    const code = await compileFakeQdrant(await lab.dir('fake'));
+    const [pgdata, mydata, mongodata, vecdata, appdata] = await Promise.all(['pgdata', 'mydata', 'mongodata', 'vecdata', 'appdata'].map((v) => lab.volume(v)));
+    const compose = (service: string) => ({ project, service });
+    [names.db, names.maria, names.mongo, names.vectors, names.app] = await Promise.all([
+      lab.run('db', ['-e', `POSTGRES_PASSWORD=${PG}`, '-v', `${pgdata}:/var/lib/postgresql/data`, IMAGES.postgres], compose('db')),
+      mariadbContainer(lab, 'maria', { env: ['-e', `MARIADB_ROOT_PASSWORD=${MY}`], volume: mydata, ...compose('maria') }),
+      lab.run('mongo', ['-e', 'MONGO_INITDB_ROOT_USERNAME=root', '-e', `MONGO_INITDB_ROOT_PASSWORD=${MONGO}`, '-v', `${mongodata}:/data/db`, MONGO_IMAGES.ferretdb], compose('mongo')),
+      qdrantContainer(lab, 'vectors', code, { project, volume: vecdata }),
+      lab.run('app', ['--init', '-v', `${appdata}:/data`, IMAGES.busybox, 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo "$i" > /data/counter; sleep 0.2; done'], compose('app')),
+    ]);
+    await waitForMongoContainer(names.mongo!);
+    await waitFor('postgres in the stack', async () => ((await docker(['exec', names.db!, 'pg_isready', '-q']).then(() => true, () => false)) ? true : undefined), { timeoutMs: 60_000, intervalMs: 200 });
+    await docker(['exec', '-e', `PGPASSWORD=${PG}`, names.db!, 'psql', '-X', '-q', '-U', 'postgres', '-c', "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g"]);
+    await mariadbSql(names.maria!, 'CREATE DATABASE shop');
+    await mariadbSql(names.maria!, "CREATE TABLE orders (id INT PRIMARY KEY, what VARCHAR(40)); INSERT INTO orders SELECT seq, CONCAT('order ', seq) FROM seq_1_to_700", 'shop');
+    await withContainerClient(names.mongo!, { user: 'root', password: MONGO }, async (c) => {
+      await c.db('ledger').collection('entries').insertMany(Array.from({ length: 300 }, (_, i) => ({ _id: i, amount: i * 3 })));
+    });
+    await seedQdrant(await qdrantUrl(names.vectors!));
+    // The test's own seeding sidecars go before holdfast runs: lab.helpers() must then show none of holdfast's.
+    for (const s of sidecars.splice(0)) await s.close();
+    for (const [k, n] of Object.entries(names)) started[k] = await docker(['inspect', '-f', '{{.State.StartedAt}}', n]);
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const s of sidecars) await s.close();
+    await hostB.stop().catch(() => undefined);
+    await lab.cleanup();
+  }, 120_000);
+
+  test('plan picks every engine its own method, in the place it names; no database is stopped for it', async () => {
+    const plan = await run(['plan', '--docker', '--project', project, '--json']);
+    expect(plan.code, plan.stderr).toBe(0);
+    const by = Object.fromEntries(plan.json<PlanDoc>().services.map((s) => [s.service, s]));
+    expect(by.db).toMatchObject({ engine: 'postgres', strategy: 'pg_dump', consistency: 'transactional' });
+    expect(by.maria).toMatchObject({ engine: 'mysql', strategy: 'dump', consistency: 'transactional' });
+    expect(by.mongo).toMatchObject({ engine: 'mongodb', strategy: 'mongodump' });
+    expect(by.vectors).toMatchObject({ engine: 'qdrant', strategy: 'snapshot' });
+    // Where each one's work runs, named in its plan line (the reason, or its place).
+    for (const s of ['db', 'maria', 'mongo']) expect(JSON.stringify(by[s]), s).toContain(`inside container ${names[s]}`);
+    expect(JSON.stringify(by.vectors)).toContain(`in a sidecar joined to container ${names.vectors}`);
+    for (const s of ['db', 'maria', 'mongo', 'vectors']) expect(by[s]!.strategy, s).not.toMatch(/^tar/);
+  }, 120_000);
+
+  test('backup --verify: every service ok and its restore test passed, nothing stopped, held or left behind; show names each place', async () => {
+    const backup = await run(['backup', '--docker', '--project', project, '--verify', '--json']);
+    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
+    const doc = backup.json<RunDoc>();
+    snapshot = doc.snapshot!;
+    for (const s of doc.services) expect(s, JSON.stringify(s)).toMatchObject({ status: 'ok' });
+    // No database was stopped (the app's volume is copied with the app held, as its plan says).
+    for (const k of ['db', 'maria', 'mongo', 'vectors']) expect(await docker(['inspect', '-f', '{{.State.StartedAt}}', names[k]!]), `${k} was restarted`).toBe(started[k]);
+    expect(await lab.held()).toEqual([]);
+    expect(await lab.helpers()).toEqual([]);
+
+    const verify = await run(['verify', snapshot, '--restore-test', '--json']);
+    expect(verify.code, verify.stderr + verify.stdout).toBe(0);
+    const show = await run(['show', snapshot]);
+    expect(show.code, show.stderr).toBe(0);
+    for (const s of ['db', 'maria', 'mongo', 'vectors']) expect(show.stdout, s).toMatch(new RegExp(`^${s}: [\\s\\S]*?\\n  place: .*${names[s]}`, 'm'));
+    for (const secret of [PG, MY, MONGO]) expect(outputs).not.toContain(secret);
+  }, 600_000);
+
+  test('restore --recreate onto a second dockerd: every container rebuilt from its image, equal fingerprints', async () => {
+    await hostB.start(['busybox', 'postgres', 'mariadb', 'ferretdb', 'qdrant-hostbin']);
+    const envB = { DOCKER_HOST: hostB.host, POSTGRES_PASSWORD: PG, MARIADB_ROOT_PASSWORD: MY, MONGO_INITDB_ROOT_USERNAME: 'root', MONGO_INITDB_ROOT_PASSWORD: MONGO };
+    const restore = await run(['restore', snapshot, '--recreate', '--force', '--json'], envB);
+    expect(restore.code, restore.stderr + restore.stdout).toBe(0);
+    const doc = restore.json<RunDoc>();
+    for (const s of doc.services) expect(s, JSON.stringify(s)).toMatchObject({ status: 'ok', fingerprint: { equal: true } });
+    expect(await hostB.docker(['exec', '-e', `PGPASSWORD=${PG}`, names.db!, 'psql', '-X', '-A', '-t', '-U', 'postgres', '-c', 'SELECT count(*) FROM items'])).toBe('500');
+    expect(await hostB.docker(['exec', names.maria!, 'mariadb', '--no-defaults', '-uroot', '--protocol=socket', '--socket=/run/mysqld/mysqld.sock', '-N', '-B', '-e', 'SELECT COUNT(*) FROM shop.orders'])).toBe('700');
+    const qB = new QdrantClient({ url: await qdrantUrl(names.vectors!, hostB.host), checkCompatibility: false });
+    expect(await docsCount(qB)).toBe(await docsCount(new QdrantClient({ url: await qdrantUrl(names.vectors!), checkCompatibility: false })));
+    for (const secret of [PG, MY, MONGO]) expect(outputs).not.toContain(secret);
+  }, 900_000);
+});
