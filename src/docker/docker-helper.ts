@@ -12,6 +12,8 @@ import { HELPER_LABEL } from './docker-labels.js';
  * a live run's), and removed when their run settles.
  */
 export const DEFAULT_HELPER_IMAGE = 'debian:stable-slim';
+/** What `holdfast image build` makes (docker-image-build.ts): busybox sh, nc and tar FROM scratch. */
+export const BUILT_HELPER_IMAGE = 'holdfast/helper:busybox';
 
 /** The helper image: a service's own setting, else HOLDFAST_HELPER_IMAGE, else a Debian image (GNU tar). */
 export function helperImage(preferred?: string): string {
@@ -32,7 +34,7 @@ export async function requireImage(api: DockerApi, image: string, service?: stri
   if (await api.imagePresent(image)) return;
   throw new HoldfastError('tool', `the helper image ${image} is not on the Docker daemon at ${api.host}`, {
     service,
-    hint: `docker pull ${image}, or set HOLDFAST_HELPER_IMAGE (or the label holdfast.helper-image) to an image you have; GNU tar in it keeps xattrs and sparse files`,
+    hint: `docker pull ${image}, or set HOLDFAST_HELPER_IMAGE (or the label holdfast.helper-image) to an image you have; GNU tar in it keeps xattrs and sparse files (\`holdfast image build\` makes ${BUILT_HELPER_IMAGE} here, with busybox tar, which does not)`,
   });
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { HoldfastError } from '../core/errors.js';
 import { runTool } from '../core/process.js';
 import type { DockerApi } from './docker-api.js';
+import { BUILT_HELPER_IMAGE } from './docker-helper.js';
 
 /**
  * `holdfast image build`: a tiny helper / sidecar image made FROM scratch
@@ -12,7 +13,7 @@ import type { DockerApi } from './docker-api.js';
  * registry. It has sh, nc (for sidecar tunnels) and busybox tar (which
  * keeps owners and modes, not xattrs or ACLs: for volumes GNU tar is better).
  */
-export const DEFAULT_IMAGE_TAG = 'holdfast/helper:busybox';
+export const DEFAULT_IMAGE_TAG = BUILT_HELPER_IMAGE;
 
 export interface BuiltImage {
   image: string;

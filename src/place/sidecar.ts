@@ -1,6 +1,6 @@
 import { HoldfastError } from '../core/errors.js';
 import type { DockerApi, StreamRun } from '../docker/docker-api.js';
-import { helperImage, startIdleHelper } from '../docker/docker-helper.js';
+import { BUILT_HELPER_IMAGE, helperImage, startIdleHelper } from '../docker/docker-helper.js';
 
 /**
  * A sidecar: a short-lived helper container that shares a service
@@ -20,17 +20,19 @@ export interface Sidecar {
   stop(): Promise<void>;
 }
 
-/** The sidecar image: the service's setting, else HOLDFAST_SIDECAR_IMAGE, else the helper image. */
+/** The sidecar image: the service's setting, else HOLDFAST_SIDECAR_IMAGE, else (when not built: startSidecar) the helper image. */
 export function sidecarImage(preferred?: string): string {
   return preferred || process.env.HOLDFAST_SIDECAR_IMAGE || helperImage();
 }
 
 export async function startSidecar(api: DockerApi, target: { id: string; name: string }, options: { service: string; image?: string; signal?: AbortSignal }): Promise<Sidecar> {
-  const image = sidecarImage(options.image);
+  // Unnamed: the image `holdfast image build` makes, when it is on the daemon (it has nc, and no registry was needed).
+  const named = options.image || process.env.HOLDFAST_SIDECAR_IMAGE;
+  const image = named || ((await api.imagePresent(BUILT_HELPER_IMAGE)) ? BUILT_HELPER_IMAGE : sidecarImage());
   if (!(await api.imagePresent(image))) {
     throw new HoldfastError('tool', `the sidecar image ${image} is not on the Docker daemon at ${api.host}`, {
       service: options.service,
-      hint: `a sidecar reaches ${target.name} with no published port; docker pull ${image}, or name an image you have (with sh and nc, or bash) in HOLDFAST_SIDECAR_IMAGE or the label holdfast.sidecar-image; or publish the port and give holdfast its URL`,
+      hint: `a sidecar reaches ${target.name} with no published port; docker pull ${image}, or build one here with \`holdfast image build\` (no registry), or name an image you have (with sh and nc, or bash) in HOLDFAST_SIDECAR_IMAGE or the label holdfast.sidecar-image; or publish the port and give holdfast its URL`,
     });
   }
   const helper = await startIdleHelper(api, `sidecar of ${target.name}`, {
