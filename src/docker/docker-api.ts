@@ -90,6 +90,8 @@ export interface ContainerDetails {
   networkMode: string;
   stopTimeout?: number;
   stopSignal?: string;
+  /** The pid of its main process as the daemon's machine numbers it (0 or undefined when not running). */
+  pid?: number;
 }
 
 export interface VolumeDetails {

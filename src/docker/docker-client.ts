@@ -35,7 +35,7 @@ interface RawInspect {
   Id: string;
   Name: string;
   Image?: string;
-  State: { Status: string; Running: boolean; Paused: boolean; ExitCode: number; Health?: { Status?: string } | null };
+  State: { Status: string; Running: boolean; Paused: boolean; ExitCode: number; Pid?: number; Health?: { Status?: string } | null };
   Config: { Image: string; Env?: string[] | null; Labels?: Record<string, string> | null; StopTimeout?: number; StopSignal?: string };
   HostConfig: { NetworkMode?: string; Tmpfs?: Record<string, string> | null };
   Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string; RW: boolean; Driver?: string }>;
@@ -401,6 +401,7 @@ function toDetails(raw: RawInspect): ContainerDetails {
   if (raw.Config.StopSignal) details.stopSignal = raw.Config.StopSignal;
   if (raw.Image) details.imageId = raw.Image;
   if (raw.State.Health?.Status) details.health = raw.State.Health.Status;
+  if (raw.State.Pid) details.pid = raw.State.Pid;
   return details;
 }
 

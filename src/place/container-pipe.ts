@@ -1,0 +1,131 @@
+import { constants, type Stats } from 'node:fs';
+import { lstat, open, readFile, type FileHandle } from 'node:fs/promises';
+import type { ArtifactSink } from '../core/driver.js';
+import { HoldfastError } from '../core/errors.js';
+import type { ToolExit } from '../core/process.js';
+import type { ArtifactRecord } from '../repository/manifest.js';
+import type { ContainerPlace } from './container-place.js';
+import { runText, type PlaceRunOptions } from './place.js';
+
+/**
+ * A tool's output out of its container without dockerd's stdio copy.
+ * Measured (bench/postgres-place-bench.ts, 492 MiB database): `docker exec
+ * pg_dump` took 1.75 times as long as pg_dump on the host: every byte goes
+ * container -> shim -> dockerd -> client, and on 2 cores those copies compete
+ * with the dump. So where holdfast runs as root on the daemon's machine, the
+ * tool writes into a named pipe in the container's /tmp, which holdfast reads
+ * through /proc/<pid>/root.
+ *
+ * That path is walked by this process: a symlink planted in the container
+ * would be followed on the HOST. So the path is walked once, to open the
+ * pipe's read end without blocking and with O_NOFOLLOW, and the open file
+ * must be a FIFO with the inode the container reported for the pipe it made;
+ * anything else is refused before one byte is read. Every later open goes
+ * through that descriptor (/proc/self/fd), and nothing is ever created or
+ * written through the container's root. After the tool ends, the path must
+ * still be that pipe. The pipe is made and removed by execs in the container, never
+ * through the host path. Where any of this does not hold (another machine,
+ * not root, no `stat` or `mkfifo` in the image) the exec stream is used.
+ * HOLDFAST_EXEC_STREAM=1 forces the exec stream.
+ */
+export async function containerRootOnThisHost(place: ContainerPlace): Promise<string | undefined> {
+  if (process.env.HOLDFAST_EXEC_STREAM === '1' || process.getuid?.() !== 0) return undefined;
+  const details = await place.api.inspectContainer(place.id);
+  if (!details?.pid) return undefined;
+  // The pid is the daemon machine's: it is ours only if that process sits in this container's cgroup here.
+  const cgroup = await readFile(`/proc/${details.pid}/cgroup`, 'latin1').catch(() => '');
+  return cgroup.includes(place.id) ? `/proc/${details.pid}/root` : undefined;
+}
+
+interface Pipe {
+  dir: string;
+  inode: string;
+}
+
+// Fixed text; run through the place (its credential wrapper only execs it).
+const MAKE = 'd=$(mktemp -d /tmp/holdfast-io.XXXXXX) && mkfifo -m 600 "$d/pipe" && printf "%s %s" "$d" "$(stat -c %i "$d/pipe")"';
+const WRITE = 'exec "$@" > "$HOLDFAST_PIPE_OUT"';
+
+function replaced(place: ContainerPlace, by: string): HoldfastError {
+  return new HoldfastError('integrity', `the pipe holdfast made in container ${place.containerName} was replaced (${by}): refused before reading it`, {
+    service: place.service,
+    hint: 'something in the container is tampering with its /tmp: check it; HOLDFAST_EXEC_STREAM=1 reads through docker exec instead',
+  });
+}
+
+async function makePipe(place: ContainerPlace): Promise<Pipe | undefined> {
+  const made = await runText(place, ['sh', '-c', MAKE]).catch(() => undefined);
+  const m = made?.exitCode === 0 ? /^(\/tmp\/holdfast-io\.[A-Za-z0-9]+) (\d+)$/.exec(made.stdout.trim()) : null;
+  return m ? { dir: m[1]!, inode: m[2]! } : undefined;
+}
+
+async function removePipe(place: ContainerPlace, pipe: Pipe): Promise<void> {
+  await runText(place, ['rm', '-rf', '--', pipe.dir]).catch(() => undefined);
+}
+
+/**
+ * Runs `argv` in the container with its stdout into a pipe read here, and
+ * stores what it wrote as one artifact (counted only if it exited 0 and wrote
+ * something). Undefined when no pipe could be made: the caller then uses the
+ * exec stream.
+ */
+export async function toArtifactThroughPipe(
+  place: ContainerPlace,
+  root: string,
+  argv: readonly string[],
+  sink: ArtifactSink,
+  artifact: { name: string; kind: string; label?: string },
+  options: PlaceRunOptions & { judge: (exit: ToolExit) => void; allowEmpty?: boolean },
+): Promise<ArtifactRecord | undefined> {
+  const pipe = await makePipe(place);
+  if (!pipe) return undefined;
+  const hostPath = `${root}${pipe.dir}/pipe`;
+  let probe: FileHandle | undefined;
+  let file: FileHandle | undefined;
+  try {
+    const run = await place.run(['sh', '-c', WRITE, 'holdfast-pipe', ...argv], { ...options, env: { ...options.env, HOLDFAST_PIPE_OUT: `${pipe.dir}/pipe` } });
+    run.stdout.resume();
+    // The one walk through the container's root: non-blocking (a FIFO's read end opens at once), the last
+    // component not followed, and the inode checked. Every later open goes through /proc/self/fd, not the path.
+    probe = await open(hostPath, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch((error: NodeJS.ErrnoException) => {
+      run.abort();
+      throw error.code === 'ELOOP' ? replaced(place, 'a symbolic link') : error;
+    });
+    const stat: Stats = await probe.stat();
+    if (!stat.isFIFO() || String(stat.ino) !== pipe.inode) {
+      run.abort();
+      throw replaced(place, stat.isFIFO() ? 'another pipe' : 'not a pipe');
+    }
+    const self = `/proc/self/fd/${probe.fd}`;
+    let opened = false;
+    // A tool that ends before it opens the pipe must not leave the open below waiting for a writer: open
+    // the write end of the same pipe (through our own descriptor) and close it.
+    const ended = run.done.finally(async () => {
+      if (!opened) await open(self, constants.O_WRONLY | constants.O_NONBLOCK).then((w) => w.close(), () => undefined);
+    });
+    file = await open(self, constants.O_RDONLY);
+    opened = true;
+    const meta = { kind: artifact.kind, ...(artifact.label !== undefined ? { label: artifact.label } : {}) };
+    const writing = sink.write(artifact.name, file.createReadStream({ highWaterMark: 1 << 20 }), meta);
+    writing.catch(() => run.abort());
+    const [written, exited] = await Promise.allSettled([writing, ended]);
+    try {
+      if (exited.status === 'rejected') throw exited.reason;
+      const exit: ToolExit = { code: exited.value.exitCode, signal: null, stderr: exited.value.stderr };
+      if (exit.code !== 0) options.judge(exit.code === null ? { ...exit, stderr: `${exit.stderr}\n(the exec did not report an exit code: cut off)` } : exit);
+      if (written.status === 'rejected') throw written.reason;
+      // The tool wrote where the pipe was: it must still be ours (a swap after the probe leaves us an empty pipe).
+      const after = await lstat(hostPath).catch(() => undefined);
+      if (!after?.isFIFO() || String(after.ino) !== pipe.inode) throw replaced(place, after ? 'after it was opened' : 'removed');
+      if (written.value.rawBytes === 0 && !options.allowEmpty) throw new HoldfastError('tool', `${argv[0]} exited 0 but wrote nothing`);
+      return written.value;
+    } catch (error) {
+      await sink.discard(artifact.name).catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    await file?.close().catch(() => undefined);
+    await probe?.close().catch(() => undefined);
+    await removePipe(place, pipe);
+  }
+}

@@ -1,0 +1,89 @@
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { ArtifactSink } from '../../src/core/driver.js';
+import { connectDocker } from '../../src/docker/docker-client.js';
+import { ContainerPlace } from '../../src/place/container-place.js';
+import type { ArtifactRecord } from '../../src/repository/manifest.js';
+import { docker, DockerLab, IMAGES } from '../support/docker.js';
+
+// A tool's output leaves its container through a named pipe read on this host (container-pipe.ts),
+// not through dockerd's stdio copy. The pipe's host path runs through the container's root: a
+// container that swaps the pipe for a symlink must get a refusal, never a read of a host file.
+function memorySink(): ArtifactSink & { got: Map<string, Buffer> } {
+  const got = new Map<string, Buffer>();
+  return {
+    got,
+    async write(name: string, source: Readable): Promise<ArtifactRecord> {
+      const chunks: Buffer[] = [];
+      for await (const c of source) chunks.push(c as Buffer);
+      got.set(name, Buffer.concat(chunks));
+      return { name, rawBytes: got.get(name)!.length } as unknown as ArtifactRecord;
+    },
+    writeCommand: () => Promise.reject(new Error('not used')),
+    async discard(name: string) {
+      got.delete(name);
+    },
+  } as ArtifactSink & { got: Map<string, Buffer> };
+}
+
+const judge = (exit: { code: number | null; stderr: string }) => {
+  throw new Error(`exit ${exit.code}: ${exit.stderr}`);
+};
+
+describe.runIf(process.getuid?.() === 0)('a tool output through a pipe in the container', () => {
+  const lab = new DockerLab();
+  let name: string;
+
+  beforeAll(async () => {
+    await lab.init();
+    name = await lab.run('box', [IMAGES.busybox, 'sleep', '600']);
+  }, 120_000);
+
+  afterAll(async () => {
+    await lab.cleanup();
+  });
+
+  test('the bytes arrive whole through the pipe, and the pipe is removed', async () => {
+    const place = await ContainerPlace.open(name, { service: 'box', engine: 'test', api: connectDocker() });
+    const sink = memorySink();
+    await place.toArtifact(['sh', '-c', 'head -c 3000000 /dev/zero | tr "\\0" x; echo end'], sink, { name: 'a', kind: 'test' }, { judge });
+    expect(place.lastOutput).toBe('pipe');
+    expect(sink.got.get('a')!.length).toBe(3_000_004);
+    expect(await docker(['exec', name, 'sh', '-c', 'ls -d /tmp/holdfast-io.* 2>/dev/null || true'])).toBe('');
+  });
+
+  test('a failing tool fails the artifact (nothing kept) without hanging', async () => {
+    const place = await ContainerPlace.open(name, { service: 'box', engine: 'test', api: connectDocker() });
+    const sink = memorySink();
+    await expect(place.toArtifact(['sh', '-c', 'echo broken >&2; exit 3'], sink, { name: 'b', kind: 'test' }, { judge })).rejects.toThrow('exit 3: broken');
+    expect(sink.got.has('b')).toBe(false);
+  });
+
+  test('a pipe swapped for a symlink to a file is refused before a byte is read; the host file is untouched', async () => {
+    const before = await readFile('/etc/hostname', 'utf8');
+    // The credential wrapper runs before each command: here it plays a hostile container.
+    const swap = 'for d in /tmp/holdfast-io.*; do [ -p "$d/pipe" ] && rm -f "$d/pipe" && ln -s /etc/hostname "$d/pipe"; done; exec "$@"';
+    const place = await ContainerPlace.open(name, { service: 'box', engine: 'test', api: connectDocker(), wrapper: swap });
+    const sink = memorySink();
+    await expect(place.toArtifact(['echo', 'hello'], sink, { name: 'c', kind: 'test' }, { judge })).rejects.toMatchObject({
+      code: 'integrity',
+      message: expect.stringMatching(new RegExp(`the pipe holdfast made in container ${name} was replaced \\((a symbolic link|after it was opened)\\): refused`)),
+    });
+    expect(sink.got.size).toBe(0);
+    expect(await readFile('/etc/hostname', 'utf8')).toBe(before);
+  });
+
+  test('HOLDFAST_EXEC_STREAM=1 reads through docker exec instead', async () => {
+    process.env.HOLDFAST_EXEC_STREAM = '1';
+    try {
+      const place = await ContainerPlace.open(name, { service: 'box', engine: 'test', api: connectDocker() });
+      const sink = memorySink();
+      await place.toArtifact(['echo', 'hello'], sink, { name: 'd', kind: 'test' }, { judge });
+      expect(place.lastOutput).toBe('exec');
+      expect(sink.got.get('d')!.toString()).toBe('hello\n');
+    } finally {
+      delete process.env.HOLDFAST_EXEC_STREAM;
+    }
+  });
+});
