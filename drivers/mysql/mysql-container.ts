@@ -5,6 +5,7 @@ import { ContainerPlace } from '../../src/place/container-place.js';
 import { runText, type Reached } from '../../src/place/place.js';
 import { LazySidecar } from '../../src/place/sidecar-place.js';
 import type { MyTarget } from './mysql-connection.js';
+import { releasePipes, type Pipe } from './mysql-container-fifo.js';
 import { parseToolVersion, toolNames, type ToolInfo } from './mysql-tools.js';
 
 /**
@@ -43,6 +44,8 @@ export interface MyContainer {
   fifoRoot?: string;
   /** How the last tool output left the container, for the manifest. */
   output?: 'pipe' | 'exec';
+  /** Pipes made in its /tmp and not removed yet (mysql-container-fifo.ts). */
+  pipes: Set<Pipe>;
 }
 
 /** Does this service reach MySQL / MariaDB through a container rather than a URL? */
@@ -146,8 +149,9 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
       user: u || 'root',
       password: rest.join('\n'),
       passwordFrom: passwordEnvPrefixes(service).map((p) => `${p}_PASSWORD[_FILE]`),
-      container: { place, name: place.containerName, port, credentials: describeSource(from), tools },
+      container: { place, name: place.containerName, port, credentials: describeSource(from), tools, pipes: new Set() },
       release: async () => {
+        await releasePipes(target.container!).catch(() => undefined);
         await tunnel.close().catch(() => undefined);
         await place.close();
       },

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { holdfast } from '../support/cli.js';
-import { DockerLab } from '../support/docker.js';
+import { docker, DockerLab } from '../support/docker.js';
 import { ensureMariadbImage, mariadbContainer, mariadbSql } from '../support/mariadb-container.js';
 
 // MariaDB in containers with NO published port (`--network none`: only their own loopback).
@@ -95,6 +95,8 @@ describe('MySQL / MariaDB inside its own container', () => {
     expect(all).not.toContain(SECRET);
     expect(all).not.toContain(OTHER);
     expect(await lab.helpers()).toEqual([]);
+    // The named pipes of the dumps and loads are gone from both containers.
+    for (const c of [db, copy]) expect(await docker(['exec', c, 'sh', '-c', 'ls -d /tmp/holdfast-io.* 2>/dev/null || true'])).toBe('');
   }, 240_000);
 
   test("an image without mariadb-dump: the plan names the missing tool and runs this host's through the tunnel", async () => {
