@@ -65,7 +65,9 @@ describe('MySQL / MariaDB inside its own container', () => {
     const details = (JSON.parse(manifestText) as { services: Record<string, { details: { place: string; output: string; databases: Array<{ name: string; heldMs: number; snapshotConfirmedBy?: string }> } }> }).services.db!.details;
     expect(details.place).toBe(`inside container ${db}`);
     expect(details.output).toBe('pipe'); // read on this host through the container's /proc root, not dockerd's stdio copy
-    expect(details.databases).toEqual([expect.objectContaining({ name: 'shop', snapshotConfirmedBy: 'connection-order' })]);
+    // The dump's snapshot was seen while commits were held (a small dump may even end inside the hold).
+    expect(details.databases).toEqual([expect.objectContaining({ name: 'shop' })]);
+    expect(['connection-order', 'finished-inside-hold']).toContain(details.databases[0]!.snapshotConfirmedBy);
     expect(details.databases[0]!.heldMs).toBeLessThan(5000);
 
     const verify = await holdfast(['--repo', repo, 'verify', doc.snapshot, '--restore-test', '--json'], lab.env());
