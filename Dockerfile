@@ -9,6 +9,17 @@
 # BASE must be Debian 13 (trixie) or newer: Node 20 (holdfast needs >= 20) is
 # its nodejs package. Without a registry, build it FROM a local Debian image
 # (e.g. a debootstrap'ed rootfs `docker import`ed as debian:trixie-slim).
+#
+# Two routes to the same image (keep them alike: programs, paths, user 10001,
+# ENV, ENTRYPOINT, CMD):
+#   1. this Dockerfile, with a registry (apt inside the build);
+#   2. without one, as CI does: `bash scripts/images/build.sh holdfast` assembles
+#      holdfast:local FROM scratch from this machine's installed Debian packages
+#      (node, postgresql-client-15, mariadb-client, mariadb-backup, zstd, restic,
+#      tar, setpriv, ca-certificates, tzdata + their libraries), the MongoDB
+#      tools of scripts/install/mongodb.sh and holdfast's `npm pack` tarball
+#      installed with production dependencies (fixtures/images/holdfast/Dockerfile);
+#      ~25 s cold, cached by an input fingerprint.
 ARG BASE=debian:trixie-slim
 
 # --- the MongoDB Database Tools: not packaged by Debian; built from their Go

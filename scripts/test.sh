@@ -20,6 +20,9 @@ docker_started=0
 export "$(bash scripts/install/docker.sh)"
 bash scripts/images/build.sh busybox postgres
 bash scripts/install/mariadb.sh
+# holdfast's own image (holdfast:local), registry-free from the host's packages (needs the client
+# tools installed above and npm's cache); ~25 s cold, skipped when its inputs are unchanged.
+bash scripts/images/build.sh holdfast
 # A real OpenSearch node for the opensearch driver's tests (Maven Central, ~15 s cold, cached).
 bash scripts/install/opensearch.sh
 # A real S3-compatible server (versitygw, Apache-2.0, Go module proxy) for the s3:// repository's tests; ~2-5 min cold, cached.

@@ -4,7 +4,7 @@
 # host's Debian packages plus the files in fixtures/images/<name>/.
 #
 # Usage: scripts/images/build.sh [--force] [--no-cache] [IMAGE...]
-#   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin | mariadb   (default: busybox postgres)
+#   IMAGE: busybox | postgres | postgres-hostbin | opensearch-hostbin | holdfast | mariadb   (default: busybox postgres)
 #   --force     rebuild even when the image's input fingerprint is unchanged
 #   --no-cache  pass --no-cache to docker build (implies --force)
 #
@@ -13,6 +13,9 @@
 #   postgres-hostbin  -> holdfast-test/postgres-hostbin:15  (route b: needs -v /usr:/usr:ro)
 #   opensearch-hostbin -> holdfast-test/opensearch-hostbin:2 (host Java + the runner of
 #                        scripts/install/opensearch.sh, both mounted read-only; see its Dockerfile)
+#   holdfast          -> holdfast:local  (the repository's Dockerfile, built the registry-free way:
+#                        host packages + `npm pack`; needs base.sh, mariadb.sh, restic.sh and
+#                        mongodb.sh to have run, and npm's cache or registry for its dependencies)
 #   mariadb           -> holdfast-test/mariadb:10.11        (route b: the host's MariaDB 10.11 of
 #                        scripts/install/mariadb.sh through -v /usr:/usr:ro; fixtures/images/mariadb-hostbin)
 #
@@ -41,9 +44,9 @@ for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
     --no-cache) FORCE=1; BUILD_ARGS+=(--no-cache) ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
-    busybox|postgres|postgres-hostbin|opensearch-hostbin|mariadb) IMAGES+=("$a") ;;
-    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin mariadb)" ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    busybox|postgres|postgres-hostbin|opensearch-hostbin|holdfast|mariadb) IMAGES+=("$a") ;;
+    *) die "unknown argument '$a' (images: busybox postgres postgres-hostbin opensearch-hostbin holdfast mariadb)" ;;
   esac
 done
 [ ${#IMAGES[@]} -gt 0 ] || IMAGES=(busybox postgres)
@@ -55,6 +58,7 @@ tag_of() {
     postgres) echo "holdfast-test/postgres:$PG_MAJOR" ;;
     postgres-hostbin) echo "holdfast-test/postgres-hostbin:$PG_MAJOR" ;;
     opensearch-hostbin) echo holdfast-test/opensearch-hostbin:2 ;;
+    holdfast) echo holdfast:local ;;
     mariadb) echo holdfast-test/mariadb:10.11 ;;
   esac
 }
@@ -256,12 +260,75 @@ stage_mariadb() {
   mkdir -p "$C/owned-lib" "$C/owned-run"
 }
 
+# holdfast itself (its `npm pack` tarball with production dependencies) and
+# the client tools of every engine, from the host's packages; see
+# fixtures/images/holdfast/Dockerfile.
+HOLDFAST_SOURCES="package.json package-lock.json tsconfig.json README.md bin src drivers bench test"
+HOLDFAST_SHIPPED="package.json package-lock.json tsconfig.json README.md bin src drivers"
+MONGO_BIN=${HOLDFAST_TEST_CACHE:-/opt/holdfast-test}/bin
+HOLDFAST_PACKAGES=(postgresql-client-15 mariadb-client mariadb-client-core mariadb-backup libmariadb3 zstd restic)
+stage_holdfast() {
+  local C=$1 R=$1/rootfs f p
+  ensure_busybox
+  for p in "${HOLDFAST_PACKAGES[@]}"; do
+    dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
+      || die "$p is not installed: run scripts/install/base.sh, mariadb.sh and restic.sh first"
+  done
+  for f in mongodump mongorestore bsondump; do
+    [ -x "$MONGO_BIN/$f" ] || die "$MONGO_BIN/$f is missing: run scripts/install/mongodb.sh first"
+  done
+  command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are needed (scripts/install/base.sh)"
+  cp "$FIX/holdfast/Dockerfile" "$C/"
+  merged_usr_skeleton "$R"
+  rmdir "$R/docker-entrypoint-initdb.d"
+  # the packages' files, without documentation
+  dpkg -L "${HOLDFAST_PACKAGES[@]}" \
+    | grep -E '^/(usr|etc)/' | grep -vE '^/usr/share/(doc|man|lintian|bug)(/|$)' \
+    | while read -r f; do [ -d "$f" ] && [ ! -L "$f" ] || printf '%s\n' "${f#/}"; done >"$C/files.list"
+  tar -C / --no-recursion -cf - -T "$C/files.list" | tar -C "$R" -xf -
+  rm "$C/files.list"
+  tar -C / -cf - usr/share/zoneinfo usr/lib/locale/C.utf8 etc/ssl/certs/ca-certificates.crt | tar -C "$R" -xf -
+  ln -s /usr/share/zoneinfo/Etc/UTC "$R/etc/localtime"
+  cp -a "$(readlink -f "$(command -v node)")" "$R/usr/bin/node"
+  cp -a /usr/bin/tar /usr/bin/setpriv /usr/bin/dash "$R/usr/bin/"
+  ln -s dash "$R/usr/bin/sh"
+  cp "$MONGO_BIN/mongodump" "$MONGO_BIN/mongorestore" "$MONGO_BIN/bsondump" "$R/usr/local/bin/"
+  # as Debian's postgresql-client-common puts them on PATH (without its perl wrapper)
+  for f in "$R/usr/lib/postgresql/15/bin/"*; do ln -s "${f#"$R"}" "$R/usr/bin/${f##*/}"; done
+  add_busybox "$R" merged
+  local elfs=()
+  while IFS= read -r -d '' f; do elfs+=("$f"); done < <(find "$R/usr/bin" "$R/usr/sbin" "$R/usr/lib/postgresql" -type f -print0)
+  add_libs "$R" "${elfs[@]}"
+  cp "$FIX/holdfast/passwd" "$FIX/holdfast/group" "$FIX/postgres/nsswitch.conf" "$R/etc/"
+  # `npm pack` in a copy of the sources (its prepack builds dist/), then the
+  # tarball installed with production dependencies only (npm's cache first).
+  local src=$C/source
+  mkdir -p "$src"
+  (cd "$REPO" && cp -a $HOLDFAST_SOURCES "$src/")
+  ln -s "$REPO/node_modules" "$src/node_modules"
+  (cd "$src" && env -u npm_config_prefix npm pack --silent --pack-destination "$C" >/dev/null) || die "npm pack failed"
+  mkdir -p "$R/opt/holdfast"
+  echo '{"name":"holdfast-image","private":true}' >"$R/opt/holdfast/package.json"
+  (cd "$R/opt/holdfast" && npm install --omit=dev --prefer-offline --no-audit --no-fund --loglevel=error "$C"/holdfast-*.tgz >&2) \
+    || die "npm install of the holdfast tarball failed"
+  rm -rf "$src" "$R/opt/holdfast/package-lock.json"
+  ln -s /opt/holdfast/node_modules/.bin/holdfast "$R/usr/local/bin/holdfast"
+  mkdir -p "$R/etc/holdfast" "$C/owned/repo" "$C/owned/state"
+  [ -x "$R/usr/lib/postgresql/15/bin/pg_dump" ] && [ -x "$R/usr/bin/mariadb-dump" ] || die "client tools missing from the staged rootfs"
+}
+
 fingerprint() { # image
   {
     echo "$1"
     cat "${BASH_SOURCE[0]}"
     find "$FIX/$(fixture_of "$1")" "$FIX/postgres" -type f -print0 | sort -z | xargs -0 cat
     dpkg-query -W -f '${Package} ${Version}\n'
+    if [ "$1" = holdfast ]; then
+      # what `npm pack` ships and installs, and the MongoDB tools' build stamp
+      # (not bench/ and test/: copied only because tsconfig compiles them; the image ships neither)
+      (cd "$REPO" && find $HOLDFAST_SHIPPED -type f -print0 | sort -z | xargs -0 sha256sum)
+      cat "$MONGO_BIN/mongodb.stamp" 2>/dev/null || true
+    fi
   } | sha256sum | cut -c1-16
 }
 

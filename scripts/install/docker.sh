@@ -52,6 +52,8 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 # setfacl/getfacl: the ACL round trip of test/integration/docker-volume-acl.test.ts
 [ -x /usr/bin/setfacl ] || need_pkgs+=(acl)
+# docker-compose (1.29, Python): test/integration/compose-example.test.ts runs examples/compose/ with it
+[ -x /usr/bin/docker-compose ] || need_pkgs+=(docker-compose)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   # shellcheck disable=SC2207
   need_pkgs=($(printf '%s\n' "${need_pkgs[@]}" | sort -u))

@@ -42,6 +42,8 @@ export interface HookExit {
   code: number | null;
   timedOut: boolean;
   stderr: string;
+  /** A timed-out hook: what became of its processes (`was killed in the container (2 processes)`); default `was stopped`. */
+  stopped?: string;
 }
 
 /** Runs one command; hook-host.ts on this machine, docker-hook.ts in the service's container. */
@@ -155,7 +157,7 @@ export async function runHooks(service: Service, phase: HookPhase, facts: HookFa
     const runner: HookRunner = command.where === 'host' ? (await import('./hook-host.js')).runHostHook : (await import('../docker/docker-hook.js')).runContainerHook;
     const exit = await runner(command, env, service);
     if (exit.code === 0 && !exit.timedOut) continue;
-    const how = exit.timedOut ? `did not finish within ${formatSeconds(command.timeoutMs)} and was stopped` : `exited with status ${exit.code}`;
+    const how = exit.timedOut ? `did not finish within ${formatSeconds(command.timeoutMs)} and ${exit.stopped ?? 'was stopped'}` : `exited with status ${exit.code}`;
     const tail = lastLines(exit.stderr, 6);
     const where = command.where === 'container' ? ` in container ${service.container?.name}` : '';
     throw new HoldfastError(exit.timedOut ? 'timeout' : 'hook', `${phase} hook (${command.from}: ${command.argv[0]}${where}) ${how}${tail ? `: ${tail}` : ''}`, {

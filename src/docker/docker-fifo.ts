@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { assertToolSucceeded, runTool, type ToolExit } from '../core/process.js';
-import { pidAlive, type IdleHelper } from './docker-helper.js';
+import { FIFO_DIR_IN_HELPER, pidAlive, type IdleHelper } from './docker-helper.js';
 
 /**
  * A side channel for bulk data between a helper container and holdfast: a
@@ -16,7 +16,7 @@ import { pidAlive, type IdleHelper } from './docker-helper.js';
  * checks that the helper really sees this directory (holdfast itself in a
  * container sees another /tmp), and callers fall back to the exec stream.
  */
-export const FIFO_DIR_IN_HELPER = '/holdfast/io';
+export { FIFO_DIR_IN_HELPER };
 
 export class FifoDir {
   /** `local`: the writer is a process on this machine (no helper), which sees the pipes at their host paths. */

@@ -53,8 +53,22 @@ export interface IdleHelper {
   stop(): Promise<void>;
 }
 
+/** Where a helper sees holdfast's FIFO directory (docker-fifo.ts). */
+export const FIFO_DIR_IN_HELPER = '/holdfast/io';
+
 export async function startIdleHelper(api: DockerApi, purpose: string, spec: Omit<RunSpec, 'labels' | 'cmd' | 'stdin'>): Promise<IdleHelper> {
-  const run = await runHelper(api, purpose, { ...spec, cmd: ['sleep', '2147483647'] });
+  const cmd = ['sleep', '2147483647'];
+  let run: StreamRun;
+  try {
+    run = await runHelper(api, purpose, { ...spec, cmd });
+  } catch (error) {
+    // holdfast in a container (its image): the FIFO directory is in its own
+    // /tmp, which the daemon cannot bind ("bind source path does not exist").
+    // The helper goes without it; FifoDir.verify then fails and the data takes the exec stream.
+    const io = spec.mounts.find((m) => m.target === FIFO_DIR_IN_HELPER);
+    if (!io || !String((error as Error)?.message).includes(io.source)) throw error;
+    run = await runHelper(api, purpose, { ...spec, mounts: spec.mounts.filter((m) => m !== io), cmd });
+  }
   run.stdout.resume();
   const id = run.containerId!;
   return {

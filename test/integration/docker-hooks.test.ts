@@ -53,4 +53,28 @@ describe('container hooks (labels holdfast.pre-backup / holdfast.post-backup)', 
     expect((await lab.inVolume(lab.name('copy'), 'cat /v/flushed')).trim()).toBe('flushed');
     expect(await lab.held()).toEqual([]);
   });
+
+  test('a hook that outlives its timeout is killed inside the container and fails its service clearly', async () => {
+    const project = `${lab.prefix}slow`;
+    const data = await lab.volume('slow');
+    const app = await lab.run('slow', [
+      '--init',
+      '--label', 'holdfast.quiesce=pause',
+      '--label', 'holdfast.pre-backup=sleep 297; echo late > /data/late',
+      '--label', 'holdfast.hook-timeout=1s',
+      '-v', `${data}:/data`, IMAGES.busybox, 'sleep', '600',
+    ], { project, service: 'slow' });
+    const started = Date.now();
+    const r = await holdfast(['--repo', repo, 'backup', '--project', project, '--json'], lab.env());
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(r.code, r.stderr + r.stdout).not.toBe(0);
+    const slow = r.json<{ services: Array<{ service: string; status: string; error?: { message: string } }> }>().services.find((s) => s.service === 'slow')!;
+    expect(slow.status).toBe('failed');
+    // Its processes are gone from the container (docker top lists what runs in it), the service itself runs on.
+    const top = await docker(['top', app]);
+    expect(top).not.toContain('sleep 297');
+    expect(top).toContain('sleep 600');
+    expect(slow.error!.message).toMatch(/^pre-backup hook \(label holdfast\.pre-backup: \/bin\/sh in container \S+-slow\) did not finish within 1s and was killed in the container/);
+    expect(await lab.held()).toEqual([]);
+  });
 });

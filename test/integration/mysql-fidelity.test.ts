@@ -7,22 +7,25 @@ import { mysqlDriver } from '../../drivers/mysql/mysql-driver.js';
 import { compareFingerprints } from '../../src/core/fingerprint.js';
 import { parseEndpoint } from '../../src/core/service.js';
 import { mariadbBinary, startMariadb, type MariadbServer } from '../servers/mariadb.js';
+import { CHINOOK_ROWS, chinookDigest, chinookSql } from '../support/chinook-sample.js';
 import { holdfast, savedSnapshot } from '../support/cli.js';
 import { mysqlQuery, mysqlUrl } from '../support/mysql-sample.js';
 import { expectRestoreTestPassed } from '../support/restore-test-support.js';
 
 /**
- * Issue 11, MariaDB: the hard cases of fixtures/mysql/hard-cases.sql and the
- * bookshop sample (fixtures/mysql/bookshop.sql) restored whole-server onto a
+ * Issue 11, MariaDB: the hard cases of fixtures/mysql/hard-cases.sql, the
+ * bookshop sample (fixtures/mysql/bookshop.sql) and the public Chinook sample
+ * (fixtures/samples/chinook, from Maven Central) restored whole-server onto a
  * fresh server, in place with --force, one database at a time, under a new
  * name and through the restore test. Pass: the fingerprints (rows and
  * definitions) are equal AND an independent check agrees: mariadb-dump
  * --no-data of source and target, SHOW CREATE DATABASE and SHOW GRANTS,
- * normalized and compared here. Then the proof is shown to fail: each
+ * normalized and compared here, and Chinook's rows read back table by table.
+ * Then the proof is shown to fail: each
  * property changed on the target is named by the comparison.
  */
 // fid_analytics sorts before fid_app, whose tables its view reads.
-const DATABASES = ['bookshop', 'fid_analytics', 'fid_app'];
+const DATABASES = ['bookshop', 'chinook', 'fid_analytics', 'fid_app'];
 const ACCOUNTS = ["'fid_definer'@'localhost'", "'fid_reader'@'%'", 'fid_role'];
 
 interface RestoreDoc {
@@ -56,14 +59,17 @@ async function grants(server: MariadbServer): Promise<string[]> {
   return out.sort();
 }
 
+/** Chinook's rows as the mariadb client reads them, table by table in key order, hashed here (not by holdfast's fingerprint). */
+const chinookRows = (server: MariadbServer, db = 'chinook') => chinookDigest((table) => mysqlQuery(server, `SELECT * FROM \`${table}\` ORDER BY 1, 2`, db));
+
 /** Everything the independent check looks at, in one value: a failure shows every difference at once. */
 async function independentView(server: MariadbServer) {
   const [h] = await mysqlQuery<{ h: string }>(server, 'SELECT COUNT(*) AS h FROM fid_app.prices FOR SYSTEM_TIME ALL');
-  return { historyRows: h!.h, grants: await grants(server), schemas: Object.fromEntries(DATABASES.map((d) => [d, schemaDump(server, d)])) };
+  return { historyRows: h!.h, grants: await grants(server), schemas: Object.fromEntries(DATABASES.map((d) => [d, schemaDump(server, d)])), chinook: await chinookRows(server) };
 }
 
 async function dropFixture(server: MariadbServer): Promise<void> {
-  await mysqlQuery(server, `DROP DATABASE IF EXISTS bookshop; DROP DATABASE IF EXISTS fid_analytics; DROP DATABASE IF EXISTS fid_app; DROP USER IF EXISTS 'fid_definer'@'localhost', 'fid_reader'@'%'; DROP ROLE IF EXISTS fid_role;`);
+  await mysqlQuery(server, `DROP DATABASE IF EXISTS bookshop; DROP DATABASE IF EXISTS chinook; DROP DATABASE IF EXISTS fid_analytics; DROP DATABASE IF EXISTS fid_app; DROP USER IF EXISTS 'fid_definer'@'localhost', 'fid_reader'@'%'; DROP ROLE IF EXISTS fid_role;`);
 }
 
 function service(server: MariadbServer) {
@@ -78,6 +84,7 @@ describe('mysql fidelity: restores bring back everything, and the proof notices 
   let snapshot: string;
   let before: Record<string, string[]>;
   let sourceGrants: string[];
+  let sourceChinook: Record<string, string>;
 
   beforeAll(async () => {
     const started = await Promise.allSettled([startMariadb(), startMariadb()]);
@@ -86,7 +93,10 @@ describe('mysql fidelity: restores bring back everything, and the proof notices 
     if (failed) throw failed.reason;
     await load(source, 'hard-cases.sql');
     await load(source, 'bookshop.sql');
+    await mysqlQuery(source, 'CREATE DATABASE chinook CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci');
+    await mysqlQuery(source, chinookSql('mysql'), 'chinook');
     before = Object.fromEntries(DATABASES.map((d) => [d, schemaDump(source, d)]));
+    sourceChinook = await chinookRows(source);
     sourceGrants = await grants(source);
     work = await mkdtemp(join(tmpdir(), 'holdfast-mysql-fidelity-'));
     env = { HOLDFAST_REPO: join(work, 'repo'), HOLDFAST_SRC_PASSWORD: source.rootPassword, HOLDFAST_SRC_TARGET_PASSWORD: other.rootPassword };
@@ -106,8 +116,10 @@ describe('mysql fidelity: restores bring back everything, and the proof notices 
     const { r, doc } = await restore(['--target', `src=${mysqlUrl(other)}`]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(doc.services[0]!.fingerprint).toMatchObject({ equal: true, differences: [] });
-    expect(await independentView(other)).toEqual({ historyRows: '140', grants: sourceGrants, schemas: before });
+    expect(await independentView(other)).toEqual({ historyRows: '140', grants: sourceGrants, schemas: before, chinook: sourceChinook });
     expect(await mysqlQuery(other, 'SELECT SUM(gross) AS g FROM fid_app.taxed')).toEqual([{ g: '162.59' }]);
+    // The public sample came whole: 15,607 rows as published.
+    expect(Object.fromEntries(Object.entries(sourceChinook).map(([t, d]) => [t, Number(d.split(' ')[0])]))).toEqual(CHINOOK_ROWS);
   });
 
   test('the proof fails when a grant, a collation, a comment or the history differs on the target', async () => {
@@ -125,16 +137,28 @@ describe('mysql fidelity: restores bring back everything, and the proof notices 
     expect(differences.join('\n')).toContain('fid_analytics: collation is "utf8mb4_general_ci" after restore, "utf8mb4_bin" at backup');
     expect(differences.join('\n')).toContain('fid_app: comment is "changed" after restore, "orders of the app" at backup');
     expect(differences.join('\n')).toMatch(/fid_app\.prices: history rows is "90 \(checksum \d+\)" after restore, "140 \(checksum \d+\)" at backup/);
+    expect(differences.join('\n')).not.toMatch(/^chinook/m);
+  });
+
+  test('the proof fails on the public sample too: a changed row and a dropped foreign key are named, and the independent check sees the row', async () => {
+    const recorded = await mysqlDriver.fingerprint(service(source), 'full');
+    await mysqlQuery(other, "UPDATE chinook.Track SET Name = 'Koyaanisqatsi (edit)' WHERE TrackId = 3503; ALTER TABLE chinook.Album DROP FOREIGN KEY FK_AlbumArtistId");
+    const differences = compareFingerprints(recorded, await mysqlDriver.fingerprint(service(other), 'full')).differences.join('\n');
+    expect(differences).toMatch(/^chinook\.Track: content checksum differs$/m);
+    expect(differences).toMatch(/^chinook\.Album: .*FK_AlbumArtistId/m);
+    const after = await chinookRows(other);
+    expect(after.Track).not.toBe(sourceChinook.Track);
+    expect({ ...after, Track: '' }).toEqual({ ...sourceChinook, Track: '' });
   });
 
   test('one database at a time onto a fresh server: grants on each come with it', async () => {
     await dropFixture(other);
-    for (const db of ['fid_app', 'fid_analytics', 'bookshop']) {
+    for (const db of ['fid_app', 'fid_analytics', 'bookshop', 'chinook']) {
       const { r, doc } = await restore(['--database', db, '--target', `src=${mysqlUrl(other)}`]);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(doc.services[0]!.fingerprint).toMatchObject({ equal: true });
     }
-    expect(await independentView(other)).toEqual({ historyRows: '140', grants: sourceGrants, schemas: before });
+    expect(await independentView(other)).toEqual({ historyRows: '140', grants: sourceGrants, schemas: before, chinook: sourceChinook });
   });
 
   test('under a new name on the same server: the definer view works, grants follow the name, and the restore says so', async () => {
@@ -147,6 +171,12 @@ describe('mysql fidelity: restores bring back everything, and the proof notices 
     // The grants on the copy are the live accounts' grants on fid_app, under the new name.
     const copied = (await grants(source)).filter((g) => g.includes('`fid_app_copy`'));
     expect(copied).toEqual(sourceGrants.filter((g) => g.includes('`fid_app`.')).map((g) => g.replace('`fid_app`.', '`fid_app_copy`.')));
+    const chinook = await restore(['--database', 'chinook', '--target', `src=${mysqlUrl(source, 'chinook_copy')}`], source);
+    expect(chinook.r.code, chinook.r.stdout + chinook.r.stderr).toBe(0);
+    expect(chinook.doc.services[0]!.fingerprint).toMatchObject({ equal: true });
+    expect(schemaDump(source, 'chinook_copy', 'chinook')).toEqual(before.chinook);
+    expect(await chinookRows(source, 'chinook_copy')).toEqual(sourceChinook);
+    await mysqlQuery(source, 'DROP DATABASE chinook_copy');
     await mysqlQuery(
       source,
       "REVOKE ALL PRIVILEGES ON fid_app_copy.* FROM 'fid_definer'@'localhost'; REVOKE ALL PRIVILEGES ON fid_app_copy.orders FROM 'fid_reader'@'%'; REVOKE EXECUTE ON FUNCTION fid_app_copy.with_tax FROM 'fid_reader'@'%'; DROP DATABASE fid_app_copy",
@@ -154,10 +184,11 @@ describe('mysql fidelity: restores bring back everything, and the proof notices 
   });
 
   test('in place with --force', async () => {
+    await mysqlQuery(source, 'DROP TABLE chinook.PlaylistTrack; DELETE FROM chinook.InvoiceLine WHERE InvoiceLineId > 2000');
     const { r, doc } = await restore(['--force'], source);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(doc.services[0]!.fingerprint).toMatchObject({ equal: true });
-    expect(await independentView(source)).toEqual({ historyRows: '140', grants: sourceGrants, schemas: before });
+    expect(await independentView(source)).toEqual({ historyRows: '140', grants: sourceGrants, schemas: before, chinook: sourceChinook });
   });
 
   test('the restore test passes a good snapshot, on a throwaway server that is gone afterwards', async () => {
@@ -202,9 +233,9 @@ describe('mysql fidelity: restores bring back everything, and the proof notices 
     const message = doc.services[0]!.error!.message;
     expect(message).toMatch(/^restoring fid_analytics: /);
     expect(message).toMatch(/foreign key constraint fails/);
-    expect(message).toMatch(/\(replaced: bookshop, fid_app; not replaced: fid_analytics; the accounts it created were removed: [^)]*fid_definer@localhost, fid_reader@%, fid_role\)$/);
+    expect(message).toMatch(/\(replaced: bookshop, chinook, fid_app; not replaced: fid_analytics; the accounts it created were removed: [^)]*fid_definer@localhost, fid_reader@%, fid_role\)$/);
     expect(await accounts()).toEqual([]);
-    await mysqlQuery(other, 'DROP DATABASE bookshop; DROP DATABASE fid_app');
+    await mysqlQuery(other, 'DROP DATABASE bookshop; DROP DATABASE chinook; DROP DATABASE fid_app');
 
     const kept = await restore(['--force', '--option', 'keep_accounts=true', '--target', `src=${mysqlUrl(other)}`]);
     expect(kept.r.code).toBe(1);

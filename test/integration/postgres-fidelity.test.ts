@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,20 +10,22 @@ import { pgTool } from '../../drivers/postgres/postgres-tools.js';
 import type { Fingerprint } from '../../src/core/driver.js';
 import { compareFingerprints } from '../../src/core/fingerprint.js';
 import { parseEndpoint } from '../../src/core/service.js';
+import { CHINOOK_ROWS, chinookDigest, chinookSql } from '../support/chinook-sample.js';
 import { holdfast, savedSnapshot } from '../support/cli.js';
 import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
 
 const run = promisify(execFile);
 const FIXTURES = fileURLToPath(new URL('../../fixtures/postgres/', import.meta.url));
-const DATABASES = ['latin', 'library', 'postgres', 'shop', 'Ünïcode "db"'];
+const DATABASES = ['chinook', 'latin', 'library', 'postgres', 'shop', 'Ünïcode "db"'];
 
 interface RestoreDoc {
   services: Array<{ status: string; notes: string[]; error?: { message: string; hint?: string }; fingerprint?: { equal: boolean; compared: number; differences: string[] } }>;
 }
 
 /**
- * Issue 11, PostgreSQL: a cluster of hard cases (fixtures/postgres/fidelity-cluster.sql)
- * and a sample database (fixtures/postgres/library-sample.sql), backed up as a whole
+ * Issue 11, PostgreSQL: a cluster of hard cases (fixtures/postgres/fidelity-cluster.sql),
+ * a sample database (fixtures/postgres/library-sample.sql) and the public Chinook sample
+ * (fixtures/samples/chinook, from Maven Central), backed up as a whole
  * server and restored whole onto a fresh server, in place with --force, one database at
  * a time, under a new name and through the restore test. Each restore must give equal row
  * and definition fingerprints AND pass an independent check: pg_dump --schema-only,
@@ -37,6 +39,7 @@ describe('postgres fidelity: everything comes back, and the proof notices when n
   let env: Record<string, string>;
   let snapshot: string;
   let recorded: Fingerprint;
+  let chinookBefore: { schema: string; rows: Record<string, string> };
   const server = (c: PgCluster) => `postgres://postgres@127.0.0.1:${c.port}`;
 
   async function tablespaceDir(name: string): Promise<string> {
@@ -95,12 +98,16 @@ describe('postgres fidelity: everything comes back, and the proof notices when n
     return (await c.query<{ x: string }>("SELECT extname || ' ' || extversion AS x FROM pg_extension ORDER BY 1", database)).map((r) => r.x);
   }
 
-  /** The independent check: every database of `names` on `target` equals its source in schema, properties and extensions. */
+  /** Chinook's rows as psql would list them, table by table in key order, hashed here (not by holdfast's fingerprint). */
+  const chinookRows = (c: PgCluster, database = 'chinook') => chinookDigest((table) => c.query(`SELECT * FROM "${table}" ORDER BY 1, 2`, database));
+
+  /** The independent check: every database of `names` on `target` equals its source in schema, properties and extensions (and Chinook in its rows). */
   async function expectSameAsSource(target: PgCluster, names: Record<string, string>, tablespaceRename: Record<string, string> = {}): Promise<void> {
     expect(await databaseRows(target, names, tablespaceRename)).toEqual(await databaseRows(src, Object.fromEntries(Object.keys(names).map((n) => [n, n]))));
     for (const [from, to] of Object.entries(names)) {
       expect(await schemaDump(target, to, tablespaceRename), `schema of ${to}`).toBe(await schemaDump(src, from));
       expect(await extensionVersions(target, to)).toEqual(await extensionVersions(src, from));
+      if (from === 'chinook') expect(await chinookRows(target, to), `rows of ${to}`).toEqual(await chinookRows(src));
     }
   }
 
@@ -119,6 +126,10 @@ describe('postgres fidelity: everything comes back, and the proof notices when n
     await psqlFile(src, 'postgres', join(FIXTURES, 'fidelity-cluster.sql'), { tsdir: await tablespaceDir('ts-src') });
     await src.query('CREATE DATABASE library');
     await psqlFile(src, 'library', join(FIXTURES, 'library-sample.sql'));
+    await src.query('CREATE DATABASE chinook');
+    await writeFile(join(work, 'chinook.sql'), chinookSql('postgres'));
+    await psqlFile(src, 'chinook', join(work, 'chinook.sql'));
+    chinookBefore = { schema: await schemaDump(src, 'chinook'), rows: await chinookRows(src) };
     // The fresh server has a tablespace of another name: the snapshot's `fast` cannot be created there (its directory belongs to the source).
     await fresh.query(`CREATE TABLESPACE fast2 LOCATION '${await tablespaceDir('ts-fresh')}'`);
     env = { HOLDFAST_REPO: join(work, 'repo'), HOLDFAST_DB_PASSWORD: src.password };
@@ -137,6 +148,10 @@ describe('postgres fidelity: everything comes back, and the proof notices when n
     expect(recorded.definitions?.['Ünïcode "db"']).toMatchObject({ 'locale provider': 'icu', 'icu locale': 'de-DE' });
     expect(recorded.definitions?.latin).toMatchObject({ encoding: 'LATIN1', tablespace: 'fast' });
     expect(recorded.definitions?.['role reader']).toMatchObject({ 'member of': 'auditors with admin' });
+    // The public sample is all there before anything is restored: its 11 tables, and 15,607 rows as published.
+    expect(Object.keys(recorded.definitions ?? {}).filter((k) => k.startsWith('chinook.public.')).length).toBeGreaterThanOrEqual(11);
+    const counts = await chinookRows(src);
+    expect(Object.fromEntries(Object.entries(counts).map(([t, d]) => [t, Number(d.split(' ')[0])]))).toEqual(CHINOOK_ROWS);
     const shown = await holdfast(['show', snapshot], env);
     expect(shown.stdout).toMatch(/tablespaces in use \(latin: fast; shop: fast\)/);
     const plan = await holdfast(['plan', '--service', `db=${server(src)}`], env);
@@ -175,14 +190,28 @@ describe('postgres fidelity: everything comes back, and the proof notices when n
     expect(differences).toMatch(/^shop: acl is ".*PUBLIC=CONNECT\/.*" after restore/m);
     expect(differences).toMatch(/^shop\.Ünïcode schema\.Tëst "table": column ünï is "text COLLATE \\"POSIX\\"" after restore, "text" at backup$/m);
     expect(differences).toMatch(/^shop\.public\.orders: acl is "app_owner=arwdDxt\/app_owner" after restore/m);
+    expect(differences).not.toMatch(/^chinook/m);
+  });
+
+  test('the proof can fail on the public sample too: a changed row and a dropped foreign key are named, and the independent check sees the row', async () => {
+    await fresh.query(`UPDATE "Track" SET "Name" = 'Koyaanisqatsi (edit)' WHERE "TrackId" = 3503; ALTER TABLE "Album" DROP CONSTRAINT "FK_AlbumArtistId"`, 'chinook');
+    const service = { name: 'db', engine: 'postgres', endpoint: parseEndpoint(server(fresh), false, 'db'), options: { password_env: 'PG_FRESH_PW' }, origin: 'flag' as const };
+    const differences = compareFingerprints(recorded, await postgresDriver.fingerprint(service, 'full'), { prefixes: ['chinook'] }).differences.join('\n');
+    expect(differences).toMatch(/^chinook\.public\.Track: content checksum differs$/m);
+    expect(differences).toMatch(/^chinook\.public\.Album: .*FK_AlbumArtistId/m);
+    const [after, before] = [await chinookRows(fresh), await chinookRows(src)];
+    expect(after.Track).not.toBe(before.Track);
+    expect({ ...after, Track: '' }).toEqual({ ...before, Track: '' });
   });
 
   test('in place with --force, postgres included: the admin session is never in a database it replaces', async () => {
     await src.query("UPDATE kept_in_postgres SET note = 'damaged'");
     await src.query('ALTER DATABASE shop OWNER TO postgres; GRANT ALL ON DATABASE shop TO PUBLIC');
     await src.query('DELETE FROM orders WHERE id % 3 = 0', 'shop');
+    await src.query('DROP TABLE "PlaylistTrack"; DELETE FROM "InvoiceLine" WHERE "InvoiceLineId" > 2000', 'chinook');
     const restored = await holdfast(['restore', snapshot, '--json', '--force'], env);
     expectEqual(restored.json<RestoreDoc>());
+    expect({ schema: await schemaDump(src, 'chinook'), rows: await chinookRows(src) }).toEqual(chinookBefore);
     expect(await src.query('SELECT note FROM kept_in_postgres')).toEqual([{ note: 'the maintenance database has data too' }]);
     const [shop] = await src.query<{ owner: string; acl: string }>("SELECT pg_get_userbyid(datdba) AS owner, datacl::text AS acl FROM pg_database WHERE datname = 'shop'");
     expect(shop!.owner).toBe('app_owner');
@@ -204,10 +233,13 @@ describe('postgres fidelity: everything comes back, and the proof notices when n
       expect(strip(await schemaDump(perDb, db)), db).toBe(strip(await schemaDump(src, db)));
     }
     expect(await words(perDb)).toBe(await words(src));
+    expect(await chinookRows(perDb)).toEqual(await chinookRows(src));
 
     const renamed = await holdfast(['restore', snapshot, '--json', '--database', 'shop', '--target', `db=${src.url('shop_copy')}`], { ...env, HOLDFAST_DB_TARGET_PASSWORD: src.password });
     expectEqual(renamed.json<RestoreDoc>());
-    await expectSameAsSource(src, { shop: 'shop_copy', library: 'library' });
+    const chinookCopy = await holdfast(['restore', snapshot, '--json', '--database', 'chinook', '--target', `db=${src.url('chinook_copy')}`], { ...env, HOLDFAST_DB_TARGET_PASSWORD: src.password });
+    expectEqual(chinookCopy.json<RestoreDoc>());
+    await expectSameAsSource(src, { shop: 'shop_copy', library: 'library', chinook: 'chinook_copy' });
   });
 
   test('a whole-server restore that stops part-way says which databases were restored and which not, with pg_restore\'s own words', async () => {
@@ -218,10 +250,10 @@ describe('postgres fidelity: everything comes back, and the proof notices when n
       expect(failed.code).toBe(1);
       const error = failed.json<RestoreDoc>().services[0]!.error!;
       expect(error.message).toMatch(/^database "shop", pg_restore: pg_restore .*role "(reader|auditors|Ødd ""quoted"" role)" does not exist/s);
-      expect(error.message).toMatch(/already restored: "latin", "library", "postgres"; not restored \(left as they were\): "shop", "Ünïcode \\"db\\""$/);
+      expect(error.message).toMatch(/already restored: "chinook", "latin", "library", "postgres"; not restored \(left as they were\): "shop", "Ünïcode \\"db\\""$/);
       expect(error.hint).toMatch(/--database NAME/);
       const there = (await other.query<{ d: string }>('SELECT datname AS d FROM pg_database WHERE NOT datistemplate ORDER BY 1')).map((r) => r.d);
-      expect(there).toEqual(['latin', 'library', 'postgres']);
+      expect(there).toEqual(['chinook', 'latin', 'library', 'postgres']);
     } finally {
       await other.stop();
     }

@@ -114,6 +114,21 @@ describe('examples', () => {
     expect(text).toMatch(/^ARG BASE=debian:trixie/m);
   });
 
+  test("CI's registry-free route to the image (fixtures/images/holdfast) runs the same way as the Dockerfile", () => {
+    // The instructions that decide how the image runs, with the final stage's ENV split into NAME=value pairs.
+    const runtime = (path: string) => {
+      const text = readFileSync(join(ROOT, path), 'utf8').replace(/\\\n\s*/g, ' ');
+      const last = text.slice(text.lastIndexOf('\nFROM '));
+      const lines = last.split('\n').filter((l) => /^(ENTRYPOINT|CMD|WORKDIR|EXPOSE|STOPSIGNAL) /.test(l));
+      const env = [...last.matchAll(/^ENV (.*)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/)).filter((kv) => kv.startsWith('HOLDFAST_') || kv.startsWith('NODE_ENV'));
+      return { lines: lines.sort(), env: env.sort() };
+    };
+    const ci = runtime('fixtures/images/holdfast/Dockerfile');
+    expect(ci).toEqual(runtime('Dockerfile'));
+    expect(ci.lines).toContain('CMD ["serve"]');
+    expect(readFileSync(join(ROOT, 'fixtures/images/holdfast/passwd'), 'utf8')).toMatch(/^holdfast:x:10001:10001:/m);
+  });
+
   test('systemd: a backup service with its timer, and a serve service', () => {
     const dir = join(EX, 'systemd');
     expect(readdirSync(dir).sort()).toEqual(['holdfast-backup.service', 'holdfast-backup.timer', 'holdfast-serve.service']);

@@ -1,0 +1,103 @@
+/**
+ * PostgreSQL backed up from the host against from inside its own container
+ * (issue #14: "in-container within 1.1x of the host"), on the same server
+ * and the same data, in one run:
+ *
+ *   npm run build && node dist/bench/postgres-place-bench.js [--mb 300] [--rounds 3]
+ *
+ * One PostgreSQL container of the private test dockerd (host network,
+ * 127.0.0.1 only) holds the dataset of postgres-dataset.ts. Contenders,
+ * interleaved, median kept: `holdfast backup` of its URL (the host's
+ * pg_dump over TCP) and of `container:NAME` (the image's pg_dump through
+ * docker exec, streamed out), plus the raw `pg_dump -Fc -Z0 | zstd` of each
+ * kind for reference. Prints the ratios and holdfast's peak RSS; writes
+ * bench/out/postgres-place.json. Needs root (it starts the test dockerd).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { pgBinDir } from '../drivers/postgres/postgres-tools.js';
+import type { PgCluster } from '../test/support/pg-cluster.js';
+import { DockerLab } from '../test/support/docker.js';
+import { freePort } from '../test/support/free-port.js';
+import { createDataset, databaseBytes } from './postgres-dataset.js';
+import { interleaved, timed } from './timed.js';
+
+const BIN = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
+const PASSWORD = 'bench-secret';
+
+function arg(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 && process.argv[at + 1] ? process.argv[at + 1]! : fallback;
+}
+
+/** The PgCluster shape postgres-dataset.ts wants, over a container's loopback port. */
+function containerCluster(port: number): PgCluster {
+  return {
+    port,
+    dir: '',
+    password: PASSWORD,
+    url: (db = '') => `postgres://postgres@127.0.0.1:${port}/${db}`,
+    async query(sql, database = 'postgres', params) {
+      const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: PASSWORD, database });
+      await c.connect();
+      // A container's /dev/shm is 64 MB: parallel index builds there fail with "could not resize shared memory segment".
+      await c.query('SET max_parallel_maintenance_workers = 0; SET max_parallel_workers_per_gather = 0');
+      try {
+        return (await c.query(sql, params)).rows;
+      } finally {
+        await c.end();
+      }
+    },
+    stop: async () => undefined,
+    bin: (name) => `${pgBinDir()}/${name}`,
+  };
+}
+
+async function main(): Promise<void> {
+  const mb = Number(arg('mb', '300'));
+  const rounds = Number(arg('rounds', '3'));
+  const lab = new DockerLab();
+  await lab.init();
+  try {
+    const port = await freePort();
+    const name = await lab.postgres('bench', port, { password: PASSWORD });
+    const cluster = containerCluster(port);
+    process.stderr.write(`generating ${mb} MB in ${name}\n`);
+    await createDataset(cluster, 'bench', mb * 3200);
+    const bytes = await databaseBytes(cluster, 'bench');
+    const repo = `${await lab.dir('repo')}/repo`;
+    const env = { BENCH_PG: PASSWORD, HOLDFAST_STATE_DIR: lab.stateDir, PGPASSWORD: PASSWORD };
+    // The same database both ways: one holdfast.yml service per place.
+    const config = `${await lab.dir('config')}/holdfast.yml`;
+    await writeFile(config, `services:\n  host:\n    url: ${cluster.url('bench')}\n    password_env: BENCH_PG\n  inside:\n    url: container:${name}\n    databases: [bench]\n`);
+    const hf = (service: string) => () => timed(process.execPath, [BIN, '--config', config, 'backup', '--init', '--quiet', '--repo', repo, service], env);
+    const raw = (script: string) => () => timed('bash', ['-c', `set -euo pipefail; ${script}`], env);
+    const bin = pgBinDir()!;
+    const results = await interleaved(rounds, {
+      hostRaw: raw(`'${bin}/pg_dump' -h 127.0.0.1 -p ${port} -U postgres -Fc -Z0 -d bench | zstd -q -T0 -3 > /dev/null`),
+      containerRaw: raw(`docker exec -e PGPASSWORD ${name} pg_dump -h 127.0.0.1 -p ${port} -U postgres -Fc -Z0 -d bench | zstd -q -T0 -3 > /dev/null`),
+      holdfastHost: hf('host'),
+      holdfastContainer: hf('inside'),
+    });
+    const r = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+    const out = {
+      databaseMiB: Math.round(bytes / 1048576),
+      rounds,
+      seconds: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, Math.round(v.seconds * 100) / 100])),
+      ratios: {
+        'holdfast in container / on host': r(results.holdfastContainer.seconds, results.holdfastHost.seconds),
+        'raw docker exec pg_dump / host pg_dump': r(results.containerRaw.seconds, results.hostRaw.seconds),
+        'holdfast on host / raw host pg_dump|zstd': r(results.holdfastHost.seconds, results.hostRaw.seconds),
+      },
+      holdfastPeakRssMiB: { host: results.holdfastHost.peakRssMiB, container: results.holdfastContainer.peakRssMiB },
+    };
+    console.log(JSON.stringify(out, null, 2));
+    await mkdir('bench/out', { recursive: true });
+    await writeFile('bench/out/postgres-place.json', JSON.stringify(out, null, 2));
+  } finally {
+    await lab.cleanup();
+  }
+}
+
+await main();
