@@ -118,6 +118,9 @@ try {
       'container / host, --fingerprint none': ratio(runs.containerNone.seconds, runs.hostNone.seconds),
       'container through the exec stream / host, --fingerprint none': ratio(runs.containerExecStream.seconds, runs.hostNone.seconds),
       'raw: docker exec mariadb-dump / mariadb-dump on this host': ratio(runs.rawExec.seconds, runs.rawHost.seconds),
+      // Per round (the contenders of one round ran under the same load), then the median: steadier on a busy machine.
+      'container / host, --fingerprint none, median of the rounds': median(runs.containerNone.all.map((c, i) => ratio(c, runs.hostNone.all[i]!))),
+      'container / host, data path, median of the rounds': median(runs.containerNone.all.map((c, i) => ratio(c - runs.containerEmpty.all[i]!, runs.hostNone.all[i]! - runs.hostEmpty.all[i]!))),
       'container / host, data path (time beyond an empty database)': ratio(runs.containerNone.seconds - runs.containerEmpty.seconds, runs.hostNone.seconds - runs.hostEmpty.seconds),
     },
   };
