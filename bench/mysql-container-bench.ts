@@ -3,7 +3,7 @@
  * exec, SQL through a sidecar tunnel) against the same server version on
  * this host, on the same data, in one run.
  *
- *   npm run build && node dist/bench/mysql-container-bench.js [--rows 600000] [--tables 4] [--rounds 3]
+ *   npm run build && node dist/bench/mysql-container-bench.js [--rows 1500000] [--tables 4] [--rounds 3]
  *
  * The sysbench-like dataset (mysql-dataset.ts) is built on the host server
  * and loaded into the container (the same rows in both). Then `holdfast
@@ -37,7 +37,7 @@ const arg = (name: string, fallback: string) => {
   const at = process.argv.indexOf(`--${name}`);
   return at > 0 && process.argv[at + 1] ? process.argv[at + 1]! : fallback;
 };
-const totalRows = Number(arg('rows', '600000'));
+const totalRows = Number(arg('rows', '1500000'));
 const tables = Number(arg('tables', '4'));
 const rounds = Number(arg('rounds', '3'));
 const MiB = (n: number) => Math.round((n / 1048576) * 10) / 10;
