@@ -3,7 +3,7 @@
  * exec, SQL through a sidecar tunnel) against the same server version on
  * this host, on the same data, in one run.
  *
- *   npm run build && node dist/bench/mysql-container-bench.js [--rows 600000] [--tables 4] [--rounds 3]
+ *   npm run build && node dist/bench/mysql-container-bench.js [--rows 1500000] [--tables 4] [--rounds 3]
  *
  * The sysbench-like dataset (mysql-dataset.ts) is built on the host server
  * and loaded into the container (the same rows in both). Then `holdfast
@@ -37,7 +37,7 @@ const arg = (name: string, fallback: string) => {
   const at = process.argv.indexOf(`--${name}`);
   return at > 0 && process.argv[at + 1] ? process.argv[at + 1]! : fallback;
 };
-const totalRows = Number(arg('rows', '600000'));
+const totalRows = Number(arg('rows', '1500000'));
 const tables = Number(arg('tables', '4'));
 const rounds = Number(arg('rounds', '3'));
 const MiB = (n: number) => Math.round((n / 1048576) * 10) / 10;
@@ -118,6 +118,9 @@ try {
       'container / host, --fingerprint none': ratio(runs.containerNone.seconds, runs.hostNone.seconds),
       'container through the exec stream / host, --fingerprint none': ratio(runs.containerExecStream.seconds, runs.hostNone.seconds),
       'raw: docker exec mariadb-dump / mariadb-dump on this host': ratio(runs.rawExec.seconds, runs.rawHost.seconds),
+      // Per round (the contenders of one round ran under the same load), then the median: steadier on a busy machine.
+      'container / host, --fingerprint none, median of the rounds': median(runs.containerNone.all.map((c, i) => ratio(c, runs.hostNone.all[i]!))),
+      'container / host, data path, median of the rounds': median(runs.containerNone.all.map((c, i) => ratio(c - runs.containerEmpty.all[i]!, runs.hostNone.all[i]! - runs.hostEmpty.all[i]!))),
       'container / host, data path (time beyond an empty database)': ratio(runs.containerNone.seconds - runs.containerEmpty.seconds, runs.hostNone.seconds - runs.hostEmpty.seconds),
     },
   };

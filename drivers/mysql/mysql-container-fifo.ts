@@ -60,15 +60,13 @@ function containerPid(id: string): string | undefined {
  */
 export async function toArtifactThroughFifo(
   c: MyContainer,
-  root: string,
+  pipe: Pipe,
   argv: readonly string[],
   sink: ArtifactSink,
   artifact: { name: string; kind: string; label?: string },
   judge: (exit: ToolExit) => void,
-): Promise<ArtifactRecord | undefined> {
-  const dir = await makePipe(c, root);
-  if (!dir) return undefined;
-  const hostPath = `${root}${dir}/pipe`;
+): Promise<ArtifactRecord> {
+  const { dir, hostPath } = pipe;
   try {
     const run = await c.place.run(argv, { env: { HOLDFAST_MY_OUT: `${dir}/pipe` } });
     run.stdout.resume();
@@ -91,7 +89,7 @@ export async function toArtifactThroughFifo(
       throw error;
     }
   } finally {
-    await removePipe(c, root, dir);
+    await removePipe(c, pipe);
   }
 }
 
@@ -100,10 +98,8 @@ export async function toArtifactThroughFifo(
  * pipe in the container that the client reads as its stdin. Resolves with
  * the client's exit; undefined when no pipe could be made.
  */
-export async function loadThroughFifo(c: MyContainer, root: string, argv: readonly string[], artifacts: ArtifactSource, name: string): Promise<ToolExit | undefined> {
-  const dir = await makePipe(c, root);
-  if (!dir) return undefined;
-  const hostPath = `${root}${dir}/pipe`;
+export async function loadThroughFifo(c: MyContainer, pipe: Pipe, argv: readonly string[], artifacts: ArtifactSource, name: string): Promise<ToolExit> {
+  const { dir, hostPath } = pipe;
   try {
     const run = await c.place.run(argv, { env: { HOLDFAST_MY_IN: `${dir}/pipe` } });
     run.stdout.resume();
@@ -116,21 +112,43 @@ export async function loadThroughFifo(c: MyContainer, root: string, argv: readon
     if (exit.code === 0 && fed.status === 'fulfilled' && fed.value.code !== 0) throw new HoldfastError('tool', `feeding the dump into the container's pipe failed: ${fed.value.stderr.trim()}`);
     return exit;
   } finally {
-    await removePipe(c, root, dir);
+    await removePipe(c, pipe);
   }
 }
 
-/** A private directory with one named pipe in the container's /tmp, made by the user its tools run as; its path there, when the host sees it too. */
-async function makePipe(c: MyContainer, root: string): Promise<string | undefined> {
+/** A named pipe in the container: its path there and on this host. */
+export interface Pipe {
+  root: string;
+  dir: string;
+  hostPath: string;
+}
+
+/**
+ * A private directory with one named pipe in the container's /tmp, made by
+ * the user its tools run as, when this host sees it too; made before a dump
+ * starts, so that its exec is not inside the commit hold. Kept in
+ * `c.pipes` until used, and removed by `releasePipes` if never used.
+ */
+export async function preparePipe(c: MyContainer): Promise<Pipe | undefined> {
+  const root = await fifoRoot(c);
+  if (!root) return undefined;
   const made = await runText(c.place, ['sh', '-c', 'd=$(mktemp -d /tmp/holdfast-io.XXXXXX) && mkfifo -m 600 "$d/pipe" && printf %s "$d"'], { env: { HOLDFAST_MY_MODE: 'plain' } }).catch(() => undefined);
   const dir = made?.exitCode === 0 ? made.stdout.trim() : '';
   if (!/^\/tmp\/holdfast-io\.[A-Za-z0-9]+$/.test(dir)) return undefined;
-  if (existsSync(`${root}${dir}/pipe`)) return dir;
-  await removePipe(c, root, dir);
+  const pipe = { root, dir, hostPath: `${root}${dir}/pipe` };
+  c.pipes.add(pipe);
+  if (existsSync(pipe.hostPath)) return pipe;
+  await removePipe(c, pipe);
   return undefined;
 }
 
+/** Removes what is left of the pipes made for this container (a run prepared and never started). */
+export async function releasePipes(c: MyContainer): Promise<void> {
+  for (const pipe of [...c.pipes]) await removePipe(c, pipe);
+}
+
 /** Removed from here, through the same /proc root (one docker exec fewer); by an exec if that fails. */
-async function removePipe(c: MyContainer, root: string, dir: string): Promise<void> {
-  await rm(`${root}${dir}`, { recursive: true, force: true }).catch(() => runText(c.place, ['rm', '-rf', dir], { env: { HOLDFAST_MY_MODE: 'plain' } }).catch(() => undefined));
+async function removePipe(c: MyContainer, pipe: Pipe): Promise<void> {
+  c.pipes.delete(pipe);
+  await rm(`${pipe.root}${pipe.dir}`, { recursive: true, force: true }).catch(() => runText(c.place, ['rm', '-rf', pipe.dir], { env: { HOLDFAST_MY_MODE: 'plain' } }).catch(() => undefined));
 }

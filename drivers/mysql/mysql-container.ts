@@ -4,7 +4,9 @@ import type { Service } from '../../src/core/service.js';
 import { ContainerPlace } from '../../src/place/container-place.js';
 import { runText, type Reached } from '../../src/place/place.js';
 import { LazySidecar } from '../../src/place/sidecar-place.js';
+import { openTunnel, type ExecIn } from '../../src/place/sidecar-tunnel.js';
 import type { MyTarget } from './mysql-connection.js';
+import { releasePipes, type Pipe } from './mysql-container-fifo.js';
 import { parseToolVersion, toolNames, type ToolInfo } from './mysql-tools.js';
 
 /**
@@ -12,8 +14,10 @@ import { parseToolVersion, toolNames, type ToolInfo } from './mysql-tools.js';
  * port. The image's tools (mariadb-dump, mariadb) run there through docker
  * exec (mysql-tool-place.ts), so they match the server; holdfast's SQL (the
  * hold, inspect, fingerprints, definitions) reaches the server's
- * 127.0.0.1:3306 as the container sees it through a sidecar tunnel
- * (src/place/sidecar-tunnel.ts).
+ * 127.0.0.1:3306 as the container sees it through a tunnel
+ * (src/place/sidecar-tunnel.ts) whose forwarder runs in the container itself
+ * when its image has nc or bash (the official images have bash), else in a
+ * sidecar (HOLDFAST_MYSQL_SIDECAR=1 forces the sidecar).
  *
  * Credentials are the container's own: a fixed wrapper script resolves
  * them inside it, in the order the official image's entrypoint uses them
@@ -43,6 +47,10 @@ export interface MyContainer {
   fifoRoot?: string;
   /** How the last tool output left the container, for the manifest. */
   output?: 'pipe' | 'exec';
+  /** Pipes made in its /tmp and not removed yet (mysql-container-fifo.ts). */
+  pipes: Set<Pipe>;
+  /** How holdfast's SQL reaches the server: a forwarder exec'd in the container itself (its nc or bash), or a sidecar. */
+  tunnel: 'exec' | 'sidecar';
 }
 
 /** Does this service reach MySQL / MariaDB through a container rather than a URL? */
@@ -78,6 +86,8 @@ export const WRAPPER = [
   // One exec for both: the --version of each tool named in "$@" (none when missing), then the credentials.
   'if [ "${HOLDFAST_MY_MODE:-}" = credentials ]; then',
   '  for t in "$@"; do v=; if command -v "$t" >/dev/null 2>&1; then v=$("$t" --version 2>/dev/null) || v=; fi; printf "%s\\t%s\\n" "$t" "$v"; done',
+  // Can the container forward a TCP connection itself (the tunnel's forwarder needs nc or bash)?
+  '  printf "forward\\t%s\\n" "$(command -v nc || command -v bash || :)"',
   '  printf -- "--holdfast--\\n%s\\n%s\\n%s" "$from" "$u" "$p"; exit 0',
   'fi',
   'MYSQL_PWD=$p; export MYSQL_PWD',
@@ -101,12 +111,18 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
   const password = lookupPassword(service);
   const user = typeof service.options.user === 'string' ? service.options.user : service.endpoint?.user;
   let sidecar: LazySidecar | undefined;
+  let forwardsItself = false;
   const place = await ContainerPlace.open(ref, {
     service: service.name,
     engine: 'MySQL / MariaDB',
     wrapper: WRAPPER,
     env: { HOLDFAST_MY_PORT: String(port), ...(password !== undefined ? { HOLDFAST_MY_PASSWORD: password, ...(user ? { HOLDFAST_MY_USER: user } : {}) } : {}) },
-    reach: (host, p, s) => sidecar!.reach(host, p, s),
+    // Through an exec in the container itself when its image can forward (no helper container to start and remove), else a sidecar.
+    reach: (host, p, s) => {
+      if (!forwardsItself) return sidecar!.reach(host, p, s);
+      const exec: ExecIn = (cmd, o) => place.api.exec(place.id, { cmd, stdin: true, ...(o.signal ? { signal: o.signal } : {}) });
+      return openTunnel(exec, host, p, { service: service.name, where: `container ${place.containerName}`, ...((s ?? signal) ? { signal: (s ?? signal)! } : {}) });
+    },
     onClose: async () => sidecar?.close(),
     ...(signal ? { signal } : {}),
   });
@@ -133,6 +149,10 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
     const tools = new Map<string, ToolInfo | undefined>();
     for (const line of found.stdout.slice(0, Math.max(cut, 0)).split('\n').filter(Boolean)) {
       const [name, version] = [line.slice(0, line.indexOf('\t')), line.slice(line.indexOf('\t') + 1)];
+      if (name === 'forward') {
+        forwardsItself = version.trim() !== '' && process.env.HOLDFAST_MYSQL_SIDECAR !== '1';
+        continue;
+      }
       const info = version ? parseToolVersion(name, version) : undefined;
       tools.set(name, info ? { ...info, inContainer: true } : undefined);
     }
@@ -146,8 +166,9 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
       user: u || 'root',
       password: rest.join('\n'),
       passwordFrom: passwordEnvPrefixes(service).map((p) => `${p}_PASSWORD[_FILE]`),
-      container: { place, name: place.containerName, port, credentials: describeSource(from), tools },
+      container: { place, name: place.containerName, port, credentials: describeSource(from), tools, pipes: new Set(), tunnel: forwardsItself ? 'exec' : 'sidecar' },
       release: async () => {
+        await releasePipes(target.container!).catch(() => undefined);
         await tunnel.close().catch(() => undefined);
         await place.close();
       },

@@ -98,6 +98,7 @@ export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<B
         place: dump.inContainer ? `inside container ${t.container!.name}` : t.container ? `on this host, through a tunnel to container ${t.container.name}` : 'on this host',
         // A dump in a container: its output through a named pipe read on this host, or the exec stream (mysql-container-fifo.ts).
         ...(dump.inContainer && t.container?.output ? { output: t.container.output } : {}),
+        ...(t.container ? { sqlTunnel: t.container.tunnel } : {}),
         binlogEnabled: facts.binlog,
         accounts,
         databases: dumped,

@@ -1,4 +1,5 @@
 import { leftoverEndpoint, leftoverJournal, type Leftover } from '../../src/core/leftover-journal.js';
+import { HoldfastError } from '../../src/core/errors.js';
 import { SCRATCH_PREFIX } from '../../src/core/scratch-names.js';
 import type { Service } from '../../src/core/service.js';
 import type { MyTarget } from './mysql-connection.js';
@@ -20,14 +21,30 @@ import { dropScratchDatabases } from './mysql-scratch.js';
  * - 'scratch-prefix': a restore test's `holdfast_scratch_<run>_*` databases.
  */
 export function recordMysqlLeftover(service: Service, kind: 'working-copy' | 'partial-load' | 'swap', name: string, target?: string): Promise<Leftover> {
-  return leftoverJournal().add({ kind, name, driver: 'mysql', service: service.name, endpoint: leftoverEndpoint(service.endpoint!), ...(target ? { data: { target } } : {}) });
+  const container = containerOf(service);
+  const data = { ...(target ? { target } : {}), ...(container ? { container } : {}) };
+  return leftoverJournal().add({ kind, name, driver: 'mysql', service: service.name, endpoint: leftoverEndpoint(service.endpoint!), ...(Object.keys(data).length > 0 ? { data } : {}) });
+}
+
+/**
+ * The container of a `container:NAME` service. Its journal endpoint is
+ * `container://` for every container (leftoverEndpoint keeps no path), so
+ * the entry names the container, and only that container's service removes it.
+ */
+function containerOf(service: Service): string | undefined {
+  return service.endpoint?.scheme === 'container' ? service.endpoint.path || service.container?.name : undefined;
 }
 
 export function forgetMysqlLeftover(leftover: Leftover): Promise<void> {
   return leftoverJournal().remove(leftover);
 }
 
-export function removeMysqlLeftover(service: Service, leftover: Leftover): Promise<string | false> {
+export async function removeMysqlLeftover(service: Service, leftover: Leftover): Promise<string | false> {
+  const container = containerOf(service);
+  if (leftover.data?.container !== undefined && leftover.data.container !== container) {
+    // Kept in the journal (an error, not false) for the command that touches that container.
+    throw new HoldfastError('config', `the leftover ${JSON.stringify(leftover.name)} is in container ${leftover.data.container}, not ${container ?? service.name}`, { service: service.name, driver: 'mysql' });
+  }
   return withTarget(service, (t) => removeLeftover(t, leftover));
 }
 

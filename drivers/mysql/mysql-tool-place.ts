@@ -5,7 +5,7 @@ import { toolToArtifact } from '../../src/core/tool-artifact.js';
 import { runText, runWithInput } from '../../src/place/place.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
 import type { MyTarget } from './mysql-connection.js';
-import { fifoRoot, loadThroughFifo, toArtifactThroughFifo } from './mysql-container-fifo.js';
+import { loadThroughFifo, preparePipe, toArtifactThroughFifo } from './mysql-container-fifo.js';
 import type { DefaultsFiles } from './mysql-defaults-file.js';
 import { checkTool, FAMILY_TITLE, parseToolVersion, toolNames, TOOLS_HINT, type Family, type ToolCheck, type ToolInfo, type ToolRole } from './mysql-tools.js';
 
@@ -75,20 +75,18 @@ export interface ToolRunPlan {
 
 export async function prepareRun(t: MyTarget, tool: ToolInfo, files: DefaultsFiles, label: string): Promise<ToolRunPlan> {
   if (tool.inContainer && t.container) {
-    const place = t.container.place;
+    const c = t.container;
+    const place = c.place;
+    // Through a pipe that this host reads or writes when it sees the container's files; else the exec's own stream.
+    const pipe = await preparePipe(c);
     return {
       marker: undefined,
       toArtifact: async (sink, artifact, args, judge) => {
-        // Through a pipe read on the host when the container's files are reachable from here; else the exec stream.
-        const root = await fifoRoot(t.container!);
-        const viaFifo = root ? await toArtifactThroughFifo(t.container!, root, [tool.path, ...args], sink, artifact, judge) : undefined;
-        t.container!.output = viaFifo ? 'pipe' : 'exec';
-        return viaFifo ?? place.toArtifact([tool.path, ...args], sink, artifact, { judge });
+        c.output = pipe ? 'pipe' : 'exec';
+        return pipe ? toArtifactThroughFifo(c, pipe, [tool.path, ...args], sink, artifact, judge) : place.toArtifact([tool.path, ...args], sink, artifact, { judge });
       },
       load: async (artifacts, name, args) => {
-        const root = await fifoRoot(t.container!);
-        const viaFifo = root ? await loadThroughFifo(t.container!, root, [tool.path, ...args], artifacts, name) : undefined;
-        if (viaFifo) return viaFifo;
+        if (pipe) return loadThroughFifo(c, pipe, [tool.path, ...args], artifacts, name);
         const exit = await runWithInput(place, [tool.path, ...args], artifacts.open(name));
         return { code: exit.exitCode, signal: null, stderr: exit.stderr };
       },

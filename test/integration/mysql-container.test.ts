@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { holdfast } from '../support/cli.js';
-import { DockerLab } from '../support/docker.js';
+import { docker, DockerLab } from '../support/docker.js';
 import { ensureMariadbImage, mariadbContainer, mariadbSql } from '../support/mariadb-container.js';
 
 // MariaDB in containers with NO published port (`--network none`: only their own loopback).
@@ -62,10 +62,13 @@ describe('MySQL / MariaDB inside its own container', () => {
     expect(await lab.held()).toEqual([]);
     expect(await lab.helpers()).toEqual([]); // the sidecar of the tunnel is gone
     const manifestText = await readFile(join(repo, 'snapshots', doc.snapshot, 'manifest.json'), 'utf8');
-    const details = (JSON.parse(manifestText) as { services: Record<string, { details: { place: string; output: string; databases: Array<{ name: string; heldMs: number; snapshotConfirmedBy?: string }> } }> }).services.db!.details;
+    const details = (JSON.parse(manifestText) as { services: Record<string, { details: { place: string; output: string; sqlTunnel: string; databases: Array<{ name: string; heldMs: number; snapshotConfirmedBy?: string }> } }> }).services.db!.details;
     expect(details.place).toBe(`inside container ${db}`);
     expect(details.output).toBe('pipe'); // read on this host through the container's /proc root, not dockerd's stdio copy
-    expect(details.databases).toEqual([expect.objectContaining({ name: 'shop', snapshotConfirmedBy: 'connection-order' })]);
+    expect(details.sqlTunnel).toBe('exec'); // the image has bash: the tunnel's forwarder runs in the container, no sidecar
+    // The dump's snapshot was seen while commits were held (a small dump may even end inside the hold).
+    expect(details.databases).toEqual([expect.objectContaining({ name: 'shop' })]);
+    expect(['connection-order', 'finished-inside-hold']).toContain(details.databases[0]!.snapshotConfirmedBy);
     expect(details.databases[0]!.heldMs).toBeLessThan(5000);
 
     const verify = await holdfast(['--repo', repo, 'verify', doc.snapshot, '--restore-test', '--json'], lab.env());
@@ -95,6 +98,8 @@ describe('MySQL / MariaDB inside its own container', () => {
     expect(all).not.toContain(SECRET);
     expect(all).not.toContain(OTHER);
     expect(await lab.helpers()).toEqual([]);
+    // The named pipes of the dumps and loads are gone from both containers.
+    for (const c of [db, copy]) expect(await docker(['exec', c, 'sh', '-c', 'ls -d /tmp/holdfast-io.* 2>/dev/null || true'])).toBe('');
   }, 240_000);
 
   test("an image without mariadb-dump: the plan names the missing tool and runs this host's through the tunnel", async () => {
@@ -102,18 +107,22 @@ describe('MySQL / MariaDB inside its own container', () => {
     const bare = await mariadbContainer(lab, 'bare', { env: ['-e', `MARIADB_ROOT_PASSWORD=${OTHER}`], args: ['-v', '/dev/null:/usr/bin/mariadb-dump:ro'] });
     await mariadbSql(bare, 'CREATE DATABASE app');
     await mariadbSql(bare, 'CREATE TABLE t (n INT PRIMARY KEY); INSERT INTO t SELECT seq FROM seq_1_to_100', 'app');
-    const plan = await holdfast(['plan', '--service', `bare=container:${bare}`, '--json'], lab.env());
+    // And holdfast's SQL through a sidecar joined to the container's network namespace (what an image without nc or bash gets).
+    const env = lab.env({ HOLDFAST_MYSQL_SIDECAR: '1' });
+    const plan = await holdfast(['plan', '--service', `bare=container:${bare}`, '--json'], env);
     expect(plan.code, plan.stderr).toBe(0);
     const item = plan.json<{ services: Array<{ strategy: string; reason: string }> }>().services[0]!;
     expect(item.strategy).toBe('dump');
     expect(item.reason).toContain(`on this host through a tunnel to container ${bare}: its image has no mariadb-dump or mysqldump, so /usr/bin/mariadb-dump 10.11`);
 
-    const backup = await holdfast(['--repo', repo, 'backup', '--service', `bare=container:${bare}`, '--fingerprint', 'full', '--json'], lab.env());
+    const backup = await holdfast(['--repo', repo, 'backup', '--service', `bare=container:${bare}`, '--fingerprint', 'full', '--json'], env);
     expect(backup.code, backup.stderr).toBe(0);
     const doc = backup.json<{ snapshot: string; services: Array<{ strategy: string; status: string }> }>();
     expect(doc.services[0]).toMatchObject({ strategy: 'dump', status: 'ok' });
-    const verify = await holdfast(['--repo', repo, 'verify', doc.snapshot, '--restore-test', '--json'], lab.env());
+    const verify = await holdfast(['--repo', repo, 'verify', doc.snapshot, '--restore-test', '--json'], env);
     expect(verify.code, verify.stderr + verify.stdout).toBe(0);
+    const shown = await holdfast(['--repo', repo, 'show', doc.snapshot, '--json'], env);
+    expect(shown.json<{ services: Record<string, { details: { sqlTunnel: string; place: string } }> }>().services.bare!.details).toMatchObject({ sqlTunnel: 'sidecar', place: `on this host, through a tunnel to container ${bare}` });
     expect(plan.stdout + backup.stdout + backup.stderr + verify.stdout + verify.stderr).not.toContain(OTHER);
     expect(await lab.helpers()).toEqual([]);
   }, 180_000);
