@@ -116,6 +116,8 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
     service: service.name,
     engine: 'MySQL / MariaDB',
     wrapper: WRAPPER,
+    // The wrapper takes the tool from its arguments and sends a dump into HOLDFAST_MY_OUT (mysql-container-fifo.ts).
+    outputPipe: false,
     env: { HOLDFAST_MY_PORT: String(port), ...(password !== undefined ? { HOLDFAST_MY_PASSWORD: password, ...(user ? { HOLDFAST_MY_USER: user } : {}) } : {}) },
     // Through an exec in the container itself when its image can forward (no helper container to start and remove), else a sidecar.
     reach: (host, p, s) => {

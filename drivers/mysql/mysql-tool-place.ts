@@ -5,7 +5,7 @@ import { toolToArtifact } from '../../src/core/tool-artifact.js';
 import { runText, runWithInput } from '../../src/place/place.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
 import type { MyTarget } from './mysql-connection.js';
-import { loadThroughFifo, preparePipe, toArtifactThroughFifo } from './mysql-container-fifo.js';
+import { preparePipe, releasePipes, toArtifactThroughFifo } from './mysql-container-fifo.js';
 import type { DefaultsFiles } from './mysql-defaults-file.js';
 import { checkTool, FAMILY_TITLE, parseToolVersion, toolNames, TOOLS_HINT, type Family, type ToolCheck, type ToolInfo, type ToolRole } from './mysql-tools.js';
 
@@ -77,7 +77,9 @@ export async function prepareRun(t: MyTarget, tool: ToolInfo, files: DefaultsFil
   if (tool.inContainer && t.container) {
     const c = t.container;
     const place = c.place;
-    // Through a pipe that this host reads or writes when it sees the container's files; else the exec's own stream.
+    // A dump leaves through a pipe this host reads when it sees the container's files; else the exec's own stream.
+    // The pipe is made now, so that its exec is not inside the commit hold. A load always goes in through the
+    // exec's stdin (nothing is written through the container's root).
     const pipe = await preparePipe(c);
     return {
       marker: undefined,
@@ -86,7 +88,7 @@ export async function prepareRun(t: MyTarget, tool: ToolInfo, files: DefaultsFil
         return pipe ? toArtifactThroughFifo(c, pipe, [tool.path, ...args], sink, artifact, judge) : place.toArtifact([tool.path, ...args], sink, artifact, { judge });
       },
       load: async (artifacts, name, args) => {
-        if (pipe) return loadThroughFifo(c, pipe, [tool.path, ...args], artifacts, name);
+        await releasePipes(c);
         const exit = await runWithInput(place, [tool.path, ...args], artifacts.open(name));
         return { code: exit.exitCode, signal: null, stderr: exit.stderr };
       },

@@ -3,6 +3,7 @@ import { lstat, open, readFile, type FileHandle } from 'node:fs/promises';
 import type { ArtifactSink } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
 import type { ToolExit } from '../core/process.js';
+import type { StreamRun } from '../docker/docker-api.js';
 import type { ArtifactRecord } from '../repository/manifest.js';
 import type { ContainerPlace } from './container-place.js';
 import { runText, type PlaceRunOptions } from './place.js';
@@ -37,7 +38,8 @@ export async function containerRootOnThisHost(place: ContainerPlace): Promise<st
   return cgroup.includes(place.id) ? `/proc/${details.pid}/root` : undefined;
 }
 
-interface Pipe {
+/** A private directory with one named pipe in the container's /tmp, and the pipe's inode as the container saw it. */
+export interface ContainerPipe {
   dir: string;
   inode: string;
 }
@@ -53,21 +55,22 @@ function replaced(place: ContainerPlace, by: string): HoldfastError {
   });
 }
 
-async function makePipe(place: ContainerPlace): Promise<Pipe | undefined> {
-  const made = await runText(place, ['sh', '-c', MAKE]).catch(() => undefined);
+/** Makes the pipe by an exec in the container (`env`: what the place's wrapper needs to run a plain command). */
+export async function makePipe(place: ContainerPlace, env?: Record<string, string>): Promise<ContainerPipe | undefined> {
+  const made = await runText(place, ['sh', '-c', MAKE], env ? { env } : {}).catch(() => undefined);
   const m = made?.exitCode === 0 ? /^(\/tmp\/holdfast-io\.[A-Za-z0-9]+) (\d+)$/.exec(made.stdout.trim()) : null;
   return m ? { dir: m[1]!, inode: m[2]! } : undefined;
 }
 
-async function removePipe(place: ContainerPlace, pipe: Pipe): Promise<void> {
-  await runText(place, ['rm', '-rf', '--', pipe.dir]).catch(() => undefined);
+/** Removed by an exec in the container: never through the host path, which a planted symlink could redirect. */
+export async function removePipe(place: ContainerPlace, pipe: ContainerPipe, env?: Record<string, string>): Promise<void> {
+  await runText(place, ['rm', '-rf', '--', pipe.dir], env ? { env } : {}).catch(() => undefined);
 }
 
 /**
  * Runs `argv` in the container with its stdout into a pipe read here, and
- * stores what it wrote as one artifact (counted only if it exited 0 and wrote
- * something). Undefined when no pipe could be made: the caller then uses the
- * exec stream.
+ * stores what it wrote as one artifact. Undefined when no pipe could be made:
+ * the caller then uses the exec stream.
  */
 export async function toArtifactThroughPipe(
   place: ContainerPlace,
@@ -79,11 +82,33 @@ export async function toArtifactThroughPipe(
 ): Promise<ArtifactRecord | undefined> {
   const pipe = await makePipe(place);
   if (!pipe) return undefined;
+  try {
+    const start = () => place.run(['sh', '-c', WRITE, 'holdfast-pipe', ...argv], { ...options, env: { ...options.env, HOLDFAST_PIPE_OUT: `${pipe.dir}/pipe` } });
+    return await readPipeIntoArtifact(place, root, pipe, start, sink, artifact, { tool: argv[0] ?? 'command', judge: options.judge, ...(options.allowEmpty ? { allowEmpty: true } : {}) });
+  } finally {
+    await removePipe(place, pipe);
+  }
+}
+
+/**
+ * Starts a command that writes into `pipe` (made by makePipe) and stores what
+ * arrives as one artifact, counted only if the command exited 0 and wrote
+ * something. The caller removes the pipe.
+ */
+export async function readPipeIntoArtifact(
+  place: ContainerPlace,
+  root: string,
+  pipe: ContainerPipe,
+  start: () => Promise<StreamRun>,
+  sink: ArtifactSink,
+  artifact: { name: string; kind: string; label?: string },
+  options: { tool: string; judge: (exit: ToolExit) => void; allowEmpty?: boolean },
+): Promise<ArtifactRecord> {
   const hostPath = `${root}${pipe.dir}/pipe`;
   let probe: FileHandle | undefined;
   let file: FileHandle | undefined;
   try {
-    const run = await place.run(['sh', '-c', WRITE, 'holdfast-pipe', ...argv], { ...options, env: { ...options.env, HOLDFAST_PIPE_OUT: `${pipe.dir}/pipe` } });
+    const run = await start();
     run.stdout.resume();
     // The one walk through the container's root: non-blocking (a FIFO's read end opens at once), the last
     // component not followed, and the inode checked. Every later open goes through /proc/self/fd, not the path.
@@ -117,7 +142,7 @@ export async function toArtifactThroughPipe(
       // The tool wrote where the pipe was: it must still be ours (a swap after the probe leaves us an empty pipe).
       const after = await lstat(hostPath).catch(() => undefined);
       if (!after?.isFIFO() || String(after.ino) !== pipe.inode) throw replaced(place, after ? 'after it was opened' : 'removed');
-      if (written.value.rawBytes === 0 && !options.allowEmpty) throw new HoldfastError('tool', `${argv[0]} exited 0 but wrote nothing`);
+      if (written.value.rawBytes === 0 && !options.allowEmpty) throw new HoldfastError('tool', `${options.tool} exited 0 but wrote nothing`);
       return written.value;
     } catch (error) {
       await sink.discard(artifact.name).catch(() => undefined);
@@ -126,6 +151,5 @@ export async function toArtifactThroughPipe(
   } finally {
     await file?.close().catch(() => undefined);
     await probe?.close().catch(() => undefined);
-    await removePipe(place, pipe);
   }
 }

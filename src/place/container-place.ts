@@ -28,6 +28,8 @@ export interface ContainerPlaceOptions {
   reach?: (host: string, port: number, signal?: AbortSignal) => Promise<Reached>;
   /** Released with the place. */
   onClose?: () => Promise<void>;
+  /** false: toArtifact never uses a pipe (container-pipe.ts), for an engine whose wrapper handles its own output. */
+  outputPipe?: boolean;
 }
 
 export class ContainerPlace implements Place {
@@ -92,7 +94,7 @@ export class ContainerPlace implements Place {
     options: PlaceRunOptions & { judge: (exit: ToolExit) => void; allowEmpty?: boolean },
   ) {
     // Faster than dockerd's stdio copy where this host sees the container's files (container-pipe.ts).
-    this.root ??= containerRootOnThisHost(this).catch(() => undefined);
+    this.root ??= this.options.outputPipe === false ? Promise.resolve(undefined) : containerRootOnThisHost(this).catch(() => undefined);
     const root = await this.root;
     const piped = root ? await toArtifactThroughPipe(this, root, argv, sink, artifact, options) : undefined;
     if (piped) {
