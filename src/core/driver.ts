@@ -228,6 +228,8 @@ export interface CommandSpec {
   env?: Record<string, string | undefined>;
   /** Values to blank out of its stderr in messages. */
   secrets?: Array<string | undefined>;
+  /** An open file descriptor the command reads as its stdin (a pipe out of a container: src/place/container-pipe.ts). */
+  stdinFd?: number;
   /**
    * Told as soon as the command exits, before its output is stored
    * (compressed, hashed, flushed): a volume copy resumes the writers then.

@@ -13,8 +13,8 @@ import type { CommandSpec } from './driver.js';
  */
 export interface ToolOptions {
   env?: Record<string, string | undefined>;
-  /** 'pipe' to write to the child's stdin; default: ignored. */
-  stdin?: 'pipe' | 'ignore';
+  /** 'pipe' to write to the child's stdin, or an open file descriptor it reads; default: ignored. */
+  stdin?: 'pipe' | 'ignore' | number;
   /**
    * 'pipe' (default) to read stdout as a stream; 'ignore' to drop it; or the
    * stdin of another child, to connect the two without a copy through Node.
@@ -108,7 +108,7 @@ function baseName(path: string): string {
 
 /** Runs a driver's command (its environment and secrets as given) with stdout where asked; tells its `exited` hook when it exits. */
 export function runCommandSpec(spec: CommandSpec, options: { stdout: ToolOptions['stdout']; signal?: AbortSignal | undefined }): ToolRun {
-  const run = runTool(spec.command, spec.args, { env: spec.env, secrets: spec.secrets, stdout: options.stdout, signal: options.signal });
+  const run = runTool(spec.command, spec.args, { env: spec.env, secrets: spec.secrets, stdout: options.stdout, signal: options.signal, ...(spec.stdinFd !== undefined ? { stdin: spec.stdinFd } : {}) });
   if (spec.exited) run.done.then(spec.exited, () => undefined);
   return run;
 }

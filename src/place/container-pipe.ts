@@ -131,7 +131,12 @@ export async function readPipeIntoArtifact(
     file = await open(self, constants.O_RDONLY);
     opened = true;
     const meta = { kind: artifact.kind, ...(artifact.label !== undefined ? { label: artifact.label } : {}) };
-    const writing = sink.write(artifact.name, file.createReadStream({ highWaterMark: 1 << 20 }), meta);
+    // `cat` reads the pipe straight into the repository's compressor: a read loop in Node through the thread
+    // pool was slower than dockerd's copy (500 MB: 3.7 s against 2.3 s).
+    const writing = sink.writeCommand(artifact.name, { command: 'cat', args: [], stdinFd: file.fd }, meta).then(({ record, exit }) => {
+      if (exit.code !== 0) throw new HoldfastError('tool', `reading ${options.tool}'s output from container ${place.containerName} failed: ${exit.stderr.trim()}`, { service: place.service });
+      return record;
+    });
     writing.catch(() => run.abort());
     const [written, exited] = await Promise.allSettled([writing, ended]);
     try {

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { ArtifactSink } from '../../src/core/driver.js';
+import type { ArtifactSink, CommandSpec } from '../../src/core/driver.js';
+import { runTool } from '../../src/core/process.js';
 import { connectDocker } from '../../src/docker/docker-client.js';
 import { ContainerPlace } from '../../src/place/container-place.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
@@ -20,7 +21,15 @@ function memorySink(): ArtifactSink & { got: Map<string, Buffer> } {
       got.set(name, Buffer.concat(chunks));
       return { name, rawBytes: got.get(name)!.length } as unknown as ArtifactRecord;
     },
-    writeCommand: () => Promise.reject(new Error('not used')),
+    // As the repository does: the command's stdout is the artifact (here kept in memory).
+    async writeCommand(name: string, spec: CommandSpec) {
+      const run = runTool(spec.command, spec.args, { ...(spec.stdinFd !== undefined ? { stdin: spec.stdinFd } : {}) });
+      const chunks: Buffer[] = [];
+      for await (const c of run.stdout!) chunks.push(c as Buffer);
+      const exit = await run.done;
+      got.set(name, Buffer.concat(chunks));
+      return { record: { name, rawBytes: got.get(name)!.length } as unknown as ArtifactRecord, exit };
+    },
     async discard(name: string) {
       got.delete(name);
     },
