@@ -44,8 +44,13 @@ export interface LeftoverFile {
   leftovers: Leftover[];
 }
 
-/** The place a service's leftovers live: its endpoint without path, user or password. */
-export function leftoverEndpoint(endpoint: { scheme: string; host: string; port?: number | undefined }): string {
+/**
+ * The place a service's leftovers live: its endpoint without path, user or
+ * password; for an opaque endpoint (`container:NAME`) its name, so that a
+ * leftover in one container is never taken for another container's.
+ */
+export function leftoverEndpoint(endpoint: { scheme: string; host: string; port?: number | undefined; path?: string }): string {
+  if (!endpoint.host && endpoint.path) return `${endpoint.scheme}:${endpoint.path}`;
   return `${endpoint.scheme}://${endpoint.host}${endpoint.port ? `:${endpoint.port}` : ''}`;
 }
 

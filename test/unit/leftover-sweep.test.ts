@@ -150,3 +150,12 @@ test('a journal a dead run was rewriting when it was killed (.json.tmp) is remov
   expect(existsSync(dead)).toBe(false);
   expect(existsSync(live)).toBe(true);
 });
+
+test('leftovers of two containers live at two places: a container endpoint keeps its name', async () => {
+  const { leftoverEndpoint } = await import('../../src/core/leftover-journal.js');
+  const a = leftoverEndpoint({ scheme: 'container', host: '', path: 'shop-db-1' });
+  const b = leftoverEndpoint({ scheme: 'container', host: '', path: 'other-db-1' });
+  expect(a).toBe('container:shop-db-1');
+  expect(a).not.toBe(b);
+  expect(leftoverEndpoint({ scheme: 'postgres', host: '127.0.0.1', port: 5432, path: 'app' })).toBe('postgres://127.0.0.1:5432');
+});
