@@ -4,8 +4,8 @@ import type { BackupContext, BackupResult, RestoreContext, RestoreResult } from 
 import { HoldfastError } from '../../src/core/errors.js';
 import { assertToolSucceeded, runTool } from '../../src/core/process.js';
 import { containerRecord } from '../../src/core/container-record.js';
-import { fingerprintDatabase } from './postgres-fingerprint.js';
-import { selectDatabases, serverFacts } from './postgres-inspector.js';
+import { serverFacts } from './postgres-inspector.js';
+import { fingerprintOfSite } from './postgres-site-fingerprint.js';
 import { requireSiteTool, withSession, withSite } from './postgres-site.js';
 import { checkPgToolExit, toolVersion } from './postgres-tools.js';
 
@@ -31,16 +31,12 @@ export function backupWithBasebackup(ctx: BackupContext): Promise<BackupResult> 
       { name: 'base.tar', kind: 'basebackup' },
       { env: site.env(), secrets: site.secrets, signal: ctx.signal, judge: (exit) => checkPgToolExit('pg_basebackup', exit, site.service) },
     );
-    // Counts only, taken after the copy: they describe the cluster as the copy
-    // left it when nothing writes; under writes they are indicative.
+    // Rows and definitions (issue #11: a physical copy is proven like a dump), taken after the copy: they
+    // describe the cluster as the copy left it when nothing writes; under writes they are indicative.
     let fingerprint: BackupResult['fingerprint'];
     if (ctx.fingerprintScope !== 'none') {
       ctx.progress.phase('fingerprint');
-      fingerprint = { scope: ctx.fingerprintScope, items: {} };
-      const dbs = await withSession(site, undefined, (c) => selectDatabases(c, site, undefined), ctx.signal);
-      for (const db of dbs) {
-        await withSession(site, db.name, (c) => fingerprintDatabase(c, db.name, fingerprint!.scope, fingerprint!.items), ctx.signal);
-      }
+      fingerprint = await fingerprintOfSite(site, undefined, ctx.fingerprintScope, ctx.signal);
       ctx.note('pg_basebackup: the fingerprint was taken after the copy; it matches the restore only if nothing wrote meanwhile');
     }
     return {

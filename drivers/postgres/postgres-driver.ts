@@ -5,15 +5,13 @@ import { backupWithPgDump } from './postgres-backup.js';
 import { waitForContainerServer } from './postgres-container-ready.js';
 import { isContainerService } from './postgres-container.js';
 import { detectPostgres, POSTGRES_SCHEMES } from './postgres-detect.js';
-import { fingerprintDatabase } from './postgres-fingerprint.js';
-import { readDatabaseProperties } from './postgres-database-properties.js';
-import { definitionsOfDatabase, roleDefinitions } from './postgres-definitions.js';
-import { inspectServer, selectDatabases } from './postgres-inspector.js';
+import { inspectServer } from './postgres-inspector.js';
+import { fingerprintOfSite } from './postgres-site-fingerprint.js';
 import { removePostgresLeftover } from './postgres-leftovers.js';
 import { postgresRestoreNeeds } from './postgres-privileges.js';
 import { restorePgDump } from './postgres-restore.js';
 import { postgresScratchTarget } from './postgres-scratch.js';
-import { withSession, withSite } from './postgres-site.js';
+import { withSite } from './postgres-site.js';
 import { postgresStrategies } from './postgres-strategies.js';
 
 /**
@@ -35,17 +33,7 @@ export const postgresDriver: Driver = {
   },
 
   fingerprint(service, scope) {
-    return withSite(service, undefined, async (site) => {
-      const { dbs, definitions } = await withSession(site, undefined, async (c) => ({ dbs: await selectDatabases(c, site, service.options.databases), definitions: await roleDefinitions(c) }));
-      const items = {};
-      for (const db of dbs) {
-        await withSession(site, db.name, async (c) => {
-          await fingerprintDatabase(c, db.name, scope, items);
-          await definitionsOfDatabase(c, db.name, await readDatabaseProperties(c), definitions);
-        });
-      }
-      return { scope, items, definitions };
-    });
+    return withSite(service, undefined, (site) => fingerprintOfSite(site, service.options.databases, scope));
   },
 
   backup(ctx) {

@@ -7,6 +7,8 @@ import { scratchDataDir } from '../../src/core/scratch-data-dir.js';
 import { assertToolSucceeded, runTool } from '../../src/core/process.js';
 import { parseEndpoint } from '../../src/core/service.js';
 import { pgTarget, withClient, type PgTarget } from './postgres-connection.js';
+import { readDatabaseProperties } from './postgres-database-properties.js';
+import { definitionsOfDatabase, roleDefinitions } from './postgres-definitions.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 
 /** The socket name of the throwaway server; it listens on no TCP port at all. */
@@ -38,8 +40,15 @@ export async function basebackupScratchTarget(ctx: ScratchContext): Promise<Scra
       const databases = await withClient(t, 'postgres', async (c) => (await c.query<{ d: string }>('SELECT datname AS d FROM pg_database WHERE datallowconn AND NOT datistemplate')).rows.map((r) => r.d));
       const keys = Object.keys(recorded.items);
       const items: Fingerprint['items'] = {};
-      for (const db of databases.filter((d) => keys.some((k) => k.startsWith(`${d}.`)))) await withClient(t, db, (c) => fingerprintDatabase(c, db, recorded.scope, items));
-      return { scope: recorded.scope, items };
+      // Definitions too when the backup recorded them (issue #11): roles, and per database its objects and properties.
+      const definitions: NonNullable<Fingerprint['definitions']> | undefined = recorded.definitions ? await withClient(t, 'postgres', (c) => roleDefinitions(c)) : undefined;
+      for (const db of databases.filter((d) => keys.some((k) => k.startsWith(`${d}.`)))) {
+        await withClient(t, db, async (c) => {
+          await fingerprintDatabase(c, db, recorded.scope, items);
+          if (definitions) await definitionsOfDatabase(c, db, await readDatabaseProperties(c), definitions);
+        });
+      }
+      return { scope: recorded.scope, items, ...(definitions ? { definitions } : {}) };
     },
     async cleanup() {
       // Also after an interrupted start: whatever left a postmaster.pid is stopped.

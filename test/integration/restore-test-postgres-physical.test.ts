@@ -52,7 +52,7 @@ describe('restore test: postgres pg_basebackup (throwaway server on the restored
     const id = await backup();
     const before = await state();
     const result = await holdfast(['verify', id, '--restore-test', '--json'], env);
-    expectRestoreTestPassed(result, 'db', '3 objects equal (full)');
+    expectRestoreTestPassed(result, 'db', '12 objects equal (full)'); // 3 tables' rows, and the definitions (roles, objects, database properties)
     expect(result.json<VerifyDocument>().restoreTest.services[0]!.scratch).toContain(join(scratchRoot, 'holdfast_scratch_'));
     expect(await state()).toEqual(before);
     expect(await leftovers()).toEqual([]);
@@ -66,6 +66,19 @@ describe('restore test: postgres pg_basebackup (throwaway server on the restored
     const result = await holdfast(['verify', good, '--restore-test', '--json'], env);
     expect(result.code).toBe(1);
     expect(verdicts(result).db).toEqual({ verdict: 'mismatch', detail: expect.stringContaining('app.public.orders: 1900 rows after restore, 2000 at backup') });
+    expect(await leftovers()).toEqual([]);
+  });
+
+  test('a copy with other definitions than recorded is a mismatch that names them (issue #11: a physical copy is proven like a dump)', async () => {
+    await pg.query("COMMENT ON TABLE orders IS 'as backed up'", 'app');
+    const good = await backup();
+    await pg.query("COMMENT ON TABLE orders IS 'changed since'", 'app');
+    const other = await backup();
+    await graftArtifacts(env.HOLDFAST_REPO!, good, other, 'db', await artifactNames(env.HOLDFAST_REPO!, good, 'db'));
+    const result = await holdfast(['verify', good, '--restore-test', '--json'], env);
+    expect(result.code).toBe(1);
+    expect(verdicts(result).db!.verdict).toBe('mismatch');
+    expect(verdicts(result).db!.detail).toContain('changed since');
     expect(await leftovers()).toEqual([]);
   });
 });
