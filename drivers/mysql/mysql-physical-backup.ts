@@ -4,6 +4,7 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { toolToArtifact } from '../../src/core/tool-artifact.js';
 import { withConnection, type MyTarget } from './mysql-connection.js';
 import { defaultsFiles } from './mysql-defaults-file.js';
+import { readDefinitions } from './mysql-definitions.js';
 import { fingerprintDatabase } from './mysql-fingerprint.js';
 import { selectDatabases, serverFacts } from './mysql-inspector.js';
 import { sameSeries } from './mysql-strategies.js';
@@ -58,8 +59,14 @@ export async function backupPhysical(ctx: BackupContext, t: MyTarget): Promise<B
   let fingerprint: Fingerprint | undefined;
   if (ctx.fingerprintScope !== 'none') {
     ctx.progress.phase('fingerprint');
-    fingerprint = { scope: ctx.fingerprintScope, items: {} };
-    for (const db of databases) await withConnection(t, db.name, (c) => fingerprintDatabase(c, db.name, fingerprint!.scope, fingerprint!.items));
+    // Rows and definitions (issue #11: a physical copy is proven like a dump).
+    fingerprint = { scope: ctx.fingerprintScope, items: {}, definitions: {} };
+    for (const db of databases) {
+      await withConnection(t, db.name, async (c) => {
+        await fingerprintDatabase(c, db.name, fingerprint!.scope, fingerprint!.items);
+        await readDefinitions(c, db.name, { scope: fingerprint!.scope }, fingerprint!.definitions);
+      });
+    }
     ctx.note('physical: the fingerprint was taken after the copy; it matches the restore only if nothing wrote meanwhile');
   }
   return {

@@ -8,6 +8,7 @@ import { scratchDataDir } from '../../src/core/scratch-data-dir.js';
 import { parseEndpoint } from '../../src/core/service.js';
 import { waitFor } from '../../src/core/wait.js';
 import { rows, withConnection, type MyTarget } from './mysql-connection.js';
+import { readDefinitions } from './mysql-definitions.js';
 import { fingerprintDatabase } from './mysql-fingerprint.js';
 import { sameSeries } from './mysql-strategies.js';
 import { requireTool, TOOLS_HINT, type Family } from './mysql-tools.js';
@@ -40,6 +41,8 @@ export async function physicalScratchTarget(ctx: ScratchContext): Promise<Scratc
     target: { name: ctx.source.name, engine: 'mysql', endpoint: parseEndpoint(`file:${data}`, false, ctx.source.name), options: {}, origin: 'flag' },
     options: {},
     describe: `a throwaway server on ${data}`,
+    // Started with --skip-grant-tables, the server lists no events (information_schema.EVENTS is empty).
+    unseen: [...new Set(Object.keys(ctx.recorded.fingerprint?.definitions ?? {}).filter((k) => /\.event\./.test(k)).map((k) => k.slice(0, k.indexOf('.event.') + '.event'.length)))],
     async fingerprint(_result, signal): Promise<Fingerprint> {
       const family = (ctx.recorded.details.family as Family | undefined) ?? 'mariadb';
       const version = String(ctx.recorded.details.serverVersionNumber ?? '');
@@ -79,8 +82,13 @@ export async function physicalScratchTarget(ctx: ScratchContext): Promise<Scratc
       return withConnection(t, undefined, async (c) => {
         const databases = (await rows<{ n: string }>(c, 'SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA')).map((r) => r.n);
         const items: Fingerprint['items'] = {};
-        for (const db of databases.filter((d) => keys.some((k) => k.startsWith(`${d}.`)))) await fingerprintDatabase(c, db, recorded.scope, items);
-        return { scope: recorded.scope, items };
+        // Definitions too when the backup recorded them (issue #11).
+        const definitions: NonNullable<Fingerprint['definitions']> | undefined = recorded.definitions ? {} : undefined;
+        for (const db of databases.filter((d) => keys.some((k) => k.startsWith(`${d}.`)))) {
+          await fingerprintDatabase(c, db, recorded.scope, items);
+          if (definitions) await readDefinitions(c, db, { scope: recorded.scope }, definitions);
+        }
+        return { scope: recorded.scope, items, ...(definitions ? { definitions } : {}) };
       });
     },
     cleanup,

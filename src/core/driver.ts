@@ -129,6 +129,12 @@ export interface ScratchTarget {
    * starts, cleanup stops.
    */
   fingerprint?(result: RestoreResult, signal: AbortSignal): Promise<Fingerprint>;
+  /**
+   * Definition paths (prefixes) that what `fingerprint` starts cannot show
+   * (a throwaway MariaDB without its grant tables lists no events): they are
+   * left out of the comparison, and the restore test says so. Never rows.
+   */
+  unseen?: readonly string[];
   /** Removes everything the target and the restore into it created. Idempotent; must not use the aborted signal. */
   cleanup(): Promise<void>;
 }

@@ -166,7 +166,9 @@ async function testService(
       outcome.detail = 'restored, but the driver returned no fingerprint of the scratch copy';
     } else {
       const prefixes = result.details.fingerprintPrefixes as string[] | undefined;
-      outcome.fingerprint = compareFingerprints(record.fingerprint, result.fingerprint, { prefixes, accept: request.accept });
+      const unseen = scratch.unseen ?? [];
+      if (unseen.length) notes.push(`not compared: ${unseen.join(', ')} (${scratch.describe} cannot show them)`);
+      outcome.fingerprint = compareFingerprints(record.fingerprint, result.fingerprint, { prefixes, accept: [...(request.accept ?? []), ...unseen] });
       outcome.verdict = outcome.fingerprint.equal ? 'ok' : 'mismatch';
       outcome.detail = outcome.fingerprint.equal
         ? `${outcome.fingerprint.compared} objects equal (${record.fingerprint.scope})`
