@@ -1,3 +1,4 @@
+import { pinnedPlace } from '../../src/place/service-place.js';
 import type { Readable, Writable } from 'node:stream';
 import type { ArtifactSink } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
@@ -67,9 +68,12 @@ export async function openMongo(service: Service, signal?: AbortSignal): Promise
     t,
     container,
     async tool(name) {
-      const inImage = await imageToolVersion(container, name);
+      // A place pinned by the user (label holdfast.place, holdfast.yml place:): host or sidecar run this host's tool through the tunnel.
+      const pin = pinnedPlace(service);
+      const inImage = pin?.kind === 'host' || pin?.kind === 'sidecar' ? undefined : await imageToolVersion(container, name);
       if (inImage) return execTool(container, name, inImage);
-      return hostTool(name, t, container);
+      if (pin?.kind === 'container') return { missing: true, name, where: `in image ${container.image} (the place is ${pin.by})`, hint: MONGO_TOOLS_HINT };
+      return hostTool(name, t, container, pin?.by);
     },
     close: () => container.place.close(),
   };
@@ -93,7 +97,7 @@ async function imageToolVersion(container: MongoContainer, name: MongoToolName):
 }
 
 /** This host's tool, reaching `t` (the URL's server, or a tunnel to a container's: `via` names it for the plan). */
-async function hostTool(name: MongoToolName, t: MongoTarget, via?: MongoContainer): Promise<MongoToolAt | MissingTool> {
+async function hostTool(name: MongoToolName, t: MongoTarget, via?: MongoContainer, pinnedBy?: string): Promise<MongoToolAt | MissingTool> {
   const found = await mongoToolVersion(name);
   if (!found) {
     const where = process.env.HOLDFAST_MONGO_BINDIR ? `in HOLDFAST_MONGO_BINDIR (${process.env.HOLDFAST_MONGO_BINDIR})` : 'on PATH';
@@ -105,7 +109,9 @@ async function hostTool(name: MongoToolName, t: MongoTarget, via?: MongoContaine
   return {
     name,
     version: found.version,
-    placed: via ? `${name} not in image ${via.image}: host ${name} ${found.version} through a sidecar joined to container ${via.name}` : `on this host: ${found.path} is ${found.version}`,
+    placed: via
+      ? `${pinnedBy ?? `${name} not in image ${via.image}`}: host ${name} ${found.version} through a sidecar joined to container ${via.name}`
+      : `on this host: ${found.path} is ${found.version}`,
     toArtifact: (sink, artifact, args) =>
       withToolCredentials(password, async (config) => {
         let exit: ToolExit | undefined;

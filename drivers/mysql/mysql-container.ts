@@ -1,3 +1,4 @@
+import { pinnedPlace } from '../../src/place/service-place.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword, passwordEnvPrefixes } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
@@ -51,6 +52,8 @@ export interface MyContainer {
   pipes: Set<Pipe>;
   /** How holdfast's SQL reaches the server: a forwarder exec'd in the container itself (its nc or bash), or a sidecar. */
   tunnel: 'exec' | 'sidecar';
+  /** The place the user pinned (label holdfast.place, holdfast.yml place:): host or sidecar run this host's tools through the tunnel. */
+  pin?: { kind: 'host' | 'container' | 'sidecar'; by: string };
 }
 
 /** Does this service reach MySQL / MariaDB through a container rather than a URL? */
@@ -112,6 +115,7 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
   const user = typeof service.options.user === 'string' ? service.options.user : service.endpoint?.user;
   let sidecar: LazySidecar | undefined;
   let forwardsItself = false;
+  const pin = pinnedPlace(service);
   const place = await ContainerPlace.open(ref, {
     service: service.name,
     engine: 'MySQL / MariaDB',
@@ -152,7 +156,7 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
     for (const line of found.stdout.slice(0, Math.max(cut, 0)).split('\n').filter(Boolean)) {
       const [name, version] = [line.slice(0, line.indexOf('\t')), line.slice(line.indexOf('\t') + 1)];
       if (name === 'forward') {
-        forwardsItself = version.trim() !== '' && process.env.HOLDFAST_MYSQL_SIDECAR !== '1';
+        forwardsItself = version.trim() !== '' && process.env.HOLDFAST_MYSQL_SIDECAR !== '1' && pin?.kind !== 'sidecar';
         continue;
       }
       const info = version ? parseToolVersion(name, version) : undefined;
@@ -168,7 +172,7 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
       user: u || 'root',
       password: rest.join('\n'),
       passwordFrom: passwordEnvPrefixes(service).map((p) => `${p}_PASSWORD[_FILE]`),
-      container: { place, name: place.containerName, port, credentials: describeSource(from), tools, pipes: new Set(), tunnel: forwardsItself ? 'exec' : 'sidecar' },
+      container: { place, name: place.containerName, port, credentials: describeSource(from), tools, pipes: new Set(), tunnel: forwardsItself ? 'exec' : 'sidecar', ...(pin ? { pin } : {}) },
       release: async () => {
         await releasePipes(target.container!).catch(() => undefined);
         await tunnel.close().catch(() => undefined);

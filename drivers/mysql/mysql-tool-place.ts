@@ -31,16 +31,20 @@ export async function placeTool(t: MyTarget, role: ToolRole, family: Family): Pr
     const check = await checkTool(role, family);
     return { ...check, why: check.tool ? `on this host (${check.tool.path} ${check.tool.version})` : 'on this host' };
   }
-  const inside = await containerTool(t, role, family);
-  if (inside && inside.family === family) return { tool: inside, why: `inside container ${t.container.name}: its image has ${inside.name} ${inside.version}` };
-  const lacks = inside
-    ? `its ${inside.name} is ${FAMILY_TITLE[inside.family]}'s and the server ${FAMILY_TITLE[family]}`
-    : `its image has no ${toolNames(role, family)}`;
+  const pin = t.container.pin;
+  const inside = pin?.kind === 'host' || pin?.kind === 'sidecar' ? undefined : await containerTool(t, role, family);
+  if (inside && inside.family === family) return { tool: inside, why: `inside container ${t.container.name}: ${pin ? pin.by : `its image has ${inside.name} ${inside.version}`}` };
+  const lacks = pin && pin.kind !== 'container'
+    ? pin.by
+    : inside
+      ? `its ${inside.name} is ${FAMILY_TITLE[inside.family]}'s and the server ${FAMILY_TITLE[family]}`
+      : `its image has no ${toolNames(role, family)}`;
+  if (pin?.kind === 'container') return { problem: `${lacks} (container ${t.container.name}), and the place is ${pin.by}`, why: `container ${t.container.name}: ${lacks}` };
   const host = await checkTool(role, family);
   if (host.problem || !host.tool) {
     return { problem: `${lacks} (container ${t.container.name}), and on this host: ${host.problem ?? 'not found'}`, why: `container ${t.container.name}: ${lacks}` };
   }
-  return { tool: host.tool, why: `on this host through a tunnel to container ${t.container.name}: ${lacks}, so ${host.tool.path} ${host.tool.version} runs instead` };
+  return { tool: host.tool, why: `on this host through a tunnel to container ${t.container.name}: ${lacks}, so ${host.tool.path} ${host.tool.version} runs ${pin ? 'there' : 'instead'}` };
 }
 
 export async function requirePlacedTool(t: MyTarget, role: ToolRole, family: Family): Promise<ToolInfo> {

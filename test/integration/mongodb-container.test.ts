@@ -82,6 +82,15 @@ describe.runIf(process.getuid?.() === 0)('MongoDB in its own container, no publi
     expect(await lab.held()).toEqual([]);
   }, 120_000);
 
+  test('a place pinned in holdfast.yml (place: host) runs this host\'s mongodump through a sidecar, and the plan says who pinned it', async () => {
+    const config = join(await lab.dir('pin'), 'holdfast.yml');
+    await writeFile(config, `services:\n  pinned:\n    url: container:${db}\n    place: host\n`);
+    const plan = await run(['--config', config, 'plan', '--json']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.json<{ services: Array<{ reason: string }> }>().services[0]!.reason).toMatch(new RegExp(`pinned by place: host: host mongodump 100\\.9\\.5\\S* through a sidecar joined to container ${db}`));
+    expect(await lab.helpers()).toEqual([]);
+  }, 120_000);
+
   test('backup, restore test, and restore into fresh containers with equal fingerprints; no sidecar left, no password anywhere', async () => {
     const backup = await run(['backup', '--docker', '--project', project, '--fingerprint', 'full', '--json']);
     const id = savedSnapshot(backup);

@@ -127,6 +127,20 @@ describe('MySQL / MariaDB inside its own container', () => {
     expect(await lab.helpers()).toEqual([]);
   }, 180_000);
 
+  test('a place pinned in holdfast.yml (place: sidecar) runs this host\'s tool through a sidecar, and the plan says who pinned it', async () => {
+    const config = join(await lab.dir('pin'), 'holdfast.yml');
+    await writeFile(config, `services:\n  pinned:\n    url: container:${db}\n    place: sidecar\n    databases: [shop]\n`);
+    const plan = await holdfast(['--config', config, 'plan', '--json'], lab.env());
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.json<{ services: Array<{ reason: string }> }>().services[0]!.reason).toContain(`on this host through a tunnel to container ${db}: pinned by place: sidecar, so /usr/bin/mariadb-dump 10.11`);
+    const backup = await holdfast(['--config', config, '--repo', repo, 'backup', '--json'], lab.env());
+    expect(backup.code, backup.stderr).toBe(0);
+    const snapshot = backup.json<{ snapshot: string }>().snapshot;
+    const shown = await holdfast(['--repo', repo, 'show', snapshot, '--json'], lab.env());
+    expect(shown.json<{ services: Record<string, { details: { sqlTunnel: string } }> }>().services.pinned!.details.sqlTunnel).toBe('sidecar');
+    expect(await lab.helpers()).toEqual([]);
+  }, 120_000);
+
   test('a container with no credentials holdfast can use: a clear error naming the service and the fix', async () => {
     // The official image's MARIADB_RANDOM_ROOT_PASSWORD: the password is only in the container's log.
     const locked = await mariadbContainer(lab, 'locked', { env: ['-e', 'MARIADB_RANDOM_ROOT_PASSWORD=1'] });
