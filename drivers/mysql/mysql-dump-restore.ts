@@ -1,4 +1,5 @@
-import { renameOption, type Fingerprint, type RestoreContext, type RestoreResult } from '../../src/core/driver.js';
+import { type Fingerprint, type RestoreContext, type RestoreResult } from '../../src/core/driver.js';
+import { mapDatabases as mapRecordedDatabases } from '../../src/core/restore-databases.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { formatEndpoint } from '../../src/core/service.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
@@ -152,31 +153,7 @@ interface PlannedDatabase {
 }
 
 function mapDatabases(ctx: RestoreContext, t: MyTarget, recorded: DumpedDatabase[]): PlannedDatabase[] {
-  const only = ctx.options.database === undefined ? undefined : String(ctx.options.database);
-  let chosen = recorded;
-  if (only !== undefined) {
-    chosen = recorded.filter((d) => d.name === only);
-    if (chosen.length === 0) {
-      throw new HoldfastError('not-found', `the snapshot has no database ${JSON.stringify(only)}`, {
-        service: t.service,
-        driver: 'mysql',
-        hint: `it has: ${recorded.map((d) => d.name).join(', ')}`,
-      });
-    }
-  }
-  const rename = renameOption(ctx.options);
-  if (!rename && !ctx.inPlace && t.database && chosen.length > 1) {
-    throw new HoldfastError('usage', `the target names one database (${t.database}) but the snapshot holds ${chosen.length}: ${chosen.map((d) => d.name).join(', ')}`, {
-      service: t.service,
-      driver: 'mysql',
-      hint: 'pick one with --database NAME, or drop the database from the target URL to restore each under its own name',
-    });
-  }
-  return chosen.map((db) => {
-    const record = ctx.artifacts.records.find((r) => r.name === db.artifact);
-    if (!record) throw new HoldfastError('integrity', `the snapshot lacks the artifact ${db.artifact} of database ${db.name}`, { service: t.service, driver: 'mysql' });
-    return { db, record, to: rename?.[db.name] ?? (!ctx.inPlace && t.database ? t.database : db.name) };
-  });
+  return mapRecordedDatabases(ctx, { service: t.service, database: t.database, driver: 'mysql' }, recorded);
 }
 
 async function isEmptyDatabase(c: Connection, name: string): Promise<boolean> {

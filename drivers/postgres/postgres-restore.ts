@@ -1,4 +1,5 @@
-import { renameOption, type Fingerprint, type RestoreContext, type RestoreResult } from '../../src/core/driver.js';
+import { type Fingerprint, type RestoreContext, type RestoreResult } from '../../src/core/driver.js';
+import { mapDatabases as mapRecordedDatabases } from '../../src/core/restore-databases.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
 import { ident } from './postgres-connection.js';
@@ -240,29 +241,7 @@ interface PlannedDatabase {
 }
 
 function mapDatabases(ctx: RestoreContext, site: PgSite, recorded: RecordedDatabase[]): PlannedDatabase[] {
-  const only = ctx.options.database === undefined ? undefined : String(ctx.options.database);
-  let chosen = recorded;
-  if (only !== undefined) {
-    chosen = recorded.filter((d) => d.name === only);
-    if (chosen.length === 0) {
-      throw new HoldfastError('not-found', `the snapshot has no database ${JSON.stringify(only)}`, {
-        service: site.service,
-        hint: `it has: ${recorded.map((d) => d.name).join(', ')}`,
-      });
-    }
-  }
-  const rename = renameOption(ctx.options);
-  if (!rename && !ctx.inPlace && site.database && chosen.length > 1) {
-    throw new HoldfastError('usage', `the target names one database (${site.database}) but the snapshot holds ${chosen.length}: ${chosen.map((d) => d.name).join(', ')}`, {
-      service: site.service,
-      hint: 'pick one with --database NAME, or drop the database from the target URL to restore each under its own name',
-    });
-  }
-  return chosen.map((db) => {
-    const record = ctx.artifacts.records.find((r) => r.name === db.artifact);
-    if (!record) throw new HoldfastError('integrity', `the snapshot lacks the artifact ${db.artifact} of database ${db.name}`, { service: site.service });
-    return { db, record, to: rename?.[db.name] ?? (!ctx.inPlace && site.database ? site.database : db.name) };
-  });
+  return mapRecordedDatabases(ctx, { service: site.service, database: site.database, driver: 'postgres' }, recorded);
 }
 
 function majorOf(version: unknown): number {
