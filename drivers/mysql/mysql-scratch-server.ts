@@ -78,13 +78,14 @@ export async function physicalScratchTarget(ctx: ScratchContext): Promise<Scratc
       exited.catch(() => undefined);
       await Promise.race([exited, waitFor('the throwaway server on the restored copy', () => withConnection(t, undefined, async () => true), { timeoutMs: 120_000, intervalMs: 250, signal })]);
       const recorded = ctx.recorded.fingerprint!;
-      const keys = Object.keys(recorded.items);
+      // The databases the backup described: by rows, or by definitions alone (a database without tables).
+      const keys = [...Object.keys(recorded.items), ...Object.keys(recorded.definitions ?? {})];
       return withConnection(t, undefined, async (c) => {
         const databases = (await rows<{ n: string }>(c, 'SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA')).map((r) => r.n);
         const items: Fingerprint['items'] = {};
         // Definitions too when the backup recorded them (issue #11).
         const definitions: NonNullable<Fingerprint['definitions']> | undefined = recorded.definitions ? {} : undefined;
-        for (const db of databases.filter((d) => keys.some((k) => k.startsWith(`${d}.`)))) {
+        for (const db of databases.filter((d) => keys.some((k) => k === d || k.startsWith(`${d}.`)))) {
           await fingerprintDatabase(c, db, recorded.scope, items);
           if (definitions) await readDefinitions(c, db, { scope: recorded.scope }, definitions);
         }

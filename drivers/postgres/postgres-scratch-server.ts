@@ -38,11 +38,12 @@ export async function basebackupScratchTarget(ctx: ScratchContext): Promise<Scra
       await startServer(base, data, owner, ctx.source.name, signal);
       const t: PgTarget = { service: ctx.source.name, host: base, port: SCRATCH_PORT, user, passwordFrom: [] };
       const databases = await withClient(t, 'postgres', async (c) => (await c.query<{ d: string }>('SELECT datname AS d FROM pg_database WHERE datallowconn AND NOT datistemplate')).rows.map((r) => r.d));
-      const keys = Object.keys(recorded.items);
+      // The databases the backup described: by rows, or by definitions alone (a database without tables).
+      const keys = [...Object.keys(recorded.items), ...Object.keys(recorded.definitions ?? {})];
       const items: Fingerprint['items'] = {};
       // Definitions too when the backup recorded them (issue #11): roles, and per database its objects and properties.
       const definitions: NonNullable<Fingerprint['definitions']> | undefined = recorded.definitions ? await withClient(t, 'postgres', (c) => roleDefinitions(c)) : undefined;
-      for (const db of databases.filter((d) => keys.some((k) => k.startsWith(`${d}.`)))) {
+      for (const db of databases.filter((d) => keys.some((k) => k === d || k.startsWith(`${d}.`)))) {
         await withClient(t, db, async (c) => {
           await fingerprintDatabase(c, db, recorded.scope, items);
           if (definitions) await definitionsOfDatabase(c, db, await readDatabaseProperties(c), definitions);
