@@ -34,8 +34,8 @@ export async function preparePipe(c: MyContainer): Promise<Pipe | undefined> {
   return pipe;
 }
 
-/** Runs the dump in the container into the pipe and stores what arrives as one artifact. */
-export async function toArtifactThroughFifo(c: MyContainer, pipe: Pipe, argv: readonly string[], sink: ArtifactSink, artifact: { name: string; kind: string; label?: string }, judge: (exit: ToolExit) => void): Promise<ArtifactRecord> {
+/** Runs the dump in the container into the pipe and stores what arrives as one artifact; undefined when this host cannot open the pipe (nothing started). */
+export async function toArtifactThroughFifo(c: MyContainer, pipe: Pipe, argv: readonly string[], sink: ArtifactSink, artifact: { name: string; kind: string; label?: string }, judge: (exit: ToolExit) => void): Promise<ArtifactRecord | undefined> {
   try {
     const root = (await hostRoot(c))!;
     return await readPipeIntoArtifact(c.place, root, pipe, () => c.place.run(argv, { env: { HOLDFAST_MY_OUT: `${pipe.dir}/pipe` } }), sink, artifact, { tool: argv[0] ?? 'mariadb-dump', judge });

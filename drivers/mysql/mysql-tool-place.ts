@@ -89,7 +89,10 @@ export async function prepareRun(t: MyTarget, tool: ToolInfo, files: DefaultsFil
       marker: undefined,
       toArtifact: async (sink, artifact, args, judge) => {
         c.output = pipe ? 'pipe' : 'exec';
-        return pipe ? toArtifactThroughFifo(c, pipe, [tool.path, ...args], sink, artifact, judge) : place.toArtifact([tool.path, ...args], sink, artifact, { judge });
+        const piped = pipe ? await toArtifactThroughFifo(c, pipe, [tool.path, ...args], sink, artifact, judge) : undefined;
+        if (piped) return piped;
+        c.output = 'exec';
+        return place.toArtifact([tool.path, ...args], sink, artifact, { judge });
       },
       load: async (artifacts, name, args) => {
         await releasePipes(c);

@@ -93,7 +93,8 @@ export async function toArtifactThroughPipe(
 /**
  * Starts a command that writes into `pipe` (made by makePipe) and stores what
  * arrives as one artifact, counted only if the command exited 0 and wrote
- * something. The caller removes the pipe.
+ * something; undefined, before anything starts, when this host cannot open
+ * the pipe (the caller then uses the exec stream). The caller removes the pipe.
  */
 export async function readPipeIntoArtifact(
   place: ContainerPlace,
@@ -103,33 +104,37 @@ export async function readPipeIntoArtifact(
   sink: ArtifactSink,
   artifact: { name: string; kind: string; label?: string },
   options: { tool: string; judge: (exit: ToolExit) => void; allowEmpty?: boolean },
-): Promise<ArtifactRecord> {
+): Promise<ArtifactRecord | undefined> {
   const hostPath = `${root}${pipe.dir}/pipe`;
   let probe: FileHandle | undefined;
   let file: FileHandle | undefined;
   try {
+    // The one walk through the container's root, before the tool starts: non-blocking (a FIFO's read end opens
+    // with no writer yet), the last component not followed, and the inode checked. Every later open goes through
+    // /proc/self/fd, not the path. A pipe this host cannot open (another mount, a permission) is not an attack:
+    // undefined, and the caller uses the exec stream.
+    try {
+      probe = await open(hostPath, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw replaced(place, 'a symbolic link');
+      return undefined;
+    }
+    const stat: Stats = await probe.stat();
+    if (!stat.isFIFO() || String(stat.ino) !== pipe.inode) throw replaced(place, stat.isFIFO() ? 'another pipe' : 'not a pipe');
     const run = await start();
     run.stdout.resume();
-    // The one walk through the container's root: non-blocking (a FIFO's read end opens at once), the last
-    // component not followed, and the inode checked. Every later open goes through /proc/self/fd, not the path.
-    probe = await open(hostPath, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch((error: NodeJS.ErrnoException) => {
-      run.abort();
-      throw error.code === 'ELOOP' ? replaced(place, 'a symbolic link') : error;
-    });
-    const stat: Stats = await probe.stat();
-    if (!stat.isFIFO() || String(stat.ino) !== pipe.inode) {
-      run.abort();
-      throw replaced(place, stat.isFIFO() ? 'another pipe' : 'not a pipe');
-    }
     const self = `/proc/self/fd/${probe.fd}`;
-    let opened = false;
-    // A tool that ends before it opens the pipe must not leave the open below waiting for a writer: open
-    // the write end of the same pipe (through our own descriptor) and close it.
+    // The blocking read end, for `cat`: it opens once a writer has the pipe open. A tool that ends before that
+    // (or never opened the pipe) must not leave it waiting: when the tool ends, a write end of the same pipe is
+    // opened through our own descriptor and held until the read end is open. What the tool wrote stays in the
+    // pipe meanwhile (the probe keeps it open).
+    const opening = open(self, constants.O_RDONLY);
     const ended = run.done.finally(async () => {
-      if (!opened) await open(self, constants.O_WRONLY | constants.O_NONBLOCK).then((w) => w.close(), () => undefined);
+      const writer = await open(self, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+      await opening.catch(() => undefined);
+      await writer?.close().catch(() => undefined);
     });
-    file = await open(self, constants.O_RDONLY);
-    opened = true;
+    file = await opening;
     const meta = { kind: artifact.kind, ...(artifact.label !== undefined ? { label: artifact.label } : {}) };
     // `cat` reads the pipe straight into the repository's compressor: a read loop in Node through the thread
     // pool was slower than dockerd's copy (500 MB: 3.7 s against 2.3 s).

@@ -62,6 +62,16 @@ describe.runIf(process.getuid?.() === 0)('a tool output through a pipe in the co
     expect(await docker(['exec', name, 'sh', '-c', 'ls -d /tmp/holdfast-io.* 2>/dev/null || true'])).toBe('');
   });
 
+  test('a small output, written and closed before holdfast opens its read end, arrives whole', async () => {
+    const place = await ContainerPlace.open(name, { service: 'box', engine: 'test', api: connectDocker() });
+    for (let i = 0; i < 5; i++) {
+      const sink = memorySink();
+      await place.toArtifact(['echo', `small ${i}`], sink, { name: 's', kind: 'test' }, { judge });
+      expect(place.lastOutput).toBe('pipe');
+      expect(sink.got.get('s')!.toString()).toBe(`small ${i}\n`);
+    }
+  });
+
   test('a failing tool fails the artifact (nothing kept) without hanging', async () => {
     const place = await ContainerPlace.open(name, { service: 'box', engine: 'test', api: connectDocker() });
     const sink = memorySink();
