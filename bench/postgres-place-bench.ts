@@ -13,6 +13,7 @@
  * kind for reference. Prints the ratios and holdfast's peak RSS; writes
  * bench/out/postgres-place.json. Needs root (it starts the test dockerd).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -24,7 +25,8 @@ import { createDataset, databaseBytes } from './postgres-dataset.js';
 import { interleaved, timed } from './timed.js';
 
 const BIN = fileURLToPath(new URL('../../bin/holdfast.js', import.meta.url));
-const PASSWORD = 'bench-secret';
+// A fresh password per run for the throwaway container: none is written in the source.
+const PASSWORD = randomBytes(12).toString('hex');
 
 function arg(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);

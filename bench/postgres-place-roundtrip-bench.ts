@@ -12,6 +12,7 @@
  * Then the restore of each snapshot in place (--force), by the same place.
  * Interleaved rounds, medians; writes bench/out/postgres-place-roundtrip.json.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,8 +36,9 @@ const lab = new DockerLab();
 try {
   await lab.init();
   const port = await freePort();
-  const name = await lab.postgres('bench', port);
-  const password = 'lab-secret';
+  // A fresh password per run for the throwaway container: none is written in the source.
+  const password = randomBytes(12).toString('hex');
+  const name = await lab.postgres('bench', port, { password });
   // The dataset generator wants a PgCluster: only query() is used.
   const cluster = {
     port,
