@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readStateRecord, stateFiles } from './state-files.js';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { processStart, stateDir } from './state-dir.js';
@@ -125,19 +126,10 @@ export function leftoverJournal(): LeftoverJournal {
 }
 
 /** Journal files present now, with those a sweeper claimed (`.json.sweeping-<pid>`); finished runs leave none. */
-export async function leftoverFiles(): Promise<string[]> {
-  try {
-    return (await readdir(leftoverDir())).filter((f) => f.endsWith('.json') || /\.json\.sweeping-\d+$/.test(f)).map((f) => join(leftoverDir(), f));
-  } catch {
-    return [];
-  }
+export function leftoverFiles(): Promise<string[]> {
+  return stateFiles(leftoverDir(), (f) => f.endsWith('.json') || /\.json\.sweeping-\d+$/.test(f));
 }
 
-export async function readLeftoverFile(path: string): Promise<LeftoverFile | undefined> {
-  try {
-    const data = JSON.parse(await readFile(path, 'utf8')) as LeftoverFile;
-    return data.version === 1 && Array.isArray(data.leftovers) ? data : undefined;
-  } catch {
-    return undefined;
-  }
+export function readLeftoverFile(path: string): Promise<LeftoverFile | undefined> {
+  return readStateRecord<LeftoverFile>(path, (data) => Array.isArray(data.leftovers));
 }

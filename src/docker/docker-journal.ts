@@ -1,7 +1,8 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { processStart, stateDir } from '../core/state-dir.js';
+import { readStateRecord, stateFiles } from '../core/state-files.js';
 
 export { processStart, stateDir };
 
@@ -80,28 +81,15 @@ export class HoldJournal {
 }
 
 /** Journal files present now (finished runs leave none). */
-export async function journalFiles(): Promise<string[]> {
-  try {
-    return (await readdir(journalDir())).filter((f) => f.endsWith('.json')).map((f) => join(journalDir(), f));
-  } catch {
-    return [];
-  }
+export function journalFiles(): Promise<string[]> {
+  return stateFiles(journalDir(), (f) => f.endsWith('.json'));
 }
 
 /** Records of rollbacks that have not finished rewriting data (docker-rollback-journal.ts); a cheap check for the start of every command. */
 export async function rollbackFiles(): Promise<string[]> {
-  try {
-    return (await readdir(join(stateDir(), 'rollbacks'))).filter((f) => f.endsWith('.json'));
-  } catch {
-    return [];
-  }
+  return (await stateFiles(join(stateDir(), 'rollbacks'), (f) => f.endsWith('.json'))).map((f) => basename(f));
 }
 
-export async function readJournal(path: string): Promise<JournalFile | undefined> {
-  try {
-    const data = JSON.parse(await readFile(path, 'utf8')) as JournalFile;
-    return data.version === 1 && Array.isArray(data.entries) ? data : undefined;
-  } catch {
-    return undefined;
-  }
+export function readJournal(path: string): Promise<JournalFile | undefined> {
+  return readStateRecord<JournalFile>(path, (data) => Array.isArray(data.entries));
 }
