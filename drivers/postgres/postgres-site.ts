@@ -1,14 +1,12 @@
 import type pg from 'pg';
 import { HoldfastError } from '../../src/core/errors.js';
-import { formatEndpoint, type Service } from '../../src/core/service.js';
-import { hostPlace } from '../../src/place/host-place.js';
+import type { OfferPlace } from '../../src/core/driver.js';
+import type { Service } from '../../src/core/service.js';
 import type { Place } from '../../src/place/place.js';
-import { runText } from '../../src/place/place.js';
-import { connect, pgTarget, toolEnv, type PgTarget } from './postgres-connection.js';
-import { isContainerService, pgContainerPlace } from './postgres-container.js';
-import { PsqlSession } from './postgres-psql-session.js';
+import type { PgTarget } from './postgres-connection.js';
+import { openPgSite } from './postgres-place.js';
 import type { PgSession } from './postgres-queryable.js';
-import { PG_TOOLS_HINT, toolVersion, type ToolVersion } from './postgres-tools.js';
+import { PG_TOOLS_HINT, type ToolVersion } from './postgres-tools.js';
 
 /**
  * One PostgreSQL server as the driver sees it, wherever it is: the place its
@@ -37,6 +35,8 @@ export interface PgSite {
   tool(name: string): Promise<ToolVersion | undefined>;
   /** Where a database lives, for the restore's location. */
   location(database: string): string;
+  /** The place, where and why, for plan (StrategyOffer.place) and show; `tool` says why an unpinned place fits. */
+  placeOf(tool?: ToolVersion): OfferPlace;
   /** What the manifest records (details.place; details.toolsRanIn for older readers); `tool` says why the place fits. */
   record(tool?: ToolVersion): Record<string, unknown>;
   close(): Promise<void>;
@@ -51,60 +51,9 @@ export function clientSession(c: pg.Client): PgSession {
   };
 }
 
-export async function pgSite(service: Service, signal?: AbortSignal): Promise<PgSite> {
-  return isContainerService(service) ? containerSite(service, signal) : hostSite(service);
-}
-
-function hostSite(service: Service): PgSite {
-  const t = pgTarget(service);
-  return {
-    service: t.service,
-    place: hostPlace,
-    where: `on ${t.host}:${t.port}`,
-    user: t.user,
-    ...(t.database ? { database: t.database } : {}),
-    secrets: [t.password],
-    target: t,
-    env: (database) => toolEnv(t, database),
-    session: async (database) => clientSession(await connect(t, database)),
-    tool: (name) => toolVersion(name),
-    location: (database) => formatEndpoint({ ...service.endpoint!, path: database }, false),
-    record: (tool) => ({ place: { kind: 'host', where: hostPlace.where, ...(tool ? { why: placeWhy(hostPlace, tool) } : {}) } }),
-    close: async () => undefined,
-  };
-}
-
-async function containerSite(service: Service, signal?: AbortSignal): Promise<PgSite> {
-  const { place, secrets } = await pgContainerPlace(service, signal);
-  const where = `in container ${place.containerName}`;
-  const user = typeof service.options.user === 'string' ? service.options.user : (service.endpoint?.user ?? 'POSTGRES_USER');
-  const versions = new Map<string, Promise<ToolVersion | undefined>>();
-  return {
-    service: service.name,
-    place,
-    where,
-    user,
-    secrets,
-    env: (database) => ({ PGDATABASE: database ?? 'postgres' }),
-    session: (database, s) => PsqlSession.open(place, database ?? 'postgres', { service: service.name, where, env: {}, secrets, ...((s ?? signal) ? { signal: (s ?? signal)! } : {}) }),
-    tool(name) {
-      let found = versions.get(name);
-      if (!found) {
-        found = runText(place, [name, '--version']).then(
-          (out) => {
-            const m = out.exitCode === 0 ? /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(out.stdout) : null;
-            return m ? { path: name, version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) } : undefined;
-          },
-          () => undefined,
-        );
-        versions.set(name, found);
-      }
-      return found;
-    },
-    location: (database) => `container:${place.containerName}/${database}`,
-    record: (tool) => ({ place: { kind: 'container', where: place.where, ...(tool ? { why: placeWhy(place, tool) } : {}) }, toolsRanIn: `container ${place.containerName}` }),
-    close: () => place.close(),
-  };
+/** The site of a service, its place chosen as for every engine (postgres-place.ts); `note` is told what a sweep of dead runs' helpers removed. */
+export function pgSite(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<PgSite> {
+  return openPgSite(service, signal, note);
 }
 
 /** Why the place fits, for plan and show: "its image has pg_dump 15.4", "pg_dump 15.4 (/usr/lib/postgresql/15/bin/pg_dump)". */
@@ -114,14 +63,9 @@ export function placeWhy(place: Place, tool: ToolVersion): string {
   return `${name} ${tool.version}${tool.path.includes('/') ? ` (${tool.path})` : ''}`;
 }
 
-/** The place in one short line: "inside container shop-db-1: its image has pg_dump 15.4". */
-export function placeLine(place: Place, tool: ToolVersion | undefined): string {
-  return tool ? `${place.where}: ${placeWhy(place, tool)}` : place.where;
-}
-
 /** Opens a site for the work, and closes it after. */
-export async function withSite<T>(service: Service, signal: AbortSignal | undefined, work: (site: PgSite) => Promise<T>): Promise<T> {
-  const site = await pgSite(service, signal);
+export async function withSite<T>(service: Service, signal: AbortSignal | undefined, work: (site: PgSite) => Promise<T>, note?: (text: string) => void): Promise<T> {
+  const site = await pgSite(service, signal, note);
   try {
     return await work(site);
   } finally {

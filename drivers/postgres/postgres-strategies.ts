@@ -1,8 +1,9 @@
 import type { Requirement, StrategyOffer } from '../../src/core/driver.js';
 import { toHoldfastError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
+import { pinnedPlace } from '../../src/place/service-place.js';
 import { serverFacts, type ServerFacts } from './postgres-inspector.js';
-import { pgSite, placeLine, withSession, withSite, type PgSite } from './postgres-site.js';
+import { pgSite, withSession, withSite, type PgSite } from './postgres-site.js';
 import { PG_TOOLS_HINT } from './postgres-tools.js';
 
 /**
@@ -27,10 +28,18 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
   let site: PgSite;
   try {
     site = await pgSite(service, signal);
-    dump.requirements.push({ what: 'the container runs', met: true, detail: site.place.containerName ?? container });
+    dump.requirements.push({ what: 'the container runs', met: true, detail: container });
   } catch (error) {
     const e = toHoldfastError(error);
-    dump.requirements.push({ what: 'the container runs', met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+    // A pin that cannot be honoured (host with no published port) is its own unmet requirement, in the pin's words.
+    const pin = (() => {
+      try {
+        return pinnedPlace(service);
+      } catch {
+        return undefined;
+      }
+    })();
+    dump.requirements.push({ what: pin && e.code === 'config' ? `the place ${pin.by.replace(/^pinned by /, '')} reaches the server` : 'the container runs', met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });
     return [dump];
   }
   try {
@@ -43,12 +52,12 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
       }), signal));
     } catch (error) {
       const e = toHoldfastError(error);
-      dump.requirements.push({ what: 'psql in the container connects with the known credentials', met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+      dump.requirements.push({ what: `psql ${site.where} connects with the known credentials`, met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });
       dump.requirements.push(...(await Promise.all(['pg_dump', 'pg_dumpall'].map((n) => toolRequirement(site, n, undefined)))));
       return [dump];
     }
     const all = await offers(site, facts, tablespaces, service.strategy === 'pg_basebackup' ? await localReplication(site, signal) : undefined);
-    all[0]!.requirements.unshift(...dump.requirements, { what: 'psql in the container connects with the known credentials', met: true, detail: `PostgreSQL ${facts.version}` });
+    all[0]!.requirements.unshift(...dump.requirements, { what: `psql ${site.where} connects with the known credentials`, met: true, detail: `PostgreSQL ${facts.version}` });
     return all;
   } finally {
     await site.close();
@@ -97,18 +106,21 @@ async function offers(site: PgSite, facts: ServerFacts, tablespaces: readonly st
   const inContainer = site.place.kind === 'container';
   // The place in one short line first ("inside container shop-db-1: its image has pg_dump 15.4"): plan's WHY and show's why.
   const dumpTool = await site.tool('pg_dump');
+  const place = site.placeOf(dumpTool);
   const all: StrategyOffer[] = [
     {
       name: 'pg_dump',
       consistency: 'transactional',
-      summary: `${placeLine(site.place, dumpTool)}; pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only${uses}`,
+      place,
+      summary: `pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only${uses}`,
       requirements: [pgDump!, pgDumpAll!],
       restoresIntoNewer: true,
     },
     {
       name: 'pg_basebackup',
       consistency: 'transactional',
-      summary: `${site.place.where}: physical copy of the cluster with its WAL (pg_basebackup -Ft -X fetch)${inContainer ? ', streamed out of the exec, the server running' : ''}`,
+      place,
+      summary: `physical copy of the cluster with its WAL (pg_basebackup -Ft -X fetch)${inContainer ? ', streamed out of the exec, the server running' : ''}`,
       requirements: [
         pgBasebackup!,
         {

@@ -49,7 +49,7 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
   test('plan and show say where the tools run, in one short line', async () => {
     const plan = await holdfast(['plan', '--service', `db=container:${src}`], lab.env());
     expect(plan.code, plan.stderr).toBe(0);
-    expect(plan.stdout).toMatch(new RegExp(`inside container ${src}: its image has pg_dump 15\\.\\d+; pg_dump per database`));
+    expect(plan.stdout).toMatch(new RegExp(`inside container ${src}: its image has pg_dump 15\\.\\d+; strongest available: pg_dump per database`));
     const show = await holdfast(['--repo', repo, 'show', snapshot], lab.env());
     expect(show.code, show.stderr).toBe(0);
     expect(show.stdout).toMatch(new RegExp(`\\n  place: inside container ${src}: its image has pg_dump 15\\.\\d+\\n`));

@@ -108,10 +108,10 @@ export class DockerLab {
   }
 
   /** `docker run -d` with the lab label, no pull, no network unless given; returns the container name. */
-  async run(short: string, args: string[], options: { project?: string; service?: string; dependsOn?: string; network?: string } = {}): Promise<string> {
+  async run(short: string, args: string[], options: { project?: string; service?: string; dependsOn?: string; network?: string; labels?: string[] } = {}): Promise<string> {
     const name = this.name(short);
     this.containers.push(name);
-    const labels = ['--label', this.label];
+    const labels = ['--label', this.label, ...(options.labels ?? []).flatMap((l) => ['--label', l])];
     if (options.project) labels.push('--label', `com.docker.compose.project=${options.project}`, '--label', `com.docker.compose.service=${options.service ?? short}`, '--label', 'com.docker.compose.container-number=1');
     if (options.dependsOn) labels.push('--label', `com.docker.compose.depends_on=${options.dependsOn}:service_started:false`);
     await docker(['run', '-d', '--pull', 'never', '--name', name, '--network', options.network ?? 'none', ...labels, ...args]);
@@ -119,7 +119,7 @@ export class DockerLab {
   }
 
   /** A PostgreSQL container on a free loopback port (host network, 127.0.0.1 only), ready to query. */
-  async postgres(short: string, port: number, options: { volume?: string; password?: string; project?: string; service?: string; env?: string[] } = {}): Promise<string> {
+  async postgres(short: string, port: number, options: { volume?: string; password?: string; project?: string; service?: string; env?: string[]; labels?: string[] } = {}): Promise<string> {
     const env = ['-e', `POSTGRES_PASSWORD=${options.password ?? 'lab-secret'}`, '-e', `PGPORT=${port}`, '-e', 'POSTGRES_LISTEN_ADDRESSES=127.0.0.1', ...(options.env ?? [])];
     const mounts = options.volume ? ['-v', `${options.volume}:/var/lib/postgresql/data`] : [];
     const name = await this.run(short, [...env, ...mounts, IMAGES.postgres], { ...options, network: 'host' });

@@ -1,0 +1,154 @@
+/**
+ * The PostgreSQL site of a service, its place chosen as for every engine
+ * (src/place/service-place.ts openServicePlace): this host for a URL; for a
+ * container-backed service the place the user pinned (label
+ * holdfast.place, holdfast.yml place:), else inside the container when its
+ * image has pg_dump, pg_restore and psql, else a sidecar of a named image.
+ *
+ * A `host` pin of a container-backed service runs this host's tools against
+ * an address this host can reach: the container's published port, or its
+ * own port when it shares this host's network. With neither, the pin cannot
+ * be honoured, and the error says so and how to fix it. The credentials are
+ * holdfast's for the service, else the container's own POSTGRES_USER /
+ * POSTGRES_PASSWORD (or _FILE), read inside it and kept in memory only.
+ */
+import { HoldfastError } from '../../src/core/errors.js';
+import { lookupPassword } from '../../src/core/secrets.js';
+import type { Service } from '../../src/core/service.js';
+import { dockerApi } from '../../src/docker/docker-lazy.js';
+import { hostPlace } from '../../src/place/host-place.js';
+import { runText } from '../../src/place/place.js';
+import { containerSecret, containerVariable, openServicePlace, pinnedPlace, publishedPort, servicePort, type ServicePlace } from '../../src/place/service-place.js';
+import { formatEndpoint } from '../../src/core/service.js';
+import { connect, pgTarget, toolEnv } from './postgres-connection.js';
+import { PG_WRAPPER } from './postgres-container.js';
+import { PsqlSession } from './postgres-psql-session.js';
+import { clientSession, placeWhy, type PgSite } from './postgres-site.js';
+import { toolVersion, type ToolVersion } from './postgres-tools.js';
+
+/** The tools whose presence in the image decides the container place. */
+export const PG_PLACE_TOOLS = ['pg_dump', 'pg_restore', 'psql'] as const;
+
+export async function openPgSite(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<PgSite> {
+  const password = lookupPassword(service);
+  const user = typeof service.options.user === 'string' ? service.options.user : service.endpoint?.scheme === 'container' ? service.endpoint.user : undefined;
+  const env: Record<string, string | undefined> = { PGAPPNAME: 'holdfast', PGCLIENTENCODING: 'UTF8', PGCONNECT_TIMEOUT: '10', PGUSER: user || undefined, PGPASSWORD: password };
+  const sp = await openServicePlace(service, {
+    engine: 'PostgreSQL',
+    port: 5432,
+    wrapper: PG_WRAPPER,
+    env,
+    tools: PG_PLACE_TOOLS,
+    ...(signal ? { signal } : {}),
+    ...(note ? { note } : {}),
+  });
+  const pinned = !!pinnedPlace(service);
+  try {
+    if (!sp.container) return hostSite(service, sp.reason, false);
+    if (sp.kind === 'host') return await pinnedHostSite(service, sp, password, signal);
+    if (sp.kind === 'sidecar') return await sidecarSite(service, sp, user, password, signal);
+    return toolSite(service, sp, pinned, { env: (database) => ({ PGDATABASE: database ?? 'postgres' }), sessionEnv: {}, user: user ?? 'POSTGRES_USER', secrets: [password], signal });
+  } catch (error) {
+    await sp.place.close();
+    throw error;
+  }
+}
+
+/** This host's tools against a URL (the service's own, or one made for a container). */
+function hostSite(service: Service, reason: string, pinned: boolean, password?: string): PgSite {
+  const t = pgTarget(service);
+  if (password !== undefined) t.password = password;
+  const where = `on ${t.host}:${t.port}`;
+  return {
+    service: t.service,
+    place: hostPlace,
+    where,
+    user: t.user,
+    ...(t.database ? { database: t.database } : {}),
+    secrets: [t.password],
+    target: t,
+    env: (database) => toolEnv(t, database),
+    session: async (database) => clientSession(await connect(t, database)),
+    tool: (name) => toolVersion(name),
+    location: (database) => formatEndpoint({ ...service.endpoint!, path: database }, false),
+    placeOf: (tool) => ({ kind: 'host', where: 'on this host', reason: pinned || !tool ? reason : placeWhy(hostPlace, tool) }),
+    record(tool) {
+      return { place: this.placeOf(tool) };
+    },
+    close: async () => undefined,
+  };
+}
+
+/** A `host` pin of a container-backed service: an address this host reaches, or a clear error. */
+async function pinnedHostSite(service: Service, sp: ServicePlace, password: string | undefined, signal?: AbortSignal): Promise<PgSite> {
+  const api = await dockerApi();
+  const details = await api.inspectContainer(sp.container!.id);
+  const name = sp.container!.name;
+  const pgport = Number(await containerVariable(service, 'PGPORT', signal));
+  const port = servicePort(service) ?? (Number.isInteger(pgport) && pgport > 0 ? pgport : 5432);
+  const address = details?.networkMode === 'host' ? { host: '127.0.0.1', port } : details ? publishedPort(details.ports, port) : undefined;
+  if (!address) {
+    throw new HoldfastError('config', `${sp.reason}, but container ${name} publishes no port for PostgreSQL (${port}/tcp), so this host's tools cannot reach it`, {
+      service: service.name,
+      driver: 'postgres',
+      hint: `publish the port (docker run -p 127.0.0.1:${port}:${port}, or ports: in compose), or drop the pin: inside the container its own pg_dump runs with no port`,
+    });
+  }
+  const user = typeof service.options.user === 'string' ? service.options.user : ((await containerVariable(service, 'POSTGRES_USER', signal)) || 'postgres');
+  const secret = password ?? (await containerSecret(service, ['POSTGRES_PASSWORD'], signal));
+  const url: Service = { ...service, endpoint: { scheme: 'postgres', host: address.host, port: address.port, user, path: '', params: {} } };
+  return { ...hostSite(url, sp.reason, true, secret), service: service.name, location: (database) => `container:${name}/${database}` };
+}
+
+/** A sidecar of an image with the PostgreSQL tools, joined to the container's network: TCP on its localhost. */
+async function sidecarSite(service: Service, sp: ServicePlace, user: string | undefined, password: string | undefined, signal?: AbortSignal): Promise<PgSite> {
+  const pgport = Number(await containerVariable(service, 'PGPORT', signal));
+  const port = servicePort(service) ?? (Number.isInteger(pgport) && pgport > 0 ? pgport : 5432);
+  const role = user ?? ((await containerVariable(service, 'POSTGRES_USER', signal)) || 'postgres');
+  const secret = password ?? (await containerSecret(service, ['POSTGRES_PASSWORD'], signal));
+  const base = { PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: role, PGPASSWORD: secret, PGAPPNAME: 'holdfast', PGCLIENTENCODING: 'UTF8', PGCONNECT_TIMEOUT: '10' };
+  return toolSite(service, sp, !!pinnedPlace(service), { env: (database) => ({ ...base, PGDATABASE: database ?? 'postgres' }), sessionEnv: base, user: role, secrets: [secret], signal });
+}
+
+/** A site whose tools and psql run in a place other than this host (the container, or a sidecar). */
+function toolSite(
+  service: Service,
+  sp: ServicePlace,
+  pinned: boolean,
+  o: { env: (database?: string) => Record<string, string | undefined>; sessionEnv: Record<string, string | undefined>; user: string; secrets: Array<string | undefined>; signal: AbortSignal | undefined },
+): PgSite {
+  const place = sp.place;
+  const name = sp.container!.name;
+  const where = sp.kind === 'sidecar' ? `in a sidecar of container ${name}` : `in container ${name}`;
+  const versions = new Map<string, Promise<ToolVersion | undefined>>();
+  return {
+    service: service.name,
+    place,
+    where,
+    user: o.user,
+    secrets: o.secrets,
+    env: o.env,
+    session: (database, s) => PsqlSession.open(place, database ?? 'postgres', { service: service.name, where, env: o.sessionEnv, secrets: o.secrets, ...((s ?? o.signal) ? { signal: (s ?? o.signal)! } : {}) }),
+    tool(tool) {
+      let found = versions.get(tool);
+      if (!found) {
+        found = runText(place, [tool, '--version']).then(
+          (out) => {
+            const m = out.exitCode === 0 ? /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(out.stdout) : null;
+            return m ? { path: tool, version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) } : undefined;
+          },
+          () => undefined,
+        );
+        versions.set(tool, found);
+      }
+      return found;
+    },
+    location: (database) => `container:${name}/${database}`,
+    // Unpinned, the tool's version is the reason ("its image has pg_dump 15.4"); pinned, the pin is.
+    placeOf: (tool) => ({ kind: sp.kind, where: place.where, reason: pinned || !tool || sp.kind !== 'container' ? sp.reason : placeWhy(place, tool) }),
+    record(tool) {
+      return { place: this.placeOf(tool), ...(sp.kind === 'container' ? { toolsRanIn: `container ${name}` } : {}) };
+    },
+    close: () => place.close(),
+  };
+}
