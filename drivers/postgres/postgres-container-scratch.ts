@@ -58,7 +58,8 @@ export async function containerScratchTarget(ctx: ScratchContext): Promise<Scrat
     await Promise.race([exited, waitFor(`the throwaway ${source.image} container`, async () => ((await execCode(api, id, ['pg_isready', '-q', '-h', '127.0.0.1'])) === 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 300, signal: ctx.signal })]);
     return {
       target: { name: ctx.source.name, engine: 'postgres', endpoint: parseEndpoint(`container:${id}`, false, ctx.source.name), options: {}, origin: 'flag' },
-      options: {},
+      // throwaway: its working copies are not journaled, the container and its volume are (postgres-restore.ts).
+      options: { throwaway: true },
       describe: `a throwaway ${source.image} container with volume ${volume}`,
       cleanup,
     };

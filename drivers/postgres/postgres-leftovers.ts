@@ -10,7 +10,8 @@ import { dropScratchDatabases } from './postgres-scratch.js';
 /**
  * What a PostgreSQL restore writes to the leftover journal, and how the next
  * command removes it after a kill -9:
- * - 'swap': the working copy `<name>__holdfast` of a restore, and the
+ * - 'swap': the working copy `<name>__holdfast` of a restore (on a server
+ *   reached by URL, or in a container: endpoint `container:NAME`), and the
  *   `<name>__holdfast_old` that the swap renames the target to for a moment.
  *   Killed between the two renames, the target is missing: the old database
  *   is renamed back (the target as it was before the restore), then both
@@ -28,8 +29,9 @@ export function forgetLeftover(leftover: Leftover): Promise<void> {
 }
 
 export async function removePostgresLeftover(service: Service, leftover: Leftover): Promise<string | false> {
-  if (isContainerService(service)) return false;
   if (leftover.kind === 'scratch-prefix') {
+    // In a container the restore test's copies are a throwaway container and volume, swept by their labels (docker-scratch.ts).
+    if (isContainerService(service)) return false;
     if (!leftover.name.startsWith(SCRATCH_PREFIX)) return false;
     await withSite(service, undefined, (site) => dropScratchDatabases(site, leftover.name));
     return `dropped the restore test's databases ${leftover.name}*`;

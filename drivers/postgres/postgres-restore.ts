@@ -185,8 +185,9 @@ async function restoreOne(ctx: RestoreContext, site: PgSite, admin: PgSession, i
   const props = item.db.properties;
   if (s.direct) ctx.note(`${item.to}: restored straight into the existing empty database (the role cannot create the working copy it would swap in)`);
   const scratch = s.direct ? item.to : scratchName(item.to);
-  // In the leftover journal first (a server reached by URL): a kill -9 from here on leaves nothing the next command does not remove.
-  const leftover = s.direct || !site.target ? undefined : await recordWorkingCopy(ctx.target, scratch, item.to);
+  // In the leftover journal first (by URL or in a container alike): a kill -9 from here on leaves nothing the next command does not remove.
+  // A restore test's throwaway container goes as a whole (docker-scratch.ts): nothing to journal there.
+  const leftover = s.direct || ctx.options.throwaway === true ? undefined : await recordWorkingCopy(ctx.target, scratch, item.to);
   if (!s.direct) {
     await step('drop a leftover working copy', () => admin.exec(`DROP DATABASE IF EXISTS ${ident(scratch)}`));
     const dbTablespace = props && props.tablespace !== 'pg_default' ? s.tablespaces.target(props.tablespace) : undefined;

@@ -99,7 +99,7 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
     expect(id.services[0]).toMatchObject({ strategy: 'pg_basebackup', status: 'ok' });
     expect(await docker(['inspect', '-f', '{{.State.Running}} {{.State.StartedAt}}', src])).toBe(`true ${started}`);
     const manifest = JSON.parse(await readFile(join(repo, 'snapshots', id.snapshot, 'manifest.json'), 'utf8')) as { services: Record<string, { details: Record<string, unknown> }> };
-    expect(manifest.services.db!.details.place).toEqual({ kind: 'container', where: `inside container ${src}`, why: expect.stringMatching(/^its image has pg_basebackup 15\.\d+$/) });
+    expect(manifest.services.db!.details.place).toEqual({ kind: 'container', where: `inside container ${src}`, reason: expect.stringMatching(/^its image has pg_basebackup 15\.\d+$/) });
 
     const datadir = join(await lab.dir('restored'), 'data');
     const restore = await holdfast(['--repo', repo, 'restore', id.snapshot, 'db', '--target', `db=file:${datadir}`, '--json'], lab.env());
