@@ -15,9 +15,11 @@ import { copyDirIn } from '../volume/volume-dir-transfer.js';
  * came from checks the files against the backup manifest, when that image
  * is on the daemon.
  */
-export async function restoreBasebackupIntoVolume(ctx: RestoreContext): Promise<RestoreResult> {
+export async function restoreBasebackupIntoVolume(ctx: RestoreContext, into: { volume?: string; subdir?: string } = {}): Promise<RestoreResult> {
   const service = ctx.source.name;
-  const volume = ctx.target.endpoint!.path;
+  const volume = into.volume ?? ctx.target.endpoint!.path;
+  const subdir = into.subdir ?? '';
+  const at = subdir ? `/v/${subdir}` : '/v';
   const api = await dockerApi();
   const users = await api.listContainers({ volume, status: ['running', 'paused', 'restarting'] });
   if (users.length) {
@@ -34,12 +36,12 @@ export async function restoreBasebackupIntoVolume(ctx: RestoreContext): Promise<
   }
   ctx.progress.phase('extract');
   // Emptied first, then extracted as root: the files keep the owner (the server's user id) the copy recorded.
-  await copyDirIn(ctx, { type: 'volume', source: volume, subdir: '' }, 'base.tar');
+  await copyDirIn(ctx, { type: 'volume', source: volume, subdir }, 'base.tar');
   const source = (ctx.recorded.details.container as { image?: string } | undefined)?.image;
   let verified = false;
   if (source && (await api.imagePresent(source))) {
     ctx.progress.phase('pg_verifybackup');
-    const out = await helperText(api, 'restore', { image: source, cmd: ['pg_verifybackup', '--quiet', '/v'], mounts: [{ type: 'volume', source: volume, target: '/v', readOnly: true }] });
+    const out = await helperText(api, 'restore', { image: source, cmd: ['pg_verifybackup', '--quiet', at], mounts: [{ type: 'volume', source: volume, target: '/v', readOnly: true }] });
     if (out.exitCode !== 0) {
       throw new HoldfastError('integrity', `the restored files do not match the backup manifest: ${out.stderr.trim().split('\n').slice(-3).join(' | ')}`, { service, hint: 'restore from another snapshot' });
     }
@@ -47,5 +49,26 @@ export async function restoreBasebackupIntoVolume(ctx: RestoreContext): Promise<
   } else {
     ctx.note(`pg_verifybackup not run: the image the backup came from${source ? ` (${source})` : ''} is not on the daemon`);
   }
-  return { location: `volume:${volume}`, details: { volume, verifiedWithManifest: verified } };
+  return { location: `volume:${volume}${subdir ? `/${subdir}` : ''}`, details: { volume, ...(subdir ? { subdir } : {}), verifiedWithManifest: verified } };
+}
+
+/**
+ * A `pg_basebackup` copy of PostgreSQL in a container put back in place,
+ * as `holdfast rollback` does: into the data volume the copy recorded
+ * (`volumes`, `dataSubdir`: postgres-basebackup.ts), with the container
+ * stopped (the rollback stops every user of the volume first, and journals
+ * the volume before it is touched: a rollback killed mid-way keeps them
+ * stopped). Refused, as above, while any running container mounts it.
+ */
+export async function restoreBasebackupIntoContainerVolume(ctx: RestoreContext): Promise<RestoreResult> {
+  const volumes = Array.isArray(ctx.recorded.details.volumes) ? (ctx.recorded.details.volumes as Array<{ type: string; source: string }>) : [];
+  const data = volumes.find((v) => v.type === 'volume');
+  if (!data) {
+    throw new HoldfastError('usage', 'this pg_basebackup copy recorded no data volume to put it back into (the data directory was not on a Docker volume)', {
+      service: ctx.source.name,
+      hint: `restore it into a new volume (--target ${ctx.source.name}=volume:NAME) or directory (=file:/empty/dir) and start a container of the same major on it`,
+    });
+  }
+  const subdir = typeof ctx.recorded.details.dataSubdir === 'string' ? ctx.recorded.details.dataSubdir : '';
+  return restoreBasebackupIntoVolume(ctx, { volume: data.source, subdir });
 }

@@ -22,7 +22,16 @@ import { checkPgToolExit, toolVersion } from './postgres-tools.js';
 export function backupWithBasebackup(ctx: BackupContext): Promise<BackupResult> {
   return withSite(ctx.service, ctx.signal, async (site) => {
     // The role it connected as: a restore test starts a server on the copy and connects as it (in a container, POSTGRES_USER).
-    const { facts, user } = await withSession(site, undefined, async (c) => ({ facts: await serverFacts(c), user: (await c.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u }), ctx.signal);
+    const { facts, user, dataDir } = await withSession(
+      site,
+      undefined,
+      async (c) => ({
+        facts: await serverFacts(c),
+        user: (await c.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u,
+        dataDir: (await c.query<{ d: string }>("SELECT current_setting('data_directory', true) AS d")).rows[0]?.d,
+      }),
+      ctx.signal,
+    );
     const tool = await requireSiteTool(site, 'pg_basebackup', facts.major);
     ctx.progress.phase('pg_basebackup');
     await site.place.toArtifact(
@@ -49,10 +58,31 @@ export function backupWithBasebackup(ctx: BackupContext): Promise<BackupResult> 
         connectedAs: user,
         ...site.record(tool),
         ...(ctx.service.container ? { container: containerRecord(ctx.service.container) } : {}),
+        // The container's data volume: what a rollback stops its users for and puts this copy back into (postgres-basebackup-volume.ts).
+        ...(site.place.kind !== 'host' || ctx.service.container ? dataVolumeRecord(ctx, dataDir) : {}),
       },
       ...(fingerprint ? { fingerprint } : {}),
     };
   });
+}
+
+/**
+ * The Docker volume that holds the container's data directory, as a volume
+ * copy records it (`volumes`, so that rollback-plan.ts restores this entry
+ * physically and journals the volume), with the data directory's path
+ * inside it (`dataSubdir`, '' for the volume's root, the official images'
+ * PGDATA). None when the data lives in the container's own layer or a bind
+ * mount: a rollback then restores the dump instead, and says why.
+ */
+function dataVolumeRecord(ctx: BackupContext, dataDir: string | undefined): Record<string, unknown> {
+  const mounts = ctx.service.container?.mounts ?? [];
+  if (!dataDir) return {};
+  const mount = mounts
+    .filter((m) => m.type === 'volume' && (dataDir === m.destination || dataDir.startsWith(`${m.destination.replace(/\/$/, '')}/`)))
+    .sort((a, b) => b.destination.length - a.destination.length)[0];
+  if (!mount) return {};
+  const subdir = dataDir.slice(mount.destination.replace(/\/$/, '').length).replace(/^\/+/, '');
+  return { volumes: [{ type: 'volume', source: mount.source, destination: mount.destination }], dataSubdir: subdir, dataDirectory: dataDir };
 }
 
 /** Target of a physical restore: `file:/path` or a plain absolute path, an empty or missing directory. */
@@ -75,6 +105,8 @@ export function physicalTargetDir(ctx: RestoreContext): string {
 export async function restoreBasebackup(ctx: RestoreContext): Promise<RestoreResult> {
   // Into a Docker volume: the data directory of a container to be started on it (a copy taken inside a container, say).
   if (ctx.target.endpoint?.scheme === 'volume') return (await import('./postgres-basebackup-volume.js')).restoreBasebackupIntoVolume(ctx);
+  // In place into its container (a rollback, the container stopped): into the data volume the copy recorded.
+  if (ctx.target.endpoint?.scheme === 'container') return (await import('./postgres-basebackup-volume.js')).restoreBasebackupIntoContainerVolume(ctx);
   const dir = physicalTargetDir(ctx);
   const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;

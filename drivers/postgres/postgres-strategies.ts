@@ -56,7 +56,7 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
       dump.requirements.push(...(await Promise.all(['pg_dump', 'pg_dumpall'].map((n) => toolRequirement(site, n, undefined)))));
       return [dump];
     }
-    const all = await offers(site, facts, tablespaces, service.strategy === 'pg_basebackup' ? await localReplication(site, signal) : undefined);
+    const all = await offers(site, facts, tablespaces, site.place.kind === 'container' ? await localReplication(site, signal) : undefined);
     all[0]!.requirements.unshift(...dump.requirements, { what: `psql ${site.where} connects with the known credentials`, met: true, detail: `PostgreSQL ${facts.version}` });
     return all;
   } finally {
@@ -94,10 +94,10 @@ async function localReplication(site: PgSite, signal?: AbortSignal): Promise<Req
 }
 
 /**
- * The offers. In a container, pg_basebackup (streamed out of the exec, the
- * server running) is offered when the service pins it: a rollback puts a
- * volume tar back in place, not a base backup yet, so the pre-upgrade copy
- * of a container stays the volume tar by default.
+ * The offers. In a container, pg_basebackup runs in it, streamed out of
+ * the exec with the server running, and is the physical copy of a
+ * pre-upgrade backup (before the volume tar, which stops the server): a
+ * rollback puts it back into the container's data volume.
  */
 async function offers(site: PgSite, facts: ServerFacts, tablespaces: readonly string[], replication?: Requirement): Promise<StrategyOffer[]> {
   // A restore onto another server needs these (or --tablespace-map / --no-tablespaces): the plan says so up front.

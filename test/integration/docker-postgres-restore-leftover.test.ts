@@ -45,7 +45,7 @@ describe('PostgreSQL in a container: a restore killed with -9 leaves nothing the
 
     const next = await holdfast(['--repo', repo, 'backup', '--service', `db=container:${db}`, '--json'], lab.env());
     expect(next.code, next.stderr).toBe(0);
-    const notes = next.json<{ notes: string[] }>().notes.join('\n');
+    const notes = (next.json<{ notes?: string[] }>().notes ?? []).join('\n');
     expect(notes).toMatch(new RegExp(`removed leftover swap "big__holdfast" on container:${db} of a run killed after .*: dropped "big__holdfast"`));
     expect(await databases()).toEqual(['big']);
     expect(await lab.psql(db, 'SELECT count(*) FROM noise', 'big')).toBe('400000');

@@ -49,6 +49,10 @@ describe('pre-upgrade snapshot and rollback of a compose-like stack', () => {
     repo = join(await lab.dir('repo'), 'repo');
     await writeFile(join(bind, 'settings.conf'), 'mode=test\n');
     db = await lab.postgres('db', port, { volume: pgdata, project, service: 'db' });
+    // No replication on its socket (pg_hba.conf): pg_basebackup cannot run in it, so its physical copy is the stopped-volume tar,
+    // which this file tests (docker-postgres-rollback-basebackup.test.ts tests the pg_basebackup copy, with the server running).
+    await docker(['exec', db, 'sh', '-c', `sed -i '/replication/d' ${PGDATA}/pg_hba.conf`]);
+    await lab.psql(db, 'SELECT pg_reload_conf()');
     await lab.psql(db, "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 2000) g");
     await lab.psql(db, 'CREATE DATABASE shop');
     await lab.psql(db, "CREATE TABLE orders (id int PRIMARY KEY, total numeric); INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, 300) g", 'shop');
