@@ -45,11 +45,6 @@ describe('pre-upgrade pg_basebackup of PostgreSQL in a container, and the rollba
   });
 
   test('backup --tag pre-upgrade: the physical copy is pg_basebackup in the container; the server never stops or pauses', async () => {
-    const plan = await holdfast(['plan', '--project', project, '--tag', 'pre-upgrade', '--json'], lab.env());
-    expect(plan.json<{ services: Array<{ service: string; strategy: string; physicalOf?: string }> }>().services.map((s) => [s.service, s.strategy])).toEqual([
-      ['db', 'pg_dump'],
-      ['db.physical', 'pg_basebackup'],
-    ]);
     const before = await state();
     expect(before).toMatch(/^running /);
     // Docker's state, sampled all through the backup: never anything but running, and never restarted.
@@ -65,14 +60,19 @@ describe('pre-upgrade pg_basebackup of PostgreSQL in a container, and the rollba
     sampling = false;
     await sampler;
     expect(backup.code, backup.stderr + backup.stdout).toBe(0);
+    expect([...seen]).toEqual([before]);
+    expect(await state()).toBe(before);
     const doc = backup.json<{ snapshot: string; services: Array<{ service: string; strategy: string; status: string }> }>();
     snapshot = doc.snapshot;
     expect(doc.services.map((s) => [s.service, s.strategy, s.status]).sort()).toEqual([
       ['db', 'pg_dump', 'ok'],
       ['db.physical', 'pg_basebackup', 'ok'],
     ]);
-    expect([...seen]).toEqual([before]);
-    expect(await state()).toBe(before);
+    const plan = await holdfast(['plan', '--project', project, '--tag', 'pre-upgrade', '--json'], lab.env());
+    expect(plan.json<{ services: Array<{ service: string; strategy: string; physicalOf?: string }> }>().services.map((s) => [s.service, s.strategy])).toEqual([
+      ['db', 'pg_dump'],
+      ['db.physical', 'pg_basebackup'],
+    ]);
   });
 
   test('rollback puts the base backup back into the volume: data and definitions as at the snapshot', async () => {
