@@ -15,20 +15,22 @@ import { copyDirIn } from '../volume/volume-dir-transfer.js';
  * came from checks the files against the backup manifest, when that image
  * is on the daemon.
  */
-export async function restoreBasebackupIntoVolume(ctx: RestoreContext, into: { volume?: string; subdir?: string } = {}): Promise<RestoreResult> {
+export async function restoreBasebackupIntoVolume(ctx: RestoreContext, into: { type?: 'volume' | 'bind'; volume?: string; subdir?: string } = {}): Promise<RestoreResult> {
   const service = ctx.source.name;
+  const type = into.type ?? 'volume';
   const volume = into.volume ?? ctx.target.endpoint!.path;
   const subdir = into.subdir ?? '';
   const at = subdir ? `/v/${subdir}` : '/v';
   const api = await dockerApi();
-  const users = await api.listContainers({ volume, status: ['running', 'paused', 'restarting'] });
+  // Docker lists the users of a named volume only; a bind mount's is the target's own container, checked by the caller.
+  const users = type === 'volume' ? await api.listContainers({ volume, status: ['running', 'paused', 'restarting'] }) : [];
   if (users.length) {
     const names = await Promise.all(users.map(async (id) => (await api.inspectContainer(id))?.name ?? id));
     throw new HoldfastError('target', `volume ${volume} is in use by running container ${names.join(', ')}`, { service, hint: `stop it first (docker stop ${names[0]}); holdfast never replaces the files of a running server` });
   }
   const image = helperImage(typeof ctx.target.options.helper_image === 'string' ? ctx.target.options.helper_image : undefined);
-  if (await api.inspectVolume(volume)) {
-    const listed = await helperText(api, 'restore', { image, cmd: ['ls', '-A', '/v'], mounts: [{ type: 'volume', source: volume, target: '/v', readOnly: true }] });
+  if (type === 'bind' || (await api.inspectVolume(volume))) {
+    const listed = await helperText(api, 'restore', { image, cmd: ['ls', '-A', '/v'], mounts: [{ type, source: volume, target: '/v', readOnly: true }] });
     if (listed.exitCode !== 0) throw new HoldfastError('target', `cannot read volume ${volume}: ${listed.stderr.trim()}`, { service });
     if (listed.stdout.trim() && !ctx.force) {
       throw new HoldfastError('target', `volume ${volume} is not empty`, { service, hint: 'restore into a new volume (--target db=volume:NEW), or pass --force to replace its contents' });
@@ -36,12 +38,12 @@ export async function restoreBasebackupIntoVolume(ctx: RestoreContext, into: { v
   }
   ctx.progress.phase('extract');
   // Emptied first, then extracted as root: the files keep the owner (the server's user id) the copy recorded.
-  await copyDirIn(ctx, { type: 'volume', source: volume, subdir }, 'base.tar');
+  await copyDirIn(ctx, { type, source: volume, subdir }, 'base.tar');
   const source = (ctx.recorded.details.container as { image?: string } | undefined)?.image;
   let verified = false;
   if (source && (await api.imagePresent(source))) {
     ctx.progress.phase('pg_verifybackup');
-    const out = await helperText(api, 'restore', { image: source, cmd: ['pg_verifybackup', '--quiet', at], mounts: [{ type: 'volume', source: volume, target: '/v', readOnly: true }] });
+    const out = await helperText(api, 'restore', { image: source, cmd: ['pg_verifybackup', '--quiet', at], mounts: [{ type, source: volume, target: '/v', readOnly: true }] });
     if (out.exitCode !== 0) {
       throw new HoldfastError('integrity', `the restored files do not match the backup manifest: ${out.stderr.trim().split('\n').slice(-3).join(' | ')}`, { service, hint: 'restore from another snapshot' });
     }
@@ -49,7 +51,7 @@ export async function restoreBasebackupIntoVolume(ctx: RestoreContext, into: { v
   } else {
     ctx.note(`pg_verifybackup not run: the image the backup came from${source ? ` (${source})` : ''} is not on the daemon`);
   }
-  return { location: `volume:${volume}${subdir ? `/${subdir}` : ''}`, details: { volume, ...(subdir ? { subdir } : {}), verifiedWithManifest: verified } };
+  return { location: `${type}:${volume}${subdir ? `/${subdir}` : ''}`, details: { [type === 'volume' ? 'volume' : 'bind']: volume, ...(subdir ? { subdir } : {}), verifiedWithManifest: verified } };
 }
 
 /**
@@ -62,13 +64,22 @@ export async function restoreBasebackupIntoVolume(ctx: RestoreContext, into: { v
  */
 export async function restoreBasebackupIntoContainerVolume(ctx: RestoreContext): Promise<RestoreResult> {
   const volumes = Array.isArray(ctx.recorded.details.volumes) ? (ctx.recorded.details.volumes as Array<{ type: string; source: string }>) : [];
-  const data = volumes.find((v) => v.type === 'volume');
+  const data = volumes.find((v) => v.type === 'volume' || v.type === 'bind');
   if (!data) {
-    throw new HoldfastError('usage', 'this pg_basebackup copy recorded no data volume to put it back into (the data directory was not on a Docker volume)', {
+    throw new HoldfastError('usage', 'this pg_basebackup copy recorded no data volume to put it back into (the data directory was in the container\'s own layer)', {
       service: ctx.source.name,
       hint: `restore it into a new volume (--target ${ctx.source.name}=volume:NAME) or directory (=file:/empty/dir) and start a container of the same major on it`,
     });
   }
+  // Its own container first: holdfast never replaces the files of a running server.
+  const ref = ctx.target.container?.id ?? ctx.target.endpoint!.path;
+  const own = await (await dockerApi()).inspectContainer(ref);
+  if (own && (own.running || own.paused)) {
+    throw new HoldfastError('target', `container ${own.name} is running on the data this copy would replace`, {
+      service: ctx.source.name,
+      hint: `holdfast rollback SNAPSHOT ${ctx.source.name.replace(/\.physical$/, '')} stops it for the restore and starts it again; or restore into a new volume (--target ${ctx.source.name}=volume:NAME)`,
+    });
+  }
   const subdir = typeof ctx.recorded.details.dataSubdir === 'string' ? ctx.recorded.details.dataSubdir : '';
-  return restoreBasebackupIntoVolume(ctx, { volume: data.source, subdir });
+  return restoreBasebackupIntoVolume(ctx, { type: data.type as 'volume' | 'bind', volume: data.source, subdir });
 }

@@ -67,22 +67,23 @@ export function backupWithBasebackup(ctx: BackupContext): Promise<BackupResult> 
 }
 
 /**
- * The Docker volume that holds the container's data directory, as a volume
- * copy records it (`volumes`, so that rollback-plan.ts restores this entry
- * physically and journals the volume), with the data directory's path
- * inside it (`dataSubdir`, '' for the volume's root, the official images'
- * PGDATA). None when the data lives in the container's own layer or a bind
- * mount: a rollback then restores the dump instead, and says why.
+ * The Docker volume (or bind mount) that holds the container's data
+ * directory, as a volume copy records it (`volumes`, so that
+ * rollback-plan.ts restores this entry physically and journals the
+ * volume), with the data directory's path inside it (`dataSubdir`, '' for
+ * its root, the official images' PGDATA). None when the data lives in the
+ * container's own layer: a rollback then restores the dump instead, and
+ * says why.
  */
 function dataVolumeRecord(ctx: BackupContext, dataDir: string | undefined): Record<string, unknown> {
   const mounts = ctx.service.container?.mounts ?? [];
   if (!dataDir) return {};
   const mount = mounts
-    .filter((m) => m.type === 'volume' && (dataDir === m.destination || dataDir.startsWith(`${m.destination.replace(/\/$/, '')}/`)))
+    .filter((m) => (m.type === 'volume' || m.type === 'bind') && (dataDir === m.destination || dataDir.startsWith(`${m.destination.replace(/\/$/, '')}/`)))
     .sort((a, b) => b.destination.length - a.destination.length)[0];
   if (!mount) return {};
   const subdir = dataDir.slice(mount.destination.replace(/\/$/, '').length).replace(/^\/+/, '');
-  return { volumes: [{ type: 'volume', source: mount.source, destination: mount.destination }], dataSubdir: subdir, dataDirectory: dataDir };
+  return { volumes: [{ type: mount.type, source: mount.source, destination: mount.destination }], dataSubdir: subdir, dataDirectory: dataDir };
 }
 
 /** Target of a physical restore: `file:/path` or a plain absolute path, an empty or missing directory. */

@@ -117,4 +117,20 @@ describe('pre-upgrade pg_basebackup of PostgreSQL in a container, and the rollba
     expect(await lab.held()).toEqual([]);
     expect(await lab.helpers()).toEqual([]);
   });
+
+  test('a data directory bind-mounted from this host: the base backup goes back there too', async () => {
+    const project2 = `${lab.prefix}pgb`;
+    const bound = await lab.postgres('bound', await freePort(), { volume: await lab.dir('pgbind'), project: project2, service: 'db' });
+    await lab.psql(bound, 'CREATE TABLE kept (id int); INSERT INTO kept SELECT generate_series(1, 700)');
+    const backup = await holdfast(['--repo', repo, 'backup', '--project', project2, '--tag', 'pre-upgrade', '--json'], lab.env());
+    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
+    const doc = backup.json<{ snapshot: string; services: Array<{ service: string; strategy: string; status: string }> }>();
+    expect(doc.services.find((s) => s.service === 'db.physical')).toMatchObject({ strategy: 'pg_basebackup', status: 'ok' });
+    await lab.psql(bound, 'DROP TABLE kept');
+    const res = await holdfast(['--repo', repo, 'rollback', doc.snapshot, '--json'], lab.env());
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect(res.json<RollbackDoc>().services[0]).toMatchObject({ entry: 'db.physical', method: 'physical', verdict: 'ok' });
+    expect(await lab.psql(bound, 'SELECT count(*) FROM kept')).toBe('700');
+    expect(await lab.held()).toEqual([]);
+  });
 });
