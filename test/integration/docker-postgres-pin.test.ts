@@ -90,5 +90,15 @@ describe('PostgreSQL in a container honours a pinned place', () => {
     expect(show.stdout).toContain(`\n  place: in a sidecar joined to container ${a}: pinned by place: sidecar\n`);
     expect(await lab.helpers()).toEqual([]);
     expect(await lab.held()).toEqual([]);
+    // Restored in place through the same pins: this host's pg_restore, then the sidecar's; equal fingerprints.
+    await lab.psql(a, 'DELETE FROM t WHERE id > 10', 'shop');
+    for (const name of ['byhost', 'bysidecar']) {
+      const restore = await holdfast(['--config', config, '--repo', repo, 'restore', snapshot, name, '--database', 'shop', '--force', '--json'], env());
+      expect(restore.code, restore.stderr + restore.stdout).toBe(0);
+      expect(restore.json<{ services: Array<{ status: string; location?: string; fingerprint?: { equal: boolean } }> }>().services[0]).toMatchObject({ status: 'ok', location: `container:${a}/shop`, fingerprint: { equal: true } });
+      expect(await lab.psql(a, 'SELECT count(*) FROM t', 'shop')).toBe('50');
+      await lab.psql(a, 'DELETE FROM t WHERE id > 10', 'shop');
+    }
+    expect(await lab.helpers()).toEqual([]);
   });
 });
