@@ -1,4 +1,5 @@
 import type { Driver, ScratchContext } from '../../src/core/driver.js';
+import { waitUntilAnswering } from '../../src/core/wait-answering.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import type { Leftover } from '../../src/core/leftover-journal.js';
 import type { Service } from '../../src/core/service.js';
@@ -39,6 +40,11 @@ export const openSearchDriver: Driver = {
         return reached ? offers.map((o) => ({ ...o, place: reached.record })) : offers;
       }),
     ),
+
+  // `restore --recreate` started its container: a JVM takes seconds to answer, so wait through its place before restoring.
+  waitReady(service, signal) {
+    return waitUntilAnswering(openSearchDriver, service, signal);
+  },
 
   inspect: (service) => withOpenSearchPlace(service, {}, (s) => withNode(s, inspectOpenSearch)),
 
