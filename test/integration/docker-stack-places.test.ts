@@ -122,6 +122,21 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('a stack with 
     expect(JSON.stringify(by.vectors)).toContain(`in a sidecar joined to container ${names.vectors}`);
     expect(by.search!.place).toEqual({ kind: 'sidecar', where: `in a sidecar joined to container ${names.search}`, reason: 'port 9200 is not published' });
     for (const s of ENGINES) expect(by[s]!.strategy, s).not.toMatch(/^tar/);
+    // discover and plan print one short line per service (issue #14 point 6): a header and six rows, each saying its place once.
+    for (const cmd of [['plan', '--docker', '--project', project], ['discover', '--project', project]]) {
+      const text = await run(cmd);
+      expect(text.code, text.stderr).toBe(0);
+      // The table ends at the first blank line (plan then lists what a restore in place needs); discover's notes follow it
+      // (read-only binds; helpers that other runs on this shared daemon left).
+      const rows = text.stdout.trimEnd().split('\n\n')[0]!.split('\n').filter((r) => !r.startsWith('note: '));
+      expect(rows, text.stdout).toHaveLength(7);
+      for (const s of ENGINES) {
+        const row = rows.filter((r) => r.startsWith(`${s} `));
+        expect(row, `${cmd[0]} ${s}`).toHaveLength(1);
+        // Its place said once (discover's CONTAINER column names the container too, without the word).
+        expect(row[0]!.split(`container ${names[s]!}`).length - 1, `${cmd[0]} ${s}: ${row[0]}`).toBe(1);
+      }
+    }
     expect(await lab.helpers()).toEqual([]);
   }, 120_000);
 
