@@ -103,6 +103,11 @@ export async function openMongoContainer(service: Service, signal?: AbortSignal)
   // Two services of one run may race for the same leftover: a failed removal is left to the next command.
   const cleaned = await removeLeftoverHelpers(api).catch(() => [] as string[]);
   const own = ownCredentials(service);
+  // A secret the user named (label holdfast.secret-file / -env, secret_file / secret_env) is the password, over MONGO_INITDB_ROOT_PASSWORD[_FILE];
+  // one that cannot be read is an error naming the label (containerSecret), not a quiet fallback.
+  if (own.password === undefined && (typeof service.options.secret_file === 'string' || typeof service.options.secret_env === 'string')) {
+    own.password = await (await import('../../src/place/service-place.js')).containerSecret(service, [], signal);
+  }
   const sidecarImage = typeof service.options.sidecar_image === 'string' ? service.options.sidecar_image : undefined;
   let sidecar: LazySidecar | undefined;
   // The sidecar goes with the place: every path that closes the place removes it.

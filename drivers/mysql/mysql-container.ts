@@ -111,7 +111,10 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
   const ref = service.container?.id ?? service.endpoint?.path;
   if (!ref) throw new HoldfastError('config', 'no container named for this service', { service: service.name, driver: 'mysql', hint: 'use container:NAME' });
   const port = Number(service.options.port ?? 3306);
-  const password = lookupPassword(service);
+  // A secret the user named (label holdfast.secret-file / -env, secret_file / secret_env) is the password (of root, or of `user`),
+  // over MARIADB_ROOT_PASSWORD[_FILE]; one that cannot be read is an error naming the label, not a quiet fallback.
+  const named = typeof service.options.secret_file === 'string' || typeof service.options.secret_env === 'string';
+  const password = lookupPassword(service) ?? (named ? await (await import('../../src/place/service-place.js')).containerSecret(service, [], signal) : undefined);
   const user = typeof service.options.user === 'string' ? service.options.user : service.endpoint?.user;
   let sidecar: LazySidecar | undefined;
   let forwardsItself = false;

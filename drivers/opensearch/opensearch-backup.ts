@@ -5,6 +5,7 @@ import { connectOpenSearch, type OpenSearchApi } from './opensearch-connection.j
 import { fingerprintIndices } from './opensearch-fingerprint.js';
 import { nodeFacts, requirePathRepo, selectIndices } from './opensearch-inspector.js';
 import { resolveRepoPlace } from './opensearch-repo-volume.js';
+import { crossOut, journalServerSnapshot } from './opensearch-leftovers.js';
 import { assertHostDirectory, assertNoSnapshotRunning, BACKUP_REPO, registerRepository, unregisterRepository, waitForSnapshot, type RepoPlace } from './opensearch-repository.js';
 
 export const REPOSITORY_ARTIFACT = 'repository.tar';
@@ -19,16 +20,17 @@ const SNAPSHOT_TIMEOUT_MS = 6 * 60 * 60 * 1000;
  * nothing of ours but an empty directory; `keep_server_snapshot: true`
  * keeps both.
  */
-export async function backupWithSnapshot(ctx: BackupContext): Promise<BackupResult> {
+export async function backupWithSnapshot(ctx: BackupContext, leftoverAt?: string): Promise<BackupResult> {
   const os = connectOpenSearch(ctx.service);
   try {
-    return await run(ctx, os);
+    return await run(ctx, os, leftoverAt);
   } finally {
     await os.close();
   }
 }
 
-async function run(ctx: BackupContext, os: OpenSearchApi): Promise<BackupResult> {
+/** `leftoverAt`: the service's leftover endpoint; given, the engine snapshot is journalled until it is deleted (opensearch-leftovers.ts). */
+async function run(ctx: BackupContext, os: OpenSearchApi, leftoverAt: string | undefined): Promise<BackupResult> {
   const name = ctx.service.name;
   const facts = await nodeFacts(os);
   const place = await resolveRepoPlace(ctx.service, requirePathRepo(facts, name), BACKUP_REPO);
@@ -48,6 +50,8 @@ async function run(ctx: BackupContext, os: OpenSearchApi): Promise<BackupResult>
 
   const snapshot = `holdfast-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
   ctx.progress.phase(`snapshot ${indices.length} indices`);
+  const keep = ctx.service.options.keep_server_snapshot === true;
+  const journalled = leftoverAt && !keep ? await journalServerSnapshot(name, leftoverAt, snapshot, place.location) : undefined;
   await os.call('PUT', `/_snapshot/${BACKUP_REPO}/${snapshot}`, { indices: indices.join(','), include_global_state: false, ignore_unavailable: false }, { wait_for_completion: false });
   try {
     await waitForSnapshot(os, BACKUP_REPO, snapshot, ctx.signal, SNAPSHOT_TIMEOUT_MS);
@@ -64,9 +68,11 @@ async function run(ctx: BackupContext, os: OpenSearchApi): Promise<BackupResult>
     if (fingerprint) result.fingerprint = fingerprint;
     return result;
   } finally {
-    if (ctx.service.options.keep_server_snapshot !== true) {
+    if (!keep) {
+      // Not deleted: the entry stays, and the next command that touches the service deletes it.
       await registerRepository(os, BACKUP_REPO, place.location, false)
         .then(() => os.call('DELETE', `/_snapshot/${BACKUP_REPO}/${snapshot}`))
+        .then(() => journalled && crossOut(journalled))
         .catch((e) => ctx.note(`could not delete the server-side snapshot ${snapshot}: ${(e as Error).message}`));
       await unregisterRepository(os, BACKUP_REPO);
     }

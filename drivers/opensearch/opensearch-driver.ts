@@ -1,8 +1,10 @@
 import type { Driver, ScratchContext } from '../../src/core/driver.js';
+import { waitUntilAnswering } from '../../src/core/wait-answering.js';
 import { HoldfastError } from '../../src/core/errors.js';
-import type { Leftover } from '../../src/core/leftover-journal.js';
+import { leftoverEndpoint, type Leftover } from '../../src/core/leftover-journal.js';
 import type { Service } from '../../src/core/service.js';
 import { backupWithSnapshot } from './opensearch-backup.js';
+import { removeServerSnapshot, SERVER_SNAPSHOT } from './opensearch-leftovers.js';
 import { connectOpenSearch, type OpenSearchApi } from './opensearch-connection.js';
 import { detectOpenSearch, OPENSEARCH_SCHEMES } from './opensearch-detect.js';
 import { fingerprintIndices } from './opensearch-fingerprint.js';
@@ -40,6 +42,11 @@ export const openSearchDriver: Driver = {
       }),
     ),
 
+  // `restore --recreate` started its container: a JVM takes seconds to answer, so wait through its place before restoring.
+  waitReady(service, signal) {
+    return waitUntilAnswering(openSearchDriver, service, signal);
+  },
+
   inspect: (service) => withOpenSearchPlace(service, {}, (s) => withNode(s, inspectOpenSearch)),
 
   fingerprint: (service, scope) => withOpenSearchPlace(service, {}, (s) => withNode(s, async (os, s2) => fingerprintIndices(os, await selectIndices(os, s2), scope))),
@@ -47,7 +54,8 @@ export const openSearchDriver: Driver = {
   backup(ctx) {
     if (ctx.strategy !== 'snapshot') throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'opensearch', hint: 'the opensearch driver offers: snapshot' });
     return withOpenSearchPlace(ctx.service, { signal: ctx.signal, note: ctx.note }, async (service, reached) => {
-      const result = await backupWithSnapshot({ ...ctx, service });
+      // The leftover journal names the service as the user does (its container), not the tunnel's passing port.
+      const result = await backupWithSnapshot({ ...ctx, service }, ctx.service.endpoint ? leftoverEndpoint(ctx.service.endpoint) : undefined);
       if (reached) result.details.place = reached.record;
       return result;
     });
@@ -66,7 +74,8 @@ export const openSearchDriver: Driver = {
       cleanup: () => withOpenSearchPlace(ctx.source, {}, async (source) => (await openSearchScratchTarget({ ...ctx, source }))?.cleanup()),
     };
   },
-  removeLeftover: (service: Service, leftover: Leftover) => withOpenSearchPlace(service, {}, (s) => removeScratchLeftover(s, leftover)),
+  removeLeftover: (service: Service, leftover: Leftover) =>
+    withOpenSearchPlace(service, {}, (s) => (leftover.kind === SERVER_SNAPSHOT ? withNode(s, (os) => removeServerSnapshot(os, leftover)) : removeScratchLeftover(s, leftover))),
 
   restore(ctx) {
     if (ctx.strategy !== 'snapshot') throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'opensearch' });

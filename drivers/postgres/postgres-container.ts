@@ -13,7 +13,9 @@ import { ContainerPlace } from '../../src/place/container-place.js';
  * (HOLDFAST_<NAME>_PASSWORD[_FILE], password_file...) goes into the exec's
  * environment; without one, a fixed wrapper script inside the container
  * takes the password the image itself was given (POSTGRES_PASSWORD or
- * POSTGRES_PASSWORD_FILE), so the value never leaves the container.
+ * POSTGRES_PASSWORD_FILE), so the value never leaves the container. A
+ * secret named by a label (holdfast.secret-file / -env) is read through an
+ * exec first and handed to the tools' environment, as holdfast's own.
  */
 
 /** Does this service reach PostgreSQL through a container rather than a URL? */
@@ -37,7 +39,11 @@ export const PG_WRAPPER = [
 export async function pgContainerPlace(service: Service, signal?: AbortSignal): Promise<{ place: ContainerPlace; secrets: Array<string | undefined> }> {
   const ref = service.container?.id ?? service.endpoint?.path;
   if (!ref) throw new HoldfastError('config', 'no container named for this service', { service: service.name, hint: 'use container:NAME' });
-  const password = lookupPassword(service);
+  // A secret the user named (label holdfast.secret-file / holdfast.secret-env, secret_file / secret_env) wins over
+  // POSTGRES_PASSWORD[_FILE] (a password rotated since the container started); one that cannot be read is an error naming the label.
+  const named = typeof service.options.secret_file === 'string' || typeof service.options.secret_env === 'string';
+  const own = lookupPassword(service);
+  const password = own ?? (named ? await (await import('../../src/place/service-place.js')).containerSecret(service, [], signal) : undefined);
   const user = typeof service.options.user === 'string' ? service.options.user : service.endpoint?.user;
   const env: Record<string, string | undefined> = { PGAPPNAME: 'holdfast', PGCLIENTENCODING: 'UTF8', PGCONNECT_TIMEOUT: '10', PGUSER: user || undefined, PGPASSWORD: password };
   // Loaded on use (container-place.ts loads dockerode lazily): services reached by URL never pay for it.

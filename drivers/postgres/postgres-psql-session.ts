@@ -1,6 +1,7 @@
 import { HoldfastError } from '../../src/core/errors.js';
 import { lastLines } from '../../src/core/process.js';
 import { redactSecrets } from '../../src/core/secrets.js';
+import { envName } from '../../src/core/service.js';
 import type { StreamRun } from '../../src/docker/docker-api.js';
 import type { Place } from '../../src/place/place.js';
 import type { PgSession } from './postgres-queryable.js';
@@ -141,7 +142,9 @@ export class PsqlSession implements PgSession {
     return new HoldfastError(auth ? 'auth' : 'tool', `psql ${this.o.where} (database ${this.database}) stopped: ${text || `exit status ${this.exit?.exitCode ?? 'unknown'}`}`, {
       service: this.o.service,
       driver: 'postgres',
-      hint: auth ? 'set HOLDFAST_<SERVICE>_PASSWORD (or POSTGRES_PASSWORD in the container) to the password of POSTGRES_USER' : 'see the message; the server log of the container has more (docker logs)',
+      hint: auth
+        ? `set HOLDFAST_${envName(this.o.service)}_PASSWORD (or POSTGRES_PASSWORD[_FILE] in the container, or the label holdfast.secret-file naming a file in it) to the password of POSTGRES_USER`
+        : 'see the message; the server log of the container has more (docker logs)',
     });
   }
 }

@@ -14,7 +14,7 @@ import { articlesCount, mutateOpenSearch, os, seedOpenSearch } from '../support/
 // image's tar through docker exec: no host path, no host port. Two nodes, started once for the file.
 interface Doc {
   snapshot?: string;
-  services: Array<{ service: string; status: string; strategy?: string; fingerprint?: { equal: boolean; compared: number }; error?: { message: string; hint?: string } }>;
+  services: Array<{ service: string; status: string; strategy?: string; fingerprint?: { equal: boolean; compared: number }; error?: { message: string; hint?: string }; notes?: string[] }>;
 }
 
 describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('opensearch inside its container, no published port: through a sidecar', () => {
@@ -84,5 +84,35 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('opensearch in
     expect(details.copiedFrom).toEqual({ container: fresh.container, path: `${OPENSEARCH_PATH_REPO}/holdfast`, transport: 'exec' });
     expect((await holdfast(['verify', id], env)).code).toBe(0);
     expect(await os<Record<string, unknown>>(fresh.url, 'GET', '/_snapshot/_all')).toEqual({});
+  }, 300_000);
+
+  test('kill -9 mid-backup: the next backup removes the sidecar and the server-side snapshot left behind, and says what it cleaned', async () => {
+    // Killed while our snapshot is in the node's repository (between the engine snapshot and its deletion).
+    const snapFiles = async () => (await docker(['exec', source.container, 'ls', '-A', `${OPENSEARCH_PATH_REPO}/holdfast`]).catch(() => '')).split('\n').filter((f) => f.startsWith('snap-'));
+    let pid = 0;
+    let left: string[] = [];
+    for (let attempt = 0; attempt < 5 && left.length === 0; attempt++) {
+      const running = holdfast(['backup', '--project', project, '--json'], env, { onSpawn: (p) => (pid = p) });
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && (await snapFiles()).length === 0) await new Promise((r) => setTimeout(r, 20));
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // it had finished already: try again
+      }
+      await running;
+      left = await snapFiles();
+    }
+    expect(left.length, 'a snapshot of the killed run is on the node').toBeGreaterThan(0);
+    const next = await holdfast(['backup', '--project', project, '--json'], env);
+    expect(next.code, next.stderr + next.stdout).toBe(0);
+    const doc = next.json<Doc & { notes?: string[] }>();
+    const said = [...(doc.notes ?? []), ...doc.services.flatMap((s) => s.notes ?? [])].join('\n');
+    expect(said).toMatch(new RegExp(`removed the helper container .* left by holdfast pid ${pid} \\(that run died\\)`));
+    expect(said).toMatch(new RegExp(`removed leftover server-snapshot "holdfast-\\d{14}-[0-9a-f]{6}" on container:${source.container} of a run killed .*pid ${pid}`));
+    expect(await snapFiles()).toEqual([]);
+    expect(await os<Record<string, unknown>>(source.url, 'GET', '/_snapshot/_all')).toEqual({});
+    expect(await lab.helpers()).toEqual([]);
+    expect(await lab.held()).toEqual([]);
   }, 300_000);
 });
