@@ -61,8 +61,8 @@ export function isContainerService(service: Service): boolean {
   return service.endpoint?.scheme === 'container' || (!service.endpoint && !!service.container);
 }
 
-/** The image's tools that a dump and a restore may use, probed when the container is opened. */
-const PROBED = [...new Set([...toolNames('dump', 'mariadb').split(' or '), ...toolNames('client', 'mariadb').split(' or ')])];
+/** The image's tools that a dump, a restore and the physical offer may use, probed in the one exec that opens the container. */
+const PROBED = [...new Set((['dump', 'client', 'backup'] as const).flatMap((role) => toolNames(role, 'mariadb').split(' or ')))];
 
 /** Exit status of the wrapper when the container holds no credentials it knows. */
 const NO_CREDENTIALS = 97;
@@ -86,9 +86,9 @@ const RESOLVE = [
 export const WRAPPER = [
   'if [ "${HOLDFAST_MY_MODE:-}" = plain ]; then exec "$@"; fi',
   RESOLVE,
-  // One exec for both: the --version of each tool named in "$@" (none when missing), then the credentials.
+  // One exec for both: the --version of each tool named in "$@" (none when missing; mariadb-backup prints it on stderr; one line each), then the credentials.
   'if [ "${HOLDFAST_MY_MODE:-}" = credentials ]; then',
-  '  for t in "$@"; do v=; if command -v "$t" >/dev/null 2>&1; then v=$("$t" --version 2>/dev/null) || v=; fi; printf "%s\\t%s\\n" "$t" "$v"; done',
+  '  for t in "$@"; do v=; if command -v "$t" >/dev/null 2>&1; then v=$("$t" --version 2>&1) || v=; fi; v=$(printf "%s\\n" "$v" | while IFS= read -r l; do printf "%s " "$l"; done); printf "%s\\t%s\\n" "$t" "$v"; done',
   // Can the container forward a TCP connection itself (the tunnel's forwarder needs nc or bash)?
   '  printf "forward\\t%s\\n" "$(command -v nc || command -v bash || :)"',
   '  printf -- "--holdfast--\\n%s\\n%s\\n%s" "$from" "$u" "$p"; exit 0',
