@@ -30,7 +30,7 @@ export async function backupPhysical(ctx: BackupContext, t: MyTarget): Promise<B
   if (t.database) ctx.note(`a physical backup holds the whole server, not only ${t.database}`);
   ctx.progress.phase(toolNames('backup', facts.family).split(' or ')[0]!);
   // In a container the image's own tool copies the files where they are (mysql-physical-container.ts).
-  const tool = t.container ? await copyInContainer(t, facts, ctx.artifacts, { name: PHYSICAL_ARTIFACT, kind: 'physical' }, ctx.signal) : await copyOnHost(ctx, t, facts);
+  const { tool, dataOwner } = t.container ? await copyInContainer(t, facts, ctx.artifacts, { name: PHYSICAL_ARTIFACT, kind: 'physical' }, ctx.signal) : { tool: await copyOnHost(ctx, t, facts), dataOwner: undefined };
   // Taken after the copy: it matches the restored server when nothing wrote meanwhile.
   let fingerprint: Fingerprint | undefined;
   if (ctx.fingerprintScope !== 'none') {
@@ -58,6 +58,8 @@ export async function backupPhysical(ctx: BackupContext, t: MyTarget): Promise<B
       // Where the tool ran, and how its stream left a container (a named pipe read here, or the exec's stdout).
       place: t.container ? `inside container ${t.container.name}` : 'on this host',
       ...(t.container?.output ? { output: t.container.output } : {}),
+      // uid:gid of the data directory in the container, for a restore into a volume (mysql-physical-volume.ts).
+      ...(dataOwner ? { dataOwner } : {}),
     },
     ...(fingerprint ? { fingerprint } : {}),
     inspection: { version: facts.version, objects: databases.map((d) => ({ name: d.name, kind: 'database', bytes: d.bytes })), details: { family: facts.family } },

@@ -66,7 +66,7 @@ export async function containerPhysicalOffer(t: MyTarget, facts: ServerFacts): P
 }
 
 /** Runs the image's backup tool in the container and stores its xbstream as one artifact. */
-export async function copyInContainer(t: MyTarget, facts: ServerFacts, sink: ArtifactSink, artifact: { name: string; kind: string }, signal?: AbortSignal): Promise<ToolInfo> {
+export async function copyInContainer(t: MyTarget, facts: ServerFacts, sink: ArtifactSink, artifact: { name: string; kind: string }, signal?: AbortSignal): Promise<{ tool: ToolInfo; dataOwner?: string }> {
   const c = t.container!;
   const { tool, lacks } = await unusable(t, facts);
   if (lacks || !tool) {
@@ -91,5 +91,8 @@ export async function copyInContainer(t: MyTarget, facts: ServerFacts, sink: Art
   } finally {
     await runText(c.place, ['rm', '-rf', dir], { env: PLAIN }).catch(() => undefined);
   }
-  return tool;
+  // The data directory's owner (the image's mysql user): a restore into a volume gives the files back to it.
+  const owner = await runText(c.place, ['stat', '-c', '%u:%g', facts.dataDir], { env: PLAIN }).catch(() => undefined);
+  const dataOwner = owner?.exitCode === 0 && /^\d+:\d+$/.test(owner.stdout.trim()) ? owner.stdout.trim() : undefined;
+  return { tool, ...(dataOwner ? { dataOwner } : {}) };
 }

@@ -3,6 +3,7 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
 import { helperImage, helperText } from '../../src/docker/docker-helper.js';
 import { copyDirIn } from '../volume/volume-dir-transfer.js';
+import { assertRestorableVolume } from '../volume/volume-restore-target.js';
 
 /**
  * A `pg_basebackup` snapshot restored into a Docker volume
@@ -19,19 +20,8 @@ export async function restoreBasebackupIntoVolume(ctx: RestoreContext): Promise<
   const service = ctx.source.name;
   const volume = ctx.target.endpoint!.path;
   const api = await dockerApi();
-  const users = await api.listContainers({ volume, status: ['running', 'paused', 'restarting'] });
-  if (users.length) {
-    const names = await Promise.all(users.map(async (id) => (await api.inspectContainer(id))?.name ?? id));
-    throw new HoldfastError('target', `volume ${volume} is in use by running container ${names.join(', ')}`, { service, hint: `stop it first (docker stop ${names[0]}); holdfast never replaces the files of a running server` });
-  }
   const image = helperImage(typeof ctx.target.options.helper_image === 'string' ? ctx.target.options.helper_image : undefined);
-  if (await api.inspectVolume(volume)) {
-    const listed = await helperText(api, 'restore', { image, cmd: ['ls', '-A', '/v'], mounts: [{ type: 'volume', source: volume, target: '/v', readOnly: true }] });
-    if (listed.exitCode !== 0) throw new HoldfastError('target', `cannot read volume ${volume}: ${listed.stderr.trim()}`, { service });
-    if (listed.stdout.trim() && !ctx.force) {
-      throw new HoldfastError('target', `volume ${volume} is not empty`, { service, hint: 'restore into a new volume (--target db=volume:NEW), or pass --force to replace its contents' });
-    }
-  }
+  await assertRestorableVolume(ctx, api, volume, image);
   ctx.progress.phase('extract');
   // Emptied first, then extracted as root: the files keep the owner (the server's user id) the copy recorded.
   await copyDirIn(ctx, { type: 'volume', source: volume, subdir: '' }, 'base.tar');

@@ -1,4 +1,4 @@
-import { chown, mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mysqlDriver } from '../../drivers/mysql/mysql-driver.js';
@@ -12,7 +12,7 @@ import { ensureMariadbImage, mariadbContainer, mariadbSql } from '../support/mar
 // The physical strategy (mariadb-backup) for MariaDB inside its own container with no published
 // port (`--network none`): the image's tool runs there through docker exec with the container's
 // credentials, its xbstream leaves into one artifact; the restore test and a restore into a data
-// directory that a fresh container then serves give back the same data.
+// volume that a fresh container then serves give back the same data.
 const SECRET = 'phys-secret "q" \\ #x';
 
 describe('MySQL / MariaDB physical (mariadb-backup) inside its own container', () => {
@@ -47,7 +47,7 @@ describe('MySQL / MariaDB physical (mariadb-backup) inside its own container', (
     await lab.cleanup();
   });
 
-  test('backup --strategy physical runs mariadb-backup inside the container; restore test and a restored data directory compare equal', async () => {
+  test('backup --strategy physical runs mariadb-backup inside the container; restore test and a restored data volume compare equal', async () => {
     const service = ['--service', `db=container:${db}`, '--strategy', 'db=physical'];
     const plan = await holdfast(['plan', ...service, '--json'], lab.env());
     expect(plan.code, plan.stderr).toBe(0);
@@ -63,8 +63,8 @@ describe('MySQL / MariaDB physical (mariadb-backup) inside its own container', (
     expect(await lab.held()).toEqual([]);
     expect(await lab.helpers()).toEqual([]);
     const manifestText = await readFile(join(repo, 'snapshots', doc.snapshot, 'manifest.json'), 'utf8');
-    const record = (JSON.parse(manifestText) as { services: Record<string, { details: { place: string; output: string; tool: string }; fingerprint: Fingerprint }> }).services.db!;
-    expect(record.details).toMatchObject({ place: `inside container ${db}`, output: 'pipe', tool: 'mariadb-backup' });
+    const record = (JSON.parse(manifestText) as { services: Record<string, { details: { place: string; output: string; tool: string; dataOwner: string }; fingerprint: Fingerprint }> }).services.db!;
+    expect(record.details).toMatchObject({ place: `inside container ${db}`, output: 'pipe', tool: 'mariadb-backup', dataOwner: '999:999' });
     // Its scratch directory and pipe are gone from the container.
     expect(await docker(['exec', db, 'sh', '-c', 'ls -d /tmp/holdfast-* 2>/dev/null || true'])).toBe('');
 
@@ -73,14 +73,18 @@ describe('MySQL / MariaDB physical (mariadb-backup) inside its own container', (
     expect(verify.code, verify.stderr + verify.stdout).toBe(0);
     expect(verify.json<{ restoreTest: { passed: boolean } }>().restoreTest.passed).toBe(true);
 
-    // Restored into a data directory owned by the image's mysql user (999), served by a fresh container.
-    const dataDir = join(await lab.dir('restored'), 'data');
-    await mkdir(dataDir);
-    await chown(dataDir, 999, 999);
-    const restore = await holdfast(['--repo', repo, 'restore', doc.snapshot, 'db', '--target', `db=${dataDir}`, '--json'], lab.env());
+    // Into the volume of a running server: refused, nothing changed.
+    const dbVolume = (await docker(['inspect', '-f', '{{range .Mounts}}{{if eq .Destination "/var/lib/mysql"}}{{.Name}}{{end}}{{end}}', db])).trim();
+    const busy = await holdfast(['--repo', repo, 'restore', doc.snapshot, 'db', '--target', `db=volume:${dbVolume}`, '--force'], lab.env());
+    expect(busy.code).not.toBe(0);
+    expect(busy.stderr).toContain(`volume ${dbVolume} is in use by running container ${db}`);
+    // Into a fresh data volume (prepared, given to the image's mysql user), which a new container then serves.
+    const volume = await lab.volume('restored');
+    const restore = await holdfast(['--repo', repo, 'restore', doc.snapshot, 'db', '--target', `db=volume:${volume}`, '--json'], lab.env());
     expect(restore.code, restore.stderr + restore.stdout).toBe(0);
+    expect(restore.json<{ services: Array<{ status: string; location: string }> }>().services[0]).toMatchObject({ status: 'ok', location: `volume:${volume}` });
     // The copy holds the source's accounts: its container is told the same root password.
-    const copy = await mariadbContainer(lab, 'copy', { env: ['-e', `MARIADB_ROOT_PASSWORD=${SECRET}`], args: ['-v', `${dataDir}:/var/lib/mysql`] });
+    const copy = await mariadbContainer(lab, 'copy', { env: ['-e', `MARIADB_ROOT_PASSWORD=${SECRET}`], volume });
     const now = await mysqlDriver.fingerprint({ name: 'copy', engine: 'mysql', endpoint: parseEndpoint(`container:${copy}`, false, 'copy'), options: {}, origin: 'flag' }, 'full');
     const comparison = compareFingerprints(record.fingerprint, now);
     expect(comparison.differences).toEqual([]);
@@ -91,7 +95,7 @@ describe('MySQL / MariaDB physical (mariadb-backup) inside its own container', (
     expect(source).toContain('CREATE TABLE `orders`');
     expect(target).toBe(source);
 
-    const all = [plan, backup, verify, restore].map((r) => r.stdout + r.stderr).join('\n') + manifestText;
+    const all = [plan, backup, verify, busy, restore].map((r) => r.stdout + r.stderr).join('\n') + manifestText;
     expect(all).not.toContain(SECRET);
     expect(await lab.helpers()).toEqual([]);
   }, 240_000);
