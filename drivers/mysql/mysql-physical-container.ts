@@ -72,24 +72,17 @@ export async function copyInContainer(t: MyTarget, facts: ServerFacts, sink: Art
   if (lacks || !tool) {
     throw new HoldfastError('tool', `a physical backup of the server inside container ${c.name} cannot run: ${lacks}`, { service: t.service, driver: 'mysql', hint: fallbackHint(toolNames('backup', facts.family)) });
   }
-  // Its --target-dir: a private directory of the container's own, removed afterwards.
-  const made = await runText(c.place, ['mktemp', '-d', '/tmp/holdfast-backup.XXXXXX'], { env: PLAIN, ...(signal ? { signal } : {}) });
-  const dir = made.stdout.trim();
-  if (made.exitCode !== 0 || !dir.startsWith('/tmp/holdfast-backup.')) {
-    throw new HoldfastError('tool', `could not make a directory in container ${c.name}: ${made.stderr.trim()}`, { service: t.service, driver: 'mysql', hint: 'the image needs mktemp and a writable /tmp' });
-  }
-  const argv = [tool.path, '--backup', '--stream=xbstream', `--target-dir=${dir}`];
+  // With --stream it writes nothing into its --target-dir (seen with 10.11: the directory is not even made); the
+  // pipe's private directory is named anyway, so that a version that does write there writes nowhere else, and
+  // it is removed with the pipe. Without a pipe, nothing is named: no extra exec to make and remove a directory.
   const judge = (exit: ToolExit) => checkMysqlToolExit(tool.name, exit, t.service);
-  try {
-    const pipe = await preparePipe(c);
-    c.output = pipe ? 'pipe' : 'exec';
-    const piped = pipe ? await toArtifactThroughFifo(c, pipe, argv, sink, artifact, judge) : undefined;
-    if (!piped) {
-      c.output = 'exec';
-      await c.place.toArtifact(argv, sink, artifact, { judge, ...(signal ? { signal } : {}) });
-    }
-  } finally {
-    await runText(c.place, ['rm', '-rf', dir], { env: PLAIN }).catch(() => undefined);
+  const pipe = await preparePipe(c);
+  const argv = [tool.path, '--backup', '--stream=xbstream', ...(pipe ? [`--target-dir=${pipe.dir}`] : [])];
+  c.output = pipe ? 'pipe' : 'exec';
+  const piped = pipe ? await toArtifactThroughFifo(c, pipe, argv, sink, artifact, judge) : undefined;
+  if (!piped) {
+    c.output = 'exec';
+    await c.place.toArtifact(argv.filter((a) => !a.startsWith('--target-dir=')), sink, artifact, { judge, ...(signal ? { signal } : {}) });
   }
   // The data directory's owner (the image's mysql user): a restore into a volume gives the files back to it.
   const owner = await runText(c.place, ['stat', '-c', '%u:%g', facts.dataDir], { env: PLAIN }).catch(() => undefined);

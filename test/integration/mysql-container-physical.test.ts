@@ -65,8 +65,14 @@ describe('MySQL / MariaDB physical (mariadb-backup) inside its own container', (
     const manifestText = await readFile(join(repo, 'snapshots', doc.snapshot, 'manifest.json'), 'utf8');
     const record = (JSON.parse(manifestText) as { services: Record<string, { details: { place: string; output: string; tool: string; dataOwner: string }; fingerprint: Fingerprint }> }).services.db!;
     expect(record.details).toMatchObject({ place: `inside container ${db}`, output: 'pipe', tool: 'mariadb-backup', dataOwner: '999:999' });
-    // Its scratch directory and pipe are gone from the container.
+    // Its pipe is gone from the container.
     expect(await docker(['exec', db, 'sh', '-c', 'ls -d /tmp/holdfast-* 2>/dev/null || true'])).toBe('');
+    // Through the exec's own stream too (a daemon on another machine, or HOLDFAST_EXEC_STREAM=1).
+    const viaExec = await holdfast(['--repo', repo, 'backup', ...service, '--fingerprint', 'none', '--json'], lab.env({ HOLDFAST_MYSQL_EXEC_STREAM: '1' }));
+    expect(viaExec.code, viaExec.stderr).toBe(0);
+    const execSnapshot = viaExec.json<{ snapshot: string }>().snapshot;
+    const execDetails = (JSON.parse(await readFile(join(repo, 'snapshots', execSnapshot, 'manifest.json'), 'utf8')) as { services: Record<string, { details: { output: string } }> }).services.db!.details;
+    expect(execDetails.output).toBe('exec');
 
     // The restore test: the copy prepared and opened by a throwaway mariadbd of the same series on this host.
     const verify = await holdfast(['--repo', repo, 'verify', doc.snapshot, '--restore-test', '--json'], lab.env());
