@@ -15,7 +15,8 @@
  * throughput of the data path. The raw tools run too, without holdfast:
  * `mariadb-dump > /dev/null` on this host, and `docker exec ... mariadb-dump
  * > /dev/null` (the same tool in the container, its output through
- * dockerd's stdio copy). Prints the ratios (container / host: the
+ * dockerd's stdio copy). And the physical strategy (mariadb-backup of the
+ * whole server) on the host and inside the container. Prints the ratios (container / host: the
  * target is at most 1.1) and the hold window (ms) of each.
  * Needs root (the private test dockerd) and scripts/images/build.sh mariadb.
  */
@@ -73,8 +74,8 @@ try {
   const env = { ...lab.env(), HOLDFAST_DB_PASSWORD: server.rootPassword };
   const hf = (args: string[]) => timed(process.execPath, [BIN, ...args, '--repo', repo, '--quiet'], env);
   const ids: string[] = [];
-  const backup = (service: string, fingerprint: string, extra: Record<string, string> = {}) => async () => {
-    const t = await timed(process.execPath, [BIN, 'backup', '--init', '--json', '--fingerprint', fingerprint, '--service', service, '--repo', repo, '--quiet'], { ...env, ...extra });
+  const backup = (service: string, fingerprint: string, extra: Record<string, string> = {}, more: string[] = []) => async () => {
+    const t = await timed(process.execPath, [BIN, 'backup', '--init', '--json', '--fingerprint', fingerprint, '--service', service, ...more, '--repo', repo, '--quiet'], { ...env, ...extra });
     ids.push((JSON.parse(t.stdout) as { snapshot: string }).snapshot);
     return t;
   };
@@ -93,12 +94,17 @@ try {
     rawExec: () => timed('bash', ['-c', `docker exec -e MYSQL_PWD="$PW" ${container} mariadb-dump --no-defaults -uroot -h127.0.0.1 --protocol=tcp --single-transaction bench > /dev/null`], { PW: server.rootPassword }),
     hostEmpty: backup(`db=${mysqlUrl(server, 'empty')}`, 'none'),
     containerEmpty: backup(`db=container:${empty}`, 'none'),
+    // mariadb-backup of the whole server: this host's tool on the host server, the image's inside the container.
+    hostPhysical: backup(`db=${mysqlUrl(server, 'bench')}`, 'none', {}, ['--strategy', 'db=physical']),
+    containerPhysical: backup(inside, 'none', {}, ['--strategy', 'db=physical']),
   });
   const holds: Record<string, number[]> = { host: [], container: [] };
   let dumpBytes = 0;
   for (const id of ids) {
-    const shown = JSON.parse((await hf(['show', id, '--json'])).stdout) as { services: { db: { details: { place: string; databases: Array<{ heldMs: number }> }; artifacts: Array<{ rawBytes: number }> } } };
+    const shown = JSON.parse((await hf(['show', id, '--json'])).stdout) as { services: { db: { strategy: string; details: { place: string; databases: Array<{ heldMs: number }> }; artifacts: Array<{ rawBytes: number }> } } };
     const db = shown.services.db;
+    // The hold window and dump size are the dump's (mariadb-backup holds commits by itself, BACKUP STAGE BLOCK_COMMIT).
+    if (db.strategy !== 'dump') continue;
     holds[db.details.place.startsWith('inside') ? 'container' : 'host']!.push(...db.details.databases.map((d) => d.heldMs));
     dumpBytes = Math.max(dumpBytes, db.artifacts.reduce((n, a) => n + a.rawBytes, 0));
   }
@@ -111,6 +117,8 @@ try {
     dumpMiB: MiB(dumpBytes),
     rounds,
     seconds: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, { median: secs(v as Timed), all: (v as { all: number[] }).all }])),
+    // Of holdfast's own process (the tools' are their own), the highest of the rounds.
+    peakRssMiB: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, Math.round((v as Timed).peakRssMiB)])),
     // The data path alone: the dump's bytes over the time beyond an empty database's backup.
     throughputMiBps: { host: Math.round(MiB(dumpBytes) / (runs.hostNone.seconds - runs.hostEmpty.seconds)), container: Math.round(MiB(dumpBytes) / (runs.containerNone.seconds - runs.containerEmpty.seconds)) },
     holdMs: { host: { median: median(holds.host!), max: Math.max(...holds.host!) }, container: { median: median(holds.container!), max: Math.max(...holds.container!) } },
@@ -121,6 +129,7 @@ try {
       // Per round (the contenders of one round ran under the same load), then the median: steadier on a busy machine.
       'container / host, --fingerprint none, median of the rounds': median(runs.containerNone.all.map((c, i) => ratio(c, runs.hostNone.all[i]!))),
       'container / host, data path, median of the rounds': median(runs.containerNone.all.map((c, i) => ratio(c - runs.containerEmpty.all[i]!, runs.hostNone.all[i]! - runs.hostEmpty.all[i]!))),
+      'container / host, physical (mariadb-backup), median of the rounds': median(runs.containerPhysical.all.map((c, i) => ratio(c, runs.hostPhysical.all[i]!))),
       'container / host, data path (time beyond an empty database)': ratio(runs.containerNone.seconds - runs.containerEmpty.seconds, runs.hostNone.seconds - runs.hostEmpty.seconds),
     },
   };

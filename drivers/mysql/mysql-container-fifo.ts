@@ -26,28 +26,49 @@ async function hostRoot(c: MyContainer): Promise<string | undefined> {
   return c.fifoRoot || undefined;
 }
 
-/** The pipe for one dump, when this host can read the container's files; kept in `c.pipes` until used or released. */
+/** Pipes a dump is writing into right now: never handed to a second one. */
+const inUse = new WeakSet<Pipe>();
+
+/**
+ * The pipe for a dump, when this host can read the container's files. One
+ * pipe serves the dumps of a target one after another (the accounts, then
+ * each database): each run opens it afresh through the container's root
+ * with the same checks, and a pipe nobody holds open keeps no bytes, so
+ * nothing of one dump reaches the next. Reusing it spares two docker execs
+ * per dump (mkfifo, rm: about 0.25 s here). Kept in `c.pipes` until the
+ * target is released; removed at once after a failed run.
+ */
 export async function preparePipe(c: MyContainer): Promise<Pipe | undefined> {
   if (!(await hostRoot(c))) return undefined;
+  const idle = [...c.pipes].find((p) => !inUse.has(p));
+  if (idle) return idle;
   const pipe = await makePipe(c.place, PLAIN);
   if (pipe) c.pipes.add(pipe);
   return pipe;
 }
 
-/** Runs the dump in the container into the pipe and stores what arrives as one artifact; undefined when this host cannot open the pipe (nothing started). */
+/** Runs the dump in the container into the pipe and stores what arrives as one artifact; undefined when this host cannot open the pipe, or another dump holds it (nothing started). */
 export async function toArtifactThroughFifo(c: MyContainer, pipe: Pipe, argv: readonly string[], sink: ArtifactSink, artifact: { name: string; kind: string; label?: string }, judge: (exit: ToolExit) => void): Promise<ArtifactRecord | undefined> {
+  if (inUse.has(pipe) || !c.pipes.has(pipe)) return undefined;
+  inUse.add(pipe);
+  let ok = false;
   try {
     const root = (await hostRoot(c))!;
-    return await readPipeIntoArtifact(c.place, root, pipe, () => c.place.run(argv, { env: { HOLDFAST_MY_OUT: `${pipe.dir}/pipe` } }), sink, artifact, { tool: argv[0] ?? 'mariadb-dump', judge });
+    const record = await readPipeIntoArtifact(c.place, root, pipe, () => c.place.run(argv, { env: { HOLDFAST_MY_OUT: `${pipe.dir}/pipe` } }), sink, artifact, { tool: argv[0] ?? 'mariadb-dump', judge });
+    ok = record !== undefined;
+    return record;
   } finally {
-    c.pipes.delete(pipe);
-    await removePipe(c.place, pipe, PLAIN);
+    inUse.delete(pipe);
+    if (!ok) {
+      c.pipes.delete(pipe);
+      await removePipe(c.place, pipe, PLAIN);
+    }
   }
 }
 
-/** Removes the pipes made for this container and never used (a run prepared and not started). */
+/** Removes the pipes made for this container (when the target is released, or before a load). */
 export async function releasePipes(c: MyContainer): Promise<void> {
-  for (const pipe of [...c.pipes]) {
+  for (const pipe of [...c.pipes].filter((p) => !inUse.has(p))) {
     c.pipes.delete(pipe);
     await removePipe(c.place, pipe, PLAIN);
   }

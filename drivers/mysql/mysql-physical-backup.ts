@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { BackupContext, BackupResult, Fingerprint } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { toolToArtifact } from '../../src/core/tool-artifact.js';
@@ -6,9 +5,10 @@ import { withConnection, type MyTarget } from './mysql-connection.js';
 import { defaultsFiles } from './mysql-defaults-file.js';
 import { readDefinitions } from './mysql-definitions.js';
 import { fingerprintDatabase } from './mysql-fingerprint.js';
-import { selectDatabases, serverFacts } from './mysql-inspector.js';
+import { selectDatabases, serverFacts, type ServerFacts } from './mysql-inspector.js';
+import { copyInContainer } from './mysql-physical-container.js';
 import { sameSeries } from './mysql-strategies.js';
-import { checkMysqlToolExit, requireTool, TOOLS_HINT } from './mysql-tools.js';
+import { checkMysqlToolExit, requireTool, toolNames, TOOLS_HINT, type ToolInfo } from './mysql-tools.js';
 import { spoolDir } from '../../src/core/spool-dir.js';
 
 export const PHYSICAL_ARTIFACT = 'server.xbstream';
@@ -16,7 +16,8 @@ export const PHYSICAL_ARTIFACT = 'server.xbstream';
 /**
  * Strategy `physical`: `mariadb-backup --backup --stream=xbstream` (MySQL:
  * `xtrabackup`), the whole server as one stream straight into the
- * repository; no staging copy. Measured on a 341 MB data directory
+ * repository; no staging copy (in a container: the image's own tool,
+ * mysql-physical-container.ts). Measured on a 341 MB data directory
  * (MariaDB 10.11, 2 cores), into zstd -3: streamed 1.27 s; into a directory
  * then tar 1.9 s, and that needs the space of a second copy. The tool reads the
  * data directory, so it runs on the database host. It is a raw copy plus the
@@ -25,36 +26,11 @@ export const PHYSICAL_ARTIFACT = 'server.xbstream';
  * BLOCK_COMMIT).
  */
 export async function backupPhysical(ctx: BackupContext, t: MyTarget): Promise<BackupResult> {
-  if (t.container) {
-    throw new HoldfastError('config', `a physical copy of the server inside container ${t.container.name} is not supported yet`, {
-      service: t.service,
-      driver: 'mysql',
-      hint: 'use the dump strategy (the default), or a tar of its volumes with the server stopped (--strategy NAME=tar)',
-    });
-  }
   const { facts, databases } = await withConnection(t, undefined, async (c) => ({ facts: await serverFacts(c), databases: await selectDatabases(c, { ...t, database: undefined }, undefined) }));
-  const tool = await requireTool('backup', facts.family, t.service);
-  if (!sameSeries(tool.version, facts.versionNumber)) {
-    throw new HoldfastError('tool', `${tool.path} is ${tool.version} and the server ${facts.versionNumber}: a physical backup needs the tool of the server's own series`, {
-      service: t.service,
-      driver: 'mysql',
-      hint: TOOLS_HINT[facts.family],
-    });
-  }
   if (t.database) ctx.note(`a physical backup holds the whole server, not only ${t.database}`);
-  const files = await defaultsFiles(t);
-  const spool = await spoolDir('holdfast-mysql-physical-');
-  const work = spool.path;
-  try {
-    ctx.progress.phase(tool.name);
-    await toolToArtifact(ctx.artifacts, { name: PHYSICAL_ARTIFACT, kind: 'physical' }, tool.path, [`--defaults-file=${await files.create('backup')}`, '--backup', '--stream=xbstream', `--target-dir=${work}`], {
-      secrets: [t.password],
-      checkExit: (exit) => checkMysqlToolExit(tool.name, exit, t.service),
-    });
-  } finally {
-    await files.dispose();
-    await spool.remove();
-  }
+  ctx.progress.phase(toolNames('backup', facts.family).split(' or ')[0]!);
+  // In a container the image's own tool copies the files where they are (mysql-physical-container.ts).
+  const { tool, dataOwner } = t.container ? await copyInContainer(t, facts, ctx.artifacts, { name: PHYSICAL_ARTIFACT, kind: 'physical' }, ctx.signal) : { tool: await copyOnHost(ctx, t, facts), dataOwner: undefined };
   // Taken after the copy: it matches the restored server when nothing wrote meanwhile.
   let fingerprint: Fingerprint | undefined;
   if (ctx.fingerprintScope !== 'none') {
@@ -79,8 +55,37 @@ export async function backupPhysical(ctx: BackupContext, t: MyTarget): Promise<B
       toolVersion: tool.version,
       databases: databases.map((d) => d.name),
       fingerprintExact: false,
+      // Where the tool ran, and how its stream left a container (a named pipe read here, or the exec's stdout).
+      place: t.container ? `inside container ${t.container.name}` : 'on this host',
+      ...(t.container?.output ? { output: t.container.output } : {}),
+      // uid:gid of the data directory in the container, for a restore into a volume (mysql-physical-volume.ts).
+      ...(dataOwner ? { dataOwner } : {}),
     },
     ...(fingerprint ? { fingerprint } : {}),
     inspection: { version: facts.version, objects: databases.map((d) => ({ name: d.name, kind: 'database', bytes: d.bytes })), details: { family: facts.family } },
   };
+}
+
+/** The host's tool, reading the data directory of a server on this host. */
+async function copyOnHost(ctx: BackupContext, t: MyTarget, facts: ServerFacts): Promise<ToolInfo> {
+  const tool = await requireTool('backup', facts.family, t.service);
+  if (!sameSeries(tool.version, facts.versionNumber)) {
+    throw new HoldfastError('tool', `${tool.path} is ${tool.version} and the server ${facts.versionNumber}: a physical backup needs the tool of the server's own series`, {
+      service: t.service,
+      driver: 'mysql',
+      hint: TOOLS_HINT[facts.family],
+    });
+  }
+  const files = await defaultsFiles(t);
+  const spool = await spoolDir('holdfast-mysql-physical-');
+  try {
+    await toolToArtifact(ctx.artifacts, { name: PHYSICAL_ARTIFACT, kind: 'physical' }, tool.path, [`--defaults-file=${await files.create('backup')}`, '--backup', '--stream=xbstream', `--target-dir=${spool.path}`], {
+      secrets: [t.password],
+      checkExit: (exit) => checkMysqlToolExit(tool.name, exit, t.service),
+    });
+  } finally {
+    await files.dispose();
+    await spool.remove();
+  }
+  return tool;
 }

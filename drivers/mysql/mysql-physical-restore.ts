@@ -5,16 +5,16 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { runTool } from '../../src/core/process.js';
 import { PHYSICAL_ARTIFACT } from './mysql-physical-backup.js';
 import { sameSeries } from './mysql-strategies.js';
-import { checkMysqlToolExit, requireTool, TOOLS_HINT, type Family } from './mysql-tools.js';
+import { checkMysqlToolExit, requireTool, TOOLS_HINT, type Family, type ToolInfo } from './mysql-tools.js';
 
-/** Target of a physical restore: `file:/path` (or `--target NAME=/path`), an empty or missing directory. */
+/** Target of a physical restore: `file:/path` (or `--target NAME=/path`), an empty or missing directory; `volume:NAME` is handled before. */
 function targetDir(ctx: RestoreContext): string {
   const e = ctx.target.endpoint;
   if (!e || e.scheme !== 'file' || !isAbsolute(e.path)) {
     throw new HoldfastError('usage', 'a physical snapshot restores into an empty data directory, not into a running server', {
       service: ctx.source.name,
       driver: 'mysql',
-      hint: `pass --target ${ctx.source.name}=/absolute/path/to/new/datadir, then start a server of the same version on it`,
+      hint: `pass --target ${ctx.source.name}=/absolute/path/to/new/datadir (or =volume:NAME, a container's data volume), then start a server of the same version on it`,
     });
   }
   return resolve(e.path);
@@ -26,9 +26,22 @@ function targetDir(ctx: RestoreContext): string {
  * files consistent; the directory is then a data directory for a server of
  * the same series (`mariadbd --datadir=DIR`). Run as root, the files go to
  * the directory's owner, or to the `mysql` user when root owns it.
+ * `--target NAME=volume:VOL` puts it into a container's data volume instead.
  */
 export async function restorePhysical(ctx: RestoreContext): Promise<RestoreResult> {
+  // Into the data volume of a container (mysql-physical-volume.ts).
+  if (ctx.target.endpoint?.scheme === 'volume') return (await import('./mysql-physical-volume.js')).restorePhysicalIntoVolume(ctx);
   const dir = targetDir(ctx);
+  const { family, version } = await checkRestoreTools(ctx);
+  await prepareTargetDir(ctx, dir);
+  await unpackAndPrepare(ctx, dir);
+  if (process.getuid?.() === 0) await chownTree(dir, await ownerFor(dir));
+  ctx.note(`start a ${family === 'mariadb' ? 'mariadbd' : 'mysqld'} of the ${version.split('.').slice(0, 2).join('.')} series on it: --datadir=${dir}`);
+  return { location: `file:${dir}`, details: { dataDirectory: dir, prepared: true, serverVersion: ctx.recorded.details.serverVersion } };
+}
+
+/** This host's mbstream and mariadb-backup of the backup's series: checked before anything is written. */
+export async function checkRestoreTools(ctx: RestoreContext): Promise<{ family: Family; version: string; stream: ToolInfo; backup: ToolInfo }> {
   const family = (ctx.recorded.details.family as Family | undefined) ?? 'mariadb';
   const version = String(ctx.recorded.details.serverVersionNumber ?? '');
   const service = ctx.source.name;
@@ -37,15 +50,18 @@ export async function restorePhysical(ctx: RestoreContext): Promise<RestoreResul
   if (version && !sameSeries(backup.version, version)) {
     throw new HoldfastError('tool', `${backup.path} is ${backup.version} and the backup comes from ${version}: --prepare needs the tool of the same series`, { service, driver: 'mysql', hint: TOOLS_HINT[family] });
   }
-  await prepareTargetDir(ctx, dir);
+  return { family, version, stream, backup };
+}
+
+/** The stream unpacked into an empty directory and prepared: a data directory for a server of the backup's series. */
+export async function unpackAndPrepare(ctx: RestoreContext, dir: string): Promise<void> {
+  const { stream, backup } = await checkRestoreTools(ctx);
+  const service = ctx.source.name;
   ctx.progress.phase('extract');
   checkMysqlToolExit(stream.name, await ctx.artifacts.pipeToCommand(PHYSICAL_ARTIFACT, { command: stream.path, args: ['-x', '-C', dir] }), service);
   ctx.progress.phase('prepare');
   const prepare = runTool(backup.path, ['--prepare', `--target-dir=${dir}`], { stdout: 'ignore', signal: ctx.signal });
   checkMysqlToolExit(backup.name, await prepare.done, service, 'the backup could not be prepared: restore from another snapshot');
-  if (process.getuid?.() === 0) await chownTree(dir, await ownerFor(dir));
-  ctx.note(`start a ${family === 'mariadb' ? 'mariadbd' : 'mysqld'} of the ${version.split('.').slice(0, 2).join('.')} series on it: --datadir=${dir}`);
-  return { location: `file:${dir}`, details: { dataDirectory: dir, prepared: true, serverVersion: ctx.recorded.details.serverVersion } };
 }
 
 async function prepareTargetDir(ctx: RestoreContext, dir: string): Promise<void> {
@@ -84,7 +100,7 @@ async function ownerFor(dir: string): Promise<{ uid: number; gid: number }> {
   return f && f[2] && f[3] ? { uid: Number(f[2]), gid: Number(f[3]) } : { uid: s.uid, gid: s.gid };
 }
 
-async function chownTree(dir: string, owner: { uid: number; gid: number }): Promise<void> {
+export async function chownTree(dir: string, owner: { uid: number; gid: number }): Promise<void> {
   const walk = async (path: string): Promise<void> => {
     await chown(path, owner.uid, owner.gid);
     if ((await stat(path)).isDirectory()) for (const entry of await readdir(path)) await walk(join(path, entry));

@@ -1,6 +1,7 @@
 import type { Requirement, StrategyOffer } from '../../src/core/driver.js';
 import type { MyTarget } from './mysql-connection.js';
 import type { ServerFacts } from './mysql-inspector.js';
+import { containerPhysicalOffer } from './mysql-physical-container.js';
 import { placeTool } from './mysql-tool-place.js';
 import { checkTool, FAMILY_TITLE, readable, toolNames, TOOLS_HINT } from './mysql-tools.js';
 
@@ -15,9 +16,24 @@ export function sameSeries(a: string, b: string): boolean {
 export async function mysqlStrategies(t: MyTarget, facts: ServerFacts): Promise<StrategyOffer[]> {
   const title = FAMILY_TITLE[facts.family];
   const dump = await placeTool(t, 'dump', facts.family);
+  const dumpOffer: StrategyOffer = {
+    name: 'dump',
+    consistency: 'transactional',
+    summary: `${dump.tool?.name ?? toolNames('dump', facts.family)} --single-transaction per database (routines, events, triggers), accounts and grants, binlog position, ${dump.why}`,
+    requirements: [
+      {
+        what: `${toolNames('dump', facts.family)} of the ${title} family`,
+        met: !dump.problem,
+        detail: dump.problem ?? `${dump.tool!.path} is ${FAMILY_TITLE[dump.tool!.family]} ${dump.tool!.version}${dump.tool!.inContainer ? ` in container ${t.container!.name}` : ''}`,
+        hint: t.container ? `use an image that ships ${toolNames('dump', facts.family)} (the official mariadb and mysql images do), or install it on this host: ${TOOLS_HINT[facts.family]}` : TOOLS_HINT[facts.family],
+      },
+    ],
+    restoresIntoNewer: true,
+  };
+  // In a container the image's own backup tool reads the data directory where it is (mysql-physical-container.ts).
+  if (t.container) return [dumpOffer, await containerPhysicalOffer(t, facts)];
   const backup = await checkTool('backup', facts.family);
-  // A tunnel's 127.0.0.1 is not the server's host: a physical copy of a container's files is not offered here.
-  const local = !t.container && (!!t.socket || LOOPBACK.has(t.host));
+  const local = !!t.socket || LOOPBACK.has(t.host);
   const dataDirReadable = local && (await readable(facts.dataDir));
   const physicalTool: Requirement = {
     what: `${toolNames('backup', facts.family)} of the server's series (${facts.versionNumber})`,
@@ -26,20 +42,7 @@ export async function mysqlStrategies(t: MyTarget, facts: ServerFacts): Promise<
     hint: TOOLS_HINT[facts.family],
   };
   return [
-    {
-      name: 'dump',
-      consistency: 'transactional',
-      summary: `${dump.tool?.name ?? toolNames('dump', facts.family)} --single-transaction per database (routines, events, triggers), accounts and grants, binlog position, ${dump.why}`,
-      requirements: [
-        {
-          what: `${toolNames('dump', facts.family)} of the ${title} family`,
-          met: !dump.problem,
-          detail: dump.problem ?? `${dump.tool!.path} is ${FAMILY_TITLE[dump.tool!.family]} ${dump.tool!.version}${dump.tool!.inContainer ? ` in container ${t.container!.name}` : ''}`,
-          hint: t.container ? `use an image that ships ${toolNames('dump', facts.family)} (the official mariadb and mysql images do), or install it on this host: ${TOOLS_HINT[facts.family]}` : TOOLS_HINT[facts.family],
-        },
-      ],
-      restoresIntoNewer: true,
-    },
+    dumpOffer,
     {
       name: 'physical',
       consistency: 'transactional',
@@ -49,7 +52,7 @@ export async function mysqlStrategies(t: MyTarget, facts: ServerFacts): Promise<
         {
           what: 'the server runs on this host and its data directory is readable',
           met: dataDirReadable,
-          detail: t.container ? `the server runs inside container ${t.container.name}` : !local ? `${t.host} is not this host` : dataDirReadable ? facts.dataDir : `${facts.dataDir} is not readable by this user`,
+          detail: !local ? `${t.host} is not this host` : dataDirReadable ? facts.dataDir : `${facts.dataDir} is not readable by this user`,
           hint: 'run holdfast on the database host as a user who may read the data directory (root or the mysql user)',
         },
       ],

@@ -54,7 +54,7 @@ export async function requirePlacedTool(t: MyTarget, role: ToolRole, family: Fam
 }
 
 /** The first of the role's candidates that the image has and that answered --version (probed when the container was opened). */
-async function containerTool(t: MyTarget, role: ToolRole, family: Family): Promise<ToolInfo | undefined> {
+export async function containerTool(t: MyTarget, role: ToolRole, family: Family): Promise<ToolInfo | undefined> {
   const c = t.container!;
   for (const name of toolNames(role, family).split(' or ')) {
     if (!c.tools.has(name)) {

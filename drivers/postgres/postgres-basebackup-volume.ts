@@ -3,6 +3,7 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
 import { helperImage, helperText } from '../../src/docker/docker-helper.js';
 import { copyDirIn } from '../volume/volume-dir-transfer.js';
+import { assertRestorableVolume } from '../volume/volume-restore-target.js';
 
 /**
  * A `pg_basebackup` snapshot restored into a Docker volume
@@ -22,18 +23,15 @@ export async function restoreBasebackupIntoVolume(ctx: RestoreContext, into: { t
   const subdir = into.subdir ?? '';
   const at = subdir ? `/v/${subdir}` : '/v';
   const api = await dockerApi();
-  // Docker lists the users of a named volume only; a bind mount's is the target's own container, checked by the caller.
-  const users = type === 'volume' ? await api.listContainers({ volume, status: ['running', 'paused', 'restarting'] }) : [];
-  if (users.length) {
-    const names = await Promise.all(users.map(async (id) => (await api.inspectContainer(id))?.name ?? id));
-    throw new HoldfastError('target', `volume ${volume} is in use by running container ${names.join(', ')}`, { service, hint: `stop it first (docker stop ${names[0]}); holdfast never replaces the files of a running server` });
-  }
   const image = helperImage(typeof ctx.target.options.helper_image === 'string' ? ctx.target.options.helper_image : undefined);
-  if (type === 'bind' || (await api.inspectVolume(volume))) {
+  if (type === 'volume') {
+    await assertRestorableVolume(ctx, api, volume, image);
+  } else {
+    // Docker lists the users of a named volume only; a bind mount's is the target's own container, checked by the caller.
     const listed = await helperText(api, 'restore', { image, cmd: ['ls', '-A', '/v'], mounts: [{ type, source: volume, target: '/v', readOnly: true }] });
-    if (listed.exitCode !== 0) throw new HoldfastError('target', `cannot read volume ${volume}: ${listed.stderr.trim()}`, { service });
+    if (listed.exitCode !== 0) throw new HoldfastError('target', `cannot read ${volume}: ${listed.stderr.trim()}`, { service });
     if (listed.stdout.trim() && !ctx.force) {
-      throw new HoldfastError('target', `volume ${volume} is not empty`, { service, hint: 'restore into a new volume (--target db=volume:NEW), or pass --force to replace its contents' });
+      throw new HoldfastError('target', `${volume} is not empty`, { service, hint: 'restore into a new volume (--target db=volume:NEW), or pass --force to replace its contents' });
     }
   }
   ctx.progress.phase('extract');
