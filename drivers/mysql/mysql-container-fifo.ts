@@ -38,7 +38,7 @@ export async function preparePipe(c: MyContainer): Promise<Pipe | undefined> {
 export async function toArtifactThroughFifo(c: MyContainer, pipe: Pipe, argv: readonly string[], sink: ArtifactSink, artifact: { name: string; kind: string; label?: string }, judge: (exit: ToolExit) => void): Promise<ArtifactRecord | undefined> {
   try {
     const root = (await hostRoot(c))!;
-    return await readPipeIntoArtifact(c.place, root, pipe, () => c.place.run(argv, { env: { HOLDFAST_MY_OUT: `${pipe.dir}/pipe` } }), sink, artifact, { tool: argv[0] ?? 'mariadb-dump', judge });
+    return await readPipeIntoArtifact(c.place, root, pipe, () => c.place.run(argv, { stdin: true, env: { HOLDFAST_MY_OUT: `${pipe.dir}/pipe` } }), sink, artifact, { tool: argv[0] ?? 'mariadb-dump', judge });
   } finally {
     c.pipes.delete(pipe);
     await removePipe(c.place, pipe, PLAIN);

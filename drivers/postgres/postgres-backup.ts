@@ -25,7 +25,7 @@ import { tablespaceObjects, type TablespaceObject } from './postgres-tablespaces
  * transaction, so it describes exactly what the dump holds even under writes.
  */
 export function backupWithPgDump(ctx: BackupContext): Promise<BackupResult> {
-  return withSite(ctx.service, ctx.signal, (site) => backupAt(ctx, site));
+  return withSite(ctx.service, ctx.signal, (site) => backupAt(ctx, site), (text) => ctx.note(text));
 }
 
 async function backupAt(ctx: BackupContext, site: PgSite): Promise<BackupResult> {

@@ -52,7 +52,7 @@ export function backupWithBasebackup(ctx: BackupContext): Promise<BackupResult> 
       },
       ...(fingerprint ? { fingerprint } : {}),
     };
-  });
+  }, (text) => ctx.note(text));
 }
 
 /** Target of a physical restore: `file:/path` or a plain absolute path, an empty or missing directory. */

@@ -51,7 +51,7 @@ interface RecordedDatabase {
  *    the source names.
  */
 export function restorePgDump(ctx: RestoreContext): Promise<RestoreResult> {
-  return withSite(ctx.target, ctx.signal, (site) => restoreAt(ctx, site));
+  return withSite(ctx.target, ctx.signal, (site) => restoreAt(ctx, site), (text) => ctx.note(text));
 }
 
 async function restoreAt(ctx: RestoreContext, site: PgSite): Promise<RestoreResult> {

@@ -51,8 +51,8 @@ export function clientSession(c: pg.Client): PgSession {
   };
 }
 
-export async function pgSite(service: Service, signal?: AbortSignal): Promise<PgSite> {
-  return isContainerService(service) ? containerSite(service, signal) : hostSite(service);
+export async function pgSite(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<PgSite> {
+  return isContainerService(service) ? containerSite(service, signal, note) : hostSite(service);
 }
 
 function hostSite(service: Service): PgSite {
@@ -74,8 +74,8 @@ function hostSite(service: Service): PgSite {
   };
 }
 
-async function containerSite(service: Service, signal?: AbortSignal): Promise<PgSite> {
-  const { place, secrets } = await pgContainerPlace(service, signal);
+async function containerSite(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<PgSite> {
+  const { place, secrets } = await pgContainerPlace(service, signal, note);
   const where = `in container ${place.containerName}`;
   const user = typeof service.options.user === 'string' ? service.options.user : (service.endpoint?.user ?? 'POSTGRES_USER');
   const versions = new Map<string, Promise<ToolVersion | undefined>>();
@@ -119,9 +119,9 @@ export function placeLine(place: Place, tool: ToolVersion | undefined): string {
   return tool ? `${place.where}: ${placeWhy(place, tool)}` : place.where;
 }
 
-/** Opens a site for the work, and closes it after. */
-export async function withSite<T>(service: Service, signal: AbortSignal | undefined, work: (site: PgSite) => Promise<T>): Promise<T> {
-  const site = await pgSite(service, signal);
+/** Opens a site for the work, and closes it after; `note` (a backup's, a restore's) is told what a dead run's sweep cleaned. */
+export async function withSite<T>(service: Service, signal: AbortSignal | undefined, work: (site: PgSite) => Promise<T>, note?: (text: string) => void): Promise<T> {
+  const site = await pgSite(service, signal, note);
   try {
     return await work(site);
   } finally {
