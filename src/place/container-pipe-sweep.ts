@@ -89,7 +89,8 @@ const LIST = [
 // Prints "stopped PID" / "left PID".
 const CLEAN = [
   'd=$1; shift',
-  'ours() { grep -aqF "=$d/pipe" "/proc/$1/environ" 2>/dev/null; }',
+  // grep -o, not -q: busybox grep matches no fixed string across the NULs of an environ file; -o picks each variable.
+  'ours() { for e in $(grep -ao "HOLDFAST_[A-Z_]*=/tmp/holdfast-io\\.[A-Za-z0-9.]*/pipe" "/proc/$1/environ" 2>/dev/null); do [ "${e#*=}" = "$d/pipe" ] && return 0; done; return 1; }',
   'parent() { sed -n "s/^PPid:[[:space:]]*//p" "/proc/$1/status" 2>/dev/null; }',
   'for round in child exec; do',
   '  for p; do',

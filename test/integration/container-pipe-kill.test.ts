@@ -1,9 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { waitFor } from '../../src/core/wait.js';
+import { connectDocker } from '../../src/docker/docker-client.js';
+import { ContainerPlace } from '../../src/place/container-place.js';
 import { holdfast } from '../support/cli.js';
-import { docker, DockerLab } from '../support/docker.js';
+import { docker, DockerLab, IMAGES } from '../support/docker.js';
 import { freePort } from '../support/free-port.js';
 import { mariadbContainer, mariadbSql, ensureMariadbImage } from '../support/mariadb-container.js';
 
@@ -40,12 +44,10 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
   async function killMidDump(args: string[], container: string, tool: string): Promise<number> {
     let pid = 0;
     const running = holdfast(['--repo', repo, 'backup', ...args, '--json'], lab.env(), { onSpawn: (p) => (pid = p) });
-    let ended = false;
-    void running.then((r) => {
-      ended = true;
-
-    });
+    let ended = '';
+    void running.then((r) => (ended = `the backup ended first (${r.code}): ${r.stdout}${r.stderr}`));
     await waitFor(`${tool} writing into a pipe`, async () => (ended || (await pipeWriters(container)).includes(tool) ? true : undefined), { timeoutMs: 60_000, intervalMs: 50 });
+    expect(ended).toBe('');
     process.kill(pid, 'SIGKILL');
     await running;
     return pid;
@@ -89,4 +91,60 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
     expect(await lab.helpers()).toEqual([]);
     expect(await lab.held()).toEqual([]);
   }, 180_000);
+
+  test('MariaDB: mariadb-dump goes with holdfast, no commit hold stays; the next backup removes the pipe and says so', async () => {
+    const maria = await mariadbContainer(lab, 'maria', { env: ['-e', 'MARIADB_ROOT_PASSWORD=kill-test-pw'] });
+    // Any lock that would stop mariadb-dump mid-way also stops the commit hold before it (BACKUP STAGE): so enough
+    // rows (~120 MB of dump) that the dump is still running when holdfast is killed.
+    await mariadbSql(maria, "SET SESSION max_recursive_iterations = 100000; CREATE DATABASE shop; CREATE TABLE shop.orders (id int PRIMARY KEY, what text) ENGINE=InnoDB; INSERT INTO shop.orders WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 60000) SELECT n, concat(n, repeat(md5(n), 60)) FROM s");
+    const pid = await killMidDump(['--service', `db=container:${maria}`, '--strategy', 'db=dump', '--fingerprint', 'none'], maria, 'mariadb-dump');
+
+    // No connection of the dead run may stay (a dump's snapshot, a BACKUP STAGE hold): only root's own two (the lock, this query).
+    const others = () => mariadbSql(maria, "SELECT count(*) FROM information_schema.processlist WHERE id <> connection_id() AND command <> 'Daemon' AND NOT (user = 'root' AND host = 'localhost')");
+    await waitFor('no connection of the dead run', async () => ((await others()) === '0' ? true : undefined), { timeoutMs: 15_000, intervalMs: 100 }).catch(() => undefined);
+    expect(await mariadbSql(maria, "SELECT coalesce(group_concat(concat(user, '@', host, ': ', command, ' ', coalesce(state, ''), ' ', left(coalesce(info, ''), 50)) SEPARATOR ' | '), '') FROM information_schema.processlist WHERE id <> connection_id() AND command <> 'Daemon' AND NOT (user = 'root' AND host = 'localhost')")).toBe('');
+    expect(await pipeWriters(maria)).toBe('');
+
+    const next = await holdfast(['--repo', repo, 'backup', '--service', `db=container:${maria}`, '--strategy', 'db=dump', '--fingerprint', 'none', '--json'], lab.env());
+    expect(next.code, next.stderr + next.stdout).toBe(0);
+    const notes = next.json<Doc>().services[0]!.notes ?? [];
+    expect(notes.join('\n')).toMatch(new RegExp(`removed the pipe /tmp/holdfast-io\\.[^ ]+ in container ${maria} left by holdfast pid ${pid} \\(that run died\\)`));
+    expect(await pipeDirs(maria)).toBe('');
+    expect(await lab.helpers()).toEqual([]);
+  }, 180_000);
+
+  test('the sweep stops and removes only what a dead run of this host left; a live run, another host and anyone else are untouched', async () => {
+    const box = await lab.run('box', [IMAGES.busybox, 'sleep', '600']);
+    const tag = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+    const gone = spawn('true');
+    await new Promise((r) => gone.once('exit', r));
+    const dead = `/tmp/holdfast-io.${tag}.${gone.pid}.aaaaaa`;
+    const live = `/tmp/holdfast-io.${tag}.${process.pid}.bbbbbb`;
+    const elsewhere = `/tmp/holdfast-io.${tag === '00000000' ? '11111111' : '00000000'}.${gone.pid}.cccccc`;
+    await docker(['exec', box, 'sh', '-c', `for d in ${dead} ${live} ${elsewhere}; do mkdir -m 700 $d && mkfifo $d/pipe; done`]);
+    // Writers blocked on opening their pipe (nobody reads): one started by the exec itself, one as a child of a waiting shell.
+    for (const dir of [dead, live, elsewhere]) {
+      await docker(['exec', '-d', '-e', `HOLDFAST_PIPE_OUT=${dir}/pipe`, box, 'sh', '-c', 'exec sleep 600 > "$HOLDFAST_PIPE_OUT"']);
+      await docker(['exec', '-d', '-e', `HOLDFAST_PIPE_OUT=${dir}/pipe`, box, 'sh', '-c', 'sleep 600 > "$HOLDFAST_PIPE_OUT" & wait']);
+    }
+    await docker(['exec', '-d', box, 'sleep', '600']);
+    const sleepers = () => docker(['exec', box, 'sh', '-c', 'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline 2>/dev/null; echo; done | grep -c "^sleep 600 $"']);
+    await waitFor('the writers', async () => ((await pipeWriters(box)).split('\n').length === 9 ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
+    expect(await sleepers()).toBe('2');
+
+    const notes: string[] = [];
+    const place = await ContainerPlace.open(box, { service: 'box', engine: 'test', api: connectDocker(), note: (t: string) => notes.push(t) });
+    expect((await (await place.run(['true'])).done).exitCode).toBe(0);
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(new RegExp(`^removed the pipe ${dead.replace(/\./g, '\\.')} in container ${box} left by holdfast pid ${gone.pid} \\(that run died\\), and stopped sh \\(pid \\d+ in the container\\)(, sh \\(pid \\d+ in the container\\))+ still writing into it$`));
+    expect((await pipeDirs(box)).split('\n').sort()).toEqual([elsewhere, live].sort());
+    // The dead run's three writers (two shells and a child) are gone; the live run's and the other host's six stay, and so does anyone else's sleep.
+    expect((await pipeWriters(box)).split('\n')).toHaveLength(6);
+    expect(await sleepers()).toBe('2');
+    // A second place of the same run sweeps again and finds nothing more.
+    const again: string[] = [];
+    const second = await ContainerPlace.open(box, { service: 'box', engine: 'test', api: connectDocker(), note: (t: string) => again.push(t) });
+    await (await second.run(['true'])).done;
+    expect(again).toEqual([]);
+  }, 60_000);
 });
