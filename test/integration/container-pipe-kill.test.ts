@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../../src/core/wait.js';
 import { connectDocker } from '../../src/docker/docker-client.js';
 import { ContainerPlace } from '../../src/place/container-place.js';
@@ -15,10 +15,11 @@ interface Doc {
   services: Array<{ service: string; status: string; notes?: string[] }>;
 }
 
-// kill -9 of holdfast in the middle of a dump through a container (issue 14): the tool in the
-// container (blocked here on a lock another session holds, so "mid-dump" is certain, not timed)
-// must not stay behind holding its transaction, the pipe directory must go, and the next
-// command says what it cleaned. Only holdfast's pid is killed, as the OOM killer would.
+// kill -9 of holdfast in the middle of a dump through a container pipe (issue 14,
+// src/place/container-pipe-sweep.ts): the tool in the container must not stay behind holding its
+// transaction (PostgreSQL: pg_dump blocked on a lock another session holds, so "mid-dump" is certain),
+// no session of the dead run may stay (MariaDB: its tunnel's connection), the pipe directory must go,
+// and the next command says what it cleaned. Only holdfast's pid is killed, as the OOM killer would.
 describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container pipe', () => {
   const lab = new DockerLab();
   let repo: string;
@@ -31,7 +32,7 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
 
   /** A session that holds `sql` (a lock) open until the test ends it; resolves once the lock is taken. */
   async function holdOpen(argv: string[], sql: string): Promise<ChildProcess> {
-    const child = spawn('docker', ['exec', '-i', ...argv], { env: process.env, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.env.HOLDFAST_DOCKER_CLI ?? '/usr/bin/docker', ['exec', '-i', ...argv], { env: process.env, stdio: ['pipe', 'pipe', 'inherit'] });
     lockers.push(child);
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
