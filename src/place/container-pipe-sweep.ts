@@ -20,9 +20,9 @@ import { pidAlive } from '../docker/docker-helper.js';
  * postmaster as PID 1 takes any child that died by a signal for a crashed
  * backend and restarts the whole server (seen on the test dockerd: "server
  * process (PID 103) was terminated by signal 15", then recovery). So the
- * wrapper waits for what it kills, and the sweep stops a writer only while
- * its parent lives (or when it was started by the exec itself, which the
- * runtime reaps), never one left to PID 1.
+ * wrapper waits for what it kills, and the sweep stops a writer while its
+ * parent lives (or one the exec started, which the runtime reaps), and
+ * leaves, and reports, one orphaned to a postmaster as PID 1.
  *
  * For what is left anyway (a run of an older holdfast, a wrapper killed
  * first), the directory is named after its owner:
@@ -84,21 +84,22 @@ const LIST = [
 
 // Fixed text, `sh -c CLEAN name DIR PID...`: a PID is stopped only if its environment still names DIR's pipe (a
 // pid reused since the listing is left alone). First those whose parent lives (it reaps them: the wrapper's tool and
-// watcher), then those the exec started (parent 0 in the container: the runtime reaps them); one whose parent is the
-// container's PID 1 is left and reported (killing it could restart a postmaster). Then the directory goes.
-// Prints "stopped PID" / "left PID".
+// watcher), then those the exec started (parent 0 in the container: the runtime reaps them) or orphaned to PID 1;
+// one orphaned to a postmaster as PID 1 is left and reported (its death by a signal restarts the server). Then the
+// directory goes. Prints "stopped PID" / "left PID".
 const CLEAN = [
   'd=$1; shift',
   // grep -o, not -q: busybox grep matches no fixed string across the NULs of an environ file; -o picks each variable.
   'ours() { for e in $(grep -ao "HOLDFAST_[A-Z_]*=/tmp/holdfast-io\\.[A-Za-z0-9.]*/pipe" "/proc/$1/environ" 2>/dev/null); do [ "${e#*=}" = "$d/pipe" ] && return 0; done; return 1; }',
   'parent() { sed -n "s/^PPid:[[:space:]]*//p" "/proc/$1/status" 2>/dev/null; }',
+  'init=$(cat /proc/1/comm 2>/dev/null)',
   'for round in child exec; do',
   '  for p; do',
   '    ours "$p" || continue',
   '    pp=$(parent "$p")',
   '    case "$round:$pp" in',
   '      child:0|child:1|child:|exec:) continue ;;',
-  '      exec:1) echo "left $p"; continue ;;',
+  '      exec:1) if [ "$init" = postgres ]; then echo "left $p"; continue; fi ;;',
   '      exec:0) ;;',
   '      exec:*) continue ;;',
   '    esac',
@@ -115,7 +116,7 @@ export interface CleanedPipe {
   owner: number;
   /** The processes stopped that wrote into it, with their command names. */
   stopped: Array<{ pid: number; name: string }>;
-  /** Writers left running: their parent is the container's PID 1, which would take their death for a crash. */
+  /** Writers left running: orphaned to a postmaster as the container's PID 1, which would take their death for a crash. */
   left: Array<{ pid: number; name: string }>;
 }
 
@@ -163,6 +164,6 @@ export async function sweepDeadPipes(api: DockerApi, containerId: string, signal
 /** One line for the command's notes: what was cleaned and whose it was. */
 export function describeCleaned(c: CleanedPipe, containerName: string): string {
   const stopped = c.stopped.length ? `, and stopped ${c.stopped.map((w) => `${w.name} (pid ${w.pid} in the container)`).join(', ')} still writing into it` : '';
-  const left = c.left.length ? `; left ${c.left.map((w) => `${w.name} (pid ${w.pid})`).join(', ')} running: its parent is the container's init, which could take its death for a crash (stop it with a restart of the container)` : '';
+  const left = c.left.length ? `; left ${c.left.map((w) => `${w.name} (pid ${w.pid})`).join(', ')} running: its parent is PostgreSQL's postmaster (the container's PID 1), which restarts the server when a child of it is killed (end it with pg_terminate_backend on its session, or a restart of the container)` : '';
   return `removed the pipe ${c.dir} in container ${containerName} left by holdfast pid ${c.owner} (that run died)${stopped}${left}`;
 }

@@ -41,13 +41,24 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
     return child;
   }
 
-  /** Starts a backup, waits until its tool sits in the container writing into a pipe, kills holdfast with -9. */
-  async function killMidDump(args: string[], container: string, tool: string): Promise<number> {
+  const tag = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+  /** A pid of this host that is gone: the owner of a dead run's pipe. */
+  async function deadPid(): Promise<number> {
+    const gone = spawn('true');
+    await new Promise((r) => gone.once('exit', r));
+    return gone.pid!;
+  }
+
+  /**
+   * Starts a backup, waits until its tool sits in the container writing into a pipe while `busy` says it is
+   * in the data (a dump of another database may come and go first), kills holdfast with -9.
+   */
+  async function killMidDump(args: string[], container: string, tool: string, busy: () => Promise<boolean>): Promise<number> {
     let pid = 0;
     const running = holdfast(['--repo', repo, 'backup', ...args, '--json'], lab.env(), { onSpawn: (p) => (pid = p) });
     let ended = '';
     void running.then((r) => (ended = `the backup ended first (${r.code}): ${r.stdout}${r.stderr}`));
-    await waitFor(`${tool} writing into a pipe`, async () => (ended || (await pipeWriters(container)).includes(tool) ? true : undefined), { timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(`${tool} writing into a pipe`, async () => (ended || ((await pipeWriters(container)).includes(tool) && (await busy())) ? true : undefined), { timeoutMs: 60_000, intervalMs: 50 });
     expect(ended).toBe('');
     process.kill(pid, 'SIGKILL');
     await running;
@@ -73,7 +84,8 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
     // which then restarts the server as after a crash: nothing holdfast does may cause that.
     const started = await lab.psql(pg, 'SELECT pg_postmaster_start_time()');
     const locker = await holdOpen([pg, 'psql', '-X', '-q', '-U', 'postgres', '-d', 'shop'], 'BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE;');
-    const pid = await killMidDump(['--service', `db=container:${pg}`, '--fingerprint', 'none'], pg, 'pg_dump');
+    const blocked = async () => (await lab.psql(pg, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holdfast' AND wait_event_type = 'Lock'")) !== '0';
+    const pid = await killMidDump(['--service', `db=container:${pg}`, '--fingerprint', 'none'], pg, 'pg_dump', blocked);
 
     // Nothing of the dead run may go on holding a snapshot or a lock in the database.
     const holdfastSessions = () => lab.psql(pg, "SELECT coalesce(string_agg(state || ': ' || left(query, 60), ' | '), '') FROM pg_stat_activity WHERE application_name = 'holdfast' AND pid <> pg_backend_pid()");
@@ -85,11 +97,25 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
     const next = await holdfast(['--repo', repo, 'backup', '--service', `db=container:${pg}`, '--fingerprint', 'none', '--json'], lab.env());
     expect(next.code, next.stderr + next.stdout).toBe(0);
     const notes = next.json<Doc>().services[0]!.notes ?? [];
-    expect(notes.join('\n')).toMatch(new RegExp(`removed the pipe /tmp/holdfast-io\\.[^ ]+ in container ${pg} left by holdfast pid ${pid} \\(that run died\\)`));
+    expect(notes.join('\n'), next.stdout).toMatch(new RegExp(`removed the pipe /tmp/holdfast-io\\.[^ ]+ in container ${pg} left by holdfast pid ${pid} \\(that run died\\)`));
     expect(await pipeDirs(pg)).toBe('');
     expect(await pipeWriters(pg)).toBe('');
     expect(await lab.psql(pg, 'SELECT pg_postmaster_start_time()')).toBe(started);
     expect(await lab.helpers()).toEqual([]);
+
+    // A writer orphaned to the postmaster (the container's PID 1) is left, and said: its death by a signal would restart the server.
+    const owner = await deadPid();
+    const orphaned = `/tmp/holdfast-io.${tag}.${owner}.orphan`;
+    await docker(['exec', pg, 'sh', '-c', `mkdir -m 700 ${orphaned} && mkfifo ${orphaned}/pipe`]);
+    await docker(['exec', '-e', `HOLDFAST_PIPE_OUT=${orphaned}/pipe`, pg, 'sh', '-c', 'sleep 600 > "$HOLDFAST_PIPE_OUT" & exit 0']);
+    await waitFor('the orphan', async () => ((await pipeWriters(pg)) !== '' ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
+    const third = await holdfast(['--repo', repo, 'backup', '--service', `db=container:${pg}`, '--fingerprint', 'none', '--json'], lab.env());
+    expect(third.code, third.stderr + third.stdout).toBe(0);
+    expect((third.json<Doc>().services[0]!.notes ?? []).join('\n')).toMatch(
+      new RegExp(`removed the pipe ${orphaned.replace(/\./g, '\\.')} in container ${pg} left by holdfast pid ${owner} \\(that run died\\); left sh \\(pid \\d+\\) running: its parent is PostgreSQL's postmaster`),
+    );
+    expect(await pipeWriters(pg)).not.toBe('');
+    expect(await lab.psql(pg, 'SELECT pg_postmaster_start_time()')).toBe(started);
     expect(await lab.held()).toEqual([]);
   }, 180_000);
 
@@ -98,7 +124,8 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
     // Any lock that would stop mariadb-dump mid-way also stops the commit hold before it (BACKUP STAGE): so enough
     // rows (~120 MB of dump) that the dump is still running when holdfast is killed.
     await mariadbSql(maria, "SET SESSION max_recursive_iterations = 100000; CREATE DATABASE shop; CREATE TABLE shop.orders (id int PRIMARY KEY, what text) ENGINE=InnoDB; INSERT INTO shop.orders WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 60000) SELECT n, concat(n, repeat(md5(n), 60)) FROM s");
-    const pid = await killMidDump(['--service', `db=container:${maria}`, '--strategy', 'db=dump', '--fingerprint', 'none'], maria, 'mariadb-dump');
+    const reading = async () => (await mariadbSql(maria, "SELECT count(*) FROM information_schema.processlist WHERE info LIKE '%FROM `orders`%'")) !== '0';
+    const pid = await killMidDump(['--service', `db=container:${maria}`, '--strategy', 'db=dump', '--fingerprint', 'none'], maria, 'mariadb-dump', reading);
 
     // No connection of the dead run may stay (a dump's snapshot, a BACKUP STAGE hold): only root's own two (the lock, this query).
     const others = () => mariadbSql(maria, "SELECT count(*) FROM information_schema.processlist WHERE id <> connection_id() AND command <> 'Daemon' AND NOT (user = 'root' AND host = 'localhost')");
@@ -116,9 +143,7 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
 
   test('the sweep stops and removes only what a dead run of this host left; a live run, another host and anyone else are untouched', async () => {
     const box = await lab.run('box', [IMAGES.busybox, 'sleep', '600']);
-    const tag = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
-    const gone = spawn('true');
-    await new Promise((r) => gone.once('exit', r));
+    const gone = { pid: await deadPid() };
     const dead = `/tmp/holdfast-io.${tag}.${gone.pid}.aaaaaa`;
     const live = `/tmp/holdfast-io.${tag}.${process.pid}.bbbbbb`;
     const elsewhere = `/tmp/holdfast-io.${tag === '00000000' ? '11111111' : '00000000'}.${gone.pid}.cccccc`;
@@ -128,9 +153,11 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
       await docker(['exec', '-d', '-e', `HOLDFAST_PIPE_OUT=${dir}/pipe`, box, 'sh', '-c', 'exec sleep 600 > "$HOLDFAST_PIPE_OUT"']);
       await docker(['exec', '-d', '-e', `HOLDFAST_PIPE_OUT=${dir}/pipe`, box, 'sh', '-c', 'sleep 600 > "$HOLDFAST_PIPE_OUT" & wait']);
     }
+    // And one orphaned to the container's PID 1 (sleep here, not a postmaster: it is stopped).
+    await docker(['exec', '-e', `HOLDFAST_PIPE_OUT=${dead}/pipe`, box, 'sh', '-c', 'sleep 600 > "$HOLDFAST_PIPE_OUT" & exit 0']);
     await docker(['exec', '-d', box, 'sleep', '600']);
     const sleepers = () => docker(['exec', box, 'sh', '-c', 'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline 2>/dev/null; echo; done | grep -c "^sleep 600 $"']);
-    await waitFor('the writers', async () => ((await pipeWriters(box)).split('\n').length === 9 ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
+    await waitFor('the writers', async () => ((await pipeWriters(box)).split('\n').length === 10 ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
     expect(await sleepers()).toBe('2');
 
     const notes: string[] = [];
@@ -139,7 +166,7 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatch(new RegExp(`^removed the pipe ${dead.replace(/\./g, '\\.')} in container ${box} left by holdfast pid ${gone.pid} \\(that run died\\), and stopped sh \\(pid \\d+ in the container\\)(, sh \\(pid \\d+ in the container\\))+ still writing into it$`));
     expect((await pipeDirs(box)).split('\n').sort()).toEqual([elsewhere, live].sort());
-    // The dead run's three writers (two shells and a child) are gone; the live run's and the other host's six stay, and so does anyone else's sleep.
+    // The dead run's four writers (three shells and a child) are gone; the live run's and the other host's six stay, and so does anyone else's sleep.
     expect((await pipeWriters(box)).split('\n')).toHaveLength(6);
     expect(await sleepers()).toBe('2');
     // A second place of the same run sweeps again and finds nothing more.
