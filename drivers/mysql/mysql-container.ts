@@ -3,7 +3,7 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword, passwordEnvPrefixes } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
 import { ContainerPlace } from '../../src/place/container-place.js';
-import { WATCHED_WRITE } from '../../src/place/container-pipe-sweep.js';
+import { WATCHED, WATCHED_WRITE } from '../../src/place/container-pipe-sweep.js';
 import { runText, type Reached } from '../../src/place/place.js';
 import { LazySidecar } from '../../src/place/sidecar-place.js';
 import { openTunnel, type ExecIn } from '../../src/place/sidecar-tunnel.js';
@@ -101,6 +101,11 @@ export const WRAPPER = [
   'if [ -n "${HOLDFAST_MY_OUT:-}" ]; then',
   '  set -- "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@"; HOLDFAST_PIPE_OUT=$HOLDFAST_MY_OUT',
   WATCHED_WRITE,
+  'fi',
+  // A dump through the exec's own stream, watched the same way (HOLDFAST_MY_WATCH: mysql-tool-place.ts).
+  'if [ -n "${HOLDFAST_MY_WATCH:-}" ]; then',
+  '  set -- "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@"',
+  WATCHED,
   'fi',
   'if [ -n "${HOLDFAST_MY_IN:-}" ]; then exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@" < "$HOLDFAST_MY_IN"; fi',
   'exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@"',

@@ -52,24 +52,31 @@ export function pipeOwner(dir: string): { host: string; pid: number } | undefine
 }
 
 /**
- * Fixed sh text, run as `sh -c WATCHED_WRITE name ARGV...` by an exec with
- * stdin attached that holdfast keeps open and never writes: runs ARGV with
- * its stdout into $HOLDFAST_PIPE_OUT, and stops it when stdin ends (holdfast
- * died or aborted the exec). The exit status is ARGV's. The tool's stdin is
- * /dev/null; the watcher is one shell process, blocked in `read`.
+ * Fixed sh text, run as `sh -c WATCHED name ARGV...` by an exec with stdin
+ * attached that holdfast keeps open and never writes: runs ARGV (its stdout
+ * the exec's, or with WATCHED_WRITE $HOLDFAST_PIPE_OUT) and stops it when
+ * stdin ends (holdfast died or aborted the exec). The exit status is ARGV's.
+ * The tool's stdin is /dev/null; the watcher is one shell process, blocked
+ * in `read`. Only for a tool that reads no stdin (a dump): one that does sees
+ * its input end with holdfast anyway.
  */
-export const WATCHED_WRITE = [
-  'exec 3<&0 </dev/null',
-  '"$@" > "$HOLDFAST_PIPE_OUT" 3<&- &',
-  'p=$!',
-  '{ while read -r _ <&3; do :; done; kill -TERM "$p" 2>/dev/null; } &',
-  'w=$!',
-  'exec 3<&-',
-  'wait "$p"; s=$?',
-  // Reaped here, not orphaned to the container's PID 1 (a postmaster restarts on a child killed by a signal).
-  'kill "$w" 2>/dev/null; wait "$w" 2>/dev/null',
-  'exit "$s"',
-].join('\n');
+function watched(redirect: string): string {
+  return [
+    'exec 3<&0 </dev/null',
+    `"$@"${redirect} 3<&- &`,
+    'p=$!',
+    '{ while read -r _ <&3; do :; done; kill -TERM "$p" 2>/dev/null; } &',
+    'w=$!',
+    'exec 3<&-',
+    'wait "$p"; s=$?',
+    // Reaped here, not orphaned to the container's PID 1 (a postmaster restarts on a child killed by a signal).
+    'kill "$w" 2>/dev/null; wait "$w" 2>/dev/null',
+    'exit "$s"',
+  ].join('\n');
+}
+
+export const WATCHED = watched('');
+export const WATCHED_WRITE = watched(' > "$HOLDFAST_PIPE_OUT"');
 
 // Fixed text: the pipe directories in /tmp, then every process whose environment names a holdfast pipe.
 const LIST = [

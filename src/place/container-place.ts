@@ -4,7 +4,7 @@ import type { DockerApi, StreamRun } from '../docker/docker-api.js';
 import { execToArtifact } from '../docker/docker-artifact.js';
 import { dockerApi } from '../docker/docker-lazy.js';
 import { containerRootOnThisHost, toArtifactThroughPipe } from './container-pipe.js';
-import { describeCleaned, sweepDeadPipes } from './container-pipe-sweep.js';
+import { describeCleaned, sweepDeadPipes, WATCHED } from './container-pipe-sweep.js';
 import type { Place, PlaceRunOptions, Reached } from './place.js';
 
 /**
@@ -114,7 +114,10 @@ export class ContainerPlace implements Place {
       return piped;
     }
     this.lastOutput = 'exec';
-    return execToArtifact(() => this.run(argv, options), sink, artifact, {
+    // Watched (container-pipe-sweep.ts): the tool stops when holdfast's exec goes (a kill -9), instead of running on
+    // into a stream nobody reads, or blocked, holding its transaction. Not for an engine whose wrapper handles its own output.
+    const watched = this.options.outputPipe === false ? () => this.run(argv, options) : () => this.run(['sh', '-c', WATCHED, 'holdfast-watch', ...argv], { ...options, stdin: true });
+    return execToArtifact(watched, sink, artifact, {
       tool: argv[0] ?? 'command',
       judge: options.judge,
       ...(options.allowEmpty ? { allowEmpty: true } : {}),

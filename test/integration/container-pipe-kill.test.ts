@@ -28,6 +28,8 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
   /** Pids and command names of processes in the container that write into a holdfast pipe. */
   const pipeWriters = (name: string) =>
     docker(['exec', name, 'sh', '-c', 'for p in /proc/[0-9]*; do if grep -aq "HOLDFAST_[A-Z_]*=/tmp/holdfast-io" $p/environ 2>/dev/null; then echo "${p#/proc/} $(cat $p/comm)"; fi; done']);
+  /** Pids of the processes in the container named `tool`, whatever they write into. */
+  const toolPids = (name: string, tool: string) => docker(['exec', name, 'sh', '-c', 'for p in /proc/[0-9]*; do if [ "$(cat $p/comm 2>/dev/null)" = "$1" ]; then echo "${p#/proc/}"; fi; done', 'list', tool]);
   const pipeDirs = (name: string) => docker(['exec', name, 'sh', '-c', 'ls -d /tmp/holdfast-io.* 2>/dev/null || true']);
 
   /** A session that holds `sql` (a lock) open until the test ends it; resolves once the lock is taken. */
@@ -53,12 +55,12 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
    * Starts a backup, waits until its tool sits in the container writing into a pipe while `busy` says it is
    * in the data (a dump of another database may come and go first), kills holdfast with -9.
    */
-  async function killMidDump(args: string[], container: string, tool: string, busy: () => Promise<boolean>): Promise<number> {
+  async function killMidDump(args: string[], container: string, tool: string, busy: () => Promise<boolean>, env = lab.env()): Promise<number> {
     let pid = 0;
-    const running = holdfast(['--repo', repo, 'backup', ...args, '--json'], lab.env(), { onSpawn: (p) => (pid = p) });
+    const running = holdfast(['--repo', repo, 'backup', ...args, '--json'], env, { onSpawn: (p) => (pid = p) });
     let ended = '';
     void running.then((r) => (ended = `the backup ended first (${r.code}): ${r.stdout}${r.stderr}`));
-    await waitFor(`${tool} writing into a pipe`, async () => (ended || ((await pipeWriters(container)).includes(tool) && (await busy())) ? true : undefined), { timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(`${tool} writing into a pipe`, async () => (ended || ((await toolPids(container, tool)) !== '' && (await busy())) ? true : undefined), { timeoutMs: 60_000, intervalMs: 50 });
     expect(ended).toBe('');
     process.kill(pid, 'SIGKILL');
     await running;
@@ -116,6 +118,15 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
     );
     expect(await pipeWriters(pg)).not.toBe('');
     expect(await lab.psql(pg, 'SELECT pg_postmaster_start_time()')).toBe(started);
+
+    // Through the exec's own stream (no pipe: another machine, not root), pg_dump goes with holdfast too.
+    const again = await holdOpen([pg, 'psql', '-X', '-q', '-U', 'postgres', '-d', 'shop'], 'BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE;');
+    await killMidDump(['--service', `db=container:${pg}`, '--fingerprint', 'none'], pg, 'pg_dump', blocked, lab.env({ HOLDFAST_EXEC_STREAM: '1' }));
+    await waitFor('no session of the dead run', async () => ((await holdfastSessions()) === '' ? true : undefined), { timeoutMs: 15_000, intervalMs: 100 }).catch(() => undefined);
+    expect(await holdfastSessions()).toBe('');
+    expect(await toolPids(pg, 'pg_dump')).toBe('');
+    again.stdin!.end('COMMIT;\n');
+    expect(await lab.psql(pg, 'SELECT pg_postmaster_start_time()')).toBe(started);
     expect(await lab.held()).toEqual([]);
   }, 180_000);
 
@@ -139,6 +150,14 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
     expect(notes.join('\n')).toMatch(new RegExp(`removed the pipe /tmp/holdfast-io\\.[^ ]+ in container ${maria} left by holdfast pid ${pid} \\(that run died\\)`));
     expect(await pipeDirs(maria)).toBe('');
     expect(await lab.helpers()).toEqual([]);
+
+    // Through the exec's own stream, mariadb-dump goes with holdfast too.
+    await killMidDump(['--service', `db=container:${maria}`, '--strategy', 'db=dump', '--fingerprint', 'none'], maria, 'mariadb-dump', reading, lab.env({ HOLDFAST_EXEC_STREAM: '1' }));
+    // At once: left running, it would end by itself within seconds here (the stream's reader is gone, not blocked).
+    const killedAt = Date.now();
+    await waitFor('the dump to stop', async () => ((await toolPids(maria, 'mariadb-dump')) === '' ? true : undefined), { timeoutMs: 5_000, intervalMs: 50 }).catch(() => undefined);
+    expect(await toolPids(maria, 'mariadb-dump')).toBe('');
+    console.log(`mariadb-dump gone ${Date.now() - killedAt} ms after the kill`);
   }, 180_000);
 
   test('the sweep stops and removes only what a dead run of this host left; a live run, another host and anyone else are untouched', async () => {
