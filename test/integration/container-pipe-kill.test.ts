@@ -151,13 +151,12 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
     expect(await pipeDirs(maria)).toBe('');
     expect(await lab.helpers()).toEqual([]);
 
-    // Through the exec's own stream, mariadb-dump goes with holdfast too.
-    await killMidDump(['--service', `db=container:${maria}`, '--strategy', 'db=dump', '--fingerprint', 'none'], maria, 'mariadb-dump', reading, lab.env({ HOLDFAST_EXEC_STREAM: '1' }));
-    // At once: left running, it would end by itself within seconds here (the stream's reader is gone, not blocked).
-    const killedAt = Date.now();
-    await waitFor('the dump to stop', async () => ((await toolPids(maria, 'mariadb-dump')) === '' ? true : undefined), { timeoutMs: 5_000, intervalMs: 50 }).catch(() => undefined);
+    // Through the exec's own stream the dump is watched the same way (the wrapper's HOLDFAST_MY_WATCH branch): it works.
+    // (Its kill -9 is not asserted here: with no lock to block it, an orphaned dump also ends by itself within ~1 s.)
+    const streamed = await holdfast(['--repo', repo, 'backup', '--service', `db=container:${maria}`, '--strategy', 'db=dump', '--fingerprint', 'none', '--json'], lab.env({ HOLDFAST_EXEC_STREAM: '1' }));
+    expect(streamed.code, streamed.stderr + streamed.stdout).toBe(0);
+    expect(streamed.json<{ services: Array<{ bytes: number }> }>().services[0]!.bytes).toBeGreaterThan(100_000_000);
     expect(await toolPids(maria, 'mariadb-dump')).toBe('');
-    console.log(`mariadb-dump gone ${Date.now() - killedAt} ms after the kill`);
   }, 180_000);
 
   test('the sweep stops and removes only what a dead run of this host left; a live run, another host and anyone else are untouched', async () => {
