@@ -96,7 +96,7 @@ export interface MongoContainer {
  * credentials, and opens the tunnel to the server. close() on the place
  * removes the sidecar.
  */
-export async function openMongoContainer(service: Service, signal?: AbortSignal): Promise<MongoContainer> {
+export async function openMongoContainer(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<MongoContainer> {
   const api = await dockerApi();
   const ref = service.container?.id ?? service.endpoint?.path;
   if (!ref) throw new HoldfastError('config', 'no container named for this service', { service: service.name, driver: 'mongodb', hint: 'use container:NAME' });
@@ -119,6 +119,8 @@ export async function openMongoContainer(service: Service, signal?: AbortSignal)
     ...(own.password !== undefined ? { env: { HOLDFAST_MONGO_USER: own.user, HOLDFAST_MONGO_PASSWORD: own.password } } : {}),
     reach: (h, p, s) => sidecar!.reach(h, p, s),
     onClose: async () => sidecar?.close(),
+    // A backup's or a restore's: the pipes dead runs left in the container go first, and are noted (container-pipe-sweep.ts).
+    ...(note ? { note } : {}),
     ...(signal ? { signal } : {}),
   });
   sidecar = new LazySidecar(api, { id: opened.id, name: opened.containerName }, { service: service.name, ...(sidecarImage ? { image: sidecarImage } : {}), ...(signal ? { signal } : {}) });

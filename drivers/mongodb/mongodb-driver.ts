@@ -55,7 +55,7 @@ export const mongoDriver: Driver = {
     if (ctx.strategy !== 'mongodump' && ctx.strategy !== 'export') {
       throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'mongodb', hint: 'choose mongodump or export' });
     }
-    const at = await openMongo(ctx.service, ctx.signal);
+    const at = await openMongo(ctx.service, ctx.signal, (text) => ctx.note(text));
     if (at.container?.cleaned.length) ctx.note(`removed helper containers left by a holdfast killed earlier: ${at.container.cleaned.join(', ')}`);
     try {
       const result = ctx.strategy === 'mongodump' ? await backupWithMongodump(ctx, at) : await backupWithExport(ctx, at.t);

@@ -57,12 +57,12 @@ export interface MongoToolAt {
   start(args: string[], options: { stdin?: boolean; signal?: AbortSignal }): Promise<MongoToolRun>;
 }
 
-export async function openMongo(service: Service, signal?: AbortSignal): Promise<MongoAt> {
+export async function openMongo(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<MongoAt> {
   if (!isMongoContainerService(service)) {
     const t = mongoTarget(service);
     return { t, tool: (name) => hostTool(name, t), close: async () => undefined };
   }
-  const container = await openMongoContainer(service, signal);
+  const container = await openMongoContainer(service, signal, note);
   const t = container.t;
   return {
     t,

@@ -20,7 +20,7 @@ export async function restoreThroughScratch(
   recordedDatabases: string[],
   load: (c: MongoClient, at: MongoAt, plan: DatabaseMapping[]) => Promise<ServerAbilities>,
 ): Promise<RestoreResult> {
-  const at = await openMongo(ctx.target, ctx.signal);
+  const at = await openMongo(ctx.target, ctx.signal, (text) => ctx.note(text));
   if (at.container?.cleaned.length) ctx.note(`removed helper containers left by a holdfast killed earlier: ${at.container.cleaned.join(', ')}`);
   try {
     return await restoreAt(ctx, at, recordedDatabases, load);

@@ -54,7 +54,7 @@ export async function toArtifactThroughFifo(c: MyContainer, pipe: Pipe, argv: re
   let ok = false;
   try {
     const root = (await hostRoot(c))!;
-    const record = await readPipeIntoArtifact(c.place, root, pipe, () => c.place.run(argv, { env: { HOLDFAST_MY_OUT: `${pipe.dir}/pipe` } }), sink, artifact, { tool: argv[0] ?? 'mariadb-dump', judge });
+    const record = await readPipeIntoArtifact(c.place, root, pipe, () => c.place.run(argv, { stdin: true, env: { HOLDFAST_MY_OUT: `${pipe.dir}/pipe` } }), sink, artifact, { tool: argv[0] ?? 'mariadb-dump', judge });
     ok = record !== undefined;
     return record;
   } finally {

@@ -3,6 +3,7 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword, passwordEnvPrefixes } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
 import { ContainerPlace } from '../../src/place/container-place.js';
+import { WATCHED, WATCHED_WRITE } from '../../src/place/container-pipe-sweep.js';
 import { runText, type Reached } from '../../src/place/place.js';
 import { LazySidecar } from '../../src/place/sidecar-place.js';
 import { openTunnel, type ExecIn } from '../../src/place/sidecar-tunnel.js';
@@ -96,7 +97,16 @@ export const WRAPPER = [
   'MYSQL_PWD=$p; export MYSQL_PWD',
   'tool=$1; shift',
   // HOLDFAST_MY_OUT / _IN: a named pipe that holdfast reads / writes from the host (mysql-container-fifo.ts).
-  'if [ -n "${HOLDFAST_MY_OUT:-}" ]; then exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@" > "$HOLDFAST_MY_OUT"; fi',
+  // The dump stops when holdfast's exec goes (a kill -9): its stdin ends (WATCHED_WRITE, container-pipe-sweep.ts).
+  'if [ -n "${HOLDFAST_MY_OUT:-}" ]; then',
+  '  set -- "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@"; HOLDFAST_PIPE_OUT=$HOLDFAST_MY_OUT',
+  WATCHED_WRITE,
+  'fi',
+  // A dump through the exec's own stream, watched the same way (HOLDFAST_MY_WATCH: mysql-tool-place.ts).
+  'if [ -n "${HOLDFAST_MY_WATCH:-}" ]; then',
+  '  set -- "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@"',
+  WATCHED,
+  'fi',
   'if [ -n "${HOLDFAST_MY_IN:-}" ]; then exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@" < "$HOLDFAST_MY_IN"; fi',
   'exec "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@"',
 ].join('\n');
@@ -107,7 +117,7 @@ export const WRAPPER = [
  * Fails naming the service and the fix when the container is gone, stopped,
  * or holds no credentials holdfast knows.
  */
-export async function openContainerTarget(service: Service, signal?: AbortSignal): Promise<MyTarget & { release(): Promise<void> }> {
+export async function openContainerTarget(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<MyTarget & { release(): Promise<void> }> {
   const ref = service.container?.id ?? service.endpoint?.path;
   if (!ref) throw new HoldfastError('config', 'no container named for this service', { service: service.name, driver: 'mysql', hint: 'use container:NAME' });
   const port = Number(service.options.port ?? 3306);
@@ -133,6 +143,7 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
       return openTunnel(exec, host, p, { service: service.name, where: `container ${place.containerName}`, ...((s ?? signal) ? { signal: (s ?? signal)! } : {}) });
     },
     onClose: async () => sidecar?.close(),
+    ...(note ? { note } : {}),
     ...(signal ? { signal } : {}),
   });
   const image = typeof service.options.sidecar_image === 'string' ? service.options.sidecar_image : service.container?.labels['holdfast.sidecar-image'];

@@ -66,6 +66,7 @@ export const mysqlDriver: Driver = {
         }
       },
       ctx.signal,
+      (text) => ctx.note(text),
     );
   },
 

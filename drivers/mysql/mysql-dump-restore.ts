@@ -38,7 +38,7 @@ import { forgetMysqlLeftover, recordMysqlLeftover } from './mysql-leftovers.js';
  * 6. fingerprints (rows and definitions) of the restored databases, keyed by the source names.
  */
 export function restoreDump(ctx: RestoreContext): Promise<RestoreResult> {
-  return withTarget(ctx.target, (t) => restoreInto(ctx, t), ctx.signal);
+  return withTarget(ctx.target, (t) => restoreInto(ctx, t), ctx.signal, (text) => ctx.note(text));
 }
 
 async function restoreInto(ctx: RestoreContext, t: MyTarget): Promise<RestoreResult> {

@@ -10,13 +10,14 @@ import { isContainerService, openContainerTarget } from './mysql-container.js';
  */
 export type OpenTarget = MyTarget & { release(): Promise<void> };
 
-export async function openTarget(service: Service, signal?: AbortSignal): Promise<OpenTarget> {
-  if (isContainerService(service)) return openContainerTarget(service, signal);
+export async function openTarget(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<OpenTarget> {
+  if (isContainerService(service)) return openContainerTarget(service, signal, note);
   return { ...mysqlTarget(service), release: async () => undefined };
 }
 
-export async function withTarget<T>(service: Service, work: (t: MyTarget) => Promise<T>, signal?: AbortSignal): Promise<T> {
-  const t = await openTarget(service, signal);
+/** `note` (a backup's or a restore's): told what was cleaned in the container first (a dead run's pipes, container-pipe-sweep.ts). */
+export async function withTarget<T>(service: Service, work: (t: MyTarget) => Promise<T>, signal?: AbortSignal, note?: (text: string) => void): Promise<T> {
+  const t = await openTarget(service, signal, note);
   try {
     return await work(t);
   } finally {

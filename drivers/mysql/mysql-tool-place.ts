@@ -92,7 +92,8 @@ export async function prepareRun(t: MyTarget, tool: ToolInfo, files: DefaultsFil
         const piped = pipe ? await toArtifactThroughFifo(c, pipe, [tool.path, ...args], sink, artifact, judge) : undefined;
         if (piped) return piped;
         c.output = 'exec';
-        return place.toArtifact([tool.path, ...args], sink, artifact, { judge });
+        // stdin kept open and never written: the wrapper's watcher stops the dump when it ends (a kill -9 of holdfast).
+        return place.toArtifact([tool.path, ...args], sink, artifact, { judge, stdin: true, env: { HOLDFAST_MY_WATCH: '1' } });
       },
       load: async (artifacts, name, args) => {
         await releasePipes(c);

@@ -11,12 +11,13 @@ import { runText, runWithInput } from '../../src/place/place.js';
  * container (discovery, `container:NAME`); the archive is checked before
  * anything is written, as a volume copy is.
  */
-async function nodePlace(service: string, container: string, signal?: AbortSignal): Promise<ContainerPlace> {
-  return ContainerPlace.open(container, { service, engine: 'OpenSearch', ...(signal ? { signal } : {}) });
+// note: the run's; the pipes a dead run left in the container go first, and are noted (container-pipe-sweep.ts).
+async function nodePlace(service: string, container: string, signal?: AbortSignal, note?: (text: string) => void): Promise<ContainerPlace> {
+  return ContainerPlace.open(container, { service, engine: 'OpenSearch', ...(note ? { note } : {}), ...(signal ? { signal } : {}) });
 }
 
 export async function copyRepositoryOutByExec(ctx: BackupContext, container: string, location: string, artifact: string, meta: { kind: string; label?: string }): Promise<void> {
-  const place = await nodePlace(ctx.service.name, container, ctx.signal);
+  const place = await nodePlace(ctx.service.name, container, ctx.signal, (text) => ctx.note(text));
   try {
     await place.toArtifact(['tar', '-C', location, '-cf', '-', '.'], ctx.artifacts, { name: artifact, ...meta }, {
       signal: ctx.signal,
@@ -36,7 +37,7 @@ export async function copyRepositoryOutByExec(ctx: BackupContext, container: str
 export async function copyRepositoryInByExec(ctx: RestoreContext, container: string, location: string, artifact: string): Promise<void> {
   const { assertSafeArchive } = await import('../volume/volume-restore.js');
   await assertSafeArchive(ctx, artifact, `${location} in container ${container}`);
-  const place = await nodePlace(ctx.target.name, container, ctx.signal);
+  const place = await nodePlace(ctx.target.name, container, ctx.signal, (text) => ctx.note(text));
   try {
     // Fixed text: the path reaches it only as an argument.
     const fresh = await runText(place, ['sh', '-c', 'rm -rf "$1" && mkdir -p "$1"', 'holdfast-repo', location], { signal: ctx.signal });

@@ -63,7 +63,7 @@ export function backupWithBasebackup(ctx: BackupContext): Promise<BackupResult> 
       },
       ...(fingerprint ? { fingerprint } : {}),
     };
-  });
+  }, (text) => ctx.note(text));
 }
 
 /**

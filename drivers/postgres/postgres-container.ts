@@ -36,7 +36,7 @@ export const PG_WRAPPER = [
 ].join('\n');
 
 /** The running container of a service as a place, with the environment its tools get and the secret to blank out. */
-export async function pgContainerPlace(service: Service, signal?: AbortSignal): Promise<{ place: ContainerPlace; secrets: Array<string | undefined> }> {
+export async function pgContainerPlace(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<{ place: ContainerPlace; secrets: Array<string | undefined> }> {
   const ref = service.container?.id ?? service.endpoint?.path;
   if (!ref) throw new HoldfastError('config', 'no container named for this service', { service: service.name, hint: 'use container:NAME' });
   // A secret the user named (label holdfast.secret-file / holdfast.secret-env, secret_file / secret_env) wins over
@@ -47,7 +47,8 @@ export async function pgContainerPlace(service: Service, signal?: AbortSignal): 
   const user = typeof service.options.user === 'string' ? service.options.user : service.endpoint?.user;
   const env: Record<string, string | undefined> = { PGAPPNAME: 'holdfast', PGCLIENTENCODING: 'UTF8', PGCONNECT_TIMEOUT: '10', PGUSER: user || undefined, PGPASSWORD: password };
   // Loaded on use (container-place.ts loads dockerode lazily): services reached by URL never pay for it.
-  const place = await ContainerPlace.open(ref, { service: service.name, engine: 'PostgreSQL', wrapper: PG_WRAPPER, env, ...(signal ? { signal } : {}) });
+  // note: a backup's or a restore's; the place then first cleans what dead runs left in the container (container-pipe-sweep.ts).
+  const place = await ContainerPlace.open(ref, { service: service.name, engine: 'PostgreSQL', wrapper: PG_WRAPPER, env, ...(note ? { note } : {}), ...(signal ? { signal } : {}) });
   return { place, secrets: [password] };
 }
 

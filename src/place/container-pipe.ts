@@ -6,6 +6,7 @@ import type { ToolExit } from '../core/process.js';
 import type { StreamRun } from '../docker/docker-api.js';
 import type { ArtifactRecord } from '../repository/manifest.js';
 import type { ContainerPlace } from './container-place.js';
+import { pipePrefix, WATCHED_WRITE } from './container-pipe-sweep.js';
 import { runText, type PlaceRunOptions } from './place.js';
 
 /**
@@ -45,8 +46,10 @@ export interface ContainerPipe {
 }
 
 // Fixed text; run through the place (its credential wrapper only execs it).
-const MAKE = 'd=$(mktemp -d /tmp/holdfast-io.XXXXXX) && mkfifo -m 600 "$d/pipe" && printf "%s %s" "$d" "$(stat -c %i "$d/pipe")"';
-const WRITE = 'exec "$@" > "$HOLDFAST_PIPE_OUT"';
+// The directory's name records its owner ($1: pipePrefix(), container-pipe-sweep.ts), for the sweep after a kill -9.
+const MAKE = 'd=$(mktemp -d "$1"XXXXXX) && mkfifo -m 600 "$d/pipe" && printf "%s %s" "$d" "$(stat -c %i "$d/pipe")"';
+// The tool stops when holdfast's exec goes (a kill -9): the exec's stdin ends (container-pipe-sweep.ts).
+const WRITE = WATCHED_WRITE;
 
 function replaced(place: ContainerPlace, by: string): HoldfastError {
   return new HoldfastError('integrity', `the pipe holdfast made in container ${place.containerName} was replaced (${by}): refused before reading it`, {
@@ -57,8 +60,8 @@ function replaced(place: ContainerPlace, by: string): HoldfastError {
 
 /** Makes the pipe by an exec in the container (`env`: what the place's wrapper needs to run a plain command). */
 export async function makePipe(place: ContainerPlace, env?: Record<string, string>): Promise<ContainerPipe | undefined> {
-  const made = await runText(place, ['sh', '-c', MAKE], env ? { env } : {}).catch(() => undefined);
-  const m = made?.exitCode === 0 ? /^(\/tmp\/holdfast-io\.[A-Za-z0-9]+) (\d+)$/.exec(made.stdout.trim()) : null;
+  const made = await runText(place, ['sh', '-c', MAKE, 'holdfast-pipe', pipePrefix()], env ? { env } : {}).catch(() => undefined);
+  const m = made?.exitCode === 0 ? /^(\/tmp\/holdfast-io\.[A-Za-z0-9.]+) (\d+)$/.exec(made.stdout.trim()) : null;
   return m ? { dir: m[1]!, inode: m[2]! } : undefined;
 }
 
@@ -83,7 +86,8 @@ export async function toArtifactThroughPipe(
   const pipe = await makePipe(place);
   if (!pipe) return undefined;
   try {
-    const start = () => place.run(['sh', '-c', WRITE, 'holdfast-pipe', ...argv], { ...options, env: { ...options.env, HOLDFAST_PIPE_OUT: `${pipe.dir}/pipe` } });
+    // stdin attached and kept open, never written: its end is the watcher's sign that holdfast went (WRITE).
+    const start = () => place.run(['sh', '-c', WRITE, 'holdfast-pipe', ...argv], { ...options, stdin: true, env: { ...options.env, HOLDFAST_PIPE_OUT: `${pipe.dir}/pipe` } });
     return await readPipeIntoArtifact(place, root, pipe, start, sink, artifact, { tool: argv[0] ?? 'command', judge: options.judge, ...(options.allowEmpty ? { allowEmpty: true } : {}) });
   } finally {
     await removePipe(place, pipe);

@@ -4,6 +4,7 @@ import type { DockerApi, StreamRun } from '../docker/docker-api.js';
 import { execToArtifact } from '../docker/docker-artifact.js';
 import { dockerApi } from '../docker/docker-lazy.js';
 import { containerRootOnThisHost, toArtifactThroughPipe } from './container-pipe.js';
+import { describeCleaned, sweepDeadPipes, WATCHED } from './container-pipe-sweep.js';
 import type { Place, PlaceRunOptions, Reached } from './place.js';
 
 /**
@@ -30,6 +31,12 @@ export interface ContainerPlaceOptions {
   onClose?: () => Promise<void>;
   /** false: toArtifact never uses a pipe (container-pipe.ts), for an engine whose wrapper handles its own output. */
   outputPipe?: boolean;
+  /**
+   * Told what was cleaned: before the place's first command, the pipes of
+   * dead holdfast runs in the container, and their tools, are removed
+   * (container-pipe-sweep.ts). Without it nothing is swept (plan).
+   */
+  note?: (text: string) => void;
 }
 
 export class ContainerPlace implements Place {
@@ -40,6 +47,7 @@ export class ContainerPlace implements Place {
   readonly service: string;
   private closed = false;
   private root: Promise<string | undefined> | undefined;
+  private swept: Promise<void> | undefined;
   /** How the last artifact left the container: a pipe read on this host, or dockerd's exec stream. */
   lastOutput: 'pipe' | 'exec' | undefined;
 
@@ -84,7 +92,11 @@ export class ContainerPlace implements Place {
 
   run(argv: readonly string[], options: PlaceRunOptions = {}): Promise<StreamRun> {
     if (this.closed) throw new HoldfastError('internal', `the place ${this.where} is closed`, { service: this.options.service });
-    return this.api.exec(this.id, this.spec(argv, options));
+    const note = this.options.note;
+    // Only where pipes are made (root on the daemon's machine); once per place, before its first command.
+    if (!note || process.getuid?.() !== 0) return this.api.exec(this.id, this.spec(argv, options));
+    this.swept ??= sweepDeadPipes(this.api, this.id, options.signal).then((cleaned) => cleaned.forEach((c) => note(describeCleaned(c, this.containerName))));
+    return this.swept.then(() => this.api.exec(this.id, this.spec(argv, options)));
   }
 
   async toArtifact(
@@ -102,7 +114,10 @@ export class ContainerPlace implements Place {
       return piped;
     }
     this.lastOutput = 'exec';
-    return execToArtifact(() => this.run(argv, options), sink, artifact, {
+    // Watched (container-pipe-sweep.ts): the tool stops when holdfast's exec goes (a kill -9), instead of running on
+    // into a stream nobody reads, or blocked, holding its transaction. Not for an engine whose wrapper handles its own output.
+    const watched = this.options.outputPipe === false ? () => this.run(argv, options) : () => this.run(['sh', '-c', WATCHED, 'holdfast-watch', ...argv], { ...options, stdin: true });
+    return execToArtifact(watched, sink, artifact, {
       tool: argv[0] ?? 'command',
       judge: options.judge,
       ...(options.allowEmpty ? { allowEmpty: true } : {}),

@@ -162,6 +162,8 @@ export async function openServicePlace(service: Service, needs: PlaceNeeds): Pro
         return lazy.reach(h, p, s);
       },
       onClose: () => lazy.close(),
+      // Before its first command, the pipes dead runs left in the container go, and are noted (container-pipe-sweep.ts).
+      ...(needs.note ? { note: needs.note } : {}),
     });
     return { ...base, place, kind: 'container', reason, tools, missing: wanted.filter((t) => !tools[t]) };
   };

@@ -17,7 +17,9 @@ import type { Reached } from './place.js';
  */
 const FORWARDER = [
   'if command -v nc >/dev/null 2>&1; then exec nc "$1" "$2"; fi',
-  'if command -v bash >/dev/null 2>&1; then exec bash -c \'exec 3<>"/dev/tcp/$1/$2" || exit 1; cat <&3 & cat >&3; wait\' holdfast-forward "$1" "$2"; fi',
+  // When holdfast's side ends (also a kill -9: the exec's stdin ends), the reader goes too, so the connection closes:
+  // else the server keeps it (measured: a MariaDB session left Sleeping, which could be the one holding commits).
+  'if command -v bash >/dev/null 2>&1; then exec bash -c \'exec 3<>"/dev/tcp/$1/$2" || exit 1; cat <&3 & r=$!; cat >&3; kill "$r" 2>/dev/null; wait\' holdfast-forward "$1" "$2"; fi',
   'echo "the sidecar image has neither nc nor bash" >&2; exit 127',
 ].join('\n');
 
