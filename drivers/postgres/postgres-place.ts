@@ -18,7 +18,7 @@ import type { Service } from '../../src/core/service.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
 import { hostPlace } from '../../src/place/host-place.js';
 import { runText } from '../../src/place/place.js';
-import { containerSecret, containerVariable, openServicePlace, pinnedPlace, publishedPort, servicePort, type ServicePlace } from '../../src/place/service-place.js';
+import { containerSecret, containerVariable, isContainerBacked, openServicePlace, pinnedPlace, publishedPort, servicePort, type ServicePlace } from '../../src/place/service-place.js';
 import { formatEndpoint } from '../../src/core/service.js';
 import { connect, pgTarget, toolEnv } from './postgres-connection.js';
 import { PG_WRAPPER } from './postgres-container.js';
@@ -30,7 +30,10 @@ import { toolVersion, type ToolVersion } from './postgres-tools.js';
 export const PG_PLACE_TOOLS = ['pg_dump', 'pg_restore', 'psql'] as const;
 
 export async function openPgSite(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<PgSite> {
-  const password = lookupPassword(service);
+  // A secret the user named (label holdfast.secret-file / holdfast.secret-env, secret_file / secret_env) wins over
+  // POSTGRES_PASSWORD[_FILE] (a password rotated since the container started); one that cannot be read is an error naming the label.
+  const named = typeof service.options.secret_file === 'string' || typeof service.options.secret_env === 'string';
+  const password = lookupPassword(service) ?? (named && isContainerBacked(service) ? await containerSecret(service, [], signal) : undefined);
   const user = typeof service.options.user === 'string' ? service.options.user : service.endpoint?.scheme === 'container' ? service.endpoint.user : undefined;
   const env: Record<string, string | undefined> = { PGAPPNAME: 'holdfast', PGCLIENTENCODING: 'UTF8', PGCONNECT_TIMEOUT: '10', PGUSER: user || undefined, PGPASSWORD: password };
   const sp = await openServicePlace(service, {

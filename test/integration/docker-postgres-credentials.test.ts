@@ -93,7 +93,7 @@ describe.runIf(process.getuid?.() === 0)('PostgreSQL in a container: the credent
     await rm(join(secrets, 'initial'));
     const plan = await run(['plan', '--service', `db=container:${plain}`, '--json']);
     const item = plan.json<{ services: Array<{ strategy: string; reason: string }> }>().services[0]!;
-    expect(item.reason).toContain('psql in the container connects with the known credentials');
+    expect(item.reason).toMatch(/psql in container \S+ connects with the known credentials/);
     const backup = await run(['backup', '--service', `db=container:${plain}`, '--strategy', 'db=pg_dump']);
     expect(backup.code, backup.stderr).toBe(1);
     expect(backup.stderr).toMatch(/^holdfast: \[db\] strategy pg_dump cannot run: .*no password supplied/m);
@@ -106,11 +106,12 @@ describe.runIf(process.getuid?.() === 0)('PostgreSQL in a container: the credent
     await docker(['exec', '-u', '0', plain, 'sh', '-c', 'rm -f "$(command -v pg_dump)"']);
     const plan = await run(['plan', '--service', `db=container:${plain}`]);
     expect(plan.code, plan.stderr).toBe(0);
-    // What it falls back to (a tar with the writers stopped), and which tool is missing where.
-    const why = /with the writers stopped \(PostgreSQL's own methods cannot run\).*; skipped pg_dump: pg_dump in the image of major 15 or newer \(not in the image\)/;
+    // What it falls back to (pg_basebackup in the container, the server running), and which tool is missing where.
+    const why = /strongest available: physical copy .*the server running.*; skipped pg_dump: pg_dump in the image of major 15 or newer \(not in the image\)/;
     expect(plan.stdout).toMatch(why);
+    expect(plan.stdout).toContain('its image lacks pg_dump');
     const json = (await run(['plan', '--service', `db=container:${plain}`, '--json'])).json<{ services: Array<{ strategy: string; consistency: string; reason: string }> }>().services[0]!;
-    expect(json).toMatchObject({ strategy: 'tar', consistency: 'quiesced' });
+    expect(json).toMatchObject({ strategy: 'pg_basebackup', consistency: 'transactional' });
     expect(json.reason).toMatch(why);
     expect(outputs).not.toContain(INITIAL);
   }, 120_000);
