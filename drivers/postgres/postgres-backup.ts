@@ -29,6 +29,9 @@ export function backupWithPgDump(ctx: BackupContext): Promise<BackupResult> {
 }
 
 async function backupAt(ctx: BackupContext, site: PgSite): Promise<BackupResult> {
+  // Asked while the inspection runs (in a container each is an exec): checked against the server's major below.
+  const tools = ['pg_dump', 'pg_dumpall'].map((name) => site.tool(name));
+  tools.forEach((t) => t.catch(() => undefined));
   const { facts, databases, roles } = await withSession(site, undefined, async (c) => ({
     facts: await serverFacts(c),
     databases: await selectDatabases(c, site, ctx.service.options.databases),

@@ -78,7 +78,6 @@ async function containerSite(service: Service, signal?: AbortSignal): Promise<Pg
   const { place, secrets } = await pgContainerPlace(service, signal);
   const where = `in container ${place.containerName}`;
   const user = typeof service.options.user === 'string' ? service.options.user : (service.endpoint?.user ?? 'POSTGRES_USER');
-  const versions = new Map<string, Promise<ToolVersion | undefined>>();
   return {
     service: service.name,
     place,
@@ -87,24 +86,36 @@ async function containerSite(service: Service, signal?: AbortSignal): Promise<Pg
     secrets,
     env: (database) => ({ PGDATABASE: database ?? 'postgres' }),
     session: (database, s) => PsqlSession.open(place, database ?? 'postgres', { service: service.name, where, env: {}, secrets, ...((s ?? signal) ? { signal: (s ?? signal)! } : {}) }),
-    tool(name) {
-      let found = versions.get(name);
-      if (!found) {
-        found = runText(place, [name, '--version']).then(
-          (out) => {
-            const m = out.exitCode === 0 ? /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(out.stdout) : null;
-            return m ? { path: name, version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) } : undefined;
-          },
-          () => undefined,
-        );
-        versions.set(name, found);
-      }
-      return found;
-    },
+    tool: (name) => imageTool(place, name),
     location: (database) => `container:${place.containerName}/${database}`,
     record: (tool) => ({ place: { kind: 'container', where: place.where, ...(tool ? { why: placeWhy(place, tool) } : {}) }, toolsRanIn: `container ${place.containerName}` }),
     close: () => place.close(),
   };
+}
+
+// The tools of a running container, by container id and name: the plan probes them, and the backup that follows in the
+// same process asks again (each probe is a docker exec, 50-100 ms). A container keeps its image while it runs; the
+// answer is kept for a minute, so a long-running `serve` sees a tool installed later.
+const TOOL_TTL_MS = 60_000;
+const imageTools = new Map<string, { at: number; found: Promise<ToolVersion | undefined> }>();
+
+function imageTool(place: Place & { id: string }, name: string): Promise<ToolVersion | undefined> {
+  const key = `${place.id}\0${name}`;
+  const known = imageTools.get(key);
+  if (known && Date.now() - known.at < TOOL_TTL_MS) return known.found;
+  const found = runText(place, [name, '--version']).then(
+    (out) => {
+      const m = out.exitCode === 0 ? /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(out.stdout) : null;
+      return m ? { path: name, version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) } : undefined;
+    },
+    () => {
+      // The exec itself failed (not an answer about the image): asked again next time.
+      imageTools.delete(key);
+      return undefined;
+    },
+  );
+  imageTools.set(key, { at: Date.now(), found });
+  return found;
 }
 
 /** Why the place fits, for plan and show: "its image has pg_dump 15.4", "pg_dump 15.4 (/usr/lib/postgresql/15/bin/pg_dump)". */

@@ -28,6 +28,8 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
   try {
     site = await pgSite(service, signal);
     dump.requirements.push({ what: 'the container runs', met: true, detail: site.place.containerName ?? container });
+    // Each probe is an exec: asked while psql gets in, answered from the site's memory below.
+    for (const name of ['pg_dump', 'pg_dumpall', 'pg_basebackup']) void site.tool(name);
   } catch (error) {
     const e = toHoldfastError(error);
     dump.requirements.push({ what: 'the container runs', met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });

@@ -81,14 +81,27 @@ describe.runIf(process.getuid?.() === 0)('a tool output through a pipe in the co
 
   test('a pipe swapped for a symlink to a file is refused before a byte is read; the host file is untouched', async () => {
     const before = await readFile('/etc/hostname', 'utf8');
-    // The credential wrapper runs before each command: here it plays a hostile container.
-    const swap = 'for d in /tmp/holdfast-io.*; do [ -p "$d/pipe" ] && rm -f "$d/pipe" && ln -s /etc/hostname "$d/pipe"; done; exec "$@"';
+    // A hostile container (its credential wrapper runs first): it redefines printf in holdfast's own script, so that
+    // the pipe is swapped for a symlink to /etc/hostname after it was made and before holdfast opens it.
+    const swap = [
+      `hostile='printf() { case "$1" in "%s %s"*) rm -f "$d/pipe"; ln -s /etc/hostname "$d/pipe";; esac; command printf "$@"; }'`,
+      'script="$hostile',
+      '$3"',
+      'shift 3',
+      'exec sh -c "$script" "$@"',
+    ].join('\n');
     const place = await ContainerPlace.open(name, { service: 'box', engine: 'test', api: connectDocker(), wrapper: swap });
     const sink = memorySink();
     await expect(place.toArtifact(['echo', 'hello'], sink, { name: 'c', kind: 'test' }, { judge })).rejects.toMatchObject({
       code: 'integrity',
-      message: expect.stringMatching(new RegExp(`the pipe holdfast made in container ${name} was replaced \\((a symbolic link|after it was opened)\\): refused`)),
+      message: expect.stringMatching(new RegExp(`the pipe holdfast made in container ${name} was replaced \\(a symbolic link\\): refused`)),
     });
+    expect(sink.got.size).toBe(0);
+    expect(await readFile('/etc/hostname', 'utf8')).toBe(before);
+    // A tool that swaps the pipe while it writes: what was read is dropped.
+    const plain = await ContainerPlace.open(name, { service: 'box', engine: 'test', api: connectDocker() });
+    const swapping = 'for d in /tmp/holdfast-io.*; do rm -f "$d/pipe"; ln -s /etc/hostname "$d/pipe"; done; echo hello';
+    await expect(plain.toArtifact(['sh', '-c', swapping], sink, { name: 'e', kind: 'test' }, { judge })).rejects.toMatchObject({ code: 'integrity', message: expect.stringContaining('was replaced (after it was opened)') });
     expect(sink.got.size).toBe(0);
     expect(await readFile('/etc/hostname', 'utf8')).toBe(before);
   });
