@@ -101,6 +101,9 @@ async function main(): Promise<void> {
       ...(base ? { baseHost: hf('host', base), baseContainer: hf('inside', base) } : {}),
     } as Record<string, () => Promise<import('./timed.js').Timed>>);
     const r = (a: string, b: string) => Math.round((results[a]!.seconds / results[b]!.seconds) * 100) / 100;
+    // The fastest round of each: on a machine shared with other work, the least disturbed one.
+    const best = (k: string) => Math.min(...results[k]!.all);
+    const rb = (a: string, b: string) => Math.round((best(a) / best(b)) * 100) / 100;
     const out = {
       databaseMiB: Math.round(bytes / 1048576),
       rounds,
@@ -111,6 +114,11 @@ async function main(): Promise<void> {
         'raw container pipe pg_dump / host pg_dump (data path)': r('containerPipeRaw', 'hostRaw'),
         ...(base ? { 'before: holdfast in container / on host': r('baseContainer', 'baseHost') } : {}),
         'holdfast on host / raw host pg_dump|zstd': r('holdfastHost', 'hostRaw'),
+      },
+      bestRatios: {
+        'holdfast in container / on host': rb('holdfastContainer', 'holdfastHost'),
+        'raw container pipe pg_dump / host pg_dump (data path)': rb('containerPipeRaw', 'hostRaw'),
+        ...(base ? { 'before: holdfast in container / on host': rb('baseContainer', 'baseHost') } : {}),
       },
       holdfastPeakRssMiB: {
         host: results.holdfastHost!.peakRssMiB,

@@ -30,8 +30,7 @@ export function backupWithPgDump(ctx: BackupContext): Promise<BackupResult> {
 
 async function backupAt(ctx: BackupContext, site: PgSite): Promise<BackupResult> {
   // Asked while the inspection runs (in a container each is an exec): checked against the server's major below.
-  const tools = ['pg_dump', 'pg_dumpall'].map((name) => site.tool(name));
-  tools.forEach((t) => t.catch(() => undefined));
+  site.probe(['pg_dump', 'pg_dumpall']);
   const inspected = await inspectForBackup(ctx, site);
   const { facts, databases, roles } = inspected;
   let kept = inspected.kept;
@@ -96,16 +95,15 @@ async function inspectForBackup(ctx: BackupContext, site: PgSite) {
     roles: ctx.fingerprintScope === 'none' ? {} : await roleDefinitions(c),
   });
   const option = ctx.service.options.databases;
-  const first = Array.isArray(option) && option.length ? String(option[0]) : site.database;
-  if (first !== undefined) {
-    const c = await site.session(first, ctx.signal).catch(() => undefined);
-    if (c) {
-      try {
-        return { ...(await read(c)), kept: { database: first, session: c } as { database: string; session: PgSession } | undefined };
-      } catch {
-        // E.g. that database does not exist: read where the error is said clearly (selectDatabases names the others).
-        await c.close().catch(() => undefined);
-      }
+  // A session without a database is in postgres (or the URL's): usually dumped too.
+  const first = Array.isArray(option) && option.length ? String(option[0]) : (site.database ?? 'postgres');
+  const c = await site.session(first, ctx.signal).catch(() => undefined);
+  if (c) {
+    try {
+      return { ...(await read(c)), kept: { database: first, session: c } as { database: string; session: PgSession } | undefined };
+    } catch {
+      // E.g. that database does not exist: read where the error is said clearly (selectDatabases names the others).
+      await c.close().catch(() => undefined);
     }
   }
   return { ...(await withSession(site, undefined, read, ctx.signal)), kept: undefined as { database: string; session: PgSession } | undefined };

@@ -35,6 +35,8 @@ export interface PgSite {
   session(database?: string, signal?: AbortSignal): Promise<PgSession>;
   /** `pg_dump --version` where the place is, parsed; undefined when missing. */
   tool(name: string): Promise<ToolVersion | undefined>;
+  /** Asks for several tools at once (in a container: one exec for all); tool() then answers from memory. */
+  probe(names: readonly string[]): void;
   /** Where a database lives, for the restore's location. */
   location(database: string): string;
   /** What the manifest records (details.place; details.toolsRanIn for older readers); `tool` says why the place fits. */
@@ -68,6 +70,7 @@ function hostSite(service: Service): PgSite {
     env: (database) => toolEnv(t, database),
     session: async (database) => clientSession(await connect(t, database)),
     tool: (name) => toolVersion(name),
+    probe: (names) => names.forEach((name) => void toolVersion(name)),
     location: (database) => formatEndpoint({ ...service.endpoint!, path: database }, false),
     record: (tool) => ({ place: { kind: 'host', where: hostPlace.where, ...(tool ? { why: placeWhy(hostPlace, tool) } : {}) } }),
     close: async () => undefined,
@@ -86,7 +89,8 @@ async function containerSite(service: Service, signal?: AbortSignal): Promise<Pg
     secrets,
     env: (database) => ({ PGDATABASE: database ?? 'postgres' }),
     session: (database, s) => PsqlSession.open(place, database ?? 'postgres', { service: service.name, where, env: {}, secrets, ...((s ?? signal) ? { signal: (s ?? signal)! } : {}) }),
-    tool: (name) => imageTool(place, name),
+    tool: (name) => imageTool(place, [name])[0]!,
+    probe: (names) => void imageTool(place, names),
     location: (database) => `container:${place.containerName}/${database}`,
     record: (tool) => ({ place: { kind: 'container', where: place.where, ...(tool ? { why: placeWhy(place, tool) } : {}) }, toolsRanIn: `container ${place.containerName}` }),
     close: () => place.close(),
@@ -99,23 +103,36 @@ async function containerSite(service: Service, signal?: AbortSignal): Promise<Pg
 const TOOL_TTL_MS = 60_000;
 const imageTools = new Map<string, { at: number; found: Promise<ToolVersion | undefined> }>();
 
-function imageTool(place: Place & { id: string }, name: string): Promise<ToolVersion | undefined> {
-  const key = `${place.id}\0${name}`;
-  const known = imageTools.get(key);
-  if (known && Date.now() - known.at < TOOL_TTL_MS) return known.found;
-  const found = runText(place, [name, '--version']).then(
-    (out) => {
-      const m = out.exitCode === 0 ? /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(out.stdout) : null;
-      return m ? { path: name, version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) } : undefined;
-    },
-    () => {
-      // The exec itself failed (not an answer about the image): asked again next time.
-      imageTools.delete(key);
-      return undefined;
-    },
-  );
-  imageTools.set(key, { at: Date.now(), found });
-  return found;
+// Fixed text: the tool names come as arguments. One line per tool: its name, a tab, its version line (empty if missing).
+const PROBE = 'for t in "$@"; do v=$("$t" --version 2>/dev/null) || v=; printf "%s\\t%s\\n" "$t" "$v"; done';
+
+/** The tools `names` of the container, each probed once (the unknown ones together, in one exec). */
+function imageTool(place: Place & { id: string }, names: readonly string[]): Array<Promise<ToolVersion | undefined>> {
+  const key = (name: string) => `${place.id}\0${name}`;
+  const fresh = (name: string) => {
+    const known = imageTools.get(key(name));
+    return known && Date.now() - known.at < TOOL_TTL_MS ? known.found : undefined;
+  };
+  const unknown = names.filter((name) => !fresh(name));
+  if (unknown.length) {
+    const answer = runText(place, ['sh', '-c', PROBE, 'holdfast-probe', ...unknown]).then(
+      (out) => out.stdout,
+      () => {
+        // The exec itself failed (not an answer about the image): asked again next time.
+        for (const name of unknown) imageTools.delete(key(name));
+        return '';
+      },
+    );
+    for (const name of unknown) {
+      const found = answer.then((text) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${name}\t`));
+        const m = line ? /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(line) : null;
+        return m ? { path: name, version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) } : undefined;
+      });
+      imageTools.set(key(name), { at: Date.now(), found });
+    }
+  }
+  return names.map((name) => fresh(name)!);
 }
 
 /** Why the place fits, for plan and show: "its image has pg_dump 15.4", "pg_dump 15.4 (/usr/lib/postgresql/15/bin/pg_dump)". */

@@ -29,7 +29,7 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
     site = await pgSite(service, signal);
     dump.requirements.push({ what: 'the container runs', met: true, detail: site.place.containerName ?? container });
     // Each probe is an exec: asked while psql gets in, answered from the site's memory below.
-    for (const name of ['pg_dump', 'pg_dumpall', 'pg_basebackup']) void site.tool(name);
+    site.probe(['pg_dump', 'pg_dumpall', 'pg_basebackup']);
   } catch (error) {
     const e = toHoldfastError(error);
     dump.requirements.push({ what: 'the container runs', met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });

@@ -24,10 +24,11 @@ import { runText, type PlaceRunOptions } from './place.js';
  * anything else is refused before one byte is read. Every later open goes
  * through that descriptor (/proc/self/fd), and nothing is ever created or
  * written through the container's root. After the tool ends, the path must
- * still be that pipe. The pipe is made and removed by execs in the container, never
- * through the host path. Where any of this does not hold (another machine,
- * not root, no `stat` or `mkfifo` in the image) the exec stream is used.
- * HOLDFAST_EXEC_STREAM=1 forces the exec stream.
+ * still be that pipe. The pipe is made and removed in the container (by the
+ * same exec that runs the tool, RUN_INTO_PIPE below), never through the host
+ * path. Where any of this does not hold (another machine, not root, no `stat`
+ * or `mkfifo` in the image) the exec stream is used. HOLDFAST_EXEC_STREAM=1
+ * forces the exec stream.
  */
 export async function containerRootOnThisHost(place: ContainerPlace): Promise<string | undefined> {
   if (process.env.HOLDFAST_EXEC_STREAM === '1' || process.getuid?.() !== 0) return undefined;
@@ -133,7 +134,10 @@ export async function toArtifactThroughPipe(
   options: PlaceRunOptions & { judge: (exit: ToolExit) => void; allowEmpty?: boolean },
 ): Promise<ArtifactRecord | undefined> {
   const run = await place.run(['sh', '-c', RUN_INTO_PIPE, 'holdfast-pipe', ...argv], { ...options, stdin: true });
+  let told = false;
   const say = (line: string, end = false) => {
+    if (told) return;
+    told = end;
     try {
       if (end) run.stdin!.end(`${line}\n`);
       else run.stdin!.write(`${line}\n`);
