@@ -104,6 +104,11 @@ async function main(): Promise<void> {
     // The fastest round of each: on a machine shared with other work, the least disturbed one.
     const best = (k: string) => Math.min(...results[k]!.all);
     const rb = (a: string, b: string) => Math.round((best(a) / best(b)) * 100) / 100;
+    // The median of each round's own ratio: the two ran one after the other, under about the same load.
+    const rp = (a: string, b: string) => {
+      const each = results[a]!.all.map((t, i) => t / results[b]!.all[i]!).sort((x, y) => x - y);
+      return Math.round(each[Math.floor((each.length - 1) / 2)]! * 100) / 100;
+    };
     const out = {
       databaseMiB: Math.round(bytes / 1048576),
       rounds,
@@ -114,6 +119,11 @@ async function main(): Promise<void> {
         'raw container pipe pg_dump / host pg_dump (data path)': r('containerPipeRaw', 'hostRaw'),
         ...(base ? { 'before: holdfast in container / on host': r('baseContainer', 'baseHost') } : {}),
         'holdfast on host / raw host pg_dump|zstd': r('holdfastHost', 'hostRaw'),
+      },
+      pairedRatios: {
+        'holdfast in container / on host': rp('holdfastContainer', 'holdfastHost'),
+        'raw container pipe pg_dump / host pg_dump (data path)': rp('containerPipeRaw', 'hostRaw'),
+        ...(base ? { 'before: holdfast in container / on host': rp('baseContainer', 'baseHost') } : {}),
       },
       bestRatios: {
         'holdfast in container / on host': rb('holdfastContainer', 'holdfastHost'),
