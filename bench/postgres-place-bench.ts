@@ -3,14 +3,20 @@
  * (issue #14: "in-container within 1.1x of the host"), on the same server
  * and the same data, in one run:
  *
- *   npm run build && node dist/bench/postgres-place-bench.js [--mb 300] [--rounds 3]
+ *   npm run build && node dist/bench/postgres-place-bench.js [--mb 300] [--rounds 3] [--compare DIR]
+ *
+ * `--compare DIR`: another built checkout of holdfast (e.g. `git archive` of
+ * an older commit, node_modules linked, `npx tsc`), run interleaved with this
+ * one on the same data: before and after in one run of a noisy machine.
  *
  * One PostgreSQL container of the private test dockerd (host network,
  * 127.0.0.1 only) holds the dataset of postgres-dataset.ts. Contenders,
  * interleaved, median kept: `holdfast backup` of its URL (the host's
  * pg_dump over TCP) and of `container:NAME` (the image's pg_dump through
  * docker exec, streamed out), plus the raw `pg_dump -Fc -Z0 | zstd` of each
- * kind for reference. Prints the ratios and holdfast's peak RSS; writes
+ * kind for reference, and the raw data path holdfast uses in a container:
+ * pg_dump in it writing into a named pipe read here through /proc/PID/root
+ * (bench only: our own container). Prints the ratios and holdfast's peak RSS; writes
  * bench/out/postgres-place.json. Needs root (it starts the test dockerd).
  */
 import { randomBytes } from 'node:crypto';
@@ -73,26 +79,63 @@ async function main(): Promise<void> {
     // The same database both ways: one holdfast.yml service per place.
     const config = `${await lab.dir('config')}/holdfast.yml`;
     await writeFile(config, `services:\n  host:\n    url: ${cluster.url('bench')}\n    password_env: BENCH_PG\n  inside:\n    url: container:${name}\n    databases: [bench]\n`);
-    const hf = (service: string) => () => timed(process.execPath, [BIN, '--config', config, 'backup', '--init', '--quiet', '--repo', repo, service], env);
+    const hf = (service: string, bin = BIN) => () => timed(process.execPath, [bin, '--config', config, 'backup', '--init', '--quiet', '--repo', repo, service], env);
+    const compare = arg('compare', '');
     const raw = (script: string) => () => timed('bash', ['-c', `set -euo pipefail; ${script}`], env);
     const bin = pgBinDir()!;
+    // pg_dump in the container into a named pipe, read here through the container's root (two execs: make it, dump into it).
+    const pipeRaw = [
+      `pid=$(docker inspect -f '{{.State.Pid}}' ${name})`,
+      `docker exec ${name} sh -c 'rm -rf /tmp/bench-io && mkdir -m 700 /tmp/bench-io && mkfifo -m 600 /tmp/bench-io/pipe'`,
+      `docker exec -e PGPASSWORD ${name} sh -c 'exec pg_dump -U postgres -Fc -Z0 -d bench > /tmp/bench-io/pipe' &`,
+      'zstd -q -T0 -3 < /proc/$pid/root/tmp/bench-io/pipe > /dev/null',
+      'wait $!',
+    ].join('\n');
+    const base = compare ? `${compare}/bin/holdfast.js` : undefined;
     const results = await interleaved(rounds, {
       hostRaw: raw(`'${bin}/pg_dump' -h 127.0.0.1 -p ${port} -U postgres -Fc -Z0 -d bench | zstd -q -T0 -3 > /dev/null`),
       containerRaw: raw(`docker exec -e PGPASSWORD ${name} pg_dump -h 127.0.0.1 -p ${port} -U postgres -Fc -Z0 -d bench | zstd -q -T0 -3 > /dev/null`),
+      containerPipeRaw: raw(pipeRaw),
       holdfastHost: hf('host'),
       holdfastContainer: hf('inside'),
-    });
-    const r = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+      ...(base ? { baseHost: hf('host', base), baseContainer: hf('inside', base) } : {}),
+    } as Record<string, () => Promise<import('./timed.js').Timed>>);
+    const r = (a: string, b: string) => Math.round((results[a]!.seconds / results[b]!.seconds) * 100) / 100;
+    // The fastest round of each: on a machine shared with other work, the least disturbed one.
+    const best = (k: string) => Math.min(...results[k]!.all);
+    const rb = (a: string, b: string) => Math.round((best(a) / best(b)) * 100) / 100;
+    // The median of each round's own ratio: the two ran one after the other, under about the same load.
+    const rp = (a: string, b: string) => {
+      const each = results[a]!.all.map((t, i) => t / results[b]!.all[i]!).sort((x, y) => x - y);
+      return Math.round(each[Math.floor((each.length - 1) / 2)]! * 100) / 100;
+    };
     const out = {
       databaseMiB: Math.round(bytes / 1048576),
       rounds,
       seconds: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, Math.round(v.seconds * 100) / 100])),
       ratios: {
-        'holdfast in container / on host': r(results.holdfastContainer.seconds, results.holdfastHost.seconds),
-        'raw docker exec pg_dump / host pg_dump': r(results.containerRaw.seconds, results.hostRaw.seconds),
-        'holdfast on host / raw host pg_dump|zstd': r(results.holdfastHost.seconds, results.hostRaw.seconds),
+        'holdfast in container / on host': r('holdfastContainer', 'holdfastHost'),
+        'raw docker exec pg_dump / host pg_dump': r('containerRaw', 'hostRaw'),
+        'raw container pipe pg_dump / host pg_dump (data path)': r('containerPipeRaw', 'hostRaw'),
+        ...(base ? { 'before: holdfast in container / on host': r('baseContainer', 'baseHost') } : {}),
+        'holdfast on host / raw host pg_dump|zstd': r('holdfastHost', 'hostRaw'),
       },
-      holdfastPeakRssMiB: { host: results.holdfastHost.peakRssMiB, container: results.holdfastContainer.peakRssMiB },
+      pairedRatios: {
+        'holdfast in container / on host': rp('holdfastContainer', 'holdfastHost'),
+        'raw container pipe pg_dump / host pg_dump (data path)': rp('containerPipeRaw', 'hostRaw'),
+        ...(base ? { 'before: holdfast in container / on host': rp('baseContainer', 'baseHost') } : {}),
+      },
+      bestRatios: {
+        'holdfast in container / on host': rb('holdfastContainer', 'holdfastHost'),
+        'raw container pipe pg_dump / host pg_dump (data path)': rb('containerPipeRaw', 'hostRaw'),
+        ...(base ? { 'before: holdfast in container / on host': rb('baseContainer', 'baseHost') } : {}),
+      },
+      holdfastPeakRssMiB: {
+        host: results.holdfastHost!.peakRssMiB,
+        container: results.holdfastContainer!.peakRssMiB,
+        ...(base ? { beforeHost: results.baseHost!.peakRssMiB, beforeContainer: results.baseContainer!.peakRssMiB } : {}),
+      },
+      all: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.all])),
     };
     console.log(JSON.stringify(out, null, 2));
     await mkdir('bench/out', { recursive: true });

@@ -59,9 +59,13 @@ try {
   const repo = join(await lab.dir('repo'), 'repo');
   const env = lab.env({ HOLDFAST_DB_PASSWORD: password, HOLDFAST_DB_TARGET_PASSWORD: password });
   const places = { host: `db=postgres://postgres@127.0.0.1:${port}/bench`, container: `db=container:${name}` } as const;
+  // The same one database both ways (a container service dumps every database unless told which).
+  const configs = { host: join(await lab.dir('config-host'), 'holdfast.yml'), container: join(await lab.dir('config-container'), 'holdfast.yml') };
+  await writeFile(configs.host, `services:\n  db:\n    url: postgres://postgres@127.0.0.1:${port}/bench\n    password_env: HOLDFAST_DB_PASSWORD\n`);
+  await writeFile(configs.container, `services:\n  db:\n    url: container:${name}\n    databases: [bench]\n`);
   const ids: Record<string, string[]> = { host: [], container: [] };
   const backup = (place: keyof typeof places) => async () => {
-    const t = await timed(process.execPath, [BIN, '--repo', repo, 'backup', '--init', '--json', '--quiet', '--service', places[place]], env);
+    const t = await timed(process.execPath, [BIN, '--config', configs[place], '--repo', repo, 'backup', '--init', '--json', '--quiet', 'db'], env);
     ids[place]!.push((JSON.parse(t.stdout) as { snapshot: string }).snapshot);
     return t;
   };

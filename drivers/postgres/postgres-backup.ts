@@ -5,9 +5,9 @@ import { artifactSlug } from '../../src/core/tool-artifact.js';
 import { containerRecord } from '../../src/core/container-record.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { objectOwners, selectDatabases, serverFacts, type DatabaseFacts } from './postgres-inspector.js';
-import type { PgQueryable } from './postgres-queryable.js';
+import type { PgQueryable, PgSession } from './postgres-queryable.js';
 import { requireSiteTool, withSession, withSite, type PgSite } from './postgres-site.js';
-import { checkPgToolExit } from './postgres-tools.js';
+import { checkPgToolExit, type ToolVersion } from './postgres-tools.js';
 import { readDatabaseProperties, type DatabaseProperties } from './postgres-database-properties.js';
 import { definitionsOfDatabase, roleDefinitions } from './postgres-definitions.js';
 import { recordExtensions, type RecordedExtension } from './postgres-extensions.js';
@@ -29,16 +29,22 @@ export function backupWithPgDump(ctx: BackupContext): Promise<BackupResult> {
 }
 
 async function backupAt(ctx: BackupContext, site: PgSite): Promise<BackupResult> {
-  const { facts, databases, roles } = await withSession(site, undefined, async (c) => ({
-    facts: await serverFacts(c),
-    databases: await selectDatabases(c, site, ctx.service.options.databases),
-    // Cluster-wide, like the globals dump beside it; compared when a restore applies the globals.
-    roles: ctx.fingerprintScope === 'none' ? {} : await roleDefinitions(c),
-  }), ctx.signal);
+  // Asked while the inspection runs (in a container each is an exec): checked against the server's major below.
+  site.probe(['pg_dump', 'pg_dumpall']);
+  const inspected = await inspectForBackup(ctx, site);
+  const { facts, databases, roles } = inspected;
+  let kept = inspected.kept;
   // The size on disk is what the progress line can promise: a dump is usually somewhat smaller (no indexes).
   ctx.progress.expect?.(databases.reduce((sum, d) => sum + (d.bytes ?? 0), 0), true);
-  const pgDump = await requireSiteTool(site, 'pg_dump', facts.major);
-  const pgDumpAll = await requireSiteTool(site, 'pg_dumpall', facts.major);
+  let pgDump: ToolVersion;
+  let pgDumpAll: ToolVersion;
+  try {
+    pgDump = await requireSiteTool(site, 'pg_dump', facts.major);
+    pgDumpAll = await requireSiteTool(site, 'pg_dumpall', facts.major);
+  } catch (error) {
+    await kept?.session.close().catch(() => undefined);
+    throw error;
+  }
 
   const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {}, definitions: { ...roles } };
   // Roles and tablespaces come out beside the first database's dump.
@@ -46,9 +52,13 @@ async function backupAt(ctx: BackupContext, site: PgSite): Promise<BackupResult>
   const perDatabase: DumpedDatabase[] = [];
   try {
     for (const [index, db] of databases.entries()) {
-      perDatabase.push(await dumpDatabase(ctx, site, pgDump.path, db, index, fingerprint));
+      // The inspection's session, when it is in this database, holds the snapshot (dumpDatabase closes it).
+      const given = kept?.database === db.name ? kept.session : undefined;
+      if (given) kept = undefined;
+      perDatabase.push(await dumpDatabase(ctx, site, pgDump.path, db, index, fingerprint, given));
     }
   } finally {
+    await kept?.session.close().catch(() => undefined);
     await globals.catch(() => undefined);
   }
   await globals;
@@ -71,6 +81,32 @@ async function backupAt(ctx: BackupContext, site: PgSite): Promise<BackupResult>
       details: {},
     },
   };
+}
+
+/**
+ * The server's facts, the databases to dump and the roles, read in one session. It is opened in the first database
+ * the service names, when it names one, and kept for that database's dump: in a container each session is an exec.
+ */
+async function inspectForBackup(ctx: BackupContext, site: PgSite) {
+  const read = async (c: PgQueryable) => ({
+    facts: await serverFacts(c),
+    databases: await selectDatabases(c, site, ctx.service.options.databases),
+    // Cluster-wide, like the globals dump beside it; compared when a restore applies the globals.
+    roles: ctx.fingerprintScope === 'none' ? {} : await roleDefinitions(c),
+  });
+  const option = ctx.service.options.databases;
+  // A session without a database is in postgres (or the URL's): usually dumped too.
+  const first = Array.isArray(option) && option.length ? String(option[0]) : (site.database ?? 'postgres');
+  const c = await site.session(first, ctx.signal).catch(() => undefined);
+  if (c) {
+    try {
+      return { ...(await read(c)), kept: { database: first, session: c } as { database: string; session: PgSession } | undefined };
+    } catch {
+      // E.g. that database does not exist: read where the error is said clearly (selectDatabases names the others).
+      await c.close().catch(() => undefined);
+    }
+  }
+  return { ...(await withSession(site, undefined, read, ctx.signal)), kept: undefined as { database: string; session: PgSession } | undefined };
 }
 
 function judge(site: PgSite, tool: string) {
@@ -123,11 +159,11 @@ function noteTablespaces(ctx: BackupContext, dbs: readonly DumpedDatabase[]): vo
  * and constraints, a few KB that pg_restore -j reads from a small seekable
  * file, so that the data restores streamed), the fingerprint and the owners.
  */
-async function dumpDatabase(ctx: BackupContext, site: PgSite, pgDump: string, db: DatabaseFacts, index: number, fingerprint: Fingerprint | undefined): Promise<DumpedDatabase> {
+async function dumpDatabase(ctx: BackupContext, site: PgSite, pgDump: string, db: DatabaseFacts, index: number, fingerprint: Fingerprint | undefined, given?: PgSession): Promise<DumpedDatabase> {
   const name = `${artifactSlug(db.name, index)}.pgdump`;
   const postData = `${artifactSlug(db.name, index)}.post-data.pgdump`;
   ctx.progress.phase(`dump ${db.name}`);
-  const held = await site.session(db.name, ctx.signal);
+  const held = given ?? (await site.session(db.name, ctx.signal));
   // An abort (SIGTERM, serve's grace period over) must also end a query that waits, e.g. the
   // fingerprint's count behind another session's lock: closing the session fails it.
   const onAbort = () => void held.close().catch(() => undefined);

@@ -15,6 +15,7 @@
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
+import type { Place } from '../../src/place/place.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
 import { hostPlace } from '../../src/place/host-place.js';
 import { runText } from '../../src/place/place.js';
@@ -73,6 +74,7 @@ function hostSite(service: Service, reason: string, pinned: boolean, password?: 
     env: (database) => toolEnv(t, database),
     session: async (database) => clientSession(await connect(t, database)),
     tool: (name) => toolVersion(name),
+    probe: (names) => names.forEach((name) => void toolVersion(name)),
     location: (database) => formatEndpoint({ ...service.endpoint!, path: database }, false),
     placeOf: (tool) => ({ kind: 'host', where: 'on this host', reason: pinned || !tool ? reason : placeWhy(hostPlace, tool) }),
     record(tool) {
@@ -123,7 +125,7 @@ function toolSite(
   const place = sp.place;
   const name = sp.container!.name;
   const where = sp.kind === 'sidecar' ? `in a sidecar of container ${name}` : `in container ${name}`;
-  const versions = new Map<string, Promise<ToolVersion | undefined>>();
+  const id = sp.container!.id;
   return {
     service: service.name,
     place,
@@ -132,20 +134,8 @@ function toolSite(
     secrets: o.secrets,
     env: o.env,
     session: (database, s) => PsqlSession.open(place, database ?? 'postgres', { service: service.name, where, env: o.sessionEnv, secrets: o.secrets, ...((s ?? o.signal) ? { signal: (s ?? o.signal)! } : {}) }),
-    tool(tool) {
-      let found = versions.get(tool);
-      if (!found) {
-        found = runText(place, [tool, '--version']).then(
-          (out) => {
-            const m = out.exitCode === 0 ? /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(out.stdout) : null;
-            return m ? { path: tool, version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) } : undefined;
-          },
-          () => undefined,
-        );
-        versions.set(tool, found);
-      }
-      return found;
-    },
+    tool: (tool) => imageTool(place, id, [tool])[0]!,
+    probe: (names) => void imageTool(place, id, names),
     location: (database) => `container:${name}/${database}`,
     // Unpinned, the tool's version is the reason ("its image has pg_dump 15.4"); pinned, the pin is.
     placeOf: (tool) => ({ kind: sp.kind, where: place.where, reason: pinned || !tool || sp.kind !== 'container' ? sp.reason : placeWhy(place, tool) }),
@@ -154,4 +144,42 @@ function toolSite(
     },
     close: () => place.close(),
   };
+}
+
+// The tools of a running container, by container id and name: the plan probes them, and the backup that follows in the
+// same process asks again (each probe is a docker exec, 50-100 ms). A container keeps its image while it runs; the
+// answer is kept for a minute, so a long-running `serve` sees a tool installed later.
+const TOOL_TTL_MS = 60_000;
+const imageTools = new Map<string, { at: number; found: Promise<ToolVersion | undefined> }>();
+
+// Fixed text: the tool names come as arguments. One line per tool: its name, a tab, its version line (empty if missing).
+const PROBE = 'for t in "$@"; do v=$("$t" --version 2>/dev/null) || v=; printf "%s\\t%s\\n" "$t" "$v"; done';
+
+/** The tools `names` where the place is (a container, or a sidecar beside container id `container`), each probed once (the unknown ones together, in one exec). */
+export function imageTool(place: Place, container: string, names: readonly string[]): Array<Promise<ToolVersion | undefined>> {
+  const key = (name: string) => `${place.kind}\0${container}\0${place.where}\0${name}`;
+  const fresh = (name: string) => {
+    const known = imageTools.get(key(name));
+    return known && Date.now() - known.at < TOOL_TTL_MS ? known.found : undefined;
+  };
+  const unknown = names.filter((name) => !fresh(name));
+  if (unknown.length) {
+    const answer = runText(place, ['sh', '-c', PROBE, 'holdfast-probe', ...unknown]).then(
+      (out) => out.stdout,
+      () => {
+        // The exec itself failed (not an answer about the image): asked again next time.
+        for (const name of unknown) imageTools.delete(key(name));
+        return '';
+      },
+    );
+    for (const name of unknown) {
+      const found = answer.then((text) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${name}\t`));
+        const m = line ? /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(line) : null;
+        return m ? { path: name, version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) } : undefined;
+      });
+      imageTools.set(key(name), { at: Date.now(), found });
+    }
+  }
+  return names.map((name) => fresh(name)!);
 }

@@ -27,6 +27,8 @@ export interface PsqlSessionOptions {
   signal?: AbortSignal;
 }
 
+const SESSION_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=1 -c bytea_output=hex';
+
 export class PsqlSession implements PgSession {
   private buffer = '';
   private lines: string[] = [];
@@ -64,20 +66,14 @@ export class PsqlSession implements PgSession {
 
   static async open(place: Place, database: string, o: PsqlSessionOptions): Promise<PsqlSession> {
     const run = await place.run(['psql', '--no-psqlrc', '--no-align', '--tuples-only', '--quiet', '--set', 'ON_ERROR_STOP=0', '--no-password'], {
-      env: { ...o.env, PGDATABASE: database },
+      // The settings that make row text stable across servers (as connect() on the host), given at connection
+      // time: no round trip through the exec before the first query.
+      env: { ...o.env, PGDATABASE: database, PGOPTIONS: SESSION_OPTIONS },
       stdin: true,
       secrets: o.secrets,
       ...(o.signal ? { signal: o.signal } : {}),
     });
-    const session = new PsqlSession(run, o, database);
-    try {
-      // The settings that make row text stable across servers (as connect() on the host).
-      for (const set of ["SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'", 'SET extra_float_digits = 1', "SET bytea_output = 'hex'"]) await session.exec(set);
-    } catch (error) {
-      await session.close();
-      throw error;
-    }
-    return session;
+    return new PsqlSession(run, o, database);
   }
 
   /** Rows of one SELECT (no trailing semicolon), as JSON values. */

@@ -61,6 +61,8 @@ async function restoreAt(ctx: RestoreContext, site: PgSite): Promise<RestoreResu
   const withOwner = ctx.options.owner !== false;
   const withAcl = ctx.options.acl !== false;
   const adminDb = adminDatabase(plan);
+  // Asked while psql gets in (in a container: one exec for both), checked below.
+  site.probe(['pg_restore', 'psql']);
 
   return withSession(site, adminDb, async (admin) => {
     const facts = await serverFacts(admin);

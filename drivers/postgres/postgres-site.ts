@@ -33,6 +33,8 @@ export interface PgSite {
   session(database?: string, signal?: AbortSignal): Promise<PgSession>;
   /** `pg_dump --version` where the place is, parsed; undefined when missing. */
   tool(name: string): Promise<ToolVersion | undefined>;
+  /** Asks for several tools at once (in a container: one exec for all); tool() then answers from memory. */
+  probe(names: readonly string[]): void;
   /** Where a database lives, for the restore's location. */
   location(database: string): string;
   /** The place, where and why, for plan (StrategyOffer.place) and show; `tool` says why an unpinned place fits. */

@@ -3,6 +3,7 @@ import { toHoldfastError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
 import { pinnedPlace } from '../../src/place/service-place.js';
 import { serverFacts, type ServerFacts } from './postgres-inspector.js';
+import type { PgSession } from './postgres-queryable.js';
 import { pgSite, withSession, withSite, type PgSite } from './postgres-site.js';
 import { PG_TOOLS_HINT } from './postgres-tools.js';
 
@@ -29,6 +30,8 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
   try {
     site = await pgSite(service, signal);
     dump.requirements.push({ what: 'the container runs', met: true, detail: container });
+    // Each probe is an exec: asked while psql gets in, answered from the site's memory below.
+    site.probe(['pg_dump', 'pg_dumpall', 'pg_basebackup']);
   } catch (error) {
     const e = toHoldfastError(error);
     // A pin that cannot be honoured (host with no published port) is its own unmet requirement, in the pin's words.
@@ -45,10 +48,13 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
   try {
     let facts: ServerFacts;
     let tablespaces: string[];
+    let replication: Requirement | undefined;
     try {
-      ({ facts, tablespaces } = await withSession(site, undefined, async (c) => ({
+      // One session for everything the plan asks (in a container each session is a psql exec, 50-100 ms).
+      ({ facts, tablespaces, replication } = await withSession(site, undefined, async (c) => ({
         facts: await serverFacts(c),
         tablespaces: (await c.query<{ n: string }>("SELECT spcname AS n FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY 1")).rows.map((r) => r.n),
+        replication: site.place.kind === 'container' ? await localReplication(c) : undefined,
       }), signal));
     } catch (error) {
       const e = toHoldfastError(error);
@@ -56,7 +62,7 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
       dump.requirements.push(...(await Promise.all(['pg_dump', 'pg_dumpall'].map((n) => toolRequirement(site, n, undefined)))));
       return [dump];
     }
-    const all = await offers(site, facts, tablespaces, site.place.kind === 'container' ? await localReplication(site, signal) : undefined);
+    const all = await offers(site, facts, tablespaces, replication);
     all[0]!.requirements.unshift(...dump.requirements, { what: `psql ${site.where} connects with the known credentials`, met: true, detail: `PostgreSQL ${facts.version}` });
     return all;
   } finally {
@@ -80,11 +86,11 @@ async function toolRequirement(site: PgSite, name: string, major: number | undef
  * image's pg_hba.conf must allow a `local replication` connection (the
  * official images do, with trust). Read from pg_hba_file_rules (superuser).
  */
-async function localReplication(site: PgSite, signal?: AbortSignal): Promise<Requirement> {
+async function localReplication(c: PgSession): Promise<Requirement> {
   const what = 'a replication connection on the container\'s own socket (pg_hba.conf: local replication)';
   const hint = 'add a line "local replication all trust" (or scram-sha-256) to pg_hba.conf in the container and reload, or leave the physical copy to the volume tar';
   try {
-    const rules = await withSession(site, undefined, (c) => c.query<{ method: string }>("SELECT auth_method AS method FROM pg_hba_file_rules WHERE type = 'local' AND database @> ARRAY['replication'] AND error IS NULL ORDER BY line_number"), signal);
+    const rules = await c.query<{ method: string }>("SELECT auth_method AS method FROM pg_hba_file_rules WHERE type = 'local' AND database @> ARRAY['replication'] AND error IS NULL ORDER BY line_number");
     // The first matching line decides; `all` does not match replication connections.
     const first = rules.rows[0];
     return { what, met: !!first && first.method !== 'reject', detail: first ? `pg_hba.conf: local replication ${first.method}` : 'pg_hba.conf has no local replication line', hint };

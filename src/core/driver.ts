@@ -234,7 +234,10 @@ export interface CommandSpec {
   env?: Record<string, string | undefined>;
   /** Values to blank out of its stderr in messages. */
   secrets?: Array<string | undefined>;
-  /** An open file descriptor the command reads as its stdin (a pipe out of a container: src/place/container-pipe.ts). */
+  /**
+   * An open file descriptor the command reads as its stdin (a pipe out of a container: src/place/container-pipe.ts).
+   * `cat` with no arguments of such a descriptor only copies it: a sink may read the descriptor itself instead.
+   */
   stdinFd?: number;
   /**
    * Told as soon as the command exits, before its output is stored

@@ -6,7 +6,7 @@ import type { ToolExit } from '../core/process.js';
 import type { StreamRun } from '../docker/docker-api.js';
 import type { ArtifactRecord } from '../repository/manifest.js';
 import type { ContainerPlace } from './container-place.js';
-import { pipePrefix, WATCHED_WRITE } from './container-pipe-sweep.js';
+import { pipePrefix } from './container-pipe-sweep.js';
 import { runText, type PlaceRunOptions } from './place.js';
 
 /**
@@ -25,10 +25,11 @@ import { runText, type PlaceRunOptions } from './place.js';
  * anything else is refused before one byte is read. Every later open goes
  * through that descriptor (/proc/self/fd), and nothing is ever created or
  * written through the container's root. After the tool ends, the path must
- * still be that pipe. The pipe is made and removed by execs in the container, never
- * through the host path. Where any of this does not hold (another machine,
- * not root, no `stat` or `mkfifo` in the image) the exec stream is used.
- * HOLDFAST_EXEC_STREAM=1 forces the exec stream.
+ * still be that pipe. The pipe is made and removed in the container (by the
+ * same exec that runs the tool, RUN_INTO_PIPE below), never through the host
+ * path. Where any of this does not hold (another machine, not root, no `stat`
+ * or `mkfifo` in the image) the exec stream is used. HOLDFAST_EXEC_STREAM=1
+ * forces the exec stream.
  */
 export async function containerRootOnThisHost(place: ContainerPlace): Promise<string | undefined> {
   if (process.env.HOLDFAST_EXEC_STREAM === '1' || process.getuid?.() !== 0) return undefined;
@@ -48,8 +49,8 @@ export interface ContainerPipe {
 // Fixed text; run through the place (its credential wrapper only execs it).
 // The directory's name records its owner ($1: pipePrefix(), container-pipe-sweep.ts), for the sweep after a kill -9.
 const MAKE = 'd=$(mktemp -d "$1"XXXXXX) && mkfifo -m 600 "$d/pipe" && printf "%s %s" "$d" "$(stat -c %i "$d/pipe")"';
-// The tool stops when holdfast's exec goes (a kill -9): the exec's stdin ends (container-pipe-sweep.ts).
-const WRITE = WATCHED_WRITE;
+// A pipe directory as the container names it: /tmp/holdfast-io.<host tag>.<pid>.XXXXXX.
+const PIPE_DIR = /^(\/tmp\/holdfast-io\.[A-Za-z0-9.]+) (\d+)$/;
 
 function replaced(place: ContainerPlace, by: string): HoldfastError {
   return new HoldfastError('integrity', `the pipe holdfast made in container ${place.containerName} was replaced (${by}): refused before reading it`, {
@@ -61,7 +62,7 @@ function replaced(place: ContainerPlace, by: string): HoldfastError {
 /** Makes the pipe by an exec in the container (`env`: what the place's wrapper needs to run a plain command). */
 export async function makePipe(place: ContainerPlace, env?: Record<string, string>): Promise<ContainerPipe | undefined> {
   const made = await runText(place, ['sh', '-c', MAKE, 'holdfast-pipe', pipePrefix()], env ? { env } : {}).catch(() => undefined);
-  const m = made?.exitCode === 0 ? /^(\/tmp\/holdfast-io\.[A-Za-z0-9.]+) (\d+)$/.exec(made.stdout.trim()) : null;
+  const m = made?.exitCode === 0 ? PIPE_DIR.exec(made.stdout.trim()) : null;
   return m ? { dir: m[1]!, inode: m[2]! } : undefined;
 }
 
@@ -70,10 +71,74 @@ export async function removePipe(place: ContainerPlace, pipe: ContainerPipe, env
   await runText(place, ['rm', '-rf', '--', pipe.dir], env ? { env } : {}).catch(() => undefined);
 }
 
+// Fixed text, run through the place (its credential wrapper only execs it): the whole life of a pipe in ONE exec
+// (an exec costs 50-100 ms, and making and removing the pipe took two more per artifact). It makes a private
+// directory with a named pipe, says where it is (and the pipe's inode) on stdout, and waits on stdin: `run` starts
+// the tool with its stdout into the pipe, anything else (or EOF) starts nothing. When the tool ends its status is
+// said, and the directory is removed once holdfast has checked the pipe (a line on stdin) or went away (EOF: also
+// after a kill -9 of holdfast, nothing is left in the container's /tmp). The exec exits with the tool's status.
+// While the tool runs, a watcher on stdin stops it when stdin ends (holdfast died or aborted: as WATCHED_WRITE in
+// container-pipe-sweep.ts, whose notes say why the tool is reaped here); the tool's environment names the pipe
+// (HOLDFAST_PIPE_OUT), as the sweep of dead runs looks for. $1 is pipePrefix(): the directory records its owner.
+const RUN_INTO_PIPE = [
+  'd=$(mktemp -d "$1"XXXXXX) && mkfifo -m 600 "$d/pipe" && i=$(stat -c %i "$d/pipe") || { [ -n "$d" ] && rm -rf "$d"; exit 125; }',
+  'shift',
+  'printf "%s %s\\n" "$d" "$i"',
+  'IFS= read -r go || go=',
+  'if [ "$go" != run ]; then rm -rf "$d"; exit 125; fi',
+  // A background list's stdin is /dev/null in a non-interactive sh: the watcher reads a copy (fd 3).
+  'exec 3<&0 </dev/null',
+  'HOLDFAST_PIPE_OUT="$d/pipe" "$@" > "$d/pipe" 3<&- &',
+  'p=$!',
+  '{ while read -r _ <&3; do :; done; kill -TERM "$p" 2>/dev/null; } &',
+  'w=$!',
+  'wait "$p"; s=$?',
+  'kill "$w" 2>/dev/null; wait "$w" 2>/dev/null',
+  // holdfast may be gone: a failed write must not end the shell before it removed the directory.
+  "trap '' PIPE",
+  'printf "ended %s\\n" "$s"',
+  'IFS= read -r _ <&3 || :',
+  'rm -rf "$d"',
+  'exit "$s"',
+].join('\n');
+
+/** The lines of a stream, one at a time; undefined once it ended (or `ended` settled). */
+function lineReader(stream: NodeJS.ReadableStream, ended: Promise<unknown>) {
+  const lines: string[] = [];
+  let buffer = '';
+  let over = false;
+  let wake: (() => void) | undefined;
+  stream.setEncoding('utf8');
+  stream.on('data', (d: string) => {
+    buffer += d;
+    const parts = buffer.split('\n');
+    buffer = parts.pop() ?? '';
+    lines.push(...parts);
+    wake?.();
+  });
+  const stop = () => {
+    over = true;
+    wake?.();
+  };
+  stream.on('end', stop);
+  stream.on('close', stop);
+  stream.on('error', stop);
+  void ended.then(stop, stop);
+  return async (): Promise<string | undefined> => {
+    for (;;) {
+      if (lines.length) return lines.shift();
+      if (over) return undefined;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  };
+}
+
 /**
  * Runs `argv` in the container with its stdout into a pipe read here, and
- * stores what it wrote as one artifact. Undefined when no pipe could be made:
- * the caller then uses the exec stream.
+ * stores what it wrote as one artifact, in one exec (RUN_INTO_PIPE).
+ * Undefined, with nothing started, when no pipe could be made or this host
+ * cannot open it: the caller then uses the exec stream.
  */
 export async function toArtifactThroughPipe(
   place: ContainerPlace,
@@ -83,15 +148,125 @@ export async function toArtifactThroughPipe(
   artifact: { name: string; kind: string; label?: string },
   options: PlaceRunOptions & { judge: (exit: ToolExit) => void; allowEmpty?: boolean },
 ): Promise<ArtifactRecord | undefined> {
-  const pipe = await makePipe(place);
-  if (!pipe) return undefined;
-  try {
-    // stdin attached and kept open, never written: its end is the watcher's sign that holdfast went (WRITE).
-    const start = () => place.run(['sh', '-c', WRITE, 'holdfast-pipe', ...argv], { ...options, stdin: true, env: { ...options.env, HOLDFAST_PIPE_OUT: `${pipe.dir}/pipe` } });
-    return await readPipeIntoArtifact(place, root, pipe, start, sink, artifact, { tool: argv[0] ?? 'command', judge: options.judge, ...(options.allowEmpty ? { allowEmpty: true } : {}) });
-  } finally {
-    await removePipe(place, pipe);
+  const run = await place.run(['sh', '-c', RUN_INTO_PIPE, 'holdfast-pipe', pipePrefix(), ...argv], { ...options, stdin: true });
+  let told = false;
+  const say = (line: string, end = false) => {
+    if (told) return;
+    told = end;
+    try {
+      if (end) run.stdin!.end(`${line}\n`);
+      else run.stdin!.write(`${line}\n`);
+    } catch {
+      // The exec is gone: its end is reported by run.done.
+    }
+  };
+  const nextLine = lineReader(run.stdout, run.done);
+  const first = await nextLine();
+  const m = first ? PIPE_DIR.exec(first) : null;
+  if (!m) {
+    // No pipe (no mktemp, mkfifo or stat in the image): nothing started.
+    say('no', true);
+    await run.done.catch(() => undefined);
+    return undefined;
   }
+  const pipe: ContainerPipe = { dir: m[1]!, inode: m[2]! };
+  let probe: FileHandle | undefined;
+  try {
+    probe = await probePipe(place, root, pipe);
+  } catch (error) {
+    say('no', true);
+    await run.done.catch(() => undefined);
+    throw error;
+  }
+  if (!probe) {
+    say('no', true);
+    await run.done.catch(() => undefined);
+    return undefined;
+  }
+  let file: FileHandle | undefined;
+  try {
+    say('run');
+    const toolEnded = nextLine().then((line) => {
+      const status = line ? /^ended (\d+)$/.exec(line) : null;
+      return status ? Number(status[1]) : undefined;
+    });
+    const drained = drainPipe(place, probe, toolEnded, sink, artifact, argv[0] ?? 'command');
+    drained.opened.then((f) => (file = f), () => undefined);
+    drained.writing.catch(() => run.abort());
+    const [written, ended] = await Promise.allSettled([drained.writing, toolEnded]);
+    // The tool wrote where the pipe was: it must still be ours (a swap after the probe leaves us an empty pipe).
+    const after = await lstat(`${root}${pipe.dir}/pipe`).catch(() => undefined);
+    say('done', true);
+    const exited = await run.done.then((e) => ({ status: 'fulfilled' as const, value: e }), (reason: unknown) => ({ status: 'rejected' as const, reason }));
+    try {
+      if (exited.status === 'rejected') throw exited.reason;
+      const exit: ToolExit = { code: exited.value.exitCode, signal: null, stderr: exited.value.stderr };
+      if (exit.code !== 0) options.judge(exit.code === null ? { ...exit, stderr: `${exit.stderr}\n(the exec did not report an exit code: cut off)` } : exit);
+      if (ended.status === 'fulfilled' && ended.value === undefined) throw new HoldfastError('tool', `${argv[0] ?? 'the command'} in container ${place.containerName}: the exec ended before the tool did`, { service: place.service });
+      if (written.status === 'rejected') throw written.reason;
+      if (!after?.isFIFO() || String(after.ino) !== pipe.inode) throw replaced(place, after ? 'after it was opened' : 'removed');
+      if (written.value.rawBytes === 0 && !options.allowEmpty) throw new HoldfastError('tool', `${argv[0] ?? 'the command'} exited 0 but wrote nothing`);
+      return written.value;
+    } catch (error) {
+      await sink.discard(artifact.name).catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    say('done', true);
+    await (file as FileHandle | undefined)?.close().catch(() => undefined);
+    await probe.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The one walk through the container's root, before the tool starts: non-blocking (a FIFO's read end opens with no
+ * writer yet), the last component not followed, and the inode checked. Every later open goes through /proc/self/fd,
+ * not the path. A pipe this host cannot open (another mount, a permission) is not an attack: undefined, and the caller
+ * uses the exec stream.
+ */
+async function probePipe(place: ContainerPlace, root: string, pipe: ContainerPipe): Promise<FileHandle | undefined> {
+  let probe: FileHandle;
+  try {
+    probe = await open(`${root}${pipe.dir}/pipe`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw replaced(place, 'a symbolic link');
+    return undefined;
+  }
+  const stat: Stats = await probe.stat().catch(async (error: unknown) => {
+    await probe.close().catch(() => undefined);
+    throw error;
+  });
+  if (!stat.isFIFO() || String(stat.ino) !== pipe.inode) {
+    await probe.close().catch(() => undefined);
+    throw replaced(place, stat.isFIFO() ? 'another pipe' : 'not a pipe');
+  }
+  return probe;
+}
+
+/**
+ * Stores what arrives in the probed pipe as one artifact. The blocking read end opens once a writer has the pipe
+ * open. A tool that ends before that (or never opened the pipe) must not leave it waiting: when the tool ends, a write
+ * end of the same pipe is opened through our own descriptor and held until the read end is open. What the tool wrote
+ * stays in the pipe meanwhile (the probe keeps it open).
+ */
+function drainPipe(place: ContainerPlace, probe: FileHandle, toolEnded: Promise<unknown>, sink: ArtifactSink, artifact: { name: string; kind: string; label?: string }, tool: string) {
+  const self = `/proc/self/fd/${probe.fd}`;
+  const opening = open(self, constants.O_RDONLY);
+  void toolEnded.finally(async () => {
+    const writer = await open(self, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+    await opening.catch(() => undefined);
+    await writer?.close().catch(() => undefined);
+  });
+  const meta = { kind: artifact.kind, ...(artifact.label !== undefined ? { label: artifact.label } : {}) };
+  // `cat` reads the pipe straight into the repository's compressor: a read loop in Node through the thread
+  // pool was slower than dockerd's copy (500 MB: 3.7 s against 2.3 s).
+  const writing = opening.then((file) =>
+    sink.writeCommand(artifact.name, { command: 'cat', args: [], stdinFd: file.fd }, meta).then(({ record, exit }) => {
+      if (exit.code !== 0) throw new HoldfastError('tool', `reading ${tool}'s output from container ${place.containerName} failed: ${exit.stderr.trim()}`, { service: place.service });
+      return record;
+    }),
+  );
+  return { opened: opening, writing };
 }
 
 /**
@@ -110,42 +285,16 @@ export async function readPipeIntoArtifact(
   options: { tool: string; judge: (exit: ToolExit) => void; allowEmpty?: boolean },
 ): Promise<ArtifactRecord | undefined> {
   const hostPath = `${root}${pipe.dir}/pipe`;
-  let probe: FileHandle | undefined;
+  const probe = await probePipe(place, root, pipe);
+  if (!probe) return undefined;
   let file: FileHandle | undefined;
   try {
-    // The one walk through the container's root, before the tool starts: non-blocking (a FIFO's read end opens
-    // with no writer yet), the last component not followed, and the inode checked. Every later open goes through
-    // /proc/self/fd, not the path. A pipe this host cannot open (another mount, a permission) is not an attack:
-    // undefined, and the caller uses the exec stream.
-    try {
-      probe = await open(hostPath, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw replaced(place, 'a symbolic link');
-      return undefined;
-    }
-    const stat: Stats = await probe.stat();
-    if (!stat.isFIFO() || String(stat.ino) !== pipe.inode) throw replaced(place, stat.isFIFO() ? 'another pipe' : 'not a pipe');
     const run = await start();
     run.stdout.resume();
-    const self = `/proc/self/fd/${probe.fd}`;
-    // The blocking read end, for `cat`: it opens once a writer has the pipe open. A tool that ends before that
-    // (or never opened the pipe) must not leave it waiting: when the tool ends, a write end of the same pipe is
-    // opened through our own descriptor and held until the read end is open. What the tool wrote stays in the
-    // pipe meanwhile (the probe keeps it open).
-    const opening = open(self, constants.O_RDONLY);
-    const ended = run.done.finally(async () => {
-      const writer = await open(self, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
-      await opening.catch(() => undefined);
-      await writer?.close().catch(() => undefined);
-    });
-    file = await opening;
-    const meta = { kind: artifact.kind, ...(artifact.label !== undefined ? { label: artifact.label } : {}) };
-    // `cat` reads the pipe straight into the repository's compressor: a read loop in Node through the thread
-    // pool was slower than dockerd's copy (500 MB: 3.7 s against 2.3 s).
-    const writing = sink.writeCommand(artifact.name, { command: 'cat', args: [], stdinFd: file.fd }, meta).then(({ record, exit }) => {
-      if (exit.code !== 0) throw new HoldfastError('tool', `reading ${options.tool}'s output from container ${place.containerName} failed: ${exit.stderr.trim()}`, { service: place.service });
-      return record;
-    });
+    const ended = run.done;
+    const drained = drainPipe(place, probe, ended, sink, artifact, options.tool);
+    drained.opened.then((f) => (file = f), () => undefined);
+    const writing = drained.writing;
     writing.catch(() => run.abort());
     const [written, exited] = await Promise.allSettled([writing, ended]);
     try {
@@ -163,7 +312,7 @@ export async function readPipeIntoArtifact(
       throw error;
     }
   } finally {
-    await file?.close().catch(() => undefined);
-    await probe?.close().catch(() => undefined);
+    await (file as FileHandle | undefined)?.close().catch(() => undefined);
+    await probe.close().catch(() => undefined);
   }
 }

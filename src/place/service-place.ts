@@ -215,19 +215,36 @@ async function runningContainer(api: DockerApi, service: Service, engine: string
 // Fixed text: tool names reach it only as arguments. Prints "need=found" for each need it can meet.
 const PROBE = ['for need; do', '  old=$IFS; IFS="|"; set -f', '  for t in $need; do if command -v "$t" >/dev/null 2>&1; then echo "$need=$t"; break; fi; done', '  IFS=$old; set +f', 'done'].join('\n');
 
-/** Which of the needed tools the container's image has (`command -v` through exec). */
-export async function probeTools(api: DockerApi, id: string, tools: readonly string[], signal?: AbortSignal): Promise<Record<string, string | undefined>> {
+// A plan and the backup after it, in one process, open the same service's place: the answer is kept a minute per
+// container (a running container keeps its image), so the second open costs no exec.
+const PROBE_TTL_MS = 60_000;
+const probed = new Map<string, { at: number; found: Promise<Record<string, string | undefined>> }>();
+
+/** Which of the needed tools the container's image has (`command -v` through exec), asked once a minute per container. */
+export function probeTools(api: DockerApi, id: string, tools: readonly string[], signal?: AbortSignal): Promise<Record<string, string | undefined>> {
+  const key = `${id}\0${tools.join('\0')}`;
+  const known = probed.get(key);
+  if (known && Date.now() - known.at < PROBE_TTL_MS) return known.found;
+  const asked = askTools(api, id, tools, signal);
+  // A failed exec is no answer about the image: asked again next time.
+  void asked.then((a) => (a.answered ? undefined : probed.delete(key)), () => probed.delete(key));
+  const found = asked.then((a) => a.found);
+  probed.set(key, { at: Date.now(), found });
+  return found;
+}
+
+async function askTools(api: DockerApi, id: string, tools: readonly string[], signal?: AbortSignal): Promise<{ found: Record<string, string | undefined>; answered: boolean }> {
   const run = await api.exec(id, { cmd: ['sh', '-c', PROBE, 'holdfast-probe', ...tools], ...(signal ? { signal } : {}) });
   let out = '';
   run.stdout.setEncoding('utf8');
   run.stdout.on('data', (d: string) => (out += d));
-  await run.done.catch(() => undefined);
+  const answered = await run.done.then((e) => e.exitCode === 0, () => false);
   const found: Record<string, string | undefined> = Object.fromEntries(tools.map((t) => [t, undefined]));
   for (const line of out.split('\n')) {
     const at = line.lastIndexOf('=');
     if (at > 0 && line.slice(0, at) in found) found[line.slice(0, at)] = line.slice(at + 1);
   }
-  return found;
+  return { found, answered };
 }
 
 /** Sweeps leftovers of dead runs once per command, before this place's first sidecar. */

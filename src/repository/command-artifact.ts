@@ -26,15 +26,16 @@ export async function writeCommandArtifactFile(
   settings: CompressionSettings,
   options: { signal?: AbortSignal; onRawBytes?: (n: number) => void; onStoredBytes?: (n: number) => void } = {},
 ): Promise<WrittenArtifact & { exit: ToolExit }> {
-  const zstd = runTool('zstd', ['-vv', '-T0', `-${settings.level}`, '-o', path], { stdin: 'pipe', stdout: 'ignore', signal: options.signal });
+  const copied = copiedFd(spec);
+  const zstd = runTool('zstd', ['-vv', '-T0', `-${settings.level}`, '-o', path], { stdin: copied ?? 'pipe', stdout: 'ignore', signal: options.signal });
   // zstd's reads are the tool's raw output, which Node never sees.
   const rawMeter = processMeter(zstd.child.pid, 'read', options.onRawBytes);
   let tool;
   try {
-    tool = runCommandSpec(spec, { stdout: zstd.stdin!, signal: options.signal });
+    tool = copied === undefined ? runCommandSpec(spec, { stdout: zstd.stdin!, signal: options.signal }) : copyDone(zstd.done);
   } finally {
     // The tool holds the pipe's write end now; ours must close or zstd never sees the end.
-    zstd.stdin!.destroy();
+    zstd.stdin?.destroy();
   }
   const follower = followFile(path, options.onStoredBytes);
   let zstdExit: ToolExit;
@@ -73,13 +74,14 @@ export async function writeSealedCommandArtifactFile(
   seal: () => Transform,
   options: { signal?: AbortSignal; onRawBytes?: (n: number) => void; onStoredBytes?: (n: number) => void } = {},
 ): Promise<WrittenArtifact & { exit: ToolExit }> {
-  const zstd = runTool('zstd', ['-vv', '-T0', `-${settings.level}`, '-c'], { stdin: 'pipe', stdout: 'pipe', signal: options.signal });
+  const copied = copiedFd(spec);
+  const zstd = runTool('zstd', ['-vv', '-T0', `-${settings.level}`, '-c'], { stdin: copied ?? 'pipe', stdout: 'pipe', signal: options.signal });
   const rawMeter = processMeter(zstd.child.pid, 'read', options.onRawBytes);
   let tool;
   try {
-    tool = runCommandSpec(spec, { stdout: zstd.stdin!, signal: options.signal });
+    tool = copied === undefined ? runCommandSpec(spec, { stdout: zstd.stdin!, signal: options.signal }) : copyDone(zstd.done);
   } finally {
-    zstd.stdin!.destroy();
+    zstd.stdin?.destroy();
   }
   const hasher = new ByteMeter({ sha256: true, onBytes: options.onStoredBytes });
   const file = createWriteStream(path, { flags: 'wx', mode: 0o600 });
@@ -118,6 +120,19 @@ export async function writeSealedCommandArtifactFile(
     throw new HoldfastError('tool', 'zstd did not report the size it compressed', { hint: 'install zstd 1.4 or newer (Debian/Ubuntu: apt-get install zstd)' });
   }
   return { sha256: hasher.sha256(), storedBytes: hasher.bytes, rawBytes, exit: toolExit };
+}
+
+/**
+ * `cat` of an open descriptor with no arguments (a pipe out of a container, container-pipe.ts) only copies it:
+ * zstd reads the descriptor itself, one process and one copy of every byte fewer.
+ */
+function copiedFd(spec: CommandSpec): number | undefined {
+  return spec.command === 'cat' && spec.args.length === 0 && spec.stdinFd !== undefined && !spec.exited ? spec.stdinFd : undefined;
+}
+
+/** The copy that did not run: it "exits" 0 when zstd has read everything (zstd's own failure is reported as zstd's). */
+function copyDone(zstdDone: Promise<ToolExit>): { done: Promise<ToolExit>; child: { kill: (signal?: NodeJS.Signals) => boolean } } {
+  return { done: zstdDone.then(() => ({ code: 0, signal: null, stderr: '' }), () => ({ code: 0, signal: null, stderr: '' })), child: { kill: () => false } };
 }
 
 function zstdFailed(exit: ToolExit, path: string): never {

@@ -78,7 +78,7 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
     await lab.cleanup();
   });
 
-  test('PostgreSQL: pg_dump and the snapshot session go with holdfast; the next backup removes the pipe and says so', async () => {
+  test('PostgreSQL: pg_dump, its pipe and the snapshot session go with holdfast; an orphaned writer is named, not signalled', async () => {
     const pg = await lab.postgres('pg', await freePort());
     await lab.psql(pg, 'CREATE DATABASE shop');
     await lab.psql(pg, "CREATE TABLE orders (id int PRIMARY KEY, what text); INSERT INTO orders SELECT g, 'o' || g FROM generate_series(1, 100) g", 'shop');
@@ -87,19 +87,22 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
     const started = await lab.psql(pg, 'SELECT pg_postmaster_start_time()');
     const locker = await holdOpen([pg, 'psql', '-X', '-q', '-U', 'postgres', '-d', 'shop'], 'BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE;');
     const blocked = async () => (await lab.psql(pg, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holdfast' AND wait_event_type = 'Lock'")) !== '0';
-    const pid = await killMidDump(['--service', `db=container:${pg}`, '--fingerprint', 'none'], pg, 'pg_dump', blocked);
+    await killMidDump(['--service', `db=container:${pg}`, '--fingerprint', 'none'], pg, 'pg_dump', blocked);
 
     // Nothing of the dead run may go on holding a snapshot or a lock in the database.
     const holdfastSessions = () => lab.psql(pg, "SELECT coalesce(string_agg(state || ': ' || left(query, 60), ' | '), '') FROM pg_stat_activity WHERE application_name = 'holdfast' AND pid <> pg_backend_pid()");
     await waitFor('no session of the dead run', async () => ((await holdfastSessions()) === '' ? true : undefined), { timeoutMs: 15_000, intervalMs: 100 }).catch(() => undefined);
     expect(await holdfastSessions()).toBe('');
     expect(await pipeWriters(pg)).toBe('');
+    // The exec that ran pg_dump also made its pipe, and removes it when holdfast's side ends (container-pipe.ts
+    // RUN_INTO_PIPE): nothing is left for the next command to sweep (the orphan below is what a sweep is for).
+    await waitFor('the dead run\'s pipe removed by its own exec', async () => ((await pipeDirs(pg)) === '' ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 }).catch(() => undefined);
+    expect(await pipeDirs(pg)).toBe('');
 
     locker.stdin!.end('COMMIT;\n');
     const next = await holdfast(['--repo', repo, 'backup', '--service', `db=container:${pg}`, '--fingerprint', 'none', '--json'], lab.env());
     expect(next.code, next.stderr + next.stdout).toBe(0);
-    const notes = next.json<Doc>().services[0]!.notes ?? [];
-    expect(notes.join('\n'), next.stdout).toMatch(new RegExp(`removed the pipe /tmp/holdfast-io\\.[^ ]+ in container ${pg} left by holdfast pid ${pid} \\(that run died\\)`));
+    expect((next.json<Doc>().services[0]!.notes ?? []).join('\n'), next.stdout).not.toMatch(/removed the pipe/);
     expect(await pipeDirs(pg)).toBe('');
     expect(await pipeWriters(pg)).toBe('');
     expect(await lab.psql(pg, 'SELECT pg_postmaster_start_time()')).toBe(started);

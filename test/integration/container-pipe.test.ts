@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { ArtifactSink, CommandSpec } from '../../src/core/driver.js';
@@ -81,16 +83,57 @@ describe.runIf(process.getuid?.() === 0)('a tool output through a pipe in the co
 
   test('a pipe swapped for a symlink to a file is refused before a byte is read; the host file is untouched', async () => {
     const before = await readFile('/etc/hostname', 'utf8');
-    // The credential wrapper runs before each command: here it plays a hostile container.
-    const swap = 'for d in /tmp/holdfast-io.*; do [ -p "$d/pipe" ] && rm -f "$d/pipe" && ln -s /etc/hostname "$d/pipe"; done; exec "$@"';
+    // A hostile container (its credential wrapper runs first): it redefines printf in holdfast's own script, so that
+    // the pipe is swapped for a symlink to /etc/hostname after it was made and before holdfast opens it.
+    const swap = [
+      `hostile='printf() { case "$1" in "%s %s"*) rm -f "$d/pipe"; ln -s /etc/hostname "$d/pipe";; esac; command printf "$@"; }'`,
+      'script="$hostile',
+      '$3"',
+      'shift 3',
+      'exec sh -c "$script" "$@"',
+    ].join('\n');
     const place = await ContainerPlace.open(name, { service: 'box', engine: 'test', api: connectDocker(), wrapper: swap });
     const sink = memorySink();
     await expect(place.toArtifact(['echo', 'hello'], sink, { name: 'c', kind: 'test' }, { judge })).rejects.toMatchObject({
       code: 'integrity',
-      message: expect.stringMatching(new RegExp(`the pipe holdfast made in container ${name} was replaced \\((a symbolic link|after it was opened)\\): refused`)),
+      message: expect.stringMatching(new RegExp(`the pipe holdfast made in container ${name} was replaced \\(a symbolic link\\): refused`)),
     });
     expect(sink.got.size).toBe(0);
     expect(await readFile('/etc/hostname', 'utf8')).toBe(before);
+    // A tool that swaps the pipe while it writes: what was read is dropped.
+    const plain = await ContainerPlace.open(name, { service: 'box', engine: 'test', api: connectDocker() });
+    const swapping = 'for d in /tmp/holdfast-io.*; do rm -f "$d/pipe"; ln -s /etc/hostname "$d/pipe"; done; echo hello';
+    await expect(plain.toArtifact(['sh', '-c', swapping], sink, { name: 'e', kind: 'test' }, { judge })).rejects.toMatchObject({ code: 'integrity', message: expect.stringContaining('was replaced (after it was opened)') });
+    expect(sink.got.size).toBe(0);
+    expect(await readFile('/etc/hostname', 'utf8')).toBe(before);
+  });
+
+  test('holdfast killed (-9) mid-read leaves no pipe directory in the container', async () => {
+    // A holdfast process whose repository side never reads: the tool fills the pipe and waits.
+    const dist = (p: string) => fileURLToPath(new URL(`../../dist/src/${p}`, import.meta.url));
+    const script = [
+      `const { ContainerPlace } = await import(${JSON.stringify(dist('place/container-place.js'))});`,
+      `const { connectDocker } = await import(${JSON.stringify(dist('docker/docker-client.js'))});`,
+      `const place = await ContainerPlace.open(${JSON.stringify(name)}, { service: 'box', engine: 'test', api: connectDocker() });`,
+      "const sink = { writeCommand: () => new Promise(() => process.stdout.write('reading\\n')), write: () => new Promise(() => {}), discard: async () => {} };",
+      "await place.toArtifact(['yes'], sink, { name: 'k', kind: 'test' }, { judge: () => {} });",
+    ].join('\n');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => d.toString().includes('reading') && resolve());
+      child.once('exit', () => reject(new Error('the holdfast process ended before it read')));
+    });
+    const dirs = () => docker(['exec', name, 'sh', '-c', 'ls -d /tmp/holdfast-io.* 2>/dev/null || true']);
+    expect(await dirs()).not.toBe('');
+    child.kill('SIGKILL');
+    await exited;
+    let left = await dirs();
+    for (let i = 0; i < 50 && left !== ''; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = await dirs();
+    }
+    expect(left).toBe('');
   });
 
   test('HOLDFAST_EXEC_STREAM=1 reads through docker exec instead', async () => {

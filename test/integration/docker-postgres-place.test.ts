@@ -21,6 +21,7 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
   let src: string;
   let dst: string;
   let snapshot: string;
+  let backupExecs = 0;
 
   const inContainer = (name: string, script: string) => docker(['exec', name, 'sh', '-c', script]);
 
@@ -37,9 +38,12 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
     await lab.psql(src, "CREATE TABLE orders (id int PRIMARY KEY, what text) TABLESPACE fast; INSERT INTO orders SELECT g, 'o' || g FROM generate_series(1, 500) g", 'shop');
     await lab.psql(src, "CREATE DATABASE words TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'de-DE'");
     await lab.psql(src, "CREATE TABLE w (t text); INSERT INTO w VALUES ('Äpfel'), ('Zebra'), ('apfel')", 'words');
+    const since = (Date.now() / 1000).toFixed(3);
     const backup = await holdfast(['--repo', repo, 'backup', '--service', `db=container:${src}`, '--json'], lab.env());
     expect(backup.code, backup.stderr).toBe(0);
     snapshot = backup.json<{ snapshot: string }>().snapshot;
+    const until = (Date.now() / 1000 + 0.5).toFixed(3);
+    backupExecs = (await docker(['events', '--since', since, '--until', until, '--filter', `container=${src}`, '--filter', 'event=exec_create', '--format', '{{.ID}}'])).split('\n').filter(Boolean).length;
   });
 
   afterAll(async () => {
@@ -53,6 +57,15 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
     const show = await holdfast(['--repo', repo, 'show', snapshot], lab.env());
     expect(show.code, show.stderr).toBe(0);
     expect(show.stdout).toMatch(new RegExp(`\\n  place: inside container ${src}: its image has pg_dump 15\\.\\d+\\n`));
+  });
+
+  test('a backup in the container costs few docker execs (each is 50-100 ms of fixed time)', () => {
+    // postgres, shop and words: the plan's psql and one probe of the tools, one psql for the inspection (it then
+    // holds the snapshot of postgres), the globals, and per database one held psql and two dumps, each dump one exec
+    // (its pipe made and removed in the same exec), and the sweep of dead runs' pipes (container-pipe-sweep.ts).
+    // Before: 31 (a pipe took three execs, each tool version one, twice).
+    expect(backupExecs).toBeGreaterThan(0);
+    expect(backupExecs).toBeLessThanOrEqual(2 + 2 + 3 * 3 + 1);
   });
 
   test('--tablespace-map OLD=NEW into another container: the table lands in the mapped tablespace, fingerprints equal', async () => {
