@@ -150,7 +150,8 @@ function execTool(container: MongoContainer, name: MongoToolName, version: strin
       let stderr = '';
       await execToArtifact(
         async () => {
-          const run = await container.place.run(argv(args), signal ? { signal } : {});
+          // Watched: mongodump stops when holdfast goes (a kill -9), not left writing into an exec nobody reads.
+          const run = await container.place.run(argv(args), { watched: true, ...(signal ? { signal } : {}) });
           run.done.then((e) => (stderr = e.stderr), () => undefined);
           return run;
         },

@@ -60,12 +60,20 @@ export function pipeOwner(dir: string): { host: string; pid: number } | undefine
  * in `read`. Only for a tool that reads no stdin (a dump): one that does sees
  * its input end with holdfast anyway.
  */
+/**
+ * Fixed sh text: a background watcher that reads fd 3 (a copy of the exec's stdin) until it ends, then stops the
+ * tool whose pid is $p. TERM first; a tool that takes TERM as "finish up" gets KILL a second later (mongodump ran
+ * on 5.5 s after TERM, measured in test/integration/mongodb-container-kill.test.ts). The tool is still the
+ * shell's child, so the shell reaps it (see above why that matters).
+ */
+export const STOP_WITH_STDIN = '{ while read -r _ <&3; do :; done; kill -TERM "$p" 2>/dev/null && sleep 1 && kill -KILL "$p" 2>/dev/null; } &';
+
 function watched(redirect: string): string {
   return [
     'exec 3<&0 </dev/null',
     `"$@"${redirect} 3<&- &`,
     'p=$!',
-    '{ while read -r _ <&3; do :; done; kill -TERM "$p" 2>/dev/null; } &',
+    STOP_WITH_STDIN,
     'w=$!',
     'exec 3<&-',
     'wait "$p"; s=$?',

@@ -6,7 +6,7 @@ import type { ToolExit } from '../core/process.js';
 import type { StreamRun } from '../docker/docker-api.js';
 import type { ArtifactRecord } from '../repository/manifest.js';
 import type { ContainerPlace } from './container-place.js';
-import { pipePrefix } from './container-pipe-sweep.js';
+import { pipePrefix, STOP_WITH_STDIN } from './container-pipe-sweep.js';
 import { runText, type PlaceRunOptions } from './place.js';
 
 /**
@@ -90,7 +90,7 @@ const RUN_INTO_PIPE = [
   'exec 3<&0 </dev/null',
   'HOLDFAST_PIPE_OUT="$d/pipe" "$@" > "$d/pipe" 3<&- &',
   'p=$!',
-  '{ while read -r _ <&3; do :; done; kill -TERM "$p" 2>/dev/null; } &',
+  STOP_WITH_STDIN,
   'w=$!',
   'wait "$p"; s=$?',
   'kill "$w" 2>/dev/null; wait "$w" 2>/dev/null',

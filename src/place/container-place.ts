@@ -86,8 +86,11 @@ export class ContainerPlace implements Place {
     const env = Object.entries({ ...this.options.env, ...options.env })
       .filter((e): e is [string, string] => e[1] !== undefined)
       .map(([k, v]) => `${k}=${v}`);
-    const cmd = this.options.wrapper ? ['sh', '-c', this.options.wrapper, 'holdfast-exec', ...argv] : [...argv];
-    return { cmd, env, ...(options.stdin ? { stdin: true } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+    const wrapped = this.options.wrapper ? ['sh', '-c', this.options.wrapper, 'holdfast-exec', ...argv] : [...argv];
+    // The watcher goes outside the credential wrapper, which may look at the tool's name (MongoDB's) and execs it:
+    // the process the watcher stops is the tool itself.
+    const cmd = options.watched ? ['sh', '-c', WATCHED, 'holdfast-watch', ...wrapped] : wrapped;
+    return { cmd, env, ...(options.stdin || options.watched ? { stdin: true } : {}), ...(options.signal ? { signal: options.signal } : {}) };
   }
 
   run(argv: readonly string[], options: PlaceRunOptions = {}): Promise<StreamRun> {
@@ -116,7 +119,7 @@ export class ContainerPlace implements Place {
     this.lastOutput = 'exec';
     // Watched (container-pipe-sweep.ts): the tool stops when holdfast's exec goes (a kill -9), instead of running on
     // into a stream nobody reads, or blocked, holding its transaction. Not for an engine whose wrapper handles its own output.
-    const watched = this.options.outputPipe === false ? () => this.run(argv, options) : () => this.run(['sh', '-c', WATCHED, 'holdfast-watch', ...argv], { ...options, stdin: true });
+    const watched = () => this.run(argv, this.options.outputPipe === false ? options : { ...options, watched: true });
     return execToArtifact(watched, sink, artifact, {
       tool: argv[0] ?? 'command',
       judge: options.judge,

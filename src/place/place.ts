@@ -25,6 +25,12 @@ export interface PlaceRunOptions {
   env?: Record<string, string | undefined>;
   /** Open the command's stdin (StreamRun.stdin); end it to send EOF. */
   stdin?: boolean;
+  /**
+   * A command that reads no stdin (a dump): in a container, it is stopped when holdfast's exec goes (a kill -9),
+   * by a watcher on the exec's stdin (container-pipe-sweep.ts WATCHED), instead of running on into a stream nobody
+   * reads. Ignored by places whose commands go with holdfast anyway (this host).
+   */
+  watched?: boolean;
   signal?: AbortSignal;
   /** Values to blank out of stderr in errors. */
   secrets?: Array<string | undefined>;
