@@ -10,6 +10,8 @@ import { copyInContainer } from './mysql-physical-container.js';
 import { sameSeries } from './mysql-strategies.js';
 import { checkMysqlToolExit, requireTool, toolNames, TOOLS_HINT, type ToolInfo } from './mysql-tools.js';
 import { spoolDir } from '../../src/core/spool-dir.js';
+import { containerRecord } from '../../src/core/container-record.js';
+import { dataMountRecord } from '../volume/volume-data-mount.js';
 
 export const PHYSICAL_ARTIFACT = 'server.xbstream';
 
@@ -60,6 +62,9 @@ export async function backupPhysical(ctx: BackupContext, t: MyTarget): Promise<B
       ...(t.container?.output ? { output: t.container.output } : {}),
       // uid:gid of the data directory in the container, for a restore into a volume (mysql-physical-volume.ts).
       ...(dataOwner ? { dataOwner } : {}),
+      ...(ctx.service.container ? { container: containerRecord(ctx.service.container) } : {}),
+      // The mount holding the data directory: what a rollback stops the container for and puts this copy back into.
+      ...(t.container ? dataMountRecord(ctx.service.container?.mounts, facts.dataDir) : {}),
     },
     ...(fingerprint ? { fingerprint } : {}),
     inspection: { version: facts.version, objects: databases.map((d) => ({ name: d.name, kind: 'database', bytes: d.bytes })), details: { family: facts.family } },

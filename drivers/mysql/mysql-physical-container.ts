@@ -22,9 +22,11 @@ import { checkMysqlToolExit, toolNames, type ToolInfo } from './mysql-tools.js';
  * as on the host. An image without it gets an offer whose unmet
  * requirement names the missing tool and what runs instead.
  *
- * The offer is not marked `physical`: `backup --physical` keeps taking the
- * volume tar for a container, the copy a rollback can put back in place
- * (a mariadb-backup stream is restored into a data directory by hand).
+ * It is the physical copy of `backup --physical` / `--tag pre-upgrade`
+ * (before the volume tar, which stops the server): the copy records the
+ * mount that holds the data directory, and a rollback prepares it on this
+ * host and puts it back there (mysql-physical-volume.ts). An image without
+ * the tool keeps the volume tar, and the plan says why.
  */
 
 // The wrapper (mysql-container.ts) runs a plain command in this mode.
@@ -51,7 +53,7 @@ export async function containerPhysicalOffer(t: MyTarget, facts: ServerFacts): P
   return {
     name: 'physical',
     consistency: 'transactional',
-    summary: `${tool?.name ?? names} --backup --stream=xbstream of the whole server inside container ${c.name} (prepared at restore)`,
+    summary: `${tool?.name ?? names} --backup --stream=xbstream of the whole server inside container ${c.name}, the server running (prepared at restore)`,
     requirements: [
       {
         what: `${names} of the server's series (${facts.versionNumber}) in the image of container ${c.name}`,
@@ -62,6 +64,7 @@ export async function containerPhysicalOffer(t: MyTarget, facts: ServerFacts): P
     ],
     place: { kind: 'container', where: `inside container ${c.name}`, reason: lacks ?? `its image has ${tool!.name} ${tool!.version}` },
     restoresIntoNewer: false,
+    physical: true,
   };
 }
 
