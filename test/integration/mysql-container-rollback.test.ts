@@ -1,15 +1,9 @@
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { waitFor } from '../../src/core/wait.js';
 import { holdfast } from '../support/cli.js';
+import { containerState, killRollbackThenResume, rollbackRecords, statesDuring, type RollbackDoc } from '../support/rollback-support.js';
 import { docker, DockerLab } from '../support/docker.js';
 import { ensureMariadbImage, mariadbContainer, mariadbSql } from '../support/mariadb-container.js';
-
-interface RollbackDoc {
-  status: string;
-  services: Array<{ service: string; entry: string; method: string; strategy: string; verdict: string; checks: Array<{ what: string; against?: string; equal: boolean }> }>;
-}
 
 /**
  * The pre-upgrade physical copy of MariaDB in a container is mariadb-backup
@@ -27,7 +21,7 @@ describe('pre-upgrade mariadb-backup of MariaDB in a container, and the rollback
   let schemaAtBackup: string;
   let countsAtBackup: string;
 
-  const state = () => docker(['inspect', '-f', '{{.State.Status}} {{.State.StartedAt}}', db]);
+  const state = () => containerState(db);
   /** The definitions as the image's own mariadb-dump prints them: an independent look, not holdfast's fingerprint. */
   const schema = () =>
     docker(['exec', db, 'mariadb-dump', '--no-defaults', '-uroot', '--protocol=socket', '--socket=/run/mysqld/mysqld.sock', '--no-data', '--routines', '--events', '--skip-dump-date', '--databases', 'shop']);
@@ -62,21 +56,11 @@ describe('pre-upgrade mariadb-backup of MariaDB in a container, and the rollback
     const before = await state();
     expect(before).toMatch(/^running /);
     // Docker's state, sampled all through the backup: never anything but running, and never restarted.
-    const seen = new Set<string>();
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        seen.add(await state());
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
-    const backup = await holdfast(['--repo', repo, 'backup', '--init', '--project', project, '--tag', 'pre-upgrade', '--json'], lab.env());
-    sampling = false;
-    await sampler;
+    const { result: backup, seen } = await statesDuring(db, () => holdfast(['--repo', repo, 'backup', '--init', '--project', project, '--tag', 'pre-upgrade', '--json'], lab.env()));
     expect(backup.code, backup.stderr + backup.stdout).toBe(0);
     const doc = backup.json<{ snapshot: string; services: Array<{ service: string; strategy: string; status: string }> }>();
     snapshot = doc.snapshot;
-    expect([...seen]).toEqual([before]);
+    expect(seen).toEqual([before]);
     expect(await state()).toBe(before);
     expect(doc.services.map((s) => [s.service, s.strategy, s.status]).sort()).toEqual([
       ['db', 'dump', 'ok'],
@@ -117,23 +101,11 @@ describe('pre-upgrade mariadb-backup of MariaDB in a container, and the rollback
 
   test('kill -9 while the rollback puts the copy back: the next command keeps the container stopped and names the volume, --resume finishes', async () => {
     await mariadbSql(db, "UPDATE orders SET what = 'changed' WHERE id < 10; DROP TABLE legacy", 'shop');
-    const records = async () => (await readdir(join(lab.stateDir, 'rollbacks')).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
-    let pid = 0;
-    const running = holdfast(['--repo', repo, 'rollback', snapshot], lab.env(), { onSpawn: (p) => (pid = p) });
-    await waitFor('the rollback rewriting the volume', async () => ((await records()).length === 1 ? true : undefined), { timeoutMs: 60_000, intervalMs: 10 });
-    process.kill(pid, 'SIGKILL');
-    expect((await running).code).toBeNull();
-    // The server must not start on a half-restored volume: the next command keeps it stopped and says why.
-    const next = await holdfast(['--repo', repo, 'snapshots'], lab.env());
-    expect(next.code, next.stderr).toBe(0);
-    expect(next.stderr).toContain(`was killed while it rewrote volume ${lab.name('mydata')}`);
-    expect(await lab.held()).toEqual([`${db} exited`]);
-    const resumed = await holdfast(['--repo', repo, 'rollback', '--resume', '--json'], lab.env());
-    expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+    const resumed = await killRollbackThenResume(lab, repo, snapshot, db, lab.name('mydata'));
     expect(resumed.json<RollbackDoc>().services[0]).toMatchObject({ entry: 'db.physical', method: 'physical', strategy: 'physical', verdict: 'ok' });
     expect(await counts()).toBe(countsAtBackup);
     expect(await schema()).toBe(schemaAtBackup);
-    expect(await records()).toEqual([]);
+    expect(await rollbackRecords(lab)).toEqual([]);
     expect(await lab.held()).toEqual([]);
     expect(await lab.helpers()).toEqual([]);
   }, 180_000);
