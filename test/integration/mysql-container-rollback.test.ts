@@ -109,4 +109,25 @@ describe('pre-upgrade mariadb-backup of MariaDB in a container, and the rollback
     expect(await lab.held()).toEqual([]);
     expect(await lab.helpers()).toEqual([]);
   }, 180_000);
+
+  test('a data directory bind-mounted from this host: the copy goes back there too, owned as before', async () => {
+    const project2 = `${lab.prefix}myb`;
+    const dir = await lab.dir('mybind');
+    const bound = await mariadbContainer(lab, 'bound', { env: ['-e', 'MARIADB_ROOT_PASSWORD=rollback-secret'], volume: dir, project: project2, service: 'db' });
+    await mariadbSql(bound, 'CREATE DATABASE kept; USE kept; CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t SELECT seq FROM seq_1_to_700');
+    const owner = () => docker(['exec', bound, 'stat', '-c', '%u:%g', '/var/lib/mysql/kept/t.ibd']);
+    const ownerBefore = await owner();
+    const backup = await holdfast(['--repo', repo, 'backup', '--project', project2, '--tag', 'pre-upgrade', '--json'], lab.env());
+    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
+    const doc = backup.json<{ snapshot: string; services: Array<{ service: string; strategy: string; status: string }> }>();
+    expect(doc.services.find((s) => s.service === 'db.physical')).toMatchObject({ strategy: 'physical', status: 'ok' });
+    await mariadbSql(bound, 'DROP DATABASE kept');
+    const res = await holdfast(['--repo', repo, 'rollback', doc.snapshot, '--json'], lab.env());
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect(res.json<RollbackDoc>().services[0]).toMatchObject({ entry: 'db.physical', method: 'physical', strategy: 'physical', verdict: 'ok' });
+    expect(await mariadbSql(bound, 'SELECT count(*) FROM kept.t')).toBe('700');
+    expect(await owner()).toBe(ownerBefore);
+    expect(await lab.held()).toEqual([]);
+    expect(await lab.helpers()).toEqual([]);
+  }, 180_000);
 });
