@@ -5,6 +5,7 @@ import type { ToolExit } from '../../src/core/process.js';
 import { runText } from '../../src/place/place.js';
 import type { MyTarget } from './mysql-connection.js';
 import { preparePipe, toArtifactThroughFifo } from './mysql-container-fifo.js';
+import { LOG_COPY_INTERVAL } from './mysql-physical-backup.js';
 import type { ServerFacts } from './mysql-inspector.js';
 import { sameSeries } from './mysql-strategies.js';
 import { containerTool } from './mysql-tool-place.js';
@@ -19,7 +20,7 @@ import { checkMysqlToolExit, toolNames, type ToolInfo } from './mysql-tools.js';
  * xbstream leaves through the named pipe this host reads
  * (mysql-container-fifo.ts), else the exec's stdout, into one artifact.
  * The tool holds commits itself (BACKUP STAGE BLOCK_COMMIT near its end),
- * as on the host. An image without it gets an offer whose unmet
+ * as on the host, for ~40 ms with LOG_COPY_INTERVAL (mysql-physical-backup.ts). An image without it gets an offer whose unmet
  * requirement names the missing tool and what runs instead.
  *
  * It is the physical copy of `backup --physical` / `--tag pre-upgrade`
@@ -80,7 +81,7 @@ export async function copyInContainer(t: MyTarget, facts: ServerFacts, sink: Art
   // it is removed with the pipe. Without a pipe, nothing is named: no extra exec to make and remove a directory.
   const judge = (exit: ToolExit) => checkMysqlToolExit(tool.name, exit, t.service);
   const pipe = await preparePipe(c);
-  const argv = [tool.path, '--backup', '--stream=xbstream', ...(pipe ? [`--target-dir=${pipe.dir}`] : [])];
+  const argv = [tool.path, '--backup', '--stream=xbstream', LOG_COPY_INTERVAL, ...(pipe ? [`--target-dir=${pipe.dir}`] : [])];
   c.output = pipe ? 'pipe' : 'exec';
   const piped = pipe ? await toArtifactThroughFifo(c, pipe, argv, sink, artifact, judge) : undefined;
   if (!piped) {
