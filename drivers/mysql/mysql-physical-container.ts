@@ -5,6 +5,7 @@ import type { ToolExit } from '../../src/core/process.js';
 import { runText } from '../../src/place/place.js';
 import type { MyTarget } from './mysql-connection.js';
 import { preparePipe, toArtifactThroughFifo } from './mysql-container-fifo.js';
+import { LOG_COPY_INTERVAL } from './mysql-physical-backup.js';
 import type { ServerFacts } from './mysql-inspector.js';
 import { sameSeries } from './mysql-strategies.js';
 import { containerTool } from './mysql-tool-place.js';
@@ -19,12 +20,14 @@ import { checkMysqlToolExit, toolNames, type ToolInfo } from './mysql-tools.js';
  * xbstream leaves through the named pipe this host reads
  * (mysql-container-fifo.ts), else the exec's stdout, into one artifact.
  * The tool holds commits itself (BACKUP STAGE BLOCK_COMMIT near its end),
- * as on the host. An image without it gets an offer whose unmet
+ * as on the host, for ~40 ms with LOG_COPY_INTERVAL (mysql-physical-backup.ts). An image without it gets an offer whose unmet
  * requirement names the missing tool and what runs instead.
  *
- * The offer is not marked `physical`: `backup --physical` keeps taking the
- * volume tar for a container, the copy a rollback can put back in place
- * (a mariadb-backup stream is restored into a data directory by hand).
+ * It is the physical copy of `backup --physical` / `--tag pre-upgrade`
+ * (before the volume tar, which stops the server): the copy records the
+ * mount that holds the data directory, and a rollback prepares it on this
+ * host and puts it back there (mysql-physical-volume.ts). An image without
+ * the tool keeps the volume tar, and the plan says why.
  */
 
 // The wrapper (mysql-container.ts) runs a plain command in this mode.
@@ -51,7 +54,7 @@ export async function containerPhysicalOffer(t: MyTarget, facts: ServerFacts): P
   return {
     name: 'physical',
     consistency: 'transactional',
-    summary: `${tool?.name ?? names} --backup --stream=xbstream of the whole server inside container ${c.name} (prepared at restore)`,
+    summary: `${tool?.name ?? names} --backup --stream=xbstream of the whole server inside container ${c.name}, the server running (prepared at restore)`,
     requirements: [
       {
         what: `${names} of the server's series (${facts.versionNumber}) in the image of container ${c.name}`,
@@ -62,6 +65,7 @@ export async function containerPhysicalOffer(t: MyTarget, facts: ServerFacts): P
     ],
     place: { kind: 'container', where: `inside container ${c.name}`, reason: lacks ?? `its image has ${tool!.name} ${tool!.version}` },
     restoresIntoNewer: false,
+    physical: true,
   };
 }
 
@@ -77,7 +81,7 @@ export async function copyInContainer(t: MyTarget, facts: ServerFacts, sink: Art
   // it is removed with the pipe. Without a pipe, nothing is named: no extra exec to make and remove a directory.
   const judge = (exit: ToolExit) => checkMysqlToolExit(tool.name, exit, t.service);
   const pipe = await preparePipe(c);
-  const argv = [tool.path, '--backup', '--stream=xbstream', ...(pipe ? [`--target-dir=${pipe.dir}`] : [])];
+  const argv = [tool.path, '--backup', '--stream=xbstream', LOG_COPY_INTERVAL, ...(pipe ? [`--target-dir=${pipe.dir}`] : [])];
   c.output = pipe ? 'pipe' : 'exec';
   const piped = pipe ? await toArtifactThroughFifo(c, pipe, argv, sink, artifact, judge) : undefined;
   if (!piped) {

@@ -26,11 +26,14 @@ function targetDir(ctx: RestoreContext): string {
  * files consistent; the directory is then a data directory for a server of
  * the same series (`mariadbd --datadir=DIR`). Run as root, the files go to
  * the directory's owner, or to the `mysql` user when root owns it.
- * `--target NAME=volume:VOL` puts it into a container's data volume instead.
+ * `--target NAME=volume:VOL` puts it into a container's data volume instead;
+ * a rollback (its container's own endpoint) into the mount it was copied from.
  */
 export async function restorePhysical(ctx: RestoreContext): Promise<RestoreResult> {
   // Into the data volume of a container (mysql-physical-volume.ts).
   if (ctx.target.endpoint?.scheme === 'volume') return (await import('./mysql-physical-volume.js')).restorePhysicalIntoVolume(ctx);
+  // In place into its container (a rollback, the container stopped): into the data mount the copy recorded.
+  if (ctx.target.endpoint?.scheme === 'container') return (await import('./mysql-physical-volume.js')).restorePhysicalIntoContainerVolume(ctx);
   const dir = targetDir(ctx);
   const { family, version } = await checkRestoreTools(ctx);
   await prepareTargetDir(ctx, dir);

@@ -1,4 +1,4 @@
-/** A mariadb-backup snapshot restored into a Docker volume: the data directory of a MariaDB container to be started on it. */
+/** A mariadb-backup snapshot restored into a Docker volume or bind mount: the data directory of a MariaDB container to be started on it, or put back into its own container by a rollback. */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RestoreContext, RestoreResult } from '../../src/core/driver.js';
@@ -6,8 +6,13 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { spoolDir } from '../../src/core/spool-dir.js';
 import { helperImage, helperText } from '../../src/docker/docker-helper.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
-import { assertRestorableVolume } from '../volume/volume-restore-target.js';
+import { recordedDataMount } from '../volume/volume-data-mount.js';
+import type { MountedDir } from '../volume/volume-dir-transfer.js';
+import { assertRestorableMount } from '../volume/volume-restore-target.js';
 import { checkRestoreTools, chownTree, unpackAndPrepare } from './mysql-physical-restore.js';
+
+// A fixed script; the directory it empties and fills comes as its argument ($1), under the helper's /v.
+const COPY_IN = 'set -e; d="$1"; mkdir -p "$d"; rm -rf "$d"/* "$d"/.[!.]* "$d"/..?*; cp -a /src/. "$d"/';
 
 /**
  * `restore SNAP db --target db=volume:NAME`: as into a directory on this
@@ -20,22 +25,24 @@ import { checkRestoreTools, chownTree, unpackAndPrepare } from './mysql-physical
  * volume is created when missing; one that holds files is refused without
  * --force, one that a running container mounts always: the server is
  * stopped while its files are put in place, and started by the user (or
- * `restore --recreate`) afterwards. The spool is bind-mounted, so the daemon
- * must share this machine's files (a unix socket).
+ * `restore --recreate`, or the rollback) afterwards. The spool is
+ * bind-mounted, so the daemon must share this machine's files (a unix
+ * socket).
  */
-export async function restorePhysicalIntoVolume(ctx: RestoreContext): Promise<RestoreResult> {
+export async function restorePhysicalIntoVolume(ctx: RestoreContext, into?: MountedDir): Promise<RestoreResult> {
   const service = ctx.source.name;
-  const volume = ctx.target.endpoint!.path;
+  const mount: MountedDir = into ?? { type: 'volume', source: ctx.target.endpoint!.path, subdir: '' };
+  const where = `${mount.type === 'volume' ? 'volume ' : ''}${mount.source}${mount.subdir ? `/${mount.subdir}` : ''}`;
   const api = await dockerApi();
   if (!api.host.startsWith('unix://')) {
-    throw new HoldfastError('target', `a physical copy goes into volume ${volume} through this machine's files, and Docker at ${api.host} does not share them`, {
+    throw new HoldfastError('target', `a physical copy goes into ${where} through this machine's files, and Docker at ${api.host} does not share them`, {
       service,
       hint: `restore into a directory (--target ${service}=/empty/dir) and copy it into the volume on the Docker host`,
     });
   }
   await checkRestoreTools(ctx);
   const image = helperImage(typeof ctx.target.options.helper_image === 'string' ? ctx.target.options.helper_image : undefined);
-  await assertRestorableVolume(ctx, api, volume, image);
+  await assertRestorableMount(ctx, api, mount, image);
   const owner = parseOwner(ctx.recorded.details.dataOwner) ?? { uid: 999, gid: 999 };
   const spool = await spoolDir('holdfast-mysql-volume-');
   try {
@@ -43,24 +50,37 @@ export async function restorePhysicalIntoVolume(ctx: RestoreContext): Promise<Re
     await mkdir(data, { mode: 0o750 });
     await unpackAndPrepare(ctx, data);
     await chownTree(data, owner);
-    ctx.progress.phase('copy into volume');
-    // A fixed script; the names it removes come from the volume. cp -a keeps the owner set above.
+    ctx.progress.phase(`copy into ${mount.type}`);
+    // cp -a keeps the owner set above.
     const out = await helperText(api, 'restore', {
       image,
-      cmd: ['sh', '-c', 'rm -rf /v/* /v/.[!.]* /v/..?* && cp -a /src/. /v/'],
+      cmd: ['sh', '-c', COPY_IN, 'holdfast-copy-in', mount.subdir ? `/v/${mount.subdir}` : '/v'],
       mounts: [
         { type: 'bind', source: data, target: '/src', readOnly: true },
-        { type: 'volume', source: volume, target: '/v', readOnly: false },
+        { type: mount.type, source: mount.source, target: '/v', readOnly: false },
       ],
     });
     if (out.exitCode !== 0) {
-      throw new HoldfastError('tool', `could not copy the prepared files into volume ${volume}: ${out.stderr.trim().split('\n').slice(-3).join(' | ')}`, { service, hint: 'the volume may hold part of the files: restore again with --force' });
+      throw new HoldfastError('tool', `could not copy the prepared files into ${where}: ${out.stderr.trim().split('\n').slice(-3).join(' | ')}`, { service, hint: 'it may hold part of the files: restore again with --force' });
     }
   } finally {
     await spool.remove();
   }
-  ctx.note(`start the MariaDB container on volume ${volume} (mounted at its data directory): it opens the restored server`);
-  return { location: `volume:${volume}`, details: { volume, prepared: true, owner: `${owner.uid}:${owner.gid}`, serverVersion: ctx.recorded.details.serverVersion } };
+  if (!into) ctx.note(`start the MariaDB container on volume ${mount.source} (mounted at its data directory): it opens the restored server`);
+  return {
+    location: `${mount.type}:${mount.source}${mount.subdir ? `/${mount.subdir}` : ''}`,
+    details: { [mount.type]: mount.source, ...(mount.subdir ? { subdir: mount.subdir } : {}), prepared: true, owner: `${owner.uid}:${owner.gid}`, serverVersion: ctx.recorded.details.serverVersion },
+  };
+}
+
+/**
+ * A mariadb-backup copy of MariaDB in a container put back in place, as
+ * `holdfast rollback` does: prepared here, then into the data mount the copy
+ * recorded, with the container stopped (volume-data-mount.ts); the rollback
+ * starts it again and waits until it answers.
+ */
+export async function restorePhysicalIntoContainerVolume(ctx: RestoreContext): Promise<RestoreResult> {
+  return restorePhysicalIntoVolume(ctx, await recordedDataMount(ctx, { tool: 'mariadb-backup', startHint: 'start a container of the same series on it' }));
 }
 
 function parseOwner(value: unknown): { uid: number; gid: number } | undefined {

@@ -3,7 +3,8 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
 import { helperImage, helperText } from '../../src/docker/docker-helper.js';
 import { copyDirIn } from '../volume/volume-dir-transfer.js';
-import { assertRestorableVolume } from '../volume/volume-restore-target.js';
+import { recordedDataMount } from '../volume/volume-data-mount.js';
+import { assertRestorableMount } from '../volume/volume-restore-target.js';
 
 /**
  * A `pg_basebackup` snapshot restored into a Docker volume
@@ -24,16 +25,7 @@ export async function restoreBasebackupIntoVolume(ctx: RestoreContext, into: { t
   const at = subdir ? `/v/${subdir}` : '/v';
   const api = await dockerApi();
   const image = helperImage(typeof ctx.target.options.helper_image === 'string' ? ctx.target.options.helper_image : undefined);
-  if (type === 'volume') {
-    await assertRestorableVolume(ctx, api, volume, image);
-  } else {
-    // Docker lists the users of a named volume only; a bind mount's is the target's own container, checked by the caller.
-    const listed = await helperText(api, 'restore', { image, cmd: ['ls', '-A', '/v'], mounts: [{ type, source: volume, target: '/v', readOnly: true }] });
-    if (listed.exitCode !== 0) throw new HoldfastError('target', `cannot read ${volume}: ${listed.stderr.trim()}`, { service });
-    if (listed.stdout.trim() && !ctx.force) {
-      throw new HoldfastError('target', `${volume} is not empty`, { service, hint: 'restore into a new volume (--target db=volume:NEW), or pass --force to replace its contents' });
-    }
-  }
+  await assertRestorableMount(ctx, api, { type, source: volume }, image);
   ctx.progress.phase('extract');
   // Emptied first, then extracted as root: the files keep the owner (the server's user id) the copy recorded.
   await copyDirIn(ctx, { type, source: volume, subdir }, 'base.tar');
@@ -55,29 +47,12 @@ export async function restoreBasebackupIntoVolume(ctx: RestoreContext, into: { t
 /**
  * A `pg_basebackup` copy of PostgreSQL in a container put back in place,
  * as `holdfast rollback` does: into the data volume the copy recorded
- * (`volumes`, `dataSubdir`: postgres-basebackup.ts), with the container
+ * (`volumes`, `dataSubdir`: volume-data-mount.ts), with the container
  * stopped (the rollback stops every user of the volume first, and journals
  * the volume before it is touched: a rollback killed mid-way keeps them
  * stopped). Refused, as above, while any running container mounts it.
  */
 export async function restoreBasebackupIntoContainerVolume(ctx: RestoreContext): Promise<RestoreResult> {
-  const volumes = Array.isArray(ctx.recorded.details.volumes) ? (ctx.recorded.details.volumes as Array<{ type: string; source: string }>) : [];
-  const data = volumes.find((v) => v.type === 'volume' || v.type === 'bind');
-  if (!data) {
-    throw new HoldfastError('usage', 'this pg_basebackup copy recorded no data volume to put it back into (the data directory was in the container\'s own layer)', {
-      service: ctx.source.name,
-      hint: `restore it into a new volume (--target ${ctx.source.name}=volume:NAME) or directory (=file:/empty/dir) and start a container of the same major on it`,
-    });
-  }
-  // Its own container first: holdfast never replaces the files of a running server.
-  const ref = ctx.target.container?.id ?? ctx.target.endpoint!.path;
-  const own = await (await dockerApi()).inspectContainer(ref);
-  if (own && (own.running || own.paused)) {
-    throw new HoldfastError('target', `container ${own.name} is running on the data this copy would replace`, {
-      service: ctx.source.name,
-      hint: `holdfast rollback SNAPSHOT ${ctx.source.name.replace(/\.physical$/, '')} stops it for the restore and starts it again; or restore into a new volume (--target ${ctx.source.name}=volume:NAME)`,
-    });
-  }
-  const subdir = typeof ctx.recorded.details.dataSubdir === 'string' ? ctx.recorded.details.dataSubdir : '';
-  return restoreBasebackupIntoVolume(ctx, { type: data.type as 'volume' | 'bind', volume: data.source, subdir });
+  const data = await recordedDataMount(ctx, { tool: 'pg_basebackup', startHint: 'start a container of the same major on it' });
+  return restoreBasebackupIntoVolume(ctx, { type: data.type, volume: data.source, subdir: data.subdir });
 }

@@ -4,6 +4,7 @@ import type { BackupContext, BackupResult, RestoreContext, RestoreResult } from 
 import { HoldfastError } from '../../src/core/errors.js';
 import { assertToolSucceeded, runTool } from '../../src/core/process.js';
 import { containerRecord } from '../../src/core/container-record.js';
+import { dataMountRecord } from '../volume/volume-data-mount.js';
 import { serverFacts } from './postgres-inspector.js';
 import { fingerprintOfSite } from './postgres-site-fingerprint.js';
 import { requireSiteTool, withSession, withSite } from './postgres-site.js';
@@ -59,31 +60,11 @@ export function backupWithBasebackup(ctx: BackupContext): Promise<BackupResult> 
         ...site.record(tool),
         ...(ctx.service.container ? { container: containerRecord(ctx.service.container) } : {}),
         // The container's data volume: what a rollback stops its users for and puts this copy back into (postgres-basebackup-volume.ts).
-        ...(site.place.kind !== 'host' || ctx.service.container ? dataVolumeRecord(ctx, dataDir) : {}),
+        ...(site.place.kind !== 'host' || ctx.service.container ? dataMountRecord(ctx.service.container?.mounts, dataDir) : {}),
       },
       ...(fingerprint ? { fingerprint } : {}),
     };
   }, (text) => ctx.note(text));
-}
-
-/**
- * The Docker volume (or bind mount) that holds the container's data
- * directory, as a volume copy records it (`volumes`, so that
- * rollback-plan.ts restores this entry physically and journals the
- * volume), with the data directory's path inside it (`dataSubdir`, '' for
- * its root, the official images' PGDATA). None when the data lives in the
- * container's own layer: a rollback then restores the dump instead, and
- * says why.
- */
-function dataVolumeRecord(ctx: BackupContext, dataDir: string | undefined): Record<string, unknown> {
-  const mounts = ctx.service.container?.mounts ?? [];
-  if (!dataDir) return {};
-  const mount = mounts
-    .filter((m) => (m.type === 'volume' || m.type === 'bind') && (dataDir === m.destination || dataDir.startsWith(`${m.destination.replace(/\/$/, '')}/`)))
-    .sort((a, b) => b.destination.length - a.destination.length)[0];
-  if (!mount) return {};
-  const subdir = dataDir.slice(mount.destination.replace(/\/$/, '').length).replace(/^\/+/, '');
-  return { volumes: [{ type: mount.type, source: mount.source, destination: mount.destination }], dataSubdir: subdir, dataDirectory: dataDir };
 }
 
 /** Target of a physical restore: `file:/path` or a plain absolute path, an empty or missing directory. */

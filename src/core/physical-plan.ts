@@ -18,10 +18,12 @@ const runnable = (o: StrategyOffer) => o.consistency !== 'inconsistent' && o.req
 /**
  * `backup --physical`: beside each service whose chosen strategy is a
  * logical export (pg_dump, a dump), a second plan item that copies its files
- * too: the strongest physical offer that can run (the volume tar with its
- * writers stopped for a database in a container, pg_basebackup for a host
- * server). It is recorded as its own manifest entry (`db.physical`, with
- * `physicalOf: db`), so a rollback can put the files back in place and
+ * too: the strongest physical offer that can run (the engine's own copy
+ * with the server running: pg_basebackup, mariadb-backup in its container;
+ * else the volume tar with its writers stopped); a stronger one that cannot
+ * run is named in the reason, with why. It is recorded as its own manifest
+ * entry (`db.physical`, with `physicalOf: db`), so a rollback can put the
+ * files back in place and
  * every other command sees an ordinary service. A service that is already
  * copied physically (a volume, `tar`) gets none; one with no runnable
  * physical offer gets none either, and its reason says so.
@@ -57,10 +59,17 @@ export function withPhysicalCopies(items: readonly PlanItem[]): PlanItem[] {
       ...(item.detectedBy ? { detectedBy: item.detectedBy } : {}),
       strategy: offer.name,
       consistency: offer.consistency,
-      reason: `physical copy of ${item.service.name} for rollback: ${offer.summary} (${offer.consistency}), taken after its ${item.strategy}`,
+      reason: `physical copy of ${item.service.name} for rollback: ${offer.summary} (${offer.consistency}), taken after its ${item.strategy}${passedOver(item.offers, offer)}`,
       offers: [offer],
       physicalOf: item.service.name,
     });
   }
   return out;
+}
+
+/** Why a stronger physical copy (the engine's own, with the server running) gave way to the one chosen: "; not physical: its image lacks mariadb-backup". */
+function passedOver(offers: readonly StrategyOffer[], chosen: StrategyOffer): string {
+  const before = offers.slice(0, offers.indexOf(chosen)).filter((o) => o.physical);
+  // The first clause of each unmet requirement's detail: what is missing, not what the engine's default does instead.
+  return before.map((o) => `; not ${o.name}: ${o.requirements.filter((r) => !r.met).map((r) => r.detail?.split('; ')[0] ?? r.what).join('; ') || o.consistency}`).join('');
 }

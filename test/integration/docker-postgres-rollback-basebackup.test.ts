@@ -1,15 +1,9 @@
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { holdfast } from '../support/cli.js';
+import { containerState, killRollbackThenResume, rollbackRecords, statesDuring, type RollbackDoc } from '../support/rollback-support.js';
 import { docker, DockerLab } from '../support/docker.js';
 import { freePort } from '../support/free-port.js';
-import { waitFor } from '../../src/core/wait.js';
-
-interface RollbackDoc {
-  status: string;
-  services: Array<{ service: string; entry: string; method: string; strategy: string; verdict: string; checks: Array<{ what: string; against?: string; equal: boolean }> }>;
-}
 
 /**
  * The pre-upgrade physical copy of PostgreSQL in a container is a
@@ -29,7 +23,7 @@ describe('pre-upgrade pg_basebackup of PostgreSQL in a container, and the rollba
   /** pg_dump --schema-only of shop, by the image's own pg_dump: an independent look at the definitions. */
   // Its \restrict key is random per run (PostgreSQL 15.14 and later): left out.
   const schema = async () => (await docker(['exec', db, 'pg_dump', '--schema-only', '-U', 'postgres', '-d', 'shop'])).split('\n').filter((l) => !/^\\(un)?restrict /.test(l)).join('\n');
-  const state = () => docker(['inspect', '-f', '{{.State.Status}} {{.State.StartedAt}}', db]);
+  const state = () => containerState(db);
 
   beforeAll(async () => {
     await lab.init();
@@ -48,19 +42,9 @@ describe('pre-upgrade pg_basebackup of PostgreSQL in a container, and the rollba
     const before = await state();
     expect(before).toMatch(/^running /);
     // Docker's state, sampled all through the backup: never anything but running, and never restarted.
-    const seen = new Set<string>();
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        seen.add(await state());
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
-    const backup = await holdfast(['--repo', repo, 'backup', '--init', '--project', project, '--tag', 'pre-upgrade', '--json'], lab.env());
-    sampling = false;
-    await sampler;
+    const { result: backup, seen } = await statesDuring(db, () => holdfast(['--repo', repo, 'backup', '--init', '--project', project, '--tag', 'pre-upgrade', '--json'], lab.env()));
     expect(backup.code, backup.stderr + backup.stdout).toBe(0);
-    expect([...seen]).toEqual([before]);
+    expect(seen).toEqual([before]);
     expect(await state()).toBe(before);
     const doc = backup.json<{ snapshot: string; services: Array<{ service: string; strategy: string; status: string }> }>();
     snapshot = doc.snapshot;
@@ -98,22 +82,11 @@ describe('pre-upgrade pg_basebackup of PostgreSQL in a container, and the rollba
 
   test('kill -9 while the rollback puts the base backup back: the next command keeps the container stopped, --resume finishes', async () => {
     await lab.psql(db, "UPDATE orders SET what = 'again'", 'shop');
-    const records = async () => (await readdir(join(lab.stateDir, 'rollbacks')).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
-    let pid = 0;
-    const running = holdfast(['--repo', repo, 'rollback', snapshot], lab.env(), { onSpawn: (p) => (pid = p) });
-    await waitFor('the rollback rewriting the volume', async () => ((await records()).length === 1 ? true : undefined), { timeoutMs: 60_000, intervalMs: 10 });
-    process.kill(pid, 'SIGKILL');
-    expect((await running).code).toBeNull();
-    // The database must not start on a half-restored volume: the next command keeps it stopped and says why.
-    const next = await holdfast(['--repo', repo, 'snapshots'], lab.env());
-    expect(next.code, next.stderr).toBe(0);
-    expect(next.stderr).toContain(`was killed while it rewrote volume ${lab.name('pgdata')}`);
-    expect(await lab.held()).toEqual([`${db} exited`]);
-    const resumed = await holdfast(['--repo', repo, 'rollback', '--resume', '--json'], lab.env());
-    expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+    const resumed = await killRollbackThenResume(lab, repo, snapshot, db, lab.name('pgdata'));
+    expect(resumed.json<RollbackDoc>().services[0]).toMatchObject({ entry: 'db.physical', method: 'physical', strategy: 'pg_basebackup', verdict: 'ok' });
     expect(await lab.psql(db, "SELECT count(*), count(*) FILTER (WHERE what LIKE 'o%') FROM orders", 'shop')).toBe('3000\t3000');
     expect(await schema()).toBe(schemaBefore);
-    expect(await records()).toEqual([]);
+    expect(await rollbackRecords(lab)).toEqual([]);
     expect(await lab.held()).toEqual([]);
     expect(await lab.helpers()).toEqual([]);
   });

@@ -130,6 +130,12 @@ describe('MySQL / MariaDB physical (mariadb-backup) inside its own container', (
     expect(pinned.code).not.toBe(0);
     expect(pinned.stdout + pinned.stderr).toContain('its image lacks mariadb-backup or mariabackup');
     expect(pinned.stdout + pinned.stderr).toContain('the dump strategy (the default) runs inside the container instead');
+    // Its pre-upgrade copy stays the tar of its data volume with the server stopped, and the plan says why.
+    const preUpgrade = await holdfast(['plan', '--service', `bare=container:${bare}`, '--tag', 'pre-upgrade', '--json'], lab.env());
+    expect(preUpgrade.code, preUpgrade.stderr).toBe(0);
+    const copy = preUpgrade.json<{ services: Array<{ service: string; strategy: string; reason: string }> }>().services.find((s) => s.service === 'bare.physical')!;
+    expect(copy.strategy).toBe('tar');
+    expect(copy.reason).toContain('; not physical: its image lacks mariadb-backup or mariabackup');
     expect(unpinned.stdout + pinned.stdout + pinned.stderr).not.toContain(SECRET);
     expect(await lab.helpers()).toEqual([]);
   }, 120_000);

@@ -32,6 +32,18 @@ describe('withPhysicalCopies', () => {
     expect(out[1]!.reason).toBe('physical copy of db for rollback: tar of pgdata with the writers stopped (quiesced), taken after its dump');
   });
 
+  test("the engine's own copy that cannot run gives way to the volume tar, and the reason says why", () => {
+    const own = offer('physical', {
+      physical: true,
+      requirements: [{ ...requirement('mariadb-backup in the image', false), detail: 'its image lacks mariadb-backup or mariabackup; the dump (the default strategy) runs inside the container instead' }],
+    });
+    const out = withPhysicalCopies([item('db', 'dump', [dump, own, tar, tarLive])]);
+    expect(out[1]).toMatchObject({ strategy: 'tar', physicalOf: 'db' });
+    expect(out[1]!.reason).toBe(
+      'physical copy of db for rollback: tar of pgdata with the writers stopped (quiesced), taken after its dump; not physical: its image lacks mariadb-backup or mariabackup',
+    );
+  });
+
   test('a service already copied physically gets none', () => {
     expect(withPhysicalCopies([item('app', 'tar')]).map((i) => i.service.name)).toEqual(['app']);
   });
