@@ -1,5 +1,5 @@
 /** The physical strategy (mariadb-backup) for a MySQL / MariaDB server inside its own container: the offer and the copy. */
-import type { ArtifactSink, StrategyOffer } from '../../src/core/driver.js';
+import type { ArtifactSink, OfferPlace, StrategyOffer } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import type { ToolExit } from '../../src/core/process.js';
 import { runText } from '../../src/place/place.js';
@@ -60,9 +60,14 @@ export async function containerPhysicalOffer(t: MyTarget, facts: ServerFacts): P
         hint: fallbackHint(names),
       },
     ],
-    place: { kind: 'container', where: `inside container ${c.name}`, reason: lacks ?? `its image has ${tool!.name} ${tool!.version}` },
+    place: physicalPlace(t, lacks ?? `its image has ${tool!.name} ${tool!.version}`),
     restoresIntoNewer: false,
   };
+}
+
+/** Where the image's backup tool runs, and why (StrategyOffer.place, details.place). */
+export function physicalPlace(t: MyTarget, reason: string): OfferPlace {
+  return { kind: 'container', where: `inside container ${t.container!.name}`, reason };
 }
 
 /** Runs the image's backup tool in the container and stores its xbstream as one artifact. */
