@@ -2,7 +2,8 @@
  * The one shape of the place a service's work ran in, `{ kind, where, reason }`
  * (StrategyOffer.place, PlanItem.place, a manifest's details.place), and how
  * older manifests are still read: a phrase string (MySQL, MongoDB), a `why`
- * key instead of `reason` (PostgreSQL), or only `toolsRanIn: "container X"`.
+ * key instead of `reason` (PostgreSQL), only `toolsRanIn: "container X"`, or
+ * for a volume copy only its `transport`.
  */
 import type { OfferPlace } from './driver.js';
 
@@ -32,6 +33,10 @@ export function recordedPlace(details: Record<string, unknown>): OfferPlace | un
   }
   const ran = details.toolsRanIn;
   if (typeof ran === 'string' && ran.startsWith('container ')) return { kind: 'container', where: `inside ${ran}`, reason: '' };
+  // A volume copy before it recorded a place: its transport says where tar ran (this machine's, or a helper's).
+  const tar = details.tar as { image?: unknown } | undefined;
+  if (details.transport === 'local') return { kind: 'host', where: 'on this host', reason: '' };
+  if ((details.transport === 'fifo' || details.transport === 'exec-stream') && typeof tar?.image === 'string') return { kind: 'sidecar', where: `in a helper container of ${tar.image}`, reason: '' };
   return undefined;
 }
 
