@@ -51,7 +51,7 @@ export async function containerPhysicalOffer(t: MyTarget, facts: ServerFacts): P
   return {
     name: 'physical',
     consistency: 'transactional',
-    summary: `${tool?.name ?? names} --backup --stream=xbstream of the whole server inside container ${c.name} (prepared at restore)`,
+    summary: `${tool?.name ?? names} --backup --stream=xbstream of the whole server (prepared at restore)`,
     requirements: [
       {
         what: `${names} of the server's series (${facts.versionNumber}) in the image of container ${c.name}`,
