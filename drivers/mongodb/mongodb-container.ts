@@ -6,6 +6,7 @@ import { dockerApi } from '../../src/docker/docker-lazy.js';
 import { ContainerPlace } from '../../src/place/container-place.js';
 import { runText } from '../../src/place/place.js';
 import { LazySidecar } from '../../src/place/sidecar-place.js';
+import { isContainerBacked } from '../../src/place/service-place.js';
 import type { MongoTarget } from './mongodb-connection.js';
 
 /**
@@ -23,10 +24,8 @@ import type { MongoTarget } from './mongodb-connection.js';
  * /dev/fd/3`), never argv. For the client and host tools they are read once
  * through an exec into memory, and passed on only through a 0600 --config file.
  */
-export function isMongoContainerService(service: Service): boolean {
-  const scheme = service.endpoint?.scheme;
-  return scheme === 'container' || (!service.endpoint && !!service.container);
-}
+// The one test of every engine (src/place/service-place.ts), under the name this driver's files use.
+export const isMongoContainerService = isContainerBacked;
 
 /** The port the server listens on inside its container (the official image's 27017 unless the `port` option says otherwise). */
 function innerPort(service: Service): number {

@@ -8,7 +8,7 @@ import { restoreExport } from './mongodb-export-restore.js';
 import { defineDatabase } from './mongodb-definitions.js';
 import { fingerprintDatabase } from './mongodb-fingerprint.js';
 import { inspectServer, selectDatabases, serverFacts } from './mongodb-inspector.js';
-import { mongoStrategies } from './mongodb-strategies.js';
+import { clientPlace, mongoStrategies } from './mongodb-strategies.js';
 import { mongoScratchTarget } from './mongodb-scratch.js';
 import { openMongo, withMongo } from './mongodb-place.js';
 import { isMongoContainerService } from './mongodb-container.js';
@@ -58,7 +58,9 @@ export const mongoDriver: Driver = {
     const at = await openMongo(ctx.service, ctx.signal, (text) => ctx.note(text));
     if (at.container?.cleaned.length) ctx.note(`removed helper containers left by a holdfast killed earlier: ${at.container.cleaned.join(', ')}`);
     try {
-      const result = ctx.strategy === 'mongodump' ? await backupWithMongodump(ctx, at) : await backupWithExport(ctx, at.t);
+      const done = ctx.strategy === 'mongodump' ? await backupWithMongodump(ctx, at) : await backupWithExport(ctx, at.t);
+      // mongodump records where it ran; an export ran where the node client did.
+      const result = done.details.place ? done : { ...done, details: { ...done.details, place: clientPlace(at) } };
       if (!at.container) return result;
       // The container the service lives in: `restore --recreate` starts it again from this record on another Docker host.
       const container = ctx.service.container ? { container: containerRecord(ctx.service.container) } : {};

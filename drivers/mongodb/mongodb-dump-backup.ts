@@ -6,6 +6,7 @@ import { fingerprintDatabase } from './mongodb-fingerprint.js';
 import { describeServer, listUserCollections, selectDatabases, serverFacts } from './mongodb-inspector.js';
 import { oplogPlan } from './mongodb-strategies.js';
 import { requireTool, type MongoAt } from './mongodb-place.js';
+import { placeLine } from '../../src/core/place-record.js';
 
 /** What a mongodump snapshot records per database, for the restore. */
 export interface DumpedDatabase {
@@ -33,7 +34,7 @@ export async function backupWithMongodump(ctx: BackupContext, at: MongoAt): Prom
     // sizeOnDisk is compressed by WiredTiger: an estimate for the progress line, marked as such.
     ctx.progress.expect?.(databases.reduce((sum, d) => sum + d.bytes, 0), true);
     const tool = requireTool(await at.tool('mongodump'), t.service);
-    if (at.container) ctx.note(`mongodump ran ${tool.placed}`);
+    if (at.container) ctx.note(`mongodump ran ${placeLine(tool.place)}`);
     const cut = oplogPlan(facts, whole);
     if (!cut.oplog) ctx.note(`not one point in time: ${cut.why}`);
 
@@ -68,7 +69,7 @@ export async function backupWithMongodump(ctx: BackupContext, at: MongoAt): Prom
         oplog: cut.oplog,
         ...(cut.oplog ? { oplogEntries } : {}),
         toolVersion: tool.version,
-        place: tool.placed,
+        place: tool.place,
         databases: recorded,
       },
       ...(fingerprint ? { fingerprint } : {}),

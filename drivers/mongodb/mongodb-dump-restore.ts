@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { BSON, type Document, type MongoClient } from 'mongodb';
 import type { RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
+import { placeLine } from '../../src/core/place-record.js';
 import { ArchiveScanner } from './mongodb-archive.js';
 import { readToEnd, writeChunk } from './mongodb-artifact-read.js';
 import type { DumpedDatabase } from './mongodb-dump-backup.js';
@@ -29,7 +30,7 @@ export async function restoreMongodump(ctx: RestoreContext): Promise<RestoreResu
     const facts = await serverFacts(c);
     const can = abilities(facts);
     const mongorestore = requireTool(await at.tool('mongorestore'), at.t.service);
-    if (at.container) ctx.note(`mongorestore ran ${mongorestore.placed}`);
+    if (at.container) ctx.note(`mongorestore ran ${placeLine(mongorestore.place)}`);
     if (!can.toolIndexRestore) ctx.note(`indexes created by holdfast from the dump's definitions: ${describeServer(facts)} refuses mongorestore's index specs`);
     const spool = await spoolDir('holdfast-oplog-');
     const work = spool.path;

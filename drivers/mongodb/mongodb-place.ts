@@ -1,6 +1,7 @@
 import { pinnedPlace } from '../../src/place/service-place.js';
 import type { Readable, Writable } from 'node:stream';
-import type { ArtifactSink } from '../../src/core/driver.js';
+import type { ArtifactSink, OfferPlace } from '../../src/core/driver.js';
+import { hostPlaceRecord } from '../../src/core/place-record.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { runTool, type ToolExit } from '../../src/core/process.js';
 import type { Service } from '../../src/core/service.js';
@@ -49,8 +50,8 @@ export interface MongoToolAt {
   missing?: false;
   name: MongoToolName;
   version: string;
-  /** One phrase for plan and notes: "inside container X: its image has mongodump 100.9.5". */
-  placed: string;
+  /** Where it runs and why, for plan (StrategyOffer.place), notes and the manifest (details.place). */
+  place: OfferPlace;
   /** Runs the tool (connection and credential arguments added) and stores its stdout; returns its exit for the caller to read. */
   toArtifact(sink: ArtifactSink, artifact: { name: string; kind: string; label?: string }, args: string[], signal?: AbortSignal): Promise<ToolExit>;
   /** Starts the tool (connection and credential arguments added); the caller reads or drops its stdout. */
@@ -71,7 +72,7 @@ export async function openMongo(service: Service, signal?: AbortSignal, note?: (
       // A place pinned by the user (label holdfast.place, holdfast.yml place:): host or sidecar run this host's tool through the tunnel.
       const pin = pinnedPlace(service);
       const inImage = pin?.kind === 'host' || pin?.kind === 'sidecar' ? undefined : await imageToolVersion(container, name);
-      if (inImage) return execTool(container, name, inImage);
+      if (inImage) return execTool(container, name, inImage, pin?.by);
       if (pin?.kind === 'container') return { missing: true, name, where: `in image ${container.image} (the place is ${pin.by})`, hint: MONGO_TOOLS_HINT };
       return hostTool(name, t, container, pin?.by);
     },
@@ -109,9 +110,9 @@ async function hostTool(name: MongoToolName, t: MongoTarget, via?: MongoContaine
   return {
     name,
     version: found.version,
-    placed: via
-      ? `${pinnedBy ?? `${name} not in image ${via.image}`}: host ${name} ${found.version} through a sidecar joined to container ${via.name}`
-      : `on this host: ${found.path} is ${found.version}`,
+    place: via
+      ? { kind: 'host', where: `on this host through a sidecar joined to container ${via.name}`, reason: `${pinnedBy ?? `${name} not in image ${via.image}`}, so this host's ${name} ${found.version} runs` }
+      : hostPlaceRecord(`${name} ${found.version} (${found.path})`),
     toArtifact: (sink, artifact, args) =>
       withToolCredentials(password, async (config) => {
         let exit: ToolExit | undefined;
@@ -139,13 +140,13 @@ async function hostTool(name: MongoToolName, t: MongoTarget, via?: MongoContaine
   };
 }
 
-function execTool(container: MongoContainer, name: MongoToolName, version: string): MongoToolAt {
+function execTool(container: MongoContainer, name: MongoToolName, version: string, pinnedBy?: string): MongoToolAt {
   const uri = `mongodb://127.0.0.1:${container.innerPort}/?directConnection=true`;
   const argv = (args: string[]) => [name, '--uri', uri, ...args];
   return {
     name,
     version,
-    placed: `inside container ${container.name}: its image has ${name} ${version}`,
+    place: { kind: 'container', where: `inside container ${container.name}`, reason: pinnedBy ?? `its image has ${name} ${version}` },
     async toArtifact(sink, artifact, args, signal) {
       let stderr = '';
       await execToArtifact(

@@ -1,4 +1,5 @@
-import type { Consistency, Requirement, StrategyOffer } from '../../src/core/driver.js';
+import type { Consistency, OfferPlace, Requirement, StrategyOffer } from '../../src/core/driver.js';
+import { hostPlaceRecord } from '../../src/core/place-record.js';
 import { describeServer, type ServerFacts } from './mongodb-inspector.js';
 import type { MissingTool, MongoAt, MongoToolAt } from './mongodb-place.js';
 
@@ -31,29 +32,37 @@ const PER_COLLECTION: Consistency = 'engine-snapshot';
  */
 export function mongoStrategies(facts: ServerFacts, whole: boolean, at: MongoAt, dump: MongoToolAt | MissingTool): StrategyOffer[] {
   const server = describeServer(facts);
-  const inContainer = at.container && !dump.missing ? `(${dump.placed}); ` : '';
   const tool: Requirement = {
     what: 'mongodump (MongoDB Database Tools)',
     met: !dump.missing,
-    detail: dump.missing ? `not ${dump.where}` : at.container ? dump.placed : dump.placed.replace(/^on this host: /, ''),
+    detail: dump.missing ? `not ${dump.where}` : `${dump.name} ${dump.version}`,
     ...(dump.missing ? { hint: dump.hint } : {}),
   };
   const cut = oplogPlan(facts, whole);
-  const driverPath = at.container ? `, through a sidecar tunnel to container ${at.container.name}` : '';
+  // Where each runs and why: the plan's one line names it (the summaries do not repeat it).
+  const dumpPlace = dump.missing ? (at.container ? { kind: 'container' as const, where: `inside container ${at.container.name}`, reason: 'its image lacks mongodump' } : hostPlaceRecord()) : dump.place;
   return [
     {
       name: 'mongodump',
       consistency: cut.oplog ? 'transactional' : PER_COLLECTION,
-      summary: `mongodump --archive ${inContainer}${cut.why} [${server}]`,
+      summary: `mongodump --archive ${cut.why} [${server}]`,
       requirements: [tool],
+      place: dumpPlace,
       restoresIntoNewer: true,
     },
     {
       name: 'export',
       consistency: PER_COLLECTION,
-      summary: `documents as BSON through the mongodb driver${driverPath}, with options and index definitions; each collection read at its own time [${server}]`,
+      summary: `documents as BSON through the mongodb driver, with options and index definitions; each collection read at its own time [${server}]`,
       requirements: [],
+      place: clientPlace(at),
       restoresIntoNewer: true,
     },
   ];
+}
+
+/** Where the node client works: this host, by the URL or through a sidecar tunnel into the container. */
+export function clientPlace(at: MongoAt): OfferPlace {
+  if (!at.container) return hostPlaceRecord();
+  return { kind: 'host', where: `on this host through a sidecar tunnel to container ${at.container.name}`, reason: 'the mongodb driver reads the documents, no tool needed' };
 }

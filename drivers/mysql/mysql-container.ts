@@ -1,4 +1,4 @@
-import { pinnedPlace } from '../../src/place/service-place.js';
+import { isContainerBacked, pinnedPlace } from '../../src/place/service-place.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword, passwordEnvPrefixes } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
@@ -57,10 +57,8 @@ export interface MyContainer {
   pin?: { kind: 'host' | 'container' | 'sidecar'; by: string };
 }
 
-/** Does this service reach MySQL / MariaDB through a container rather than a URL? */
-export function isContainerService(service: Service): boolean {
-  return service.endpoint?.scheme === 'container' || (!service.endpoint && !!service.container);
-}
+/** Does this service reach MySQL / MariaDB through a container rather than a URL? The one test of every engine (service-place.ts). */
+export const isContainerService = isContainerBacked;
 
 /** The image's tools that a dump, a restore and the physical offer may use, probed in the one exec that opens the container. */
 const PROBED = [...new Set((['dump', 'client', 'backup'] as const).flatMap((role) => toolNames(role, 'mariadb').split(' or ')))];

@@ -94,8 +94,8 @@ export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<B
         serverIdentity: facts.identity,
         tool: dump.name,
         toolVersion: dump.version,
-        // Where the tool ran: the manifest and `show` say it.
-        place: dump.inContainer ? `inside container ${t.container!.name}` : t.container ? `on this host, through a tunnel to container ${t.container.name}` : 'on this host',
+        // Where the tool ran and why ({ kind, where, reason }): the manifest and `show` say it.
+        place: dump.place,
         // A dump in a container: its output through a named pipe read on this host, or the exec stream (mysql-container-fifo.ts).
         ...(dump.inContainer && t.container?.output ? { output: t.container.output } : {}),
         ...(t.container ? { sqlTunnel: t.container.tunnel } : {}),

@@ -1,12 +1,13 @@
 import type { BackupContext, BackupResult, Fingerprint } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
+import { hostPlaceRecord } from '../../src/core/place-record.js';
 import { toolToArtifact } from '../../src/core/tool-artifact.js';
 import { withConnection, type MyTarget } from './mysql-connection.js';
 import { defaultsFiles } from './mysql-defaults-file.js';
 import { readDefinitions } from './mysql-definitions.js';
 import { fingerprintDatabase } from './mysql-fingerprint.js';
 import { selectDatabases, serverFacts, type ServerFacts } from './mysql-inspector.js';
-import { copyInContainer } from './mysql-physical-container.js';
+import { copyInContainer, physicalPlace } from './mysql-physical-container.js';
 import { sameSeries } from './mysql-strategies.js';
 import { checkMysqlToolExit, requireTool, toolNames, TOOLS_HINT, type ToolInfo } from './mysql-tools.js';
 import { spoolDir } from '../../src/core/spool-dir.js';
@@ -68,7 +69,7 @@ export async function backupPhysical(ctx: BackupContext, t: MyTarget): Promise<B
       databases: databases.map((d) => d.name),
       fingerprintExact: false,
       // Where the tool ran, and how its stream left a container (a named pipe read here, or the exec's stdout).
-      place: t.container ? `inside container ${t.container.name}` : 'on this host',
+      place: t.container ? physicalPlace(t, t.container.pin?.by ?? `its image has ${tool.name} ${tool.version}`) : hostPlaceRecord(`${tool.name} ${tool.version} (${tool.path})`),
       ...(t.container?.output ? { output: t.container.output } : {}),
       // uid:gid of the data directory in the container, for a restore into a volume (mysql-physical-volume.ts).
       ...(dataOwner ? { dataOwner } : {}),

@@ -1,5 +1,5 @@
 /** The physical strategy (mariadb-backup) for a MySQL / MariaDB server inside its own container: the offer and the copy. */
-import type { ArtifactSink, StrategyOffer } from '../../src/core/driver.js';
+import type { ArtifactSink, OfferPlace, StrategyOffer } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import type { ToolExit } from '../../src/core/process.js';
 import { runText } from '../../src/place/place.js';
@@ -54,7 +54,7 @@ export async function containerPhysicalOffer(t: MyTarget, facts: ServerFacts): P
   return {
     name: 'physical',
     consistency: 'transactional',
-    summary: `${tool?.name ?? names} --backup --stream=xbstream of the whole server inside container ${c.name}, the server running (prepared at restore)`,
+    summary: `${tool?.name ?? names} --backup --stream=xbstream of the whole server, the server running (prepared at restore)`,
     requirements: [
       {
         what: `${names} of the server's series (${facts.versionNumber}) in the image of container ${c.name}`,
@@ -63,10 +63,15 @@ export async function containerPhysicalOffer(t: MyTarget, facts: ServerFacts): P
         hint: fallbackHint(names),
       },
     ],
-    place: { kind: 'container', where: `inside container ${c.name}`, reason: lacks ?? `its image has ${tool!.name} ${tool!.version}` },
+    place: physicalPlace(t, lacks ?? `its image has ${tool!.name} ${tool!.version}`),
     restoresIntoNewer: false,
     physical: true,
   };
+}
+
+/** Where the image's backup tool runs, and why (StrategyOffer.place, details.place). */
+export function physicalPlace(t: MyTarget, reason: string): OfferPlace {
+  return { kind: 'container', where: `inside container ${t.container!.name}`, reason };
 }
 
 /** Runs the image's backup tool in the container and stores its xbstream as one artifact. */

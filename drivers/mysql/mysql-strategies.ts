@@ -1,4 +1,5 @@
 import type { Requirement, StrategyOffer } from '../../src/core/driver.js';
+import { hostPlaceRecord } from '../../src/core/place-record.js';
 import type { MyTarget } from './mysql-connection.js';
 import type { ServerFacts } from './mysql-inspector.js';
 import { containerPhysicalOffer } from './mysql-physical-container.js';
@@ -19,7 +20,7 @@ export async function mysqlStrategies(t: MyTarget, facts: ServerFacts): Promise<
   const dumpOffer: StrategyOffer = {
     name: 'dump',
     consistency: 'transactional',
-    summary: `${dump.tool?.name ?? toolNames('dump', facts.family)} --single-transaction per database (routines, events, triggers), accounts and grants, binlog position, ${dump.why}`,
+    summary: `${dump.tool?.name ?? toolNames('dump', facts.family)} --single-transaction per database (routines, events, triggers), accounts and grants, binlog position`,
     requirements: [
       {
         what: `${toolNames('dump', facts.family)} of the ${title} family`,
@@ -28,6 +29,8 @@ export async function mysqlStrategies(t: MyTarget, facts: ServerFacts): Promise<
         hint: t.container ? `use an image that ships ${toolNames('dump', facts.family)} (the official mariadb and mysql images do), or install it on this host: ${TOOLS_HINT[facts.family]}` : TOOLS_HINT[facts.family],
       },
     ],
+    // Where it runs and why: the plan's one line names it (not the summary too).
+    place: dump.place,
     restoresIntoNewer: true,
   };
   // In a container the image's own backup tool reads the data directory where it is (mysql-physical-container.ts).
@@ -56,6 +59,7 @@ export async function mysqlStrategies(t: MyTarget, facts: ServerFacts): Promise<
           hint: 'run holdfast on the database host as a user who may read the data directory (root or the mysql user)',
         },
       ],
+      place: hostPlaceRecord(backup.tool ? `${backup.tool.name} ${backup.tool.version} (${backup.tool.path})` : 'reached by its URL'),
       restoresIntoNewer: false,
       physical: true,
     },

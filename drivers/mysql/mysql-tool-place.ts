@@ -1,4 +1,5 @@
-import type { ArtifactSink, ArtifactSource } from '../../src/core/driver.js';
+import type { ArtifactSink, ArtifactSource, OfferPlace } from '../../src/core/driver.js';
+import { hostPlaceRecord } from '../../src/core/place-record.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import type { ToolExit } from '../../src/core/process.js';
 import { toolToArtifact } from '../../src/core/tool-artifact.js';
@@ -14,7 +15,7 @@ import { checkTool, FAMILY_TITLE, parseToolVersion, toolNames, TOOLS_HINT, type 
  * the reason the plan shows:
  * - a server reached by URL: the tool on this host;
  * - a server in a container: the image's own tool through docker exec
- *   ("inside container shop-db-1: its image has mariadb-dump 10.11.19"),
+ *   (where "inside container shop-db-1", reason "its image has mariadb-dump 10.11.19"),
  *   since it matches the server; when the image has none of the family,
  *   this host's tool through the tunnel to the container, and the plan says
  *   which tool the image lacks.
@@ -22,35 +23,39 @@ import { checkTool, FAMILY_TITLE, parseToolVersion, toolNames, TOOLS_HINT, type 
  * into its stdin.
  */
 export interface PlacedTool extends ToolCheck {
-  /** Where it runs and why, for the plan and the manifest. */
-  why: string;
+  /** Where it runs and why, for the plan (StrategyOffer.place) and the manifest (details.place). */
+  place: OfferPlace;
 }
 
 export async function placeTool(t: MyTarget, role: ToolRole, family: Family): Promise<PlacedTool> {
   if (!t.container) {
     const check = await checkTool(role, family);
-    return { ...check, why: check.tool ? `on this host (${check.tool.path} ${check.tool.version})` : 'on this host' };
+    return { ...check, place: hostPlaceRecord(check.tool ? `${check.tool.name} ${check.tool.version} (${check.tool.path})` : 'reached by its URL') };
   }
-  const pin = t.container.pin;
+  const c = t.container;
+  const pin = c.pin;
+  const inContainer = (reason: string): OfferPlace => ({ kind: 'container', where: `inside container ${c.name}`, reason });
   const inside = pin?.kind === 'host' || pin?.kind === 'sidecar' ? undefined : await containerTool(t, role, family);
-  if (inside && inside.family === family) return { tool: inside, why: `inside container ${t.container.name}: ${pin ? pin.by : `its image has ${inside.name} ${inside.version}`}` };
+  if (inside && inside.family === family) return { tool: inside, place: inContainer(pin ? pin.by : `its image has ${inside.name} ${inside.version}`) };
   const lacks = pin && pin.kind !== 'container'
     ? pin.by
     : inside
       ? `its ${inside.name} is ${FAMILY_TITLE[inside.family]}'s and the server ${FAMILY_TITLE[family]}`
       : `its image has no ${toolNames(role, family)}`;
-  if (pin?.kind === 'container') return { problem: `${lacks} (container ${t.container.name}), and the place is ${pin.by}`, why: `container ${t.container.name}: ${lacks}` };
+  if (pin?.kind === 'container') return { problem: `${lacks} (container ${c.name}), and the place is ${pin.by}`, place: inContainer(lacks) };
   const host = await checkTool(role, family);
   if (host.problem || !host.tool) {
-    return { problem: `${lacks} (container ${t.container.name}), and on this host: ${host.problem ?? 'not found'}`, why: `container ${t.container.name}: ${lacks}` };
+    return { problem: `${lacks} (container ${c.name}), and on this host: ${host.problem ?? 'not found'}`, place: inContainer(lacks) };
   }
-  return { tool: host.tool, why: `on this host through a tunnel to container ${t.container.name}: ${lacks}, so ${host.tool.path} ${host.tool.version} runs ${pin ? 'there' : 'instead'}` };
+  // This host's tool, through the tunnel to the server (the container's own forwarder, or a sidecar).
+  return { tool: host.tool, place: { kind: 'host', where: `on this host through a tunnel to container ${c.name}`, reason: `${lacks}, so ${host.tool.path} ${host.tool.version} runs ${pin ? 'there' : 'instead'}` } };
 }
 
-export async function requirePlacedTool(t: MyTarget, role: ToolRole, family: Family): Promise<ToolInfo> {
+/** The tool where it runs, and that place for the manifest; a 'tool' error when it cannot run. */
+export async function requirePlacedTool(t: MyTarget, role: ToolRole, family: Family): Promise<ToolInfo & { place: OfferPlace }> {
   const placed = await placeTool(t, role, family);
   if (placed.problem || !placed.tool) throw new HoldfastError('tool', placed.problem ?? `${toolNames(role, family)} not found`, { service: t.service, driver: 'mysql', hint: TOOLS_HINT[family] });
-  return placed.tool;
+  return { ...placed.tool, place: placed.place };
 }
 
 /** The first of the role's candidates that the image has and that answered --version (probed when the container was opened). */

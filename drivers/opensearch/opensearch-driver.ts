@@ -1,3 +1,4 @@
+import { hostPlaceRecord } from '../../src/core/place-record.js';
 import type { Driver, ScratchContext } from '../../src/core/driver.js';
 import { waitUntilAnswering } from '../../src/core/wait-answering.js';
 import { HoldfastError } from '../../src/core/errors.js';
@@ -38,7 +39,7 @@ export const openSearchDriver: Driver = {
     withOpenSearchPlace(service, signal ? { signal } : {}, (s, reached) =>
       withNode(s, async (os) => {
         const offers = openSearchStrategies(await nodeFacts(os));
-        return reached ? offers.map((o) => ({ ...o, place: reached.record })) : offers;
+        return offers.map((o) => ({ ...o, place: reached?.record ?? hostPlaceRecord() }));
       }),
     ),
 
@@ -56,7 +57,7 @@ export const openSearchDriver: Driver = {
     return withOpenSearchPlace(ctx.service, { signal: ctx.signal, note: ctx.note }, async (service, reached) => {
       // The leftover journal names the service as the user does (its container), not the tunnel's passing port.
       const result = await backupWithSnapshot({ ...ctx, service }, ctx.service.endpoint ? leftoverEndpoint(ctx.service.endpoint) : undefined);
-      if (reached) result.details.place = reached.record;
+      result.details.place = reached?.record ?? hostPlaceRecord();
       return result;
     });
   },
@@ -81,7 +82,7 @@ export const openSearchDriver: Driver = {
     if (ctx.strategy !== 'snapshot') throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'opensearch' });
     return withOpenSearchPlace(ctx.target, { signal: ctx.signal, note: ctx.note }, async (target, reached) => {
       const result = await restoreSnapshot({ ...ctx, target });
-      if (reached) result.details.place = reached.record;
+      result.details.place = reached?.record ?? hostPlaceRecord();
       return result;
     });
   },

@@ -2,9 +2,19 @@ import { HoldfastError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
 import { waitFor } from '../../src/core/wait.js';
 import { runText } from '../../src/place/place.js';
-import { pgContainerPlace } from './postgres-container.js';
+import { ContainerPlace } from '../../src/place/container-place.js';
+import { PG_WRAPPER } from './postgres-container.js';
+import { pgCredentials } from './postgres-place.js';
 
 const READY_TIMEOUT_MS = 180_000;
+
+/** The service's own container as a place, whatever place its work is pinned to: the server's own pg_isready answers there. */
+async function openPgContainer(service: Service, signal: AbortSignal): Promise<ContainerPlace> {
+  const ref = service.container?.id ?? service.endpoint?.path;
+  if (!ref) throw new HoldfastError('config', 'no container named for this service', { service: service.name, hint: 'use container:NAME' });
+  const { env } = await pgCredentials(service, signal);
+  return ContainerPlace.open(ref, { service: service.name, engine: 'PostgreSQL', wrapper: PG_WRAPPER, env, signal });
+}
 
 /**
  * Waits for PostgreSQL in a container that holdfast has just started: the
@@ -17,14 +27,18 @@ export async function waitForContainerServer(service: Service, signal: AbortSign
   const stopped = await waitFor(
     `PostgreSQL in container ${service.endpoint?.path ?? service.name}`,
     async () => {
-      const opened = await pgContainerPlace(service, signal).catch((error: unknown) => {
+      const opened = await openPgContainer(service, signal).catch((error: unknown) => {
         // The container stopped (a missing POSTGRES_PASSWORD, a bad setting): no point waiting on.
         if (error instanceof HoldfastError && (error.code === 'connect' || error.code === 'not-found')) return error;
         throw error;
       });
       if (opened instanceof HoldfastError) return opened;
-      const probe = await runText(opened.place, ['pg_isready', '-q', '-h', '127.0.0.1'], { signal });
-      return probe.exitCode === 0 ? null : undefined;
+      try {
+        const probe = await runText(opened, ['pg_isready', '-q', '-h', '127.0.0.1'], { signal });
+        return probe.exitCode === 0 ? null : undefined;
+      } finally {
+        await opened.close();
+      }
     },
     { timeoutMs: READY_TIMEOUT_MS, intervalMs: 500, signal },
   );

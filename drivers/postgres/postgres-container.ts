@@ -1,7 +1,4 @@
-import { HoldfastError } from '../../src/core/errors.js';
-import { lookupPassword } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
-import { ContainerPlace } from '../../src/place/container-place.js';
 
 /**
  * PostgreSQL inside its own container: the place where pg_dump, pg_dumpall,
@@ -15,7 +12,8 @@ import { ContainerPlace } from '../../src/place/container-place.js';
  * takes the password the image itself was given (POSTGRES_PASSWORD or
  * POSTGRES_PASSWORD_FILE), so the value never leaves the container. A
  * secret named by a label (holdfast.secret-file / -env) is read through an
- * exec first and handed to the tools' environment, as holdfast's own.
+ * exec first and handed to the tools' environment, as holdfast's own
+ * (pgCredentials, postgres-place.ts: the one copy of that lookup).
  */
 
 /** Does this service reach PostgreSQL through a container rather than a URL? */
@@ -34,23 +32,6 @@ export const PG_WRAPPER = [
   'if [ -n "${PGPASSWORD:-}" ]; then export PGPASSWORD; fi',
   'exec "$@"',
 ].join('\n');
-
-/** The running container of a service as a place, with the environment its tools get and the secret to blank out. */
-export async function pgContainerPlace(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<{ place: ContainerPlace; secrets: Array<string | undefined> }> {
-  const ref = service.container?.id ?? service.endpoint?.path;
-  if (!ref) throw new HoldfastError('config', 'no container named for this service', { service: service.name, hint: 'use container:NAME' });
-  // A secret the user named (label holdfast.secret-file / holdfast.secret-env, secret_file / secret_env) wins over
-  // POSTGRES_PASSWORD[_FILE] (a password rotated since the container started); one that cannot be read is an error naming the label.
-  const named = typeof service.options.secret_file === 'string' || typeof service.options.secret_env === 'string';
-  const own = lookupPassword(service);
-  const password = own ?? (named ? await (await import('../../src/place/service-place.js')).containerSecret(service, [], signal) : undefined);
-  const user = typeof service.options.user === 'string' ? service.options.user : service.endpoint?.user;
-  const env: Record<string, string | undefined> = { PGAPPNAME: 'holdfast', PGCLIENTENCODING: 'UTF8', PGCONNECT_TIMEOUT: '10', PGUSER: user || undefined, PGPASSWORD: password };
-  // Loaded on use (container-place.ts loads dockerode lazily): services reached by URL never pay for it.
-  // note: a backup's or a restore's; the place then first cleans what dead runs left in the container (container-pipe-sweep.ts).
-  const place = await ContainerPlace.open(ref, { service: service.name, engine: 'PostgreSQL', wrapper: PG_WRAPPER, env, ...(note ? { note } : {}), ...(signal ? { signal } : {}) });
-  return { place, secrets: [password] };
-}
 
 /** A libpq connection string naming one database, quoted so that any name is taken literally. */
 export function conninfoFor(database: string): string {

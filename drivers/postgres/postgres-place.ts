@@ -30,13 +30,23 @@ import { toolVersion, type ToolVersion } from './postgres-tools.js';
 /** The tools whose presence in the image decides the container place. */
 export const PG_PLACE_TOOLS = ['pg_dump', 'pg_restore', 'psql'] as const;
 
-export async function openPgSite(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<PgSite> {
-  // A secret the user named (label holdfast.secret-file / holdfast.secret-env, secret_file / secret_env) wins over
-  // POSTGRES_PASSWORD[_FILE] (a password rotated since the container started); one that cannot be read is an error naming the label.
+/**
+ * The role and password holdfast itself has for a service, and the tools' environment with them: holdfast's own
+ * password (HOLDFAST_<NAME>_PASSWORD[_FILE], password_file...), else a secret the user named (label
+ * holdfast.secret-file / holdfast.secret-env, secret_file / secret_env), read inside the container. Undefined values
+ * leave the container's own (POSTGRES_USER, POSTGRES_PASSWORD[_FILE]) to the wrapper (PG_WRAPPER).
+ */
+export async function pgCredentials(service: Service, signal?: AbortSignal): Promise<{ user?: string; password?: string; env: Record<string, string | undefined> }> {
+  // A named secret wins over POSTGRES_PASSWORD[_FILE] (a password rotated since the container started); one that cannot be read is an error naming the label.
   const named = typeof service.options.secret_file === 'string' || typeof service.options.secret_env === 'string';
   const password = lookupPassword(service) ?? (named && isContainerBacked(service) ? await containerSecret(service, [], signal) : undefined);
   const user = typeof service.options.user === 'string' ? service.options.user : service.endpoint?.scheme === 'container' ? service.endpoint.user : undefined;
   const env: Record<string, string | undefined> = { PGAPPNAME: 'holdfast', PGCLIENTENCODING: 'UTF8', PGCONNECT_TIMEOUT: '10', PGUSER: user || undefined, PGPASSWORD: password };
+  return { ...(user !== undefined ? { user } : {}), ...(password !== undefined ? { password } : {}), env };
+}
+
+export async function openPgSite(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<PgSite> {
+  const { user, password, env } = await pgCredentials(service, signal);
   const sp = await openServicePlace(service, {
     engine: 'PostgreSQL',
     port: 5432,

@@ -25,7 +25,15 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
     );
   }
   // In a container, a failure to get in is an unmet requirement of its own, so the plan can say which.
-  const dump: StrategyOffer = { name: 'pg_dump', consistency: 'transactional', summary: `inside container ${container}: pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only`, requirements: [], restoresIntoNewer: true };
+  const dump: StrategyOffer = {
+    name: 'pg_dump',
+    consistency: 'transactional',
+    summary: 'pg_dump per database from an exported snapshot, plus pg_dumpall --globals-only',
+    requirements: [],
+    // Until the site answers: the container the service runs in (the site's own place replaces it below).
+    place: { kind: 'container', where: `inside container ${container}`, reason: 'the service runs in it' },
+    restoresIntoNewer: true,
+  };
   let site: PgSite;
   try {
     site = await pgSite(service, signal);
@@ -58,6 +66,7 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
       }), signal));
     } catch (error) {
       const e = toHoldfastError(error);
+      dump.place = site.placeOf();
       dump.requirements.push({ what: `psql ${site.where} connects with the known credentials`, met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });
       dump.requirements.push(...(await Promise.all(['pg_dump', 'pg_dumpall'].map((n) => toolRequirement(site, n, undefined)))));
       return [dump];

@@ -1,3 +1,4 @@
+import { hostPlaceRecord } from '../../src/core/place-record.js';
 import { waitUntilAnswering } from '../../src/core/wait-answering.js';
 import type { Driver, ScratchContext } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
@@ -30,7 +31,7 @@ export const qdrantDriver: Driver = {
     withQdrantPlace(service, signal ? { signal } : {}, async (s, reached) => {
       const node = connectQdrant(s);
       const offers = qdrantStrategies((await qdrantVersion(node)).version, await clusterPeers(node));
-      return reached ? offers.map((o) => ({ ...o, place: reached.record })) : offers;
+      return offers.map((o) => ({ ...o, place: reached?.record ?? hostPlaceRecord() }));
     }),
 
   // `restore --recreate` started its container: wait until the server answers through its place.
@@ -51,7 +52,7 @@ export const qdrantDriver: Driver = {
       const run = { ...ctx, service };
       const result = ctx.strategy === 'snapshot' ? await backupWithSnapshots(run) : ctx.strategy === 'full-snapshot' ? await backupFullSnapshot(run) : undefined;
       if (!result) throw new HoldfastError('config', `unknown strategy ${ctx.strategy}`, { service: ctx.service.name, driver: 'qdrant', hint: 'the qdrant driver offers: snapshot, full-snapshot' });
-      if (reached) result.details.place = reached.record;
+      result.details.place = reached?.record ?? hostPlaceRecord();
       return result;
     }),
 
@@ -72,7 +73,7 @@ export const qdrantDriver: Driver = {
       const run = { ...ctx, target };
       const result = ctx.strategy === 'snapshot' ? await restoreSnapshots(run) : ctx.strategy === 'full-snapshot' ? await restoreFullSnapshot(run) : undefined;
       if (!result) throw new HoldfastError('integrity', `the snapshot names an unknown strategy ${ctx.strategy}`, { service: ctx.source.name, driver: 'qdrant' });
-      if (reached) result.details.place = reached.record;
+      result.details.place = reached?.record ?? hostPlaceRecord();
       return result;
     }),
 };

@@ -9,7 +9,7 @@ import { FifoDir } from '../../src/docker/docker-fifo.js';
 import { holdContainers, type HoldWindow } from '../../src/docker/docker-holds.js';
 import { holdOrder } from '../../src/docker/docker-order.js';
 import { containerRecord } from '../../src/core/container-record.js';
-import { VOLUME_STRATEGIES, type VolumeStrategy } from './volume-strategies.js';
+import { VOLUME_STRATEGIES, volumePlace, type VolumeStrategy } from './volume-strategies.js';
 import { droppedByFlavor, probeTar, type TarFlavor } from './volume-tar-flavor.js';
 import { startCopy, type MountCopy } from './volume-tar-mount.js';
 import { localMountPaths, localRunner } from './volume-local-tar.js';
@@ -79,6 +79,7 @@ export async function backupVolumes(ctx: BackupContext, strategy: VolumeStrategy
   let helper: IdleHelper;
   let dirs: string[];
   let channel: FifoDir | undefined;
+  const ranHere = !('why' in local) && !!io;
   if (!('why' in local) && io) {
     helper = localRunner();
     dirs = local.dirs;
@@ -158,6 +159,8 @@ export async function backupVolumes(ctx: BackupContext, strategy: VolumeStrategy
       volumes,
       fingerprintContents: ctx.fingerprintScope === 'full',
       transport: localWhyNot ? (channel ? 'fifo' : 'exec-stream') : 'local',
+      // Where tar ran and why: this machine's, or a helper container's.
+      place: ranHere ? volumePlace(flavor) : volumePlace(undefined, flavor),
       ...(localWhyNot ? { localTarSkipped: localWhyNot } : {}),
       fingerprintMethod: fingerprintMethod(ctx, channel, flavor),
       ...(service.container ? { container: containerRecord(service.container) } : {}),

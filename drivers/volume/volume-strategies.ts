@@ -1,10 +1,10 @@
-import type { Requirement, StrategyOffer } from '../../src/core/driver.js';
+import type { OfferPlace, Requirement, StrategyOffer } from '../../src/core/driver.js';
 import { toHoldfastError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
 import { helperImage } from '../../src/docker/docker-helper.js';
 import { localTarWithoutHelper } from './volume-local-tar.js';
-import { droppedByFlavor, probeTar } from './volume-tar-flavor.js';
+import { droppedByFlavor, probeTar, type TarFlavor } from './volume-tar-flavor.js';
 import { findWriters, mountLabel, quiesceLabel, stateMounts } from './volume-mounts.js';
 
 /** The volume strategies and how each holds the writers. */
@@ -13,6 +13,12 @@ export type VolumeStrategy = keyof typeof VOLUME_STRATEGIES;
 
 export function isVolumeStrategy(name: string): name is VolumeStrategy {
   return name in VOLUME_STRATEGIES;
+}
+
+/** Where the tar of the volumes runs, and why (StrategyOffer.place, details.place): this machine's tar, else a helper container. */
+export function volumePlace(local: TarFlavor | undefined, helper?: TarFlavor): OfferPlace {
+  if (local) return { kind: 'host', where: 'on this host', reason: `the daemon's files are here and ${local.version} reads them (no helper)` };
+  return { kind: 'sidecar', where: `in a helper container of ${helper!.image}`, reason: `${helper!.version} reads the volumes, mounted read-only` };
 }
 
 /**
@@ -30,16 +36,19 @@ export async function volumeOffers(service: Service, why?: string): Promise<Stra
     { what: 'a read-write volume or bind mount', met: mounts.length > 0, detail: names, hint: 'mount the data as a volume; read-only mounts are not state' },
   ];
   const image = helperImage(typeof service.options.helper_image === 'string' ? service.options.helper_image : undefined);
+  // Use no helper when none is needed: the daemon's files are here and this machine's GNU tar reads them (as the backup does).
+  const local = mounts.length > 0 ? await localTarWithoutHelper(api, service, mounts) : undefined;
+  let place: OfferPlace;
   try {
     const flavor = await probeTar(api, image, service.name);
     const dropped = droppedByFlavor(flavor);
     common.push({ what: `tar in the helper image ${image}`, met: true, detail: `${flavor.version}${dropped.length ? `; drops ${dropped.join(', ')}` : ''}` });
+    place = volumePlace(local, flavor);
   } catch (error) {
     const e = toHoldfastError(error);
-    // Use no helper when none is needed: the daemon's files are here and this machine's GNU tar reads them.
-    const local = mounts.length > 0 ? await localTarWithoutHelper(api, service, mounts) : undefined;
     if (local) common.push({ what: 'tar on this machine (no helper needed)', met: true, detail: `${local.version}; the helper image ${image} is not on the daemon, a restore needs it` });
     else common.push({ what: `tar in the helper image ${image}`, met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+    place = local ? volumePlace(local) : { kind: 'sidecar', where: `in a helper container of ${image}`, reason: 'the image is not on the daemon' };
   }
   const writers = await findWriters(api, mounts, service);
   // A writer's own label wins; `quiesce:` in holdfast.yml covers the rest.
@@ -58,6 +67,7 @@ export async function volumeOffers(service: Service, why?: string): Promise<Stra
         ...common,
         { what: 'every writer may be stopped', met: noStop.length === 0, detail: noStop.length ? noStop.map((w) => `${w.name} has quiesce=${effective(w)}`).join(', ') : `writers: ${writerList}`, hint: 'remove the holdfast.quiesce label to allow a stop' },
       ],
+      place,
       restoresIntoNewer: false,
       physical: true,
     },
@@ -69,6 +79,7 @@ export async function volumeOffers(service: Service, why?: string): Promise<Stra
         ...common,
         { what: 'every writer may be paused', met: noPause.length === 0, detail: noPause.length ? noPause.map((w) => `${w.name} has quiesce=none`).join(', ') : `writers: ${writerList}`, hint: 'remove the holdfast.quiesce=none label to allow a pause' },
       ],
+      place,
       restoresIntoNewer: false,
       physical: true,
     },
@@ -77,6 +88,7 @@ export async function volumeOffers(service: Service, why?: string): Promise<Stra
       consistency: 'inconsistent',
       summary: `tar of ${names} while the writers run (a live copy)${suffix}`,
       requirements: common,
+      place,
       restoresIntoNewer: false,
       physical: true,
     },

@@ -1,3 +1,5 @@
+import type { OfferPlace } from '../core/driver.js';
+import { placeLine } from '../core/place-record.js';
 import { HoldfastError, exitCodeFor, toHoldfastError } from '../core/errors.js';
 import { redactUrl } from '../core/service.js';
 
@@ -65,11 +67,11 @@ export { HoldfastError };
  * ... is not on the daemon"), where the full reason repeated it per
  * strategy. --json keeps the full reason.
  */
-export function shortWhy(item: { reason: string; strategy?: string; consistency?: string; place?: { where: string; reason: string }; error?: { message: string; hint?: string } }): string {
+export function shortWhy(item: { reason: string; strategy?: string; consistency?: string; place?: OfferPlace; error?: { message: string; hint?: string } }): string {
   if (item.error) return `cannot back up: ${groupSegments(item.error.message)}${item.error.hint ? ` (hint: ${groupSegments(item.error.hint)})` : ''}`;
   const skippedAt = item.reason.indexOf('; skipped ');
   const reason = item.reason.slice(0, skippedAt < 0 ? undefined : skippedAt);
-  const head = item.place ? `${item.place.where}: ${item.place.reason}; ${reason}` : reason;
+  const head = item.place ? `${placeLine(item.place)}; ${reason}` : reason;
   return skippedAt < 0 ? head : `${head}; skipped ${groupSegments(item.reason.slice(skippedAt + '; skipped '.length))}`;
 }
 

@@ -18,8 +18,9 @@ export async function recreateForRestore(
   context: { service: string; snapshot: string; signal: AbortSignal; progress: ProgressSink; note: (text: string) => void; force?: boolean },
 ): Promise<void> {
   const container = record.details.container as { name?: unknown } | undefined;
-  // Its tools ran in the container, or holdfast reached it there (a place: exec or a sidecar, issue #14).
-  const ranInContainer = String(record.details.toolsRanIn ?? '').startsWith('container ') || record.details.place !== undefined;
+  // Its tools ran in the container, or holdfast reached it there (a place: exec or a sidecar, issue #14). A tar of its
+  // volumes (details.quiesce: the volume driver's, which records a place too) is put back with no server to wait for, as before.
+  const ranInContainer = (String(record.details.toolsRanIn ?? '').startsWith('container ') || record.details.place !== undefined) && record.details.quiesce === undefined;
   if (!driver.waitReady || !ranInContainer || typeof container?.name !== 'string') return;
   if (target.endpoint?.scheme !== 'container' || target.endpoint.path !== container.name) return;
   const [{ dockerApi }, { recreateContainer }] = await Promise.all([import('../docker/docker-lazy.js'), import('../docker/docker-recreate.js')]);

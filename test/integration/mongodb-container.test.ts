@@ -70,14 +70,16 @@ describe.runIf(process.getuid?.() === 0)('MongoDB in its own container, no publi
   test('plan --docker --project picks mongodump in each container, and says where the tools run and why', async () => {
     const plan = await run(['plan', '--docker', '--project', project, '--json']);
     expect(plan.code, plan.stderr).toBe(0);
-    const items = plan.json<{ services: Array<{ service: string; strategy: string; consistency: string; reason: string }> }>().services;
+    const items = plan.json<{ services: Array<{ service: string; strategy: string; consistency: string; reason: string; place: unknown }> }>().services;
     const mongo = items.find((i) => i.service === 'mongo')!;
     const stock = items.find((i) => i.service === 'stock')!;
     expect(mongo).toMatchObject({ strategy: 'mongodump', consistency: 'engine-snapshot' });
-    expect(mongo.reason).toContain(`inside container ${db}: its image has mongodump 100.9.5`);
+    // The place in the one shape of every engine; the reason (the strategy's summary) does not repeat it.
+    expect(mongo.place).toEqual({ kind: 'container', where: `inside container ${db}`, reason: expect.stringMatching(/^its image has mongodump 100\.9\.5/) });
+    expect(mongo.reason).not.toContain(`container ${db}`);
     expect(mongo.reason).toContain('a standalone server has no oplog');
     expect(stock).toMatchObject({ strategy: 'mongodump', consistency: 'engine-snapshot' });
-    expect(stock.reason).toMatch(new RegExp(`mongodump not in image ${MONGO_IMAGES.ferretdbNoTools}: host mongodump 100\\.9\\.5\\S* through a sidecar joined to container ${bare}`));
+    expect(stock.place).toEqual({ kind: 'host', where: `on this host through a sidecar joined to container ${bare}`, reason: expect.stringMatching(new RegExp(`^mongodump not in image ${MONGO_IMAGES.ferretdbNoTools}, so this host's mongodump 100\\.9\\.5\\S* runs$`)) });
     expect(await lab.helpers()).toEqual([]);
     expect(await lab.held()).toEqual([]);
   }, 120_000);
@@ -87,7 +89,7 @@ describe.runIf(process.getuid?.() === 0)('MongoDB in its own container, no publi
     await writeFile(config, `services:\n  pinned:\n    url: container:${db}\n    place: host\n`);
     const plan = await run(['--config', config, 'plan', '--json']);
     expect(plan.code, plan.stderr).toBe(0);
-    expect(plan.json<{ services: Array<{ reason: string }> }>().services[0]!.reason).toMatch(new RegExp(`pinned by place: host: host mongodump 100\\.9\\.5\\S* through a sidecar joined to container ${db}`));
+    expect(plan.json<{ services: Array<{ place: unknown }> }>().services[0]!.place).toEqual({ kind: 'host', where: `on this host through a sidecar joined to container ${db}`, reason: expect.stringMatching(/^pinned by place: host, so this host's mongodump 100\.9\.5\S* runs$/) });
     expect(await lab.helpers()).toEqual([]);
   }, 120_000);
 
@@ -188,9 +190,9 @@ describe.runIf(process.getuid?.() === 0)('MongoDB in its own container, no publi
     });
     const service = `ledger=container:${member}`;
     const plan = await run(['plan', '--service', service, '--json']);
-    const item = plan.json<{ services: Array<{ strategy: string; consistency: string; reason: string }> }>().services[0]!;
-    expect(item).toMatchObject({ strategy: 'mongodump', consistency: 'transactional' });
-    expect(item.reason).toContain(`inside container ${member}: its image has mongodump`);
+    const item = plan.json<{ services: Array<{ strategy: string; consistency: string; reason: string; place: { where: string; reason: string } }> }>().services[0]!;
+    expect(item).toMatchObject({ strategy: 'mongodump', consistency: 'transactional', place: { kind: 'container', where: `inside container ${member}` } });
+    expect(item.place.reason).toMatch(/^its image has mongodump /);
     expect(item.reason).toContain('with --oplog: one point in time');
     const backup = await run(['backup', '--service', service, '--fingerprint', 'full', '--json']);
     const id = savedSnapshot(backup);
@@ -200,7 +202,7 @@ describe.runIf(process.getuid?.() === 0)('MongoDB in its own container, no publi
     expect(restore.json<{ services: Array<{ status: string; fingerprint: { equal: boolean } }> }>().services[0]).toMatchObject({ status: 'ok', fingerprint: { equal: true } });
     const show = await run(['show', id, '--json']);
     expect(show.stdout).toMatch(/"oplog": true/);
-    expect(show.stdout).toContain(`inside container ${member}: its image has mongodump`);
+    expect(show.json<{ services: Record<string, { details: { place: unknown } }> }>().services.ledger!.details.place).toEqual({ kind: 'container', where: `inside container ${member}`, reason: expect.stringMatching(/^its image has mongodump /) });
     expect(await lab.helpers()).toEqual([]);
   }, 300_000);
 

@@ -63,8 +63,10 @@ describe('MySQL / MariaDB physical (mariadb-backup) inside its own container', (
     expect(await lab.held()).toEqual([]);
     expect(await lab.helpers()).toEqual([]);
     const manifestText = await readFile(join(repo, 'snapshots', doc.snapshot, 'manifest.json'), 'utf8');
-    const record = (JSON.parse(manifestText) as { services: Record<string, { details: { place: string; output: string; tool: string; dataOwner: string }; fingerprint: Fingerprint }> }).services.db!;
-    expect(record.details).toMatchObject({ place: `inside container ${db}`, output: 'pipe', tool: 'mariadb-backup', dataOwner: '999:999' });
+    const record = (JSON.parse(manifestText) as { services: Record<string, { details: { place: unknown; output: string; tool: string; dataOwner: string }; fingerprint: Fingerprint }> }).services.db!;
+    expect(record.details).toMatchObject({ output: 'pipe', tool: 'mariadb-backup', dataOwner: '999:999' });
+    // The place in the one shape of every engine, as the plan named it.
+    expect(record.details.place).toEqual({ kind: 'container', where: `inside container ${db}`, reason: expect.stringMatching(/^its image has mariadb-backup 10\.11\./) });
     // Its pipe is gone from the container.
     expect(await docker(['exec', db, 'sh', '-c', 'ls -d /tmp/holdfast-* 2>/dev/null || true'])).toBe('');
     // Through the exec's own stream too (a daemon on another machine, or HOLDFAST_EXEC_STREAM=1).

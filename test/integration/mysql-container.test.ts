@@ -48,9 +48,11 @@ describe('MySQL / MariaDB inside its own container', () => {
   test('plan --docker --project picks the dump inside the container, not a tar with the server stopped', async () => {
     const plan = await holdfast(['plan', '--docker', '--project', project, '--json'], lab.env());
     expect(plan.code, plan.stderr).toBe(0);
-    const item = plan.json<{ services: Array<{ service: string; strategy: string; consistency: string; reason: string }> }>().services.find((s) => s.service === 'db')!;
+    const item = plan.json<{ services: Array<{ service: string; strategy: string; consistency: string; reason: string; place: unknown }> }>().services.find((s) => s.service === 'db')!;
     expect(item).toMatchObject({ strategy: 'dump', consistency: 'transactional' });
-    expect(item.reason).toContain(`inside container ${db}: its image has mariadb-dump 10.11`);
+    // The place in the one shape of every engine; the reason (the strategy's summary) does not repeat it.
+    expect(item.place).toEqual({ kind: 'container', where: `inside container ${db}`, reason: expect.stringMatching(/^its image has mariadb-dump 10\.11\./) });
+    expect(item.reason).not.toContain(`container ${db}`);
     expect(plan.stdout + plan.stderr).not.toContain(SECRET);
   });
 
@@ -62,8 +64,8 @@ describe('MySQL / MariaDB inside its own container', () => {
     expect(await lab.held()).toEqual([]);
     expect(await lab.helpers()).toEqual([]); // the sidecar of the tunnel is gone
     const manifestText = await readFile(join(repo, 'snapshots', doc.snapshot, 'manifest.json'), 'utf8');
-    const details = (JSON.parse(manifestText) as { services: Record<string, { details: { place: string; output: string; sqlTunnel: string; databases: Array<{ name: string; heldMs: number; snapshotConfirmedBy?: string }> } }> }).services.db!.details;
-    expect(details.place).toBe(`inside container ${db}`);
+    const details = (JSON.parse(manifestText) as { services: Record<string, { details: { place: unknown; output: string; sqlTunnel: string; databases: Array<{ name: string; heldMs: number; snapshotConfirmedBy?: string }> } }> }).services.db!.details;
+    expect(details.place).toEqual({ kind: 'container', where: `inside container ${db}`, reason: expect.stringMatching(/^its image has mariadb-dump 10\.11\./) });
     expect(details.output).toBe('pipe'); // read on this host through the container's /proc root, not dockerd's stdio copy
     expect(details.sqlTunnel).toBe('exec'); // the image has bash: the tunnel's forwarder runs in the container, no sidecar
     // The dump's snapshot was seen while commits were held (a small dump may even end inside the hold).
@@ -111,9 +113,10 @@ describe('MySQL / MariaDB inside its own container', () => {
     const env = lab.env({ HOLDFAST_MYSQL_SIDECAR: '1' });
     const plan = await holdfast(['plan', '--service', `bare=container:${bare}`, '--json'], env);
     expect(plan.code, plan.stderr).toBe(0);
-    const item = plan.json<{ services: Array<{ strategy: string; reason: string }> }>().services[0]!;
+    const item = plan.json<{ services: Array<{ strategy: string; reason: string; place: unknown }> }>().services[0]!;
     expect(item.strategy).toBe('dump');
-    expect(item.reason).toContain(`on this host through a tunnel to container ${bare}: its image has no mariadb-dump or mysqldump, so /usr/bin/mariadb-dump 10.11`);
+    const place = { kind: 'host', where: `on this host through a tunnel to container ${bare}`, reason: expect.stringMatching(/^its image has no mariadb-dump or mysqldump, so \/usr\/bin\/mariadb-dump 10\.11\.\S+ runs instead$/) };
+    expect(item.place).toEqual(place);
 
     const backup = await holdfast(['--repo', repo, 'backup', '--service', `bare=container:${bare}`, '--fingerprint', 'full', '--json'], env);
     expect(backup.code, backup.stderr).toBe(0);
@@ -122,7 +125,7 @@ describe('MySQL / MariaDB inside its own container', () => {
     const verify = await holdfast(['--repo', repo, 'verify', doc.snapshot, '--restore-test', '--json'], env);
     expect(verify.code, verify.stderr + verify.stdout).toBe(0);
     const shown = await holdfast(['--repo', repo, 'show', doc.snapshot, '--json'], env);
-    expect(shown.json<{ services: Record<string, { details: { sqlTunnel: string; place: string } }> }>().services.bare!.details).toMatchObject({ sqlTunnel: 'sidecar', place: `on this host, through a tunnel to container ${bare}` });
+    expect(shown.json<{ services: Record<string, { details: { sqlTunnel: string; place: unknown } }> }>().services.bare!.details).toMatchObject({ sqlTunnel: 'sidecar', place });
     expect(plan.stdout + backup.stdout + backup.stderr + verify.stdout + verify.stderr).not.toContain(OTHER);
     expect(await lab.helpers()).toEqual([]);
   }, 180_000);
@@ -132,7 +135,7 @@ describe('MySQL / MariaDB inside its own container', () => {
     await writeFile(config, `services:\n  pinned:\n    url: container:${db}\n    place: sidecar\n    databases: [shop]\n`);
     const plan = await holdfast(['--config', config, 'plan', '--json'], lab.env());
     expect(plan.code, plan.stderr).toBe(0);
-    expect(plan.json<{ services: Array<{ reason: string }> }>().services[0]!.reason).toContain(`on this host through a tunnel to container ${db}: pinned by place: sidecar, so /usr/bin/mariadb-dump 10.11`);
+    expect(plan.json<{ services: Array<{ place: unknown }> }>().services[0]!.place).toEqual({ kind: 'host', where: `on this host through a tunnel to container ${db}`, reason: expect.stringMatching(/^pinned by place: sidecar, so \/usr\/bin\/mariadb-dump 10\.11\.\S+ runs there$/) });
     const backup = await holdfast(['--config', config, '--repo', repo, 'backup', '--json'], lab.env());
     expect(backup.code, backup.stderr).toBe(0);
     const snapshot = backup.json<{ snapshot: string }>().snapshot;

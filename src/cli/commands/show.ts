@@ -1,3 +1,4 @@
+import { placeLine, recordedPlace } from '../../core/place-record.js';
 import { formatBytes, formatDuration } from '../../core/progress.js';
 import { readRestoreTest } from '../../core/restore-test.js';
 import type { HoldfastCommand } from '../command.js';
@@ -12,15 +13,6 @@ function recordedBytes(details: Record<string, unknown>): number | undefined {
   return volumes.reduce((n: number, v: { bytes: number }) => n + v.bytes, 0);
 }
 
-/** Where the work ran (details.place, recorded by the driver: src/place/service-place.ts), as one phrase. */
-function placeOf(details: Record<string, unknown>): string | undefined {
-  // Where the engine's work ran (issue #14): details.place = { kind, where, reason } (PostgreSQL writes `why`, MySQL a phrase).
-  if (typeof details.place === 'string') return details.place;
-  const p = details.place as { where?: unknown; reason?: unknown; why?: unknown } | undefined;
-  const reason = typeof p?.reason === 'string' ? p.reason : typeof p?.why === 'string' ? p.why : undefined;
-  return p && typeof p.where === 'string' ? `${p.where}${reason ? `: ${reason}` : ''}` : undefined;
-}
-
 export const showCommand: HoldfastCommand = {
   ...showUsage,
   async run(ctx, args) {
@@ -30,7 +22,12 @@ export const showCommand: HoldfastCommand = {
     const restoreTest = readRestoreTest(await repo.annotations(manifest.id));
     if (ctx.out.json) {
       // The manifest as stored, and beside it the verdict of the last restore test (null: never tested).
-      ctx.out.document({ ...manifest, restoreTest: restoreTest ?? null });
+      // details.place in the one shape { kind, where, reason }, whatever form an older holdfast wrote (place-record.ts).
+      const services = Object.fromEntries(Object.entries(manifest.services).map(([name, s]) => {
+        const place = recordedPlace(s.details);
+        return [name, place ? { ...s, details: { ...s.details, place } } : s];
+      }));
+      ctx.out.document({ ...manifest, services, restoreTest: restoreTest ?? null });
       return 0;
     }
     ctx.out.line(`snapshot ${manifest.id}  ${manifest.status}  ${manifest.createdAt}  host ${manifest.hostname}${manifest.tags.length ? `  tags ${manifest.tags.join(',')}` : ''}`);
@@ -39,8 +36,9 @@ export const showCommand: HoldfastCommand = {
       ctx.out.line();
       ctx.out.line(`${name}: ${s.engine} via ${s.strategy}${s.status === 'failed' ? '' : ` (${s.consistency})`}, ${s.status}, ${formatDuration(s.durationMs)}${s.endpoint ? `, ${s.endpoint}` : ''}`);
       ctx.out.line(`  why: ${s.reason}`);
-      const place = placeOf(s.details);
-      if (place) ctx.out.line(`  place: ${place}`);
+      // Where the work ran (details.place; older snapshots: a phrase, `why`, or toolsRanIn).
+      const place = recordedPlace(s.details);
+      if (place) ctx.out.line(`  place: ${placeLine(place)}`);
       if (s.error) ctx.out.line(`  error: ${s.error.message}${s.error.hint ? ` (hint: ${s.error.hint})` : ''}`);
       for (const a of s.artifacts) {
         ctx.out.line(`  ${a.name}${a.label ? ` [${a.label}]` : ''}  ${formatBytes(a.rawBytes)} -> ${formatBytes(a.storedBytes)}  sha256 ${a.sha256.slice(0, 16)}…`);

@@ -1,0 +1,131 @@
+/**
+ * One shape for the place of a service's work (issue #14): the offers of
+ * every engine (PostgreSQL, MariaDB, a MongoDB-wire server, Qdrant, OpenSearch,
+ * a Docker volume) carry `place { kind, where, reason }`, plan --json and
+ * the plan table give it once per service, and the backup's manifest
+ * records the same in details.place, which show and show --json print.
+ * Real servers on this host (the Qdrant fake: no real Qdrant here), reached
+ * by URL; the container places are covered by the engines' container tests.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startMariadb, type MariadbServer } from '../servers/mariadb.js';
+import { startOpenSearch, type OpenSearchServer } from '../servers/opensearch.js';
+import { startFakeQdrant, type FakeQdrant } from '../servers/qdrant-fake.js';
+import { holdfast } from '../support/cli.js';
+import { DockerLab } from '../support/docker.js';
+import { mongoToolsEnv, startMongoFixture, type MongoFixture } from '../support/mongo-fixture.js';
+import { mysqlQuery, mysqlUrl } from '../support/mysql-sample.js';
+import { seedOpenSearch } from '../support/opensearch-data.js';
+import { startPgCluster, type PgCluster } from '../support/pg-cluster.js';
+import { seedQdrant } from '../support/qdrant-data.js';
+
+const KEY = 'place-shape-qdrant-key';
+const ENGINES = { pg: 'postgres', my: 'mysql', mongo: 'mongodb', vectors: 'qdrant', search: 'opensearch', files: 'volume' } as const;
+
+interface Place {
+  kind: string;
+  where: string;
+  reason: string;
+}
+interface PlanDoc {
+  services: Array<{ service: string; engine: string; strategy: string; place?: Place; offers: Array<{ name: string; place?: Place }> }>;
+}
+
+/** The one shape: exactly these three keys, a known kind, words in both phrases. */
+function expectShape(p: unknown, label: string): Place {
+  expect(p, label).toEqual({ kind: expect.stringMatching(/^(host|container|sidecar)$/), where: expect.stringMatching(/\S/), reason: expect.stringMatching(/\S/) });
+  return p as Place;
+}
+
+describe('the place of every engine, in one shape', () => {
+  const lab = new DockerLab();
+  let pg: PgCluster;
+  let my: MariadbServer;
+  let mongo: MongoFixture;
+  let qdrant: FakeQdrant;
+  let search: OpenSearchServer;
+  let repo: string;
+  let services: string[];
+  let env: Record<string, string>;
+  const planned: Record<string, Place> = {};
+
+  beforeAll(async () => {
+    await lab.init();
+    const work = await lab.dir('work');
+    repo = join(work, 'repo');
+    // OpenSearch (a JVM) first: the others start while it does.
+    const opensearch = startOpenSearch({ pathRepo: join(work, 'path-repo') });
+    [pg, my, mongo, qdrant] = await Promise.all([startPgCluster(), startMariadb(), startMongoFixture({ replSetName: false }), startFakeQdrant({ apiKey: KEY })]);
+    const volume = await lab.volume('files');
+    await lab.inVolume(volume, 'echo kept > /v/file');
+    await mysqlQuery(my, 'CREATE DATABASE shop');
+    await mysqlQuery(my, 'CREATE TABLE t (n INT PRIMARY KEY); INSERT INTO t VALUES (1)', 'shop');
+    await mongo.client.db('ledger').collection('entries').insertMany([{ _id: 1, amount: 3 }]);
+    await seedQdrant(qdrant.url, KEY);
+    search = await opensearch;
+    await seedOpenSearch(search.url);
+    await pg.query('CREATE TABLE t (n int); INSERT INTO t VALUES (1)');
+    services = [
+      '--service', `pg=${pg.url('postgres')}`,
+      '--service', `my=${mysqlUrl(my)}`,
+      '--service', `mongo=${mongo.url()}`,
+      '--service', `vectors=qdrant://127.0.0.1:${qdrant.port}`,
+      '--service', `search=opensearch://127.0.0.1:${search.port}`,
+      '--service', `files=volume:${volume}`,
+    ];
+    env = lab.env({ ...mongoToolsEnv(), HOLDFAST_REPO: repo, HOLDFAST_PG_PASSWORD: pg.password, HOLDFAST_MY_PASSWORD: my.rootPassword, HOLDFAST_VECTORS_PASSWORD: KEY });
+  }, 240_000);
+
+  afterAll(async () => {
+    await Promise.all([pg?.stop(), my?.stop(), mongo?.stop(), qdrant?.stop(), search?.stop()].map((p) => p?.catch(() => undefined)));
+    await lab.cleanup();
+  }, 120_000);
+
+  test('plan --json: every offer of every engine carries place { kind, where, reason }, the plan item the chosen one; the table names it once a line', async () => {
+    const plan = await holdfast(['plan', '--json', ...services], env);
+    expect(plan.code, plan.stderr + plan.stdout).toBe(0);
+    const items = plan.json<PlanDoc>().services;
+    expect(Object.fromEntries(items.map((i) => [i.service, i.engine]))).toEqual(ENGINES);
+    for (const item of items) {
+      const place = expectShape(item.place, item.service);
+      planned[item.service] = place;
+      for (const offer of item.offers) expectShape(offer.place, `${item.service} ${offer.name}`);
+      expect(item.offers.find((o) => o.name === item.strategy)!.place, item.service).toEqual(place);
+      // Reached by URL: this host's tools (a volume: this machine's tar, or a helper container's).
+      if (item.service !== 'files') expect(place, item.service).toMatchObject({ kind: 'host', where: 'on this host' });
+    }
+    expect(planned.pg!.reason).toMatch(/^pg_dump \d+\.\d+/);
+    expect(planned.my!.reason).toMatch(/^mariadb-dump 10\.11\.\S+ \(\/\S+\)$/);
+    expect(planned.mongo!.reason).toMatch(/^mongodump \d+\.\d+\.\d+\S* \(\/\S+\)$/);
+    expect(planned.vectors!.reason).toBe('reached by its URL');
+    expect(planned.search!.reason).toBe('reached by its URL');
+
+    const table = await holdfast(['plan', ...services], env);
+    expect(table.code, table.stderr).toBe(0);
+    const rows = table.stdout.trimEnd().split('\n\n')[0]!.split('\n').slice(1);
+    expect(rows).toHaveLength(6);
+    for (const [service, place] of Object.entries(planned)) {
+      const row = rows.find((r) => r.startsWith(`${service} `))!;
+      expect(row, service).toContain(`${place.where}: ${place.reason}; `);
+      expect(row.split(place.where).length - 1, row).toBe(1);
+    }
+  }, 120_000);
+
+  test('backup: every manifest records details.place in that shape, as planned; show prints one place line per service', async () => {
+    const backup = await holdfast(['backup', '--init', '--json', '--fingerprint', 'none', ...services], env);
+    expect(backup.code, backup.stderr + backup.stdout).toBe(0);
+    const snapshot = backup.json<{ snapshot: string }>().snapshot;
+    const shown = await holdfast(['show', snapshot, '--json'], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    const records = shown.json<{ services: Record<string, { details: { place?: unknown } }> }>().services;
+    expect(Object.keys(records).sort()).toEqual(Object.keys(ENGINES).sort());
+    for (const [service, record] of Object.entries(records)) expect(expectShape(record.details.place, service), service).toEqual(planned[service]);
+
+    const text = await holdfast(['show', snapshot], env);
+    for (const [service, place] of Object.entries(planned)) {
+      const block = text.stdout.split('\n\n').find((b) => b.startsWith(`${service}: `)) ?? '';
+      expect(block.split('\n').filter((l) => l.startsWith('  place: ')), service).toEqual([`  place: ${place.where}: ${place.reason}`]);
+    }
+  }, 240_000);
+});
