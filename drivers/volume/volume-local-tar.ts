@@ -59,9 +59,7 @@ function volumeTarMode(): 'auto' | 'helper' | 'local' {
 }
 
 async function localPaths(api: DockerApi, service: Service, mounts: readonly ServiceMount[], insisted: boolean): Promise<{ dirs: string[]; tar: TarFlavor } | { why: string }> {
-  const witness = service.container?.id ?? (await api.listContainers())[0];
-  if (!witness && !insisted) return { why: 'no container on the daemon to check its data root by' };
-  const elsewhere = await daemonFilesElsewhere(api, witness);
+  const elsewhere = await dataRootElsewhere(api, service, insisted);
   if (elsewhere) return { why: elsewhere };
   const tar = await probeHostTar();
   if (tar?.kind !== 'gnu') return { why: 'this machine has no GNU tar' };
@@ -72,6 +70,22 @@ async function localPaths(api: DockerApi, service: Service, mounts: readonly Ser
     dirs.push(found);
   }
   return { dirs, tar };
+}
+
+/**
+ * Why the daemon's files are not this machine's, proven by a container's own directory under the data root: the
+ * service's container, else any on the daemon. Another's container may be removed while it is checked (a compose
+ * project going down): then the next one is asked, not the copy moved to a helper for a container that is gone.
+ */
+async function dataRootElsewhere(api: DockerApi, service: Service, insisted: boolean): Promise<string | undefined> {
+  const witnesses = service.container?.id ? [service.container.id] : await api.listContainers();
+  if (!witnesses.length) return insisted ? daemonFilesElsewhere(api, undefined) : 'no container on the daemon to check its data root by';
+  let why: string | undefined;
+  for (const witness of witnesses.slice(0, 5)) {
+    why = await daemonFilesElsewhere(api, witness);
+    if (!why || (await api.inspectContainer(witness))) return why;
+  }
+  return why;
 }
 
 async function localDir(api: DockerApi, m: ServiceMount): Promise<string | { why: string }> {
