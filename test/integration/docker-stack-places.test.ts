@@ -189,7 +189,7 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('a stack with 
     for (const secret of [PG, MY, MONGO]) expect(outputs).not.toContain(secret);
   }, 600_000);
 
-  test('restore --recreate onto a second dockerd: every container rebuilt from its image, equal fingerprints', async () => {
+  test('restore --recreate onto a second dockerd: every container rebuilt from its image, equal fingerprints, equal as each engine\'s own tools read it', async () => {
     await hostB.start(['busybox', 'postgres', 'mariadb', 'ferretdb', 'qdrant-hostbin', 'opensearch-hostbin']);
     const envB = { DOCKER_HOST: hostB.host, POSTGRES_PASSWORD: PG, MARIADB_ROOT_PASSWORD: MY, MONGO_INITDB_ROOT_USERNAME: 'root', MONGO_INITDB_ROOT_PASSWORD: MONGO };
     const restore = await run(['restore', snapshot, '--recreate', '--force', '--json'], envB);
@@ -200,15 +200,15 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('a stack with 
     expect(await hostB.docker(['exec', '-e', `PGPASSWORD=${PG}`, names.db!, 'psql', '-X', '-A', '-t', '-U', 'postgres', '-c', 'SELECT count(*) FROM items'])).toBe('500');
     expect(await hostB.docker(['exec', names.maria!, 'mariadb', '--no-defaults', '-uroot', '--protocol=socket', '--socket=/run/mysqld/mysqld.sock', '-N', '-B', '-e', 'SELECT COUNT(*) FROM shop.orders'])).toBe('700');
     // Checked apart from holdfast's fingerprints (test/support/independent-checks.ts): each engine's own
-    // tools and API read the source and the recreated target, and the two views must be equal.
-    const [a, b] = [{}, { dockerHost: hostB.host }].map((d) => ({
-      db: { container: names.db!, ...d },
-      maria: { container: names.maria!, ...d },
-      mongo: { container: names.mongo!, ...d },
-    }));
-    const views = (s: typeof a, qdrant: string) => Promise.all([postgresView(s!.db, PG), mariadbView(s!.maria), mongoView(s!.mongo, { user: 'root', password: MONGO }), qdrantView(qdrant)]);
-    const [source, target] = await Promise.all([views(a, await qdrantUrl(names.vectors!)), views(b, await qdrantUrl(names.vectors!, hostB.host))]);
-    for (const [i, engine] of ['postgres', 'mariadb', 'mongodb', 'qdrant'].entries()) expect(target![i], `${engine}: the recreated target as its own tools read it`).toEqual(source![i]);
+    // tools and API read the source (nothing has written to its databases since the seed) and the
+    // recreated target, and the two views must be equal; soft, so that every engine that differs is shown.
+    const view = async (dockerHost?: string) => {
+      const at = (k: 'db' | 'maria' | 'mongo') => ({ container: names[k]!, ...(dockerHost ? { dockerHost } : {}) });
+      const qdrant = await qdrantUrl(names.vectors!, dockerHost);
+      return Promise.all([postgresView(at('db'), PG), mariadbView(at('maria')), mongoView(at('mongo'), { user: 'root', password: MONGO }), qdrantView(qdrant)]);
+    };
+    const [source, target] = await Promise.all([view(), view(hostB.host)]);
+    for (const [i, engine] of ['postgres', 'mariadb', 'mongodb', 'qdrant'].entries()) expect.soft(target![i], `${engine}: the recreated target as its own tools read it`).toEqual(source![i]);
     expect(await articlesCount(await urlOf(names.search!, 9200, hostB.host))).toBe(150);
     for (const secret of [PG, MY, MONGO]) expect(outputs).not.toContain(secret);
   }, 900_000);
