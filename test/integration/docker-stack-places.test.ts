@@ -189,7 +189,7 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('a stack with 
     for (const secret of [PG, MY, MONGO]) expect(outputs).not.toContain(secret);
   }, 600_000);
 
-  test('restore --recreate onto a second dockerd: every container rebuilt from its image, equal fingerprints, equal as each engine\'s own tools read it', async () => {
+  test("restore --recreate onto a second dockerd: every container rebuilt from its image, equal fingerprints, equal as each engine's own tools read it", async () => {
     await hostB.start(['busybox', 'postgres', 'mariadb', 'ferretdb', 'qdrant-hostbin', 'opensearch-hostbin']);
     const envB = { DOCKER_HOST: hostB.host, POSTGRES_PASSWORD: PG, MARIADB_ROOT_PASSWORD: MY, MONGO_INITDB_ROOT_USERNAME: 'root', MONGO_INITDB_ROOT_PASSWORD: MONGO };
     const restore = await run(['restore', snapshot, '--recreate', '--force', '--json'], envB);
