@@ -34,7 +34,7 @@ describe('PostgreSQL in a container honours a pinned place', () => {
     await lab.psql(a, 'CREATE DATABASE shop');
     await lab.psql(a, 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50)', 'shop');
     // What a schema carries besides rows, for the check of the restores by pg_dump --schema-only.
-    await lab.psql(a, "CREATE ROLE shop_reader; GRANT SELECT ON t TO shop_reader; CREATE VIEW t_low AS SELECT id FROM t WHERE id < 10; CREATE INDEX t_desc ON t (id DESC); COMMENT ON TABLE t IS 'pinned'", 'shop');
+    await lab.psql(a, "CREATE ROLE shop_reader; GRANT SELECT ON t TO shop_reader; CREATE VIEW t_low AS SELECT id FROM t WHERE id < 10; CREATE INDEX t_desc ON t (id DESC); COMMENT ON TABLE t IS 'pinned'; ALTER DATABASE shop SET work_mem = '8MB'", 'shop');
     config = join(await lab.dir('config'), 'holdfast.yml');
     await writeFile(
       config,

@@ -35,6 +35,8 @@ const SCHEMA_PG = [
   'ALTER TABLE audit OWNER TO shop_app',
   'GRANT SELECT ON items TO shop_app',
   "COMMENT ON TABLE items IS 'what the shop sells'",
+  "COMMENT ON DATABASE postgres IS 'the shop'",
+  "ALTER DATABASE postgres SET work_mem = '8MB'",
 ].join('; ');
 const SCHEMA_MARIA = [
   'CREATE INDEX orders_what ON orders (what)',
@@ -42,6 +44,9 @@ const SCHEMA_MARIA = [
   'CREATE PROCEDURE order_count() SELECT COUNT(*) FROM orders',
   'CREATE TRIGGER orders_upper BEFORE INSERT ON orders FOR EACH ROW SET NEW.what = UPPER(NEW.what)',
   'CREATE EVENT tidy ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM orders WHERE id < 0',
+  "CREATE USER shop_app@'%'",
+  "GRANT SELECT, INSERT ON shop.* TO shop_app@'%'",
+  "GRANT EXECUTE ON PROCEDURE shop.order_count TO shop_app@'%'",
 ].join('; ');
 /** The five engines' services (the sixth, `app`, is a volume copied with the app held). */
 const ENGINES = ['db', 'maria', 'mongo', 'vectors', 'search'] as const;

@@ -44,7 +44,7 @@ export async function execIn(site: Site, argv: string[], env: Record<string, str
 const unrestrict = (dump: string) => dump.replace(/^\\(un)?restrict \S+$/gm, '\\$1restrict KEY');
 
 /**
- * Every database but the templates: `pg_dump --schema-only` of each, exact
+ * Every database but the templates: `pg_dump --schema-only --create` of each, exact
  * row counts of every table, and the roles (`pg_dumpall --roles-only`,
  * without passwords: the recreated server's superuser got its own salt).
  */
@@ -55,7 +55,9 @@ export async function postgresView(site: Site, password: string) {
   const schemas: Record<string, string> = {};
   const counts: Record<string, string> = {};
   for (const db of databases) {
-    schemas[db] = unrestrict(await execIn(site, ['pg_dump', '--schema-only', '-U', 'postgres', '-d', db], env));
+    // --create: the database's own properties too (owner, ACL, comment, ALTER DATABASE ... SET), which
+    // a restore without CREATE DATABASE loses (shared/ENGINES.md, fidelity pitfalls).
+    schemas[db] = unrestrict(await execIn(site, ['pg_dump', '--schema-only', '--create', '-U', 'postgres', '-d', db], env));
     // One query counts every table exactly (query_to_xml runs a count per row of the catalog).
     counts[db] = await psql(
       db,
@@ -73,7 +75,8 @@ const SYSTEM_SCHEMAS = "('mysql', 'information_schema', 'performance_schema', 's
 
 /**
  * The user databases: `mariadb-dump --no-data --routines --events
- * --skip-dump-date` of all of them, and exact row counts of every table. As
+ * --skip-dump-date` of all of them, exact row counts of every table, and every
+ * account with its grants. As
  * root on the container's socket (root@localhost may use unix_socket: no password).
  */
 export async function mariadbView(site: Site) {
@@ -83,7 +86,10 @@ export async function mariadbView(site: Site) {
   const schema = databases.length ? await execIn(site, ['mariadb-dump', ...client, '--no-data', '--routines', '--events', '--skip-dump-date', '--databases', ...databases]) : '';
   const tables = (await sql(`SELECT CONCAT('\`', table_schema, '\`.\`', table_name, '\`') FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ${SYSTEM_SCHEMAS} ORDER BY 1`)).split('\n').filter(Boolean);
   const counts = tables.length ? await sql(tables.map((t) => `SELECT '${t}', COUNT(*) FROM ${t}`).join(' UNION ALL ')) : '';
-  return { databases, schema, counts };
+  // Every account as the server states it: SHOW CREATE USER (authentication, limits) and SHOW GRANTS.
+  const users = (await sql("SELECT CONCAT(QUOTE(user), '@', QUOTE(host)) FROM mysql.user ORDER BY user, host")).split('\n').filter(Boolean);
+  const accounts = await sql(users.map((u) => `SHOW CREATE USER ${u}; SHOW GRANTS FOR ${u}`).join('; '));
+  return { databases, schema, counts, accounts };
 }
 
 // ---- MongoDB wire (FerretDB) ------------------------------------------------
