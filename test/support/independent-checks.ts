@@ -7,6 +7,7 @@
  * dockerd, or a second one standing for another host).
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { withContainerClient } from './mongo-container.js';
 
@@ -88,7 +89,8 @@ export async function mariadbView(site: Site) {
   const counts = tables.length ? await sql(tables.map((t) => `SELECT '${t}', COUNT(*) FROM ${t}`).join(' UNION ALL ')) : '';
   // Every account as the server states it: SHOW CREATE USER (authentication, limits) and SHOW GRANTS.
   const users = (await sql("SELECT CONCAT(QUOTE(user), '@', QUOTE(host)) FROM mysql.user ORDER BY user, host")).split('\n').filter(Boolean);
-  const accounts = await sql(users.map((u) => `SHOW CREATE USER ${u}; SHOW GRANTS FOR ${u}`).join('; '));
+  // A mysql_native_password hash logs in as well as the password: a failed comparison shows a digest of it instead.
+  const accounts = (await sql(users.map((u) => `SHOW CREATE USER ${u}; SHOW GRANTS FOR ${u}`).join('; '))).replace(/'\*[0-9A-F]{40}'/g, (h) => `'<hash ${createHash('sha256').update(h).digest('hex').slice(0, 12)}>'`);
   return { databases, schema, counts, accounts };
 }
 
