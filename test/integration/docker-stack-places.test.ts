@@ -24,6 +24,8 @@ import { articlesCount, seedOpenSearch } from '../support/opensearch-data.js';
 const PG = 'stack-pg-secret';
 const MY = 'stack-my-secret';
 const MONGO = 'stack-mongo-secret';
+/** The app's own login (PostgreSQL role and MariaDB user shop_app): a restore must carry its password. */
+const APP = 'stack-app-secret';
 /** What the app's schemas carry besides rows (each engine's checks after the restore compare them). */
 const SCHEMA_PG = [
   'CREATE ROLE shop_app LOGIN',
@@ -113,9 +115,11 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('a stack with 
     // Beyond rows, what a schema carries (an owner, a grant, an index, a view, a function, a comment):
     // the independent checks after the restore compare them as the engine's own tools print them.
     await docker(['exec', '-e', `PGPASSWORD=${PG}`, names.db!, 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-U', 'postgres', '-c', SCHEMA_PG]);
+    await docker(['exec', '-i', names.db!, 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-U', 'postgres'], `ALTER ROLE shop_app PASSWORD '${APP}'`); // on stdin, not in argv
     await mariadbSql(names.maria!, 'CREATE DATABASE shop');
     await mariadbSql(names.maria!, "CREATE TABLE orders (id INT PRIMARY KEY, what VARCHAR(40)); INSERT INTO orders SELECT seq, CONCAT('order ', seq) FROM seq_1_to_700", 'shop');
     await mariadbSql(names.maria!, SCHEMA_MARIA, 'shop');
+    await docker(['exec', '-i', names.maria!, 'mariadb', '--no-defaults', '-uroot', '--protocol=socket', '--socket=/run/mysqld/mysqld.sock'], `SET PASSWORD FOR shop_app@'%' = PASSWORD('${APP}')`);
     await withContainerClient(names.mongo!, { user: 'root', password: MONGO }, async (c) => {
       await c.db('ledger').collection('entries').insertMany(Array.from({ length: 300 }, (_, i) => ({ _id: i, amount: i * 3 })));
       await c.db('ledger').collection('entries').createIndex({ amount: 1 }, { name: 'by_amount' });
@@ -191,7 +195,7 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('a stack with 
     const where = (p: unknown) => (typeof p === 'string' ? p : (p as { where?: string } | undefined)?.where);
     for (const s of ['db', 'maria', 'mongo'] as const) expect(where(places[s]), s).toMatch(new RegExp(`^inside container ${names[s]}(:|$)`));
     for (const s of ['vectors', 'search'] as const) expect(places[s], s).toMatchObject({ kind: 'sidecar', where: `in a sidecar joined to container ${names[s]}` });
-    for (const secret of [PG, MY, MONGO]) expect(outputs).not.toContain(secret);
+    for (const secret of [PG, MY, MONGO, APP]) expect(outputs).not.toContain(secret);
   }, 600_000);
 
   test("restore --recreate onto a second dockerd: every container rebuilt from its image, equal fingerprints, equal as each engine's own tools read it", async () => {
@@ -215,6 +219,6 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('a stack with 
     const [source, target] = await Promise.all([view(), view(hostB.host)]);
     for (const [i, engine] of ['postgres', 'mariadb', 'mongodb', 'qdrant'].entries()) expect.soft(target![i], `${engine}: the recreated target as its own tools read it`).toEqual(source![i]);
     expect(await articlesCount(await urlOf(names.search!, 9200, hostB.host))).toBe(150);
-    for (const secret of [PG, MY, MONGO]) expect(outputs).not.toContain(secret);
+    for (const secret of [PG, MY, MONGO, APP]) expect(outputs).not.toContain(secret);
   }, 900_000);
 });

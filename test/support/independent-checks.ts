@@ -35,6 +35,9 @@ export async function execIn(site: Site, argv: string[], env: Record<string, str
   }
 }
 
+/** A password hash shown in a failed comparison as a digest of it: equal hashes, equal digests. */
+const digest = (hash: string) => createHash('sha256').update(hash).digest('hex').slice(0, 12);
+
 // ---- PostgreSQL -------------------------------------------------------------
 
 /**
@@ -46,8 +49,7 @@ const unrestrict = (dump: string) => dump.replace(/^\\(un)?restrict \S+$/gm, '\\
 
 /**
  * Every database but the templates: `pg_dump --schema-only --create` of each, exact
- * row counts of every table, and the roles (`pg_dumpall --roles-only`,
- * without passwords: the recreated server's superuser got its own salt).
+ * row counts of every table, and the roles (`pg_dumpall --roles-only`).
  */
 export async function postgresView(site: Site, password: string) {
   const env = { PGPASSWORD: password };
@@ -66,7 +68,12 @@ export async function postgresView(site: Site, password: string) {
         "FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
     );
   }
-  const roles = unrestrict(await execIn(site, ['pg_dumpall', '--roles-only', '--no-role-passwords', '-U', 'postgres'], env));
+  // Each role's password hash as a digest (a hash logs in as well as the password). The bootstrap superuser's
+  // must differ: the recreated server's initdb salted it anew, and a restore leaves an existing role's password alone.
+  const roles = unrestrict(await execIn(site, ['pg_dumpall', '--roles-only', '-U', 'postgres'], env))
+    .split('\n')
+    .map((line) => line.replace(/ PASSWORD '([^']*)'/, (_, hash: string) => (line.startsWith('ALTER ROLE postgres ') ? " PASSWORD '<the server's own>'" : ` PASSWORD '<hash ${digest(hash)}>'`)))
+    .join('\n');
   return { databases, roles, schemas, counts };
 }
 
@@ -90,7 +97,7 @@ export async function mariadbView(site: Site) {
   // Every account as the server states it: SHOW CREATE USER (authentication, limits) and SHOW GRANTS.
   const users = (await sql("SELECT CONCAT(QUOTE(user), '@', QUOTE(host)) FROM mysql.user ORDER BY user, host")).split('\n').filter(Boolean);
   // A mysql_native_password hash logs in as well as the password: a failed comparison shows a digest of it instead.
-  const accounts = (await sql(users.map((u) => `SHOW CREATE USER ${u}; SHOW GRANTS FOR ${u}`).join('; '))).replace(/'\*[0-9A-F]{40}'/g, (h) => `'<hash ${createHash('sha256').update(h).digest('hex').slice(0, 12)}>'`);
+  const accounts = (await sql(users.map((u) => `SHOW CREATE USER ${u}; SHOW GRANTS FOR ${u}`).join('; '))).replace(/'\*[0-9A-F]{40}'/g, (h) => `'<hash ${digest(h)}>'`);
   return { databases, schema, counts, accounts };
 }
 
