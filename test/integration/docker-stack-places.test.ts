@@ -123,8 +123,12 @@ describe.runIf(openSearchAvailable() && process.getuid?.() === 0)('a stack with 
     await withContainerClient(names.mongo!, { user: 'root', password: MONGO }, async (c) => {
       await c.db('ledger').collection('entries').insertMany(Array.from({ length: 300 }, (_, i) => ({ _id: i, amount: i * 3 })));
       await c.db('ledger').collection('entries').createIndex({ amount: 1 }, { name: 'by_amount' });
+      await c.db('ledger').createCollection('recent', { capped: true, size: 1 << 20, max: 100 });
+      await c.db('ledger').collection('recent').insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: i, note: `event ${i}` })));
     });
-    await (await seedQdrant(await qdrantUrl(names.vectors!))).createPayloadIndex('docs', { field_name: 'title', field_schema: 'keyword', wait: true });
+    const vectors = await seedQdrant(await qdrantUrl(names.vectors!));
+    await vectors.createPayloadIndex('docs', { field_name: 'title', field_schema: 'keyword', wait: true });
+    await vectors.updateCollectionAliases({ actions: [{ create_alias: { collection_name: 'docs', alias_name: 'docs_live' } }] });
     search = await opensearch;
     names.search = search.container;
     await seedOpenSearch(search.url);

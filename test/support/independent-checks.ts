@@ -104,7 +104,7 @@ export async function mariadbView(site: Site) {
 // ---- MongoDB wire (FerretDB) ------------------------------------------------
 
 /**
- * Every user database's collections, their indexes (name and key) and every
+ * Every user database's collections with their options, their indexes (name and key) and every
  * document in _id order, read with the mongodb client through a sidecar tunnel
  * of the test's own into the container (nothing is published).
  */
@@ -113,14 +113,15 @@ export async function mongoView(site: Site, auth: { user: string; password: stri
     site.container,
     auth,
     async (client) => {
-      const view: Record<string, Record<string, { indexes: unknown[]; documents: unknown[] }>> = {};
+      const view: Record<string, Record<string, { type: unknown; options: unknown; indexes: unknown[]; documents: unknown[] }>> = {};
       const { databases } = await client.db('admin').admin().listDatabases({ nameOnly: true });
       for (const name of databases.map((d) => d.name).filter((n) => !['admin', 'config', 'local'].includes(n)).sort()) {
         const db = client.db(name);
         view[name] = {};
-        for (const c of (await db.listCollections({}, { nameOnly: true }).toArray()).map((x) => x.name).sort()) {
+        // Each collection's type and options (capped, size, ...); its info (a uuid) is the target's own.
+        for (const { name: c, type, options } of (await db.listCollections().toArray()).sort((x, y) => x.name.localeCompare(y.name))) {
           const indexes = (await db.collection(c).listIndexes().toArray()).map((i) => ({ name: i.name, key: i.key })).sort((a, b) => String(a.name).localeCompare(String(b.name)));
-          view[name][c] = { indexes, documents: await db.collection(c).find({}).sort({ _id: 1 }).toArray() };
+          view[name][c] = { type, options, indexes, documents: await db.collection(c).find({}).sort({ _id: 1 }).toArray() };
         }
       }
       return view;
@@ -139,12 +140,13 @@ async function qdrantGet<T>(url: string, path: string, body?: unknown): Promise<
 }
 
 /**
- * Every collection's parameters (vectors' size and distance, ...) and payload
- * indexes, and every point (id, payload, vector) read back by the scroll API
+ * The aliases, every collection's parameters (vectors' size and distance, ...)
+ * and payload indexes, and every point (id, payload, vector) read back by the scroll API
  * page by page, over Qdrant's HTTP API at `url`.
  */
 export async function qdrantView(url: string) {
   const { collections } = await qdrantGet<{ collections: Array<{ name: string }> }>(url, '/collections');
+  const { aliases } = await qdrantGet<{ aliases: Array<{ alias_name: string; collection_name: string }> }>(url, '/aliases');
   const view: Record<string, { params: unknown; payloadSchema: unknown; points: unknown[] }> = {};
   for (const name of collections.map((c) => c.name).sort()) {
     const path = `/collections/${encodeURIComponent(name)}`;
@@ -158,5 +160,5 @@ export async function qdrantView(url: string) {
     } while (offset !== null && offset !== undefined);
     view[name] = { params: info.config.params, payloadSchema: info.payload_schema ?? {}, points };
   }
-  return view;
+  return { aliases: aliases.map((a) => `${a.alias_name} -> ${a.collection_name}`).sort(), collections: view };
 }
