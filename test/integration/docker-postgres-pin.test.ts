@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { holdfast } from '../support/cli.js';
 import { docker, DockerLab, IMAGES } from '../support/docker.js';
 import { freePort } from '../support/free-port.js';
+import { postgresView } from '../support/independent-checks.js';
 import { waitFor } from '../../src/core/wait.js';
 
 interface PlanDoc {
@@ -32,6 +33,8 @@ describe('PostgreSQL in a container honours a pinned place', () => {
     await waitFor(`postgres in ${b}`, async () => ((await docker(['exec', b, 'pg_isready', '-q', '-h', '127.0.0.1']).then(() => true, () => false)) ? true : undefined), { timeoutMs: 60_000, intervalMs: 200 });
     await lab.psql(a, 'CREATE DATABASE shop');
     await lab.psql(a, 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50)', 'shop');
+    // What a schema carries besides rows, for the check of the restores by pg_dump --schema-only.
+    await lab.psql(a, "CREATE ROLE shop_reader; GRANT SELECT ON t TO shop_reader; CREATE VIEW t_low AS SELECT id FROM t WHERE id < 10; CREATE INDEX t_desc ON t (id DESC); COMMENT ON TABLE t IS 'pinned'; ALTER DATABASE shop SET work_mem = '8MB'", 'shop');
     config = join(await lab.dir('config'), 'holdfast.yml');
     await writeFile(
       config,
@@ -90,13 +93,16 @@ describe('PostgreSQL in a container honours a pinned place', () => {
     expect(show.stdout).toContain(`\n  place: in a sidecar joined to container ${a}: pinned by place: sidecar\n`);
     expect(await lab.helpers()).toEqual([]);
     expect(await lab.held()).toEqual([]);
-    // Restored in place through the same pins: this host's pg_restore, then the sidecar's; equal fingerprints.
+    // Restored in place through the same pins: this host's pg_restore, then the sidecar's; equal fingerprints,
+    // and equal as pg_dump --schema-only and exact row counts read it (test/support/independent-checks.ts).
+    const source = await postgresView({ container: a }, 'lab-secret');
     await lab.psql(a, 'DELETE FROM t WHERE id > 10', 'shop');
     for (const name of ['byhost', 'bysidecar']) {
       const restore = await holdfast(['--config', config, '--repo', repo, 'restore', snapshot, name, '--database', 'shop', '--force', '--json'], env());
       expect(restore.code, restore.stderr + restore.stdout).toBe(0);
       expect(restore.json<{ services: Array<{ status: string; location?: string; fingerprint?: { equal: boolean } }> }>().services[0]).toMatchObject({ status: 'ok', location: `container:${a}/shop`, fingerprint: { equal: true } });
       expect(await lab.psql(a, 'SELECT count(*) FROM t', 'shop')).toBe('50');
+      expect(await postgresView({ container: a }, 'lab-secret'), `restored through ${name}`).toEqual(source);
       await lab.psql(a, 'DELETE FROM t WHERE id > 10', 'shop');
     }
     expect(await lab.helpers()).toEqual([]);

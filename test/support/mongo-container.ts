@@ -39,10 +39,12 @@ export async function waitForMongoContainer(container: string): Promise<void> {
  * Runs `work` with a client connected to the server in `container` through a
  * sidecar tunnel (the test's own, busybox image), then removes the sidecar.
  * The test process must have HOLDFAST_STATE_DIR set to the lab's state dir.
+ * `dockerHost`: the container's daemon, when not the test daemon.
  */
-export async function withContainerClient<T>(container: string, auth: { user: string; password: string } | undefined, work: (c: MongoClient) => Promise<T>): Promise<T> {
-  const api = connectDocker();
-  const id = await docker(['inspect', '-f', '{{.Id}}', container]);
+export async function withContainerClient<T>(container: string, auth: { user: string; password: string } | undefined, work: (c: MongoClient) => Promise<T>, dockerHost?: string): Promise<T> {
+  const api = connectDocker(dockerHost);
+  const id = (await api.inspectContainer(container))?.id;
+  if (!id) throw new Error(`no container ${container} on ${dockerHost ?? 'the test daemon'}`);
   const sidecar = new LazySidecar(api, { id, name: container }, { service: 'test', image: IMAGES.busybox });
   try {
     const tunnel = await sidecar.reach('127.0.0.1', 27017);
