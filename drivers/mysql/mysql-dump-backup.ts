@@ -135,11 +135,19 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
   const name = `${artifactSlug(db.name, job.index)}.sql`;
   ctx.progress.phase(`dump ${db.name}`);
   const run = await prepareRun(t, dump, job.files, `dump-${job.index}`);
-  const snapshot = fingerprint ? await connect(t, db.name) : undefined;
-  const locker = job.lockTables.length > 0 ? await connect(t) : undefined;
+  // Made ready before the hold (in a container the dump's exec and its pipe, 50-100 ms), started inside it.
+  const staged = run.stage(ctx.artifacts, { name, kind: 'dump', label: db.name }, [...dumpArgs(dump, { history: job.more.history }), '--', db.name], (exit) =>
+    checkMysqlToolExit(dump.name, exit, t.service, DUMP_PRIVILEGES_HINT),
+  );
+  staged.catch(() => undefined);
+  let snapshot: Connection | undefined;
+  let locker: Connection | undefined;
   let artifact: Promise<ArtifactRecord> | undefined;
   let exited = false;
   try {
+    snapshot = fingerprint ? await connect(t, db.name) : undefined;
+    locker = job.lockTables.length > 0 ? await connect(t) : undefined;
+    const ready = await staged;
     const hold = await atOneMoment(t, {
       facts: job.facts,
       lockWaitSeconds: Number(ctx.service.options.hold_timeout ?? 10),
@@ -152,9 +160,7 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
         if (locker) await locker.query(`LOCK TABLES ${job.lockTables.map((x) => `${qualified(x.database, x.table)} READ`).join(', ')}`);
       },
       startTool: () => {
-        artifact = run.toArtifact(ctx.artifacts, { name, kind: 'dump', label: db.name }, [...dumpArgs(dump, { history: job.more.history }), '--', db.name], (exit) =>
-          checkMysqlToolExit(dump.name, exit, t.service, DUMP_PRIVILEGES_HINT),
-        );
+        artifact = ready.start();
         artifact.then(
           () => (exited = true),
           () => (exited = true),
@@ -180,8 +186,9 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
       ...(hold.confirmedBy ? { snapshotConfirmedBy: hold.confirmedBy } : {}),
     };
   } finally {
-    // A tool started before a failure is waited for: no dump left running.
+    // A tool started before a failure is waited for: no dump left running; one not started is not.
     await artifact?.catch(() => undefined);
+    if (!artifact) await (await staged.catch(() => undefined))?.cancel().catch(() => undefined);
     for (const c of [snapshot, locker]) if (c) await c.end().catch(() => c.destroy());
   }
 }

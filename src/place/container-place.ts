@@ -3,9 +3,9 @@ import type { ToolExit } from '../core/process.js';
 import type { DockerApi, StreamRun } from '../docker/docker-api.js';
 import { execToArtifact } from '../docker/docker-artifact.js';
 import { dockerApi } from '../docker/docker-lazy.js';
-import { containerRootOnThisHost, toArtifactThroughPipe } from './container-pipe.js';
+import { containerRootOnThisHost, stageThroughPipe, toArtifactThroughPipe } from './container-pipe.js';
 import { describeCleaned, sweepDeadPipes, WATCHED } from './container-pipe-sweep.js';
-import type { Place, PlaceRunOptions, Reached } from './place.js';
+import type { Place, PlaceRunOptions, Reached, StagedArtifact } from './place.js';
 
 /**
  * The container place: commands run in the service's own container through
@@ -96,7 +96,28 @@ export class ContainerPlace implements Place {
     // Only where pipes are made (root on the daemon's machine); once per place, before its first command.
     if (!note || process.getuid?.() !== 0) return this.api.exec(this.id, this.spec(argv, options));
     this.swept ??= sweepDeadPipes(this.api, this.id, options.signal).then((cleaned) => cleaned.forEach((c) => note(describeCleaned(c, this.containerName))));
-    return this.swept.then(() => this.api.exec(this.id, this.spec(argv, options)));
+    // The first command's exec is made while the sweep runs (each is 50-100 ms here), and handed over once the sweep
+    // is over: what the sweep stops is a dead run's (its pipes are named after their owner), never this command's.
+    const made = this.api.exec(this.id, this.spec(argv, options)).then((run) => {
+      // Its end may come before the caller has it: not an unhandled rejection meanwhile (the caller awaits done).
+      run.done.catch(() => undefined);
+      return run;
+    });
+    return Promise.all([made, this.swept]).then(([run]) => run);
+  }
+
+  async stageArtifact(
+    argv: readonly string[],
+    sink: Parameters<Place['toArtifact']>[1],
+    artifact: { name: string; kind: string; label?: string },
+    options: PlaceRunOptions & { judge: (exit: ToolExit) => void; allowEmpty?: boolean },
+  ): Promise<StagedArtifact | undefined> {
+    if (this.options.outputPipe === false) return undefined;
+    this.root ??= containerRootOnThisHost(this).catch(() => undefined);
+    const root = await this.root;
+    const staged = root ? await stageThroughPipe(this, root, argv, sink, artifact, options) : undefined;
+    if (staged) this.lastOutput = 'pipe';
+    return staged;
   }
 
   async toArtifact(
