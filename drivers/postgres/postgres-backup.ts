@@ -65,16 +65,25 @@ async function backupAt(ctx: BackupContext, site: PgSite): Promise<BackupResult>
   // Roles and tablespaces come out beside the first database's dump.
   const globals = dumpGlobals(ctx, site, pgDumpAll.path, stagedGlobals);
   const perDatabase: DumpedDatabase[] = [];
+  // The session of the database just dumped, handed on (psql's \connect in a container: an exec fewer per database).
+  let carried: PgSession | undefined;
   try {
     for (const [index, db] of databases.entries()) {
-      // The inspection's session, when it is in this database, holds the snapshot (dumpDatabase closes it).
-      const given = kept?.database === db.name ? kept.session : undefined;
+      // The inspection's session, when it is in this database, holds the snapshot; else the last database's, moved here.
+      let given = kept?.database === db.name ? kept.session : undefined;
       if (given) kept = undefined;
+      else if (carried) {
+        const moving = carried;
+        carried = undefined;
+        given = moving.moveTo && (await moving.moveTo(db.name)) ? moving : (await moving.close().catch(() => undefined), undefined);
+      }
       const staged = index === 0 ? stagedFirst : undefined;
       stagedFirst = undefined;
-      perDatabase.push(await dumpDatabase(ctx, site, pgDump.path, db, index, fingerprint, given, staged));
+      const last = index === databases.length - 1 && !kept;
+      perDatabase.push(await dumpDatabase(ctx, site, pgDump.path, db, index, fingerprint, given, staged, last ? undefined : (s) => (carried = s)));
     }
   } finally {
+    await carried?.close().catch(() => undefined);
     await kept?.session.close().catch(() => undefined);
     await cancelDumps(stagedFirst);
     await globals.catch(() => undefined);
@@ -246,12 +255,23 @@ function noteTablespaces(ctx: BackupContext, dbs: readonly DumpedDatabase[]): vo
  * and constraints, a few KB that pg_restore -j reads from a small seekable
  * file, so that the data restores streamed), the fingerprint and the owners.
  */
-async function dumpDatabase(ctx: BackupContext, site: PgSite, pgDump: string, db: DatabaseFacts, index: number, fingerprint: Fingerprint | undefined, given?: PgSession, early?: StagedDumps): Promise<DumpedDatabase> {
+async function dumpDatabase(
+  ctx: BackupContext,
+  site: PgSite,
+  pgDump: string,
+  db: DatabaseFacts,
+  index: number,
+  fingerprint: Fingerprint | undefined,
+  given?: PgSession,
+  early?: StagedDumps,
+  handOn?: (session: PgSession) => void,
+): Promise<DumpedDatabase> {
   const { dump: name, postData } = artifactNames(db.name, index);
   ctx.progress.phase(`dump ${db.name}`);
   // In a container the dumps' execs are made while the snapshot is exported (made earlier for the first database).
   const staged = early ?? stageDumps(ctx, site, pgDump, db.name, index);
   let started = false;
+  let reusable = false;
   let held: PgSession;
   try {
     held = given ?? (await site.session(db.name, ctx.signal));
@@ -288,12 +308,15 @@ async function dumpDatabase(ctx: BackupContext, site: PgSite, pgDump: string, db
     const failed = [results[2], results[0], results[1]].find((r): r is PromiseRejectedResult => r!.status === 'rejected');
     if (failed) throw failed.reason;
     await held.exec('COMMIT');
+    reusable = !!handOn && !!held.moveTo && !ctx.signal.aborted;
     const described = (results[2] as PromiseFulfilledResult<Described>).value;
     return { ...db, ...(lsn ? { lsn } : {}), ...described, artifact: name, postData };
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
     if (!started) await cancelDumps(staged);
-    await held.close().catch(() => undefined);
+    // Outside its transaction after COMMIT: handed on to the next database, else closed.
+    if (reusable) handOn!(held);
+    else await held.close().catch(() => undefined);
   }
 }
 
