@@ -96,14 +96,7 @@ export class ContainerPlace implements Place {
     // Only where pipes are made (root on the daemon's machine); once per place, before its first command.
     if (!note || process.getuid?.() !== 0) return this.api.exec(this.id, this.spec(argv, options));
     this.swept ??= sweepDeadPipes(this.api, this.id, options.signal).then((cleaned) => cleaned.forEach((c) => note(describeCleaned(c, this.containerName))));
-    // The first command's exec is made while the sweep runs (each is 50-100 ms here), and handed over once the sweep
-    // is over: what the sweep stops is a dead run's (its pipes are named after their owner), never this command's.
-    const made = this.api.exec(this.id, this.spec(argv, options)).then((run) => {
-      // Its end may come before the caller has it: not an unhandled rejection meanwhile (the caller awaits done).
-      run.done.catch(() => undefined);
-      return run;
-    });
-    return Promise.all([made, this.swept]).then(([run]) => run);
+    return this.swept.then(() => this.api.exec(this.id, this.spec(argv, options)));
   }
 
   async stageArtifact(
