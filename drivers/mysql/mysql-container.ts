@@ -148,6 +148,8 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
   const image = typeof service.options.sidecar_image === 'string' ? service.options.sidecar_image : service.container?.labels['holdfast.sidecar-image'];
   sidecar = new LazySidecar(place.api, { id: place.id, name: place.containerName }, { service: service.name, ...(image ? { image } : {}), ...(signal ? { signal } : {}) });
   let reached: Reached | undefined;
+  // A backup's first command in the container comes after its SQL (through the tunnel): the sweep runs meanwhile.
+  place.startSweep(signal)?.catch(() => undefined);
   try {
     const found = await probeContainer(place, password, user, signal);
     if (found.exitCode === NO_CREDENTIALS) {

@@ -92,11 +92,21 @@ export class ContainerPlace implements Place {
 
   run(argv: readonly string[], options: PlaceRunOptions = {}): Promise<StreamRun> {
     if (this.closed) throw new HoldfastError('internal', `the place ${this.where} is closed`, { service: this.options.service });
+    const swept = this.startSweep(options.signal);
+    if (!swept) return this.api.exec(this.id, this.spec(argv, options));
+    return swept.then(() => this.api.exec(this.id, this.spec(argv, options)));
+  }
+
+  /**
+   * The sweep of dead runs' pipes (container-pipe-sweep.ts), once per place, finished before its first command.
+   * Started ahead by an engine whose first command comes after other work (SQL through a tunnel): its exec
+   * (50-100 ms) then overlaps that work. Only where pipes are made (root on the daemon's machine).
+   */
+  startSweep(signal?: AbortSignal): Promise<void> | undefined {
     const note = this.options.note;
-    // Only where pipes are made (root on the daemon's machine); once per place, before its first command.
-    if (!note || process.getuid?.() !== 0) return this.api.exec(this.id, this.spec(argv, options));
-    this.swept ??= sweepDeadPipes(this.api, this.id, options.signal).then((cleaned) => cleaned.forEach((c) => note(describeCleaned(c, this.containerName))));
-    return this.swept.then(() => this.api.exec(this.id, this.spec(argv, options)));
+    if (!note || process.getuid?.() !== 0) return undefined;
+    this.swept ??= sweepDeadPipes(this.api, this.id, signal).then((cleaned) => cleaned.forEach((c) => note(describeCleaned(c, this.containerName))));
+    return this.swept;
   }
 
   async stageArtifact(
