@@ -141,7 +141,7 @@ function stageEarly(ctx: BackupContext, site: PgSite, first: string) {
     const m = made[which];
     made[which] = undefined;
     if (!m) return;
-    await ('dump' in m ? cancelDumps(m) : (await m)?.cancel());
+    await ('dump' in m ? cancelDumps(m) : (await m.catch(() => undefined))?.cancel());
   };
   return {
     take<K extends 'globals' | 'first'>(which: K): NonNullable<(typeof made)[K]> | undefined {
@@ -157,13 +157,21 @@ function stageEarly(ctx: BackupContext, site: PgSite, first: string) {
   };
 }
 
-/** A staged run whose staging failed is no staged run: the caller then runs the tool as usual. */
+/**
+ * A staged run whose staging failed is no staged run: the caller then runs the tool as usual. Except a pipe found
+ * replaced (integrity): that fails the dump, as it did unstaged. Handled meanwhile (awaited later, or cancelled).
+ */
 function stage(p: Promise<StagedArtifact | undefined> | undefined): Staged {
-  return (p ?? Promise.resolve(undefined)).catch(() => undefined);
+  const staged = (p ?? Promise.resolve(undefined)).catch((error: unknown) => {
+    if (error instanceof HoldfastError && error.code === 'integrity') throw error;
+    return undefined;
+  });
+  staged.catch(() => undefined);
+  return staged;
 }
 
 async function cancelDumps(d: StagedDumps | undefined): Promise<void> {
-  if (d) await Promise.all([d.dump, d.postData].map(async (p) => (await p)?.cancel()));
+  if (d) await Promise.all([d.dump, d.postData].map(async (p) => (await p.catch(() => undefined))?.cancel()));
 }
 
 function artifactNames(name: string, index: number) {
