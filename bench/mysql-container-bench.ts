@@ -41,6 +41,11 @@ const arg = (name: string, fallback: string) => {
 const totalRows = Number(arg('rows', '1500000'));
 const tables = Number(arg('tables', '4'));
 const rounds = Number(arg('rounds', '3'));
+// Another built checkout of holdfast (`git archive` of an older commit, built): its container backups run in the same rounds.
+const compare = arg('compare', '');
+const BASE = compare ? join(compare, 'bin/holdfast.js') : undefined;
+type Run = Timed & { all: number[] };
+type Main = 'hostNone' | 'containerNone' | 'containerExecStream' | 'rawHost' | 'rawExec' | 'hostEmpty' | 'containerEmpty' | 'hostPhysical' | 'containerPhysical';
 const MiB = (n: number) => Math.round((n / 1048576) * 10) / 10;
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 const secs = (t: Timed) => Math.round(t.seconds * 100) / 100;
@@ -74,8 +79,8 @@ try {
   const env = { ...lab.env(), HOLDFAST_DB_PASSWORD: server.rootPassword };
   const hf = (args: string[]) => timed(process.execPath, [BIN, ...args, '--repo', repo, '--quiet'], env);
   const ids: string[] = [];
-  const backup = (service: string, fingerprint: string, extra: Record<string, string> = {}, more: string[] = []) => async () => {
-    const t = await timed(process.execPath, [BIN, 'backup', '--init', '--json', '--fingerprint', fingerprint, '--service', service, ...more, '--repo', repo, '--quiet'], { ...env, ...extra });
+  const backup = (service: string, fingerprint: string, extra: Record<string, string> = {}, more: string[] = [], bin = BIN) => async () => {
+    const t = await timed(process.execPath, [bin, 'backup', '--init', '--json', '--fingerprint', fingerprint, '--service', service, ...more, '--repo', repo, '--quiet'], { ...env, ...extra });
     ids.push((JSON.parse(t.stdout) as { snapshot: string }).snapshot);
     return t;
   };
@@ -97,7 +102,14 @@ try {
     // mariadb-backup of the whole server: this host's tool on the host server, the image's inside the container.
     hostPhysical: backup(`db=${mysqlUrl(server, 'bench')}`, 'none', {}, ['--strategy', 'db=physical']),
     containerPhysical: backup(inside, 'none', {}, ['--strategy', 'db=physical']),
-  });
+    ...(BASE
+      ? {
+          baseContainerNone: backup(inside, 'none', {}, [], BASE),
+          baseContainerEmpty: backup(`db=container:${empty}`, 'none', {}, [], BASE),
+          baseContainerPhysical: backup(inside, 'none', {}, ['--strategy', 'db=physical'], BASE),
+        }
+      : {}),
+  } as Record<string, () => Promise<Timed>>) as unknown as Record<Main, Run> & Partial<Record<'baseContainerNone' | 'baseContainerEmpty' | 'baseContainerPhysical', Run>>;
   const holds: Record<string, number[]> = { host: [], container: [] };
   let dumpBytes = 0;
   for (const id of ids) {
@@ -131,6 +143,15 @@ try {
       'container / host, data path, median of the rounds': median(runs.containerNone.all.map((c, i) => ratio(c - runs.containerEmpty.all[i]!, runs.hostNone.all[i]! - runs.hostEmpty.all[i]!))),
       'container / host, physical (mariadb-backup), median of the rounds': median(runs.containerPhysical.all.map((c, i) => ratio(c, runs.hostPhysical.all[i]!))),
       'container / host, data path (time beyond an empty database)': ratio(runs.containerNone.seconds - runs.containerEmpty.seconds, runs.hostNone.seconds - runs.hostEmpty.seconds),
+      ...(BASE
+        ? {
+            'before: container / host, --fingerprint none, median of the rounds': median(runs.baseContainerNone!.all.map((c, i) => ratio(c, runs.hostNone!.all[i]!))),
+            'before: container / host, data path, median of the rounds': median(runs.baseContainerNone!.all.map((c, i) => ratio(c - runs.baseContainerEmpty!.all[i]!, runs.hostNone!.all[i]! - runs.hostEmpty!.all[i]!))),
+            'before: container / host, physical, median of the rounds': median(runs.baseContainerPhysical!.all.map((c, i) => ratio(c, runs.hostPhysical!.all[i]!))),
+            'before: container / host, empty database, median of the rounds': median(runs.baseContainerEmpty!.all.map((c, i) => ratio(c, runs.hostEmpty!.all[i]!))),
+            'container / host, empty database, median of the rounds': median(runs.containerEmpty!.all.map((c, i) => ratio(c, runs.hostEmpty!.all[i]!))),
+          }
+        : {}),
     },
   };
   console.log(JSON.stringify(summary, null, 2));

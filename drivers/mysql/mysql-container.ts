@@ -3,12 +3,12 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword, passwordEnvPrefixes } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
 import { ContainerPlace } from '../../src/place/container-place.js';
-import { WATCHED, WATCHED_WRITE } from '../../src/place/container-pipe-sweep.js';
+import { WATCHED } from '../../src/place/container-pipe-sweep.js';
+import { RUN_INTO_PIPE } from '../../src/place/container-pipe.js';
 import { runText, type Reached } from '../../src/place/place.js';
 import { LazySidecar } from '../../src/place/sidecar-place.js';
 import { openTunnel, type ExecIn } from '../../src/place/sidecar-tunnel.js';
 import type { MyTarget } from './mysql-connection.js';
-import { releasePipes, type Pipe } from './mysql-container-fifo.js';
 import { parseToolVersion, toolNames, type ToolInfo } from './mysql-tools.js';
 
 /**
@@ -49,8 +49,6 @@ export interface MyContainer {
   fifoRoot?: string;
   /** How the last tool output left the container, for the manifest. */
   output?: 'pipe' | 'exec';
-  /** Pipes made in its /tmp and not removed yet (mysql-container-fifo.ts). */
-  pipes: Set<Pipe>;
   /** How holdfast's SQL reaches the server: a forwarder exec'd in the container itself (its nc or bash), or a sidecar. */
   tunnel: 'exec' | 'sidecar';
   /** The place the user pinned (label holdfast.place, holdfast.yml place:): host or sidecar run this host's tools through the tunnel. */
@@ -94,11 +92,12 @@ export const WRAPPER = [
   'fi',
   'MYSQL_PWD=$p; export MYSQL_PWD',
   'tool=$1; shift',
-  // HOLDFAST_MY_OUT / _IN: a named pipe that holdfast reads / writes from the host (mysql-container-fifo.ts).
-  // The dump stops when holdfast's exec goes (a kill -9): its stdin ends (WATCHED_WRITE, container-pipe-sweep.ts).
-  'if [ -n "${HOLDFAST_MY_OUT:-}" ]; then',
-  '  set -- "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@"; HOLDFAST_PIPE_OUT=$HOLDFAST_MY_OUT',
-  WATCHED_WRITE,
+  // HOLDFAST_MY_PIPE (the pipe directory's prefix): the dump into a named pipe that holdfast reads from the host, the
+  // pipe made, used and removed in this one exec (RUN_INTO_PIPE, src/place/container-pipe.ts; mysql-container-fifo.ts).
+  // The dump stops when holdfast's exec goes (a kill -9): its stdin ends.
+  'if [ -n "${HOLDFAST_MY_PIPE:-}" ]; then',
+  '  set -- "$HOLDFAST_MY_PIPE" "$tool" --no-defaults --user="$u" --host=127.0.0.1 --port="${HOLDFAST_MY_PORT:-3306}" --protocol=tcp "$@"',
+  RUN_INTO_PIPE,
   'fi',
   // A dump through the exec's own stream, watched the same way (HOLDFAST_MY_WATCH: mysql-tool-place.ts).
   'if [ -n "${HOLDFAST_MY_WATCH:-}" ]; then',
@@ -131,7 +130,7 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
     service: service.name,
     engine: 'MySQL / MariaDB',
     wrapper: WRAPPER,
-    // The wrapper takes the tool from its arguments and sends a dump into HOLDFAST_MY_OUT (mysql-container-fifo.ts).
+    // The wrapper takes the tool from its arguments and sends a dump into a pipe of its own (HOLDFAST_MY_PIPE, mysql-container-fifo.ts).
     outputPipe: false,
     env: { HOLDFAST_MY_PORT: String(port), ...(password !== undefined ? { HOLDFAST_MY_PASSWORD: password, ...(user ? { HOLDFAST_MY_USER: user } : {}) } : {}) },
     // Through an exec in the container itself when its image can forward (no helper container to start and remove), else a sidecar.
@@ -147,6 +146,8 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
   const image = typeof service.options.sidecar_image === 'string' ? service.options.sidecar_image : service.container?.labels['holdfast.sidecar-image'];
   sidecar = new LazySidecar(place.api, { id: place.id, name: place.containerName }, { service: service.name, ...(image ? { image } : {}), ...(signal ? { signal } : {}) });
   let reached: Reached | undefined;
+  // A backup's first command in the container comes after its SQL (through the tunnel): the sweep runs meanwhile.
+  place.startSweep(signal)?.catch(() => undefined);
   try {
     const found = await probeContainer(place, password, user, signal);
     if (found.exitCode === NO_CREDENTIALS) {
@@ -184,9 +185,8 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
       user: u || 'root',
       password: rest.join('\n'),
       passwordFrom: passwordEnvPrefixes(service).map((p) => `${p}_PASSWORD[_FILE]`),
-      container: { place, name: place.containerName, port, credentials: describeSource(from), tools, pipes: new Set(), tunnel: forwardsItself ? 'exec' : 'sidecar', ...(pin ? { pin } : {}) },
+      container: { place, name: place.containerName, port, credentials: describeSource(from), tools, tunnel: forwardsItself ? 'exec' : 'sidecar', ...(pin ? { pin } : {}) },
       release: async () => {
-        await releasePipes(target.container!).catch(() => undefined);
         await tunnel.close().catch(() => undefined);
         await place.close();
       },

@@ -61,6 +61,7 @@ export const DUMP_PRIVILEGES_HINT =
 export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<BackupResult> {
   const admin = await connect(t);
   const files = await defaultsFiles(t);
+  let accountsSaved: Promise<boolean> | undefined;
   try {
     const facts = await serverFacts(admin);
     const databases = await selectDatabases(admin, t, ctx.service.options.databases);
@@ -76,15 +77,19 @@ export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<B
           : `tables outside InnoDB are not covered by the dump's transaction and may have changed while it ran: ${describeTables(outside)}; set lock_non_transactional: true in the service options to hold a READ lock on them during the dump (their writers wait)`,
       );
     }
-    const accounts = await backupAccounts(ctx, t, facts, dump, await prepareRun(t, dump, files, 'accounts'), admin);
+    // The accounts' dump runs while the databases are described and the first dump is made ready (in a container its
+    // exec alone is 50-100 ms); it has ended before the first commit hold (dumpDatabase waits for it).
+    accountsSaved = backupAccounts(ctx, t, facts, dump, await prepareRun(t, dump, files, 'accounts'), admin);
+    accountsSaved.catch(() => undefined);
     const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {}, definitions: {} };
     const more = await describeDatabases(admin, databases.map((d) => d.name));
     for (const db of databases) if (more.get(db.name)?.versionedByTrxId) ctx.note(`${db.name}: system-versioned tables with transaction-precise history (${more.get(db.name)!.versionedByTrxId}) keep only current rows: mariadb-dump --dump-history dumps timestamp-based history only`);
     const dumped: DumpedDatabase[] = [];
     for (const [index, db] of databases.entries()) {
       const mine = outside.filter((x) => x.database === db.name);
-      dumped.push(await dumpDatabase(ctx, t, { facts, dump, files, db, index, fingerprint, lockTables: lockOutside ? mine : [], more: more.get(db.name)!, grants: accounts, admin }));
+      dumped.push(await dumpDatabase(ctx, t, { facts, dump, files, db, index, fingerprint, lockTables: lockOutside ? mine : [], more: more.get(db.name)!, grants: accountsSaved, admin }));
     }
+    const accounts = await accountsSaved;
     const exact = dumped.every((d) => d.snapshotConfirmedBy !== undefined) && (outside.length === 0 || lockOutside);
     return {
       details: {
@@ -110,6 +115,8 @@ export async function backupWithDump(ctx: BackupContext, t: MyTarget): Promise<B
       inspection: { version: facts.version, objects: databases.map((d) => ({ name: d.name, kind: 'database', bytes: d.bytes })), details: { family: facts.family } },
     };
   } finally {
+    // No tool left running, and its option file kept until it ended.
+    await accountsSaved?.catch(() => undefined);
     await files.dispose();
     await admin.end().catch(() => admin.destroy());
   }
@@ -125,7 +132,7 @@ interface DumpJob {
   lockTables: TableEngine[];
   more: DatabaseDumpFacts;
   /** Whether the accounts were saved: without them grants cannot come back, and the definitions leave them out. */
-  grants: boolean;
+  grants: Promise<boolean>;
   /** The backup's own connection, idle while a database is dumped: the hold runs on it. */
   admin: Connection;
 }
@@ -135,11 +142,20 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
   const name = `${artifactSlug(db.name, job.index)}.sql`;
   ctx.progress.phase(`dump ${db.name}`);
   const run = await prepareRun(t, dump, job.files, `dump-${job.index}`);
-  const snapshot = fingerprint ? await connect(t, db.name) : undefined;
-  const locker = job.lockTables.length > 0 ? await connect(t) : undefined;
+  // Made ready before the hold (in a container the dump's exec and its pipe, 50-100 ms), started inside it.
+  const staged = run.stage(ctx.artifacts, { name, kind: 'dump', label: db.name }, [...dumpArgs(dump, { history: job.more.history }), '--', db.name], (exit) =>
+    checkMysqlToolExit(dump.name, exit, t.service, DUMP_PRIVILEGES_HINT),
+  );
+  staged.catch(() => undefined);
+  let snapshot: Connection | undefined;
+  let locker: Connection | undefined;
   let artifact: Promise<ArtifactRecord> | undefined;
   let exited = false;
   try {
+    snapshot = fingerprint ? await connect(t, db.name) : undefined;
+    locker = job.lockTables.length > 0 ? await connect(t) : undefined;
+    const ready = await staged;
+    const grants = await job.grants;
     const hold = await atOneMoment(t, {
       facts: job.facts,
       lockWaitSeconds: Number(ctx.service.options.hold_timeout ?? 10),
@@ -152,9 +168,7 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
         if (locker) await locker.query(`LOCK TABLES ${job.lockTables.map((x) => `${qualified(x.database, x.table)} READ`).join(', ')}`);
       },
       startTool: () => {
-        artifact = run.toArtifact(ctx.artifacts, { name, kind: 'dump', label: db.name }, [...dumpArgs(dump, { history: job.more.history }), '--', db.name], (exit) =>
-          checkMysqlToolExit(dump.name, exit, t.service, DUMP_PRIVILEGES_HINT),
-        );
+        artifact = ready.start();
         artifact.then(
           () => (exited = true),
           () => (exited = true),
@@ -163,7 +177,7 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
       exited: () => exited,
     });
     for (const problem of hold.problems) ctx.note(`${db.name}: ${problem}`);
-    const [, fingerprinted] = await Promise.allSettled([artifact!, snapshot ? fingerprintInSnapshot(snapshot, db.name, fingerprint!, job.grants) : Promise.resolve()]);
+    const [, fingerprinted] = await Promise.allSettled([artifact!, snapshot ? fingerprintInSnapshot(snapshot, db.name, fingerprint!, grants) : Promise.resolve()]);
     await artifact!;
     if (fingerprinted.status === 'rejected') throw fingerprinted.reason;
     return {
@@ -180,8 +194,9 @@ async function dumpDatabase(ctx: BackupContext, t: MyTarget, job: DumpJob): Prom
       ...(hold.confirmedBy ? { snapshotConfirmedBy: hold.confirmedBy } : {}),
     };
   } finally {
-    // A tool started before a failure is waited for: no dump left running.
+    // A tool started before a failure is waited for: no dump left running; one not started is not.
     await artifact?.catch(() => undefined);
+    if (!artifact) await (await staged.catch(() => undefined))?.cancel().catch(() => undefined);
     for (const c of [snapshot, locker]) if (c) await c.end().catch(() => c.destroy());
   }
 }

@@ -4,7 +4,7 @@ import { HoldfastError } from '../../src/core/errors.js';
 import type { ToolExit } from '../../src/core/process.js';
 import { runText } from '../../src/place/place.js';
 import type { MyTarget } from './mysql-connection.js';
-import { preparePipe, toArtifactThroughFifo } from './mysql-container-fifo.js';
+import { stageDump } from './mysql-container-fifo.js';
 import { LOG_COPY_INTERVAL } from './mysql-physical-backup.js';
 import type { ServerFacts } from './mysql-inspector.js';
 import { sameSeries } from './mysql-strategies.js';
@@ -83,15 +83,17 @@ export async function copyInContainer(t: MyTarget, facts: ServerFacts, sink: Art
   }
   // With --stream it writes nothing into its --target-dir (seen with 10.11: the directory is not even made); the
   // pipe's private directory is named anyway, so that a version that does write there writes nowhere else, and
-  // it is removed with the pipe. Without a pipe, nothing is named: no extra exec to make and remove a directory.
+  // it is removed with the pipe (the exec that makes the pipe knows its directory: the argument follows on stdin).
+  // Without a pipe, nothing is named: no extra exec to make and remove a directory.
   const judge = (exit: ToolExit) => checkMysqlToolExit(tool.name, exit, t.service);
-  const pipe = await preparePipe(c);
-  const argv = [tool.path, '--backup', '--stream=xbstream', LOG_COPY_INTERVAL, ...(pipe ? [`--target-dir=${pipe.dir}`] : [])];
-  c.output = pipe ? 'pipe' : 'exec';
-  const piped = pipe ? await toArtifactThroughFifo(c, pipe, argv, sink, artifact, judge) : undefined;
-  if (!piped) {
+  const argv = [tool.path, '--backup', '--stream=xbstream', LOG_COPY_INTERVAL];
+  const staged = await stageDump(c, argv, sink, artifact, judge);
+  if (staged) {
+    c.output = 'pipe';
+    await staged.go([`--target-dir=${staged.dir}`]);
+  } else {
     c.output = 'exec';
-    await c.place.toArtifact(argv.filter((a) => !a.startsWith('--target-dir=')), sink, artifact, { judge, ...(signal ? { signal } : {}) });
+    await c.place.toArtifact(argv, sink, artifact, { judge, ...(signal ? { signal } : {}) });
   }
   // The data directory's owner (the image's mysql user): a restore into a volume gives the files back to it.
   const owner = await runText(c.place, ['stat', '-c', '%u:%g', facts.dataDir], { env: PLAIN }).catch(() => undefined);

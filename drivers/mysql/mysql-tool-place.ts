@@ -6,7 +6,7 @@ import { toolToArtifact } from '../../src/core/tool-artifact.js';
 import { runText, runWithInput } from '../../src/place/place.js';
 import type { ArtifactRecord } from '../../src/repository/manifest.js';
 import type { MyTarget } from './mysql-connection.js';
-import { preparePipe, releasePipes, toArtifactThroughFifo } from './mysql-container-fifo.js';
+import { stageDump } from './mysql-container-fifo.js';
 import type { DefaultsFiles } from './mysql-defaults-file.js';
 import { checkTool, FAMILY_TITLE, parseToolVersion, toolNames, TOOLS_HINT, type Family, type ToolCheck, type ToolInfo, type ToolRole } from './mysql-tools.js';
 
@@ -73,50 +73,69 @@ export async function containerTool(t: MyTarget, role: ToolRole, family: Family)
   return undefined;
 }
 
-/** One run of a tool: its marker (the host's option file, found in /proc by the hold) and how to run it. */
+/** One run of a tool: its marker (the host option file, found in /proc by the hold) and how to run it. */
 export interface ToolRunPlan {
   /** The host option file's path in the tool's argv; undefined inside a container (the hold then goes by connection order). */
   marker: string | undefined;
   toArtifact(sink: ArtifactSink, artifact: { name: string; kind: string; label?: string }, args: readonly string[], judge: (exit: ToolExit) => void): Promise<ArtifactRecord>;
+  /**
+   * As toArtifact, in two steps: what can be done before the tool starts is done now (in a container, the exec
+   * and its pipe: 50-100 ms kept out of a commit hold), and start() starts it. One of start() and cancel() must follow.
+   */
+  stage(sink: ArtifactSink, artifact: { name: string; kind: string; label?: string }, args: readonly string[], judge: (exit: ToolExit) => void): Promise<StagedRun>;
   /** The artifact decompressed into the tool's stdin; resolves with its exit. */
   load(artifacts: ArtifactSource, name: string, args: readonly string[]): Promise<ToolExit>;
+}
+
+export interface StagedRun {
+  start(): Promise<ArtifactRecord>;
+  cancel(): Promise<void>;
 }
 
 export async function prepareRun(t: MyTarget, tool: ToolInfo, files: DefaultsFiles, label: string): Promise<ToolRunPlan> {
   if (tool.inContainer && t.container) {
     const c = t.container;
     const place = c.place;
-    // A dump leaves through a pipe this host reads when it sees the container's files; else the exec's own stream.
-    // The pipe is made now, so that its exec is not inside the commit hold. A load always goes in through the
-    // exec's stdin (nothing is written through the container's root).
-    const pipe = await preparePipe(c);
+    // stdin kept open and never written: the wrapper's watcher stops the dump when it ends (a kill -9 of holdfast).
+    const throughExec = (sink: ArtifactSink, artifact: { name: string; kind: string; label?: string }, args: readonly string[], judge: (exit: ToolExit) => void) => {
+      c.output = 'exec';
+      return place.toArtifact([tool.path, ...args], sink, artifact, { judge, stdin: true, env: { HOLDFAST_MY_WATCH: '1' } });
+    };
+    // A dump leaves through a pipe this host reads when it sees the container's files, made by the dump's own exec;
+    // else the exec's own stream. A load always goes in through the exec's stdin (nothing is written through the container's root).
+    const stage: ToolRunPlan['stage'] = async (sink, artifact, args, judge) => {
+      const staged = await stageDump(c, [tool.path, ...args], sink, artifact, judge);
+      if (!staged) return { start: () => throughExec(sink, artifact, args, judge), cancel: async () => undefined };
+      return {
+        start: () => {
+          c.output = 'pipe';
+          return staged.go();
+        },
+        cancel: () => staged.cancel(),
+      };
+    };
     return {
       marker: undefined,
-      toArtifact: async (sink, artifact, args, judge) => {
-        c.output = pipe ? 'pipe' : 'exec';
-        const piped = pipe ? await toArtifactThroughFifo(c, pipe, [tool.path, ...args], sink, artifact, judge) : undefined;
-        if (piped) return piped;
-        c.output = 'exec';
-        // stdin kept open and never written: the wrapper's watcher stops the dump when it ends (a kill -9 of holdfast).
-        return place.toArtifact([tool.path, ...args], sink, artifact, { judge, stdin: true, env: { HOLDFAST_MY_WATCH: '1' } });
-      },
+      stage,
+      toArtifact: async (sink, artifact, args, judge) => (await stage(sink, artifact, args, judge)).start(),
       load: async (artifacts, name, args) => {
-        await releasePipes(c);
         const exit = await runWithInput(place, [tool.path, ...args], artifacts.open(name));
         return { code: exit.exitCode, signal: null, stderr: exit.stderr };
       },
     };
   }
   const optionFile = await files.create(label);
+  const toArtifact: ToolRunPlan['toArtifact'] = (sink, artifact, args, judge) =>
+    toolToArtifact(sink, artifact, tool.path, [`--defaults-file=${optionFile}`, ...args], {
+      secrets: [t.password],
+      checkExit: (exit) => {
+        if (exit.code !== 0) judge(exit);
+      },
+    });
   return {
     marker: optionFile,
-    toArtifact: (sink, artifact, args, judge) =>
-      toolToArtifact(sink, artifact, tool.path, [`--defaults-file=${optionFile}`, ...args], {
-        secrets: [t.password],
-        checkExit: (exit) => {
-          if (exit.code !== 0) judge(exit);
-        },
-      }),
+    toArtifact,
+    stage: async (sink, artifact, args, judge) => ({ start: () => toArtifact(sink, artifact, args, judge), cancel: async () => undefined }),
     load: (artifacts, name, args) => artifacts.pipeToCommand(name, { command: tool.path, args: [`--defaults-file=${optionFile}`, ...args], secrets: [t.password] }),
   };
 }

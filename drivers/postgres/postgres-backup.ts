@@ -6,6 +6,7 @@ import { containerRecord } from '../../src/core/container-record.js';
 import { fingerprintDatabase } from './postgres-fingerprint.js';
 import { objectOwners, selectDatabases, serverFacts, type DatabaseFacts } from './postgres-inspector.js';
 import type { PgQueryable, PgSession } from './postgres-queryable.js';
+import type { StagedArtifact } from '../../src/place/place.js';
 import { requireSiteTool, withSession, withSite, type PgSite } from './postgres-site.js';
 import { checkPgToolExit, type ToolVersion } from './postgres-tools.js';
 import { readDatabaseProperties, type DatabaseProperties } from './postgres-database-properties.js';
@@ -31,7 +32,17 @@ export function backupWithPgDump(ctx: BackupContext): Promise<BackupResult> {
 async function backupAt(ctx: BackupContext, site: PgSite): Promise<BackupResult> {
   // Asked while the inspection runs (in a container each is an exec): checked against the server's major below.
   site.probe(['pg_dump', 'pg_dumpall']);
-  const inspected = await inspectForBackup(ctx, site);
+  // In a container, the execs of the globals' dump and of the first database's two dumps are made (and their pipes
+  // checked) while the inspection runs: 50-100 ms each off the critical path. Cancelled if not used as made.
+  const first = firstDatabase(ctx, site);
+  const early = stageEarly(ctx, site, first);
+  let inspected: Awaited<ReturnType<typeof inspectForBackup>>;
+  try {
+    inspected = await inspectForBackup(ctx, site, first);
+  } catch (error) {
+    await early.cancel();
+    throw error;
+  }
   const { facts, databases, roles } = inspected;
   let kept = inspected.kept;
   // The size on disk is what the progress line can promise: a dump is usually somewhat smaller (no indexes).
@@ -43,22 +54,38 @@ async function backupAt(ctx: BackupContext, site: PgSite): Promise<BackupResult>
     pgDumpAll = await requireSiteTool(site, 'pg_dumpall', facts.major);
   } catch (error) {
     await kept?.session.close().catch(() => undefined);
+    await early.cancel();
     throw error;
   }
+  // Made with the tools' names: used only if those are the tools found (in a container a tool's path is its name).
+  const stagedGlobals = pgDumpAll.path === 'pg_dumpall' ? early.take('globals') : (await early.cancelOne('globals'), undefined);
+  let stagedFirst = pgDump.path === 'pg_dump' && kept && databases[0]?.name === kept.database ? early.take('first') : (await early.cancelOne('first'), undefined);
 
   const fingerprint: Fingerprint | undefined = ctx.fingerprintScope === 'none' ? undefined : { scope: ctx.fingerprintScope, items: {}, definitions: { ...roles } };
   // Roles and tablespaces come out beside the first database's dump.
-  const globals = dumpGlobals(ctx, site, pgDumpAll.path);
+  const globals = dumpGlobals(ctx, site, pgDumpAll.path, stagedGlobals);
   const perDatabase: DumpedDatabase[] = [];
+  // The session of the database just dumped, handed on (psql's \connect in a container: an exec fewer per database).
+  let carried: PgSession | undefined;
   try {
     for (const [index, db] of databases.entries()) {
-      // The inspection's session, when it is in this database, holds the snapshot (dumpDatabase closes it).
-      const given = kept?.database === db.name ? kept.session : undefined;
+      // The inspection's session, when it is in this database, holds the snapshot; else the last database's, moved here.
+      let given = kept?.database === db.name ? kept.session : undefined;
       if (given) kept = undefined;
-      perDatabase.push(await dumpDatabase(ctx, site, pgDump.path, db, index, fingerprint, given));
+      else if (carried) {
+        const moving = carried;
+        carried = undefined;
+        given = moving.moveTo && (await moving.moveTo(db.name)) ? moving : (await moving.close().catch(() => undefined), undefined);
+      }
+      const staged = index === 0 ? stagedFirst : undefined;
+      stagedFirst = undefined;
+      const last = index === databases.length - 1 && !kept;
+      perDatabase.push(await dumpDatabase(ctx, site, pgDump.path, db, index, fingerprint, given, staged, last ? undefined : (s) => (carried = s)));
     }
   } finally {
+    await carried?.close().catch(() => undefined);
     await kept?.session.close().catch(() => undefined);
+    await cancelDumps(stagedFirst);
     await globals.catch(() => undefined);
   }
   await globals;
@@ -87,16 +114,92 @@ async function backupAt(ctx: BackupContext, site: PgSite): Promise<BackupResult>
  * The server's facts, the databases to dump and the roles, read in one session. It is opened in the first database
  * the service names, when it names one, and kept for that database's dump: in a container each session is an exec.
  */
-async function inspectForBackup(ctx: BackupContext, site: PgSite) {
+/** The database the inspection's session opens in: the first the service names, else the site's own (usually dumped too). */
+function firstDatabase(ctx: BackupContext, site: PgSite): string {
+  const option = ctx.service.options.databases;
+  return Array.isArray(option) && option.length ? String(option[0]) : (site.database ?? 'postgres');
+}
+
+/** The dump's fixed arguments (the snapshot follows when it is exported). */
+const DUMP_ARGS = ['--format=custom', '--compress=0'];
+const POST_DATA = ['--section=post-data'];
+
+type Staged = Promise<StagedArtifact | undefined>;
+interface StagedDumps {
+  dump: Staged;
+  postData: Staged;
+}
+
+/** Execs made ahead in a container (see backupAt), each taken once or cancelled. */
+function stageEarly(ctx: BackupContext, site: PgSite, first: string) {
+  const made: { globals?: Staged; first?: StagedDumps } = {};
+  if (site.place.stageArtifact) {
+    made.globals = stage(site.place.stageArtifact([`pg_dumpall`, '--globals-only', '--no-password'], ctx.artifacts, GLOBALS, { env: site.env(), secrets: site.secrets, signal: ctx.signal, judge: judge(site, 'pg_dumpall') }));
+    made.first = stageDumps(ctx, site, 'pg_dump', first, 0);
+  }
+  const cancelOne = async (which: 'globals' | 'first') => {
+    const m = made[which];
+    made[which] = undefined;
+    if (!m) return;
+    await ('dump' in m ? cancelDumps(m) : (await m.catch(() => undefined))?.cancel());
+  };
+  return {
+    take<K extends 'globals' | 'first'>(which: K): NonNullable<(typeof made)[K]> | undefined {
+      const m = made[which];
+      made[which] = undefined;
+      return m as NonNullable<(typeof made)[K]> | undefined;
+    },
+    cancelOne,
+    cancel: async () => {
+      await cancelOne('globals');
+      await cancelOne('first');
+    },
+  };
+}
+
+/**
+ * A staged run whose staging failed is no staged run: the caller then runs the tool as usual. Except a pipe found
+ * replaced (integrity): that fails the dump, as it did unstaged. Handled meanwhile (awaited later, or cancelled).
+ */
+function stage(p: Promise<StagedArtifact | undefined> | undefined): Staged {
+  const staged = (p ?? Promise.resolve(undefined)).catch((error: unknown) => {
+    if (error instanceof HoldfastError && error.code === 'integrity') throw error;
+    return undefined;
+  });
+  staged.catch(() => undefined);
+  return staged;
+}
+
+async function cancelDumps(d: StagedDumps | undefined): Promise<void> {
+  if (d) await Promise.all([d.dump, d.postData].map(async (p) => (await p.catch(() => undefined))?.cancel()));
+}
+
+function artifactNames(name: string, index: number) {
+  return { dump: `${artifactSlug(name, index)}.pgdump`, postData: `${artifactSlug(name, index)}.post-data.pgdump` };
+}
+
+/** The two dumps of a database, staged in a container (undefined elsewhere). */
+function stageDumps(ctx: BackupContext, site: PgSite, pgDump: string, database: string, index: number): StagedDumps | undefined {
+  const place = site.place;
+  if (!place.stageArtifact) return undefined;
+  const names = artifactNames(database, index);
+  const options = { env: site.env(database), secrets: site.secrets, signal: ctx.signal, judge: judge(site, 'pg_dump') };
+  const args = [pgDump, ...DUMP_ARGS, '--no-password'];
+  return {
+    dump: stage(place.stageArtifact(args, ctx.artifacts, { name: names.dump, kind: 'pg_dump', label: database }, options)),
+    postData: stage(place.stageArtifact([...args, ...POST_DATA], ctx.artifacts, { name: names.postData, kind: 'pg_dump-post-data', label: database }, options)),
+  };
+}
+
+const GLOBALS = { name: 'globals.sql', kind: 'globals' };
+
+async function inspectForBackup(ctx: BackupContext, site: PgSite, first: string) {
   const read = async (c: PgQueryable) => ({
     facts: await serverFacts(c),
     databases: await selectDatabases(c, site, ctx.service.options.databases),
     // Cluster-wide, like the globals dump beside it; compared when a restore applies the globals.
     roles: ctx.fingerprintScope === 'none' ? {} : await roleDefinitions(c),
   });
-  const option = ctx.service.options.databases;
-  // A session without a database is in postgres (or the URL's): usually dumped too.
-  const first = Array.isArray(option) && option.length ? String(option[0]) : (site.database ?? 'postgres');
   const c = await site.session(first, ctx.signal).catch(() => undefined);
   if (c) {
     try {
@@ -113,16 +216,17 @@ function judge(site: PgSite, tool: string) {
   return (exit: ToolExit) => checkPgToolExit(tool, exit, site.service);
 }
 
-async function dumpGlobals(ctx: BackupContext, site: PgSite, pgDumpAll: string): Promise<void> {
+async function dumpGlobals(ctx: BackupContext, site: PgSite, pgDumpAll: string, staged?: Staged): Promise<void> {
   const dump = (extra: string[]) =>
-    site.place.toArtifact([pgDumpAll, '--globals-only', '--no-password', ...extra], ctx.artifacts, { name: 'globals.sql', kind: 'globals' }, {
+    site.place.toArtifact([pgDumpAll, '--globals-only', '--no-password', ...extra], ctx.artifacts, GLOBALS, {
       env: site.env(),
       secrets: site.secrets,
       signal: ctx.signal,
       judge: judge(site, 'pg_dumpall'),
     });
   try {
-    await dump([]);
+    const ready = await staged;
+    await (ready ? ready.go() : dump([]));
   } catch (error) {
     if (!(error instanceof HoldfastError && /permission denied for (table|relation) pg_authid/.test(error.message))) throw error;
     // Non-superusers cannot read role passwords; the roles themselves still come out.
@@ -159,11 +263,30 @@ function noteTablespaces(ctx: BackupContext, dbs: readonly DumpedDatabase[]): vo
  * and constraints, a few KB that pg_restore -j reads from a small seekable
  * file, so that the data restores streamed), the fingerprint and the owners.
  */
-async function dumpDatabase(ctx: BackupContext, site: PgSite, pgDump: string, db: DatabaseFacts, index: number, fingerprint: Fingerprint | undefined, given?: PgSession): Promise<DumpedDatabase> {
-  const name = `${artifactSlug(db.name, index)}.pgdump`;
-  const postData = `${artifactSlug(db.name, index)}.post-data.pgdump`;
+async function dumpDatabase(
+  ctx: BackupContext,
+  site: PgSite,
+  pgDump: string,
+  db: DatabaseFacts,
+  index: number,
+  fingerprint: Fingerprint | undefined,
+  given?: PgSession,
+  early?: StagedDumps,
+  handOn?: (session: PgSession) => void,
+): Promise<DumpedDatabase> {
+  const { dump: name, postData } = artifactNames(db.name, index);
   ctx.progress.phase(`dump ${db.name}`);
-  const held = given ?? (await site.session(db.name, ctx.signal));
+  // In a container the dumps' execs are made while the snapshot is exported (made earlier for the first database).
+  const staged = early ?? stageDumps(ctx, site, pgDump, db.name, index);
+  let started = false;
+  let reusable = false;
+  let held: PgSession;
+  try {
+    held = given ?? (await site.session(db.name, ctx.signal));
+  } catch (error) {
+    await cancelDumps(staged);
+    throw error;
+  }
   // An abort (SIGTERM, serve's grace period over) must also end a query that waits, e.g. the
   // fingerprint's count behind another session's lock: closing the session fails it.
   const onAbort = () => void held.close().catch(() => undefined);
@@ -175,25 +298,33 @@ async function dumpDatabase(ctx: BackupContext, site: PgSite, pgDump: string, db
       'SELECT pg_export_snapshot() AS id, CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn',
     );
     const { id, lsn } = snap.rows[0]!;
-    const args = [pgDump, '--format=custom', '--compress=0', `--snapshot=${id}`, '--no-password'];
-    const dump = (artifact: string, kind: string, extra: string[]) =>
-      site.place.toArtifact([...args, ...extra], ctx.artifacts, { name: artifact, kind, label: db.name }, {
+    const args = [pgDump, ...DUMP_ARGS, `--snapshot=${id}`, '--no-password'];
+    const dump = async (artifact: string, kind: string, extra: string[], ready: Staged | undefined) => {
+      const made = await ready;
+      if (made) return made.go([`--snapshot=${id}`]);
+      return site.place.toArtifact([...args, ...extra], ctx.artifacts, { name: artifact, kind, label: db.name }, {
         env: site.env(db.name),
         secrets: site.secrets,
         signal: ctx.signal,
         judge: judge(site, 'pg_dump'),
       });
-    const results = await Promise.allSettled([dump(name, 'pg_dump', []), dump(postData, 'pg_dump-post-data', ['--section=post-data']), describeInSnapshot(held, db.name, fingerprint)]);
+    };
+    started = true;
+    const results = await Promise.allSettled([dump(name, 'pg_dump', [], staged?.dump), dump(postData, 'pg_dump-post-data', POST_DATA, staged?.postData), describeInSnapshot(held, db.name, fingerprint)]);
     // A failed session query ends the transaction that holds the snapshot, and pg_dump then fails on
     // "invalid snapshot identifier": the session's error is the cause, so it is reported first.
     const failed = [results[2], results[0], results[1]].find((r): r is PromiseRejectedResult => r!.status === 'rejected');
     if (failed) throw failed.reason;
     await held.exec('COMMIT');
+    reusable = !!handOn && !!held.moveTo && !ctx.signal.aborted;
     const described = (results[2] as PromiseFulfilledResult<Described>).value;
     return { ...db, ...(lsn ? { lsn } : {}), ...described, artifact: name, postData };
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
-    await held.close().catch(() => undefined);
+    if (!started) await cancelDumps(staged);
+    // Outside its transaction after COMMIT: handed on to the next database, else closed.
+    if (reusable) handOn!(held);
+    else await held.close().catch(() => undefined);
   }
 }
 

@@ -41,7 +41,7 @@ export class PsqlSession implements PgSession {
   private constructor(
     private readonly run: StreamRun,
     private readonly o: PsqlSessionOptions,
-    readonly database: string,
+    public database: string,
   ) {
     run.stdout.setEncoding('utf8');
     run.stdout.on('data', (d: string) => {
@@ -94,6 +94,27 @@ export class PsqlSession implements PgSession {
   /** The former name of exec(). */
   command(sql: string): Promise<void> {
     return this.exec(sql);
+  }
+
+  /**
+   * \connect to another database in the same psql (same user, host and settings): a docker exec fewer than a new
+   * session. Only for a name psql's meta-command reads as it is (letters, digits, _ . -; one with `=` would be a
+   * connection string); the session must be idle, outside a transaction. False, and the session closed, when the
+   * connection failed (psql then has none) or the name is not plain: the caller opens a new session.
+   */
+  async moveTo(database: string): Promise<boolean> {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(database) || this.closed) return false;
+    if (database === this.database) return true;
+    const moved = await this.enqueue(async () => {
+      const out = await this.send(`\\connect ${database}\nSELECT current_database()`);
+      return out.at(-1) === database;
+    }).catch(() => false);
+    if (moved) {
+      this.database = database;
+      return true;
+    }
+    await this.close().catch(() => undefined);
+    return false;
   }
 
   async close(): Promise<void> {

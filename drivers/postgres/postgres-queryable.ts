@@ -14,6 +14,11 @@ export interface PgSession extends PgQueryable {
   /** Runs one statement (no rows). */
   exec(sql: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Moves the session to another database of the same server (psql's \connect), where a new session costs more
+   * than a connection (in a container each is a docker exec). False when it cannot: the caller opens a new one.
+   */
+  moveTo?(database: string): Promise<boolean>;
 }
 
 /** A SQL string literal (standard_conforming_strings on, as since PostgreSQL 9.1). */

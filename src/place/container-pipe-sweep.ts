@@ -29,8 +29,8 @@ import { pidAlive } from '../docker/docker-helper.js';
  * /tmp/holdfast-io.<host tag>.<pid>.XXXXXX. The next command that works in
  * the container (one sweep per place, before its first command) finds
  * directories whose owner is a pid of this host that is gone, stops the
- * processes whose environment names that pipe (HOLDFAST_PIPE_OUT or
- * HOLDFAST_MY_OUT), removes the directory, and says so. A process is
+ * processes whose environment names that pipe (HOLDFAST_PIPE_OUT; an older
+ * holdfast's MariaDB dumps named it HOLDFAST_MY_OUT), removes the directory, and says so. A process is
  * stopped only if its environment names the pipe of a dead run of this
  * host: nothing of a live run, another host, or anyone else is touched.
  */

@@ -3,11 +3,10 @@ import { lstat, open, readFile, type FileHandle } from 'node:fs/promises';
 import type { ArtifactSink } from '../core/driver.js';
 import { HoldfastError } from '../core/errors.js';
 import type { ToolExit } from '../core/process.js';
-import type { StreamRun } from '../docker/docker-api.js';
 import type { ArtifactRecord } from '../repository/manifest.js';
 import type { ContainerPlace } from './container-place.js';
 import { pipePrefix, STOP_WITH_STDIN } from './container-pipe-sweep.js';
-import { runText, type PlaceRunOptions } from './place.js';
+import type { PlaceRunOptions, StagedArtifact } from './place.js';
 
 /**
  * A tool's output out of its container without dockerd's stdio copy.
@@ -41,14 +40,11 @@ export async function containerRootOnThisHost(place: ContainerPlace): Promise<st
 }
 
 /** A private directory with one named pipe in the container's /tmp, and the pipe's inode as the container saw it. */
-export interface ContainerPipe {
+interface ContainerPipe {
   dir: string;
   inode: string;
 }
 
-// Fixed text; run through the place (its credential wrapper only execs it).
-// The directory's name records its owner ($1: pipePrefix(), container-pipe-sweep.ts), for the sweep after a kill -9.
-const MAKE = 'd=$(mktemp -d "$1"XXXXXX) && mkfifo -m 600 "$d/pipe" && printf "%s %s" "$d" "$(stat -c %i "$d/pipe")"';
 // A pipe directory as the container names it: /tmp/holdfast-io.<host tag>.<pid>.XXXXXX.
 const PIPE_DIR = /^(\/tmp\/holdfast-io\.[A-Za-z0-9.]+) (\d+)$/;
 
@@ -59,33 +55,24 @@ function replaced(place: ContainerPlace, by: string): HoldfastError {
   });
 }
 
-/** Makes the pipe by an exec in the container (`env`: what the place's wrapper needs to run a plain command). */
-export async function makePipe(place: ContainerPlace, env?: Record<string, string>): Promise<ContainerPipe | undefined> {
-  const made = await runText(place, ['sh', '-c', MAKE, 'holdfast-pipe', pipePrefix()], env ? { env } : {}).catch(() => undefined);
-  const m = made?.exitCode === 0 ? PIPE_DIR.exec(made.stdout.trim()) : null;
-  return m ? { dir: m[1]!, inode: m[2]! } : undefined;
-}
-
-/** Removed by an exec in the container: never through the host path, which a planted symlink could redirect. */
-export async function removePipe(place: ContainerPlace, pipe: ContainerPipe, env?: Record<string, string>): Promise<void> {
-  await runText(place, ['rm', '-rf', '--', pipe.dir], env ? { env } : {}).catch(() => undefined);
-}
-
 // Fixed text, run through the place (its credential wrapper only execs it): the whole life of a pipe in ONE exec
 // (an exec costs 50-100 ms, and making and removing the pipe took two more per artifact). It makes a private
 // directory with a named pipe, says where it is (and the pipe's inode) on stdout, and waits on stdin: `run` starts
-// the tool with its stdout into the pipe, anything else (or EOF) starts nothing. When the tool ends its status is
-// said, and the directory is removed once holdfast has checked the pipe (a line on stdin) or went away (EOF: also
-// after a kill -9 of holdfast, nothing is left in the container's /tmp). The exec exits with the tool's status.
-// While the tool runs, a watcher on stdin stops it when stdin ends (holdfast died or aborted: as WATCHED_WRITE in
-// container-pipe-sweep.ts, whose notes say why the tool is reaped here); the tool's environment names the pipe
-// (HOLDFAST_PIPE_OUT), as the sweep of dead runs looks for. $1 is pipePrefix(): the directory records its owner.
-const RUN_INTO_PIPE = [
+// the tool with its stdout into the pipe, anything else (or EOF) starts nothing. `run WORD...` appends the words to
+// the tool's argv (split on spaces, never globbed or evaluated; holdfast sends plain words only): the exec can be made
+// before an argument is known (pg_dump's --snapshot), and its 50-100 ms overlap other work. When the tool ends its
+// status is said, and the directory is removed once holdfast has checked the pipe (a line on stdin) or went away
+// (EOF: also after a kill -9 of holdfast, nothing is left in the container's /tmp). The exec exits with the tool's
+// status. While the tool runs, a watcher on stdin stops it when stdin ends (holdfast died or aborted: as
+// WATCHED_WRITE in container-pipe-sweep.ts, whose notes say why the tool is reaped here); the tool's environment
+// names the pipe (HOLDFAST_PIPE_OUT), as the sweep of dead runs looks for. $1 is pipePrefix(): the directory
+// records its owner. Exported for an engine's wrapper that sets "$@" itself (mysql-container.ts).
+export const RUN_INTO_PIPE = [
   'd=$(mktemp -d "$1"XXXXXX) && mkfifo -m 600 "$d/pipe" && i=$(stat -c %i "$d/pipe") || { [ -n "$d" ] && rm -rf "$d"; exit 125; }',
   'shift',
   'printf "%s %s\\n" "$d" "$i"',
   'IFS= read -r go || go=',
-  'if [ "$go" != run ]; then rm -rf "$d"; exit 125; fi',
+  'case "$go" in run) ;; "run "*) set -f; set -- "$@" ${go#run }; set +f ;; *) rm -rf "$d"; exit 125 ;; esac',
   // A background list's stdin is /dev/null in a non-interactive sh: the watcher reads a copy (fd 3).
   'exec 3<&0 </dev/null',
   'HOLDFAST_PIPE_OUT="$d/pipe" "$@" > "$d/pipe" 3<&- &',
@@ -134,6 +121,17 @@ function lineReader(stream: NodeJS.ReadableStream, ended: Promise<unknown>) {
   };
 }
 
+/** An exec made and its pipe checked, the tool not started yet (stageThroughPipe). */
+export type { StagedArtifact };
+
+/** How a place runs RUN_INTO_PIPE: by default `sh -c RUN_INTO_PIPE` through its wrapper; an engine's wrapper may embed it (mysql-container.ts). */
+export type PipeCommand = (argv: readonly string[], prefix: string) => { argv: string[]; env?: Record<string, string> };
+
+const plainPipeCommand: PipeCommand = (argv, prefix) => ({ argv: ['sh', '-c', RUN_INTO_PIPE, 'holdfast-pipe', prefix, ...argv] });
+
+/** Words that `run WORD...` carries through sh's field splitting unchanged. */
+const PLAIN_WORD = /^[A-Za-z0-9=._:/,+@%-]+$/;
+
 /**
  * Runs `argv` in the container with its stdout into a pipe read here, and
  * stores what it wrote as one artifact, in one exec (RUN_INTO_PIPE).
@@ -146,9 +144,32 @@ export async function toArtifactThroughPipe(
   argv: readonly string[],
   sink: ArtifactSink,
   artifact: { name: string; kind: string; label?: string },
-  options: PlaceRunOptions & { judge: (exit: ToolExit) => void; allowEmpty?: boolean },
+  options: PlaceRunOptions & { judge: (exit: ToolExit) => void; allowEmpty?: boolean; command?: PipeCommand },
 ): Promise<ArtifactRecord | undefined> {
-  const run = await place.run(['sh', '-c', RUN_INTO_PIPE, 'holdfast-pipe', pipePrefix(), ...argv], { ...options, stdin: true });
+  const staged = await stageThroughPipe(place, root, argv, sink, artifact, options);
+  return staged?.go();
+}
+
+/**
+ * The first half of toArtifactThroughPipe: the exec is made, its pipe made and
+ * checked, and it waits for go() (or cancel(): the caller must call one of
+ * them). An exec costs 50-100 ms here: made ahead, it is off the critical path
+ * (before a commit hold, or while the snapshot is exported). Undefined, with
+ * nothing started, as toArtifactThroughPipe.
+ */
+export async function stageThroughPipe(
+  place: ContainerPlace,
+  root: string,
+  argv: readonly string[],
+  sink: ArtifactSink,
+  artifact: { name: string; kind: string; label?: string },
+  options: PlaceRunOptions & { judge: (exit: ToolExit) => void; allowEmpty?: boolean; command?: PipeCommand },
+): Promise<StagedArtifact | undefined> {
+  const { command = plainPipeCommand, ...runOptions } = options;
+  const cmd = command(argv, pipePrefix());
+  const run = await place.run(cmd.argv, { ...runOptions, ...(cmd.env ? { env: { ...runOptions.env, ...cmd.env } } : {}), stdin: true });
+  // Awaited by go() or cancel(); until then a failure must not be an unhandled rejection.
+  run.done.catch(() => undefined);
   let told = false;
   const say = (line: string, end = false) => {
     if (told) return;
@@ -183,39 +204,60 @@ export async function toArtifactThroughPipe(
     await run.done.catch(() => undefined);
     return undefined;
   }
-  let file: FileHandle | undefined;
-  try {
-    say('run');
-    const toolEnded = nextLine().then((line) => {
-      const status = line ? /^ended (\d+)$/.exec(line) : null;
-      return status ? Number(status[1]) : undefined;
-    });
-    const drained = drainPipe(place, probe, toolEnded, sink, artifact, argv[0] ?? 'command');
-    drained.opened.then((f) => (file = f), () => undefined);
-    drained.writing.catch(() => run.abort());
-    const [written, ended] = await Promise.allSettled([drained.writing, toolEnded]);
-    // The tool wrote where the pipe was: it must still be ours (a swap after the probe leaves us an empty pipe).
-    const after = await lstat(`${root}${pipe.dir}/pipe`).catch(() => undefined);
-    say('done', true);
-    const exited = await run.done.then((e) => ({ status: 'fulfilled' as const, value: e }), (reason: unknown) => ({ status: 'rejected' as const, reason }));
-    try {
-      if (exited.status === 'rejected') throw exited.reason;
-      const exit: ToolExit = { code: exited.value.exitCode, signal: null, stderr: exited.value.stderr };
-      if (exit.code !== 0) options.judge(exit.code === null ? { ...exit, stderr: `${exit.stderr}\n(the exec did not report an exit code: cut off)` } : exit);
-      if (ended.status === 'fulfilled' && ended.value === undefined) throw new HoldfastError('tool', `${argv[0] ?? 'the command'} in container ${place.containerName}: the exec ended before the tool did`, { service: place.service });
-      if (written.status === 'rejected') throw written.reason;
-      if (!after?.isFIFO() || String(after.ino) !== pipe.inode) throw replaced(place, after ? 'after it was opened' : 'removed');
-      if (written.value.rawBytes === 0 && !options.allowEmpty) throw new HoldfastError('tool', `${argv[0] ?? 'the command'} exited 0 but wrote nothing`);
-      return written.value;
-    } catch (error) {
-      await sink.discard(artifact.name).catch(() => undefined);
-      throw error;
+  const opened = probe;
+  let used = false;
+  const cancel = async () => {
+    if (used) return;
+    used = true;
+    say('no', true);
+    await run.done.catch(() => undefined);
+    await opened.close().catch(() => undefined);
+  };
+  const go = async (extra: readonly string[] = []): Promise<ArtifactRecord> => {
+    if (used) throw new HoldfastError('internal', `the staged run of ${argv[0] ?? 'a command'} was used twice`, { service: place.service });
+    used = true;
+    const bad = extra.find((w) => !PLAIN_WORD.test(w));
+    if (bad !== undefined) {
+      say('no', true);
+      await run.done.catch(() => undefined);
+      await opened.close().catch(() => undefined);
+      throw new HoldfastError('internal', `an argument of ${argv[0] ?? 'a command'} cannot be passed to a staged run: ${JSON.stringify(bad)}`, { service: place.service });
     }
-  } finally {
-    say('done', true);
-    await (file as FileHandle | undefined)?.close().catch(() => undefined);
-    await probe.close().catch(() => undefined);
-  }
+    let file: FileHandle | undefined;
+    try {
+      say(['run', ...extra].join(' '));
+      const toolEnded = nextLine().then((line) => {
+        const status = line ? /^ended (\d+)$/.exec(line) : null;
+        return status ? Number(status[1]) : undefined;
+      });
+      const drained = drainPipe(place, opened, toolEnded, sink, artifact, argv[0] ?? 'command');
+      drained.opened.then((f) => (file = f), () => undefined);
+      drained.writing.catch(() => run.abort());
+      const [written, ended] = await Promise.allSettled([drained.writing, toolEnded]);
+      // The tool wrote where the pipe was: it must still be ours (a swap after the probe leaves us an empty pipe).
+      const after = await lstat(`${root}${pipe.dir}/pipe`).catch(() => undefined);
+      say('done', true);
+      const exited = await run.done.then((e) => ({ status: 'fulfilled' as const, value: e }), (reason: unknown) => ({ status: 'rejected' as const, reason }));
+      try {
+        if (exited.status === 'rejected') throw exited.reason;
+        const exit: ToolExit = { code: exited.value.exitCode, signal: null, stderr: exited.value.stderr };
+        if (exit.code !== 0) options.judge(exit.code === null ? { ...exit, stderr: `${exit.stderr}\n(the exec did not report an exit code: cut off)` } : exit);
+        if (ended.status === 'fulfilled' && ended.value === undefined) throw new HoldfastError('tool', `${argv[0] ?? 'the command'} in container ${place.containerName}: the exec ended before the tool did`, { service: place.service });
+        if (written.status === 'rejected') throw written.reason;
+        if (!after?.isFIFO() || String(after.ino) !== pipe.inode) throw replaced(place, after ? 'after it was opened' : 'removed');
+        if (written.value.rawBytes === 0 && !options.allowEmpty) throw new HoldfastError('tool', `${argv[0] ?? 'the command'} exited 0 but wrote nothing`);
+        return written.value;
+      } catch (error) {
+        await sink.discard(artifact.name).catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      say('done', true);
+      await (file as FileHandle | undefined)?.close().catch(() => undefined);
+      await opened.close().catch(() => undefined);
+    }
+  };
+  return { dir: pipe.dir, go, cancel };
 }
 
 /**
@@ -267,52 +309,4 @@ function drainPipe(place: ContainerPlace, probe: FileHandle, toolEnded: Promise<
     }),
   );
   return { opened: opening, writing };
-}
-
-/**
- * Starts a command that writes into `pipe` (made by makePipe) and stores what
- * arrives as one artifact, counted only if the command exited 0 and wrote
- * something; undefined, before anything starts, when this host cannot open
- * the pipe (the caller then uses the exec stream). The caller removes the pipe.
- */
-export async function readPipeIntoArtifact(
-  place: ContainerPlace,
-  root: string,
-  pipe: ContainerPipe,
-  start: () => Promise<StreamRun>,
-  sink: ArtifactSink,
-  artifact: { name: string; kind: string; label?: string },
-  options: { tool: string; judge: (exit: ToolExit) => void; allowEmpty?: boolean },
-): Promise<ArtifactRecord | undefined> {
-  const hostPath = `${root}${pipe.dir}/pipe`;
-  const probe = await probePipe(place, root, pipe);
-  if (!probe) return undefined;
-  let file: FileHandle | undefined;
-  try {
-    const run = await start();
-    run.stdout.resume();
-    const ended = run.done;
-    const drained = drainPipe(place, probe, ended, sink, artifact, options.tool);
-    drained.opened.then((f) => (file = f), () => undefined);
-    const writing = drained.writing;
-    writing.catch(() => run.abort());
-    const [written, exited] = await Promise.allSettled([writing, ended]);
-    try {
-      if (exited.status === 'rejected') throw exited.reason;
-      const exit: ToolExit = { code: exited.value.exitCode, signal: null, stderr: exited.value.stderr };
-      if (exit.code !== 0) options.judge(exit.code === null ? { ...exit, stderr: `${exit.stderr}\n(the exec did not report an exit code: cut off)` } : exit);
-      if (written.status === 'rejected') throw written.reason;
-      // The tool wrote where the pipe was: it must still be ours (a swap after the probe leaves us an empty pipe).
-      const after = await lstat(hostPath).catch(() => undefined);
-      if (!after?.isFIFO() || String(after.ino) !== pipe.inode) throw replaced(place, after ? 'after it was opened' : 'removed');
-      if (written.value.rawBytes === 0 && !options.allowEmpty) throw new HoldfastError('tool', `${options.tool} exited 0 but wrote nothing`);
-      return written.value;
-    } catch (error) {
-      await sink.discard(artifact.name).catch(() => undefined);
-      throw error;
-    }
-  } finally {
-    await (file as FileHandle | undefined)?.close().catch(() => undefined);
-    await probe.close().catch(() => undefined);
-  }
 }

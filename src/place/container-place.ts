@@ -3,9 +3,9 @@ import type { ToolExit } from '../core/process.js';
 import type { DockerApi, StreamRun } from '../docker/docker-api.js';
 import { execToArtifact } from '../docker/docker-artifact.js';
 import { dockerApi } from '../docker/docker-lazy.js';
-import { containerRootOnThisHost, toArtifactThroughPipe } from './container-pipe.js';
+import { containerRootOnThisHost, stageThroughPipe, toArtifactThroughPipe } from './container-pipe.js';
 import { describeCleaned, sweepDeadPipes, WATCHED } from './container-pipe-sweep.js';
-import type { Place, PlaceRunOptions, Reached } from './place.js';
+import type { Place, PlaceRunOptions, Reached, StagedArtifact } from './place.js';
 
 /**
  * The container place: commands run in the service's own container through
@@ -95,11 +95,35 @@ export class ContainerPlace implements Place {
 
   run(argv: readonly string[], options: PlaceRunOptions = {}): Promise<StreamRun> {
     if (this.closed) throw new HoldfastError('internal', `the place ${this.where} is closed`, { service: this.options.service });
+    const swept = this.startSweep(options.signal);
+    if (!swept) return this.api.exec(this.id, this.spec(argv, options));
+    return swept.then(() => this.api.exec(this.id, this.spec(argv, options)));
+  }
+
+  /**
+   * The sweep of dead runs' pipes (container-pipe-sweep.ts), once per place, finished before its first command.
+   * Started ahead by an engine whose first command comes after other work (SQL through a tunnel): its exec
+   * (50-100 ms) then overlaps that work. Only where pipes are made (root on the daemon's machine).
+   */
+  startSweep(signal?: AbortSignal): Promise<void> | undefined {
     const note = this.options.note;
-    // Only where pipes are made (root on the daemon's machine); once per place, before its first command.
-    if (!note || process.getuid?.() !== 0) return this.api.exec(this.id, this.spec(argv, options));
-    this.swept ??= sweepDeadPipes(this.api, this.id, options.signal).then((cleaned) => cleaned.forEach((c) => note(describeCleaned(c, this.containerName))));
-    return this.swept.then(() => this.api.exec(this.id, this.spec(argv, options)));
+    if (!note || process.getuid?.() !== 0) return undefined;
+    this.swept ??= sweepDeadPipes(this.api, this.id, signal).then((cleaned) => cleaned.forEach((c) => note(describeCleaned(c, this.containerName))));
+    return this.swept;
+  }
+
+  async stageArtifact(
+    argv: readonly string[],
+    sink: Parameters<Place['toArtifact']>[1],
+    artifact: { name: string; kind: string; label?: string },
+    options: PlaceRunOptions & { judge: (exit: ToolExit) => void; allowEmpty?: boolean },
+  ): Promise<StagedArtifact | undefined> {
+    if (this.options.outputPipe === false) return undefined;
+    this.root ??= containerRootOnThisHost(this).catch(() => undefined);
+    const root = await this.root;
+    const staged = root ? await stageThroughPipe(this, root, argv, sink, artifact, options) : undefined;
+    if (staged) this.lastOutput = 'pipe';
+    return staged;
   }
 
   async toArtifact(

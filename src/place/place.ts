@@ -62,10 +62,31 @@ export interface Place {
     artifact: { name: string; kind: string; label?: string },
     options: PlaceRunOptions & { judge: (exit: ToolExit) => void; allowEmpty?: boolean },
   ): Promise<ArtifactRecord>;
+  /**
+   * toArtifact in two steps, where the place can do part of the work before the tool starts (a container: the
+   * exec and its pipe, 50-100 ms); undefined, with nothing started, where it cannot (then toArtifact). One of
+   * go() and cancel() must follow.
+   */
+  stageArtifact?(
+    argv: readonly string[],
+    sink: ArtifactSink,
+    artifact: { name: string; kind: string; label?: string },
+    options: PlaceRunOptions & { judge: (exit: ToolExit) => void; allowEmpty?: boolean },
+  ): Promise<StagedArtifact | undefined>;
   /** A local endpoint for host:port as the place sees it (the place's localhost is the container's). */
   reach(host: string, port: number, signal?: AbortSignal): Promise<Reached>;
   /** Releases what the place holds (a sidecar, tunnels). Idempotent. */
   close(): Promise<void>;
+}
+
+/** A tool's run made ready, not started (Place.stageArtifact). */
+export interface StagedArtifact {
+  /** The private directory of its pipe in the container (a tool may be told to keep its scratch there). */
+  dir: string;
+  /** Starts the tool, `extra` appended to its argv (plain words: no spaces), and stores what it writes as one artifact. */
+  go(extra?: readonly string[]): Promise<ArtifactRecord>;
+  /** Starts nothing, and releases what was made. */
+  cancel(): Promise<void>;
 }
 
 /** Reads a command's whole stdout as text (for `--version` and small answers); the exit is the caller's to judge. */

@@ -64,6 +64,26 @@ describe.runIf(process.getuid?.() === 0)('a tool output through a pipe in the co
     expect(await docker(['exec', name, 'sh', '-c', 'ls -d /tmp/holdfast-io.* 2>/dev/null || true'])).toBe('');
   });
 
+  test('a run staged ahead: nothing runs until go(), whose words reach argv as they are; a word sh would split is refused; cancel() starts nothing and leaves no pipe', async () => {
+    const place = await ContainerPlace.open(name, { service: 'box', engine: 'test', api: connectDocker() });
+    const sink = memorySink();
+    const marker = `/tmp/staged-${process.pid}`;
+    const argv = ['sh', '-c', `touch ${marker}; printf "%s|" "$@"`, 'tool', 'fixed'];
+    const staged = (await place.stageArtifact(argv, sink, { name: 'g', kind: 'test' }, { judge }))!;
+    expect(staged.dir).toMatch(/^\/tmp\/holdfast-io\./);
+    // Made and waiting: its pipe is there, its tool has not started.
+    expect(await docker(['exec', name, 'sh', '-c', `ls -d ${staged.dir}; ls ${marker} 2>/dev/null || echo none`])).toBe(`${staged.dir}\nnone`);
+    await staged.go(['--snapshot=00000003-0000001B-1', `--target-dir=${staged.dir}`]);
+    expect(sink.got.get('g')!.toString()).toBe(`fixed|--snapshot=00000003-0000001B-1|--target-dir=${staged.dir}|`);
+
+    const refused = (await place.stageArtifact(argv, sink, { name: 'r', kind: 'test' }, { judge }))!;
+    await expect(refused.go(['two words'])).rejects.toThrow(/cannot be passed to a staged run/);
+    const cancelled = (await place.stageArtifact(argv, sink, { name: 'c', kind: 'test' }, { judge }))!;
+    await cancelled.cancel();
+    expect(sink.got.has('r') || sink.got.has('c')).toBe(false);
+    expect(await docker(['exec', name, 'sh', '-c', `rm ${marker} && ls -d /tmp/holdfast-io.* 2>/dev/null || true`])).toBe('');
+  });
+
   test('a small output, written and closed before holdfast opens its read end, arrives whole', async () => {
     const place = await ContainerPlace.open(name, { service: 'box', engine: 'test', api: connectDocker() });
     for (let i = 0; i < 5; i++) {
