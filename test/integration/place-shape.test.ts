@@ -49,6 +49,7 @@ describe('the place of every engine, in one shape', () => {
   let services: string[];
   let env: Record<string, string>;
   const planned: Record<string, Place> = {};
+  let snapshot: string;
 
   beforeAll(async () => {
     await lab.init();
@@ -113,9 +114,10 @@ describe('the place of every engine, in one shape', () => {
   }, 120_000);
 
   test('backup: every manifest records details.place in that shape, as planned; show prints one place line per service', async () => {
-    const backup = await holdfast(['backup', '--init', '--json', '--fingerprint', 'none', ...services], env);
+    // Counts, not none: the restore test below compares them.
+    const backup = await holdfast(['backup', '--init', '--json', '--fingerprint', 'counts', ...services], env);
     expect(backup.code, backup.stderr + backup.stdout).toBe(0);
-    const snapshot = backup.json<{ snapshot: string }>().snapshot;
+    snapshot = backup.json<{ snapshot: string }>().snapshot;
     const shown = await holdfast(['show', snapshot, '--json'], env);
     expect(shown.code, shown.stderr).toBe(0);
     const records = shown.json<{ services: Record<string, { details: { place?: unknown } }> }>().services;
@@ -126,6 +128,36 @@ describe('the place of every engine, in one shape', () => {
     for (const [service, place] of Object.entries(planned)) {
       const block = text.stdout.split('\n\n').find((b) => b.startsWith(`${service}: `)) ?? '';
       expect(block.split('\n').filter((l) => l.startsWith('  place: ')), service).toEqual([`  place: ${place.where}: ${place.reason}`]);
+    }
+  }, 240_000);
+
+  // Where the restore's tools ran: every engine's restore reports it in the same shape (restore test: --json; restore: one line per service).
+  test('restore test and restore: every service reports place { kind, where, reason }; restore prints one place line per service', async () => {
+    const verify = await holdfast(['verify', snapshot, '--restore-test', '--json'], env);
+    expect(verify.code, verify.stderr + verify.stdout).toBe(0);
+    const tested = verify.json<{ restoreTest: { services: Array<{ service: string; verdict: string; place?: unknown }> } }>().restoreTest.services;
+    expect(tested.map((t) => t.service).sort()).toEqual(Object.keys(ENGINES).sort());
+    for (const t of tested) {
+      const place = expectShape(t.place, `restore test ${t.service}`);
+      // A volume is extracted by a helper container; the engines' tools ran on this host, as at backup.
+      if (t.service === 'files') expect(place.kind, t.service).toBe('sidecar');
+      else expect(place, t.service).toMatchObject({ kind: 'host', where: 'on this host' });
+    }
+
+    const targets = [
+      '--target', `pg=${pg.url('pg_restored')}`,
+      '--target', `my=${mysqlUrl(my, 'shop_restored')}`,
+      '--target', `mongo=${mongo.url('ledger_restored')}`,
+      '--target', `files=volume:${await lab.volume('files-restored')}`,
+    ];
+    const restore = await holdfast(['restore', snapshot, ...targets, '--rename-pattern', '(.+)', '--rename-replacement', 'restored_$1'], env);
+    expect(restore.code, restore.stderr + restore.stdout).toBe(0);
+    const blocks = restore.stdout.split(/\n(?=\S)/);
+    for (const service of Object.keys(ENGINES)) {
+      const block = blocks.find((b) => b.startsWith(`${service}: restored to `)) ?? '';
+      const lines = block.split('\n').filter((l) => l.startsWith('  place: '));
+      expect(lines, `${service}: ${restore.stdout}`).toHaveLength(1);
+      expect(lines[0], service).toMatch(/^  place: (on this host|in a helper container of \S+): \S/);
     }
   }, 240_000);
 });
