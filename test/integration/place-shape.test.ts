@@ -3,7 +3,10 @@
  * every engine (PostgreSQL, MariaDB, a MongoDB-wire server, Qdrant, OpenSearch,
  * a Docker volume) carry `place { kind, where, reason }`, plan --json and
  * the plan table give it once per service, and the backup's manifest
- * records the same in details.place, which show and show --json print.
+ * records the same in details.place, which show and show --json print;
+ * a restore test and a restore report where their tools ran in that shape
+ * too, and the offer the volume fallback makes up for an engine whose own
+ * method cannot be planned carries one.
  * Real servers on this host (the Qdrant fake: no real Qdrant here), reached
  * by URL; the container places are covered by the engines' container tests.
  */
@@ -13,7 +16,7 @@ import { startMariadb, type MariadbServer } from '../servers/mariadb.js';
 import { startOpenSearch, type OpenSearchServer } from '../servers/opensearch.js';
 import { startFakeQdrant, type FakeQdrant } from '../servers/qdrant-fake.js';
 import { holdfast } from '../support/cli.js';
-import { DockerLab } from '../support/docker.js';
+import { DockerLab, IMAGES } from '../support/docker.js';
 import { mongoToolsEnv, startMongoFixture, type MongoFixture } from '../support/mongo-fixture.js';
 import { mysqlQuery, mysqlUrl } from '../support/mysql-sample.js';
 import { seedOpenSearch } from '../support/opensearch-data.js';
@@ -160,4 +163,16 @@ describe('the place of every engine, in one shape', () => {
       expect(lines[0], service).toMatch(/^  place: (on this host|in a helper container of \S+): \S/);
     }
   }, 240_000);
+
+  // The offer the volume fallback makes up when an engine's strategies throw (volume-fallback.ts): a place too, the container its error is about.
+  test('an engine whose own method cannot even be planned: its made-up offer carries the place its error is about', async () => {
+    const odd = await lab.run('odd', ['-v', `${await lab.volume('odd-data')}:/var/lib/mysql`, IMAGES.busybox, 'sleep', '600'], { labels: ['holdfast.engine=mysql'] });
+    const plan = await holdfast(['plan', '--json', '--service', `odd=container:${odd}`], env);
+    expect(plan.code, plan.stderr + plan.stdout).toBe(0);
+    const item = plan.json<PlanDoc>().services[0]!;
+    expect(item).toMatchObject({ engine: 'mysql', strategy: 'tar' });
+    const native = item.offers.find((o) => o.name === 'mysql-native');
+    expect(expectShape(native?.place, 'mysql-native')).toMatchObject({ kind: 'container', where: `inside container ${odd}`, reason: expect.stringContaining('no credentials') });
+    for (const offer of item.offers) expectShape(offer.place, offer.name);
+  }, 60_000);
 });
