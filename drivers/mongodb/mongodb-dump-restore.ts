@@ -46,7 +46,7 @@ export async function restoreMongodump(ctx: RestoreContext): Promise<RestoreResu
     } finally {
       await spool.remove();
     }
-    return can;
+    return { can, place: mongorestore.place };
   });
 }
 

@@ -8,6 +8,7 @@ import { abilities, serverFacts } from './mongodb-inspector.js';
 import { EXACT_TYPES } from './mongodb-oplog-replay.js';
 import { createIndexes, scratchName } from './mongodb-restore-target.js';
 import { restoreThroughScratch } from './mongodb-restore-flow.js';
+import { clientPlace } from './mongodb-strategies.js';
 
 const BATCH_DOCS = 1000;
 const BATCH_BYTES = 4 * 1024 * 1024;
@@ -22,7 +23,7 @@ type CollectionMeta = ExportMetadata['databases'][number]['collections'][number]
  */
 export async function restoreExport(ctx: RestoreContext): Promise<RestoreResult> {
   const metadata = await readMetadata(ctx);
-  return restoreThroughScratch(ctx, metadata.databases.map((d) => d.name), async (c, _t, plan) => {
+  return restoreThroughScratch(ctx, metadata.databases.map((d) => d.name), async (c, at, plan) => {
     const can = abilities(await serverFacts(c));
     for (const { from, to } of plan) {
       const db = metadata.databases.find((d) => d.name === from)!;
@@ -34,7 +35,8 @@ export async function restoreExport(ctx: RestoreContext): Promise<RestoreResult>
       }
       for (const view of db.collections.filter((x) => x.type === 'view')) await c.db(to).command({ create: scratchName(view.name), ...view.options });
     }
-    return can;
+    // The node client wrote the documents: where it works (this host, or through a tunnel into the container).
+    return { can, place: clientPlace(at) };
   });
 }
 

@@ -1,5 +1,5 @@
 import type { MongoClient } from 'mongodb';
-import type { Fingerprint, RestoreContext, RestoreResult } from '../../src/core/driver.js';
+import type { Fingerprint, OfferPlace, RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { formatEndpoint } from '../../src/core/service.js';
 import { withClient } from './mongodb-connection.js';
 import { defineDatabase } from './mongodb-definitions.js';
@@ -15,10 +15,16 @@ import { openMongo, type MongoAt } from './mongodb-place.js';
  * what landed under the source's names. Scratch collections are dropped
  * when `load` fails, so the target keeps what it held.
  */
+/** What a load did: the server's abilities, and where its work ran (details.place, the shape the backup records). */
+export interface Loaded {
+  can: ServerAbilities;
+  place: OfferPlace;
+}
+
 export async function restoreThroughScratch(
   ctx: RestoreContext,
   recordedDatabases: string[],
-  load: (c: MongoClient, at: MongoAt, plan: DatabaseMapping[]) => Promise<ServerAbilities>,
+  load: (c: MongoClient, at: MongoAt, plan: DatabaseMapping[]) => Promise<Loaded>,
 ): Promise<RestoreResult> {
   const at = await openMongo(ctx.target, ctx.signal, (text) => ctx.note(text));
   if (at.container?.cleaned.length) ctx.note(`removed helper containers left by a holdfast killed earlier: ${at.container.cleaned.join(', ')}`);
@@ -29,15 +35,16 @@ export async function restoreThroughScratch(
   }
 }
 
-async function restoreAt(ctx: RestoreContext, at: MongoAt, recordedDatabases: string[], load: (c: MongoClient, at: MongoAt, plan: DatabaseMapping[]) => Promise<ServerAbilities>): Promise<RestoreResult> {
+async function restoreAt(ctx: RestoreContext, at: MongoAt, recordedDatabases: string[], load: (c: MongoClient, at: MongoAt, plan: DatabaseMapping[]) => Promise<Loaded>): Promise<RestoreResult> {
   const t = at.t;
   const plan = mapDatabases(ctx, t, recordedDatabases);
   return withClient(t, async (c) => {
     const replaced = await checkTargets(c, t, plan, ctx.force);
     for (const { to } of plan) await dropScratch(c, to);
     let can: ServerAbilities;
+    let place: OfferPlace;
     try {
-      can = await load(c, at, plan);
+      ({ can, place } = await load(c, at, plan));
     } catch (error) {
       for (const { to } of plan) await dropScratch(c, to).catch(() => undefined);
       throw error;
@@ -58,7 +65,7 @@ async function restoreAt(ctx: RestoreContext, at: MongoAt, recordedDatabases: st
     return {
       location: plan.map((p) => (at.container ? `container:${at.container.name}/${p.to}` : formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false))).join(', '),
       ...(ctx.recorded.fingerprint ? { fingerprint } : {}),
-      details: { fingerprintPrefixes: plan.map((p) => p.from), databases: plan, ...(at.container ? { container: at.container.name } : {}) },
+      details: { fingerprintPrefixes: plan.map((p) => p.from), databases: plan, place, ...(at.container ? { container: at.container.name } : {}) },
     };
   });
 }

@@ -136,7 +136,8 @@ async function restoreInto(ctx: RestoreContext, t: MyTarget): Promise<RestoreRes
     return {
       location: plan.map((p) => (t.container ? `container:${t.container.name}/${p.to}` : formatEndpoint({ ...ctx.target.endpoint!, path: p.to }, false))).join(', '),
       ...(ctx.recorded.fingerprint ? { fingerprint } : {}),
-      details: { fingerprintPrefixes: plan.map((p) => p.db.name), databases: plan.map((p) => ({ from: p.db.name, to: p.to })) },
+      // Where the client loaded the dumps and why, in the shape the backup records (place-record.ts).
+      details: { fingerprintPrefixes: plan.map((p) => p.db.name), databases: plan.map((p) => ({ from: p.db.name, to: p.to })), place: client.place },
     };
   } finally {
     await files.dispose();

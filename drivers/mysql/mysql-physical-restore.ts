@@ -1,6 +1,7 @@
 import { chown, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { RestoreContext, RestoreResult } from '../../src/core/driver.js';
+import type { OfferPlace, RestoreContext, RestoreResult } from '../../src/core/driver.js';
+import { hostPlaceRecord } from '../../src/core/place-record.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { runTool } from '../../src/core/process.js';
 import { PHYSICAL_ARTIFACT } from './mysql-physical-backup.js';
@@ -31,16 +32,28 @@ function targetDir(ctx: RestoreContext): string {
  */
 export async function restorePhysical(ctx: RestoreContext): Promise<RestoreResult> {
   // Into the data volume of a container (mysql-physical-volume.ts).
-  if (ctx.target.endpoint?.scheme === 'volume') return (await import('./mysql-physical-volume.js')).restorePhysicalIntoVolume(ctx);
+  if (ctx.target.endpoint?.scheme === 'volume') return withPlace(ctx, await (await import('./mysql-physical-volume.js')).restorePhysicalIntoVolume(ctx));
   // In place into its container (a rollback, the container stopped): into the data mount the copy recorded.
-  if (ctx.target.endpoint?.scheme === 'container') return (await import('./mysql-physical-volume.js')).restorePhysicalIntoContainerVolume(ctx);
+  if (ctx.target.endpoint?.scheme === 'container') return withPlace(ctx, await (await import('./mysql-physical-volume.js')).restorePhysicalIntoContainerVolume(ctx));
   const dir = targetDir(ctx);
-  const { family, version } = await checkRestoreTools(ctx);
+  const { family, version, backup } = await checkRestoreTools(ctx);
   await prepareTargetDir(ctx, dir);
   await unpackAndPrepare(ctx, dir);
   if (process.getuid?.() === 0) await chownTree(dir, await ownerFor(dir));
   ctx.note(`start a ${family === 'mariadb' ? 'mariadbd' : 'mysqld'} of the ${version.split('.').slice(0, 2).join('.')} series on it: --datadir=${dir}`);
-  return { location: `file:${dir}`, details: { dataDirectory: dir, prepared: true, serverVersion: ctx.recorded.details.serverVersion } };
+  return { location: `file:${dir}`, details: { dataDirectory: dir, prepared: true, serverVersion: ctx.recorded.details.serverVersion, place: physicalRestorePlace(backup) } };
+}
+
+/** This host's mariadb-backup unpacked and prepared the copy (into a volume too: a helper only copies the prepared files in). */
+function physicalRestorePlace(backup: ToolInfo): OfferPlace {
+  return hostPlaceRecord(`${backup.name} ${backup.version} (${backup.path}) prepares the copy`);
+}
+
+/** A restore into a volume ran the tools checked here as well: its place, in the shape the backup records. */
+async function withPlace(ctx: RestoreContext, result: RestoreResult): Promise<RestoreResult> {
+  if (result.details.place) return result;
+  const { backup } = await checkRestoreTools(ctx);
+  return { ...result, details: { ...result.details, place: physicalRestorePlace(backup) } };
 }
 
 /** This host's mbstream and mariadb-backup of the backup's series: checked before anything is written. */

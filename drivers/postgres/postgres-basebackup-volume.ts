@@ -3,6 +3,7 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
 import { helperImage, helperText } from '../../src/docker/docker-helper.js';
 import { copyDirIn } from '../volume/volume-dir-transfer.js';
+import { restorePlace } from '../volume/volume-restore.js';
 import { recordedDataMount } from '../volume/volume-data-mount.js';
 import { assertRestorableMount } from '../volume/volume-restore-target.js';
 
@@ -28,7 +29,7 @@ export async function restoreBasebackupIntoVolume(ctx: RestoreContext, into: { t
   await assertRestorableMount(ctx, api, { type, source: volume }, image);
   ctx.progress.phase('extract');
   // Emptied first, then extracted as root: the files keep the owner (the server's user id) the copy recorded.
-  await copyDirIn(ctx, { type, source: volume, subdir }, 'base.tar');
+  const flavor = await copyDirIn(ctx, { type, source: volume, subdir }, 'base.tar');
   const source = (ctx.recorded.details.container as { image?: string } | undefined)?.image;
   let verified = false;
   if (source && (await api.imagePresent(source))) {
@@ -41,7 +42,7 @@ export async function restoreBasebackupIntoVolume(ctx: RestoreContext, into: { t
   } else {
     ctx.note(`pg_verifybackup not run: the image the backup came from${source ? ` (${source})` : ''} is not on the daemon`);
   }
-  return { location: `${type}:${volume}${subdir ? `/${subdir}` : ''}`, details: { [type === 'volume' ? 'volume' : 'bind']: volume, ...(subdir ? { subdir } : {}), verifiedWithManifest: verified } };
+  return { location: `${type}:${volume}${subdir ? `/${subdir}` : ''}`, details: { [type === 'volume' ? 'volume' : 'bind']: volume, ...(subdir ? { subdir } : {}), verifiedWithManifest: verified, place: restorePlace(flavor) } };
 }
 
 /**

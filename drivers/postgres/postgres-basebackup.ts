@@ -2,6 +2,7 @@ import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { BackupContext, BackupResult, RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
+import { hostPlaceRecord } from '../../src/core/place-record.js';
 import { assertToolSucceeded, runTool } from '../../src/core/process.js';
 import { containerRecord } from '../../src/core/container-record.js';
 import { dataMountRecord } from '../volume/volume-data-mount.js';
@@ -124,7 +125,9 @@ export async function restoreBasebackup(ctx: RestoreContext): Promise<RestoreRes
   } else {
     ctx.note('pg_verifybackup not found: the restored files were not checked against the backup manifest');
   }
-  return { location: `file:${dir}`, details: { dataDirectory: dir, verifiedWithManifest: verified } };
+  // This machine's tar extracted (and its pg_verifybackup checked): the place, in the shape the backup records.
+  const place = hostPlaceRecord(verify ? `this machine's tar extracts, ${verify.path} ${verify.version} checks` : "this machine's tar extracts");
+  return { location: `file:${dir}`, details: { dataDirectory: dir, verifiedWithManifest: verified, place } };
 }
 
 async function chownTree(dir: string): Promise<void> {

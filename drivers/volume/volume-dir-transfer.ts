@@ -50,12 +50,14 @@ export async function copyDirOut(ctx: BackupContext, dir: MountedDir, artifact: 
  * once before anything is written and refused whole if a member would land
  * outside that directory.
  */
-export async function copyDirIn(ctx: RestoreContext, dir: MountedDir, artifact: string): Promise<void> {
+export async function copyDirIn(ctx: RestoreContext, dir: MountedDir, artifact: string): Promise<TarFlavor> {
   await assertSafeArchive(ctx, artifact, `${dir.source}/${dir.subdir}`);
   const api = await dockerApi();
   await removeLeftoverHelpers(api);
   const flavor = await restoreFlavor(api, ctx);
   await extract(ctx, api, flavor, { type: dir.type, source: dir.source, artifact, ...(dir.subdir ? { subdir: dir.subdir } : {}), wipe: true });
+  // The helper's tar that extracted: the caller's restore place (volume-restore.ts restorePlace).
+  return flavor;
 }
 
 /** Removes a directory holdfast put into a volume (a restore's scratch copy); the mount itself stays. */

@@ -1,5 +1,5 @@
 import type { Leftover } from '../../src/core/leftover-journal.js';
-import type { Driver, StrategyOffer } from '../../src/core/driver.js';
+import type { Driver, OfferPlace, StrategyOffer } from '../../src/core/driver.js';
 import { toHoldfastError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
 import { stateMounts } from './volume-mounts.js';
@@ -41,6 +41,7 @@ export function withVolumeFallback(driver: Driver): Driver {
             consistency: 'transactional',
             summary: `${driver.title}'s own backup method`,
             requirements: [{ what: `${driver.title} reachable with the known credentials`, met: false, detail: e.message, ...(e.hint ? { hint: e.hint } : {}) }],
+            place: nativePlace(driver, service, e.message),
             restoresIntoNewer: true,
           },
         ];
@@ -70,6 +71,16 @@ export function withVolumeFallback(driver: Driver): Driver {
       return isVolumeStrategy(ctx.strategy) || !driver.restoreNeeds ? [] : driver.restoreNeeds(ctx);
     },
   };
+}
+
+/**
+ * The place of an engine's own method that could not even be planned: its
+ * service's container (a fallback only happens for one), which the error is
+ * about, with the reason it cannot run there.
+ */
+export function nativePlace(driver: Pick<Driver, 'title'>, service: Service, error: string): OfferPlace {
+  const where = service.container ? `inside container ${service.container.name}` : 'on this host';
+  return { kind: service.container ? 'container' : 'host', where, reason: `${driver.title}'s own method cannot run there: ${error.split('\n')[0]}` };
 }
 
 function hasVolumes(service: Service): boolean {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { Fingerprint, RestoreContext, RestoreResult } from '../../src/core/driver.js';
+import type { Fingerprint, OfferPlace, RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError, toHoldfastError } from '../../src/core/errors.js';
 import type { DockerApi, StreamExit } from '../../src/docker/docker-api.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
@@ -91,8 +91,14 @@ export async function restoreVolumes(ctx: RestoreContext): Promise<RestoreResult
   return {
     location: destinations.map((d) => `${d.type}:${d.source}`).join(', '),
     ...(ctx.recorded.fingerprint ? { fingerprint } : {}),
-    details: { destinations: destinations.map((d) => ({ from: d.recorded.source, to: d.source, type: d.type })), tar: flavor, restartedContainers: [...users.values()].filter((c) => c.running).map((c) => c.name) },
+    // tar extracts in a helper container (its mounts, its caps): that place, in the shape the backup records.
+    details: { destinations: destinations.map((d) => ({ from: d.recorded.source, to: d.source, type: d.type })), tar: flavor, place: restorePlace(flavor), restartedContainers: [...users.values()].filter((c) => c.running).map((c) => c.name) },
   };
+}
+
+/** Where a restore's tar runs: always a helper container of the flavor's image, which mounts the destinations read-write. */
+export function restorePlace(flavor: TarFlavor): OfferPlace {
+  return { kind: 'sidecar', where: `in a helper container of ${flavor.image}`, reason: `${flavor.version} extracts into the volumes, mounted read-write` };
 }
 
 /** Device nodes are recreated only when the backup recorded them and the user said --allow-devices. */

@@ -1,3 +1,4 @@
+import { placeLine } from '../core/place-record.js';
 import { formatDuration, ProgressReporter } from '../core/progress.js';
 import { restoreTestAnnotation, runRestoreTest, type RestoreTestAnnotation, type ServiceRestoreTest } from '../core/restore-test.js';
 import type { Manifest } from '../repository/manifest.js';
@@ -63,6 +64,8 @@ export function printRestoreTest(ctx: CommandContext, manifest: Manifest, servic
       services.map((s) => [s.service, s.engine, s.strategy, s.verdict === 'ok' ? 'ok' : s.verdict.toUpperCase(), formatDuration(s.durationMs), s.detail ?? '']),
     ),
   );
+  // Where each restore's tools ran, once per service.
+  for (const s of services) if (s.place) ctx.out.info(`place: [${s.service}] ${placeLine(s.place)}`);
   for (const s of services) for (const n of s.notes) ctx.out.info(`note: [${s.service}] ${n}`);
   const bad = services.filter((s) => s.verdict !== 'ok');
   ctx.out.line(bad.length === 0 ? `snapshot ${manifest.id}: restore test passed (${services.length} services)` : `snapshot ${manifest.id}: restore test FAILED for ${bad.map((s) => s.service).join(', ')}`);

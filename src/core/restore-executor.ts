@@ -1,4 +1,5 @@
-import type { BackupResult, RestoreContext } from './driver.js';
+import type { BackupResult, OfferPlace, RestoreContext } from './driver.js';
+import { recordedPlace } from './place-record.js';
 import { HoldfastError, toHoldfastError } from './errors.js';
 import { compareFingerprints, type FingerprintComparison } from './fingerprint.js';
 import { formatBytes, type ProgressReporter } from './progress.js';
@@ -37,6 +38,8 @@ export interface ServiceRestoreOutcome {
   service: string;
   status: 'ok' | 'mismatch' | 'failed';
   location?: string;
+  /** Where the restore's tools ran and why (the driver's details.place, in the one shape of place-record.ts). */
+  place?: OfferPlace;
   durationMs: number;
   fingerprint?: FingerprintComparison;
   error?: ReturnType<typeof errorRecord>;
@@ -139,7 +142,8 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
       note: (t) => notes.push(t),
     };
     const result = await driver.restore(ctx);
-    outcome = { service: name, status: 'ok', location: result.location, durationMs: Date.now() - started, notes };
+    const place = recordedPlace(result.details);
+    outcome = { service: name, status: 'ok', location: result.location, ...(place ? { place } : {}), durationMs: Date.now() - started, notes };
     const ended = result.details.terminatedSessions as ServiceRestoreOutcome['terminatedSessions'];
     if (ended?.length) outcome.terminatedSessions = ended;
     if (record.fingerprint && result.fingerprint) {

@@ -1,4 +1,5 @@
-import type { RestoreContext, ScratchTarget } from './driver.js';
+import type { OfferPlace, RestoreContext, ScratchTarget } from './driver.js';
+import { recordedPlace } from './place-record.js';
 import { HoldfastError, toHoldfastError } from './errors.js';
 import { compareFingerprints, type FingerprintComparison } from './fingerprint.js';
 import type { ProgressReporter } from './progress.js';
@@ -22,6 +23,8 @@ export interface ServiceRestoreTest {
   detail?: string;
   /** Where the scratch copy was (already removed). */
   scratch?: string;
+  /** Where the restore's tools ran and why (the driver's details.place, in the one shape of place-record.ts). */
+  place?: OfferPlace;
   durationMs: number;
   fingerprint?: FingerprintComparison;
   notes: string[];
@@ -157,7 +160,8 @@ async function testService(
       progress.phase('fingerprint');
       result.fingerprint = await scratch.fingerprint(result, request.signal);
     }
-    outcome = { ...verdictOf(name, record, 'ok', undefined, started), scratch: scratch.describe, notes };
+    const place = recordedPlace(result.details);
+    outcome = { ...verdictOf(name, record, 'ok', undefined, started), scratch: scratch.describe, ...(place ? { place } : {}), notes };
     if (!record.fingerprint) {
       outcome.verdict = 'failed';
       outcome.detail = 'restored, but the backup recorded no fingerprint to compare with (it was taken with --fingerprint none)';

@@ -128,6 +128,10 @@ describe.runIf(process.getuid?.() === 0)('MongoDB in its own container, no publi
     expect(byName.mongo!.location).toContain(`container:${fresh}/shop`);
     expect(byName.stock).toMatchObject({ status: 'ok', fingerprint: { equal: true } });
     expect(byName.stock!.location).toContain(`container:${freshBare}/inventory`);
+    // Where mongorestore ran, in the one place shape: the image's own in `fresh`, this host's through the tunnel for the bare one.
+    const places = restore.json<{ services: Array<{ service: string; place?: { kind: string; where: string; reason: string } }> }>().services;
+    expect(places.find((s) => s.service === 'mongo')!.place).toMatchObject({ kind: 'container', where: `inside container ${fresh}` });
+    expect(places.find((s) => s.service === 'stock')!.place).toMatchObject({ kind: 'host', where: expect.stringContaining(freshBare) });
     await withContainerClient(fresh, { user: 'admin2', password: FILE_PASSWORD }, async (c) => {
       expect(await c.db('shop').collection('orders').countDocuments()).toBe(1500);
       expect((await c.db('shop').collection('orders').listIndexes().toArray()).map((i) => i.name).sort()).toEqual(['_id_', 'by_sku']);

@@ -80,8 +80,10 @@ describe('MySQL / MariaDB inside its own container', () => {
 
     const restore = await holdfast(['--repo', repo, 'restore', doc.snapshot, 'db', '--target', `db=container:${copy}`, '--json'], lab.env());
     expect(restore.code, restore.stderr + restore.stdout).toBe(0);
-    const out = restore.json<{ services: Array<{ status: string; location: string; fingerprint: { equal: boolean; compared: number } }> }>().services[0]!;
+    const out = restore.json<{ services: Array<{ status: string; location: string; place?: unknown; fingerprint: { equal: boolean; compared: number } }> }>().services[0]!;
     expect(out).toMatchObject({ status: 'ok', location: `container:${copy}/shop`, fingerprint: { equal: true } });
+    // The image's own client loaded the dump: the restore says so, in the one place shape.
+    expect(out.place).toEqual({ kind: 'container', where: `inside container ${copy}`, reason: expect.stringMatching(/^its image has (mariadb|mysql) \S+/) });
     expect(out.fingerprint.compared).toBeGreaterThan(3);
     const rows = 'SELECT COUNT(*), SUM(LENGTH(what)), (SELECT COUNT(*) FROM big) FROM orders';
     expect(await mariadbSql(copy, rows, 'shop')).toBe(await mariadbSql(db, rows, 'shop'));

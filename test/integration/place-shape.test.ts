@@ -3,7 +3,10 @@
  * every engine (PostgreSQL, MariaDB, a MongoDB-wire server, Qdrant, OpenSearch,
  * a Docker volume) carry `place { kind, where, reason }`, plan --json and
  * the plan table give it once per service, and the backup's manifest
- * records the same in details.place, which show and show --json print.
+ * records the same in details.place, which show and show --json print;
+ * a restore test and a restore report where their tools ran in that shape
+ * too, and the offer the volume fallback makes up for an engine whose own
+ * method cannot be planned carries one.
  * Real servers on this host (the Qdrant fake: no real Qdrant here), reached
  * by URL; the container places are covered by the engines' container tests.
  */
@@ -13,7 +16,7 @@ import { startMariadb, type MariadbServer } from '../servers/mariadb.js';
 import { startOpenSearch, type OpenSearchServer } from '../servers/opensearch.js';
 import { startFakeQdrant, type FakeQdrant } from '../servers/qdrant-fake.js';
 import { holdfast } from '../support/cli.js';
-import { DockerLab } from '../support/docker.js';
+import { DockerLab, IMAGES } from '../support/docker.js';
 import { mongoToolsEnv, startMongoFixture, type MongoFixture } from '../support/mongo-fixture.js';
 import { mysqlQuery, mysqlUrl } from '../support/mysql-sample.js';
 import { seedOpenSearch } from '../support/opensearch-data.js';
@@ -49,6 +52,7 @@ describe('the place of every engine, in one shape', () => {
   let services: string[];
   let env: Record<string, string>;
   const planned: Record<string, Place> = {};
+  let snapshot: string;
 
   beforeAll(async () => {
     await lab.init();
@@ -113,9 +117,10 @@ describe('the place of every engine, in one shape', () => {
   }, 120_000);
 
   test('backup: every manifest records details.place in that shape, as planned; show prints one place line per service', async () => {
-    const backup = await holdfast(['backup', '--init', '--json', '--fingerprint', 'none', ...services], env);
+    // Counts, not none: the restore test below compares them.
+    const backup = await holdfast(['backup', '--init', '--json', '--fingerprint', 'counts', ...services], env);
     expect(backup.code, backup.stderr + backup.stdout).toBe(0);
-    const snapshot = backup.json<{ snapshot: string }>().snapshot;
+    snapshot = backup.json<{ snapshot: string }>().snapshot;
     const shown = await holdfast(['show', snapshot, '--json'], env);
     expect(shown.code, shown.stderr).toBe(0);
     const records = shown.json<{ services: Record<string, { details: { place?: unknown } }> }>().services;
@@ -128,4 +133,46 @@ describe('the place of every engine, in one shape', () => {
       expect(block.split('\n').filter((l) => l.startsWith('  place: ')), service).toEqual([`  place: ${place.where}: ${place.reason}`]);
     }
   }, 240_000);
+
+  // Where the restore's tools ran: every engine's restore reports it in the same shape (restore test: --json; restore: one line per service).
+  test('restore test and restore: every service reports place { kind, where, reason }; restore prints one place line per service', async () => {
+    const verify = await holdfast(['verify', snapshot, '--restore-test', '--json'], env);
+    expect(verify.code, verify.stderr + verify.stdout).toBe(0);
+    const tested = verify.json<{ restoreTest: { services: Array<{ service: string; verdict: string; place?: unknown }> } }>().restoreTest.services;
+    expect(tested.map((t) => t.service).sort()).toEqual(Object.keys(ENGINES).sort());
+    for (const t of tested) {
+      const place = expectShape(t.place, `restore test ${t.service}`);
+      // A volume is extracted by a helper container; the engines' tools ran on this host, as at backup.
+      if (t.service === 'files') expect(place.kind, t.service).toBe('sidecar');
+      else expect(place, t.service).toMatchObject({ kind: 'host', where: 'on this host' });
+    }
+
+    const targets = [
+      '--target', `pg=${pg.url('pg_restored')}`,
+      '--target', `my=${mysqlUrl(my, 'shop_restored')}`,
+      '--target', `mongo=${mongo.url('ledger_restored')}`,
+      '--target', `files=volume:${await lab.volume('files-restored')}`,
+    ];
+    const restore = await holdfast(['restore', snapshot, ...targets, '--rename-pattern', '(.+)', '--rename-replacement', 'restored_$1'], env);
+    expect(restore.code, restore.stderr + restore.stdout).toBe(0);
+    const blocks = restore.stdout.split(/\n(?=\S)/);
+    for (const service of Object.keys(ENGINES)) {
+      const block = blocks.find((b) => b.startsWith(`${service}: restored to `)) ?? '';
+      const lines = block.split('\n').filter((l) => l.startsWith('  place: '));
+      expect(lines, `${service}: ${restore.stdout}`).toHaveLength(1);
+      expect(lines[0], service).toMatch(/^  place: (on this host|in a helper container of \S+): \S/);
+    }
+  }, 240_000);
+
+  // The offer the volume fallback makes up when an engine's strategies throw (volume-fallback.ts): a place too, the container its error is about.
+  test('an engine whose own method cannot even be planned: its made-up offer carries the place its error is about', async () => {
+    const odd = await lab.run('odd', ['-v', `${await lab.volume('odd-data')}:/var/lib/mysql`, IMAGES.busybox, 'sleep', '600'], { labels: ['holdfast.engine=mysql'] });
+    const plan = await holdfast(['plan', '--json', '--service', `odd=container:${odd}`], env);
+    expect(plan.code, plan.stderr + plan.stdout).toBe(0);
+    const item = plan.json<PlanDoc>().services[0]!;
+    expect(item).toMatchObject({ engine: 'mysql', strategy: 'tar' });
+    const native = item.offers.find((o) => o.name === 'mysql-native');
+    expect(expectShape(native?.place, 'mysql-native')).toMatchObject({ kind: 'container', where: `inside container ${odd}`, reason: expect.stringContaining('no credentials') });
+    for (const offer of item.offers) expectShape(offer.place, offer.name);
+  }, 60_000);
 });

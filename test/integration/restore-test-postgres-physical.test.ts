@@ -54,6 +54,8 @@ describe('restore test: postgres pg_basebackup (throwaway server on the restored
     const result = await holdfast(['verify', id, '--restore-test', '--json'], env);
     expectRestoreTestPassed(result, 'db', '12 objects equal (full)'); // 3 tables' rows, and the definitions (roles, objects, database properties)
     expect(result.json<VerifyDocument>().restoreTest.services[0]!.scratch).toContain(join(scratchRoot, 'holdfast_scratch_'));
+    // Where the copy was extracted, in the one place shape: this machine's tar.
+    expect((result.json<VerifyDocument>().restoreTest.services[0] as { place?: unknown }).place).toEqual({ kind: 'host', where: 'on this host', reason: expect.stringMatching(/^this machine's tar extracts/) });
     expect(await state()).toEqual(before);
     expect(await leftovers()).toEqual([]);
   });

@@ -1,4 +1,5 @@
 import { EXIT, HoldfastError } from '../../core/errors.js';
+import { placeLine } from '../../core/place-record.js';
 import { formatDuration, ProgressReporter } from '../../core/progress.js';
 import { recordedResult, runRestore, sourceService } from '../../core/restore-executor.js';
 import { describeNeeds, restoreNeedsOf, type ServiceRestoreNeeds } from '../../core/restore-needs.js';
@@ -90,6 +91,8 @@ export const restoreCommand: HoldfastCommand = {
         const engine = snapshot.services[o.service]?.engine ?? '';
         const fp = o.fingerprint ? (o.fingerprint.equal ? `fingerprints equal (${engine === 'volume' ? fingerprintObjects(engine, o.fingerprint.compared) : `${o.fingerprint.compared} objects`})` : `FINGERPRINTS DIFFER: ${o.fingerprint.differences.slice(0, 5).join('; ')}`) : 'no fingerprint compared';
         ctx.out.line(`${o.service}: restored to ${o.location} in ${formatDuration(o.durationMs)}; ${fp}`);
+        // Where its tools ran, once per service (as `show` prints a backup's).
+        if (o.place) ctx.out.line(`  place: ${placeLine(o.place)}`);
         for (const n of o.notes) ctx.out.info(`note: [${o.service}] ${n}`);
       }
     }
