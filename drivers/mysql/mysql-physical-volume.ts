@@ -5,6 +5,7 @@ import type { RestoreContext, RestoreResult } from '../../src/core/driver.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { spoolDir } from '../../src/core/spool-dir.js';
 import { helperImage, helperText } from '../../src/docker/docker-helper.js';
+import type { DockerApi } from '../../src/docker/docker-api.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
 import { recordedDataMount } from '../volume/volume-data-mount.js';
 import type { MountedDir } from '../volume/volume-dir-transfer.js';
@@ -33,13 +34,7 @@ export async function restorePhysicalIntoVolume(ctx: RestoreContext, into?: Moun
   const service = ctx.source.name;
   const mount: MountedDir = into ?? { type: 'volume', source: ctx.target.endpoint!.path, subdir: '' };
   const where = `${mount.type === 'volume' ? 'volume ' : ''}${mount.source}${mount.subdir ? `/${mount.subdir}` : ''}`;
-  const api = await dockerApi();
-  if (!api.host.startsWith('unix://')) {
-    throw new HoldfastError('target', `a physical copy goes into ${where} through this machine's files, and Docker at ${api.host} does not share them`, {
-      service,
-      hint: `restore into a directory (--target ${service}=/empty/dir) and copy it into the volume on the Docker host`,
-    });
-  }
+  const api = await sharedDocker(service, where);
   await checkRestoreTools(ctx);
   const image = helperImage(typeof ctx.target.options.helper_image === 'string' ? ctx.target.options.helper_image : undefined);
   await assertRestorableMount(ctx, api, mount, image);
@@ -81,6 +76,29 @@ export async function restorePhysicalIntoVolume(ctx: RestoreContext, into?: Moun
  */
 export async function restorePhysicalIntoContainerVolume(ctx: RestoreContext): Promise<RestoreResult> {
   return restorePhysicalIntoVolume(ctx, await recordedDataMount(ctx, { tool: 'mariadb-backup', startHint: 'start a container of the same series on it' }));
+}
+
+/**
+ * Driver.stageRestore of a rollback, with the container still running: this
+ * host's mbstream and mariadb-backup of the backup's series, and a Docker
+ * that shares this machine's files, checked before the rollback stops it.
+ */
+export async function stagePhysicalIntoContainerVolume(ctx: RestoreContext): Promise<undefined> {
+  await sharedDocker(ctx.source.name, 'the data volume');
+  await checkRestoreTools(ctx);
+  return undefined;
+}
+
+/** The copy goes in through this machine's files (a bind-mounted spool): the daemon must share them. */
+async function sharedDocker(service: string, where: string): Promise<DockerApi> {
+  const api = await dockerApi();
+  if (!api.host.startsWith('unix://')) {
+    throw new HoldfastError('target', `a physical copy goes into ${where} through this machine's files, and Docker at ${api.host} does not share them`, {
+      service,
+      hint: `restore into a directory (--target ${service}=/empty/dir) and copy it into the volume on the Docker host`,
+    });
+  }
+  return api;
 }
 
 function parseOwner(value: unknown): { uid: number; gid: number } | undefined {

@@ -76,6 +76,25 @@ describe('pre-upgrade mariadb-backup of MariaDB in a container, and the rollback
     ]);
   }, 180_000);
 
+  test('this host without mariadb-backup / mbstream: the rollback fails before it stops anything, naming the service, the tool and the fix', async () => {
+    await mariadbSql(db, 'INSERT INTO orders VALUES (999999, "after the backup")', 'shop');
+    const before = await state();
+    const rows = await counts();
+    // A pinned tool directory that holds neither tool (mysql-tools.ts findBinary: a pin never falls back to PATH).
+    const empty = await lab.dir('no-mysql-tools');
+    const { result: res, seen } = await statesDuring(db, () => holdfast(['--repo', repo, 'rollback', snapshot, '--json'], lab.env({ HOLDFAST_MYSQL_BINDIR: empty })));
+    expect(res.code, res.stdout).not.toBe(0);
+    expect(res.stderr).toMatch(/\[db\].*(mbstream|mariadb-backup).*not found.*nothing was stopped or changed/);
+    expect(res.stderr).toMatch(/mariadb-backup|HOLDFAST_MYSQL_BINDIR/);
+    expect(res.stderr).not.toMatch(/stopping /);
+    // Never stopped, never restarted; its data as it was.
+    expect(seen).toEqual([before]);
+    expect(await counts()).toBe(rows);
+    expect(await rollbackRecords(lab)).toEqual([]);
+    expect(await lab.held()).toEqual([]);
+    await mariadbSql(db, 'DELETE FROM orders WHERE id = 999999', 'shop');
+  }, 180_000);
+
   test('rollback prepares the copy here and puts it back into the volume: fingerprint, definitions and rows as at the snapshot', async () => {
     await mariadbSql(db, "DELETE FROM orders WHERE id > 2000; UPDATE orders SET what = 'changed'; DROP VIEW big; DROP PROCEDURE bump; CREATE TABLE later (x INT)", 'shop');
     await mariadbSql(db, 'CREATE DATABASE after_upgrade');
