@@ -193,12 +193,14 @@ export async function stageRestores(repo: Repository, registry: DriverRegistry, 
       if (!source.endpoint) continue; // restoreService says there is nowhere to restore to
       // Notes of the staging belong to no outcome yet: the staged restore notes what it did when it runs.
       const one = await driver.stageRestore(restoreContext(repo, request, name, record, { source, target: source, inPlace: true }, request.progress.sink(name), () => {}));
-      request.progress.finish(name);
       if (one) staged.set(name, one);
     }
   } catch (error) {
     await Promise.all([...staged.values()].map((s) => s.discard()));
     throw toHoldfastError(error, { service: names.find((n) => !staged.has(n)) });
+  } finally {
+    // The restore draws its own line for the service again.
+    request.progress.stop();
   }
   return staged;
 }

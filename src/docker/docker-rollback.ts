@@ -14,6 +14,7 @@ import type { TarFlavor } from '../../drivers/volume/volume-tar-flavor.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import type { ContainerDetails, DockerApi } from './docker-api.js';
+import { removeLeftoverHelpers } from './docker-helper.js';
 import { holdContainers, type HeldSet } from './docker-holds.js';
 import { rollbackTargets, type RollbackTargets } from './docker-rollback-targets.js';
 import { waitRunning } from './docker-rollback-wait.js';
@@ -106,6 +107,8 @@ export async function runRollback(api: DockerApi, request: RollbackRequest): Pro
 
   await verifyArtifacts(request);
   await checkHelper(api, request);
+  // A helper of a rollback killed with -9 may still be copying into a volume this one rewrites.
+  for (const name of await removeLeftoverHelpers(api)) report(`removed helper container ${name} of a holdfast run that died`);
   const staged = await stageAll(request);
   const holds = new Map<string, HeldSet>();
   // The rollback record while data is being rewritten; still set after an interrupt there (docker-rollback-journal.ts).
@@ -199,6 +202,7 @@ async function checkHelper(api: DockerApi, request: RollbackRequest): Promise<vo
  */
 async function stageAll(request: RollbackRequest): Promise<Map<string, StagedRestore>> {
   const physical = request.steps.filter((s) => s.method === 'physical');
+  if (physical.length) request.report(`preparing ${physical.map((s) => s.entry).join(', ')} before anything is stopped`);
   try {
     return await stageRestores(request.repo, request.registry, restoreRequestOf(request, []), physical.map((s) => s.entry));
   } catch (error) {
