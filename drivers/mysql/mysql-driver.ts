@@ -74,6 +74,12 @@ export const mysqlDriver: Driver = {
   restoreNeeds: mysqlRestoreNeeds,
   removeLeftover: removeMysqlLeftover,
 
+  // A rollback's physical restore into its own container: this host's tools checked before the container is stopped.
+  async stageRestore(ctx) {
+    if (ctx.strategy !== 'physical' || ctx.target.endpoint?.scheme !== 'container') return undefined;
+    return (await import('./mysql-physical-volume.js')).stagePhysicalIntoContainerVolume(ctx);
+  },
+
   restore(ctx) {
     switch (ctx.strategy) {
       case 'dump':

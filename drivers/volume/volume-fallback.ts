@@ -67,6 +67,10 @@ export function withVolumeFallback(driver: Driver): Driver {
       return driver.scratchTarget ? driver.scratchTarget(ctx) : undefined;
     },
 
+    async stageRestore(ctx) {
+      return isVolumeStrategy(ctx.strategy) || !driver.stageRestore ? undefined : driver.stageRestore(ctx);
+    },
+
     async restoreNeeds(ctx) {
       return isVolumeStrategy(ctx.strategy) || !driver.restoreNeeds ? [] : driver.restoreNeeds(ctx);
     },

@@ -66,6 +66,24 @@ export interface Driver {
    * needs CREATEDB)', met: false, fix: 'ALTER ROLE "app" CREATEDB;' }`.
    */
   restoreNeeds?(ctx: RestoreNeedsContext): Promise<RestoreNeed[]>;
+  /**
+   * Optional: the part of a restore that needs neither the target nor its
+   * server stopped (tools on this host checked), done first, for a caller
+   * that must stop the target before restoring (`holdfast rollback`: called
+   * before any container is stopped, so that a missing tool fails with
+   * nothing stopped or changed). Returns undefined when nothing is staged
+   * (restore() then does it all), else the staged restore: its restore()
+   * replaces the driver's, and discard() removes what staging made. If it
+   * throws, it has removed what it created itself.
+   */
+  stageRestore?(ctx: RestoreContext): Promise<StagedRestore | undefined>;
+}
+
+/** A restore begun by Driver.stageRestore. */
+export interface StagedRestore {
+  restore(ctx: RestoreContext): Promise<RestoreResult>;
+  /** Removes what staging made (scratch files). Idempotent; must not use the aborted signal. */
+  discard(): Promise<void>;
 }
 
 /** What a restore would be asked to do, for Driver.restoreNeeds. */

@@ -29,6 +29,7 @@ export function lazyDriver(meta: Pick<Driver, 'engine' | 'title' | 'schemes' | '
     },
     // Always present here; a driver without it has nothing to check beforehand.
     restoreNeeds: async (ctx) => (await driver()).restoreNeeds?.(ctx) ?? [],
+    stageRestore: async (ctx) => (await driver()).stageRestore?.(ctx),
     removeLeftover: async (service, leftover) => {
       const loaded = await driver();
       return loaded.removeLeftover ? loaded.removeLeftover(service, leftover) : false;

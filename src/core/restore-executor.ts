@@ -1,4 +1,4 @@
-import type { BackupResult, OfferPlace, RestoreContext } from './driver.js';
+import type { BackupResult, OfferPlace, ProgressSink, RestoreContext, StagedRestore } from './driver.js';
 import { recordedPlace } from './place-record.js';
 import { HoldfastError, toHoldfastError } from './errors.js';
 import { compareFingerprints, type FingerprintComparison } from './fingerprint.js';
@@ -32,6 +32,8 @@ export interface RestoreRequest {
   accept?: readonly string[];
   /** Run the configured pre-/post-restore hooks of an in-place restore (hooks.ts); default true. Rollback, which stops and starts the containers itself, passes false. */
   hooks?: boolean;
+  /** Restores begun beforehand by stageRestores() (rollback: before it stops anything), by service name. */
+  staged?: ReadonlyMap<string, StagedRestore>;
 }
 
 export interface ServiceRestoreOutcome {
@@ -127,21 +129,9 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
     if (request.recreate && inPlace) {
       await recreateForRestore(driver, record, target, { service: name, snapshot: request.snapshot.id, signal: request.signal, progress, note: (t) => notes.push(t), force: request.force });
     }
-    const recorded = recordedResult(record);
-    const ctx: RestoreContext = {
-      source,
-      target,
-      inPlace,
-      strategy: record.strategy,
-      artifacts: repo.artifacts(request.snapshot.id, name, record.artifacts, request.signal, progress),
-      recorded,
-      force: request.force,
-      options: request.options,
-      signal: request.signal,
-      progress,
-      note: (t) => notes.push(t),
-    };
-    const result = await driver.restore(ctx);
+    const ctx = restoreContext(repo, request, name, record, { source, target, inPlace }, progress, (t) => notes.push(t));
+    const staged = request.staged?.get(name);
+    const result = staged ? await staged.restore(ctx) : await driver.restore(ctx);
     const place = recordedPlace(result.details);
     outcome = { service: name, status: 'ok', location: result.location, ...(place ? { place } : {}), durationMs: Date.now() - started, notes };
     const ended = result.details.terminatedSessions as ServiceRestoreOutcome['terminatedSessions'];
@@ -169,6 +159,56 @@ async function restoreService(repo: Repository, registry: DriverRegistry, reques
 }
 
 /** The raw bytes a restore of the service reads out of its artifacts: the progress line's 100%. */
+function restoreContext(
+  repo: Repository,
+  request: RestoreRequest,
+  name: string,
+  record: ServiceRecord,
+  where: Pick<RestoreContext, 'source' | 'target' | 'inPlace'>,
+  progress: ProgressSink,
+  note: (text: string) => void,
+): RestoreContext {
+  return {
+    ...where,
+    strategy: record.strategy,
+    artifacts: repo.artifacts(request.snapshot.id, name, record.artifacts, request.signal, progress),
+    recorded: recordedResult(record),
+    force: request.force,
+    options: request.options,
+    signal: request.signal,
+    progress,
+    note,
+  };
+}
+
+/**
+ * Driver.stageRestore for each named service restored in place (the
+ * rollback's case): what needs no stopped target, done before anything is
+ * stopped. A failure discards what was staged before it and throws.
+ */
+export async function stageRestores(repo: Repository, registry: DriverRegistry, request: RestoreRequest, names: readonly string[]): Promise<Map<string, StagedRestore>> {
+  const staged = new Map<string, StagedRestore>();
+  try {
+    for (const name of names) {
+      const record = request.snapshot.services[name]!;
+      const driver = registry.get(record.driver);
+      if (!driver.stageRestore || request.targets.has(name)) continue;
+      const source = sourceService(name, record, request.configured.get(name));
+      if (!source.endpoint) continue; // restoreService says there is nowhere to restore to
+      // Notes of the staging belong to no outcome yet: the staged restore notes what it did when it runs.
+      const one = await driver.stageRestore(restoreContext(repo, request, name, record, { source, target: source, inPlace: true }, request.progress.sink(name), () => {}));
+      if (one) staged.set(name, one);
+    }
+  } catch (error) {
+    await Promise.all([...staged.values()].map((s) => s.discard()));
+    throw toHoldfastError(error, { service: names.find((n) => !staged.has(n)) });
+  } finally {
+    // The restore draws its own line for the service again.
+    request.progress.stop();
+  }
+  return staged;
+}
+
 export function rawSize(record: ServiceRecord): number {
   return record.artifacts.reduce((sum, a) => sum + a.rawBytes, 0);
 }

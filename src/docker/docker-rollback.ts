@@ -1,10 +1,10 @@
 import { errorRecord } from '../core/backup-executor.js';
 import { HoldfastError, toHoldfastError } from '../core/errors.js';
-import type { Fingerprint } from '../core/driver.js';
+import type { Fingerprint, StagedRestore } from '../core/driver.js';
 import { compareFingerprints, type FingerprintComparison } from '../core/fingerprint.js';
 import type { ProgressReporter } from '../core/progress.js';
 import type { DriverRegistry } from '../core/registry.js';
-import { runRestore, sourceService } from '../core/restore-executor.js';
+import { runRestore, sourceService, stageRestores } from '../core/restore-executor.js';
 import { recordedVolumes, type RollbackStep } from '../core/rollback-plan.js';
 import type { Service } from '../core/service.js';
 import { waitFor } from '../core/wait.js';
@@ -14,6 +14,7 @@ import type { TarFlavor } from '../../drivers/volume/volume-tar-flavor.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import type { ContainerDetails, DockerApi } from './docker-api.js';
+import { removeLeftoverHelpers } from './docker-helper.js';
 import { holdContainers, type HeldSet } from './docker-holds.js';
 import { rollbackTargets, type RollbackTargets } from './docker-rollback-targets.js';
 import { waitRunning } from './docker-rollback-wait.js';
@@ -106,6 +107,9 @@ export async function runRollback(api: DockerApi, request: RollbackRequest): Pro
 
   await verifyArtifacts(request);
   await checkHelper(api, request);
+  // A helper of a rollback killed with -9 may still be copying into a volume this one rewrites.
+  for (const name of await removeLeftoverHelpers(api)) report(`removed helper container ${name} of a holdfast run that died`);
+  const staged = await stageAll(request);
   const holds = new Map<string, HeldSet>();
   // The rollback record while data is being rewritten; still set after an interrupt there (docker-rollback-journal.ts).
   let rewriting: string | undefined;
@@ -119,7 +123,7 @@ export async function runRollback(api: DockerApi, request: RollbackRequest): Pro
       // Written before the first volume or database is touched: a kill -9 from here on keeps these containers stopped.
       rewriting = await writeRollbackRecord(rollbackRecordOf(api, request, targets));
       if (request.resumes) await finishRollbackRecord(request.resumes.file);
-      await restoreAll(api, request, targets, verdicts);
+      await restoreAll(api, request, targets, verdicts, staged);
       if (!request.signal.aborted) {
         await finishRollbackRecord(rewriting);
         rewriting = undefined;
@@ -130,6 +134,7 @@ export async function runRollback(api: DockerApi, request: RollbackRequest): Pro
       if (request.resumes && !request.signal.aborted) await startLeftStopped(api, request, request.resumes.record, outcome);
     }
   } finally {
+    for (const one of staged.values()) await one.discard().catch(() => undefined);
     // Nothing stays stopped, except on data a rewrite left half-done (then the record and the hold journal keep them, for --resume / --abandon).
     for (const c of rewriting ? [] : targets.start) {
       const held = holds.get(c.id);
@@ -189,7 +194,42 @@ async function checkHelper(api: DockerApi, request: RollbackRequest): Promise<vo
   }
 }
 
-async function restoreAll(api: DockerApi, request: RollbackRequest, targets: RollbackTargets, verdicts: Map<string, ServiceVerdict>): Promise<void> {
+/**
+ * What each physical restore can do with its containers still running
+ * (Driver.stageRestore: this host's tools checked, a copy unpacked and
+ * prepared), before anything is stopped: a missing tool fails here, and the
+ * work done here is not downtime.
+ */
+async function stageAll(request: RollbackRequest): Promise<Map<string, StagedRestore>> {
+  const physical = request.steps.filter((s) => s.method === 'physical');
+  if (physical.length) request.report(`preparing ${physical.map((s) => s.entry).join(', ')} before anything is stopped`);
+  try {
+    return await stageRestores(request.repo, request.registry, restoreRequestOf(request, []), physical.map((s) => s.entry));
+  } catch (error) {
+    const e = toHoldfastError(error);
+    const service = physical.find((s) => s.entry === e.service)?.service ?? e.service;
+    throw new HoldfastError(e.code, `${e.message}; nothing was stopped or changed`, { ...(service ? { service } : {}), ...(e.hint ? { hint: e.hint } : {}), cause: error });
+  }
+}
+
+function restoreRequestOf(request: RollbackRequest, only: string[], staged?: ReadonlyMap<string, StagedRestore>): Parameters<typeof runRestore>[2] {
+  return {
+    snapshot: request.snapshot,
+    only,
+    targets: new Map(),
+    configured: request.configured,
+    force: true,
+    options: {},
+    signal: request.signal,
+    progress: request.progress,
+    verified: true,
+    // The rollback holds the containers itself: a hook exec'd into a container it stopped would fail the service.
+    hooks: false,
+    ...(staged ? { staged } : {}),
+  };
+}
+
+async function restoreAll(api: DockerApi, request: RollbackRequest, targets: RollbackTargets, verdicts: Map<string, ServiceVerdict>, staged: ReadonlyMap<string, StagedRestore>): Promise<void> {
   const ordered = [...request.steps.filter((s) => s.method === 'physical'), ...request.steps.filter((s) => s.method === 'logical')];
   for (const step of ordered) {
     if (request.signal.aborted) return;
@@ -197,19 +237,7 @@ async function restoreAll(api: DockerApi, request: RollbackRequest, targets: Rol
     try {
       if (step.method === 'logical') await readyForLogical(api, request, targets, step);
       request.report(`restoring ${step.service}${step.entry === step.service ? '' : ` from ${step.entry}`} (${step.method}: ${step.record.strategy})`);
-      const [restored] = await runRestore(request.repo, request.registry, {
-        snapshot: request.snapshot,
-        only: [step.entry],
-        targets: new Map(),
-        configured: request.configured,
-        force: true,
-        options: {},
-        signal: request.signal,
-        progress: request.progress,
-        verified: true,
-        // The rollback holds the containers itself: a hook exec'd into a container it stopped would fail the service.
-        hooks: false,
-      });
+      const [restored] = await runRestore(request.repo, request.registry, restoreRequestOf(request, [step.entry], staged));
       if (!restored) continue; // interrupted before it began
       verdict.notes.push(...restored.notes);
       if (restored.error) {

@@ -76,6 +76,24 @@ describe('pre-upgrade mariadb-backup of MariaDB in a container, and the rollback
     ]);
   }, 180_000);
 
+  test('this host without mariadb-backup / mbstream: the rollback fails before it stops anything, naming the service, the tool and the fix', async () => {
+    await mariadbSql(db, 'INSERT INTO orders VALUES (999999, "after the backup")', 'shop');
+    const before = await state();
+    const rows = await counts();
+    // A pinned tool directory that holds neither tool (mysql-tools.ts findBinary: a pin never falls back to PATH).
+    const empty = await lab.dir('no-mysql-tools');
+    const { result: res, seen } = await statesDuring(db, () => holdfast(['--repo', repo, 'rollback', snapshot, '--json'], lab.env({ HOLDFAST_MYSQL_BINDIR: empty })));
+    expect(res.code, res.stdout).not.toBe(0);
+    expect(res.stderr).toMatch(/\[db\].*(mbstream|mariadb-backup).*not found.*nothing was stopped or changed/);
+    expect(res.stderr).toMatch(/mariadb-backup|HOLDFAST_MYSQL_BINDIR/);
+    // Never stopped, never restarted; its data as it was.
+    expect(seen).toEqual([before]);
+    expect(await counts()).toBe(rows);
+    expect(await rollbackRecords(lab)).toEqual([]);
+    expect(await lab.held()).toEqual([]);
+    await mariadbSql(db, 'DELETE FROM orders WHERE id = 999999', 'shop');
+  }, 180_000);
+
   test('rollback prepares the copy here and puts it back into the volume: fingerprint, definitions and rows as at the snapshot', async () => {
     await mariadbSql(db, "DELETE FROM orders WHERE id > 2000; UPDATE orders SET what = 'changed'; DROP VIEW big; DROP PROCEDURE bump; CREATE TABLE later (x INT)", 'shop');
     await mariadbSql(db, 'CREATE DATABASE after_upgrade');
@@ -84,14 +102,19 @@ describe('pre-upgrade mariadb-backup of MariaDB in a container, and the rollback
     expect(dry.json<RollbackDoc>().services.map((s) => [s.service, s.entry, s.method, s.strategy])).toEqual([['db', 'db.physical', 'physical', 'physical']]);
 
     const started = Date.now();
-    const res = await holdfast(['--repo', repo, 'rollback', snapshot, '--json'], lab.env());
+    // Human output with --verbose: the rollback's steps and the restore's phases, in order, on stderr.
+    const res = await holdfast(['--repo', repo, '--verbose', 'rollback', snapshot], lab.env());
     console.log(`rollback of the mariadb-backup copy: ${Date.now() - started} ms`);
     expect(res.code, res.stderr + res.stdout).toBe(0);
-    const doc = res.json<RollbackDoc>();
-    expect(doc.status).toBe('ok');
-    expect(doc.services[0]).toMatchObject({ service: 'db', entry: 'db.physical', method: 'physical', strategy: 'physical', verdict: 'ok' });
-    // The engine's own fingerprint, once it runs again on the restored files.
-    expect(doc.services[0]!.checks).toContainEqual(expect.objectContaining({ what: 'data', equal: true }));
+    // Unpacked and prepared while the container still runs: it is stopped only for the copy into its volume.
+    const lines = res.stderr.split('\n');
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    expect(at(/db\.physical: prepare$/), res.stderr).toBeGreaterThanOrEqual(0);
+    expect(at(/rollback: stopping /), res.stderr).toBeGreaterThan(at(/db\.physical: prepare$/));
+    expect(at(/db\.physical: copy into volume$/), res.stderr).toBeGreaterThan(at(/rollback: stopping /));
+    // The verdict, and the engine's own fingerprint once it runs again on the restored files.
+    expect(res.stdout).toMatch(/^db +db\.physical +physical \(physical\) +ok +.*data equal/m);
+    expect(res.stdout).toContain('done, every check equal');
     expect(await state()).toMatch(/^running /);
     expect(await counts()).toBe(countsAtBackup);
     expect(await schema()).toBe(schemaAtBackup);
