@@ -19,7 +19,7 @@ import type { Place } from '../../src/place/place.js';
 import { dockerApi } from '../../src/docker/docker-lazy.js';
 import { hostPlace } from '../../src/place/host-place.js';
 import { runText } from '../../src/place/place.js';
-import { containerSecret, containerVariable, isContainerBacked, openServicePlace, pinnedPlace, publishedPort, servicePort, type ServicePlace } from '../../src/place/service-place.js';
+import { containerSecret, containerVariable, isContainerBacked, openServicePlace, pinnedPlace, probedVersion, publishedPort, servicePort, type ServicePlace } from '../../src/place/service-place.js';
 import { formatEndpoint } from '../../src/core/service.js';
 import { connect, pgTarget, toolEnv } from './postgres-connection.js';
 import { PG_WRAPPER } from './postgres-container.js';
@@ -53,6 +53,7 @@ export async function openPgSite(service: Service, signal?: AbortSignal, note?: 
     wrapper: PG_WRAPPER,
     env,
     tools: PG_PLACE_TOOLS,
+    optionalTools: ['pg_dumpall', 'pg_basebackup'],
     ...(signal ? { signal } : {}),
     ...(note ? { note } : {}),
   });
@@ -165,6 +166,12 @@ const imageTools = new Map<string, { at: number; found: Promise<ToolVersion | un
 // Fixed text: the tool names come as arguments. One line per tool: its name, a tab, its version line (empty if missing).
 const PROBE = 'for t in "$@"; do v=$("$t" --version 2>/dev/null) || v=; printf "%s\\t%s\\n" "$t" "$v"; done';
 
+/** `pg_dump (PostgreSQL) 15.4 ...` parsed; undefined for a line without a version. */
+function pgToolVersion(name: string, line: string): ToolVersion | undefined {
+  const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(line);
+  return m ? { path: name, version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) } : undefined;
+}
+
 /** The tools `names` where the place is (a container, or a sidecar beside container id `container`), each probed once (the unknown ones together, in one exec). */
 export function imageTool(place: Place, container: string, names: readonly string[]): Array<Promise<ToolVersion | undefined>> {
   const key = (name: string) => `${place.kind}\0${container}\0${place.where}\0${name}`;
@@ -172,6 +179,13 @@ export function imageTool(place: Place, container: string, names: readonly strin
     const known = imageTools.get(key(name));
     return known && Date.now() - known.at < TOOL_TTL_MS ? known.found : undefined;
   };
+  // The container's own tools: the probe that chose this place read their versions already (service-place.ts).
+  if (place.kind === 'container') {
+    for (const name of names.filter((n) => !fresh(n))) {
+      const known = probedVersion(container, name);
+      if (known) imageTools.set(key(name), { at: Date.now(), found: known.then((line) => (line === undefined ? undefined : pgToolVersion(name, line))) });
+    }
+  }
   const unknown = names.filter((name) => !fresh(name));
   if (unknown.length) {
     const answer = runText(place, ['sh', '-c', PROBE, 'holdfast-probe', ...unknown]).then(
@@ -185,8 +199,7 @@ export function imageTool(place: Place, container: string, names: readonly strin
     for (const name of unknown) {
       const found = answer.then((text) => {
         const line = text.split('\n').find((l) => l.startsWith(`${name}\t`));
-        const m = line ? /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(line) : null;
-        return m ? { path: name, version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) } : undefined;
+        return line === undefined ? undefined : pgToolVersion(name, line);
       });
       imageTools.set(key(name), { at: Date.now(), found });
     }

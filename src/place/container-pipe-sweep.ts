@@ -86,8 +86,9 @@ function watched(redirect: string): string {
 export const WATCHED = watched('');
 export const WATCHED_WRITE = watched(' > "$HOLDFAST_PIPE_OUT"');
 
-// Fixed text: the pipe directories in /tmp, then every process whose environment names a holdfast pipe.
-const LIST = [
+// Fixed text: the pipe directories in /tmp, then every process whose environment names a holdfast pipe. Also the tail
+// of the first probe of a container (service-place.ts), which leaves the answer here for the sweep that follows.
+export const LISTING = [
   'for d in /tmp/holdfast-io.*; do if [ -d "$d" ] && [ ! -L "$d" ]; then echo "dir $d"; fi; done',
   'for p in /proc/[0-9]*; do',
   '  for e in $(grep -ao "HOLDFAST_[A-Z_]*=/tmp/holdfast-io\\.[A-Za-z0-9.]*/pipe" "$p/environ" 2>/dev/null); do',
@@ -96,6 +97,22 @@ const LIST = [
   'done',
   'exit 0',
 ].join('\n');
+
+// A listing younger than this, made by a probe of the same container, stands in for the sweep's own (an exec, 40-50 ms).
+// A dead run's pipe stays dead in between; one that dies in these seconds is found by the next command.
+const LISTING_TTL_MS = 10_000;
+const listings = new Map<string, { at: number; text: string }>();
+
+/** Keeps the output of a probe that ran LISTING in container `id`, for the sweep that follows (used once). */
+export function rememberListing(containerId: string, text: string): void {
+  listings.set(containerId, { at: Date.now(), text });
+}
+
+function recentListing(containerId: string): string | undefined {
+  const known = listings.get(containerId);
+  listings.delete(containerId);
+  return known && Date.now() - known.at < LISTING_TTL_MS ? known.text : undefined;
+}
 
 // Fixed text, `sh -c CLEAN name DIR PID...`: a PID is stopped only if its environment still names DIR's pipe (a
 // pid reused since the listing is left alone). First those whose parent lives (it reaps them: the wrapper's tool and
@@ -150,7 +167,7 @@ async function execText(api: DockerApi, id: string, cmd: string[], signal?: Abor
  * nothing holdfast could have left (it makes no pipe there either).
  */
 export async function sweepDeadPipes(api: DockerApi, containerId: string, signal?: AbortSignal): Promise<CleanedPipe[]> {
-  const listed = await execText(api, containerId, ['sh', '-c', LIST, 'holdfast-sweep'], signal).catch(() => '');
+  const listed = recentListing(containerId) ?? (await execText(api, containerId, ['sh', '-c', LISTING, 'holdfast-sweep'], signal).catch(() => ''));
   const here = hostTag();
   const dead = new Map<string, CleanedPipe>();
   const writers = new Map<string, Array<{ pid: number; name: string }>>();

@@ -3,6 +3,7 @@ import type { Service } from '../core/service.js';
 import type { ContainerDetails, DockerApi } from '../docker/docker-api.js';
 import { dockerApi } from '../docker/docker-lazy.js';
 import { ContainerPlace } from './container-place.js';
+import { LISTING, rememberListing } from './container-pipe-sweep.js';
 import { hostPlace } from './host-place.js';
 import type { Place, PlaceKind, Reached } from './place.js';
 import { runText } from './place.js';
@@ -35,6 +36,8 @@ export interface PlaceNeeds {
   wrapper?: string;
   /** Tools the work runs; `mariadb-dump|mysqldump` accepts either. */
   tools?: readonly string[];
+  /** Tools some work may run (not needed to choose the place): the same probe reads their versions (probedVersion). */
+  optionalTools?: readonly string[];
   /** Variables every command of a container place gets. */
   env?: Record<string, string | undefined>;
   signal?: AbortSignal;
@@ -176,7 +179,7 @@ export async function openServicePlace(service: Service, needs: PlaceNeeds): Pro
   if (pin?.kind === 'host') return host(pin.by);
   if (pin?.kind === 'sidecar') return sidecar(pin.by);
   if (pin?.kind === 'container' || wanted.length > 0) {
-    const tools = wanted.length > 0 ? await probeTools(api, details.id, wanted, needs.signal) : {};
+    const tools = wanted.length > 0 ? await probeTools(api, details.id, wanted, needs.signal, needs.optionalTools) : {};
     if (pin) return container(pin.by, tools);
     const missing = wanted.filter((t) => !tools[t]);
     if (missing.length === 0) return container(`its image has ${Object.values(tools).join(', ')}`, tools);
@@ -212,39 +215,85 @@ async function runningContainer(api: DockerApi, service: Service, engine: string
   return details;
 }
 
-// Fixed text: tool names reach it only as arguments. Prints "need=found" for each need it can meet.
-const PROBE = ['for need; do', '  old=$IFS; IFS="|"; set -f', '  for t in $need; do if command -v "$t" >/dev/null 2>&1; then echo "$need=$t"; break; fi; done', '  IFS=$old; set +f', 'done'].join('\n');
+// Fixed text: tool names reach it only as arguments. For each need it can meet, "found NEED<TAB>TOOL<TAB>VERSION" (the
+// first line of `TOOL --version`, read here so that no later exec asks it again); then the listing of holdfast's pipes
+// in the container (container-pipe-sweep.ts LISTING), which the sweep before the first command uses instead of its own exec.
+const PROBE = [
+  'for need; do',
+  '  old=$IFS; IFS="|"; set -f',
+  '  for t in $need; do',
+  '    if command -v "$t" >/dev/null 2>&1; then',
+  '      v=$("$t" --version 2>&1 </dev/null) || v=',
+  '      printf "found %s\\t%s\\t%s\\n" "$need" "$t" "$(printf "%s\\n" "$v" | { IFS= read -r l; printf "%s" "$l"; })"',
+  '      break',
+  '    fi',
+  '  done',
+  '  IFS=$old; set +f',
+  'done',
+  LISTING,
+].join('\n');
 
 // A plan and the backup after it, in one process, open the same service's place: the answer is kept a minute per
 // container (a running container keeps its image), so the second open costs no exec.
 const PROBE_TTL_MS = 60_000;
-const probed = new Map<string, { at: number; found: Promise<Record<string, string | undefined>> }>();
+interface Probed {
+  found: Record<string, string | undefined>;
+  /** Each found tool's first `--version` line, by the tool's name. */
+  versions: Map<string, string>;
+}
+const probed = new Map<string, { at: number; answer: Promise<Probed> }>();
 
-/** Which of the needed tools the container's image has (`command -v` through exec), asked once a minute per container. */
-export function probeTools(api: DockerApi, id: string, tools: readonly string[], signal?: AbortSignal): Promise<Record<string, string | undefined>> {
-  const key = `${id}\0${tools.join('\0')}`;
+/**
+ * Which of the needed tools the container's image has (`command -v` through exec), asked once a minute per container;
+ * the versions of those and of the optional ones are read in the same exec.
+ */
+export function probeTools(api: DockerApi, id: string, tools: readonly string[], signal?: AbortSignal, optional: readonly string[] = []): Promise<Record<string, string | undefined>> {
+  const key = [id, ...tools, ...optional].join('\0');
   const known = probed.get(key);
-  if (known && Date.now() - known.at < PROBE_TTL_MS) return known.found;
-  const asked = askTools(api, id, tools, signal);
+  if (known && Date.now() - known.at < PROBE_TTL_MS) return known.answer.then((a) => pick(a.found, tools));
+  const asked = askTools(api, id, [...tools, ...optional], signal);
   // A failed exec is no answer about the image: asked again next time.
   void asked.then((a) => (a.answered ? undefined : probed.delete(key)), () => probed.delete(key));
-  const found = asked.then((a) => a.found);
-  probed.set(key, { at: Date.now(), found });
-  return found;
+  const answer = asked.then((a) => a.probed);
+  probed.set(key, { at: Date.now(), answer });
+  return answer.then((a) => pick(a.found, tools));
 }
 
-async function askTools(api: DockerApi, id: string, tools: readonly string[], signal?: AbortSignal): Promise<{ found: Record<string, string | undefined>; answered: boolean }> {
+function pick(found: Record<string, string | undefined>, tools: readonly string[]): Record<string, string | undefined> {
+  return Object.fromEntries(tools.map((t) => [t, found[t]]));
+}
+
+/**
+ * The first `--version` line of `tool` in container `id`, as the probe of its place read it within the last minute;
+ * undefined when no probe asked (the caller asks itself), a promise of undefined when the image lacks it.
+ */
+export function probedVersion(id: string, tool: string): Promise<string | undefined> | undefined {
+  for (const [key, entry] of probed) {
+    if (!key.startsWith(`${id}\0`) || Date.now() - entry.at >= PROBE_TTL_MS) continue;
+    const needs = key.split('\0').slice(1);
+    if (!needs.some((n) => n.split('|').includes(tool))) continue;
+    return entry.answer.then((a) => a.versions.get(tool));
+  }
+  return undefined;
+}
+
+async function askTools(api: DockerApi, id: string, tools: readonly string[], signal?: AbortSignal): Promise<{ probed: Probed; answered: boolean }> {
   const run = await api.exec(id, { cmd: ['sh', '-c', PROBE, 'holdfast-probe', ...tools], ...(signal ? { signal } : {}) });
   let out = '';
   run.stdout.setEncoding('utf8');
   run.stdout.on('data', (d: string) => (out += d));
   const answered = await run.done.then((e) => e.exitCode === 0, () => false);
   const found: Record<string, string | undefined> = Object.fromEntries(tools.map((t) => [t, undefined]));
+  const versions = new Map<string, string>();
   for (const line of out.split('\n')) {
-    const at = line.lastIndexOf('=');
-    if (at > 0 && line.slice(0, at) in found) found[line.slice(0, at)] = line.slice(at + 1);
+    if (!line.startsWith('found ')) continue;
+    const [need, tool, version] = line.slice('found '.length).split('\t');
+    if (need === undefined || !tool || !(need in found)) continue;
+    found[need] = tool;
+    versions.set(tool, version ?? '');
   }
-  return { found, answered };
+  if (answered) rememberListing(id, out);
+  return { probed: { found, versions }, answered };
 }
 
 /** Sweeps leftovers of dead runs once per command, before this place's first sidecar. */
