@@ -14,7 +14,9 @@
  * interleaved, median kept: `holdfast backup` of its URL (the host's
  * pg_dump over TCP) and of `container:NAME` (the image's pg_dump through
  * docker exec, streamed out), plus the raw `pg_dump -Fc -Z0 | zstd` of each
- * kind for reference, and the raw data path holdfast uses in a container:
+ * kind for reference, each place's backup of an empty database of the same
+ * server (its fixed cost: Node, planning, docker execs; taken out for the
+ * throughput of the data path), and the raw data path holdfast uses in a container:
  * pg_dump in it writing into a named pipe read here through /proc/PID/root
  * (bench only: our own container). Prints the ratios and holdfast's peak RSS; writes
  * bench/out/postgres-place.json. Needs root (it starts the test dockerd).
@@ -74,11 +76,14 @@ async function main(): Promise<void> {
     process.stderr.write(`generating ${mb} MB in ${name}\n`);
     await createDataset(cluster, 'bench', mb * 3200);
     const bytes = await databaseBytes(cluster, 'bench');
+    // The fixed cost of each place (Node, planning, for the container its docker execs) on an empty database of the
+    // same server, taken out for the throughput of the data path.
+    await cluster.query('CREATE DATABASE empty');
     const repo = `${await lab.dir('repo')}/repo`;
     const env = { BENCH_PG: PASSWORD, HOLDFAST_STATE_DIR: lab.stateDir, PGPASSWORD: PASSWORD };
     // The same database both ways: one holdfast.yml service per place.
     const config = `${await lab.dir('config')}/holdfast.yml`;
-    await writeFile(config, `services:\n  host:\n    url: ${cluster.url('bench')}\n    password_env: BENCH_PG\n  inside:\n    url: container:${name}\n    databases: [bench]\n`);
+    await writeFile(config, `services:\n  host:\n    url: ${cluster.url('bench')}\n    password_env: BENCH_PG\n  inside:\n    url: container:${name}\n    databases: [bench]\n  hostEmpty:\n    url: ${cluster.url('empty')}\n    password_env: BENCH_PG\n  insideEmpty:\n    url: container:${name}\n    databases: [empty]\n`);
     const hf = (service: string, bin = BIN) => () => timed(process.execPath, [bin, '--config', config, 'backup', '--init', '--quiet', '--repo', repo, service], env);
     const compare = arg('compare', '');
     const raw = (script: string) => () => timed('bash', ['-c', `set -euo pipefail; ${script}`], env);
@@ -98,7 +103,9 @@ async function main(): Promise<void> {
       containerPipeRaw: raw(pipeRaw),
       holdfastHost: hf('host'),
       holdfastContainer: hf('inside'),
-      ...(base ? { baseHost: hf('host', base), baseContainer: hf('inside', base) } : {}),
+      holdfastHostEmpty: hf('hostEmpty'),
+      holdfastContainerEmpty: hf('insideEmpty'),
+      ...(base ? { baseHost: hf('host', base), baseContainer: hf('inside', base), baseContainerEmpty: hf('insideEmpty', base), baseHostEmpty: hf('hostEmpty', base) } : {}),
     } as Record<string, () => Promise<import('./timed.js').Timed>>);
     const r = (a: string, b: string) => Math.round((results[a]!.seconds / results[b]!.seconds) * 100) / 100;
     // The fastest round of each: on a machine shared with other work, the least disturbed one.
@@ -109,6 +116,9 @@ async function main(): Promise<void> {
       const each = results[a]!.all.map((t, i) => t / results[b]!.all[i]!).sort((x, y) => x - y);
       return Math.round(each[Math.floor((each.length - 1) / 2)]! * 100) / 100;
     };
+    // Seconds for the data alone: the whole backup less the same place's backup of an empty database (medians).
+    const dataSeconds = (full: string, empty: string) => results[full]!.seconds - results[empty]!.seconds;
+    const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
     const out = {
       databaseMiB: Math.round(bytes / 1048576),
       rounds,
@@ -119,6 +129,18 @@ async function main(): Promise<void> {
         'raw container pipe pg_dump / host pg_dump (data path)': r('containerPipeRaw', 'hostRaw'),
         ...(base ? { 'before: holdfast in container / on host': r('baseContainer', 'baseHost') } : {}),
         'holdfast on host / raw host pg_dump|zstd': r('holdfastHost', 'hostRaw'),
+      },
+      // The throughput of the data path: backup less the fixed cost of the same place.
+      throughput: {
+        'holdfast in container / on host (data, fixed cost taken out)': ratio(dataSeconds('holdfastContainer', 'holdfastContainerEmpty'), dataSeconds('holdfastHost', 'holdfastHostEmpty')),
+        ...(base ? { 'before: holdfast in container / on host (data)': ratio(dataSeconds('baseContainer', 'baseContainerEmpty'), dataSeconds('baseHost', 'baseHostEmpty')) } : {}),
+        hostMiBps: Math.round(bytes / 1048576 / dataSeconds('holdfastHost', 'holdfastHostEmpty')),
+        containerMiBps: Math.round(bytes / 1048576 / dataSeconds('holdfastContainer', 'holdfastContainerEmpty')),
+      },
+      fixedSeconds: {
+        host: Math.round(results.holdfastHostEmpty!.seconds * 100) / 100,
+        container: Math.round(results.holdfastContainerEmpty!.seconds * 100) / 100,
+        ...(base ? { beforeHost: Math.round(results.baseHostEmpty!.seconds * 100) / 100, beforeContainer: Math.round(results.baseContainerEmpty!.seconds * 100) / 100 } : {}),
       },
       pairedRatios: {
         'holdfast in container / on host': rp('holdfastContainer', 'holdfastHost'),
