@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import type { Service } from '../../src/core/service.js';
 import { HoldfastError } from '../../src/core/errors.js';
-import { lastLines, runTool } from '../../src/core/process.js';
+import { lastLines } from '../../src/core/process.js';
+import { runToolTree } from '../../src/core/process-tree.js';
 import { scratchDataDir } from '../../src/core/scratch-data-dir.js';
 import { waitFor } from '../../src/core/wait.js';
 import { withConnection, type MyTarget } from './mysql-connection.js';
@@ -49,7 +50,7 @@ export async function dumpScratchServer(ctx: ScratchContext): Promise<ScratchTar
     new HoldfastError('tool', `the throwaway server for the restore test ${what}: ${detail}`, { service: ctx.source.name, driver: 'mysql', hint: 'the server log lines say why; HOLDFAST_TMPDIR moves its directory' });
   try {
     const user = owner ? ['--user=mysql'] : [];
-    const init = await runTool(install, ['--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve', ...user], { stdout: 'ignore', signal: ctx.signal }).done;
+    const init = await runToolTree(install, ['--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve', ...user], { stdout: 'ignore', signal: ctx.signal }).done;
     if (init.code !== 0) throw fail('could not be initialized', lastLines(init.stderr, 4));
     const socket = join(base, 'mysqld.sock');
     const log = join(base, 'error.log');

@@ -12,14 +12,15 @@ import { delimiter, join } from 'node:path';
  *
  * The tool is looked up on PATH first: a missing tool must stay a spawn
  * error (ENOENT, "… is not installed") and not become setpriv's exit 127.
- * Not on Linux, or without setpriv: the command as given.
+ * Not on Linux, or without setpriv: the command as given. `signal` TERM is
+ * for a shell that traps it to end what it started (process-tree.ts).
  */
-export function withDeathSignal(command: string, args: readonly string[], path = process.env.PATH): { command: string; args: string[] } {
+export function withDeathSignal(command: string, args: readonly string[], path = process.env.PATH, signal: 'KILL' | 'TERM' = 'KILL'): { command: string; args: string[] } {
   const setpriv = setprivPath();
   if (!setpriv) return { command, args: [...args] };
   const resolved = command.includes('/') ? command : onPath(command, path);
   if (!resolved) return { command, args: [...args] };
-  return { command: setpriv, args: ['--pdeathsig', 'KILL', '--', resolved, ...args] };
+  return { command: setpriv, args: ['--pdeathsig', signal, '--', resolved, ...args] };
 }
 
 let setpriv: string | null | undefined;

@@ -24,6 +24,8 @@ export interface ToolOptions {
   cwd?: string;
   /** Values to blank out of stderr in error messages. */
   secrets?: Array<string | undefined>;
+  /** The parent-death signal (default KILL); TERM for a shell that traps it (process-tree.ts). */
+  deathSignal?: 'KILL' | 'TERM';
 }
 
 export interface ToolRun {
@@ -46,7 +48,7 @@ export function runTool(command: string, args: readonly string[], options: ToolO
   const env = { ...process.env, ...options.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   // Every tool dies with holdfast (process-deathsig.ts).
-  const spawned = withDeathSignal(command, args, env.PATH);
+  const spawned = withDeathSignal(command, args, env.PATH, options.deathSignal);
   const child = spawn(spawned.command, spawned.args, {
     env,
     cwd: options.cwd,

@@ -1,0 +1,51 @@
+/**
+ * runToolTree (src/core/process-tree.ts): a tool's own children die with a
+ * holdfast killed with -9, not only the process holdfast started. A Node
+ * process (the built module, as the CLI runs it) starts a script that forks
+ * two sleeps, prints their pids, and is killed with -9. runTool's
+ * parent-death signal alone leaves the sleeps running: that is what the
+ * MariaDB restore-test kill trial found (mariadb-install-db's cat and
+ * mariadbd --bootstrap still running 1 s after the kill).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from 'vitest';
+import { waitFor } from '../../src/core/wait.js';
+
+const DIST = fileURLToPath(new URL('../../dist/src/core/', import.meta.url));
+const SCRIPT = 'sleep 300 & a=$!; sleep 300 & b=$!; echo "$a $b"; wait';
+
+/** Running, not a zombie: a killed process whose parent died too waits for PID 1 to reap it (this machine's is slow to). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function childrenAfterKill(runner: 'runTool' | 'runToolTree'): Promise<number[]> {
+  const module = runner === 'runTool' ? 'process.js' : 'process-tree.js';
+  const code = `const m = await import(${JSON.stringify(DIST + module)}); const r = m.${runner}('sh', ['-c', ${JSON.stringify(SCRIPT)}], {}); r.stdout.pipe(process.stdout); await r.done;`;
+  const node = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  node.stdout.setEncoding('utf8');
+  node.stdout.on('data', (d: string) => (out += d));
+  const pids = await waitFor('the sleeps started', async () => (/^\d+ \d+\n/.test(out) ? out.trim().split(' ').map(Number) : undefined), { timeoutMs: 10_000, intervalMs: 20 });
+  node.kill('SIGKILL');
+  await new Promise((resolve) => node.once('exit', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const left = pids.filter(alive);
+  for (const pid of left) process.kill(pid, 'SIGKILL');
+  return left;
+}
+
+test('runToolTree: the tool\'s children are gone 1 s after holdfast is killed with -9', async () => {
+  expect(await childrenAfterKill('runToolTree')).toEqual([]);
+}, 20_000);
+
+test('runTool alone leaves them (why runToolTree exists)', async () => {
+  expect((await childrenAfterKill('runTool')).length).toBe(2);
+}, 20_000);
