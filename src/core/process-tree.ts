@@ -19,7 +19,8 @@ const TREE = [
   // $! is set when the fork is, before any command after it: a TERM in between still finds the tool. Its group goes,
   // then the pid itself (not yet a group of its own if setsid had not run), then the group again (what it forked meanwhile).
   'trap \'if [ -n "$!" ]; then kill -KILL "-$!" 2>/dev/null; kill -KILL "$!" 2>/dev/null; kill -KILL "-$!" 2>/dev/null; fi; exit 143\' TERM INT',
-  'setsid "$@" &',
+  // Without setsid (util-linux, beside setpriv): the tool alone goes, as with runTool.
+  'if command -v setsid >/dev/null 2>&1; then setsid "$@" & else "$@" & fi',
   'wait "$!"',
 ].join('\n');
 
