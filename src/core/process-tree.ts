@@ -12,8 +12,7 @@ import { runTool, type ToolOptions, type ToolRun } from './process.js';
  * So a shell starts the tool in a process group of its own (`setsid`) and
  * gets TERM as its parent-death signal: its trap kills the whole group, and
  * so does an abort (runTool's SIGTERM). A TERM that comes before the tool is
- * started ends the shell before it starts it. (A watcher on a pipe from
- * holdfast, forked after the tool, lost the race to a kill in between.)
+ * started ends the shell before it starts it.
  */
 const TREE = [
   // $! is set when the fork is, before any command after it: a TERM in between still finds the tool. Its group goes,
