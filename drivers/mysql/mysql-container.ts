@@ -3,7 +3,7 @@ import { HoldfastError } from '../../src/core/errors.js';
 import { lookupPassword, passwordEnvPrefixes } from '../../src/core/secrets.js';
 import type { Service } from '../../src/core/service.js';
 import { ContainerPlace } from '../../src/place/container-place.js';
-import { WATCHED } from '../../src/place/container-pipe-sweep.js';
+import { LISTING_LINES, rememberListing, WATCHED } from '../../src/place/container-pipe-sweep.js';
 import { RUN_INTO_PIPE } from '../../src/place/container-pipe.js';
 import { runText, type Reached } from '../../src/place/place.js';
 import { LazySidecar } from '../../src/place/sidecar-place.js';
@@ -88,6 +88,8 @@ export const WRAPPER = [
   '  for t in "$@"; do v=; if command -v "$t" >/dev/null 2>&1; then v=$("$t" --version 2>&1) || v=; fi; v=$(printf "%s\\n" "$v" | while IFS= read -r l; do printf "%s " "$l"; done); printf "%s\\t%s\\n" "$t" "$v"; done',
   // Can the container forward a TCP connection itself (the tunnel's forwarder needs nc or bash)?
   '  printf "forward\\t%s\\n" "$(command -v nc || command -v bash || :)"',
+  // The listing of dead runs' pipes, for the sweep before the first command (container-pipe-sweep.ts): no exec of its own.
+  `  printf "listing\\n"; (\n${LISTING_LINES}\n)`,
   '  printf -- "--holdfast--\\n%s\\n%s\\n%s" "$from" "$u" "$p"; exit 0',
   'fi',
   'MYSQL_PWD=$p; export MYSQL_PWD',
@@ -166,7 +168,7 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
     }
     const cut = found.stdout.indexOf('--holdfast--\n');
     const tools = new Map<string, ToolInfo | undefined>();
-    for (const line of found.stdout.slice(0, Math.max(cut, 0)).split('\n').filter(Boolean)) {
+    for (const line of toolLines(found.stdout.slice(0, Math.max(cut, 0))).split('\n').filter(Boolean)) {
       const [name, version] = [line.slice(0, line.indexOf('\t')), line.slice(line.indexOf('\t') + 1)];
       if (name === 'forward') {
         forwardsItself = version.trim() !== '' && process.env.HOLDFAST_MYSQL_SIDECAR !== '1' && pin?.kind !== 'sidecar';
@@ -221,10 +223,35 @@ function probeContainer(place: ContainerPlace, password: string | undefined, use
   found.then(
     (r) => {
       if (r.exitCode !== 0) probes.delete(key);
+      // Once per probe that ran (not per open that reuses it): its listing is as old as it is.
+      else {
+        const listing = listingOf(r.stdout);
+        if (listing !== undefined) rememberListing(place.id, listing);
+      }
     },
     () => probes.delete(key),
   );
   return found;
+}
+
+const LISTING_MARK = 'listing\n';
+
+/** Where the probe's listing of pipes starts in `head` (what comes before the credentials), -1 without one. */
+function listingAt(head: string): number {
+  return `\n${head}`.indexOf(`\n${LISTING_MARK}`);
+}
+
+/** The probe's lines about tools and the forwarder: what comes before its listing. */
+function toolLines(head: string): string {
+  const at = listingAt(head);
+  return at < 0 ? head : head.slice(0, at);
+}
+
+/** The probe's listing of pipes (container-pipe-sweep.ts LISTING_LINES), undefined when it printed none. */
+function listingOf(stdout: string): string | undefined {
+  const head = stdout.slice(0, Math.max(stdout.indexOf('--holdfast--\n'), 0));
+  const at = listingAt(head);
+  return at < 0 ? undefined : head.slice(at + LISTING_MARK.length);
 }
 
 function describeSource(from: string | undefined): string {

@@ -86,17 +86,18 @@ function watched(redirect: string): string {
 export const WATCHED = watched('');
 export const WATCHED_WRITE = watched(' > "$HOLDFAST_PIPE_OUT"');
 
-// Fixed text: the pipe directories in /tmp, then every process whose environment names a holdfast pipe. Also the tail
-// of the first probe of a container (service-place.ts), which leaves the answer here for the sweep that follows.
-export const LISTING = [
+// Fixed text: the pipe directories in /tmp, then every process whose environment names a holdfast pipe. The sweep's
+// own exec runs LISTING; a container's first probe (service-place.ts, mysql-container.ts) runs LISTING_LINES too (in a
+// subshell: it sets $p and $d) and leaves the answer here (rememberListing) for the sweep that follows.
+export const LISTING_LINES = [
   'for d in /tmp/holdfast-io.*; do if [ -d "$d" ] && [ ! -L "$d" ]; then echo "dir $d"; fi; done',
   'for p in /proc/[0-9]*; do',
   '  for e in $(grep -ao "HOLDFAST_[A-Z_]*=/tmp/holdfast-io\\.[A-Za-z0-9.]*/pipe" "$p/environ" 2>/dev/null); do',
   '    echo "proc ${p#/proc/} ${e#*=} $(cat "$p/comm" 2>/dev/null)"',
   '  done',
   'done',
-  'exit 0',
 ].join('\n');
+export const LISTING = `${LISTING_LINES}\nexit 0`;
 
 // A listing younger than this, made by a probe of the same container, stands in for the sweep's own (an exec, 40-50 ms).
 // A dead run's pipe stays dead in between; one that dies in these seconds is found by the next command.

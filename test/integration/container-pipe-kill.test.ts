@@ -158,6 +158,19 @@ describe.runIf(process.getuid?.() === 0)('kill -9 mid-dump through a container p
     expect(await pipeDirs(maria)).toBe('');
     expect(await lab.helpers()).toEqual([]);
 
+    // What an older holdfast (or a wrapper killed first) could leave: the next backup's sweep removes it, from the
+    // listing its probe made (mysql-container.ts: no exec of its own), and stops the writer.
+    const owner = await deadPid();
+    const left = `/tmp/holdfast-io.${tag}.${owner}.maria1`;
+    await docker(['exec', maria, 'sh', '-c', `mkdir -m 700 ${left} && mkfifo ${left}/pipe`]);
+    await docker(['exec', '-e', `HOLDFAST_PIPE_OUT=${left}/pipe`, maria, 'sh', '-c', 'sleep 600 > "$HOLDFAST_PIPE_OUT" & exit 0']);
+    await waitFor('the leftover writer', async () => ((await pipeWriters(maria)) !== '' ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
+    const swept = await holdfast(['--repo', repo, 'backup', '--service', `db=container:${maria}`, '--strategy', 'db=dump', '--fingerprint', 'none', '--json'], lab.env());
+    expect(swept.code, swept.stderr + swept.stdout).toBe(0);
+    expect((swept.json<Doc>().services[0]!.notes ?? []).join('\n')).toMatch(new RegExp(`removed the pipe ${left.replace(/\./g, '\\.')} in container ${maria} left by holdfast pid ${owner} \\(that run died\\), and stopped sh \\(pid \\d+ in the container\\)`));
+    expect(await pipeDirs(maria)).toBe('');
+    expect(await pipeWriters(maria)).toBe('');
+
     // Through the exec's own stream the dump is watched the same way (the wrapper's HOLDFAST_MY_WATCH branch): it works.
     // (Its kill -9 is not asserted here: with no lock to block it, an orphaned dump also ends by itself within ~1 s.)
     const streamed = await holdfast(['--repo', repo, 'backup', '--service', `db=container:${maria}`, '--strategy', 'db=dump', '--fingerprint', 'none', '--json'], lab.env({ HOLDFAST_EXEC_STREAM: '1' }));

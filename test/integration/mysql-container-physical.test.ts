@@ -108,16 +108,17 @@ describe('MySQL / MariaDB physical (mariadb-backup) inside its own container', (
     expect(await lab.helpers()).toEqual([]);
   }, 240_000);
 
-  test('the fixed cost of a dump in a container: a one-database backup makes 6 docker execs (the plan and the run share one probe, each dump makes and removes its pipe in its own exec; one sweeps what dead runs left)', async () => {
+  test('the fixed cost of a dump in a container: a one-database backup makes 5 docker execs (the plan and the run share one probe, which also lists what dead runs left for the sweep; each dump makes and removes its pipe in its own exec)', async () => {
     const since = (Date.now() / 1000).toFixed(3);
     const backup = await holdfast(['--repo', repo, 'backup', '--service', `db=container:${db}`, '--fingerprint', 'none', '--json'], lab.env());
     expect(backup.code, backup.stderr).toBe(0);
     const until = ((Date.now() + 1000) / 1000).toFixed(3);
     const events = await docker(['events', '--since', since, '--until', until, '--filter', `container=${db}`, '--filter', 'event=exec_create', '--format', '{{.TimeNano}}']);
-    // The probe (tools, credentials), the tunnel's forwarder for the plan's and the run's SQL, the sweep, the
-    // accounts' dump and the database's dump, each making, using and removing its pipe in its one exec. Before: the
-    // pipe was made and removed by two execs of its own (8); before that, a second probe and a pipe per dump (10).
-    expect(events.trim().split('\n').filter(Boolean)).toHaveLength(6);
+    // The probe (tools, credentials, and the listing of dead runs' pipes that the sweep uses), the tunnel's forwarder
+    // for the plan's and the run's SQL, the accounts' dump and the database's dump, each making, using and removing its
+    // pipe in its one exec. Before: the sweep's listing an exec of its own (6); the pipe made and removed by two execs of
+    // its own (8); a second probe and a pipe per dump (10).
+    expect(events.trim().split('\n').filter(Boolean)).toHaveLength(5);
     expect(await docker(['exec', db, 'sh', '-c', 'ls -d /tmp/holdfast-* 2>/dev/null || true'])).toBe('');
   }, 120_000);
 
