@@ -6,6 +6,7 @@ import type { ScratchContext, ScratchTarget } from '../../src/core/driver.js';
 import type { Service } from '../../src/core/service.js';
 import { HoldfastError } from '../../src/core/errors.js';
 import { lastLines } from '../../src/core/process.js';
+import { withDeathSignal } from '../../src/core/process-deathsig.js';
 import { runToolTree } from '../../src/core/process-tree.js';
 import { scratchDataDir } from '../../src/core/scratch-data-dir.js';
 import { waitFor } from '../../src/core/wait.js';
@@ -54,11 +55,12 @@ export async function dumpScratchServer(ctx: ScratchContext): Promise<ScratchTar
     if (init.code !== 0) throw fail('could not be initialized', lastLines(init.stderr, 4));
     const socket = join(base, 'mysqld.sock');
     const log = join(base, 'error.log');
-    child = spawn(
+    // The throwaway server dies with holdfast too, as every tool does (process-deathsig.ts); the next command removes its directory.
+    const spawned = withDeathSignal(
       server.path,
       ['--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--pid-file=${join(base, 'mysqld.pid')}`, `--log-error=${log}`, `--tmpdir=${base}`, '--skip-networking', '--skip-name-resolve', '--event-scheduler=OFF', '--skip-log-bin', '--innodb-buffer-pool-size=64M', ...user],
-      { stdio: 'ignore' },
     );
+    child = spawn(spawned.command, spawned.args, { stdio: 'ignore' });
     const exited = new Promise<never>((_, reject) => child!.once('exit', async (code) => reject(fail(`exited (${code})`, lastLines(await readFile(log, 'utf8').catch(() => ''), 4).replace(/\n/g, ' | ')))));
     exited.catch(() => undefined);
     const root: MyTarget = { service: ctx.source.name, host: 'localhost', port: 0, user: 'root', socket, passwordFrom: [] };

@@ -8,23 +8,13 @@
  * mariadbd --bootstrap still running 1 s after the kill).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import { waitFor } from '../../src/core/wait.js';
+import { stillRunning } from '../support/process-tree.js';
 
 const DIST = fileURLToPath(new URL('../../dist/src/core/', import.meta.url));
 const SCRIPT = 'sleep 300 & a=$!; sleep 300 & b=$!; echo "$a $b"; wait';
-
-/** Running, not a zombie: a killed process whose parent died too waits for PID 1 to reap it (this machine's is slow to). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 async function childrenAfterKill(runner: 'runTool' | 'runToolTree'): Promise<number[]> {
   const module = runner === 'runTool' ? 'process.js' : 'process-tree.js';
@@ -37,7 +27,7 @@ async function childrenAfterKill(runner: 'runTool' | 'runToolTree'): Promise<num
   node.kill('SIGKILL');
   await new Promise((resolve) => node.once('exit', resolve));
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  const left = pids.filter(alive);
+  const left = stillRunning(pids.map((pid) => ({ pid, name: 'sleep' }))).map((p) => p.pid);
   for (const pid of left) process.kill(pid, 'SIGKILL');
   return left;
 }
