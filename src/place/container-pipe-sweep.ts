@@ -87,8 +87,9 @@ export const WATCHED = watched('');
 export const WATCHED_WRITE = watched(' > "$HOLDFAST_PIPE_OUT"');
 
 // Fixed text: the pipe directories in /tmp, then every process whose environment names a holdfast pipe. The sweep's
-// own exec runs LISTING; a container's first probe (service-place.ts, mysql-container.ts) runs LISTING_LINES too (in a
-// subshell: it sets $p and $d) and leaves the answer here (rememberListing) for the sweep that follows.
+// own exec runs LISTING; a container's first probe runs it too (service-place.ts: LISTING at its end; mysql-container.ts:
+// LISTING_LINES in a subshell, as they set $p, the wrapper's password) and leaves the answer here (rememberListing) for
+// the sweep that follows.
 export const LISTING_LINES = [
   'for d in /tmp/holdfast-io.*; do if [ -d "$d" ] && [ ! -L "$d" ]; then echo "dir $d"; fi; done',
   'for p in /proc/[0-9]*; do',
