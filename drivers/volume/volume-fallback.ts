@@ -3,7 +3,7 @@ import type { Driver, OfferPlace, StrategyOffer } from '../../src/core/driver.js
 import { toHoldfastError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
 import { stateMounts } from './volume-mounts.js';
-import { isVolumeStrategy, volumeOffers } from './volume-strategies.js';
+import { fallingBackBecause, isVolumeStrategy, volumeOffers } from './volume-strategies.js';
 
 /**
  * Gives an engine driver the volume strategies as its weakest offers, for
@@ -28,6 +28,10 @@ export function withVolumeFallback(driver: Driver): Driver {
 
     async strategies(service, signal) {
       if (!hasVolumes(service)) return driver.strategies(service, signal);
+      // Asked beside the engine's own offers, not after them: the volume checks (docker API calls and this
+      // machine's tar) take ~30 ms of a container backup's fixed cost (bench/postgres-place-bench.ts).
+      const volume = volumeOffers(service);
+      volume.catch(() => undefined);
       let own: StrategyOffer[];
       try {
         own = await driver.strategies(service, signal);
@@ -47,7 +51,8 @@ export function withVolumeFallback(driver: Driver): Driver {
         ];
       }
       const ownCanRun = own.some((o) => o.consistency !== 'inconsistent' && o.requirements.every((r) => r.met));
-      return [...own, ...(await volumeOffers(service, ownCanRun ? undefined : `${driver.title}'s own methods cannot run`))];
+      const tar = await volume;
+      return [...own, ...(ownCanRun ? tar : fallingBackBecause(tar, `${driver.title}'s own methods cannot run`))];
     },
 
     // The volume code (and Docker's) is loaded only when a volume strategy runs: planning needs none of it.

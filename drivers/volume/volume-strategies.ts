@@ -28,7 +28,7 @@ export function volumePlace(local: TarFlavor | undefined, helper?: TarFlavor): O
  * never chosen unless pinned). A writer labelled holdfast.quiesce=pause rules
  * out `tar`; holdfast.quiesce=none rules out both holds.
  */
-export async function volumeOffers(service: Service, why?: string): Promise<StrategyOffer[]> {
+export async function volumeOffers(service: Service): Promise<StrategyOffer[]> {
   const api = await dockerApi();
   const mounts = stateMounts(service);
   const names = mounts.map(mountLabel).join(', ') || 'none';
@@ -57,12 +57,11 @@ export async function volumeOffers(service: Service, why?: string): Promise<Stra
   const writerList = writers.map((w) => w.name).join(', ') || 'none running';
   const noStop = labelled(['pause', 'none']);
   const noPause = labelled(['none']);
-  const suffix = why ? ` (${why})` : '';
   return [
     {
       name: 'tar',
       consistency: 'quiesced',
-      summary: `tar of ${names} with the writers stopped${suffix}`,
+      summary: `tar of ${names} with the writers stopped`,
       requirements: [
         ...common,
         { what: 'every writer may be stopped', met: noStop.length === 0, detail: noStop.length ? noStop.map((w) => `${w.name} has quiesce=${effective(w)}`).join(', ') : `writers: ${writerList}`, hint: 'remove the holdfast.quiesce label to allow a stop' },
@@ -74,7 +73,7 @@ export async function volumeOffers(service: Service, why?: string): Promise<Stra
     {
       name: 'tar-pause',
       consistency: 'crash-consistent',
-      summary: `tar of ${names} with the writers paused${suffix}`,
+      summary: `tar of ${names} with the writers paused`,
       requirements: [
         ...common,
         { what: 'every writer may be paused', met: noPause.length === 0, detail: noPause.length ? noPause.map((w) => `${w.name} has quiesce=none`).join(', ') : `writers: ${writerList}`, hint: 'remove the holdfast.quiesce=none label to allow a pause' },
@@ -86,11 +85,16 @@ export async function volumeOffers(service: Service, why?: string): Promise<Stra
     {
       name: 'tar-live',
       consistency: 'inconsistent',
-      summary: `tar of ${names} while the writers run (a live copy)${suffix}`,
+      summary: `tar of ${names} while the writers run (a live copy)`,
       requirements: common,
       place,
       restoresIntoNewer: false,
       physical: true,
     },
   ];
+}
+
+/** The volume offers of a fallback, each summary saying why the engine's own method was passed over. */
+export function fallingBackBecause(offers: readonly StrategyOffer[], why: string): StrategyOffer[] {
+  return offers.map((o) => ({ ...o, summary: `${o.summary} (${why})` }));
 }
