@@ -53,9 +53,12 @@ export function clientSession(c: pg.Client): PgSession {
   };
 }
 
-/** The site of a service, its place chosen as for every engine (postgres-place.ts); `note` is told what a sweep of dead runs' helpers removed. */
-export function pgSite(service: Service, signal?: AbortSignal, note?: (text: string) => void): Promise<PgSite> {
-  return openPgSite(service, signal, note);
+/**
+ * The site of a service, its place chosen as for every engine (postgres-place.ts); `note` is told what a sweep of
+ * dead runs' helpers removed; `aheadOn` names the database of the caller's first session, started beside the probe.
+ */
+export function pgSite(service: Service, signal?: AbortSignal, note?: (text: string) => void, aheadOn?: string): Promise<PgSite> {
+  return openPgSite(service, signal, note, aheadOn);
 }
 
 /** Why the place fits, for plan and show: "its image has pg_dump 15.4", "pg_dump 15.4 (/usr/lib/postgresql/15/bin/pg_dump)". */

@@ -36,7 +36,8 @@ export async function postgresStrategies(service: Service, signal?: AbortSignal)
   };
   let site: PgSite;
   try {
-    site = await pgSite(service, signal);
+    // The plan's psql session (database postgres) starts beside the probe of the image's tools.
+    site = await pgSite(service, signal, undefined, 'postgres');
     dump.requirements.push({ what: 'the container runs', met: true, detail: container });
     // Each probe is an exec: asked while psql gets in, answered from the site's memory below.
     site.probe(['pg_dump', 'pg_dumpall', 'pg_basebackup']);

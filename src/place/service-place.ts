@@ -42,6 +42,13 @@ export interface PlaceNeeds {
   env?: Record<string, string | undefined>;
   signal?: AbortSignal;
   /**
+   * Given the service's container place before the probe of its tools answers, when that answer may choose it:
+   * work started on it (a psql session for the plan) overlaps the probe's exec (50-100 ms each) instead of
+   * following it. The place chosen in the end is this very object when it is the container; otherwise this one
+   * is closed, and the caller drops what it started on it (ServicePlace.place !== the place it was given).
+   */
+  ahead?: (place: ContainerPlace) => void;
+  /**
    * Told what was cleaned before a sidecar may start (helpers of runs that
    * died, e.g. after a kill -9). Without it nothing is swept: `plan` changes nothing.
    */
@@ -153,9 +160,10 @@ export async function openServicePlace(service: Service, needs: PlaceNeeds): Pro
     const place = new SidecarPlace(api, target, { service: service.name, ...(image ? { image } : {}), ...(needs.signal ? { signal: needs.signal } : {}) });
     return { ...base, place: sweeping(place, api, needs), kind: 'sidecar', reason, tools: Object.fromEntries(wanted.map((t) => [t, t.split('|')[0]])), missing: [] };
   };
-  const container = (reason: string, tools: Record<string, string | undefined>): ServicePlace => {
+  let containerPlace: ContainerPlace | undefined;
+  const makeContainerPlace = (): ContainerPlace => {
     const lazy = new LazySidecar(api, target, { service: service.name, ...(image ? { image } : {}), ...(needs.signal ? { signal: needs.signal } : {}) });
-    const place = new ContainerPlace(api, details.id, details.name, {
+    return new ContainerPlace(api, details.id, details.name, {
       service: service.name,
       engine: needs.engine,
       ...(needs.wrapper ? { wrapper: needs.wrapper } : {}),
@@ -168,6 +176,9 @@ export async function openServicePlace(service: Service, needs: PlaceNeeds): Pro
       // Before its first command, the pipes dead runs left in the container go, and are noted (container-pipe-sweep.ts).
       ...(needs.note ? { note: needs.note } : {}),
     });
+  };
+  const container = (reason: string, tools: Record<string, string | undefined>): ServicePlace => {
+    const place = containerPlace ?? makeContainerPlace();
     return { ...base, place, kind: 'container', reason, tools, missing: wanted.filter((t) => !tools[t]) };
   };
   const host = (reason: string): ServicePlace => {
@@ -179,10 +190,15 @@ export async function openServicePlace(service: Service, needs: PlaceNeeds): Pro
   if (pin?.kind === 'host') return host(pin.by);
   if (pin?.kind === 'sidecar') return sidecar(pin.by);
   if (pin?.kind === 'container' || wanted.length > 0) {
-    const tools = wanted.length > 0 ? await probeTools(api, details.id, wanted, needs.signal, needs.optionalTools) : {};
+    if (needs.ahead) needs.ahead((containerPlace = makeContainerPlace()));
+    const tools = wanted.length > 0 ? await probeTools(api, details.id, wanted, needs.signal, needs.optionalTools).catch(async (error: unknown) => {
+      await containerPlace?.close();
+      throw error;
+    }) : {};
     if (pin) return container(pin.by, tools);
     const missing = wanted.filter((t) => !tools[t]);
     if (missing.length === 0) return container(`its image has ${Object.values(tools).join(', ')}`, tools);
+    if (namedImage) await containerPlace?.close();
     if (namedImage) return sidecar(`its image lacks ${missing.map(orText).join(', ')}; the sidecar image ${namedImage} runs it`);
     return container(`its image lacks ${missing.map(orText).join(', ')}`, tools);
   }

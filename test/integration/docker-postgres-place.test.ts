@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { holdfast } from '../support/cli.js';
 import { docker, DockerLab } from '../support/docker.js';
+import { execTimeline, firstExec, type ExecSpan } from '../support/exec-timeline.js';
 import { freePort } from '../support/free-port.js';
 
 interface RestoreDoc {
@@ -22,6 +23,7 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
   let dst: string;
   let snapshot: string;
   let backupExecs = 0;
+  let timeline: ExecSpan[] = [];
 
   const inContainer = (name: string, script: string) => docker(['exec', name, 'sh', '-c', script]);
 
@@ -44,6 +46,7 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
     snapshot = backup.json<{ snapshot: string }>().snapshot;
     const until = (Date.now() / 1000 + 0.5).toFixed(3);
     backupExecs = (await docker(['events', '--since', since, '--until', until, '--filter', `container=${src}`, '--filter', 'event=exec_create', '--format', '{{.ID}}'])).split('\n').filter(Boolean).length;
+    timeline = await execTimeline(src, since, until);
   });
 
   afterAll(async () => {
@@ -67,6 +70,15 @@ describe('PostgreSQL in a container: the same restore as by URL, and pg_baseback
     // listing an exec each), 14 (a psql per database), 31 (three execs a pipe, each tool version one, twice).
     expect(backupExecs).toBeGreaterThan(0);
     expect(backupExecs).toBeLessThanOrEqual(1 + 1 + 1 + 1 + 3 * 2);
+  });
+
+  test("the plan's psql starts beside the probe of the image's tools, not after it (an exec is 50-100 ms of fixed time)", () => {
+    // Before: the psql exec was made once the probe had answered (postgres-place.ts openPgSite, PlaceNeeds.ahead).
+    const probe = firstExec(timeline, 'holdfast-probe');
+    const psql = firstExec(timeline, '--no-psqlrc');
+    expect(probe.die, 'the probe ended').toBeDefined();
+    expect(psql.start, 'the psql started').toBeDefined();
+    expect(psql.start! < probe.die!, `psql started ${Number(psql.start! - probe.die!) / 1e6} ms after the probe ended`).toBe(true);
   });
 
   test('--tablespace-map OLD=NEW into another container: the table lands in the mapped tablespace, fingerprints equal', async () => {
