@@ -136,20 +136,25 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
     outputPipe: false,
     env: { HOLDFAST_MY_PORT: String(port), ...(password !== undefined ? { HOLDFAST_MY_PASSWORD: password, ...(user ? { HOLDFAST_MY_USER: user } : {}) } : {}) },
     // Through an exec in the container itself when its image can forward (no helper container to start and remove), else a sidecar.
-    reach: (host, p, s) => {
-      if (!forwardsItself) return sidecar!.reach(host, p, s);
-      const exec: ExecIn = (cmd, o) => place.api.exec(place.id, { cmd, stdin: true, ...(o.signal ? { signal: o.signal } : {}) });
-      return openTunnel(exec, host, p, { service: service.name, where: `container ${place.containerName}`, ...((s ?? signal) ? { signal: (s ?? signal)! } : {}) });
-    },
+    reach: (host, p, s) => (forwardsItself ? execTunnel(host, p, s) : sidecar!.reach(host, p, s)),
     onClose: async () => sidecar?.close(),
     ...(note ? { note } : {}),
     ...(signal ? { signal } : {}),
   });
+  const execTunnel = (host: string, p: number, s?: AbortSignal, warm = false) => {
+    const exec: ExecIn = (cmd, o) => place.api.exec(place.id, { cmd, stdin: true, ...(o.signal ? { signal: o.signal } : {}) });
+    return openTunnel(exec, host, p, { service: service.name, where: `container ${place.containerName}`, warm, ...((s ?? signal) ? { signal: (s ?? signal)! } : {}) });
+  };
   const image = typeof service.options.sidecar_image === 'string' ? service.options.sidecar_image : service.container?.labels['holdfast.sidecar-image'];
   sidecar = new LazySidecar(place.api, { id: place.id, name: place.containerName }, { service: service.name, ...(image ? { image } : {}), ...(signal ? { signal } : {}) });
   let reached: Reached | undefined;
   // A backup's first command in the container comes after its SQL (through the tunnel): the sweep runs meanwhile.
   place.startSweep(signal)?.catch(() => undefined);
+  // The tunnel for holdfast's SQL, its first forwarder started beside the probe (~70 ms less of a backup's fixed
+  // cost): most images can forward (nc or bash); kept only when the probe says this one can.
+  const mayForward = process.env.HOLDFAST_MYSQL_SIDECAR !== '1' && pin?.kind !== 'sidecar';
+  let early = mayForward ? execTunnel('127.0.0.1', port, signal, true) : undefined;
+  early?.catch(() => undefined);
   try {
     const found = await probeContainer(place, password, user, signal);
     if (found.exitCode === NO_CREDENTIALS) {
@@ -178,7 +183,10 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
       tools.set(name, info ? { ...info, inContainer: true } : undefined);
     }
     const [from, u, ...rest] = found.stdout.slice(cut + '--holdfast--\n'.length).split('\n');
-    reached = await place.reach('127.0.0.1', port, signal);
+    const taken = forwardsItself ? early : undefined;
+    if (!taken) await closeTunnel(early);
+    early = undefined;
+    reached = taken ? await taken : await place.reach('127.0.0.1', port, signal);
     const tunnel = reached;
     const target: MyTarget & { release(): Promise<void> } = {
       service: service.name,
@@ -196,10 +204,15 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
     if (service.endpoint?.path && service.endpoint.scheme !== 'container') target.database = service.endpoint.path;
     return target;
   } catch (error) {
+    await closeTunnel(early);
     await reached?.close().catch(() => undefined);
     await place.close().catch(() => undefined);
     throw error;
   }
+}
+
+function closeTunnel(tunnel: Promise<Reached> | undefined): Promise<void> {
+  return tunnel ? tunnel.then((t) => t.close(), () => undefined) : Promise.resolve();
 }
 
 /**

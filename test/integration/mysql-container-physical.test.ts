@@ -7,6 +7,7 @@ import { compareFingerprints } from '../../src/core/fingerprint.js';
 import { parseEndpoint } from '../../src/core/service.js';
 import { holdfast } from '../support/cli.js';
 import { docker, DockerLab, ensureDocker } from '../support/docker.js';
+import { execTimeline, firstExec } from '../support/exec-timeline.js';
 import { ensureMariadbImage, mariadbContainer, mariadbSql } from '../support/mariadb-container.js';
 
 // The physical strategy (mariadb-backup) for MariaDB inside its own container with no published
@@ -120,6 +121,13 @@ describe('MySQL / MariaDB physical (mariadb-backup) inside its own container', (
     // its own (8); a second probe and a pipe per dump (10).
     expect(events.trim().split('\n').filter(Boolean)).toHaveLength(5);
     expect(await docker(['exec', db, 'sh', '-c', 'ls -d /tmp/holdfast-* 2>/dev/null || true'])).toBe('');
+    // The plan's forwarder starts beside the probe, not once it answered (mysql-container.ts, the warm tunnel).
+    // Before: the tunnel's exec was made when holdfast's SQL connected, after the probe.
+    const timeline = await execTimeline(db, since, until);
+    const probe = firstExec(timeline, 'mariadb-dump mysqldump');
+    const forwarder = firstExec(timeline, 'holdfast-forward');
+    expect(probe.die !== undefined && forwarder.start !== undefined).toBe(true);
+    expect(forwarder.start! < probe.die!, `the forwarder started ${Number(forwarder.start! - probe.die!) / 1e6} ms after the probe ended`).toBe(true);
   }, 120_000);
 
   test('an image without mariadb-backup: the plan names the missing tool and what runs instead', async () => {
