@@ -113,11 +113,14 @@ try {
   const holds: Record<string, number[]> = { host: [], container: [] };
   let dumpBytes = 0;
   for (const id of ids) {
-    const shown = JSON.parse((await hf(['show', id, '--json'])).stdout) as { services: { db: { strategy: string; details: { place: string; databases: Array<{ heldMs: number }> }; artifacts: Array<{ rawBytes: number }> } } };
+    const shown = JSON.parse((await hf(['show', id, '--json'])).stdout) as { services: { db: { strategy: string; details: { place: string | { kind: string }; databases: Array<{ heldMs: number }> }; artifacts: Array<{ rawBytes: number }> } } };
     const db = shown.services.db;
     // The hold window and dump size are the dump's (mariadb-backup holds commits by itself, BACKUP STAGE BLOCK_COMMIT).
     if (db.strategy !== 'dump') continue;
-    holds[db.details.place.startsWith('inside') ? 'container' : 'host']!.push(...db.details.databases.map((d) => d.heldMs));
+    const place = db.details.place;
+    // The place is {kind, where, reason} since the place shape; a string (`inside container x`) before it.
+    const inside = typeof place === 'string' ? place.startsWith('inside') : place.kind === 'container';
+    holds[inside ? 'container' : 'host']!.push(...db.details.databases.map((d) => d.heldMs));
     dumpBytes = Math.max(dumpBytes, db.artifacts.reduce((n, a) => n + a.rawBytes, 0));
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
