@@ -1,4 +1,5 @@
 /** The audit of a restored tree after tar: symlinks and device nodes as the file system has them. */
+import { resolveThroughLinks } from './volume-tar-links.js';
 import type { OutsideEntries } from './volume-tar-outside.js';
 
 /**
@@ -56,30 +57,7 @@ export function unexpectedEntries(found: FoundEntry[], recorded: Partial<Outside
   return found.filter((f) => {
     if (f.kind === 'device') return !devices.has(f.path);
     const parent = f.path.split('/').slice(0, -1);
-    const out = f.target!.startsWith('/') || resolve([...parent, ...f.target!.split('/')], links) === undefined;
+    const out = f.target!.startsWith('/') || resolveThroughLinks([...parent, ...f.target!.split('/')], links) === undefined;
     return out && !(Object.hasOwn(allowedLinks, f.path) && allowedLinks[f.path] === f.target);
   });
-}
-
-/** Follows `..` and the tree's symlinks; undefined when the path leaves the root (or loops). */
-function resolve(segments: string[], links: Map<string, string>): string[] | undefined {
-  const out: string[] = [];
-  const queue = [...segments];
-  let hops = 0;
-  while (queue.length > 0) {
-    const s = queue.shift()!;
-    if (s === '' || s === '.') continue;
-    if (s === '..') {
-      if (out.length === 0) return undefined;
-      out.pop();
-      continue;
-    }
-    out.push(s);
-    const target = links.get(out.join('/'));
-    if (target === undefined) continue;
-    if (++hops > 40 || target.startsWith('/')) return undefined;
-    out.pop();
-    queue.unshift(...target.split('/'));
-  }
-  return out;
 }

@@ -1,3 +1,4 @@
+import { resolveThroughLinks } from './volume-tar-links.js';
 import type { TarMember } from './volume-tar-parse.js';
 
 /** What a restore may let through that the guard refuses by default. */
@@ -98,25 +99,7 @@ export class PathGuard {
 
   /** Follows `..` and known symlinks; undefined when the path leaves the root (or loops). */
   private resolve(segments: string[]): string[] | undefined {
-    const out: string[] = [];
-    const queue = [...segments];
-    let hops = 0;
-    while (queue.length > 0) {
-      const s = queue.shift()!;
-      if (s === '' || s === '.') continue;
-      if (s === '..') {
-        if (out.length === 0) return undefined;
-        out.pop();
-        continue;
-      }
-      out.push(s);
-      const target = this.links.get(out.join('/'));
-      if (target === undefined) continue;
-      if (++hops > 40 || target.startsWith('/')) return undefined;
-      out.pop();
-      queue.unshift(...target.split('/'));
-    }
-    return out;
+    return resolveThroughLinks(segments, this.links);
   }
 }
 
