@@ -58,8 +58,8 @@ function dropAhead(ahead: SessionAhead | undefined): Promise<void> {
 
 /**
  * `aheadOn`: the database of the first session the caller opens (the plan's). In a container its psql exec
- * then starts beside the probe of the image's tools instead of after it: ~80 ms less of a backup's fixed cost
- * (bench/postgres-place-bench.ts, `holdfastContainerEmpty`).
+ * then starts beside the probe of the image's tools instead of after it: traced, the two ran from 253 to 368 ms
+ * of a backup where they ran one after the other from 268 to 432 ms (bench/README.md, PostgreSQL).
  */
 export async function openPgSite(service: Service, signal?: AbortSignal, note?: (text: string) => void, aheadOn?: string): Promise<PgSite> {
   const { user, password, env } = await pgCredentials(service, signal);
