@@ -152,7 +152,7 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
   place.startSweep(signal)?.catch(() => undefined);
   // The tunnel for holdfast's SQL, its first forwarder started beside the probe (traced: the plan's SQL done at
   // 384 ms of a backup instead of 425 ms): most images can forward (nc or bash); kept only when the probe says so.
-  const mayForward = process.env.HOLDFAST_MYSQL_SIDECAR !== '1' && pin?.kind !== 'sidecar';
+  const mayForward = process.env.HOLDFAST_MYSQL_SIDECAR !== '1' && pin?.kind !== 'sidecar' && cannotForward.get(place.id) !== true;
   let early = mayForward ? execTunnel('127.0.0.1', port, signal, true) : undefined;
   early?.catch(() => undefined);
   try {
@@ -176,6 +176,7 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
     for (const line of toolLines(found.stdout.slice(0, Math.max(cut, 0))).split('\n').filter(Boolean)) {
       const [name, version] = [line.slice(0, line.indexOf('\t')), line.slice(line.indexOf('\t') + 1)];
       if (name === 'forward') {
+        if (version.trim() === '') cannotForward.set(place.id, true);
         forwardsItself = version.trim() !== '' && process.env.HOLDFAST_MYSQL_SIDECAR !== '1' && pin?.kind !== 'sidecar';
         continue;
       }
@@ -210,6 +211,10 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
     throw error;
   }
 }
+
+// Containers (by id: a recreated one has a new id) whose image the probe found without nc or bash: the SQL goes through
+// a sidecar, and no forwarder is started in them ahead of the probe (it would only fail).
+const cannotForward = new Map<string, true>();
 
 function closeTunnel(tunnel: Promise<Reached> | undefined): Promise<void> {
   return tunnel ? tunnel.then((t) => t.close(), () => undefined) : Promise.resolve();

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { holdfast } from '../support/cli.js';
 import { docker, DockerLab } from '../support/docker.js';
+import { execTimeline } from '../support/exec-timeline.js';
 import { ensureMariadbImage, mariadbContainer, mariadbSql } from '../support/mariadb-container.js';
 
 // MariaDB in containers with NO published port (`--network none`: only their own loopback).
@@ -131,6 +132,24 @@ describe('MySQL / MariaDB inside its own container', () => {
     expect(plan.stdout + backup.stdout + backup.stderr + verify.stdout + verify.stderr).not.toContain(OTHER);
     expect(await lab.helpers()).toEqual([]);
   }, 180_000);
+
+  test("an image without nc or bash: the probe sends holdfast's SQL through a sidecar, and a command tries the image's forwarder once at most", async () => {
+    // bash made unusable (this host has no nc): the tunnel's forwarder cannot run in the container.
+    const plain = await mariadbContainer(lab, 'noforward', { env: ['-e', `MARIADB_ROOT_PASSWORD=${OTHER}`], args: ['-v', '/dev/null:/usr/bin/bash:ro'] });
+    await mariadbSql(plain, 'CREATE DATABASE app; CREATE TABLE app.t (n INT PRIMARY KEY); INSERT INTO app.t VALUES (1), (2)');
+    const since = (Date.now() / 1000).toFixed(3);
+    const backup = await holdfast(['--repo', repo, 'backup', '--service', `plain=container:${plain}`, '--fingerprint', 'none', '--json'], lab.env());
+    expect(backup.code, backup.stderr).toBe(0);
+    const until = ((Date.now() + 1000) / 1000).toFixed(3);
+    const snapshot = backup.json<{ snapshot: string }>().snapshot;
+    const shown = await holdfast(['--repo', repo, 'show', snapshot, '--json'], lab.env());
+    expect(shown.json<{ services: Record<string, { details: { sqlTunnel: string } }> }>().services.plain!.details.sqlTunnel).toBe('sidecar');
+    // The plan's forwarder starts beside the probe and fails (exit 127); once the probe said so, the run does not try
+    // again. Before: one more failed forwarder exec per opening of the container (two for plan and run).
+    const timeline = await execTimeline(plain, since, until);
+    expect(timeline.filter((e) => e.command.includes('holdfast-forward')).length).toBeLessThanOrEqual(1);
+    expect(await lab.helpers()).toEqual([]);
+  }, 120_000);
 
   test('a place pinned in holdfast.yml (place: sidecar) runs this host\'s tool through a sidecar, and the plan says who pinned it', async () => {
     const config = join(await lab.dir('pin'), 'holdfast.yml');
