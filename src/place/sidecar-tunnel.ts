@@ -47,6 +47,8 @@ export async function openTunnel(exec: ExecIn, host: string, port: number, optio
   let lastError: string | undefined;
   const sockets = new Set<Socket>();
   const runs = new Set<StreamRun>();
+  // Each client's connection and its forwarder, for a close that lets their last bytes through (closeGently).
+  const spliced = new Map<Socket, StreamRun>();
   const forwarder = () => {
     const run = exec(['sh', '-c', FORWARDER, 'holdfast-forward', host, String(port)], { stdin: true, ...(options.signal ? { signal: options.signal } : {}) });
     run.catch(() => undefined);
@@ -73,6 +75,8 @@ export async function openTunnel(exec: ExecIn, host: string, port: number, optio
   });
   function splice(socket: Socket, run: StreamRun): void {
     runs.add(run);
+    spliced.set(socket, run);
+    socket.on('close', () => spliced.delete(socket));
     const stdin = run.stdin!;
     stdin.on('error', () => undefined);
     socket.pipe(stdin);
@@ -109,9 +113,37 @@ export async function openTunnel(exec: ExecIn, host: string, port: number, optio
       // A warm forwarder no client took.
       void warm?.then((run) => run.abort(), () => undefined);
       warm = undefined;
+      await Promise.all([...spliced].map(([socket, run]) => closeGently(socket, run)));
       for (const s of sockets) s.destroy();
       for (const r of runs) r.abort();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** How long a forwarder gets, at the tunnel's close, to pass on what its client sent last and exit by itself. */
+const GENTLE_CLOSE_MS = 250;
+
+/**
+ * A client's last bytes reach the engine before its forwarder is cut: a driver's goodbye (MySQL's COM_QUIT, which
+ * mysql2 writes a turn of the event loop after its end() resolved) is still on its way when the caller closes the
+ * tunnel. Cut at once, MariaDB logged "Aborted connection ... (Got an error reading communication packets)" for
+ * each connection of a plan and of a backup (its Aborted_clients grew by 2 per command, and its general log showed
+ * no Quit). So the client's socket is read until two turns in a row bring nothing (at most 20 turns, well under a
+ * millisecond each); then the forwarder's stdin ends (nc half-closes, the bash forwarder closes) and it gets
+ * GENTLE_CLOSE_MS to exit by itself.
+ */
+async function closeGently(socket: Socket, run: StreamRun): Promise<void> {
+  let last = -1;
+  let quiet = 0;
+  for (let turn = 0; turn < 20 && quiet < 2; turn++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    quiet = socket.bytesRead === last ? quiet + 1 : 0;
+    last = socket.bytesRead;
+  }
+  socket.unpipe(run.stdin!);
+  run.stdin!.end();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([run.done.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, GENTLE_CLOSE_MS)))]);
+  clearTimeout(timer);
 }
