@@ -128,6 +128,8 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
   let sidecar: LazySidecar | undefined;
   let forwardsItself = false;
   const pin = pinnedPlace(service);
+  // holdfast's SQL through a sidecar even where the image could forward: pinned, or asked for by the environment.
+  const sidecarWanted = process.env.HOLDFAST_MYSQL_SIDECAR === '1' || pin?.kind === 'sidecar';
   const place = await ContainerPlace.open(ref, {
     service: service.name,
     engine: 'MySQL / MariaDB',
@@ -152,8 +154,7 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
   place.startSweep(signal)?.catch(() => undefined);
   // The tunnel for holdfast's SQL, its first forwarder started beside the probe (traced: the plan's SQL done at
   // 384 ms of a backup instead of 425 ms): most images can forward (nc or bash); kept only when the probe says so.
-  const mayForward = process.env.HOLDFAST_MYSQL_SIDECAR !== '1' && pin?.kind !== 'sidecar' && cannotForward.get(place.id) !== true;
-  let early = mayForward ? execTunnel('127.0.0.1', port, signal, true) : undefined;
+  let early = !sidecarWanted && cannotForward.get(place.id) !== true ? execTunnel('127.0.0.1', port, signal, true) : undefined;
   early?.catch(() => undefined);
   try {
     const found = await probeContainer(place, password, user, signal);
@@ -177,7 +178,7 @@ export async function openContainerTarget(service: Service, signal?: AbortSignal
       const [name, version] = [line.slice(0, line.indexOf('\t')), line.slice(line.indexOf('\t') + 1)];
       if (name === 'forward') {
         if (version.trim() === '') cannotForward.set(place.id, true);
-        forwardsItself = version.trim() !== '' && process.env.HOLDFAST_MYSQL_SIDECAR !== '1' && pin?.kind !== 'sidecar';
+        forwardsItself = version.trim() !== '' && !sidecarWanted;
         continue;
       }
       const info = version ? parseToolVersion(name, version) : undefined;

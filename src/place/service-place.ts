@@ -198,8 +198,10 @@ export async function openServicePlace(service: Service, needs: PlaceNeeds): Pro
     if (pin) return container(pin.by, tools);
     const missing = wanted.filter((t) => !tools[t]);
     if (missing.length === 0) return container(`its image has ${Object.values(tools).join(', ')}`, tools);
-    if (namedImage) await containerPlace?.close();
-    if (namedImage) return sidecar(`its image lacks ${missing.map(orText).join(', ')}; the sidecar image ${namedImage} runs it`);
+    if (namedImage) {
+      await containerPlace?.close();
+      return sidecar(`its image lacks ${missing.map(orText).join(', ')}; the sidecar image ${namedImage} runs it`);
+    }
     return container(`its image lacks ${missing.map(orText).join(', ')}`, tools);
   }
   if (details.networkMode === 'host') return host(`container ${details.name} shares this host's network`);
