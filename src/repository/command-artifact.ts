@@ -33,6 +33,10 @@ export async function writeCommandArtifactFile(
   let tool;
   try {
     tool = copied === undefined ? runCommandSpec(spec, { stdout: zstd.stdin!, signal: options.signal }) : copyDone(zstd.done);
+  } catch (error) {
+    await stopZstd(zstd);
+    await rawMeter.settle();
+    throw error;
   } finally {
     // The tool holds the pipe's write end now; ours must close or zstd never sees the end.
     zstd.stdin?.destroy();
@@ -43,6 +47,9 @@ export async function writeCommandArtifactFile(
   try {
     [toolExit, zstdExit] = await Promise.all([tool.done, zstd.done.catch(withZstdHint)]);
   } catch (error) {
+    // zstd must be gone before the caller discards the file: else it can create the file after the discard, and a
+    // second write of the same name (a driver's fallback tool) finds it there (seen in CI: "out.zst already exists").
+    await stopZstd(zstd, tool);
     await follower.stop().catch(() => undefined);
     await rawMeter.settle();
     throw error;
@@ -96,9 +103,7 @@ export async function writeSealedCommandArtifactFile(
   try {
     [toolExit, zstdExit] = await Promise.all([tool.done, zstd.done.catch(withZstdHint), pipeline(zstd.stdout!, hasher, seal(), file, { signal: options.signal })]);
   } catch (error) {
-    zstd.child.kill('SIGTERM');
-    tool.child.kill('SIGTERM');
-    await Promise.allSettled([tool.done, zstd.done]);
+    await stopZstd(zstd, tool);
     await rawMeter.settle();
     throw error;
   } finally {
@@ -120,6 +125,13 @@ export async function writeSealedCommandArtifactFile(
     throw new HoldfastError('tool', 'zstd did not report the size it compressed', { hint: 'install zstd 1.4 or newer (Debian/Ubuntu: apt-get install zstd)' });
   }
   return { sha256: hasher.sha256(), storedBytes: hasher.bytes, rawBytes, exit: toolExit };
+}
+
+/** Stops zstd (and the tool that feeds it) and waits until both have exited: nothing writes the file afterwards. */
+async function stopZstd(zstd: { child: { kill(signal: NodeJS.Signals): boolean }; done: Promise<ToolExit> }, tool?: { child?: { kill(signal: NodeJS.Signals): boolean }; done: Promise<unknown> }): Promise<void> {
+  zstd.child.kill('SIGTERM');
+  tool?.child?.kill('SIGTERM');
+  await Promise.allSettled([zstd.done, tool?.done]);
 }
 
 /**
